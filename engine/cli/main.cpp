@@ -1,0 +1,519 @@
+// gradcam: the command-line front end of the engine (native, and the same program as wasm under
+// node). Errors are one line on stderr naming the file and the problem; exit 2 for a usage error,
+// 1 for a file that cannot be used.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gradcam/engine.h"
+
+namespace fs = std::filesystem;
+using namespace gradcam;
+using json = nlohmann::json;
+
+namespace {
+
+const char* kUsage = R"(usage: gradcam COMMAND [options]
+
+commands:
+  info     --model F [--json]
+             classes, input shape, layers with output shapes
+  explain  --model F --image F [--layer NAME] [--method NAME] [--target auto|INDEX|NAME]
+           [--score logit|probability] [--crop center|squash|letterbox]
+           [--colormap jet|turbo|viridis|inferno] [--alpha A] [--out overlay.png]
+           [--json] [--dump-input]
+             classify an image and explain the prediction
+  eval     --model F --data DIR [--crop MODE] [--json] [--limit N]
+             accuracy, per-class accuracy and confusion matrix on a folder of
+             <class>/*.jpg|png or CIFAR-10 binary batches (*.bin)
+  batch    --model F --input DIR --out DIR [explain options]
+             explain every image in a folder: DIR/<name>.png overlays and DIR/index.json
+  init-model --out F [--seed N]
+             write the seed architecture with deterministic random (untrained) weights
+  bench    --model F [--image F] [--iterations N] [--json]
+             time forward and Grad-CAM passes
+
+methods: gradcam gradcam++ xgradcam hirescam layercam scorecam eigencam saliency smoothgrad
+         guided-backprop guided-gradcam
+)";
+
+struct UsageError {
+  std::string message;
+};
+struct FileError {
+  std::string message;
+};
+
+struct Args {
+  std::map<std::string, std::string> values;
+  std::set<std::string> flags;
+  bool has(const std::string& k) const { return values.count(k) || flags.count(k); }
+  std::string get(const std::string& k, const std::string& fallback = "") const {
+    auto it = values.find(k);
+    return it == values.end() ? fallback : it->second;
+  }
+  std::string require(const std::string& k) const {
+    auto it = values.find(k);
+    if (it == values.end()) throw UsageError{"missing --" + k};
+    return it->second;
+  }
+};
+
+const std::set<std::string> kFlags = {"json", "dump-input", "help", "quiet"};
+
+Args parse_args(int argc, char** argv, int first) {
+  Args a;
+  for (int i = first; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) != 0) throw UsageError{"unexpected argument \"" + s + "\""};
+    std::string key = s.substr(2), value;
+    auto eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+      a.values[key] = value;
+    } else if (kFlags.count(key)) {
+      a.flags.insert(key);
+    } else {
+      if (i + 1 >= argc) throw UsageError{"--" + key + " needs a value"};
+      a.values[key] = argv[++i];
+    }
+  }
+  return a;
+}
+
+template <class T>
+T unwrap_usage(Result<T> r) {
+  if (!r) throw UsageError{r.error()};
+  return std::move(r.value());
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw FileError{path + ": is a directory, not a file"};
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) throw FileError{path + ": cannot open (" + std::strerror(errno) + ")"};
+  std::streamoff n = f.tellg();
+  if (n < 0) throw FileError{path + ": cannot read"};
+  if (uint64_t(n) > ImageLimits::kMaxFileBytes && uint64_t(n) > ModelLimits::kMaxFileBytes)
+    throw FileError{path + ": file is too large (" + std::to_string(n) + " bytes)"};
+  std::vector<uint8_t> bytes(static_cast<size_t>(n));
+  f.seekg(0);
+  if (n > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), n)) throw FileError{path + ": cannot read"};
+  return bytes;
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f || !f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size())))
+    throw FileError{path + ": cannot write (" + std::strerror(errno) + ")"};
+}
+
+std::unique_ptr<Engine> load_engine(const Args& a) {
+  auto e = Engine::load_file(a.require("model"));
+  if (!e) throw FileError{e.error()};
+  return std::move(e.value());
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Image load_image(const std::string& path) {
+  std::vector<uint8_t> bytes = read_file(path);
+  auto img = decode_image(bytes.data(), bytes.size());
+  if (!img) throw FileError{path + ": " + img.error()};
+  return std::move(img.value());
+}
+
+struct ExplainSettings {
+  ExplainOptions options;
+  CropMode crop = CropMode::center;
+  Colormap colormap = Colormap::jet;
+  float alpha = 0.45f;
+};
+
+ExplainSettings explain_settings(const Args& a, const Architecture& arch) {
+  ExplainSettings s;
+  s.options.layer = unwrap_usage(find_conv_layer(arch, a.get("layer", "auto")));
+  s.options.method = unwrap_usage(parse_method(a.get("method", "gradcam")));
+  s.options.target = unwrap_usage(parse_target(arch, a.get("target", "auto")));
+  s.options.score = unwrap_usage(parse_score(a.get("score", "logit")));
+  s.crop = unwrap_usage(parse_crop_mode(a.get("crop", "center")));
+  s.colormap = unwrap_usage(parse_colormap(a.get("colormap", "jet")));
+  if (a.has("alpha")) {
+    char* end = nullptr;
+    std::string t = a.get("alpha");
+    s.alpha = std::strtof(t.c_str(), &end);
+    if (end == t.c_str() || *end || !(s.alpha >= 0 && s.alpha <= 1)) throw UsageError{"--alpha must be a number in [0,1]"};
+  }
+  if (a.has("samples")) s.options.smoothgrad_samples = std::max(1, std::atoi(a.get("samples").c_str()));
+  return s;
+}
+
+void print_summary(const Engine& engine, const Explanation& e, const std::string& image) {
+  const Architecture& arch = engine.arch();
+  std::printf("%s%s\n", image.c_str(), engine.model().trained() ? "" : "  (untrained model: random weights)");
+  for (const ClassScore& s : top_k(e.probabilities, 5))
+    std::printf("  %-12s %6.2f%%\n", arch.classes[size_t(s.index)].c_str(), 100.0 * s.probability);
+  const LayerSpec& l = arch.layers[size_t(e.layer)];
+  std::printf("explained %s with %s at %s (%dx%dx%d), score %s; %.2f ms\n", arch.classes[size_t(e.target)].c_str(),
+              method_name(e.method), l.name.c_str(), e.layer_shape.h, e.layer_shape.w, e.layer_shape.c,
+              score_name(e.score), e.forward_ms + e.backward_ms + e.cam_ms);
+}
+
+int cmd_info(const Args& a) {
+  auto engine = load_engine(a);
+  if (a.has("json")) {
+    std::printf("%s\n", engine->info_json().c_str());
+    return 0;
+  }
+  const Architecture& arch = engine->arch();
+  std::printf("model: %s (%s)\n", a.get("model").c_str(), engine->model().trained() ? "trained" : "untrained: random weights");
+  std::printf("input: %dx%dx%d, scale %g\nclasses:", arch.height, arch.width, arch.channels, arch.scale);
+  for (const auto& c : arch.classes) std::printf(" %s", c.c_str());
+  std::printf("\n%-24s %-11s %s\n", "layer", "type", "output");
+  for (const LayerSpec& l : arch.layers)
+    std::printf("%-24s %-11s %dx%dx%d\n", l.name.c_str(), layer_type_name(l.type), l.output.h, l.output.w, l.output.c);
+  return 0;
+}
+
+int cmd_explain(const Args& a) {
+  auto engine = load_engine(a);
+  ExplainSettings s = explain_settings(a, engine->arch());
+  std::string image_path = a.require("image");
+  double t0 = now_ms();
+  Image image = load_image(image_path);
+  double t1 = now_ms();
+  std::vector<float> input = engine->prepare(image, s.crop);
+  double t2 = now_ms();
+  auto e = engine->explain(input, s.options);
+  if (!e) throw FileError{image_path + ": " + e.error()};
+  if (a.has("out")) {
+    const Architecture& arch = engine->arch();
+    Image over = overlay_on_source(image, e->cam.values.data(), e->cam.height, e->cam.width, arch.height, arch.width,
+                                   s.crop, s.colormap, s.alpha);
+    write_file(a.get("out"), encode_png(over.rgba.data(), over.width, over.height, 4));
+  }
+  if (a.has("json")) {
+    JsonOptions o;
+    o.decode_ms = t1 - t0;
+    o.preprocess_ms = t2 - t1;
+    if (a.has("dump-input")) o.input = &input;
+    std::printf("%s\n", explanation_json(engine->model(), *e, o).c_str());
+  } else {
+    print_summary(*engine, *e, image_path);
+    if (a.has("out")) std::printf("overlay: %s\n", a.get("out").c_str());
+  }
+  return 0;
+}
+
+bool is_image_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif";
+}
+
+std::vector<fs::path> sorted_entries(const fs::path& dir) {
+  std::vector<fs::path> v;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+    v.push_back(it->path());
+  if (ec) throw FileError{dir.string() + ": cannot list folder (" + ec.message() + ")"};
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// A progress bar on stderr, redrawn in place, only when stderr is a terminal or forced.
+struct Progress {
+  size_t total;
+  double start = now_ms();
+  bool quiet;
+  void update(size_t done, const std::string& extra = "") const {
+    if (quiet) return;
+    double el = (now_ms() - start) / 1000.0;
+    double rate = el > 0 ? double(done) / el : 0;
+    int width = 30, fill = total ? int(double(done) / double(total) * width) : width;
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu %.0f img/s ETA %.0fs %s", std::string(size_t(fill), '#').c_str(),
+                 std::string(size_t(width - fill), '.').c_str(), done, total, rate,
+                 rate > 0 ? double(total - done) / rate : 0.0, extra.c_str());
+    if (done == total) std::fprintf(stderr, "\n");
+  }
+};
+
+int cmd_eval(const Args& a) {
+  auto engine = load_engine(a);
+  const Architecture& arch = engine->arch();
+  CropMode crop = unwrap_usage(parse_crop_mode(a.get("crop", "center")));
+  fs::path dir = a.require("data");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw FileError{dir.string() + ": not a folder"};
+  long limit = a.has("limit") ? std::atol(a.get("limit").c_str()) : -1;
+  const int n = int(arch.classes.size());
+
+  // Samples: (label, image file) from class folders, or records of CIFAR-10 binary batches.
+  std::vector<std::pair<int, fs::path>> files;
+  std::vector<fs::path> bins;
+  for (const fs::path& p : sorted_entries(dir)) {
+    if (fs::is_directory(p, ec)) {
+      std::string name = p.filename().string();
+      auto it = std::find(arch.classes.begin(), arch.classes.end(), name);
+      if (it == arch.classes.end()) throw FileError{p.string() + ": folder is not one of the model's classes"};
+      for (const fs::path& f : sorted_entries(p))
+        if (is_image_name(f)) files.push_back({int(it - arch.classes.begin()), f});
+    } else if (p.extension() == ".bin") {
+      bins.push_back(p);
+    }
+  }
+  // The official binary release: the test split if present, else every batch given.
+  std::vector<fs::path> use_bins;
+  for (const fs::path& b : bins)
+    if (b.filename() == "test_batch.bin") use_bins.push_back(b);
+  if (use_bins.empty()) use_bins = bins;
+  if (files.empty() && use_bins.empty())
+    throw FileError{dir.string() + ": no <class>/*.jpg|png folders and no CIFAR-10 *.bin files"};
+
+  std::vector<std::vector<long>> confusion(static_cast<size_t>(n), std::vector<long>(size_t(n), 0));
+  long total = 0, correct = 0, failed = 0;
+  auto classify = [&](int label, const Image& img) {
+    const std::vector<float>& p = engine->predict(engine->prepare(img, crop));
+    int pred = int(std::max_element(p.begin(), p.end()) - p.begin());
+    confusion[size_t(label)][size_t(pred)]++;
+    total++;
+    correct += pred == label;
+  };
+  size_t planned = files.size();
+  std::vector<std::vector<uint8_t>> bin_data;
+  for (const fs::path& b : use_bins) {
+    bin_data.push_back(read_file(b.string()));
+    if (bin_data.back().size() % 3073) throw FileError{b.string() + ": size is not a multiple of 3073 bytes (not a CIFAR-10 batch)"};
+    planned += bin_data.back().size() / 3073;
+  }
+  if (limit >= 0) planned = std::min(planned, size_t(limit));
+  Progress progress{planned, now_ms(), a.has("quiet") || a.has("json")};
+  for (const auto& [label, f] : files) {
+    if (limit >= 0 && total + failed >= limit) break;
+    try {
+      classify(label, load_image(f.string()));
+    } catch (const FileError& e) {
+      std::fprintf(stderr, "\ngradcam: %s (skipped)\n", e.message.c_str());
+      failed++;
+    }
+    if ((total + failed) % 50 == 0) progress.update(size_t(total + failed));
+  }
+  for (const auto& data : bin_data) {
+    for (size_t r = 0; r + 3073 <= data.size(); r += 3073) {
+      if (limit >= 0 && total + failed >= limit) break;
+      int label = data[r];
+      if (label >= n) throw FileError{"CIFAR-10 record has label " + std::to_string(label) + " >= " + std::to_string(n)};
+      Image img{32, 32, std::vector<uint8_t>(32 * 32 * 4, 255)};
+      for (int i = 0; i < 1024; ++i)
+        for (int c = 0; c < 3; ++c) img.rgba[size_t(i) * 4 + c] = data[r + 1 + size_t(c) * 1024 + i];
+      classify(label, img);
+      if ((total + failed) % 50 == 0) progress.update(size_t(total + failed));
+    }
+  }
+  progress.update(size_t(total + failed));
+  if (total == 0) throw FileError{dir.string() + ": no image could be read"};
+
+  std::vector<double> per_class(static_cast<size_t>(n), 0.0);
+  for (int c = 0; c < n; ++c) {
+    long row = 0;
+    for (long v : confusion[size_t(c)]) row += v;
+    per_class[size_t(c)] = row ? double(confusion[size_t(c)][size_t(c)]) / double(row) : 0.0;
+  }
+  double acc = double(correct) / double(total);
+  if (a.has("json")) {
+    json j = {{"images", total}, {"failed", failed}, {"accuracy", acc}, {"classes", arch.classes},
+              {"per_class_accuracy", per_class}, {"confusion", confusion}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("accuracy: %.2f%% (%ld of %ld images%s)\n", 100 * acc, correct, total,
+              failed ? (", " + std::to_string(failed) + " unreadable skipped").c_str() : "");
+  std::printf("\n%-12s %8s\n", "class", "accuracy");
+  for (int c = 0; c < n; ++c) std::printf("%-12s %7.2f%%\n", arch.classes[size_t(c)].c_str(), 100 * per_class[size_t(c)]);
+  std::printf("\nconfusion matrix (rows: true class, columns: predicted)\n%-12s", "");
+  for (int c = 0; c < n; ++c) std::printf(" %5.5s", arch.classes[size_t(c)].c_str());
+  std::printf("\n");
+  for (int r = 0; r < n; ++r) {
+    std::printf("%-12s", arch.classes[size_t(r)].c_str());
+    for (int c = 0; c < n; ++c) std::printf(" %5ld", confusion[size_t(r)][size_t(c)]);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+int cmd_batch(const Args& a) {
+  auto engine = load_engine(a);
+  ExplainSettings s = explain_settings(a, engine->arch());
+  fs::path in = a.require("input"), out = a.require("out");
+  std::error_code ec;
+  if (!fs::is_directory(in, ec)) throw FileError{in.string() + ": not a folder"};
+  fs::create_directories(out, ec);
+  if (ec) throw FileError{out.string() + ": cannot create folder (" + ec.message() + ")"};
+  std::vector<fs::path> images;
+  for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file() && is_image_name(it->path())) images.push_back(it->path());
+  std::sort(images.begin(), images.end());
+  if (images.empty()) throw FileError{in.string() + ": no .jpg, .png, .bmp or .gif files"};
+  json index = json::array();
+  Progress progress{images.size(), now_ms(), a.has("quiet")};
+  long failures = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const fs::path& p = images[i];
+    std::string rel = fs::relative(p, in).string();
+    json entry = {{"file", rel}};
+    try {
+      Image image = load_image(p.string());
+      std::vector<float> input = engine->prepare(image, s.crop);
+      auto e = engine->explain(input, s.options);
+      if (!e) throw FileError{p.string() + ": " + e.error()};
+      std::string name = rel;
+      std::replace(name.begin(), name.end(), '/', '_');
+      name = fs::path(name).replace_extension(".png").string();
+      Image over = overlay_on_source(image, e->cam.values.data(), e->cam.height, e->cam.width, engine->arch().height,
+                                     engine->arch().width, s.crop, s.colormap, s.alpha);
+      write_file((out / name).string(), encode_png(over.rgba.data(), over.width, over.height, 4));
+      json top = json::array();
+      for (const ClassScore& t : top_k(e->probabilities, 3))
+        top.push_back({{"index", t.index}, {"name", engine->arch().classes[size_t(t.index)]}, {"probability", t.probability}});
+      entry["ok"] = true;
+      entry["overlay"] = name;
+      entry["top"] = top;
+      entry["target"] = {{"index", e->target}, {"name", engine->arch().classes[size_t(e->target)]}};
+    } catch (const FileError& err) {
+      entry["ok"] = false;
+      entry["error"] = err.message;
+      failures++;
+      if (!a.has("quiet")) std::fprintf(stderr, "\ngradcam: %s (skipped)\n", err.message.c_str());
+    }
+    index.push_back(entry);
+    progress.update(i + 1);
+  }
+  json doc = {{"model", a.get("model")}, {"layer", engine->arch().layers[size_t(s.options.layer)].name},
+              {"method", method_name(s.options.method)}, {"score", score_name(s.options.score)},
+              {"images", index}};
+  std::string text = doc.dump(2);
+  write_file((out / "index.json").string(), std::vector<uint8_t>(text.begin(), text.end()));
+  std::printf("%zu images, %ld failed; index: %s\n", images.size(), failures, (out / "index.json").string().c_str());
+  return failures ? 1 : 0;
+}
+
+int cmd_init_model(const Args& a) {
+  std::string out = a.require("out");
+  uint64_t seed = std::strtoull(a.get("seed", "1").c_str(), nullptr, 10);
+  Architecture arch = seed_architecture();
+  if (a.has("arch")) {
+    std::vector<uint8_t> text = read_file(a.get("arch"));
+    auto parsed = parse_architecture(std::string(text.begin(), text.end()));
+    if (!parsed) throw FileError{a.get("arch") + ": " + parsed.error()};
+    arch = parsed.value();
+  }
+  Status st = save_model_file(random_model(arch, seed), out);
+  if (!st) throw FileError{st.error()};
+  std::printf("wrote %s (untrained, seed %llu)\n", out.c_str(), (unsigned long long)seed);
+  return 0;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int cmd_bench(const Args& a) {
+  auto engine = load_engine(a);
+  const Architecture& arch = engine->arch();
+  int iters = a.has("iterations") ? std::max(1, std::atoi(a.get("iterations").c_str())) : 200;
+  std::vector<float> input;
+  if (a.has("image")) {
+    input = engine->prepare(load_image(a.get("image")), CropMode::center);
+  } else {
+    input.resize(size_t(arch.height) * arch.width * arch.channels);
+    for (size_t i = 0; i < input.size(); ++i) input[i] = float((i * 37) % 256) * arch.scale;
+  }
+  Network& net = engine->network();
+  std::vector<std::pair<std::string, std::vector<double>>> rows;
+  auto time = [&](const std::string& name, auto&& fn) {
+    for (int i = 0; i < std::min(iters, 10); ++i) fn();
+    std::vector<double> t;
+    for (int i = 0; i < iters; ++i) {
+      double t0 = now_ms();
+      fn();
+      t.push_back(now_ms() - t0);
+    }
+    rows.push_back({name, t});
+  };
+  time("forward", [&] { net.forward(input.data()); });
+  for (const char* layer : {"conv2d_8", "conv2d_2", "conv2d"}) {
+    auto idx = find_conv_layer(arch, layer);
+    if (!idx) continue;
+    ExplainOptions o;
+    o.layer = *idx;
+    time(std::string("gradcam ") + layer, [&] { (void)explain(net, input.data(), o); });
+  }
+  auto first = find_conv_layer(arch, arch.layers[0].name);
+  if (first) {
+    std::vector<float> d(static_cast<size_t>(net.num_classes()));
+    time("all conv layers (1 fwd + 1 bwd)", [&] {
+      net.forward(input.data());
+      score_gradient(net.logits(), net.probabilities(), 0, Score::logit, d.data());
+      net.backward(d.data(), *first);
+      for (int i = 0; i < net.layer_count(); ++i)
+        if (arch.layers[size_t(i)].type == LayerType::conv2d) {
+          const Shape& s = arch.layers[size_t(i)].output;
+          (void)grad_cam(net.output(i).data(), net.output_grad(i).data(), s.h, s.w, s.c);
+        }
+    });
+  }
+  if (a.has("json")) {
+    json j = json::object();
+    for (auto& [name, t] : rows) j[name] = {{"median_ms", median(t)}, {"iterations", t.size()}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("%-34s %10s\n", "work", "median ms");
+    for (auto& [name, t] : rows) std::printf("%-34s %10.3f\n", name.c_str(), median(t));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  try {
+    Args a = parse_args(argc, argv, 2);
+    if (a.has("help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (cmd == "info") return cmd_info(a);
+    if (cmd == "explain") return cmd_explain(a);
+    if (cmd == "eval") return cmd_eval(a);
+    if (cmd == "batch") return cmd_batch(a);
+    if (cmd == "init-model") return cmd_init_model(a);
+    if (cmd == "bench") return cmd_bench(a);
+    throw UsageError{"unknown command \"" + cmd + "\" (info, explain, eval, batch, init-model, bench)"};
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "gradcam %s: %s (gradcam --help for usage)\n", cmd.c_str(), e.message.c_str());
+    return 2;
+  } catch (const FileError& e) {
+    std::fprintf(stderr, "gradcam %s: %s\n", cmd.c_str(), e.message.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gradcam %s: unexpected error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,88 @@
+// Class activation maps and gradient attributions. Each method is a small function named after its
+// paper; explain() runs the network once and hands activations and gradients to the chosen method.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gradcam/image.h"
+#include "gradcam/network.h"
+
+namespace gradcam {
+
+enum class Method {
+  gradcam,          // Selvaraju et al. 2017, arXiv 1610.02391
+  gradcam_plusplus, // Chattopadhyay et al. 2018, arXiv 1710.11063
+  xgradcam,         // Fu et al. 2020, arXiv 2008.02312
+  hirescam,         // Draelos & Carin 2020, arXiv 2011.08891
+  layercam,         // Jiang et al. 2021, IEEE TIP 30
+  scorecam,         // Wang et al. 2020, arXiv 1910.01279
+  eigencam,         // Muhammad & Yeasin 2020, arXiv 2008.00299
+  saliency,         // Simonyan et al. 2014, arXiv 1312.6034
+  smoothgrad,       // Smilkov et al. 2017, arXiv 1706.03825
+  guided_backprop,  // Springenberg et al. 2015, arXiv 1412.6806
+  guided_gradcam,   // Selvaraju et al. 2017, Sec. 3.1
+};
+Result<Method> parse_method(const std::string& name);
+const char* method_name(Method m);
+const std::vector<Method>& all_methods();
+// Methods whose map lives at the input's resolution rather than a conv layer's.
+bool method_is_input_resolution(Method m);
+
+// What is differentiated: the pre-softmax class score (the paper) or the softmax probability (what
+// the Keras tutorial did).
+enum class Score { logit, probability };
+Result<Score> parse_score(const std::string& name);
+const char* score_name(Score s);
+
+// A 2-D map, row-major.
+struct Map {
+  int height = 0, width = 0;
+  std::vector<float> values;
+};
+
+// Pure per-method pieces (what pytorch-grad-cam calls get_cam_weights), on one layer's
+// activations A and gradients G, both hw x c (HWC). They return the raw map after ReLU.
+Map grad_cam(const float* A, const float* G, int h, int w, int c);
+Map grad_cam_plusplus(const float* A, const float* G, int h, int w, int c);
+Map xgrad_cam(const float* A, const float* G, int h, int w, int c);
+Map hires_cam(const float* A, const float* G, int h, int w, int c);
+Map layer_cam(const float* A, const float* G, int h, int w, int c);
+Map eigen_cam(const float* A, int h, int w, int c);
+// ReLU(sum_k w_k A^k) for given channel weights (shared by the weighted methods and ScoreCAM).
+Map weighted_channel_sum(const float* A, const float* weights, int h, int w, int c);
+
+struct ExplainOptions {
+  int layer = -1;  // conv layer index in arch.layers; -1: the last conv layer
+  Method method = Method::gradcam;
+  int target = -1;  // class index; -1: the top class
+  Score score = Score::logit;
+  int smoothgrad_samples = 25;
+  float smoothgrad_sigma = 0.15f;  // noise std as a fraction of the input's range
+  uint64_t seed = 1;               // SmoothGrad's noise
+};
+
+struct Explanation {
+  std::vector<float> logits, probabilities;
+  int target = 0;
+  int layer = 0;           // index of the explained layer
+  Shape layer_shape;       // its output shape
+  Method method = Method::gradcam;
+  Score score = Score::logit;
+  Map cam;                 // raw map after ReLU, before normalisation
+  double forward_ms = 0, backward_ms = 0, cam_ms = 0;
+};
+
+// Index of a conv layer by name ("" or "auto": the last conv layer).
+Result<int> find_conv_layer(const Architecture& arch, const std::string& name);
+// Class index from "auto", an index or a class name.
+Result<int> parse_target(const Architecture& arch, const std::string& text);
+
+// Runs the network on `input` (HWC, scaled) and explains. Validates options.
+Result<Explanation> explain(Network& net, const float* input, const ExplainOptions& options);
+
+// d(score)/d(logits) for a target class.
+void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target,
+                    Score score, float* out);
+
+}  // namespace gradcam

@@ -1,0 +1,46 @@
+// Heat-map rendering: normalisation, bilinear upsampling, colormaps (in RGB order), overlay.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gradcam/image.h"
+#include "gradcam/result.h"
+
+namespace gradcam {
+
+enum class Colormap { jet, turbo, viridis, inferno };
+Result<Colormap> parse_colormap(const std::string& name);
+const char* colormap_name(Colormap map);
+
+// t in [0,1] (clamped) -> RGB. Low values are "mattered less"; high values "mattered more"
+// (red for jet and turbo, yellow for viridis and inferno).
+std::array<uint8_t, 3> colormap_rgb(Colormap map, float t);
+
+// (v - min) / (max - min); all zeros when the map is constant (nothing to show).
+std::vector<float> normalize_map(const float* values, int count);
+
+// Bilinear resampling with pixel centres aligned (half-pixel convention, as OpenCV's and TF's
+// resize with align_corners=false); edges clamp. src is sh*sw, output dh*dw.
+std::vector<float> upsample_bilinear(const float* src, int sh, int sw, int dh, int dw);
+
+// Normalised heat map of a raw map, upsampled to width x height.
+std::vector<float> heatmap(const float* raw, int raw_height, int raw_width, int width, int height);
+
+// Colours a normalised map: RGBA8, alpha 255.
+Image colorize(const std::vector<float>& normalized, int width, int height, Colormap map);
+
+// out = (1 - alpha) * image + alpha * colormap(heat), where heat is a normalised map with the
+// image's size. alpha in [0,1].
+Image overlay(const Image& image, const std::vector<float>& heat, Colormap map, float alpha);
+
+// Overlay on the whole source image, at its own resolution: the raw map (which covers the model's
+// input_height x input_width input) is normalised and mapped back through the crop geometry with
+// bilinear sampling, so the colours sit on the pixels the network saw. Source pixels the model never
+// saw (the sides cut by a centre crop) are kept but dimmed to half brightness.
+Image overlay_on_source(const Image& source, const float* raw, int raw_height, int raw_width,
+                        int input_height, int input_width, CropMode mode, Colormap map,
+                        float alpha);
+
+}  // namespace gradcam

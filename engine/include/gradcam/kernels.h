@@ -1,0 +1,50 @@
+// Compute kernels on one image in HWC layout. Each kernel has a plain scalar reference
+// (`*_reference`) that the tests compare the fast (xsimd) version against.
+#pragma once
+#include <cstdint>
+
+namespace gradcam::kernels {
+
+// A convolution's geometry. The input is read from a zero-padded copy (ph x pw x ic), so the
+// inner loops need no bounds checks; pad_t/pad_l place the original input inside it.
+struct ConvGeometry {
+  int ih, iw, ic;        // input
+  int oh, ow, oc;        // output
+  int kh, kw, sh, sw;    // kernel and strides
+  int pad_t, pad_l;      // leading padding
+  int ph, pw;            // padded input size
+};
+ConvGeometry conv_geometry(int ih, int iw, int ic, int oh, int ow, int oc, int kh, int kw, int sh,
+                           int sw, bool same);
+
+// Copies in (ih x iw x ic) into padded (ph x pw x ic), borders zero.
+void pad_input(const ConvGeometry& g, const float* in, float* padded);
+
+// out = act(conv(padded, kernel) + bias). kernel is Keras [kh][kw][ic][oc].
+void conv2d_forward(const ConvGeometry& g, const float* padded, const float* kernel,
+                    const float* bias, bool relu, float* out);
+void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* kernel,
+                              const float* bias, bool relu, float* out);
+
+// d(input) of a convolution from d(pre-activation output) `gpre`. gin_padded (ph x pw x ic) is
+// overwritten; the caller crops it. kernel_t is the kernel transposed to [kh][kw][oc][ic].
+void conv2d_backward_input(const ConvGeometry& g, const float* gpre, const float* kernel_t,
+                           float* gin_padded);
+void conv2d_backward_input_reference(const ConvGeometry& g, const float* gpre, const float* kernel,
+                                     float* gin);
+void transpose_kernel(const ConvGeometry& g, const float* kernel, float* kernel_t);
+void crop_padded(const ConvGeometry& g, const float* padded, float* out);
+
+// y = act(x W + b), W is Keras [in][out].
+void dense_forward(int in, int out, const float* x, const float* W, const float* b, bool relu,
+                   float* y);
+// gx = W gy
+void dense_backward_input(int in, int out, const float* gy, const float* W, float* gx);
+
+// Max pooling; argmax records the flat input index of each output's maximum.
+void max_pool_forward(int ih, int iw, int c, int oh, int ow, int ph, int pw, int sh, int sw,
+                      int pad_t, int pad_l, const float* in, float* out, int32_t* argmax);
+void max_pool_backward(int in_size, int out_size, const float* gout, const int32_t* argmax,
+                       float* gin);
+
+}  // namespace gradcam::kernels

@@ -1,0 +1,106 @@
+// The model file: safetensors with Keras layer names and layouts, plus the architecture as JSON in
+// __metadata__.architecture. This file is the single source of truth for the network, its classes
+// and its weight layout; the engine, the CLI, the page and the trainer all read it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gradcam/result.h"
+
+namespace gradcam {
+
+enum class LayerType { conv2d, max_pool2d, dropout, batch_norm, flatten, dense };
+enum class Activation { linear, relu, softmax };
+enum class Padding { valid, same };
+
+const char* layer_type_name(LayerType t);
+const char* activation_name(Activation a);
+
+// Height x width x channels (HWC, one image). A flat tensor is 1 x 1 x n.
+struct Shape {
+  int h = 0, w = 0, c = 0;
+  int64_t size() const { return int64_t(h) * w * c; }
+  bool operator==(const Shape&) const = default;
+};
+
+struct LayerSpec {
+  LayerType type = LayerType::dropout;
+  std::string name;
+  // conv2d / dense
+  int filters = 0;  // conv2d filters or dense units
+  int kernel_h = 0, kernel_w = 0;
+  int stride_h = 1, stride_w = 1;
+  Padding padding = Padding::valid;
+  Activation activation = Activation::linear;
+  // max_pool2d
+  int pool_h = 0, pool_w = 0;
+  // dropout
+  float rate = 0.f;
+  // batch_norm
+  float epsilon = 1e-3f;
+  // Filled in by planning.
+  Shape input, output;
+};
+
+struct Architecture {
+  int height = 32, width = 32, channels = 3;
+  float scale = 1.f / 255.f;  // input = pixel * scale
+  std::vector<std::string> classes;
+  std::vector<LayerSpec> layers;
+};
+
+// Limits checked before anything is allocated from a size read out of a file.
+struct ModelLimits {
+  static constexpr size_t kMaxFileBytes = 512u << 20;   // 512 MiB
+  static constexpr size_t kMaxHeaderBytes = 16u << 20;  // safetensors JSON header
+  static constexpr int kMaxLayers = 256;
+  static constexpr int kMaxSide = 4096;                 // input height/width
+  static constexpr int kMaxChannels = 65536;
+  static constexpr int64_t kMaxTensorElements = int64_t(1) << 27;  // 128 Mi floats per tensor
+  static constexpr int kMaxClasses = 100000;
+};
+
+// Parses the architecture JSON and computes every layer's input and output shape.
+// Errors name the layer and the field ("layer 3 (conv2d_2): kernel must be two positive integers").
+Result<Architecture> parse_architecture(const std::string& json);
+std::string architecture_to_json(const Architecture& arch);
+// Shape inference only (parse_architecture already does it); used after editing layers in code.
+Status plan_shapes(Architecture& arch);
+
+// A tensor's name and Keras shape, e.g. "conv2d_3.kernel" [3,3,64,32].
+struct ParamSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+// Every parameter the architecture needs, in layer order.
+std::vector<ParamSpec> parameter_specs(const Architecture& arch);
+
+struct Model {
+  Architecture arch;
+  std::map<std::string, std::vector<float>> params;  // "<layer>.<param>" -> Keras layout, F32
+  std::map<std::string, std::string> metadata;       // __metadata__ other than "architecture"
+  bool trained() const;  // metadata "trained" == "true"
+  const std::vector<float>& param(const std::string& layer, const char* name) const;
+};
+
+// Reads a model file. F32 and F16 tensors; every parameter the architecture needs must be present
+// with exactly the Keras shape. `source` names the file in error messages.
+Result<Model> load_model(const uint8_t* bytes, size_t size, const std::string& source = "model");
+Result<Model> load_model_file(const std::string& path);
+// Writes a model file (F32, tensors in layer order, architecture in __metadata__).
+std::vector<uint8_t> save_model(const Model& model);
+Status save_model_file(const Model& model, const std::string& path);
+
+// The seed network of the Keras Grad-CAM tutorial, with Keras's automatic layer names.
+Architecture seed_architecture();
+const std::vector<std::string>& cifar10_classes();
+
+// Deterministic random weights (for demos and tests until trained weights exist): He-uniform
+// kernels, small positive biases so that ReLU units are alive, identity batch norm with some spread.
+// metadata "trained" = "false".
+Model random_model(const Architecture& arch, uint64_t seed);
+
+}  // namespace gradcam

@@ -1,0 +1,113 @@
+#include "gradcam/engine.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+namespace gradcam {
+
+using json = nlohmann::json;
+
+std::vector<ClassScore> top_k(const std::vector<float>& p, int k) {
+  std::vector<int> idx(p.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  k = std::clamp(k, 0, int(p.size()));
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+    return p[size_t(a)] > p[size_t(b)] || (p[size_t(a)] == p[size_t(b)] && a < b);
+  });
+  std::vector<ClassScore> out;
+  for (int i = 0; i < k; ++i) out.push_back({idx[size_t(i)], p[size_t(idx[size_t(i)])]});
+  return out;
+}
+
+Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, const std::string& source) {
+  auto m = load_model(bytes, size, source);
+  if (!m) return make_error(m.error());
+  return std::make_unique<Engine>(std::move(m.value()));
+}
+
+Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path) {
+  auto m = load_model_file(path);
+  if (!m) return make_error(m.error());
+  return std::make_unique<Engine>(std::move(m.value()));
+}
+
+Engine::Engine(Model model) : model_(std::move(model)), net_(model_) {}
+
+std::vector<float> Engine::prepare(const Image& image, CropMode crop) const {
+  return image_to_input(image, model_.arch.height, model_.arch.width, crop, model_.arch.scale);
+}
+
+const std::vector<float>& Engine::predict(const std::vector<float>& input) {
+  net_.forward(input.data());
+  return net_.probabilities();
+}
+
+Result<Explanation> Engine::explain(const std::vector<float>& input, const ExplainOptions& options) {
+  return gradcam::explain(net_, input.data(), options);
+}
+
+std::string Engine::info_json() const {
+  const Architecture& a = model_.arch;
+  json layers = json::array();
+  int64_t parameters = 0;
+  for (const auto& [name, v] : model_.params) parameters += int64_t(v.size());
+  for (const LayerSpec& l : a.layers) {
+    json lj = {{"name", l.name},
+               {"type", layer_type_name(l.type)},
+               {"output", {l.output.h, l.output.w, l.output.c}}};
+    if (l.type == LayerType::conv2d) {
+      lj["kernel"] = {l.kernel_h, l.kernel_w};
+      lj["strides"] = {l.stride_h, l.stride_w};
+      lj["padding"] = l.padding == Padding::same ? "same" : "valid";
+    }
+    if (l.type == LayerType::conv2d || l.type == LayerType::dense) lj["activation"] = activation_name(l.activation);
+    layers.push_back(lj);
+  }
+  json methods = json::array();
+  for (Method m : all_methods()) methods.push_back(method_name(m));
+  json meta = json::object();
+  for (const auto& [k, v] : model_.metadata) meta[k] = v;
+  json j = {{"classes", a.classes},
+            {"input", {{"height", a.height}, {"width", a.width}, {"channels", a.channels}, {"scale", a.scale}}},
+            {"layers", layers},
+            {"conv_layers", json::array()},
+            {"methods", methods},
+            {"trained", model_.trained()},
+            {"parameters", parameters},
+            {"metadata", meta}};
+  for (const LayerSpec& l : a.layers)
+    if (l.type == LayerType::conv2d) j["conv_layers"].push_back(l.name);
+  return j.dump();
+}
+
+std::string explanation_json(const Model& model, const Explanation& e, const JsonOptions& o) {
+  const Architecture& a = model.arch;
+  json top = json::array();
+  for (const ClassScore& s : top_k(e.probabilities, o.top))
+    top.push_back({{"index", s.index}, {"name", a.classes[size_t(s.index)]}, {"probability", s.probability}});
+  const LayerSpec& l = a.layers[size_t(e.layer)];
+  json j = {
+      {"probabilities", e.probabilities},
+      {"logits", e.logits},
+      {"top", top},
+      {"target", {{"index", e.target}, {"name", a.classes[size_t(e.target)]}}},
+      {"layer", {{"name", l.name}, {"index", e.layer}, {"height", e.layer_shape.h}, {"width", e.layer_shape.w},
+                 {"channels", e.layer_shape.c}}},
+      {"method", method_name(e.method)},
+      {"score", score_name(e.score)},
+      {"cam", {{"height", e.cam.height}, {"width", e.cam.width}, {"values", e.cam.values}}},
+      {"trained", model.trained()},
+      {"timings_ms",
+       {{"decode", o.decode_ms},
+        {"preprocess", o.preprocess_ms},
+        {"forward", e.forward_ms},
+        {"backward", e.backward_ms},
+        {"cam", e.cam_ms},
+        {"total", o.decode_ms + o.preprocess_ms + e.forward_ms + e.backward_ms + e.cam_ms}}},
+  };
+  if (o.input) j["input"] = *o.input;
+  return j.dump();
+}
+
+}  // namespace gradcam

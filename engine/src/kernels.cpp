@@ -1,0 +1,243 @@
+#include "gradcam/kernels.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <xsimd/xsimd.hpp>
+
+namespace gradcam::kernels {
+
+using Batch = xsimd::batch<float>;
+constexpr int L = int(Batch::size);
+
+ConvGeometry conv_geometry(int ih, int iw, int ic, int oh, int ow, int oc, int kh, int kw, int sh,
+                           int sw, bool same) {
+  ConvGeometry g{ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, 0, 0, 0, 0};
+  if (same) {
+    g.pad_t = std::max((oh - 1) * sh + kh - ih, 0) / 2;
+    g.pad_l = std::max((ow - 1) * sw + kw - iw, 0) / 2;
+  }
+  // Large enough for every tap of every output, and for the whole input.
+  g.ph = std::max((oh - 1) * sh + kh, g.pad_t + ih);
+  g.pw = std::max((ow - 1) * sw + kw, g.pad_l + iw);
+  return g;
+}
+
+void pad_input(const ConvGeometry& g, const float* in, float* padded) {
+  std::fill(padded, padded + size_t(g.ph) * g.pw * g.ic, 0.f);
+  for (int y = 0; y < g.ih; ++y)
+    std::memcpy(padded + (size_t(y + g.pad_t) * g.pw + g.pad_l) * g.ic, in + size_t(y) * g.iw * g.ic,
+                sizeof(float) * size_t(g.iw) * g.ic);
+}
+
+void crop_padded(const ConvGeometry& g, const float* padded, float* out) {
+  for (int y = 0; y < g.ih; ++y)
+    std::memcpy(out + size_t(y) * g.iw * g.ic, padded + (size_t(y + g.pad_t) * g.pw + g.pad_l) * g.ic,
+                sizeof(float) * size_t(g.iw) * g.ic);
+}
+
+namespace {
+
+// P output pixels of one row times NB*L output channels, accumulated in registers over all taps
+// and input channels: each loaded kernel vector feeds P multiply-adds.
+template <int P, int NB>
+inline void conv_tile(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
+                      bool relu, float* out, int oy, int ox0, int oc0) {
+  Batch acc[P][NB];
+  for (int j = 0; j < NB; ++j) {
+    Batch b = Batch::load_unaligned(bias + oc0 + j * L);
+    for (int p = 0; p < P; ++p) acc[p][j] = b;
+  }
+  const size_t row_stride = size_t(g.pw) * g.ic;
+  for (int ky = 0; ky < g.kh; ++ky) {
+    const float* in_row = padded + size_t(oy * g.sh + ky) * row_stride;
+    for (int kx = 0; kx < g.kw; ++kx) {
+      const float* k = kernel + size_t(ky * g.kw + kx) * g.ic * g.oc + oc0;
+      const float* in[P];
+      for (int p = 0; p < P; ++p) in[p] = in_row + size_t((ox0 + p) * g.sw + kx) * g.ic;
+      for (int c = 0; c < g.ic; ++c, k += g.oc) {
+        Batch kv[NB];
+        for (int j = 0; j < NB; ++j) kv[j] = Batch::load_unaligned(k + j * L);
+        for (int p = 0; p < P; ++p) {
+          Batch a(in[p][c]);
+          for (int j = 0; j < NB; ++j) acc[p][j] = xsimd::fma(a, kv[j], acc[p][j]);
+        }
+      }
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    float* o = out + (size_t(oy) * g.ow + ox0 + p) * g.oc + oc0;
+    for (int j = 0; j < NB; ++j) {
+      Batch v = relu ? xsimd::max(acc[p][j], Batch(0.f)) : acc[p][j];
+      v.store_unaligned(o + j * L);
+    }
+  }
+}
+
+// Channels that do not fill a vector.
+inline void conv_pixel_scalar(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
+                              bool relu, float* out, int oy, int ox, int oc0) {
+  float* o = out + (size_t(oy) * g.ow + ox) * g.oc;
+  for (int oc = oc0; oc < g.oc; ++oc) {
+    float acc = bias[oc];
+    for (int ky = 0; ky < g.kh; ++ky)
+      for (int kx = 0; kx < g.kw; ++kx) {
+        const float* in = padded + (size_t(oy * g.sh + ky) * g.pw + size_t(ox * g.sw + kx)) * g.ic;
+        const float* k = kernel + size_t(ky * g.kw + kx) * g.ic * g.oc + oc;
+        for (int c = 0; c < g.ic; ++c) acc += in[c] * k[size_t(c) * g.oc];
+      }
+    o[oc] = relu ? std::max(acc, 0.f) : acc;
+  }
+}
+
+template <int P>
+inline void conv_pixels(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
+                        bool relu, float* out, int oy, int ox0) {
+  int oc0 = 0;
+  for (; oc0 + 2 * L <= g.oc; oc0 += 2 * L) conv_tile<P, 2>(g, padded, kernel, bias, relu, out, oy, ox0, oc0);
+  for (; oc0 + L <= g.oc; oc0 += L) conv_tile<P, 1>(g, padded, kernel, bias, relu, out, oy, ox0, oc0);
+  if (oc0 < g.oc)
+    for (int p = 0; p < P; ++p) conv_pixel_scalar(g, padded, kernel, bias, relu, out, oy, ox0 + p, oc0);
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
+                    bool relu, float* out) {
+  for (int oy = 0; oy < g.oh; ++oy) {
+    int ox = 0;
+    for (; ox + 4 <= g.ow; ox += 4) conv_pixels<4>(g, padded, kernel, bias, relu, out, oy, ox);
+    for (; ox < g.ow; ++ox) conv_pixels<1>(g, padded, kernel, bias, relu, out, oy, ox);
+  }
+}
+
+void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
+                              bool relu, float* out) {
+  for (int oy = 0; oy < g.oh; ++oy)
+    for (int ox = 0; ox < g.ow; ++ox)
+      for (int oc = 0; oc < g.oc; ++oc) {
+        double acc = bias[oc];
+        for (int ky = 0; ky < g.kh; ++ky)
+          for (int kx = 0; kx < g.kw; ++kx) {
+            int iy = oy * g.sh + ky - g.pad_t, ix = ox * g.sw + kx - g.pad_l;
+            if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;
+            for (int c = 0; c < g.ic; ++c)
+              acc += double(in[(size_t(iy) * g.iw + ix) * g.ic + c]) *
+                     kernel[((size_t(ky) * g.kw + kx) * g.ic + c) * g.oc + oc];
+          }
+        float v = float(acc);
+        out[(size_t(oy) * g.ow + ox) * g.oc + oc] = relu ? std::max(v, 0.f) : v;
+      }
+}
+
+void transpose_kernel(const ConvGeometry& g, const float* kernel, float* kernel_t) {
+  for (int t = 0; t < g.kh * g.kw; ++t)
+    for (int c = 0; c < g.ic; ++c)
+      for (int o = 0; o < g.oc; ++o)
+        kernel_t[(size_t(t) * g.oc + o) * g.ic + c] = kernel[(size_t(t) * g.ic + c) * g.oc + o];
+}
+
+// gin[iy][ix][:] += sum_oc gpre[oy][ox][oc] * K^T[ky][kx][oc][:], an axpy over input channels.
+void conv2d_backward_input(const ConvGeometry& g, const float* gpre, const float* kernel_t, float* gin_padded) {
+  std::fill(gin_padded, gin_padded + size_t(g.ph) * g.pw * g.ic, 0.f);
+  const int icv = g.ic - g.ic % L;
+  for (int oy = 0; oy < g.oh; ++oy)
+    for (int ox = 0; ox < g.ow; ++ox) {
+      const float* go = gpre + (size_t(oy) * g.ow + ox) * g.oc;
+      for (int ky = 0; ky < g.kh; ++ky)
+        for (int kx = 0; kx < g.kw; ++kx) {
+          float* gi = gin_padded + (size_t(oy * g.sh + ky) * g.pw + size_t(ox * g.sw + kx)) * g.ic;
+          const float* k = kernel_t + size_t(ky * g.kw + kx) * g.oc * g.ic;
+          for (int c = 0; c < icv; c += L) {
+            Batch acc = Batch::load_unaligned(gi + c);
+            for (int o = 0; o < g.oc; ++o) acc = xsimd::fma(Batch(go[o]), Batch::load_unaligned(k + size_t(o) * g.ic + c), acc);
+            acc.store_unaligned(gi + c);
+          }
+          for (int c = icv; c < g.ic; ++c) {
+            float acc = gi[c];
+            for (int o = 0; o < g.oc; ++o) acc += go[o] * k[size_t(o) * g.ic + c];
+            gi[c] = acc;
+          }
+        }
+    }
+}
+
+void conv2d_backward_input_reference(const ConvGeometry& g, const float* gpre, const float* kernel, float* gin) {
+  std::fill(gin, gin + size_t(g.ih) * g.iw * g.ic, 0.f);
+  for (int oy = 0; oy < g.oh; ++oy)
+    for (int ox = 0; ox < g.ow; ++ox)
+      for (int ky = 0; ky < g.kh; ++ky)
+        for (int kx = 0; kx < g.kw; ++kx) {
+          int iy = oy * g.sh + ky - g.pad_t, ix = ox * g.sw + kx - g.pad_l;
+          if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;
+          for (int c = 0; c < g.ic; ++c) {
+            double acc = 0;
+            for (int o = 0; o < g.oc; ++o)
+              acc += double(gpre[(size_t(oy) * g.ow + ox) * g.oc + o]) *
+                     kernel[((size_t(ky) * g.kw + kx) * g.ic + c) * g.oc + o];
+            gin[(size_t(iy) * g.iw + ix) * g.ic + c] += float(acc);
+          }
+        }
+}
+
+void dense_forward(int in, int out, const float* x, const float* W, const float* b, bool relu, float* y) {
+  std::memcpy(y, b, sizeof(float) * size_t(out));
+  const int ov = out - out % L;
+  for (int i = 0; i < in; ++i) {
+    const float xi = x[i];
+    if (xi == 0.f) continue;  // ReLU outputs are often zero
+    const float* w = W + size_t(i) * out;
+    Batch a(xi);
+    int o = 0;
+    for (; o < ov; o += L) xsimd::fma(a, Batch::load_unaligned(w + o), Batch::load_unaligned(y + o)).store_unaligned(y + o);
+    for (; o < out; ++o) y[o] += xi * w[o];
+  }
+  if (relu)
+    for (int o = 0; o < out; ++o) y[o] = std::max(y[o], 0.f);
+}
+
+void dense_backward_input(int in, int out, const float* gy, const float* W, float* gx) {
+  const int ov = out - out % L;
+  for (int i = 0; i < in; ++i) {
+    const float* w = W + size_t(i) * out;
+    Batch acc(0.f);
+    int o = 0;
+    for (; o < ov; o += L) acc = xsimd::fma(Batch::load_unaligned(w + o), Batch::load_unaligned(gy + o), acc);
+    float s = xsimd::reduce_add(acc);
+    for (; o < out; ++o) s += w[o] * gy[o];
+    gx[i] = s;
+  }
+}
+
+void max_pool_forward(int ih, int iw, int c, int oh, int ow, int ph, int pw, int sh, int sw, int pad_t, int pad_l,
+                      const float* in, float* out, int32_t* argmax) {
+  for (int oy = 0; oy < oh; ++oy)
+    for (int ox = 0; ox < ow; ++ox)
+      for (int ch = 0; ch < c; ++ch) {
+        float best = -std::numeric_limits<float>::infinity();
+        int32_t best_i = -1;
+        for (int ky = 0; ky < ph; ++ky) {
+          int iy = oy * sh + ky - pad_t;
+          if (iy < 0 || iy >= ih) continue;
+          for (int kx = 0; kx < pw; ++kx) {
+            int ix = ox * sw + kx - pad_l;
+            if (ix < 0 || ix >= iw) continue;
+            int32_t idx = int32_t((iy * iw + ix) * c + ch);
+            if (best_i < 0 || in[idx] > best) {  // first maximum wins, as TF
+              best = in[idx];
+              best_i = idx;
+            }
+          }
+        }
+        size_t o = (size_t(oy) * ow + ox) * c + ch;
+        out[o] = best;
+        argmax[o] = best_i;
+      }
+}
+
+void max_pool_backward(int in_size, int out_size, const float* gout, const int32_t* argmax, float* gin) {
+  std::fill(gin, gin + in_size, 0.f);
+  for (int o = 0; o < out_size; ++o) gin[argmax[o]] += gout[o];
+}
+
+}  // namespace gradcam::kernels

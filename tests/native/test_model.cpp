@@ -1,0 +1,182 @@
+// The model file: architecture parsing, shape planning, safetensors round trip, clear errors.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "gradcam/model.h"
+#include "gradcam/network.h"
+#include "test_helpers.h"
+
+using namespace gradcam;
+using json = nlohmann::json;
+
+namespace {
+// A safetensors file assembled by hand from a header and raw data, independent of save_model.
+std::vector<uint8_t> safetensors(const json& header, const std::vector<uint8_t>& data) {
+  std::string h = header.dump();
+  std::vector<uint8_t> out(8);
+  uint64_t n = h.size();
+  for (int i = 0; i < 8; ++i) out[size_t(i)] = uint8_t(n >> (8 * i));
+  out.insert(out.end(), h.begin(), h.end());
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+std::vector<uint8_t> saved_seed_model() { return save_model(random_model(seed_architecture(), 3)); }
+std::string load_error(const std::vector<uint8_t>& b) {
+  auto r = load_model(b.data(), b.size(), "m.safetensors");
+  return r ? std::string() : r.error();
+}
+}  // namespace
+
+TEST_CASE("the seed architecture has the tutorial's shapes") {
+  Architecture a = seed_architecture();
+  REQUIRE(a.layers.size() == 23);
+  auto shape = [&](const char* name) {
+    for (const LayerSpec& l : a.layers)
+      if (l.name == name) return l.output;
+    return Shape{};
+  };
+  CHECK(shape("conv2d") == Shape{30, 30, 32});
+  CHECK(shape("conv2d_1") == Shape{30, 30, 128});
+  CHECK(shape("conv2d_2") == Shape{15, 15, 64});
+  CHECK(shape("conv2d_6") == Shape{7, 7, 16});
+  CHECK(shape("conv2d_8") == Shape{3, 3, 16});
+  CHECK(shape("flatten") == Shape{1, 1, 16});
+  CHECK(shape("dense_2") == Shape{1, 1, 10});
+  CHECK(a.classes[3] == "cat");
+}
+
+TEST_CASE("architecture JSON round-trips and Keras 'same' padding with strides plans correctly") {
+  Architecture a = seed_architecture();
+  auto b = parse_architecture(architecture_to_json(a));
+  REQUIRE(b.ok());
+  REQUIRE(b->layers.size() == a.layers.size());
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    CHECK(b->layers[i].name == a.layers[i].name);
+    CHECK(b->layers[i].output == a.layers[i].output);
+  }
+  // Keras: 'same' with stride 2 on 7 -> ceil(7/2) = 4; 'valid' 5x5 stride 2 on 9 -> 3.
+  auto arch = gradcam::testing::small_arch(
+      7, 9, {gradcam::testing::conv("c", 4, 3, 3, 2, 2, Padding::same), gradcam::testing::conv("d", 2, 1, 5, 1, 2, Padding::valid)});
+  CHECK(arch.layers[0].output == Shape{4, 5, 4});
+  CHECK(arch.layers[1].output == Shape{4, 1, 2});
+}
+
+TEST_CASE("architecture errors name the layer and the problem") {
+  json j = json::parse(architecture_to_json(seed_architecture()));
+  json bad = j;
+  bad["layers"][4]["kernel"] = json::array({3});
+  CHECK(parse_architecture(bad.dump()).error().find("layer 4 (conv2d_2): kernel") != std::string::npos);
+  bad = j;
+  bad["layers"][2]["type"] = "conv3d";
+  CHECK(parse_architecture(bad.dump()).error().find("unknown layer type \"conv3d\"") != std::string::npos);
+  bad = j;
+  bad["classes"].erase(0);
+  CHECK(parse_architecture(bad.dump()).error().find("9 classes but the last layer has 10 units") != std::string::npos);
+  bad = j;
+  bad["input"]["height"] = 4;  // too small for the network
+  CHECK(parse_architecture(bad.dump()).error().find("too small") != std::string::npos);
+  CHECK(parse_architecture("{not json").error() == "architecture is not valid JSON");
+}
+
+TEST_CASE("safetensors round trip keeps every weight and the metadata") {
+  Model m = random_model(seed_architecture(), 5);
+  m.metadata["trained"] = "true";
+  std::vector<uint8_t> bytes = save_model(m);
+  auto r = load_model(bytes.data(), bytes.size());
+  REQUIRE(r.ok());
+  CHECK(r->trained());
+  CHECK(r->params.size() == m.params.size());
+  for (auto& [k, v] : m.params) CHECK(r->params.at(k) == v);
+  // Layout: header length is a little-endian u64 and tensor data starts 8-byte aligned.
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | bytes[size_t(i)];
+  CHECK((8 + n) % 8 == 0);
+  json h = json::parse(bytes.begin() + 8, bytes.begin() + 8 + long(n));
+  CHECK(h["conv2d_4.kernel"]["shape"] == json::array({3, 3, 64, 32}));
+  CHECK(h["conv2d_3.kernel"]["dtype"] == "F32");
+  CHECK(h["dense.kernel"]["shape"] == json::array({16, 128}));
+  CHECK(h["batch_normalization.moving_variance"]["shape"] == json::array({16}));
+}
+
+TEST_CASE("F16 tensors load as the same values") {
+  // A one-conv model written by hand with F16 weights.
+  Architecture a = gradcam::testing::small_arch(3, 3, {gradcam::testing::conv("c", 1, 1, 1, 1, 1, Padding::valid)}, 2);
+  json header = {{"__metadata__", {{"architecture", architecture_to_json(a)}}}};
+  std::vector<uint8_t> data;
+  auto put16 = [&](uint16_t v) {
+    data.push_back(uint8_t(v & 0xff));
+    data.push_back(uint8_t(v >> 8));
+  };
+  // 1.0 = 0x3c00, -2.0 = 0xc000, 0.5 = 0x3800, 6.1035e-05 = 0x0400, subnormal 2^-24 = 0x0001
+  const uint16_t k[3] = {0x3c00, 0xc000, 0x3800};
+  size_t off = 0;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, std::vector<uint16_t> vals) {
+    header[name] = {{"dtype", "F16"}, {"shape", shape}, {"data_offsets", {off, off + vals.size() * 2}}};
+    for (uint16_t v : vals) put16(v);
+    off += vals.size() * 2;
+  };
+  add("c.kernel", {1, 1, 3, 1}, {k[0], k[1], k[2]});
+  add("c.bias", {1}, {0x0400});
+  add("head.kernel", {9, 2}, std::vector<uint16_t>(18, 0x0001));
+  add("head.bias", {2}, {0x3c00, 0x3c00});
+  auto bytes = safetensors(header, data);
+  auto r = load_model(bytes.data(), bytes.size());
+  REQUIRE(r.ok());
+  CHECK(r->params["c.kernel"] == std::vector<float>{1.f, -2.f, 0.5f});
+  CHECK(r->params["c.bias"][0] == doctest::Approx(6.103515625e-05));
+  CHECK(r->params["head.kernel"][0] == doctest::Approx(5.9604644775390625e-08));
+  CHECK(!r->trained());
+}
+
+TEST_CASE("bad model files give clear errors") {
+  std::vector<uint8_t> good = saved_seed_model();
+  CHECK(load_error({}) == "m.safetensors: empty file");
+  CHECK(load_error({1, 2, 3}).find("too short") != std::string::npos);
+  // Truncated: the data section is cut.
+  std::vector<uint8_t> cut(good.begin(), good.begin() + long(good.size() / 2));
+  CHECK(load_error(cut).find("outside the file (truncated?)") != std::string::npos);
+  // Header length pointing past the end.
+  std::vector<uint8_t> lying = good;
+  lying[5] = 0x7f;
+  CHECK(load_error(lying).find("header length") != std::string::npos);
+  // Random bytes.
+  auto noise = gradcam::testing::random_vector(4096, 9);
+  std::vector<uint8_t> rnd(noise.size());
+  for (size_t i = 0; i < rnd.size(); ++i) rnd[i] = uint8_t(noise[i] * 255);
+  CHECK(!load_error(rnd).empty());
+
+  // A mismatched tensor shape is named with both shapes.
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | good[size_t(i)];
+  json h = json::parse(good.begin() + 8, good.begin() + 8 + long(n));
+  std::vector<uint8_t> data(good.begin() + 8 + long(n), good.end());
+  json wrong = h;
+  wrong["conv2d_4.kernel"]["shape"] = json::array({3, 3, 32, 64});
+  CHECK(load_error(safetensors(wrong, data)) ==
+        "m.safetensors: tensor conv2d_4.kernel has shape [3,3,32,64], expected [3,3,64,32]");
+  json missing = h;
+  missing.erase("dense_1.bias");
+  CHECK(load_error(safetensors(missing, data)) == "m.safetensors: missing tensor dense_1.bias [64]");
+  json dtype = h;
+  dtype["dense_1.bias"]["dtype"] = "I64";
+  CHECK(load_error(safetensors(dtype, data)).find("dtype I64") != std::string::npos);
+  json nometa = h;
+  nometa.erase("__metadata__");
+  CHECK(load_error(safetensors(nometa, data)).find("no __metadata__") != std::string::npos);
+  // NaN weights are refused.
+  std::vector<uint8_t> nan = data;
+  size_t at = h["conv2d.kernel"]["data_offsets"][0].get<size_t>();
+  const float q = std::nanf("");
+  std::memcpy(nan.data() + at, &q, 4);
+  CHECK(load_error(safetensors(h, nan)).find("NaN") != std::string::npos);
+}
+
+TEST_CASE("random models are deterministic and marked untrained") {
+  Model a = random_model(seed_architecture(), 42), b = random_model(seed_architecture(), 42),
+        c = random_model(seed_architecture(), 43);
+  CHECK(a.params == b.params);
+  CHECK(a.params != c.params);
+  CHECK(!a.trained());
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need, by package name: Debian packages with apt-get,
+# xsimd 13 (Debian 13's header-only package, unpacked into build/_deps: Debian 12's 8.1 has no wasm
+# arch), and the npm packages in package.json. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for p in cmake ninja-build g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev \
+         emscripten node-acorn clang-14 libclang-rt-14-dev chromium ca-certificates; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps: installing ${need[*]}"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# xsimd >= 11 with the wasm arch, from Debian 13 through a private apt configuration that reads
+# the mirror from this machine's own sources (the system's apt sources are not touched).
+if [ ! -f build/_deps/xsimd/usr/include/xsimd/xsimd.hpp ]; then
+  d=build/_deps/apt; mkdir -p $d/lists/partial $d/cache/archives/partial $d/dl
+  MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list)
+  KEY=/usr/share/keyrings/debian-archive-keyring.gpg
+  printf 'deb [signed-by=%s] %s trixie main\n' $KEY "$MIRROR" > $d/sources.list
+  O=(-o Dir::Etc::SourceList=$PWD/$d/sources.list -o Dir::Etc::SourceParts=/dev/null
+     -o Dir::State::Lists=$PWD/$d/lists -o Dir::Cache=$PWD/$d/cache -o Debug::NoLocking=1)
+  apt-get "${O[@]}" update -qq
+  (cd $d/dl && apt-get "${O[@]}" download libxsimd-dev >/dev/null)
+  rm -rf build/_deps/xsimd && dpkg -x $d/dl/libxsimd-dev_*.deb build/_deps/xsimd
+  echo "deps: xsimd $(grep -m1 'define XSIMD_VERSION_MAJOR' -r build/_deps/xsimd/usr/include/xsimd/config/xsimd_config.hpp | awk '{print $3}') in build/_deps/xsimd"
+fi
+
+if [ ! -d node_modules/@tensorflow/tfjs-backend-wasm ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-audit --no-fund --loglevel=error
+fi
