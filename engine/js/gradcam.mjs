@@ -1,0 +1,228 @@
+// gradcam.mjs: the engine's JS API, for browsers and plain Node 20 (no flags).
+//
+//   import { loadEngine } from './gradcam.mjs';
+//   const engine = await loadEngine({ model: 'cifar10.safetensors' });  // URL, path, ArrayBuffer
+//   const r = engine.explain(imageData, { layer: 'conv2d_6', method: 'gradcam' });
+//   r.top[0].name, r.cam.data, r.heatmap(256, 256)
+//
+// All engines share one WebAssembly instance (one download). Errors are thrown as Error with a
+// message a person can act on; the engine stays usable after any of them.
+import createGradcamCore from './gradcam_core.mjs';
+
+const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
+let corePromise = null;
+
+function instantiateCore() {
+  if (!corePromise) {
+    corePromise = (async () => {
+      if (isNode) {
+        // Under Node this Emscripten's web glue cannot fetch a file path: hand it the bytes.
+        const fs = await import('node:fs');
+        const wasmBinary = fs.readFileSync(new URL('./gradcam_core.wasm', import.meta.url));
+        return createGradcamCore({ wasmBinary });
+      }
+      return createGradcamCore();
+    })();
+    corePromise.catch(() => { corePromise = null; });
+  }
+  return corePromise;
+}
+
+async function readModelBytes(model) {
+  if (model instanceof ArrayBuffer) return { bytes: new Uint8Array(model), source: 'model' };
+  if (ArrayBuffer.isView(model)) {
+    return { bytes: new Uint8Array(model.buffer, model.byteOffset, model.byteLength), source: 'model' };
+  }
+  const name = String(model);
+  if (isNode && !/^(https?|data|blob):/.test(name)) {
+    const fs = await import('node:fs/promises');
+    const path = name.startsWith('file:') ? new URL(name) : name;
+    try {
+      return { bytes: new Uint8Array(await fs.readFile(path)), source: name };
+    } catch (e) {
+      throw new Error(`${name}: cannot read model file (${e.code || e.message})`);
+    }
+  }
+  let response;
+  try {
+    response = await fetch(model);
+  } catch (e) {
+    throw new Error(`${name}: cannot download model (${e.message})`);
+  }
+  if (!response.ok) throw new Error(`${name}: cannot download model (HTTP ${response.status})`);
+  return { bytes: new Uint8Array(await response.arrayBuffer()), source: name };
+}
+
+// Copies bytes into wasm memory for the duration of fn.
+function withBytes(core, bytes, fn) {
+  const ptr = core._malloc(Math.max(1, bytes.length));
+  if (!ptr) throw new Error('out of memory');
+  try {
+    core.HEAPU8.set(bytes, ptr);
+    return fn(ptr);
+  } finally {
+    core._free(ptr);
+  }
+}
+
+function withString(core, text, fn) {
+  const n = core.lengthBytesUTF8(text) + 1;
+  const ptr = core._malloc(n);
+  try {
+    core.stringToUTF8(text, ptr, n);
+    return fn(ptr);
+  } finally {
+    core._free(ptr);
+  }
+}
+
+function lastError(core) {
+  return core.UTF8ToString(core._gc_error());
+}
+
+function checkImage(image) {
+  if (!image || typeof image !== 'object') throw new Error('image must be an object like ImageData: {data, width, height}');
+  const { data, width, height } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new Error(`image size ${width}x${height} is not valid`);
+  }
+  if (!data || !ArrayBuffer.isView(data)) throw new Error('image.data must be RGBA bytes (Uint8ClampedArray or Uint8Array)');
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.length !== width * height * 4) {
+    throw new Error(`image.data has ${bytes.length} bytes; ${width}x${height} RGBA needs ${width * height * 4}`);
+  }
+  return bytes;
+}
+
+function readFloats(core, ptr, count) {
+  return new Float32Array(core.HEAPF32.buffer, ptr, count).slice();
+}
+
+class Engine {
+  constructor(core, handle) {
+    this._core = core;
+    this._handle = handle;
+    const info = core._gc_info(handle);
+    this.info = JSON.parse(core.UTF8ToString(info));
+  }
+
+  _live() {
+    if (!this._handle) throw new Error('this engine was disposed');
+    return this._core;
+  }
+
+  // Decodes PNG, JPEG, BMP or GIF bytes to {data: Uint8ClampedArray RGBA, width, height}.
+  decode(bytes) {
+    const core = this._live();
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    if (!ArrayBuffer.isView(bytes)) throw new Error('decode needs the bytes of an image file');
+    const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const ok = withBytes(core, u8, (ptr) => core._gc_decode(ptr, u8.length));
+    if (!ok) throw new Error(lastError(core));
+    const width = core._gc_image_width(), height = core._gc_image_height();
+    const data = new Uint8ClampedArray(core.HEAPU8.buffer, core._gc_image_pixels(), width * height * 4).slice();
+    return { data, width, height };
+  }
+
+  // Probabilities and the top classes of an image.
+  predict(image, options = {}) {
+    const core = this._live();
+    const rgba = checkImage(image);
+    const json = withBytes(core, rgba, (imgPtr) =>
+      withString(core, JSON.stringify({ crop: options.crop || 'center', predict_only: true }), (optPtr) =>
+        core._gc_explain(this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
+    if (!json) throw new Error(lastError(core));
+    const r = JSON.parse(core.UTF8ToString(json));
+    return {
+      probabilities: Float32Array.from(r.probabilities),
+      logits: Float32Array.from(r.logits),
+      top: r.top,
+      input: readFloats(core, core._gc_input(), core._gc_input_size()),
+    };
+  }
+
+  // Classifies and explains. options: layer (a conv layer name, default the last), method
+  // (default 'gradcam'), target ('auto', a class index or name), score ('logit' | 'probability'),
+  // crop ('center' | 'squash' | 'letterbox'), samples (SmoothGrad).
+  explain(image, options = {}) {
+    const core = this._live();
+    const rgba = checkImage(image);
+    if (options === null || typeof options !== 'object') throw new Error('options must be an object');
+    const t0 = (globalThis.performance || Date).now();
+    const json = withBytes(core, rgba, (imgPtr) =>
+      withString(core, JSON.stringify(options), (optPtr) =>
+        core._gc_explain(this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
+    if (!json) throw new Error(lastError(core));
+    const r = JSON.parse(core.UTF8ToString(json));
+    const cam = { width: r.cam.width, height: r.cam.height, data: readFloats(core, core._gc_cam(), r.cam.width * r.cam.height) };
+    const input = readFloats(core, core._gc_input(), core._gc_input_size());
+    const engine = this;
+    const crop = options.crop || 'center';
+    const timings = { ...r.timings_ms, call: (globalThis.performance || Date).now() - t0 };
+    return {
+      probabilities: Float32Array.from(r.probabilities),
+      logits: Float32Array.from(r.logits),
+      top: r.top,
+      target: r.target,
+      layer: r.layer,
+      method: r.method,
+      score: r.score,
+      trained: r.trained,
+      cam,
+      input,
+      timings,
+      // The normalised map ([0,1]) resampled bilinearly to width x height.
+      heatmap(width = cam.width, height = cam.height) {
+        return engine._heatmap(cam, width, height);
+      },
+      // The image with the heat map blended over it, at the image's own size.
+      overlay(source = image, { colormap = 'jet', alpha = 0.45 } = {}) {
+        return engine._overlay(source, cam, crop, colormap, alpha);
+      },
+    };
+  }
+
+  _heatmap(cam, width, height) {
+    const core = this._live();
+    if (!Number.isInteger(width) || !Number.isInteger(height)) throw new Error('heatmap size must be integers');
+    const bytes = new Uint8Array(cam.data.buffer, cam.data.byteOffset, cam.data.byteLength);
+    const ptr = withBytes(core, bytes, (p) => core._gc_heatmap(p, cam.height, cam.width, width, height));
+    if (!ptr) throw new Error(lastError(core));
+    return { width, height, data: readFloats(core, ptr, width * height) };
+  }
+
+  _overlay(image, cam, crop, colormap, alpha) {
+    const core = this._live();
+    const rgba = checkImage(image);
+    const camBytes = new Uint8Array(cam.data.buffer, cam.data.byteOffset, cam.data.byteLength);
+    const ok = withBytes(core, rgba, (imgPtr) => withBytes(core, camBytes, (camPtr) =>
+      withString(core, crop, (cropPtr) => withString(core, colormap, (mapPtr) =>
+        core._gc_overlay(imgPtr, rgba.length, image.width, image.height, camPtr, cam.height, cam.width,
+          this.info.input.height, this.info.input.width, cropPtr, mapPtr, alpha)))));
+    if (!ok) throw new Error(lastError(core));
+    const w = core._gc_image_width(), h = core._gc_image_height();
+    return { width: w, height: h, data: new Uint8ClampedArray(core.HEAPU8.buffer, core._gc_image_pixels(), w * h * 4).slice() };
+  }
+
+  // RGB of a colormap at t in [0,1] (for legends): [r, g, b].
+  colormap(name, t) {
+    const core = this._live();
+    const v = withString(core, String(name), (p) => core._gc_colormap_rgb(p, t));
+    if (v < 0) throw new Error(lastError(core));
+    return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+  }
+
+  dispose() {
+    if (this._handle) this._core._gc_dispose(this._handle);
+    this._handle = 0;
+  }
+}
+
+export async function loadEngine({ model } = {}) {
+  if (model === undefined || model === null) throw new Error('loadEngine needs {model: URL | path | ArrayBuffer}');
+  const [core, { bytes, source }] = await Promise.all([instantiateCore(), readModelBytes(model)]);
+  const handle = withBytes(core, bytes, (ptr) =>
+    withString(core, source, (src) => core._gc_load(ptr, bytes.length, src)));
+  if (!handle) throw new Error(lastError(core));
+  return new Engine(core, handle);
+}
