@@ -314,11 +314,18 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
       const size_t n = size_t(ih) * iw * ic;
       auto [lo, hi] = std::minmax_element(input, input + n);
       float range = *hi - *lo > 0 ? *hi - *lo : 1.f;
+      // Box-Muller on mt19937_64's output (fixed by the standard), not std::normal_distribution
+      // (which differs between standard libraries), so native and wasm draw the same noise.
       std::mt19937_64 rng(opt.seed);
-      std::normal_distribution<float> noise(0.f, opt.smoothgrad_sigma * range);
+      const float sigma = opt.smoothgrad_sigma * range;
+      auto noise = [&rng, sigma] {
+        double u1 = (double(rng() >> 11) + 1.0) * (1.0 / 9007199254740993.0);  // (0, 1]
+        double u2 = double(rng() >> 11) * (1.0 / 9007199254740992.0);
+        return float(sigma * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+      };
       std::vector<float> noisy(n), mean(n, 0.f), d(dscore.size());
       for (int s = 0; s < opt.smoothgrad_samples; ++s) {
-        for (size_t i = 0; i < n; ++i) noisy[i] = input[i] + noise(rng);
+        for (size_t i = 0; i < n; ++i) noisy[i] = input[i] + noise();
         net.forward(noisy.data());
         score_gradient(net.logits(), net.probabilities(), e.target, opt.score, d.data());
         net.backward(d.data(), -1);

@@ -1,0 +1,183 @@
+// The JS API (build/site/gradcam.mjs) under plain Node: answers, and clear errors for bad input
+// after which the engine still works.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'node:test';
+import { encodeJpeg, encodePng, makeRandomModel, requireBuilt, shippedModel, siteModule, tempDir, testPixels } from './support.mjs';
+
+requireBuilt(siteModule);
+const { loadEngine } = await import(siteModule);
+const dir = tempDir();
+const modelPath = makeRandomModel(dir, 7);
+const engine = await loadEngine({ model: modelPath });
+const pixels = testPixels(48, 40, 3);
+const pngBytes = encodePng(pixels);
+
+const assertUsable = () => {
+  const r = engine.explain(testPixels(32, 32, 9), { layer: 'conv2d_8' });
+  assert.equal(r.cam.width, 3);
+  assert.ok(Math.abs(r.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+};
+
+test('info describes the model from its file', () => {
+  assert.equal(engine.info.classes.length, 10);
+  assert.equal(engine.info.classes[3], 'cat');
+  assert.deepEqual(engine.info.input, { height: 32, width: 32, channels: 3, scale: engine.info.input.scale });
+  assert.equal(engine.info.conv_layers.length, 9);
+  const byName = Object.fromEntries(engine.info.layers.map((l) => [l.name, l.output]));
+  assert.deepEqual(byName.conv2d, [30, 30, 32]);
+  assert.deepEqual(byName.conv2d_2, [15, 15, 64]);
+  assert.deepEqual(byName.conv2d_8, [3, 3, 16]);
+  assert.equal(engine.info.trained, false);
+  assert.ok(engine.info.methods.includes('gradcam++'));
+});
+
+test('the model loads from a path, an ArrayBuffer and a Uint8Array alike', async () => {
+  const bytes = fs.readFileSync(modelPath);
+  const a = await loadEngine({ model: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
+  const b = await loadEngine({ model: new Uint8Array(bytes) });
+  const ra = a.predict(pixels), rb = b.predict(pixels), rc = engine.predict(pixels);
+  assert.deepEqual(Array.from(ra.probabilities), Array.from(rc.probabilities));
+  assert.deepEqual(Array.from(rb.probabilities), Array.from(rc.probabilities));
+  a.dispose();
+  b.dispose();
+});
+
+test('decode gives RGBA of PNG and JPEG files', () => {
+  const png = engine.decode(pngBytes);
+  assert.equal(png.width, 48);
+  assert.equal(png.height, 40);
+  assert.deepEqual(Array.from(png.data.slice(0, 8)), Array.from(pixels.data.slice(0, 8)));
+  const jpg = engine.decode(encodeJpeg(pixels, 95));
+  assert.equal(jpg.width, 48);
+  let err = 0;
+  for (let i = 0; i < jpg.data.length; i += 4) err = Math.max(err, Math.abs(jpg.data[i] - pixels.data[i]));
+  assert.ok(err < 60, `JPEG decoded far from the source (max error ${err})`);
+});
+
+test('explain answers with probabilities, top-k, target, layer, raw map and input', () => {
+  const r = engine.explain(engine.decode(pngBytes), { layer: 'conv2d_6', method: 'gradcam' });
+  assert.equal(r.probabilities.length, 10);
+  assert.ok(Math.abs(r.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+  for (let i = 1; i < r.top.length; i++) assert.ok(r.top[i - 1].probability >= r.top[i].probability);
+  const best = r.probabilities.indexOf(Math.max(...r.probabilities));
+  assert.equal(r.top[0].index, best);
+  assert.equal(r.target.index, best);  // auto target is the top class
+  assert.equal(r.target.name, engine.info.classes[best]);
+  assert.deepEqual([r.layer.name, r.layer.height, r.layer.width, r.layer.channels], ['conv2d_6', 7, 7, 16]);
+  assert.deepEqual([r.cam.height, r.cam.width, r.cam.data.length], [7, 7, 49]);
+  assert.ok(r.cam.data.every((v) => v >= 0 && Number.isFinite(v)));  // after ReLU
+  assert.equal(r.input.length, 32 * 32 * 3);
+  assert.ok(r.input.every((v) => v >= 0 && v <= 1));
+  assert.ok(r.timings.forward > 0);
+  const h = r.heatmap(100, 60);
+  assert.deepEqual([h.width, h.height, h.data.length], [100, 60, 6000]);
+  const max = Math.max(...h.data), min = Math.min(...h.data);
+  assert.ok(min >= 0 && max <= 1);
+  if (Math.max(...r.cam.data) > 0) assert.ok(max > 0.95);
+  const o = r.overlay(pixels, { colormap: 'turbo', alpha: 0.5 });
+  assert.deepEqual([o.width, o.height, o.data.length], [48, 40, 48 * 40 * 4]);
+});
+
+test('predict agrees with explain, and explain targets any class and both scores', () => {
+  const p = engine.predict(pixels);
+  const e = engine.explain(pixels, { target: 'cat', score: 'probability' });
+  assert.deepEqual(Array.from(p.probabilities), Array.from(e.probabilities));
+  assert.equal(e.target.index, 3);
+  assert.equal(e.score, 'probability');
+  assert.equal(engine.explain(pixels, { target: 5 }).target.name, 'dog');
+  const logit = engine.explain(pixels, { layer: 'conv2d_2', target: 'cat', method: 'hirescam' });
+  const prob = engine.explain(pixels, { layer: 'conv2d_2', target: 'cat', method: 'hirescam', score: 'probability' });
+  // d p_t = p_t (d z_t - sum_j p_j d z_j): a different map, not a rescaled copy, unless p_t ~ 1.
+  assert.notDeepEqual(Array.from(logit.cam.data), Array.from(prob.cam.data));
+});
+
+test('every method gives a finite map of the documented resolution', () => {
+  for (const method of engine.info.methods) {
+    const r = engine.explain(pixels, { layer: 'conv2d_4', method, samples: 4 });
+    const inputRes = ['saliency', 'smoothgrad', 'guided-backprop', 'guided-gradcam'].includes(method);
+    assert.deepEqual([r.cam.height, r.cam.width], inputRes ? [32, 32] : [7, 7], method);
+    assert.ok(r.cam.data.every((v) => v >= 0 && Number.isFinite(v)), method);
+    assert.equal(r.method, method);
+  }
+});
+
+test('crop modes change what the network sees', () => {
+  const wide = testPixels(96, 32, 4);
+  const a = engine.explain(wide, { crop: 'center' }).input;
+  const b = engine.explain(wide, { crop: 'squash' }).input;
+  const c = engine.explain(wide, { crop: 'letterbox' }).input;
+  assert.notDeepEqual(Array.from(a), Array.from(b));
+  // Letterbox of a 3:1 image leaves black bands at the top and bottom.
+  assert.ok(c.slice(0, 32 * 3 * 5).every((v) => v === 0));
+  assert.ok(c.slice(32 * 3 * 14, 32 * 3 * 18).some((v) => v > 0));
+});
+
+test('bad images throw a clear Error and the engine stays usable', () => {
+  const cases = [
+    [new Uint8Array(0), /empty/],
+    [pngBytes.subarray(0, pngBytes.length >> 1), /corrupt|truncated/],
+    [encodeJpeg(pixels).subarray(0, 200), /corrupt|truncated/],
+    [Uint8Array.from({ length: 5000 }, (_, i) => (i * 7919 + 13) % 251), /not an image/],
+    [new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"></svg>'), /SVG/],
+  ];
+  // A PNG header claiming 65535x65535 pixels.
+  const huge = Buffer.from(pngBytes);
+  huge.writeUInt32BE(65535, 16);
+  huge.writeUInt32BE(65535, 20);
+  cases.push([huge, /65535x65535/]);
+  for (const [bytes, pattern] of cases) {
+    assert.throws(() => engine.decode(bytes), pattern);
+    assertUsable();
+  }
+  assert.throws(() => engine.explain({ data: new Uint8Array(10), width: 4, height: 4 }), /needs 64/);
+  assert.throws(() => engine.explain({ width: 4, height: 4 }), /RGBA bytes/);
+  assert.throws(() => engine.explain(null), /ImageData/);
+  assertUsable();
+});
+
+test('bad options throw and name what is valid', () => {
+  assert.throws(() => engine.explain(pixels, { layer: 'dense' }), /no conv layer named "dense" \(conv layers: conv2d, conv2d_1/);
+  assert.throws(() => engine.explain(pixels, { method: 'magic' }), /unknown method "magic" \(known: gradcam/);
+  assert.throws(() => engine.explain(pixels, { target: 'unicorn' }), /unknown target "unicorn"/);
+  assert.throws(() => engine.explain(pixels, { target: 10 }), /out of range/);
+  assert.throws(() => engine.explain(pixels, { target: -1 }), /out of range/);
+  assert.throws(() => engine.explain(pixels, { score: 'loss' }), /unknown score/);
+  assert.throws(() => engine.explain(pixels, { crop: 'zoom' }), /center, squash, letterbox|crop/);
+  assertUsable();
+});
+
+test('bad model files are refused with a message naming the problem', async () => {
+  const good = fs.readFileSync(modelPath);
+  await assert.rejects(loadEngine({ model: good.subarray(0, good.length >> 1) }), /truncated/);
+  await assert.rejects(loadEngine({ model: new Uint8Array(0) }), /empty file/);
+  await assert.rejects(loadEngine({ model: path.join(dir, 'missing.safetensors') }), /cannot read model file/);
+  // A model whose architecture disagrees with its tensors.
+  const n = Number(good.readBigUInt64LE(0));
+  const header = JSON.parse(good.subarray(8, 8 + n).toString());
+  const arch = JSON.parse(header.__metadata__.architecture);
+  arch.layers[0].filters = 16;
+  header.__metadata__.architecture = JSON.stringify(arch);
+  const h = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  const mismatched = Buffer.concat([len, h, good.subarray(8 + n)]);
+  await assert.rejects(loadEngine({ model: mismatched }), /conv2d.kernel has shape \[3,3,3,32\], expected \[3,3,3,16\]/);
+  await assert.rejects(loadEngine({}), /needs \{model/);
+  assertUsable();
+});
+
+test('a disposed engine says so', async () => {
+  const e = await loadEngine({ model: modelPath });
+  e.dispose();
+  assert.throws(() => e.predict(pixels), /disposed/);
+  assertUsable();
+});
+
+test('the shipped model loads and says whether it is trained', async () => {
+  const shipped = await loadEngine({ model: shippedModel });
+  assert.equal(typeof shipped.info.trained, 'boolean');
+  assert.equal(shipped.info.classes.length, 10);
+  shipped.dispose();
+});

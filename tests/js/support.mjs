@@ -1,0 +1,68 @@
+// Shared by the Node tests: paths, generated images, a random model made by the engine's CLI.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const nativeCli = path.join(root, 'build/native/gradcam');
+export const wasmCli = path.join(root, 'build/wasm/gradcam.js');
+export const siteModule = path.join(root, 'build/site/gradcam.mjs');
+export const shippedModel = path.join(root, 'assets/models/cifar10.safetensors');
+
+export function requireBuilt(file) {
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: build first (tools/build.sh)`);
+}
+
+export function tempDir(prefix = 'gradcam-test-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// RGBA pixels of a deterministic, structured test image: smooth gradients plus a bright disc, so
+// the network sees edges and the maps have something to point at.
+export function testPixels(width, height, seed = 1) {
+  const data = new Uint8Array(width * height * 4);
+  let s = seed * 2654435761 >>> 0;
+  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 4294967296);
+  const cx = width * (0.3 + 0.4 * rand()), cy = height * (0.3 + 0.4 * rand()), r = Math.min(width, height) * 0.25;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const inDisc = (x - cx) ** 2 + (y - cy) ** 2 < r * r;
+      data[i] = inDisc ? 230 : (x * 255 / width) | 0;
+      data[i + 1] = inDisc ? 200 : (y * 255 / height) | 0;
+      data[i + 2] = inDisc ? 40 : ((rand() * 60) | 0) + 90;
+      data[i + 3] = 255;
+    }
+  }
+  return { data, width, height };
+}
+
+export function encodePng({ data, width, height }) {
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(data);
+  return PNG.sync.write(png);
+}
+
+export function encodeJpeg({ data, width, height }, quality = 90) {
+  return jpeg.encode({ data: Buffer.from(data), width, height }, quality).data;
+}
+
+export function run(cmd, args) {
+  const isWasm = cmd.endsWith('.js');
+  const r = spawnSync(isWasm ? process.execPath : cmd, isWasm ? [cmd, ...args] : args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// A deterministic untrained model written by the native CLI.
+export function makeRandomModel(dir, seed = 7) {
+  requireBuilt(nativeCli);
+  const file = path.join(dir, `random-${seed}.safetensors`);
+  const r = run(nativeCli, ['init-model', '--seed', String(seed), '--out', file]);
+  if (r.status !== 0) throw new Error(`init-model failed: ${r.stderr}`);
+  return file;
+}
