@@ -21,7 +21,8 @@ if [[ $what == site || $what == all ]]; then
   site=build/site
   mkdir -p $site/samples $site/models
   cp build/wasm/gradcam_core.mjs build/wasm/gradcam_core.wasm engine/js/gradcam.mjs $site/
-  cp web/*.html web/*.js web/*.css $site/ 2>/dev/null || true
+  # The page's own files (web/site.sh lays out its HTML, JS, shaders and app build).
+  if [ -f web/site.sh ]; then bash web/site.sh "$site"; fi
   cp assets/models/cifar10.safetensors $site/models/
   cp assets/samples/* $site/samples/ 2>/dev/null || true
   echo "site: $site"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the site with the shipped model and serves it on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/deps.sh
+bash tools/build.sh all
+exec node tools/serve.mjs "$@"
