@@ -424,9 +424,10 @@ int cmd_init_model(const Args& a) {
   return 0;
 }
 
-double median(std::vector<double> v) {
+// The q-quantile (0.5: median) of timings.
+double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
 
 int cmd_bench(const Args& a) {
@@ -476,11 +477,14 @@ int cmd_bench(const Args& a) {
   }
   if (a.has("json")) {
     json j = json::object();
-    for (auto& [name, t] : rows) j[name] = {{"median_ms", median(t)}, {"iterations", t.size()}};
+    for (auto& [name, t] : rows)
+      j[name] = {{"median_ms", quantile(t, 0.5)}, {"p10_ms", quantile(t, 0.1)}, {"p90_ms", quantile(t, 0.9)},
+                 {"iterations", t.size()}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%-34s %10s\n", "work", "median ms");
-    for (auto& [name, t] : rows) std::printf("%-34s %10.3f\n", name.c_str(), median(t));
+    std::printf("%-34s %10s %10s %10s\n", "work", "median ms", "p10", "p90");
+    for (auto& [name, t] : rows)
+      std::printf("%-34s %10.3f %10.3f %10.3f\n", name.c_str(), quantile(t, 0.5), quantile(t, 0.1), quantile(t, 0.9));
   }
   return 0;
 }
