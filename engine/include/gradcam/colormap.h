@@ -38,7 +38,8 @@ Image overlay(const Image& image, const std::vector<float>& heat, Colormap map, 
 // Overlay on the whole source image, at its own resolution: the raw map (which covers the model's
 // input_height x input_width input) is normalised and mapped back through the crop geometry with
 // bilinear sampling, so the colours sit on the pixels the network saw. Source pixels the model never
-// saw (the sides cut by a centre crop) are kept but dimmed to half brightness.
+// saw (the sides cut by a centre crop) are kept but dimmed to half brightness. With an empty raw
+// map or input size the source comes back unchanged.
 Image overlay_on_source(const Image& source, const float* raw, int raw_height, int raw_width,
                         int input_height, int input_width, CropMode mode, Colormap map,
                         float alpha);

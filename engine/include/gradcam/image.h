@@ -24,12 +24,14 @@ struct ImageLimits {
 };
 
 // PNG (8/16-bit, grey, palette, alpha), JPEG (baseline, progressive, CMYK), BMP, GIF (first frame).
-// Alpha is composited over white, as a browser shows a transparent image on a white page.
-// Errors name the problem ("not an image: unknown format", "image is 65535x65535, larger than the
-// 16384x16384 limit", "corrupt JPEG: ...").
+// Alpha is composited over white, as a browser shows a transparent image on a white page; a JPEG's
+// EXIF orientation is applied, as browsers do. Errors name the problem ("not an image: unknown
+// format", "image is 65535x65535 pixels; the limit is 16384 pixels a side and 40 megapixels",
+// "corrupt JPEG: ...").
 Result<Image> decode_image(const uint8_t* bytes, size_t size);
 
-// Wraps caller-owned RGBA pixels (ImageData) after checking the sizes agree.
+// Copies caller-owned RGBA pixels (ImageData) after checking the sizes agree; alpha is composited
+// over white, as decode_image does, so canvas pixels and a decoded file give the same input.
 Result<Image> image_from_rgba(const uint8_t* rgba, size_t size, int width, int height);
 
 // How an image of any aspect becomes the model's square-ish input.

@@ -1,0 +1,30 @@
+// libFuzzer target: the whole explain path, image bytes in, result out. The first byte picks the
+// method, the second the layer and the third the target, so every method is reached.
+#include <cstddef>
+#include <cstdint>
+
+#include "gradcam/engine.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static gradcam::Engine engine(gradcam::random_model(gradcam::seed_architecture(), 1));
+  if (size < 3) return 0;
+  auto img = gradcam::decode_image(data + 3, size - 3);
+  if (!img.ok()) return 0;
+  const auto& methods = gradcam::all_methods();
+  gradcam::ExplainOptions o;
+  o.method = methods[data[0] % methods.size()];
+  std::vector<int> conv;
+  for (int i = 0; i < int(engine.arch().layers.size()); ++i)
+    if (engine.arch().layers[size_t(i)].type == gradcam::LayerType::conv2d) conv.push_back(i);
+  o.layer = conv[data[1] % conv.size()];
+  o.target = data[2] % 11 == 10 ? -1 : data[2] % 10;
+  o.smoothgrad_samples = 2;
+  auto input = engine.prepare(*img, gradcam::CropMode(data[2] % 3));
+  auto e = engine.explain(input, o);
+  if (e.ok()) {
+    auto ov = gradcam::overlay_on_source(*img, e->cam.values.data(), e->cam.height, e->cam.width, 32, 32,
+                                         gradcam::CropMode(data[2] % 3), gradcam::Colormap(data[1] % 4), 0.5f);
+    (void)ov;
+  }
+  return 0;
+}
