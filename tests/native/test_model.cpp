@@ -78,6 +78,11 @@ TEST_CASE("architecture errors name the layer and the problem") {
   bad["input"]["height"] = 4;  // too small for the network
   CHECK(parse_architecture(bad.dump()).error().find("too small") != std::string::npos);
   CHECK(parse_architecture("{not json").error() == "architecture is not valid JSON");
+  // Within every per-layer limit, but too much memory for all layers together.
+  bad = j;
+  bad["input"]["height"] = 1024;
+  bad["input"]["width"] = 1024;
+  CHECK(parse_architecture(bad.dump()).error().find("layer 1 (conv2d_1): the layer outputs up to here hold") != std::string::npos);
 }
 
 TEST_CASE("safetensors round trip keeps every weight and the metadata") {

@@ -60,6 +60,8 @@ struct ModelLimits {
   static constexpr int kMaxSide = 4096;                 // input height/width
   static constexpr int kMaxChannels = 65536;
   static constexpr int64_t kMaxTensorElements = int64_t(1) << 27;  // 128 Mi floats per tensor
+  // All layer outputs together (the engine keeps each, and a gradient of each).
+  static constexpr int64_t kMaxActivationElements = int64_t(1) << 26;
   static constexpr int kMaxClasses = 100000;
 };
 
