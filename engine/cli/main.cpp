@@ -38,8 +38,8 @@ commands:
              explain every image in a folder: DIR/<name>.png overlays and DIR/index.json
   init-model --out F [--seed N]
              write the seed architecture with deterministic random (untrained) weights
-  bench    --model F [--image F] [--iterations N] [--json]
-             time forward and Grad-CAM passes
+  bench    --model F [--image F] [--iterations N] [--json] [--profile]
+             time forward and Grad-CAM passes (--profile: each layer's forward too)
 
 methods: gradcam gradcam++ xgradcam hirescam layercam scorecam eigencam saliency smoothgrad
          guided-backprop guided-gradcam
@@ -67,7 +67,7 @@ struct Args {
   }
 };
 
-const std::set<std::string> kFlags = {"json", "dump-input", "help", "quiet"};
+const std::set<std::string> kFlags = {"json", "dump-input", "help", "quiet", "profile"};
 
 Args parse_args(int argc, char** argv, int first) {
   Args a;
@@ -474,6 +474,23 @@ int cmd_bench(const Args& a) {
           (void)grad_cam(net.output(i).data(), net.output_grad(i).data(), s.h, s.w, s.c);
         }
     });
+  }
+  if (a.has("profile")) {
+    // Per-layer forward cost: running from layer i minus running from layer i+1.
+    net.forward(input.data());
+    std::vector<double> from(size_t(net.layer_count()) + 1, 0.0);
+    for (int i = net.layer_count() - 1; i >= 0; --i) {
+      std::vector<float> x = i == 0 ? input : net.output(i - 1);
+      std::vector<double> t;
+      for (int k = 0; k < iters; ++k) {
+        double t0 = now_ms();
+        net.forward_from(i, x.data());
+        t.push_back(now_ms() - t0);
+      }
+      from[size_t(i)] = quantile(t, 0.5);
+    }
+    for (int i = 0; i < net.layer_count(); ++i)
+      rows.push_back({"  forward " + arch.layers[size_t(i)].name, {from[size_t(i)] - from[size_t(i) + 1]}});
   }
   if (a.has("json")) {
     json j = json::object();

@@ -146,9 +146,8 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain(int handle, const uint8_t* rgba, siz
     g_explanation = std::move(ex.value());
     JsonOptions jo;
     jo.preprocess_ms = preprocess_ms;
-    json j = json::parse(explanation_json(e->model(), g_explanation, jo));
-    j["cam"].erase("values");  // read through gc_cam()
-    g_json = j.dump();
+    jo.cam_values = false;  // read through gc_cam()
+    g_json = explanation_json(e->model(), g_explanation, jo);
     return g_json.c_str();
   } catch (const std::exception& ex) {
     return fail(std::string("explain failed: ") + ex.what());

@@ -96,7 +96,7 @@ std::string explanation_json(const Model& model, const Explanation& e, const Jso
                  {"channels", e.layer_shape.c}}},
       {"method", method_name(e.method)},
       {"score", score_name(e.score)},
-      {"cam", {{"height", e.cam.height}, {"width", e.cam.width}, {"values", e.cam.values}}},
+      {"cam", {{"height", e.cam.height}, {"width", e.cam.width}}},
       {"trained", model.trained()},
       {"timings_ms",
        {{"decode", o.decode_ms},
@@ -106,6 +106,7 @@ std::string explanation_json(const Model& model, const Explanation& e, const Jso
         {"cam", e.cam_ms},
         {"total", o.decode_ms + o.preprocess_ms + e.forward_ms + e.backward_ms + e.cam_ms}}},
   };
+  if (o.cam_values) j["cam"]["values"] = e.cam.values;
   if (o.input) j["input"] = *o.input;
   return j.dump();
 }

@@ -209,8 +209,56 @@ void dense_backward_input(int in, int out, const float* gy, const float* W, floa
   }
 }
 
-void max_pool_forward(int ih, int iw, int c, int oh, int ow, int ph, int pw, int sh, int sw, int pad_t, int pad_l,
-                      const float* in, float* out, int32_t* argmax) {
+void max_pool_forward(const ConvGeometry& g, const float* in, float* out) {
+  const int cv = g.ic - g.ic % L;
+  for (int oy = 0; oy < g.oh; ++oy) {
+    const int y0 = std::max(oy * g.sh - g.pad_t, 0), y1 = std::min(oy * g.sh - g.pad_t + g.kh, g.ih);
+    for (int ox = 0; ox < g.ow; ++ox) {
+      const int x0 = std::max(ox * g.sw - g.pad_l, 0), x1 = std::min(ox * g.sw - g.pad_l + g.kw, g.iw);
+      float* o = out + (size_t(oy) * g.ow + ox) * g.ic;
+      const float* first = in + (size_t(y0) * g.iw + x0) * g.ic;
+      int c = 0;
+      for (; c < cv; c += L) {
+        Batch m = Batch::load_unaligned(first + c);
+        for (int y = y0; y < y1; ++y)
+          for (int x = x0; x < x1; ++x) m = xsimd::max(m, Batch::load_unaligned(in + (size_t(y) * g.iw + x) * g.ic + c));
+        m.store_unaligned(o + c);
+      }
+      for (; c < g.ic; ++c) {
+        float m = first[c];
+        for (int y = y0; y < y1; ++y)
+          for (int x = x0; x < x1; ++x) m = std::max(m, in[(size_t(y) * g.iw + x) * g.ic + c]);
+        o[c] = m;
+      }
+    }
+  }
+}
+
+void max_pool_backward(const ConvGeometry& g, const float* in, const float* out, const float* gout, float* gin) {
+  std::fill(gin, gin + size_t(g.ih) * g.iw * g.ic, 0.f);
+  for (int oy = 0; oy < g.oh; ++oy) {
+    const int y0 = std::max(oy * g.sh - g.pad_t, 0), y1 = std::min(oy * g.sh - g.pad_t + g.kh, g.ih);
+    for (int ox = 0; ox < g.ow; ++ox) {
+      const int x0 = std::max(ox * g.sw - g.pad_l, 0), x1 = std::min(ox * g.sw - g.pad_l + g.kw, g.iw);
+      const size_t o = (size_t(oy) * g.ow + ox) * g.ic;
+      for (int c = 0; c < g.ic; ++c) {
+        if (gout[o + c] == 0.f) continue;
+        for (int y = y0; y < y1; ++y)
+          for (int x = x0; x < x1; ++x) {
+            const size_t i = (size_t(y) * g.iw + x) * g.ic + c;
+            if (in[i] == out[o + c]) {
+              gin[i] += gout[o + c];
+              goto next;
+            }
+          }
+      next:;
+      }
+    }
+  }
+}
+
+void max_pool_forward_reference(int ih, int iw, int c, int oh, int ow, int ph, int pw, int sh, int sw, int pad_t,
+                                int pad_l, const float* in, float* out, int32_t* argmax) {
   for (int oy = 0; oy < oh; ++oy)
     for (int ox = 0; ox < ow; ++ox)
       for (int ch = 0; ch < c; ++ch) {
@@ -235,7 +283,7 @@ void max_pool_forward(int ih, int iw, int c, int oh, int ow, int ph, int pw, int
       }
 }
 
-void max_pool_backward(int in_size, int out_size, const float* gout, const int32_t* argmax, float* gin) {
+void max_pool_backward_reference(int in_size, int out_size, const float* gout, const int32_t* argmax, float* gin) {
   std::fill(gin, gin + in_size, 0.f);
   for (int o = 0; o < out_size; ++o) gin[argmax[o]] += gout[o];
 }

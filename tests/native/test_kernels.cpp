@@ -79,19 +79,76 @@ TEST_CASE("dense forward and input gradient match a direct sum") {
   }
 }
 
-TEST_CASE("max pooling picks the window maximum and routes the gradient to it") {
+TEST_CASE("max pooling picks the window maximum and routes the gradient to the first maximum") {
   // 4x4x1 input, 2x2 pool, stride 2.
   std::vector<float> in = {1, 5, 2, 0, 3, 4, 8, 1, 0, 0, 9, 9, 7, 0, 1, 2};
-  std::vector<float> out(4);
+  std::vector<float> out(4), ref(4);
   std::vector<int32_t> arg(4);
-  max_pool_forward(4, 4, 1, 2, 2, 2, 2, 2, 2, 0, 0, in.data(), out.data(), arg.data());
+  ConvGeometry g = conv_geometry(4, 4, 1, 2, 2, 1, 2, 2, 2, 2, false);
+  max_pool_forward(g, in.data(), out.data());
+  max_pool_forward_reference(4, 4, 1, 2, 2, 2, 2, 2, 2, 0, 0, in.data(), ref.data(), arg.data());
   CHECK(out == std::vector<float>{5, 8, 7, 9});
+  CHECK(ref == out);
   CHECK(arg == std::vector<int32_t>{1, 6, 12, 10});  // the first of two equal maxima (9, 9) wins
-  std::vector<float> gout = {1, 2, 3, 4}, gin(16);
-  max_pool_backward(16, 4, gout.data(), arg.data(), gin.data());
+  std::vector<float> gout = {1, 2, 3, 4}, gin(16), gref(16);
+  max_pool_backward(g, in.data(), out.data(), gout.data(), gin.data());
+  max_pool_backward_reference(16, 4, gout.data(), arg.data(), gref.data());
+  CHECK(gin == gref);
   CHECK(gin[1] == 1);
-  CHECK(gin[6] == 2);
-  CHECK(gin[12] == 3);
   CHECK(gin[10] == 4);
   CHECK(gin[11] == 0);
+}
+
+TEST_CASE("vectorised max pooling matches the reference (channel tails, 'same' borders, ties)") {
+  struct Case {
+    int ih, iw, c, k, s;
+    bool same;
+  };
+  for (const Case& t : {Case{8, 8, 16, 2, 2, false}, Case{7, 9, 5, 3, 2, true}, Case{15, 15, 128, 2, 2, false},
+                        Case{6, 5, 33, 3, 1, true}}) {
+    int oh = t.same ? (t.ih + t.s - 1) / t.s : (t.ih - t.k) / t.s + 1, ow = t.same ? (t.iw + t.s - 1) / t.s : (t.iw - t.k) / t.s + 1;
+    ConvGeometry g = conv_geometry(t.ih, t.iw, t.c, oh, ow, t.c, t.k, t.k, t.s, t.s, t.same);
+    auto in = random_vector(size_t(t.ih) * t.iw * t.c, 77, -1, 1);
+    for (size_t i = 0; i < in.size(); i += 3) in[i] = 0.f;  // ReLU zeros: ties inside windows
+    std::vector<float> out(size_t(oh) * ow * t.c), ref(out.size());
+    std::vector<int32_t> arg(out.size());
+    max_pool_forward(g, in.data(), out.data());
+    max_pool_forward_reference(t.ih, t.iw, t.c, oh, ow, t.k, t.k, t.s, t.s, g.pad_t, g.pad_l, in.data(), ref.data(), arg.data());
+    CHECK(out == ref);
+    auto gout = random_vector(out.size(), 78, -1, 1);
+    std::vector<float> gin(in.size()), gref(in.size());
+    max_pool_backward(g, in.data(), out.data(), gout.data(), gin.data());
+    max_pool_backward_reference(int(in.size()), int(out.size()), gout.data(), arg.data(), gref.data());
+    CHECK(gin == gref);
+  }
+}
+
+TEST_CASE("Winograd F(4x4,3x3) matches direct convolution, including ragged tiles and channel tails") {
+  struct Case {
+    int oh, ow, ic, oc;
+  };
+  const Case cases[] = {{30, 30, 32, 128}, {15, 15, 128, 64}, {7, 7, 64, 32}, {3, 3, 16, 32},
+                        {5, 9, 3, 5},     {1, 1, 7, 9},      {8, 4, 4, 4},   {13, 6, 17, 33}};
+  uint64_t seed = 100;
+  for (const Case& c : cases) {
+    // A valid 3x3 convolution of an (oh+2) x (ow+2) input.
+    ConvGeometry g = conv_geometry(c.oh + 2, c.ow + 2, c.ic, c.oh, c.ow, c.oc, 3, 3, 1, 1, false);
+    auto in = random_vector(size_t(c.oh + 2) * (c.ow + 2) * c.ic, seed++, -1, 1);
+    auto k = random_vector(size_t(9) * c.ic * c.oc, seed++, -0.5f, 0.5f);
+    auto b = random_vector(size_t(c.oc), seed++, -1, 1);
+    std::vector<float> U(size_t(36) * c.ic * c.oc), scratch(winograd_scratch_floats(c.oh, c.ow, c.ic, c.oc));
+    winograd_transform_kernel(k.data(), c.ic, c.oc, U.data());
+    std::vector<float> fast(size_t(c.oh) * c.ow * c.oc, -7.f), ref(fast.size());
+    for (bool relu : {false, true}) {
+      winograd_conv3x3(in.data(), c.oh, c.ow, c.ic, c.oc, U.data(), b.data(), relu, fast.data(), scratch.data());
+      conv2d_forward_reference(g, in.data(), k.data(), b.data(), relu, ref.data());
+      float scale = 0;
+      for (float v : ref) scale = std::max(scale, std::abs(v));
+      CAPTURE(c.oh);
+      CAPTURE(c.ic);
+      CAPTURE(c.oc);
+      // Winograd's transforms add rounding; the error stays far below the values' scale.
+      CHECK(max_abs_diff(fast, ref) < 2e-5f * std::max(scale, 1.f) * std::sqrt(float(c.ic)));
+    }
+  }
 }

@@ -49,6 +49,7 @@ struct JsonOptions {
   const std::vector<float>* input = nullptr;  // include "input" (--dump-input)
   double decode_ms = 0, preprocess_ms = 0;
   int top = 5;
+  bool cam_values = true;  // false: "cam" holds only its size (the JS API reads the values directly)
 };
 std::string explanation_json(const Model& model, const Explanation& e, const JsonOptions& options);
 

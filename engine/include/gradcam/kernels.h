@@ -1,6 +1,7 @@
 // Compute kernels on one image in HWC layout. Each kernel has a plain scalar reference
 // (`*_reference`) that the tests compare the fast (xsimd) version against.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace gradcam::kernels {
@@ -41,10 +42,32 @@ void dense_forward(int in, int out, const float* x, const float* W, const float*
 // gx = W gy
 void dense_backward_input(int in, int out, const float* gy, const float* W, float* gx);
 
-// Max pooling; argmax records the flat input index of each output's maximum.
-void max_pool_forward(int ih, int iw, int c, int oh, int ow, int ph, int pw, int sh, int sw,
-                      int pad_t, int pad_l, const float* in, float* out, int32_t* argmax);
-void max_pool_backward(int in_size, int out_size, const float* gout, const int32_t* argmax,
-                       float* gin);
+// Max pooling, geometry as a convolution's (kh x kw window). Forward takes the maximum over
+// channel vectors; backward routes each output's gradient to the first input in its window that
+// equals the output (the first maximum, as TensorFlow), so forward keeps no argmax.
+void max_pool_forward(const ConvGeometry& g, const float* in, float* out);
+void max_pool_backward(const ConvGeometry& g, const float* in, const float* out, const float* gout, float* gin);
+// Reference: argmax records the flat input index of each output's first maximum.
+void max_pool_forward_reference(int ih, int iw, int c, int oh, int ow, int ph, int pw, int sh, int sw,
+                                int pad_t, int pad_l, const float* in, float* out, int32_t* argmax);
+void max_pool_backward_reference(int in_size, int out_size, const float* gout, const int32_t* argmax,
+                                 float* gin);
+
+}  // namespace gradcam::kernels
+
+namespace gradcam::kernels {
+
+// Winograd F(4x4, 3x3) (Lavin & Gray, arXiv 1509.09308): a 3x3 stride-1 convolution computed on
+// 6x6 input tiles with 36 multiplies per 16 outputs instead of 144, i.e. a quarter of the
+// multiply-adds, as 36 independent GEMMs in the transformed domain.
+//
+// U = G g G^T for every (ic, oc): 36 x ic x oc floats, computed once when the model is planned.
+void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U);
+// Floats of scratch that winograd_conv3x3 needs for an output of oh x ow.
+size_t winograd_scratch_floats(int oh, int ow, int ic, int oc);
+// out (oh x ow x oc) = act(valid 3x3 convolution of in + bias), where in is (oh+2) x (ow+2) x ic
+// (already padded). bias may be null.
+void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias,
+                      bool relu, float* out, float* scratch);
 
 }  // namespace gradcam::kernels

@@ -52,12 +52,15 @@ class Network {
     std::vector<float> kernel_t;            // conv kernel as [kh][kw][oc][ic], for backward
     std::vector<float> bn_scale, bn_shift;  // batch norm folded: y = x * scale + shift
     kernels::ConvGeometry geometry{};       // conv and max pool
+    // 3x3 stride-1 convolutions run as Winograd F(4x4,3x3): the transformed kernel for forward,
+    // and of the flipped, transposed kernel for the input gradient.
+    bool winograd = false;
+    std::vector<float> winograd_forward, winograd_backward;
   };
   std::vector<Planned> planned_;
   std::vector<std::vector<float>> outputs_, grads_;
-  std::vector<std::vector<int32_t>> pool_argmax_;
   std::vector<float> input_, input_grad_, logits_, probs_;
-  std::vector<float> scratch_padded_, scratch_grad_;  // sized for the largest layer
+  std::vector<float> scratch_padded_, scratch_grad_, scratch_winograd_;  // sized for the largest layer
 };
 
 }  // namespace gradcam

@@ -1,0 +1,200 @@
+// Winograd F(4x4, 3x3). With tiles of 4x4 outputs, d the 6x6 input tile and g the 3x3 kernel:
+//   Y = A^T [ (G g G^T) (.) (B^T d B) ] A
+// B^T, G and A^T are the matrices of Lavin & Gray (arXiv 1509.09308, Sec. 4.2). The element-wise
+// product summed over input channels is, for each of the 36 positions, a GEMM
+// (tiles x ic) * (ic x oc), computed with the same register tiles as the direct convolution.
+#include <algorithm>
+#include <cstring>
+#include <xsimd/xsimd.hpp>
+
+#include "gradcam/kernels.h"
+
+namespace gradcam::kernels {
+
+namespace {
+
+using Batch = xsimd::batch<float>;
+constexpr int L = int(Batch::size);
+
+// The transforms are written once for a lane type V: a SIMD batch of channels or one float.
+template <class V>
+V load(const float* p) {
+  if constexpr (std::is_same_v<V, float>) return *p;
+  else return V::load_unaligned(p);
+}
+inline void store(float* p, float v) { *p = v; }
+inline void store(float* p, const Batch& v) { v.store_unaligned(p); }
+inline float relu(float v) { return std::max(v, 0.f); }
+inline Batch relu(const Batch& v) { return xsimd::max(v, Batch(0.f)); }
+
+// B^T d B on a 6x6 tile given as rows d[0..5][0..5].
+template <class V>
+void input_transform(const V d[6][6], V out[6][6]) {
+  V t[6][6];  // t = B^T d
+  for (int j = 0; j < 6; ++j) {
+    V d0 = d[0][j], d1 = d[1][j], d2 = d[2][j], d3 = d[3][j], d4 = d[4][j], d5 = d[5][j];
+    t[0][j] = V(4.f) * d0 - V(5.f) * d2 + d4;
+    t[1][j] = -V(4.f) * (d1 + d2) + d3 + d4;
+    t[2][j] = V(4.f) * (d1 - d2) - d3 + d4;
+    t[3][j] = V(2.f) * (d3 - d1) - d2 + d4;
+    t[4][j] = V(2.f) * (d1 - d3) - d2 + d4;
+    t[5][j] = V(4.f) * d1 - V(5.f) * d3 + d5;
+  }
+  for (int i = 0; i < 6; ++i) {  // out = t B
+    V d0 = t[i][0], d1 = t[i][1], d2 = t[i][2], d3 = t[i][3], d4 = t[i][4], d5 = t[i][5];
+    out[i][0] = V(4.f) * d0 - V(5.f) * d2 + d4;
+    out[i][1] = -V(4.f) * (d1 + d2) + d3 + d4;
+    out[i][2] = V(4.f) * (d1 - d2) - d3 + d4;
+    out[i][3] = V(2.f) * (d3 - d1) - d2 + d4;
+    out[i][4] = V(2.f) * (d1 - d3) - d2 + d4;
+    out[i][5] = V(4.f) * d1 - V(5.f) * d3 + d5;
+  }
+}
+
+// A^T m A: 6x6 -> 4x4.
+template <class V>
+void output_transform(const V m[6][6], V out[4][4]) {
+  V t[4][6];
+  for (int j = 0; j < 6; ++j) {
+    V m0 = m[0][j], m1 = m[1][j], m2 = m[2][j], m3 = m[3][j], m4 = m[4][j], m5 = m[5][j];
+    V a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+    t[0][j] = m0 + a + c;
+    t[1][j] = b + V(2.f) * d;
+    t[2][j] = a + V(4.f) * c;
+    t[3][j] = b + V(8.f) * d + m5;
+  }
+  for (int i = 0; i < 4; ++i) {
+    V m0 = t[i][0], m1 = t[i][1], m2 = t[i][2], m3 = t[i][3], m4 = t[i][4], m5 = t[i][5];
+    V a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+    out[i][0] = m0 + a + c;
+    out[i][1] = b + V(2.f) * d;
+    out[i][2] = a + V(4.f) * c;
+    out[i][3] = b + V(8.f) * d + m5;
+  }
+}
+
+// V[k][t][c] for channels c..c+lanes of every tile.
+template <class V>
+void transform_tiles(const float* in, int h, int w, int ic, int th, int tw, int c, float* Vt) {
+  const int tiles = th * tw;
+  V d[6][6], out[6][6];
+  for (int ty = 0; ty < th; ++ty)
+    for (int tx = 0; tx < tw; ++tx) {
+      const int y0 = ty * 4, x0 = tx * 4;
+      const bool inside = y0 + 6 <= h && x0 + 6 <= w;
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) {
+          const int y = y0 + i, x = x0 + j;
+          d[i][j] = inside || (y < h && x < w) ? load<V>(in + (size_t(y) * w + x) * ic + c) : V(0.f);
+        }
+      input_transform(d, out);
+      const size_t t = size_t(ty) * tw + tx;
+      for (int k = 0; k < 36; ++k) store(Vt + (size_t(k) * tiles + t) * ic + c, out[k / 6][k % 6]);
+    }
+}
+
+// C (rows x n) = A (rows x K) * B (K x n), row-major, R rows and NB*L columns per register tile.
+template <int R, int NB>
+inline void gemm_tile(const float* A, const float* B, float* C, int K, int n, int r0, int c0) {
+  Batch acc[R][NB];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < NB; ++j) acc[r][j] = Batch(0.f);
+  const float* a[R];
+  for (int r = 0; r < R; ++r) a[r] = A + size_t(r0 + r) * K;
+  const float* b = B + c0;
+  for (int k = 0; k < K; ++k, b += n) {
+    Batch bv[NB];
+    for (int j = 0; j < NB; ++j) bv[j] = Batch::load_unaligned(b + j * L);
+    for (int r = 0; r < R; ++r) {
+      Batch av(a[r][k]);
+      for (int j = 0; j < NB; ++j) acc[r][j] = xsimd::fma(av, bv[j], acc[r][j]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < NB; ++j) acc[r][j].store_unaligned(C + size_t(r0 + r) * n + c0 + j * L);
+}
+
+template <int R>
+inline void gemm_rows(const float* A, const float* B, float* C, int K, int n, int r0) {
+  int c0 = 0;
+  for (; c0 + 2 * L <= n; c0 += 2 * L) gemm_tile<R, 2>(A, B, C, K, n, r0, c0);
+  for (; c0 + L <= n; c0 += L) gemm_tile<R, 1>(A, B, C, K, n, r0, c0);
+  for (; c0 < n; ++c0)
+    for (int r = r0; r < r0 + R; ++r) {
+      float s = 0.f;
+      for (int k = 0; k < K; ++k) s += A[size_t(r) * K + k] * B[size_t(k) * n + c0];
+      C[size_t(r) * n + c0] = s;
+    }
+}
+
+void gemm(const float* A, const float* B, float* C, int rows, int K, int n) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) gemm_rows<4>(A, B, C, K, n, r);
+  for (; r < rows; ++r) gemm_rows<1>(A, B, C, K, n, r);
+}
+
+template <class V>
+void untransform_tiles(const float* M, int oh, int ow, int oc, int th, int tw, int c, const float* bias,
+                       bool apply_relu, float* out) {
+  const int tiles = th * tw;
+  V m[6][6], y[4][4];
+  const V b = bias ? load<V>(bias + c) : V(0.f);
+  for (int ty = 0; ty < th; ++ty)
+    for (int tx = 0; tx < tw; ++tx) {
+      const size_t t = size_t(ty) * tw + tx;
+      for (int k = 0; k < 36; ++k) m[k / 6][k % 6] = load<V>(M + (size_t(k) * tiles + t) * oc + c);
+      output_transform(m, y);
+      for (int i = 0; i < 4 && ty * 4 + i < oh; ++i)
+        for (int j = 0; j < 4 && tx * 4 + j < ow; ++j) {
+          V v = y[i][j] + b;
+          if (apply_relu) v = relu(v);
+          store(out + (size_t(ty * 4 + i) * ow + tx * 4 + j) * oc + c, v);
+        }
+    }
+}
+
+}  // namespace
+
+void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U) {
+  // G (6x3) from the paper.
+  static const float G[6][3] = {{1.f / 4, 0, 0},
+                                {-1.f / 6, -1.f / 6, -1.f / 6},
+                                {-1.f / 6, 1.f / 6, -1.f / 6},
+                                {1.f / 24, 1.f / 12, 1.f / 6},
+                                {1.f / 24, -1.f / 12, 1.f / 6},
+                                {0, 0, 1}};
+  for (int c = 0; c < ic; ++c)
+    for (int o = 0; o < oc; ++o) {
+      float g[3][3], t[6][3];
+      for (int y = 0; y < 3; ++y)
+        for (int x = 0; x < 3; ++x) g[y][x] = kernel[((size_t(y) * 3 + x) * ic + c) * oc + o];
+      for (int i = 0; i < 6; ++i)
+        for (int x = 0; x < 3; ++x) t[i][x] = G[i][0] * g[0][x] + G[i][1] * g[1][x] + G[i][2] * g[2][x];
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j)
+          U[(size_t(i * 6 + j) * ic + c) * oc + o] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+    }
+}
+
+size_t winograd_scratch_floats(int oh, int ow, int ic, int oc) {
+  const size_t tiles = size_t((oh + 3) / 4) * size_t((ow + 3) / 4);
+  return 36 * tiles * size_t(ic) + 36 * tiles * size_t(oc);
+}
+
+void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias, bool relu,
+                      float* out, float* scratch) {
+  const int th = (oh + 3) / 4, tw = (ow + 3) / 4, tiles = th * tw;
+  const int h = oh + 2, w = ow + 2;
+  float* Vt = scratch;                          // 36 x tiles x ic
+  float* M = scratch + size_t(36) * tiles * ic;  // 36 x tiles x oc
+  int c = 0;
+  for (; c + L <= ic; c += L) transform_tiles<Batch>(in, h, w, ic, th, tw, c, Vt);
+  for (; c < ic; ++c) transform_tiles<float>(in, h, w, ic, th, tw, c, Vt);
+  for (int k = 0; k < 36; ++k)
+    gemm(Vt + size_t(k) * tiles * ic, U + size_t(k) * ic * oc, M + size_t(k) * tiles * oc, tiles, ic, oc);
+  c = 0;
+  for (; c + L <= oc; c += L) untransform_tiles<Batch>(M, oh, ow, oc, th, tw, c, bias, relu, out);
+  for (; c < oc; ++c) untransform_tiles<float>(M, oh, ow, oc, th, tw, c, bias, relu, out);
+}
+
+}  // namespace gradcam::kernels
