@@ -254,6 +254,16 @@ async function engineRows(modelPath, image, o) {
     // The engine's own breakdown (forward_ms, backward_ms, cam_ms, ...), medians over all calls.
     internal[`gradcam ${name}`] = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, stats(v).median_ms]));
   }
+  // Every conv layer's Grad-CAM from one forward and one backward pass.
+  rows['all conv layers (1 fwd + 1 bwd)'] = time(() => engine.explainAll(image, { method: 'gradcam' }),
+    o.iterations, o.warmup);
+  // A batch of 256 images, one Grad-CAM (conv2d_8) each: images per second.
+  const batch = Array.from({ length: 8 }, (_, k) => ({ ...image, data: image.data.map((v, i) => (i % 4 === 3 ? 255 : (v + 29 * k) & 255)) }));
+  const tb = performance.now();
+  for (let i = 0; i < 256; i++) engine.explain(batch[i % batch.length], { layer: 'conv2d_8' });
+  internal.batch_256_images_per_s = 256 / ((performance.now() - tb) / 1000);
+  // Wasm memory only grows: its size now is the peak of everything above.
+  internal.peak_wasm_memory_mib = engine._core.HEAPU8.length / (1 << 20);
   engine.dispose();
   return { rows, outputs, internal };
 }
@@ -414,6 +424,12 @@ async function main() {
         '   pooling windows that are all zeros after ReLU, where TF and TF.js cpu pass it to the first\n' +
         '   position; the timed work is the same. tests/js/tfjs_crosscheck.test.mjs checks the engine.)');
     }
+  }
+  if (engine) {
+    result.engine_batch_256_images_per_s = engine.internal.batch_256_images_per_s;
+    result.engine_peak_wasm_memory_mib = engine.internal.peak_wasm_memory_mib;
+    log(`engine wasm: batch of 256 images (Grad-CAM at conv2d_8 each) ${engine.internal.batch_256_images_per_s.toFixed(0)} images/s; ` +
+      `peak wasm memory ${engine.internal.peak_wasm_memory_mib.toFixed(1)} MiB`);
   }
   if (o.json) console.log(JSON.stringify(result, null, 2));
 }

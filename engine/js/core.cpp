@@ -45,6 +45,32 @@ T get_or(const json& j, const char* key, T fallback) {
   return j.contains(key) && !j[key].is_null() ? j[key].get<T>() : fallback;
 }
 
+// Fills options from the JSON the JS side sends; returns an error message or null.
+const char* parse_options(const json& o, const Architecture& arch, ExplainOptions& opt) {
+  static std::string message;
+  auto bad = [&](const std::string& m) {
+    message = m;
+    return message.c_str();
+  };
+  auto layer = find_conv_layer(arch, get_or<std::string>(o, "layer", "auto"));
+  if (!layer) return bad(layer.error());
+  opt.layer = *layer;
+  auto method = parse_method(get_or<std::string>(o, "method", "gradcam"));
+  if (!method) return bad(method.error());
+  opt.method = *method;
+  std::string target = o.contains("target") && o["target"].is_number_integer() ? std::to_string(o["target"].get<long>())
+                                                                                : get_or<std::string>(o, "target", "auto");
+  if (!target.empty() && target[0] == '-') return bad("target " + target + " is out of range");
+  auto t = parse_target(arch, target);
+  if (!t) return bad(t.error());
+  opt.target = *t;
+  auto score = parse_score(get_or<std::string>(o, "score", "logit"));
+  if (!score) return bad(score.error());
+  opt.score = *score;
+  opt.smoothgrad_samples = get_or<int>(o, "samples", opt.smoothgrad_samples);
+  return nullptr;
+}
+
 }  // namespace
 
 extern "C" {
@@ -124,23 +150,7 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain(int handle, const uint8_t* rgba, siz
       return g_json.c_str();
     }
     ExplainOptions opt;
-    auto layer = find_conv_layer(arch, get_or<std::string>(o, "layer", "auto"));
-    if (!layer) return fail(layer.error());
-    opt.layer = *layer;
-    auto method = parse_method(get_or<std::string>(o, "method", "gradcam"));
-    if (!method) return fail(method.error());
-    opt.method = *method;
-    std::string target = o.contains("target") && o["target"].is_number_integer() ? std::to_string(o["target"].get<long>())
-                                                                                  : get_or<std::string>(o, "target", "auto");
-    if (!target.empty() && target[0] == '-') return fail("target " + target + " is out of range");
-    auto t = parse_target(arch, target);
-    if (!t) return fail(t.error());
-    opt.target = *t;
-    auto score = parse_score(get_or<std::string>(o, "score", "logit"));
-    if (!score) return fail(score.error());
-    opt.score = *score;
-    opt.smoothgrad_samples = get_or<int>(o, "samples", opt.smoothgrad_samples);
-
+    if (const char* err = parse_options(o, arch, opt)) return fail(err);
     auto ex = e->explain(g_input, opt);
     if (!ex) return fail(ex.error());
     g_explanation = std::move(ex.value());
@@ -154,6 +164,52 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain(int handle, const uint8_t* rgba, siz
   }
 }
 EMSCRIPTEN_KEEPALIVE const float* gc_cam() { return g_explanation.cam.values.data(); }
+
+// Every conv layer's map from one forward and one backward pass: JSON with each layer's name,
+// size and offset into gc_floats(), where the maps lie one after another.
+EMSCRIPTEN_KEEPALIVE const char* gc_explain_all(int handle, const uint8_t* rgba, size_t size, int width, int height,
+                                                const char* options_json) {
+  try {
+    Engine* e = engine(handle);
+    if (!e) return nullptr;
+    json o = json::parse(options_json, nullptr, false);
+    if (o.is_discarded() || !o.is_object()) return fail("options must be an object");
+    const Architecture& arch = e->arch();
+    auto crop = parse_crop_mode(get_or<std::string>(o, "crop", "center"));
+    if (!crop) return fail(crop.error());
+    auto img = image_from_rgba(rgba, size, width, height);
+    if (!img) return fail(img.error());
+    g_input = e->prepare(*img, *crop);
+    ExplainOptions opt;
+    if (const char* err = parse_options(o, arch, opt)) return fail(err);
+    auto all = explain_all_layers(e->network(), g_input.data(), opt);
+    if (!all) return fail(all.error());
+    g_floats.clear();
+    json layers = json::array();
+    for (const Explanation& x : *all) {
+      const LayerSpec& l = arch.layers[size_t(x.layer)];
+      layers.push_back({{"name", l.name}, {"index", x.layer}, {"height", x.cam.height}, {"width", x.cam.width},
+                        {"channels", x.layer_shape.c}, {"offset", g_floats.size()}});
+      g_floats.insert(g_floats.end(), x.cam.values.begin(), x.cam.values.end());
+    }
+    const Explanation& first = all->front();
+    json top = json::array();
+    for (const ClassScore& s : top_k(first.probabilities, 5))
+      top.push_back({{"index", s.index}, {"name", arch.classes[size_t(s.index)]}, {"probability", s.probability}});
+    double cam_ms = 0;
+    for (const Explanation& x : *all) cam_ms += x.cam_ms;
+    json j = {{"probabilities", first.probabilities}, {"logits", first.logits}, {"top", top},
+              {"target", {{"index", first.target}, {"name", arch.classes[size_t(first.target)]}}},
+              {"method", method_name(first.method)}, {"score", score_name(first.score)}, {"layers", layers},
+              {"trained", e->model().trained()},
+              {"timings_ms", {{"forward", first.forward_ms}, {"backward", first.backward_ms}, {"cam", cam_ms}}}};
+    g_json = j.dump();
+    return g_json.c_str();
+  } catch (const std::exception& ex) {
+    return fail(std::string("explain failed: ") + ex.what());
+  }
+}
+EMSCRIPTEN_KEEPALIVE const float* gc_floats() { return g_floats.data(); }
 EMSCRIPTEN_KEEPALIVE const float* gc_input() { return g_input.data(); }
 EMSCRIPTEN_KEEPALIVE int gc_input_size() { return int(g_input.size()); }
 

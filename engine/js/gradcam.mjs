@@ -182,6 +182,38 @@ class Engine {
     };
   }
 
+  // Every conv layer's map from one forward and one backward pass (methods gradcam, gradcam++,
+  // xgradcam, hirescam, layercam, eigencam): {probabilities, top, target, layers: [{name, height,
+  // width, channels, cam: {width, height, data}}], timings}.
+  explainAll(image, options = {}) {
+    const core = this._live();
+    const rgba = checkImage(image);
+    if (options === null || typeof options !== 'object') throw new Error('options must be an object');
+    const t0 = (globalThis.performance || Date).now();
+    const json = withBytes(core, rgba, (imgPtr) =>
+      withString(core, JSON.stringify(options), (optPtr) =>
+        core._gc_explain_all(this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
+    if (!json) throw new Error(lastError(core));
+    const r = JSON.parse(core.UTF8ToString(json));
+    const base = core._gc_floats();
+    const engine = this;
+    return {
+      probabilities: Float32Array.from(r.probabilities),
+      logits: Float32Array.from(r.logits),
+      top: r.top,
+      target: r.target,
+      method: r.method,
+      score: r.score,
+      trained: r.trained,
+      layers: r.layers.map((l) => {
+        const cam = { width: l.width, height: l.height, data: readFloats(core, base + 4 * l.offset, l.width * l.height) };
+        return { name: l.name, index: l.index, height: l.height, width: l.width, channels: l.channels, cam,
+          heatmap: (w = cam.width, h = cam.height) => engine._heatmap(cam, w, h) };
+      }),
+      timings: { ...r.timings_ms, call: (globalThis.performance || Date).now() - t0 },
+    };
+  }
+
   _heatmap(cam, width, height) {
     const core = this._live();
     if (!Number.isInteger(width) || !Number.isInteger(height)) throw new Error('heatmap size must be integers');

@@ -358,4 +358,58 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
   return e;
 }
 
+Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* input, const ExplainOptions& opt) {
+  Map (*fn)(const float*, const float*, int, int, int) = nullptr;
+  switch (opt.method) {
+    case Method::gradcam: fn = grad_cam; break;
+    case Method::gradcam_plusplus: fn = grad_cam_plusplus; break;
+    case Method::xgradcam: fn = xgrad_cam; break;
+    case Method::hirescam: fn = hires_cam; break;
+    case Method::layercam: fn = layer_cam; break;
+    case Method::eigencam: break;
+    default:
+      return make_error(std::string("all layers at once works for gradcam, gradcam++, xgradcam, hirescam, layercam and "
+                                    "eigencam, not ") + method_name(opt.method));
+  }
+  const Architecture& arch = net.arch();
+  if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
+  std::vector<int> conv;
+  for (int i = 0; i < net.layer_count(); ++i)
+    if (arch.layers[size_t(i)].type == LayerType::conv2d) conv.push_back(i);
+  if (conv.empty()) return make_error("the model has no conv2d layer to explain");
+
+  auto t0 = std::chrono::steady_clock::now();
+  net.forward(input);
+  const double forward_ms = ms_since(t0);
+  const int target = opt.target < 0 ? argmax(net.probabilities()) : opt.target;
+  auto t1 = std::chrono::steady_clock::now();
+  double backward_ms = 0;
+  if (fn) {
+    std::vector<float> dscore(size_t(net.num_classes()));
+    score_gradient(net.logits(), net.probabilities(), target, opt.score, dscore.data());
+    net.backward(dscore.data(), conv.front());
+    backward_ms = ms_since(t1);
+  }
+  std::vector<Explanation> out;
+  for (int layer : conv) {
+    auto t2 = std::chrono::steady_clock::now();
+    Explanation e;
+    e.logits = net.logits();
+    e.probabilities = net.probabilities();
+    e.target = target;
+    e.layer = layer;
+    e.layer_shape = arch.layers[size_t(layer)].output;
+    e.method = opt.method;
+    e.score = opt.score;
+    const Shape& s = e.layer_shape;
+    e.cam = fn ? fn(net.output(layer).data(), net.output_grad(layer).data(), s.h, s.w, s.c)
+               : eigen_cam(net.output(layer).data(), s.h, s.w, s.c);
+    e.forward_ms = forward_ms;
+    e.backward_ms = backward_ms;
+    e.cam_ms = ms_since(t2);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace gradcam

@@ -181,3 +181,17 @@ test('the shipped model loads and says whether it is trained', async () => {
   assert.equal(shipped.info.classes.length, 10);
   shipped.dispose();
 });
+
+test('explainAll gives every conv layer from one pass, equal to explaining each layer', () => {
+  const all = engine.explainAll(pixels, { method: 'gradcam', target: 'cat' });
+  assert.deepEqual(all.layers.map((l) => l.name), engine.info.conv_layers);
+  assert.equal(all.target.name, 'cat');
+  for (const l of all.layers) {
+    const one = engine.explain(pixels, { layer: l.name, method: 'gradcam', target: 'cat' });
+    assert.deepEqual([l.cam.height, l.cam.width], [one.cam.height, one.cam.width]);
+    assert.deepEqual(Array.from(l.cam.data), Array.from(one.cam.data), l.name);
+  }
+  assert.equal(all.layers[8].heatmap(16, 16).data.length, 256);
+  assert.throws(() => engine.explainAll(pixels, { method: 'scorecam' }), /not scorecam/);
+  assertUsable();
+});

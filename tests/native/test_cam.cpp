@@ -188,3 +188,29 @@ TEST_CASE("method, score and target names parse, and unknown ones list the valid
   CHECK(*find_conv_layer(arch, "auto") == 15);  // conv2d_8
   CHECK(*find_conv_layer(arch, "conv2d_2") == 4);
 }
+
+TEST_CASE("all conv layers from one backward pass equal one explanation per layer") {
+  Architecture arch = seed_architecture();
+  Model model = random_model(arch, 51);
+  Network net(model);
+  auto input = random_vector(32 * 32 * 3, 52);
+  for (Method m : {Method::gradcam, Method::layercam, Method::eigencam}) {
+    ExplainOptions o;
+    o.method = m;
+    o.target = 4;
+    o.score = Score::probability;
+    auto all = explain_all_layers(net, input.data(), o);
+    REQUIRE(all.ok());
+    REQUIRE(all->size() == 9);
+    for (const Explanation& e : *all) {
+      o.layer = e.layer;
+      auto one = explain(net, input.data(), o);
+      REQUIRE(one.ok());
+      CHECK(e.cam.values == one->cam.values);
+      CHECK(e.target == 4);
+    }
+  }
+  ExplainOptions o;
+  o.method = Method::scorecam;
+  CHECK(explain_all_layers(net, input.data(), o).error().find("not scorecam") != std::string::npos);
+}

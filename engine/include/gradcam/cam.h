@@ -81,6 +81,12 @@ Result<int> parse_target(const Architecture& arch, const std::string& text);
 // Runs the network on `input` (HWC, scaled) and explains. Validates options.
 Result<Explanation> explain(Network& net, const float* input, const ExplainOptions& options);
 
+// Every conv layer's map from one forward and one backward pass (the backward runs down to the
+// first conv layer and keeps every gradient on the way). For the methods that need only one
+// layer's activations and gradients: gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam.
+// options.layer is ignored; the result is in layer order.
+Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* input, const ExplainOptions& options);
+
 // d(score)/d(logits) for a target class.
 void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target,
                     Score score, float* out);
