@@ -1,0 +1,198 @@
+// The whole plan on a backend: gradients of the chained layers, Keras initialisation, the model
+// file round trip into the engine, and the CUDA backend against the CPU reference.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "backend.h"
+#include "gradcam/network.h"
+#include "test_helpers.h"
+
+using namespace trainer;
+using trainer::test::random_vector;
+using trainer::test::relative_error;
+using trainer::test::small_plan;
+
+namespace {
+
+struct Batch {
+  std::vector<float> x;
+  std::vector<int> labels;
+};
+
+Batch random_batch(const Plan& plan, int B, uint64_t seed) {
+  Batch b;
+  b.x = random_vector(size_t(B * plan.input_size), seed, 0.f, 1.f);
+  for (int i = 0; i < B; ++i) b.labels.push_back(i % plan.num_classes);
+  return b;
+}
+
+TrainState initial_state(const Plan& plan, uint64_t seed) {
+  TrainState s;
+  s.params.assign(size_t(plan.num_params), 0.f);
+  s.m = s.v = s.params;
+  init_params(plan, seed, s.params.data());
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("the seed architecture plans with every Keras tensor, and Keras initialisation") {
+  auto plan = make_plan(gradcam::seed_architecture());
+  REQUIRE(plan.ok());
+  const auto specs = gradcam::parameter_specs(plan->arch);
+  REQUIRE(plan->slots.size() == specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    CHECK(plan->slots[i].name == specs[i].name);
+    CHECK(plan->slots[i].shape == specs[i].shape);
+  }
+  CHECK(plan->num_classes == 10);
+  TrainState s = initial_state(*plan, 7);
+  for (const TensorSlot& t : plan->slots) {
+    const float* w = s.params.data() + t.offset;
+    const std::string p = t.name.substr(t.name.rfind('.') + 1);
+    if (p == "kernel") {
+      // Glorot-uniform bound sqrt(6/(fan_in+fan_out)); the draws fill most of the range.
+      double receptive = 1;
+      for (size_t d = 0; d + 2 < t.shape.size(); ++d) receptive *= double(t.shape[d]);
+      const double limit = std::sqrt(6.0 / (receptive * double(t.shape[t.shape.size() - 2] + t.shape.back())));
+      float lo = 0, hi = 0;
+      for (int64_t k = 0; k < t.size; ++k) lo = std::min(lo, w[k]), hi = std::max(hi, w[k]);
+      CHECK(hi <= limit);
+      CHECK(lo >= -limit);
+      CHECK(hi > 0.9 * limit);
+    } else {
+      const float expect = (p == "gamma" || p == "moving_variance") ? 1.f : 0.f;
+      for (int64_t k = 0; k < t.size; ++k) REQUIRE(w[k] == expect);
+    }
+  }
+}
+
+TEST_CASE("an architecture without a softmax dense layer last is refused with a message") {
+  auto arch = gradcam::seed_architecture();
+  arch.layers.back().activation = gradcam::Activation::relu;
+  auto plan = make_plan(arch);
+  REQUIRE_FALSE(plan.ok());
+  CHECK(plan.error().find("softmax") != std::string::npos);
+}
+
+TEST_CASE("whole-network gradients (every layer type chained) match finite differences of the loss") {
+  const Plan plan = small_plan();
+  auto cpu = make_cpu_backend(plan, 4);
+  TrainState s = initial_state(plan, 3);
+  // Non-trivial batch-norm parameters.
+  for (const TensorSlot& t : plan.slots)
+    if (t.name.find("gamma") != std::string::npos || t.name.find("beta") != std::string::npos)
+      for (int64_t k = 0; k < t.size; ++k) s.params[size_t(t.offset + k)] += 0.3f * float(k % 3) - 0.2f;
+  cpu->set_state(s);
+  Batch b = random_batch(plan, 4, 11);
+  const uint64_t dropout_seed = 5;
+  cpu->forward_backward(b.x.data(), b.labels.data(), 4, dropout_seed, 0.1f);
+  std::vector<float> g;
+  cpu->gradients(g);
+  // Central differences in float32 with step 1e-3, on 12 or so entries of every trainable tensor.
+  const float h = 1e-3f;
+  for (const TensorSlot& t : plan.slots) {
+    if (!t.trainable) continue;
+    std::vector<float> analytic, numeric;
+    for (int64_t k = 0; k < t.size; k += std::max<int64_t>(1, t.size / 12)) {
+      TrainState p = s;
+      float& w = p.params[size_t(t.offset + k)];
+      const float keep = w;
+      w = keep + h;
+      cpu->set_state(p);
+      const double up = cpu->forward_backward(b.x.data(), b.labels.data(), 4, dropout_seed, 0.1f).loss;
+      w = keep - h;
+      cpu->set_state(p);
+      const double down = cpu->forward_backward(b.x.data(), b.labels.data(), 4, dropout_seed, 0.1f).loss;
+      numeric.push_back(float((up - down) / (2 * h)));
+      analytic.push_back(g[size_t(t.offset + k)]);
+    }
+    // A step that carries a ReLU or a max-pool window across its kink makes that entry's
+    // difference quotient inexact (more often for the first layers, whose weights move every
+    // downstream unit), so most entries must agree closely and the tensor as a whole loosely.
+    int close = 0;
+    for (size_t i = 0; i < numeric.size(); ++i)
+      close += std::fabs(analytic[i] - numeric[i]) <= 1e-2 * std::fabs(numeric[i]) + 2e-4;
+    INFO(t.name);
+    CHECK(close >= int(0.8 * double(numeric.size())));
+    CHECK(relative_error(analytic, numeric) < 0.1);
+  }
+}
+
+TEST_CASE("written weights load in the engine and give the trainer's own predictions") {
+  const Plan plan = small_plan();
+  auto cpu = make_cpu_backend(plan, 6);
+  TrainState s = initial_state(plan, 9);
+  cpu->set_state(s);
+  // A few training steps so that batch-norm moving statistics and all weights are non-trivial.
+  Batch b = random_batch(plan, 6, 21);
+  OptimizerConfig opt;
+  opt.kind = OptimizerKind::adamw;
+  for (int t = 1; t <= 5; ++t) {
+    cpu->forward_backward(b.x.data(), b.labels.data(), 6, uint64_t(t), 0.f);
+    cpu->optimizer_step(opt, 1e-2f, t);
+  }
+  cpu->get_state(s);
+  std::vector<float> probs(size_t(6 * plan.num_classes));
+  cpu->evaluate(b.x.data(), b.labels.data(), 6, probs.data());
+
+  gradcam::Model written = to_model(plan, s.params.data());
+  const std::string path = "trainer_test_model.safetensors";
+  REQUIRE(gradcam::save_model_file(written, path).ok());
+  auto loaded = gradcam::load_model_file(path);
+  std::remove(path.c_str());
+  REQUIRE(loaded.ok());
+  gradcam::Network net(*loaded);
+  for (int i = 0; i < 6; ++i) {
+    net.forward(b.x.data() + i * plan.input_size);
+    for (int k = 0; k < plan.num_classes; ++k)
+      CHECK(net.probabilities()[size_t(k)] == doctest::Approx(probs[size_t(i * plan.num_classes + k)]).epsilon(1e-4));
+  }
+}
+
+// Tolerance: the two backends sum in different orders (cuBLAS vs Eigen GEMM, tree reductions),
+// so float32 results differ by rounding: loss within 1e-4 relative, each gradient tensor within
+// 1e-3 relative error (||cuda - cpu|| / ||cpu||). TF32 is off for this comparison.
+TEST_CASE("the CUDA backend gives the CPU's loss and gradients on the same weights and batch" *
+          doctest::skip(!cuda_device_present())) {
+  const Plan plan = small_plan(16, 10);
+  auto cpu = make_cpu_backend(plan, 8);
+  auto gpu = make_cuda_backend(plan, 8, false);
+  REQUIRE_MESSAGE(gpu.ok(), (gpu.ok() ? "" : gpu.error()));
+  TrainState s = initial_state(plan, 13);
+  cpu->set_state(s);
+  (*gpu)->set_state(s);
+  Batch b = random_batch(plan, 8, 17);
+  for (int step = 1; step <= 3; ++step) {  // three steps: the optimiser and moving statistics too
+    BatchStats c = cpu->forward_backward(b.x.data(), b.labels.data(), 8, uint64_t(step), 0.1f);
+    BatchStats g = (*gpu)->forward_backward(b.x.data(), b.labels.data(), 8, uint64_t(step), 0.1f);
+    CHECK(g.loss == doctest::Approx(c.loss).epsilon(1e-4));
+    CHECK(g.correct == c.correct);
+    std::vector<float> gc, gg;
+    cpu->gradients(gc);
+    (*gpu)->gradients(gg);
+    for (const TensorSlot& t : plan.slots) {
+      if (!t.trainable) continue;
+      std::vector<float> a(gc.begin() + t.offset, gc.begin() + t.offset + t.size);
+      std::vector<float> d(gg.begin() + t.offset, gg.begin() + t.offset + t.size);
+      INFO(t.name, " step ", step);
+      CHECK(relative_error(d, a) < 1e-3);
+    }
+    OptimizerConfig opt;
+    opt.kind = OptimizerKind::adamw;
+    opt.weight_decay = 0.01f;
+    cpu->optimizer_step(opt, 1e-3f, step);
+    (*gpu)->optimizer_step(opt, 1e-3f, step);
+  }
+  TrainState sc, sg;
+  cpu->get_state(sc);
+  (*gpu)->get_state(sg);
+  // Adam steps by about lr per entry whatever the gradient's size, so rounding-level gradient
+  // differences on near-zero entries show up at the 1e-4 level of the whole parameter vector.
+  CHECK(relative_error(sg.params, sc.params) < 1e-4);
+  std::vector<float> pc(size_t(8 * plan.num_classes)), pg(pc.size());
+  cpu->evaluate(b.x.data(), b.labels.data(), 8, pc.data());
+  (*gpu)->evaluate(b.x.data(), b.labels.data(), 8, pg.data());
+  CHECK(relative_error(pg, pc) < 1e-4);
+}
