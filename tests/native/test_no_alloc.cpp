@@ -1,0 +1,43 @@
+// A planned network runs forward and backward without allocating: this file replaces the global
+// operator new for the test binary to count allocations.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "gradcam/cam.h"
+#include "test_helpers.h"
+
+namespace {
+std::atomic<long> g_allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+TEST_CASE("forward and backward allocate nothing once the network is planned") {
+  using namespace gradcam;
+  Model model = random_model(seed_architecture(), 61);
+  Network net(model);
+  auto input = testing::random_vector(32 * 32 * 3, 62);
+  std::vector<float> d(10, 0.f);
+  d[3] = 1.f;
+  net.forward(input.data());  // warm: nothing lazily allocated either
+  const long before = g_allocations.load();
+  for (int i = 0; i < 3; ++i) {
+    net.forward(input.data());
+    net.backward(d.data(), -1);
+    net.backward(d.data(), 0, ReluBackward::guided);
+  }
+  CHECK(g_allocations.load() - before == 0);
+  // The counter itself works: an allocation is seen.
+  auto* probe = new std::vector<float>(16);
+  CHECK(g_allocations.load() - before >= 2);
+  delete probe;
+}
