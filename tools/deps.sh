@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 for p in cmake ninja-build g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev \
-         emscripten node-acorn clang-14 libclang-rt-14-dev chromium ca-certificates; do
+         emscripten node-acorn clang-14 libclang-rt-14-dev chromium fonts-dejavu-core ca-certificates; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs)
@@ -34,6 +34,8 @@ if [ ! -f build/_deps/xsimd/usr/include/xsimd/xsimd.hpp ]; then
   rm -rf build/_deps/xsimd && dpkg -x $d/dl/libxsimd-dev_*.deb build/_deps/xsimd
   echo "deps: xsimd $(grep -m1 'define XSIMD_VERSION_MAJOR' -r build/_deps/xsimd/usr/include/xsimd/config/xsimd_config.hpp | awk '{print $3}') in build/_deps/xsimd"
 fi
+
+bash web/deps.sh   # Dear ImGui 1.86 sources for the page's app (build/_deps/imgui-1.86)
 
 if [ ! -d node_modules/@tensorflow/tfjs-backend-wasm ] || [ package.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund --loglevel=error

@@ -1,0 +1,123 @@
+// Page benchmark (not a test: it never fails because something is slow). In headless Chromium
+// (SwiftShader WebGL2, as the browser tests) on build/site, it measures:
+//   - page load to first heat map: navigation start to the animation frame that first draws an
+//     explanation (performance marks set by web/page.js), over --loads fresh page loads;
+//   - recompute on a layer change and on a class change: gradcamApp.set() (the network on the
+//     image's prepared input, the map to the GPU) and that call plus the next frame;
+//   - a colormap change, which only redraws, for contrast.
+// Usage: node bench/page.mjs [--loads 5] [--rounds 5] [--json]     (after tools/build.sh)
+import { launchBrowser, openPage, siteMissing, startServer } from '../tests/browser/support.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? Number(args[i + 1]) : fallback;
+};
+const loads = opt('loads', 5);
+const rounds = opt('rounds', 5);
+const asJson = args.includes('--json');
+
+const missing = siteMissing();
+if (missing) {
+  console.error(`bench/page.mjs: ${missing}`);
+  process.exit(1);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const fmt = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+
+const server = await startServer();
+const browser = await launchBrowser();
+const out = { chromium: browser.version(), loads: [], recompute: {} };
+try {
+  for (let i = 0; i < loads; i++) {
+    const { context, page } = await openPage(browser, server.origin);
+    await page.goto(`${server.origin}/index.html`);
+    await page.waitForFunction(() => performance.getEntriesByName('gradcam:first-heatmap').length > 0, null, { timeout: 60000 });
+    out.loads.push(await page.evaluate(() => {
+      const at = (name) => performance.getEntriesByName(name)[0].startTime;
+      const nav = performance.getEntriesByType('navigation')[0];
+      return { model_loaded: at('gradcam:model-loaded'), first_result: at('gradcam:first-result'),
+        first_heatmap: at('gradcam:first-heatmap'), dom_content_loaded: nav.domContentLoadedEventEnd };
+    }));
+    await context.close();
+  }
+
+  const { context, page } = await openPage(browser, server.origin);
+  await page.goto(`${server.origin}/index.html`);
+  await page.waitForFunction(() => performance.getEntriesByName('gradcam:first-heatmap').length > 0, null, { timeout: 60000 });
+  out.recompute = await page.evaluate(async (n) => {
+    const app = window.gradcamApp;
+    const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now())));
+    const time = async (options) => {
+      await frame();
+      const t0 = performance.now();
+      const r = app.set(options);
+      const t1 = performance.now();
+      const t2 = await frame();
+      return { call: t1 - t0, to_frame: t2 - t0, engine: r.timings_ms.total };
+    };
+    const layers = app.info.conv_layers;
+    const byLayer = Object.fromEntries(layers.map((l) => [l, []]));
+    const cls = [], colormap = [];
+    for (let round = 0; round < n; round++) {
+      for (const l of layers) byLayer[l].push(await time({ layer: l }));
+      await time({ layer: layers[layers.length - 1], target: 'auto' });
+      for (const t of app.lastResult().top.map((c) => c.index)) cls.push(await time({ target: t }));
+      await time({ target: 'auto' });
+      for (const c of ['jet', 'viridis', 'inferno', 'turbo']) colormap.push(await time({ colormap: c }));
+    }
+    return { byLayer, cls, colormap };
+  }, rounds);
+  await context.close();
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+const summary = (runs) => ({
+  call_ms: median(runs.map((r) => r.call)),
+  to_frame_ms: median(runs.map((r) => r.to_frame)),
+  engine_ms: median(runs.map((r) => r.engine)),
+});
+const result = {
+  chromium: out.chromium,
+  page_loads: loads,
+  load: {
+    first_heatmap_ms: median(out.loads.map((l) => l.first_heatmap)),
+    first_result_ms: median(out.loads.map((l) => l.first_result)),
+    model_loaded_ms: median(out.loads.map((l) => l.model_loaded)),
+    dom_content_loaded_ms: median(out.loads.map((l) => l.dom_content_loaded)),
+  },
+  layer_change: Object.fromEntries(Object.entries(out.recompute.byLayer).map(([l, runs]) => [l, summary(runs)])),
+  layer_change_all: summary(Object.values(out.recompute.byLayer).flat()),
+  class_change: summary(out.recompute.cls),
+  colormap_change: summary(out.recompute.colormap),
+};
+
+const lines = [];
+lines.push(`Chromium ${result.chromium}, headless, SwiftShader WebGL2; medians of ${loads} page loads and ${rounds} rounds`);
+lines.push('');
+lines.push('| page load (from navigation start) | ms |');
+lines.push('|---|---:|');
+lines.push(`| DOMContentLoaded | ${fmt(result.load.dom_content_loaded_ms)} |`);
+lines.push(`| model loaded into the app | ${fmt(result.load.model_loaded_ms)} |`);
+lines.push(`| first explanation computed | ${fmt(result.load.first_result_ms)} |`);
+lines.push(`| first heat map drawn | ${fmt(result.load.first_heatmap_ms)} |`);
+lines.push('');
+lines.push('| change | set() ms | to next frame ms | engine ms |');
+lines.push('|---|---:|---:|---:|');
+for (const [l, s] of Object.entries(result.layer_change)) lines.push(`| layer -> ${l} | ${fmt(s.call_ms)} | ${fmt(s.to_frame_ms)} | ${fmt(s.engine_ms)} |`);
+const row = (name, s) => `| ${name} | ${fmt(s.call_ms)} | ${fmt(s.to_frame_ms)} | ${s.engine_ms === undefined ? '' : fmt(s.engine_ms)} |`;
+lines.push(row('layer (all layers)', result.layer_change_all));
+lines.push(row('class (top 5, last layer)', result.class_change));
+lines.push(row('colormap (redraw only)', { ...result.colormap_change, engine_ms: undefined }));
+if (asJson) {
+  console.error(lines.join('\n'));
+  console.log(JSON.stringify(result, null, 2));
+} else {
+  console.log(lines.join('\n'));
+}

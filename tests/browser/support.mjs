@@ -1,0 +1,94 @@
+// Shared set-up for the browser tests and the page benchmark: the real static server
+// (tools/serve.mjs) on a free port, and Debian's Chromium driven by playwright-core, headless,
+// with WebGL2 through SwiftShader (flags from ENVIRONMENT.md).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SITE = path.join(ROOT, 'build/site');
+export const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+  '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--disable-default-apps', '--disable-extensions', '--mute-audio',
+];
+
+export function siteMissing() {
+  for (const f of ['index.html', 'embed.html', 'gradcam_app.wasm', 'widget.js', 'models/cifar10.safetensors']) {
+    if (!fs.existsSync(path.join(SITE, f))) return `build/site/${f} is missing: run tools/build.sh first`;
+  }
+  if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} is missing: apt-get install chromium`;
+  return null;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts tools/serve.mjs on build/site; resolves with {origin, close()}.
+export async function startServer() {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'tools/serve.mjs'), '--port', String(port), '--root', SITE],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 10000);
+    const onData = (d) => {
+      log += d;
+      if (log.includes('serving')) { clearTimeout(timer); resolve(); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}): ${log}`)); });
+  });
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => { child.once('exit', resolve); child.kill(); }),
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+// A page that records every request, console error and page error. `foreign` lists requests
+// that left the origin (anything but the origin itself, data: and blob: URLs).
+export async function openPage(browser, origin, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  const page = await context.newPage();
+  const log = { requests: [], foreign: [], errors: [], console: [] };
+  page.on('request', (req) => {
+    const url = req.url();
+    log.requests.push(url);
+    if (!url.startsWith(origin + '/') && !/^(data|blob):/.test(url)) log.foreign.push(url);
+  });
+  page.on('console', (msg) => {
+    log.console.push(`${msg.type()}: ${msg.text()}`);
+    if (msg.type() === 'error') log.errors.push(msg.text());
+  });
+  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+  return { context, page, log };
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, name);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+export const tmpdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-browser-'));

@@ -1,0 +1,353 @@
+// The browser glue of the Grad-CAM explorer (index.html). The app itself (web/app/main.cpp, Dear
+// ImGui on WebGL2) draws everything; this module only does what needs the DOM:
+//   - starts the app on the canvas and keeps the canvas at the window's size and pixel ratio;
+//   - reads images from the file input, a drop anywhere on the page, or a paste, and hands the
+//     bytes to the app (which decodes them: one decoder, one set of error messages);
+//   - downloads the model, the sample gallery and the UI font (all same-origin, relative URLs);
+//   - mirrors the app's status line into the role="status" element;
+//   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
+import createGradcamApp from './gradcam_app.mjs';
+
+const MODEL_URL = 'models/cifar10.safetensors';
+const SAMPLES_URL = 'samples/index.json';
+const FONT_URL = 'fonts/DejaVuSans.ttf';
+const FIRST_SAMPLE = 'cat.jpg';
+const MAX_FILE_BYTES = 256 * 1024 * 1024;  // the engine's own limit; refuse before reading
+
+const canvas = document.getElementById('canvas');
+const statusEl = document.getElementById('status');
+const fileInput = document.getElementById('file');
+const dropHint = document.getElementById('drop-hint');
+
+let app = null;
+let lastResult = null;
+let userChoseImage = false;
+
+function setStatus(text, isError) {
+  statusEl.textContent = text;
+  statusEl.dataset.state = isError ? 'error' : 'ok';
+}
+
+// ---- calling the app --------------------------------------------------------------------------
+
+function withBytes(bytes, fn) {
+  const ptr = app._malloc(Math.max(1, bytes.length));
+  if (!ptr) throw new Error('out of memory: the image is too large for this tab');
+  try {
+    app.HEAPU8.set(bytes, ptr);
+    return fn(ptr);
+  } finally {
+    app._free(ptr);
+  }
+}
+
+function withString(text, fn) {
+  const n = app.lengthBytesUTF8(text) + 1;
+  const ptr = app._malloc(n);
+  try {
+    app.stringToUTF8(text, ptr, n);
+    return fn(ptr);
+  } finally {
+    app._free(ptr);
+  }
+}
+
+const appError = () => new Error(app.UTF8ToString(app._app_error()));
+const appState = () => JSON.parse(app.UTF8ToString(app._app_state()));
+
+// A message from the page itself (the app shows it in its status line, which updates ours).
+function reportError(message) {
+  if (app) withString(message, (p) => app._app_report_error(p));
+  else setStatus(message, true);
+  return new Error(message);
+}
+
+// ---- reading images -----------------------------------------------------------------------------
+
+function fileLabel(name) {
+  return String(name || 'image').split(/[\\/]/).pop() || 'image';
+}
+
+function megabytes(n) {
+  return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
+}
+
+// Bytes and a name from a File/Blob, ArrayBuffer, typed array or same-origin URL.
+async function readSource(source, name) {
+  if (source instanceof Blob) {
+    const label = fileLabel(name || source.name || 'pasted image');
+    if (source.size > MAX_FILE_BYTES) {
+      throw new Error(`${label} is ${megabytes(source.size)}; files over ${megabytes(MAX_FILE_BYTES)} are not read`);
+    }
+    try {
+      return { bytes: new Uint8Array(await source.arrayBuffer()), name: label };
+    } catch (e) {
+      throw new Error(`${label}: the browser could not read the file (${e.message})`);
+    }
+  }
+  if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), name: fileLabel(name) };
+  if (ArrayBuffer.isView(source)) {
+    return { bytes: new Uint8Array(source.buffer, source.byteOffset, source.byteLength), name: fileLabel(name) };
+  }
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = String(source);
+    let response;
+    try {
+      response = await fetch(url);
+    } catch (e) {
+      throw new Error(`${url}: cannot download (${e.message}); only images from this site can be loaded`);
+    }
+    if (!response.ok) throw new Error(`${url}: cannot download (HTTP ${response.status})`);
+    return { bytes: new Uint8Array(await response.arrayBuffer()), name: fileLabel(name || new URL(url, location.href).pathname) };
+  }
+  throw new Error('loadImage needs a File, Blob, ArrayBuffer, Uint8Array or URL');
+}
+
+async function loadImage(source, name) {
+  await ready;
+  let input;
+  try {
+    input = await readSource(source, name);
+  } catch (e) {
+    throw reportError(e.message);
+  }
+  const ok = withBytes(input.bytes, (p) => withString(input.name, (n) => app._app_load_image(p, input.bytes.length, n)));
+  if (!ok) throw appError();
+  return lastResult;
+}
+
+function loadFromUser(file, name) {
+  userChoseImage = true;
+  loadImage(file, name).catch(() => {});  // the status line already says what went wrong
+}
+
+// ---- file input, drop, paste ---------------------------------------------------------------------
+
+fileInput.addEventListener('change', () => {
+  const file = fileInput.files && fileInput.files[0];
+  if (file) loadFromUser(file);
+  fileInput.value = '';  // choosing the same file again fires 'change' again
+});
+
+let dragDepth = 0;
+const carriesFiles = (e) => !!e.dataTransfer && Array.from(e.dataTransfer.types || []).includes('Files');
+document.addEventListener('dragenter', (e) => {
+  if (!carriesFiles(e)) return;
+  e.preventDefault();
+  dragDepth++;
+  dropHint.hidden = false;
+});
+document.addEventListener('dragover', (e) => {
+  if (!e.dataTransfer) return;
+  e.preventDefault();  // without this the browser opens the file instead of dropping it here
+  e.dataTransfer.dropEffect = 'copy';
+});
+document.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (!dragDepth) dropHint.hidden = true;
+});
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  dragDepth = 0;
+  dropHint.hidden = true;
+  const file = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
+  if (file) {
+    loadFromUser(file);
+  } else {
+    reportError('Nothing to load: drop an image file (PNG, JPEG, BMP or GIF). Images dragged from other sites cannot be read here; save them first.');
+  }
+});
+
+document.addEventListener('paste', (e) => {
+  const items = Array.from((e.clipboardData && e.clipboardData.items) || []);
+  const item = items.find((i) => i.kind === 'file');
+  if (item) {
+    e.preventDefault();
+    const file = item.getAsFile();
+    loadFromUser(file, file && file.name && file.name !== 'image.png' ? file.name : `pasted image (${item.type || 'unknown type'})`);
+  } else if (items.length) {
+    reportError('The clipboard holds no image: copy an image (not a link or text) and paste again.');
+  }
+});
+
+// ---- canvas size: the window's size times the device pixel ratio -----------------------------------
+
+function resize() {
+  const dpr = window.devicePixelRatio || 1;
+  const rect = canvas.getBoundingClientRect();
+  const w = Math.max(1, Math.round(rect.width * dpr));
+  const h = Math.max(1, Math.round(rect.height * dpr));
+  if (app) {
+    // Through the glue, not glfwSetWindowSize: that one asks for fullscreen when the size equals
+    // the screen's.
+    if (canvas.width !== w || canvas.height !== h) app.setCanvasSize(w, h);
+    app._app_set_pixel_ratio(dpr);
+  } else {
+    canvas.width = w;
+    canvas.height = h;
+  }
+}
+new ResizeObserver(resize).observe(canvas);
+(function watchPixelRatio() {
+  // Zooming or moving to another screen changes the ratio without always resizing the canvas.
+  const query = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+  query.addEventListener('change', () => { resize(); watchPixelRatio(); }, { once: true });
+})();
+
+// ---- export --------------------------------------------------------------------------------------
+
+async function exportPng() {
+  await ready;
+  const n = app._app_export_png();
+  if (!n) throw appError();
+  const ptr = app._app_png();
+  return new Blob([app.HEAPU8.slice(ptr, ptr + n)], { type: 'image/png' });
+}
+
+function exportFileName() {
+  const r = lastResult;
+  const stem = (r ? r.image.name : 'image').replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_');
+  return r ? `${stem}-${r.method}-${r.layer.name}-${r.target.name}.png` : `${stem}-gradcam.png`;
+}
+
+function download(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30000);
+}
+
+function onRequest(what) {
+  if (what === 'open-file') fileInput.click();
+  else if (what === 'export') exportPng().then((blob) => download(blob, exportFileName())).catch(() => {});
+}
+
+// ---- start ---------------------------------------------------------------------------------------
+
+async function fetchBytes(url, what) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`${url}: cannot download the ${what} (${e.message})`);
+  }
+  if (!response.ok) throw new Error(`${url}: cannot download the ${what} (HTTP ${response.status})`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function loadSamples() {
+  let names;
+  try {
+    names = await (await fetch(SAMPLES_URL)).json();
+  } catch {
+    return [];  // a site without the gallery still works
+  }
+  const files = await Promise.all(names.map((name) =>
+    fetchBytes(`samples/${name}`, 'sample image').then((bytes) => ({ name, bytes }), () => null)));
+  return files.filter(Boolean);
+}
+
+let firstResultSeen = false;
+function onResult(json) {
+  lastResult = JSON.parse(json);
+  if (!firstResultSeen) {
+    firstResultSeen = true;
+    performance.mark('gradcam:first-result');
+    // The app draws it in its next animation frame.
+    requestAnimationFrame(() => performance.mark('gradcam:first-heatmap'));
+  }
+  window.dispatchEvent(new CustomEvent('gradcam-result', { detail: lastResult }));
+}
+
+async function start() {
+  setStatus('Loading the Grad-CAM explorer...', false);
+  resize();
+  const modelBytes = fetchBytes(MODEL_URL, 'model');
+  const fontBytes = fetchBytes(FONT_URL, 'font').catch(() => null);  // ImGui's own font otherwise
+  const samples = loadSamples();
+  modelBytes.catch(() => {});
+  try {
+    app = await createGradcamApp({
+      canvas,
+      onStatus: setStatus,
+      onResult,
+      onRequest,
+      print: (text) => console.log(text),
+      printErr: (text) => console.warn(text),
+    });
+  } catch (e) {
+    throw reportError(`The app could not start: ${e.message}. It needs WebAssembly and WebGL2.`);
+  }
+  resize();
+  const font = await fontBytes;
+  if (font) withBytes(font, (p) => app._app_set_font(p, font.length));
+
+  let model;
+  try {
+    model = await modelBytes;
+  } catch (e) {
+    throw reportError(e.message);
+  }
+  if (!withBytes(model, (p) => withString(MODEL_URL, (n) => app._app_load_model(p, model.length, n)))) throw appError();
+  performance.mark('gradcam:model-loaded');
+
+  const gallery = await samples;
+  for (const s of gallery) withBytes(s.bytes, (p) => withString(s.name, (n) => app._app_add_sample(p, s.bytes.length, n)));
+  if (!userChoseImage && gallery.length) {
+    const first = gallery.find((s) => s.name === FIRST_SAMPLE) || gallery[0];
+    withString(first.name, (n) => app._app_load_sample(n));
+  }
+  return api;
+}
+
+// ---- window.gradcamApp -----------------------------------------------------------------------------
+
+const api = {
+  // Resolves when the model is loaded (and the first sample explained); rejects with the reason.
+  get ready() { return ready; },
+  // Loads and explains an image: File, Blob, ArrayBuffer, Uint8Array or a same-origin URL.
+  // Resolves with the result (as lastResult()); rejects with an Error whose message the status shows.
+  loadImage,
+  // Loads one of the gallery's samples by file name, e.g. 'dog.jpg'.
+  async loadSample(name) {
+    await ready;
+    if (!withString(String(name), (n) => app._app_load_sample(n))) throw appError();
+    return lastResult;
+  },
+  // Changes options, e.g. {layer: 'conv2d_6', method: 'gradcam++', target: 'dog' | 3 | 'auto',
+  // score: 'logit' | 'probability', crop: 'center' | 'squash' | 'letterbox', colormap: 'turbo' |
+  // 'jet' | 'viridis' | 'inferno', alpha: 0.45, upsample: 'bilinear' | 'bicubic',
+  // view: 'side-by-side' | 'overlay'}. The view updates at once. Returns the last result.
+  set(options) {
+    if (!app) throw new Error('the app has not started yet: await gradcamApp.ready');
+    for (const [key, value] of Object.entries(options || {})) {
+      if (!withString(key, (k) => withString(String(value), (v) => app._app_set(k, v)))) throw appError();
+    }
+    if (!app._app_apply()) throw appError();  // one run of the network for all the options
+    return lastResult;
+  },
+  get options() { return app ? appState().options : null; },
+  // The last explanation: {image, top: [{index, name, probability}] (5), target, auto_target, layer,
+  // method, score, crop, cam: {width, height}, timings_ms, trained, status, explain_count} or null.
+  lastResult() { return lastResult; },
+  get status() { return statusEl.textContent; },
+  get info() { return app ? appState().model : null; },
+  get samples() { return app ? appState().samples : []; },
+  // Everything at once (options, image, result, status, explain_count).
+  state() { return app ? appState() : null; },
+  // The overlay at the image's own size as a PNG Blob.
+  exportPng,
+  // The overlay as the view draws it, read back from the GPU at width x height: RGBA, top row first.
+  overlayPixels(width = 64, height = 64) {
+    const ptr = app._app_overlay_pixels(width, height);
+    return app.HEAPU8.slice(ptr, ptr + width * height * 4);
+  },
+};
+
+const ready = start();
+ready.catch((e) => console.warn(`gradcam: ${e.message}`));
+window.gradcamApp = api;

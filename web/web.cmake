@@ -1,0 +1,53 @@
+# The page's app (issue: ImGui/WebGL2 front end): Dear ImGui 1.86 on Emscripten's GLFW and WebGL2,
+# linked with the engine. Included from the root CMakeLists.txt for Emscripten builds only.
+# Output: build/wasm/gradcam_app.mjs + .wasm (web/site.sh copies them into the site).
+
+set(IMGUI_DIR ${CMAKE_SOURCE_DIR}/build/_deps/imgui-1.86 CACHE PATH "Dear ImGui 1.86+ sources (imgui.cpp, backends/)")
+if(NOT EXISTS ${IMGUI_DIR}/imgui.cpp AND IMGUI_DIR STREQUAL "${CMAKE_SOURCE_DIR}/build/_deps/imgui-1.86")
+  # tools/deps.sh normally fetched them; do it now rather than build a site without its app.
+  execute_process(COMMAND bash ${CMAKE_SOURCE_DIR}/web/deps.sh RESULT_VARIABLE GRADCAM_WEB_DEPS)
+endif()
+if(NOT EXISTS ${IMGUI_DIR}/imgui.cpp OR NOT EXISTS ${IMGUI_DIR}/backends/imgui_impl_opengl3.cpp)
+  message(WARNING "web: ${IMGUI_DIR}/imgui.cpp is missing: run web/deps.sh; the page's app is not built")
+  return()
+endif()
+
+set(GRADCAM_WEB_GL_FLAGS -sUSE_GLFW=3 -sUSE_WEBGL2=1 -sFULL_ES3=1)
+
+add_library(imgui STATIC
+  ${IMGUI_DIR}/imgui.cpp
+  ${IMGUI_DIR}/imgui_draw.cpp
+  ${IMGUI_DIR}/imgui_tables.cpp
+  ${IMGUI_DIR}/imgui_widgets.cpp
+  ${IMGUI_DIR}/backends/imgui_impl_glfw.cpp
+  ${IMGUI_DIR}/backends/imgui_impl_opengl3.cpp
+)
+target_include_directories(imgui SYSTEM PUBLIC ${IMGUI_DIR} ${IMGUI_DIR}/backends)
+# No demo window, no legacy names; GLES 3 headers for the OpenGL3 backend (WebGL2).
+target_compile_definitions(imgui PUBLIC IMGUI_DISABLE_OBSOLETE_FUNCTIONS IMGUI_IMPL_OPENGL_ES3)
+target_compile_options(imgui PRIVATE -O2)
+
+# The shaders are compiled into the app from shaders/ (one copy, no runtime fetch).
+set(GRADCAM_SHADERS ${CMAKE_SOURCE_DIR}/shaders/fullscreen.vert ${CMAKE_SOURCE_DIR}/shaders/heatmap.frag)
+set(GRADCAM_SHADER_HEADER ${CMAKE_BINARY_DIR}/web_generated/shaders.h)
+add_custom_command(
+  OUTPUT ${GRADCAM_SHADER_HEADER}
+  COMMAND ${CMAKE_COMMAND} -DOUT=${GRADCAM_SHADER_HEADER} "-DSOURCES=${GRADCAM_SHADERS}"
+          -P ${CMAKE_SOURCE_DIR}/web/embed_shaders.cmake
+  DEPENDS ${GRADCAM_SHADERS} ${CMAKE_SOURCE_DIR}/web/embed_shaders.cmake
+  COMMENT "Embedding shaders/ into the app"
+  VERBATIM)
+
+add_executable(gradcam_app
+  ${CMAKE_SOURCE_DIR}/web/app/main.cpp
+  ${CMAKE_SOURCE_DIR}/web/app/heatmap_renderer.cpp
+  ${GRADCAM_SHADER_HEADER})
+target_include_directories(gradcam_app PRIVATE ${CMAKE_BINARY_DIR}/web_generated)
+target_link_libraries(gradcam_app PRIVATE gradcam_engine imgui)
+target_compile_options(gradcam_app PRIVATE -Wall -Wextra)
+set_target_properties(gradcam_app PROPERTIES SUFFIX ".mjs")
+target_link_options(gradcam_app PRIVATE ${GRADCAM_WEB_GL_FLAGS}
+  -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web -sEXPORT_NAME=createGradcamApp
+  -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2GB
+  -sEXPORTED_FUNCTIONS=_main,_malloc,_free
+  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8)
