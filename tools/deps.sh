@@ -19,9 +19,12 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# xsimd >= 11 with the wasm arch, from Debian 13 through a private apt configuration that reads
-# the mirror from this machine's own sources (the system's apt sources are not touched).
-if [ ! -f build/_deps/xsimd/usr/include/xsimd/xsimd.hpp ]; then
+# From Debian 13 through a private apt configuration that reads the mirror from this machine's own
+# sources (the system's apt sources are not touched), unpacked into build/_deps:
+#  - xsimd >= 11 with the wasm arch (Debian 12 has 8.1);
+#  - stb with stb_image 2.30 (Debian 12's 2.27 indexes out of bounds on some corrupt JPEG Huffman
+#    codes, found by tools/fuzz.sh; 2.28 added the check).
+if [ ! -f build/_deps/xsimd/usr/include/xsimd/xsimd.hpp ] || [ ! -f build/_deps/stb/usr/include/stb/stb_image.h ]; then
   d=build/_deps/apt; mkdir -p $d/lists/partial $d/cache/archives/partial $d/dl
   MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list)
@@ -30,9 +33,12 @@ if [ ! -f build/_deps/xsimd/usr/include/xsimd/xsimd.hpp ]; then
   O=(-o Dir::Etc::SourceList=$PWD/$d/sources.list -o Dir::Etc::SourceParts=/dev/null
      -o Dir::State::Lists=$PWD/$d/lists -o Dir::Cache=$PWD/$d/cache -o Debug::NoLocking=1)
   apt-get "${O[@]}" update -qq
-  (cd $d/dl && apt-get "${O[@]}" download libxsimd-dev >/dev/null)
-  rm -rf build/_deps/xsimd && dpkg -x $d/dl/libxsimd-dev_*.deb build/_deps/xsimd
-  echo "deps: xsimd $(grep -m1 'define XSIMD_VERSION_MAJOR' -r build/_deps/xsimd/usr/include/xsimd/config/xsimd_config.hpp | awk '{print $3}') in build/_deps/xsimd"
+  rm -f $d/dl/libxsimd-dev_*.deb $d/dl/libstb-dev_*.deb
+  (cd $d/dl && apt-get "${O[@]}" download libxsimd-dev libstb-dev >/dev/null 2>&1)
+  rm -rf build/_deps/xsimd build/_deps/stb
+  dpkg -x $d/dl/libxsimd-dev_*.deb build/_deps/xsimd
+  dpkg -x $d/dl/libstb-dev_*.deb build/_deps/stb
+  echo "deps: xsimd $(grep -m1 'define XSIMD_VERSION_MAJOR' build/_deps/xsimd/usr/include/xsimd/config/xsimd_config.hpp | awk '{print $3}'), $(head -1 build/_deps/stb/usr/include/stb/stb_image.h | cut -c4-20) in build/_deps"
 fi
 
 bash web/deps.sh   # Dear ImGui 1.86 sources for the page's app (build/_deps/imgui-1.86)

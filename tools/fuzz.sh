@@ -11,7 +11,7 @@ mkdir -p $out
 CXX=${FUZZ_CXX:-clang++-14}
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Iengine/include -isystem /usr/include/eigen3 -isystem build/_deps/xsimd/usr/include
-       -isystem /usr/include/stb -isystem build/native/include_shim)
+       -isystem build/_deps/stb/usr/include/stb -isystem build/native/include_shim)
 srcs=(engine/src/model.cpp engine/src/network.cpp engine/src/kernels.cpp engine/src/winograd.cpp engine/src/cam.cpp
       engine/src/image.cpp engine/src/colormap.cpp engine/src/engine.cpp)
 

@@ -181,6 +181,22 @@ bool peek_dimensions(Format f, const uint8_t* b, size_t n, int64_t* w, int64_t* 
   return false;
 }
 
+// stb_image 2.28+ decodes a JPEG cut short as if the rest were grey, which would explain a picture
+// the user never gave. Entropy-coded data cannot hold FF D9 (a 0xFF there is followed by 0x00 or a
+// restart marker), so a complete file has it after its first scan.
+bool jpeg_has_end_marker(const uint8_t* b, size_t n) {
+  size_t sos = 0;
+  for (size_t i = 2; i + 1 < n; ++i)
+    if (b[i] == 0xFF && b[i + 1] == 0xDA) {
+      sos = i;
+      break;
+    }
+  if (!sos) return false;
+  for (size_t i = n - 1; i > sos + 1; --i)
+    if (b[i - 1] == 0xFF && b[i] == 0xD9) return true;
+  return false;
+}
+
 // stb_image 2.27 (Debian 12's copy) writes past its Huffman arrays when a JPEG DHT table declares
 // more than 256 codes (fixed upstream in 2.28). This walks the marker stream the way stb does
 // (skipping stray bytes and entropy-coded data, which stb also skips) and checks every table stb
@@ -563,6 +579,9 @@ Result<Image> decode_image(const uint8_t* bytes, size_t size) {
     if (!peeked || !within_limits(pw, ph))
       return make_error(decode_failure(name, reason));
   }
+
+  if (f == Format::jpeg && !jpeg_has_end_marker(bytes, size))
+    return make_error("truncated JPEG: the file ends before its end-of-image marker");
 
   // The largest buffer a valid file needs: 16-bit RGBA pixels plus a filter byte per row (PNG),
   // with room for one doubling; the decoded dimensions are within the limits by now.

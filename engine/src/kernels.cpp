@@ -243,10 +243,11 @@ void max_pool_backward(const ConvGeometry& g, const float* in, const float* out,
       const size_t o = (size_t(oy) * g.ow + ox) * g.ic;
       for (int c = 0; c < g.ic; ++c) {
         if (gout[o + c] == 0.f) continue;
+        const float m = out[o + c];
         for (int y = y0; y < y1; ++y)
           for (int x = x0; x < x1; ++x) {
             const size_t i = (size_t(y) * g.iw + x) * g.ic + c;
-            if (in[i] == out[o + c]) {
+            if (in[i] == m) {  // the first maximum, as TensorFlow
               gin[i] += gout[o + c];
               goto next;
             }

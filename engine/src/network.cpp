@@ -29,7 +29,7 @@ Network::Network(const Model& model) : model_(model) {
       const kernels::ConvGeometry& g = p.geometry;
       p.winograd = g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.ph == g.oh + 2 && g.pw == g.ow + 2;
       if (p.winograd) {
-        p.winograd_forward.resize(size_t(36) * g.ic * g.oc);
+        p.winograd_forward.resize(size_t(kernels::kWinogradPositions) * g.ic * g.oc);
         kernels::winograd_transform_kernel(p.kernel, g.ic, g.oc, p.winograd_forward.data());
         // d(input) = valid 3x3 convolution of the gradient padded by (2 - pad), with
         // Kb[qy][qx][o][c] = K[2-qy][2-qx][c][o].
@@ -39,15 +39,14 @@ Network::Network(const Model& model) : model_(model) {
             for (int c = 0; c < g.ic; ++c)
               for (int o = 0; o < g.oc; ++o)
                 flipped[((size_t(y) * 3 + x) * g.oc + o) * g.ic + c] = p.kernel[((size_t(2 - y) * 3 + (2 - x)) * g.ic + c) * g.oc + o];
-        p.winograd_backward.resize(flipped.size() * 4);
+        p.winograd_backward.resize(size_t(kernels::kWinogradPositions) * g.ic * g.oc);
         kernels::winograd_transform_kernel(flipped.data(), g.oc, g.ic, p.winograd_backward.data());
         winograd_scratch = std::max({winograd_scratch, kernels::winograd_scratch_floats(g.oh, g.ow, g.ic, g.oc),
                                      kernels::winograd_scratch_floats(g.ih, g.iw, g.oc, g.ic)});
         scratch = std::max(scratch, size_t(g.ih + 2) * (g.iw + 2) * g.oc);
-      } else {
-        p.kernel_t.resize(model.param(l.name, "kernel").size());
-        kernels::transpose_kernel(p.geometry, p.kernel, p.kernel_t.data());
       }
+      p.kernel_t.resize(model.param(l.name, "kernel").size());
+      kernels::transpose_kernel(p.geometry, p.kernel, p.kernel_t.data());
       scratch = std::max(scratch, size_t(p.geometry.ph) * p.geometry.pw * p.geometry.ic);
       grad_scratch = std::max(grad_scratch, size_t(l.output.size()));
     } else if (l.type == LayerType::max_pool2d) {

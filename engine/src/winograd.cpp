@@ -51,6 +51,38 @@ void input_transform(const V d[6][6], V out[6][6]) {
   }
 }
 
+// F(2x2, 3x3): B^T d B on a 4x4 tile.
+template <class V>
+void input_transform(const V d[4][4], V out[4][4]) {
+  V t[4][4];
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = d[0][j] - d[2][j];
+    t[1][j] = d[1][j] + d[2][j];
+    t[2][j] = d[2][j] - d[1][j];
+    t[3][j] = d[1][j] - d[3][j];
+  }
+  for (int i = 0; i < 4; ++i) {
+    out[i][0] = t[i][0] - t[i][2];
+    out[i][1] = t[i][1] + t[i][2];
+    out[i][2] = t[i][2] - t[i][1];
+    out[i][3] = t[i][1] - t[i][3];
+  }
+}
+
+// F(2x2, 3x3): A^T m A, 4x4 -> 2x2.
+template <class V>
+void output_transform(const V m[4][4], V out[2][2]) {
+  V t[2][4];
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = m[0][j] + m[1][j] + m[2][j];
+    t[1][j] = m[1][j] - m[2][j] - m[3][j];
+  }
+  for (int i = 0; i < 2; ++i) {
+    out[i][0] = t[i][0] + t[i][1] + t[i][2];
+    out[i][1] = t[i][1] - t[i][2] - t[i][3];
+  }
+}
+
 // A^T m A: 6x6 -> 4x4.
 template <class V>
 void output_transform(const V m[6][6], V out[4][4]) {
@@ -73,23 +105,23 @@ void output_transform(const V m[6][6], V out[4][4]) {
   }
 }
 
-// V[k][t][c] for channels c..c+lanes of every tile.
-template <class V>
+// V[k][t][c] for channels c..c+lanes of every tile; M outputs a tile side, T = M + 2 inputs.
+template <int M, class V>
 void transform_tiles(const float* in, int h, int w, int ic, int th, int tw, int c, float* Vt) {
+  constexpr int T = M + 2;
   const int tiles = th * tw;
-  V d[6][6], out[6][6];
+  V d[T][T], out[T][T];
   for (int ty = 0; ty < th; ++ty)
     for (int tx = 0; tx < tw; ++tx) {
-      const int y0 = ty * 4, x0 = tx * 4;
-      const bool inside = y0 + 6 <= h && x0 + 6 <= w;
-      for (int i = 0; i < 6; ++i)
-        for (int j = 0; j < 6; ++j) {
+      const int y0 = ty * M, x0 = tx * M;
+      for (int i = 0; i < T; ++i)
+        for (int j = 0; j < T; ++j) {
           const int y = y0 + i, x = x0 + j;
-          d[i][j] = inside || (y < h && x < w) ? load<V>(in + (size_t(y) * w + x) * ic + c) : V(0.f);
+          d[i][j] = y < h && x < w ? load<V>(in + (size_t(y) * w + x) * ic + c) : V(0.f);
         }
       input_transform(d, out);
       const size_t t = size_t(ty) * tw + tx;
-      for (int k = 0; k < 36; ++k) store(Vt + (size_t(k) * tiles + t) * ic + c, out[k / 6][k % 6]);
+      for (int k = 0; k < T * T; ++k) store(Vt + (size_t(k) * tiles + t) * ic + c, out[k / T][k % T]);
     }
 }
 
@@ -133,22 +165,23 @@ void gemm(const float* A, const float* B, float* C, int rows, int K, int n) {
   for (; r < rows; ++r) gemm_rows<1>(A, B, C, K, n, r);
 }
 
-template <class V>
-void untransform_tiles(const float* M, int oh, int ow, int oc, int th, int tw, int c, const float* bias,
+template <int M, class V>
+void untransform_tiles(const float* Mt, int oh, int ow, int oc, int th, int tw, int c, const float* bias,
                        bool apply_relu, float* out) {
+  constexpr int T = M + 2;
   const int tiles = th * tw;
-  V m[6][6], y[4][4];
+  V m[T][T], y[M][M];
   const V b = bias ? load<V>(bias + c) : V(0.f);
   for (int ty = 0; ty < th; ++ty)
     for (int tx = 0; tx < tw; ++tx) {
       const size_t t = size_t(ty) * tw + tx;
-      for (int k = 0; k < 36; ++k) m[k / 6][k % 6] = load<V>(M + (size_t(k) * tiles + t) * oc + c);
+      for (int k = 0; k < T * T; ++k) m[k / T][k % T] = load<V>(Mt + (size_t(k) * tiles + t) * oc + c);
       output_transform(m, y);
-      for (int i = 0; i < 4 && ty * 4 + i < oh; ++i)
-        for (int j = 0; j < 4 && tx * 4 + j < ow; ++j) {
+      for (int i = 0; i < M && ty * M + i < oh; ++i)
+        for (int j = 0; j < M && tx * M + j < ow; ++j) {
           V v = y[i][j] + b;
           if (apply_relu) v = relu(v);
-          store(out + (size_t(ty * 4 + i) * ow + tx * 4 + j) * oc + c, v);
+          store(out + (size_t(ty * M + i) * ow + tx * M + j) * oc + c, v);
         }
     }
 }
@@ -156,45 +189,50 @@ void untransform_tiles(const float* M, int oh, int ow, int oc, int th, int tw, i
 }  // namespace
 
 void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U) {
-  // G (6x3) from the paper.
-  static const float G[6][3] = {{1.f / 4, 0, 0},
-                                {-1.f / 6, -1.f / 6, -1.f / 6},
-                                {-1.f / 6, 1.f / 6, -1.f / 6},
-                                {1.f / 24, 1.f / 12, 1.f / 6},
-                                {1.f / 24, -1.f / 12, 1.f / 6},
-                                {0, 0, 1}};
+  constexpr int T = kWinogradTile + 2;
+  // G (T x 3) of F(2x2,3x3) or F(4x4,3x3), from the paper.
+  static const float G2[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+  static const float G4[6][3] = {{1.f / 4, 0, 0},
+                                 {-1.f / 6, -1.f / 6, -1.f / 6},
+                                 {-1.f / 6, 1.f / 6, -1.f / 6},
+                                 {1.f / 24, 1.f / 12, 1.f / 6},
+                                 {1.f / 24, -1.f / 12, 1.f / 6},
+                                 {0, 0, 1}};
+  const float(*G)[3] = kWinogradTile == 2 ? G2 : G4;
   for (int c = 0; c < ic; ++c)
     for (int o = 0; o < oc; ++o) {
-      float g[3][3], t[6][3];
+      float g[3][3], t[T][3];
       for (int y = 0; y < 3; ++y)
         for (int x = 0; x < 3; ++x) g[y][x] = kernel[((size_t(y) * 3 + x) * ic + c) * oc + o];
-      for (int i = 0; i < 6; ++i)
+      for (int i = 0; i < T; ++i)
         for (int x = 0; x < 3; ++x) t[i][x] = G[i][0] * g[0][x] + G[i][1] * g[1][x] + G[i][2] * g[2][x];
-      for (int i = 0; i < 6; ++i)
-        for (int j = 0; j < 6; ++j)
-          U[(size_t(i * 6 + j) * ic + c) * oc + o] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+      for (int i = 0; i < T; ++i)
+        for (int j = 0; j < T; ++j)
+          U[(size_t(i * T + j) * ic + c) * oc + o] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
     }
 }
 
 size_t winograd_scratch_floats(int oh, int ow, int ic, int oc) {
-  const size_t tiles = size_t((oh + 3) / 4) * size_t((ow + 3) / 4);
-  return 36 * tiles * size_t(ic) + 36 * tiles * size_t(oc);
+  constexpr int M = kWinogradTile, T = M + 2;
+  const size_t tiles = size_t((oh + M - 1) / M) * size_t((ow + M - 1) / M);
+  return T * T * tiles * size_t(ic) + T * T * tiles * size_t(oc);
 }
 
 void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias, bool relu,
                       float* out, float* scratch) {
-  const int th = (oh + 3) / 4, tw = (ow + 3) / 4, tiles = th * tw;
+  constexpr int M = kWinogradTile, T = M + 2;
+  const int th = (oh + M - 1) / M, tw = (ow + M - 1) / M, tiles = th * tw;
   const int h = oh + 2, w = ow + 2;
-  float* Vt = scratch;                          // 36 x tiles x ic
-  float* M = scratch + size_t(36) * tiles * ic;  // 36 x tiles x oc
+  float* Vt = scratch;                             // T*T x tiles x ic
+  float* Mt = scratch + size_t(T * T) * tiles * ic;  // T*T x tiles x oc
   int c = 0;
-  for (; c + L <= ic; c += L) transform_tiles<Batch>(in, h, w, ic, th, tw, c, Vt);
-  for (; c < ic; ++c) transform_tiles<float>(in, h, w, ic, th, tw, c, Vt);
-  for (int k = 0; k < 36; ++k)
-    gemm(Vt + size_t(k) * tiles * ic, U + size_t(k) * ic * oc, M + size_t(k) * tiles * oc, tiles, ic, oc);
+  for (; c + L <= ic; c += L) transform_tiles<M, Batch>(in, h, w, ic, th, tw, c, Vt);
+  for (; c < ic; ++c) transform_tiles<M, float>(in, h, w, ic, th, tw, c, Vt);
+  for (int k = 0; k < T * T; ++k)
+    gemm(Vt + size_t(k) * tiles * ic, U + size_t(k) * ic * oc, Mt + size_t(k) * tiles * oc, tiles, ic, oc);
   c = 0;
-  for (; c + L <= oc; c += L) untransform_tiles<Batch>(M, oh, ow, oc, th, tw, c, bias, relu, out);
-  for (; c < oc; ++c) untransform_tiles<float>(M, oh, ow, oc, th, tw, c, bias, relu, out);
+  for (; c + L <= oc; c += L) untransform_tiles<M, Batch>(Mt, oh, ow, oc, th, tw, c, bias, relu, out);
+  for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, th, tw, c, bias, relu, out);
 }
 
 }  // namespace gradcam::kernels

@@ -136,7 +136,7 @@ TEST_CASE("Winograd F(4x4,3x3) matches direct convolution, including ragged tile
     auto in = random_vector(size_t(c.oh + 2) * (c.ow + 2) * c.ic, seed++, -1, 1);
     auto k = random_vector(size_t(9) * c.ic * c.oc, seed++, -0.5f, 0.5f);
     auto b = random_vector(size_t(c.oc), seed++, -1, 1);
-    std::vector<float> U(size_t(36) * c.ic * c.oc), scratch(winograd_scratch_floats(c.oh, c.ow, c.ic, c.oc));
+    std::vector<float> U(size_t(kWinogradPositions) * c.ic * c.oc), scratch(winograd_scratch_floats(c.oh, c.ow, c.ic, c.oc));
     winograd_transform_kernel(k.data(), c.ic, c.oc, U.data());
     std::vector<float> fast(size_t(c.oh) * c.ow * c.oc, -7.f), ref(fast.size());
     for (bool relu : {false, true}) {

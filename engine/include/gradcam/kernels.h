@@ -57,11 +57,18 @@ void max_pool_backward_reference(int in_size, int out_size, const float* gout, c
 
 namespace gradcam::kernels {
 
-// Winograd F(4x4, 3x3) (Lavin & Gray, arXiv 1509.09308): a 3x3 stride-1 convolution computed on
-// 6x6 input tiles with 36 multiplies per 16 outputs instead of 144, i.e. a quarter of the
-// multiply-adds, as 36 independent GEMMs in the transformed domain.
+// Winograd F(m x m, 3x3) (Lavin & Gray, arXiv 1509.09308): a 3x3 stride-1 convolution computed on
+// (m+2)x(m+2) input tiles as (m+2)^2 independent GEMMs in the transformed domain. F(2x2,3x3)
+// needs 16 multiplies per 4 outputs instead of 36; F(4x4,3x3) 36 per 16 instead of 144, but its
+// larger transform constants round differently at each position of a tile, so equal neighbours in
+// a flat image region come out a few ulps apart and max pooling's gradient moves to another pixel
+// (the TF.js cross-check saw it). F(2x2)'s constants (0, +-1, +-1/2) keep them equal.
 //
-// U = G g G^T for every (ic, oc): 36 x ic x oc floats, computed once when the model is planned.
+// kWinogradTile is m of F(m x m, 3x3): 2 or 4.
+constexpr int kWinogradTile = 2;
+constexpr int kWinogradPositions = (kWinogradTile + 2) * (kWinogradTile + 2);
+// U = G g G^T for every (ic, oc): kWinogradPositions x ic x oc floats, computed once when the
+// model is planned.
 void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U);
 // Floats of scratch that winograd_conv3x3 needs for an output of oh x ow.
 size_t winograd_scratch_floats(int oh, int ow, int ic, int oc);
