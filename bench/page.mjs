@@ -6,7 +6,13 @@
 //     image's prepared input, the map to the GPU) and that call plus the next frame;
 //   - a colormap change, which only redraws, for contrast.
 // Usage: node bench/page.mjs [--loads 5] [--rounds 5] [--json]     (after tools/build.sh)
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import { launchBrowser, openPage, siteMissing, startServer } from '../tests/browser/support.mjs';
+
+const siteDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../build/site');
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -31,10 +37,14 @@ const fmt = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 
 const server = await startServer();
 const browser = await launchBrowser();
-const out = { chromium: browser.version(), loads: [], recompute: {} };
+const out = { chromium: browser.version(), loads: [], recompute: {}, downloads: [] };
 try {
   for (let i = 0; i < loads; i++) {
     const { context, page } = await openPage(browser, server.origin);
+    // What the page fetches before its first heat map (the first load's list is kept).
+    const fetched = [];
+    const onRequest = (req) => fetched.push(new URL(req.url()).pathname);
+    page.on('request', onRequest);
     await page.goto(`${server.origin}/index.html`);
     await page.waitForFunction(() => performance.getEntriesByName('gradcam:first-heatmap').length > 0, null, { timeout: 60000 });
     out.loads.push(await page.evaluate(() => {
@@ -43,6 +53,8 @@ try {
       return { model_loaded: at('gradcam:model-loaded'), first_result: at('gradcam:first-result'),
         first_heatmap: at('gradcam:first-heatmap'), dom_content_loaded: nav.domContentLoadedEventEnd };
     }));
+    page.off('request', onRequest);
+    if (i === 0) out.downloads = [...new Set(fetched)];
     await context.close();
   }
 
@@ -98,6 +110,15 @@ const result = {
   colormap_change: summary(out.recompute.colormap),
 };
 
+// Bytes of those files as served, and gzipped (level 9) as a static host would send them.
+result.downloads = out.downloads.map((p) => {
+  const file = path.join(siteDir, decodeURIComponent(p === '/' ? '/index.html' : p));
+  const bytes = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
+  return { path: p, bytes: bytes.length, gzip_bytes: zlib.gzipSync(bytes, { level: 9 }).length };
+});
+result.download_total = result.downloads.reduce((a, d) => ({ bytes: a.bytes + d.bytes, gzip_bytes: a.gzip_bytes + d.gzip_bytes }),
+  { bytes: 0, gzip_bytes: 0 });
+
 const lines = [];
 lines.push(`Chromium ${result.chromium}, headless, SwiftShader WebGL2; medians of ${loads} page loads and ${rounds} rounds`);
 lines.push('');
@@ -115,6 +136,11 @@ const row = (name, s) => `| ${name} | ${fmt(s.call_ms)} | ${fmt(s.to_frame_ms)} 
 lines.push(row('layer (all layers)', result.layer_change_all));
 lines.push(row('class (top 5, last layer)', result.class_change));
 lines.push(row('colormap (redraw only)', { ...result.colormap_change, engine_ms: undefined }));
+lines.push('');
+lines.push('| downloaded before the first heat map | bytes | gzip -9 |');
+lines.push('|---|---:|---:|');
+for (const d of result.downloads) lines.push(`| ${d.path} | ${d.bytes} | ${d.gzip_bytes} |`);
+lines.push(`| **total** | **${result.download_total.bytes}** | **${result.download_total.gzip_bytes}** |`);
 if (asJson) {
   console.error(lines.join('\n'));
   console.log(JSON.stringify(result, null, 2));

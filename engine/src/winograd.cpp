@@ -1,6 +1,6 @@
-// Winograd F(4x4, 3x3). With tiles of 4x4 outputs, d the 6x6 input tile and g the 3x3 kernel:
+// Winograd F(2x2, 3x3). With tiles of 2x2 outputs, d the 4x4 input tile and g the 3x3 kernel:
 //   Y = A^T [ (G g G^T) (.) (B^T d B) ] A
-// B^T, G and A^T are the matrices of Lavin & Gray (arXiv 1509.09308, Sec. 4.2). The element-wise
+// B^T, G and A^T are the matrices of Lavin & Gray (arXiv 1509.09308, Sec. 4.1). The element-wise
 // product summed over input channels is, for each of the 36 positions, a GEMM
 // (tiles x ic) * (ic x oc), computed with the same register tiles as the direct convolution.
 #include <algorithm>
@@ -26,30 +26,6 @@ inline void store(float* p, float v) { *p = v; }
 inline void store(float* p, const Batch& v) { v.store_unaligned(p); }
 inline float relu(float v) { return std::max(v, 0.f); }
 inline Batch relu(const Batch& v) { return xsimd::max(v, Batch(0.f)); }
-
-// B^T d B on a 6x6 tile given as rows d[0..5][0..5].
-template <class V>
-void input_transform(const V d[6][6], V out[6][6]) {
-  V t[6][6];  // t = B^T d
-  for (int j = 0; j < 6; ++j) {
-    V d0 = d[0][j], d1 = d[1][j], d2 = d[2][j], d3 = d[3][j], d4 = d[4][j], d5 = d[5][j];
-    t[0][j] = V(4.f) * d0 - V(5.f) * d2 + d4;
-    t[1][j] = -V(4.f) * (d1 + d2) + d3 + d4;
-    t[2][j] = V(4.f) * (d1 - d2) - d3 + d4;
-    t[3][j] = V(2.f) * (d3 - d1) - d2 + d4;
-    t[4][j] = V(2.f) * (d1 - d3) - d2 + d4;
-    t[5][j] = V(4.f) * d1 - V(5.f) * d3 + d5;
-  }
-  for (int i = 0; i < 6; ++i) {  // out = t B
-    V d0 = t[i][0], d1 = t[i][1], d2 = t[i][2], d3 = t[i][3], d4 = t[i][4], d5 = t[i][5];
-    out[i][0] = V(4.f) * d0 - V(5.f) * d2 + d4;
-    out[i][1] = -V(4.f) * (d1 + d2) + d3 + d4;
-    out[i][2] = V(4.f) * (d1 - d2) - d3 + d4;
-    out[i][3] = V(2.f) * (d3 - d1) - d2 + d4;
-    out[i][4] = V(2.f) * (d1 - d3) - d2 + d4;
-    out[i][5] = V(4.f) * d1 - V(5.f) * d3 + d5;
-  }
-}
 
 // F(2x2, 3x3): B^T d B on a 4x4 tile.
 template <class V>
@@ -80,28 +56,6 @@ void output_transform(const V m[4][4], V out[2][2]) {
   for (int i = 0; i < 2; ++i) {
     out[i][0] = t[i][0] + t[i][1] + t[i][2];
     out[i][1] = t[i][1] - t[i][2] - t[i][3];
-  }
-}
-
-// A^T m A: 6x6 -> 4x4.
-template <class V>
-void output_transform(const V m[6][6], V out[4][4]) {
-  V t[4][6];
-  for (int j = 0; j < 6; ++j) {
-    V m0 = m[0][j], m1 = m[1][j], m2 = m[2][j], m3 = m[3][j], m4 = m[4][j], m5 = m[5][j];
-    V a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
-    t[0][j] = m0 + a + c;
-    t[1][j] = b + V(2.f) * d;
-    t[2][j] = a + V(4.f) * c;
-    t[3][j] = b + V(8.f) * d + m5;
-  }
-  for (int i = 0; i < 4; ++i) {
-    V m0 = t[i][0], m1 = t[i][1], m2 = t[i][2], m3 = t[i][3], m4 = t[i][4], m5 = t[i][5];
-    V a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
-    out[i][0] = m0 + a + c;
-    out[i][1] = b + V(2.f) * d;
-    out[i][2] = a + V(4.f) * c;
-    out[i][3] = b + V(8.f) * d + m5;
   }
 }
 
@@ -190,15 +144,7 @@ void untransform_tiles(const float* Mt, int oh, int ow, int oc, int th, int tw, 
 
 void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U) {
   constexpr int T = kWinogradTile + 2;
-  // G (T x 3) of F(2x2,3x3) or F(4x4,3x3), from the paper.
-  static const float G2[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-  static const float G4[6][3] = {{1.f / 4, 0, 0},
-                                 {-1.f / 6, -1.f / 6, -1.f / 6},
-                                 {-1.f / 6, 1.f / 6, -1.f / 6},
-                                 {1.f / 24, 1.f / 12, 1.f / 6},
-                                 {1.f / 24, -1.f / 12, 1.f / 6},
-                                 {0, 0, 1}};
-  const float(*G)[3] = kWinogradTile == 2 ? G2 : G4;
+  static const float G[T][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
   for (int c = 0; c < ic; ++c)
     for (int o = 0; o < oc; ++o) {
       float g[3][3], t[T][3];

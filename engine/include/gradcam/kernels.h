@@ -64,7 +64,7 @@ namespace gradcam::kernels {
 // a flat image region come out a few ulps apart and max pooling's gradient moves to another pixel
 // (the TF.js cross-check saw it). F(2x2)'s constants (0, +-1, +-1/2) keep them equal.
 //
-// kWinogradTile is m of F(m x m, 3x3): 2 or 4.
+// kWinogradTile is m of F(m x m, 3x3); the transforms in winograd.cpp are those of m = 2.
 constexpr int kWinogradTile = 2;
 constexpr int kWinogradPositions = (kWinogradTile + 2) * (kWinogradTile + 2);
 // U = G g G^T for every (ic, oc): kWinogradPositions x ic x oc floats, computed once when the
