@@ -71,6 +71,21 @@ const char* parse_options(const json& o, const Architecture& arch, ExplainOption
   return nullptr;
 }
 
+// The parts of gc_explain and gc_explain_all before explaining: parses the options JSON into o
+// and leaves the image's input tensor in g_input. Returns an error message or null.
+const char* prepare_call(Engine* e, const char* options_json, const uint8_t* rgba, size_t size, int width, int height,
+                         json& o) {
+  static std::string message;
+  o = json::parse(options_json, nullptr, false);
+  if (o.is_discarded() || !o.is_object()) return "options must be an object";
+  auto crop = parse_crop_mode(get_or<std::string>(o, "crop", "center"));
+  if (!crop) return (message = crop.error()).c_str();
+  auto img = image_from_rgba(rgba, size, width, height);
+  if (!img) return (message = img.error()).c_str();
+  g_input = e->prepare(*img, *crop);
+  return nullptr;
+}
+
 }  // namespace
 
 extern "C" {
@@ -128,15 +143,10 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain(int handle, const uint8_t* rgba, siz
   try {
     Engine* e = engine(handle);
     if (!e) return nullptr;
-    json o = json::parse(options_json, nullptr, false);
-    if (o.is_discarded() || !o.is_object()) return fail("options must be an object");
-    const Architecture& arch = e->arch();
-    auto crop = parse_crop_mode(get_or<std::string>(o, "crop", "center"));
-    if (!crop) return fail(crop.error());
+    json o;
     auto t0 = std::chrono::steady_clock::now();
-    auto img = image_from_rgba(rgba, size, width, height);
-    if (!img) return fail(img.error());
-    g_input = e->prepare(*img, *crop);
+    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, o)) return fail(err);
+    const Architecture& arch = e->arch();
     double preprocess_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
     if (get_or<bool>(o, "predict_only", false)) {
@@ -172,14 +182,9 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain_all(int handle, const uint8_t* rgba,
   try {
     Engine* e = engine(handle);
     if (!e) return nullptr;
-    json o = json::parse(options_json, nullptr, false);
-    if (o.is_discarded() || !o.is_object()) return fail("options must be an object");
+    json o;
+    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, o)) return fail(err);
     const Architecture& arch = e->arch();
-    auto crop = parse_crop_mode(get_or<std::string>(o, "crop", "center"));
-    if (!crop) return fail(crop.error());
-    auto img = image_from_rgba(rgba, size, width, height);
-    if (!img) return fail(img.error());
-    g_input = e->prepare(*img, *crop);
     ExplainOptions opt;
     if (const char* err = parse_options(o, arch, opt)) return fail(err);
     auto all = explain_all_layers(e->network(), g_input.data(), opt);

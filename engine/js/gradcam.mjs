@@ -124,15 +124,22 @@ class Engine {
     return { data, width, height };
   }
 
-  // Probabilities and the top classes of an image.
-  predict(image, options = {}) {
+  // Calls gc_explain or gc_explain_all on an image with options; the parsed result JSON.
+  _run(entry, image, options) {
     const core = this._live();
     const rgba = checkImage(image);
+    if (options === null || typeof options !== 'object') throw new Error('options must be an object');
     const json = withBytes(core, rgba, (imgPtr) =>
-      withString(core, JSON.stringify({ crop: options.crop || 'center', predict_only: true }), (optPtr) =>
-        core._gc_explain(this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
+      withString(core, JSON.stringify(options), (optPtr) =>
+        core[entry](this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
     if (!json) throw new Error(lastError(core));
-    const r = JSON.parse(core.UTF8ToString(json));
+    return JSON.parse(core.UTF8ToString(json));
+  }
+
+  // Probabilities and the top classes of an image.
+  predict(image, options = {}) {
+    const r = this._run('_gc_explain', image, { crop: options.crop || 'center', predict_only: true });
+    const core = this._core;
     return {
       probabilities: Float32Array.from(r.probabilities),
       logits: Float32Array.from(r.logits),
@@ -145,15 +152,9 @@ class Engine {
   // (default 'gradcam'), target ('auto', a class index or name), score ('logit' | 'probability'),
   // crop ('center' | 'squash' | 'letterbox'), samples (SmoothGrad).
   explain(image, options = {}) {
-    const core = this._live();
-    const rgba = checkImage(image);
-    if (options === null || typeof options !== 'object') throw new Error('options must be an object');
     const t0 = (globalThis.performance || Date).now();
-    const json = withBytes(core, rgba, (imgPtr) =>
-      withString(core, JSON.stringify(options), (optPtr) =>
-        core._gc_explain(this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
-    if (!json) throw new Error(lastError(core));
-    const r = JSON.parse(core.UTF8ToString(json));
+    const r = this._run('_gc_explain', image, options);
+    const core = this._core;
     const cam = { width: r.cam.width, height: r.cam.height, data: readFloats(core, core._gc_cam(), r.cam.width * r.cam.height) };
     const input = readFloats(core, core._gc_input(), core._gc_input_size());
     const engine = this;
@@ -186,15 +187,9 @@ class Engine {
   // xgradcam, hirescam, layercam, eigencam): {probabilities, top, target, layers: [{name, height,
   // width, channels, cam: {width, height, data}}], timings}.
   explainAll(image, options = {}) {
-    const core = this._live();
-    const rgba = checkImage(image);
-    if (options === null || typeof options !== 'object') throw new Error('options must be an object');
     const t0 = (globalThis.performance || Date).now();
-    const json = withBytes(core, rgba, (imgPtr) =>
-      withString(core, JSON.stringify(options), (optPtr) =>
-        core._gc_explain_all(this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
-    if (!json) throw new Error(lastError(core));
-    const r = JSON.parse(core.UTF8ToString(json));
+    const r = this._run('_gc_explain_all', image, options);
+    const core = this._core;
     const base = core._gc_floats();
     const engine = this;
     return {
