@@ -20,6 +20,15 @@ export const CHROMIUM_ARGS = [
   '--disable-sync', '--disable-default-apps', '--disable-extensions', '--mute-audio',
 ];
 
+// Whether the site's model says it is trained (its safetensors __metadata__), read independently of
+// the engine, so tests can state what the page must say about it.
+export function siteModelTrained() {
+  const bytes = fs.readFileSync(path.join(SITE, 'models/cifar10.safetensors'));
+  const n = Number(bytes.readBigUInt64LE(0));
+  const meta = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')).__metadata__ ?? {};
+  return meta.trained === 'true';
+}
+
 export function siteMissing() {
   for (const f of ['index.html', 'embed.html', 'gradcam_app.wasm', 'widget.js', 'models/cifar10.safetensors']) {
     if (!fs.existsSync(path.join(SITE, f))) return `build/site/${f} is missing: run tools/build.sh first`;
