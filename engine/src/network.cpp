@@ -44,9 +44,10 @@ Network::Network(const Model& model) : model_(model) {
         winograd_scratch = std::max({winograd_scratch, kernels::winograd_scratch_floats(g.oh, g.ow, g.ic, g.oc),
                                      kernels::winograd_scratch_floats(g.ih, g.iw, g.oc, g.ic)});
         scratch = std::max(scratch, size_t(g.ih + 2) * (g.iw + 2) * g.oc);
+      } else {
+        p.kernel_t.resize(model.param(l.name, "kernel").size());
+        kernels::transpose_kernel(p.geometry, p.kernel, p.kernel_t.data());
       }
-      p.kernel_t.resize(model.param(l.name, "kernel").size());
-      kernels::transpose_kernel(p.geometry, p.kernel, p.kernel_t.data());
       scratch = std::max(scratch, size_t(p.geometry.ph) * p.geometry.pw * p.geometry.ic);
       grad_scratch = std::max(grad_scratch, size_t(l.output.size()));
     } else if (l.type == LayerType::max_pool2d) {

@@ -49,7 +49,7 @@ class Network {
   struct Planned {
     const float* kernel = nullptr;
     const float* bias = nullptr;
-    std::vector<float> kernel_t;            // conv kernel as [kh][kw][oc][ic], for backward
+    std::vector<float> kernel_t;            // direct convs: kernel as [kh][kw][oc][ic], for backward
     std::vector<float> bn_scale, bn_shift;  // batch norm folded: y = x * scale + shift
     kernels::ConvGeometry geometry{};       // conv and max pool
     // 3x3 stride-1 convolutions run as Winograd F(4x4,3x3): the transformed kernel for forward,
