@@ -333,6 +333,32 @@ inline uint8_t over_white16(uint64_t c, uint64_t a) {
   return uint8_t((v16 * 255u + 32767u) / 65535u);
 }
 
+inline uint8_t over_white(stbi_uc c, stbi_uc a) { return a == 255 ? c : over_white8(c, a); }
+inline uint8_t over_white(stbi_us c, stbi_us a) { return over_white16(c, a); }
+
+// Takes stb's RGBA pixels (8 or 16 bits a channel) and frees them: checks the decoded size against
+// the limits and composites alpha over white into opaque 8-bit RGBA.
+template <class T>
+Result<Image> from_stb_pixels(T* p, int w, int h) {
+  struct Free {
+    T* p;
+    ~Free() { stbi_image_free(p); }
+  } free_pixels{p};
+  if (!within_limits(w, h)) return make_error(limit_message(w, h));
+  Image img;
+  img.width = w;
+  img.height = h;
+  const size_t n = size_t(w) * size_t(h);
+  img.rgba.resize(n * 4);
+  for (size_t i = 0; i < n; ++i) {
+    const T* s = p + i * 4;
+    uint8_t* d = &img.rgba[i * 4];
+    for (int k = 0; k < 3; ++k) d[k] = over_white(s[k], s[3]);
+    d[3] = 255;
+  }
+  return img;
+}
+
 // EXIF orientation (tag 0x0112) from a JPEG's APP1 segment; 1 (as stored) when absent or unreadable.
 int jpeg_exif_orientation(const uint8_t* b, size_t n) {
   size_t i = 2;
@@ -591,56 +617,19 @@ Result<Image> decode_image(const uint8_t* bytes, size_t size) {
     stbi_allocation_cap = std::max(2 * size, 2 * pixels_bytes) + kSlack;
   }
 
-  Image img;
   int dw = 0, dh = 0, dc = 0;
+  Result<Image> decoded = make_error("");
   if (f == Format::png && stbi_is_16_bit_from_memory(bytes, len)) {
     stbi_us* p = stbi_load_16_from_memory(bytes, len, &dw, &dh, &dc, 4);
     if (p == nullptr) return make_error(decode_failure(name, failure_reason()));
-    if (!within_limits(dw, dh)) {
-      stbi_image_free(p);
-      return make_error(limit_message(dw, dh));
-    }
-    img.width = dw;
-    img.height = dh;
-    const size_t n = size_t(dw) * size_t(dh);
-    img.rgba.resize(n * 4);
-    for (size_t i = 0; i < n; ++i) {
-      const stbi_us* s = p + i * 4;
-      uint8_t* d = &img.rgba[i * 4];
-      d[0] = over_white16(s[0], s[3]);
-      d[1] = over_white16(s[1], s[3]);
-      d[2] = over_white16(s[2], s[3]);
-      d[3] = 255;
-    }
-    stbi_image_free(p);
+    decoded = from_stb_pixels(p, dw, dh);
   } else {
     stbi_uc* p = stbi_load_from_memory(bytes, len, &dw, &dh, &dc, 4);
     if (p == nullptr) return make_error(decode_failure(name, failure_reason()));
-    if (!within_limits(dw, dh)) {
-      stbi_image_free(p);
-      return make_error(limit_message(dw, dh));
-    }
-    img.width = dw;
-    img.height = dh;
-    const size_t n = size_t(dw) * size_t(dh);
-    img.rgba.resize(n * 4);
-    for (size_t i = 0; i < n; ++i) {
-      const stbi_uc* s = p + i * 4;
-      uint8_t* d = &img.rgba[i * 4];
-      const uint32_t a = s[3];
-      if (a == 255) {
-        d[0] = s[0];
-        d[1] = s[1];
-        d[2] = s[2];
-      } else {
-        d[0] = over_white8(s[0], a);
-        d[1] = over_white8(s[1], a);
-        d[2] = over_white8(s[2], a);
-      }
-      d[3] = 255;
-    }
-    stbi_image_free(p);
+    decoded = from_stb_pixels(p, dw, dh);
   }
+  if (!decoded) return decoded;
+  Image img = std::move(decoded.value());
   if (f == Format::jpeg) img = apply_orientation(std::move(img), jpeg_exif_orientation(bytes, size));
   return img;
 }
@@ -661,13 +650,8 @@ Result<Image> image_from_rgba(const uint8_t* rgba, size_t size, int width, int h
   img.rgba.assign(rgba, rgba + need);
   // Same convention as decode_image: what a browser shows on a white page, fully opaque.
   for (size_t i = 0; i < need; i += 4) {
-    const uint32_t a = img.rgba[i + 3];
-    if (a != 255) {
-      img.rgba[i] = over_white8(img.rgba[i], a);
-      img.rgba[i + 1] = over_white8(img.rgba[i + 1], a);
-      img.rgba[i + 2] = over_white8(img.rgba[i + 2], a);
-      img.rgba[i + 3] = 255;
-    }
+    for (int k = 0; k < 3; ++k) img.rgba[i + k] = over_white(img.rgba[i + k], img.rgba[i + 3]);
+    img.rgba[i + 3] = 255;
   }
   return img;
 }
