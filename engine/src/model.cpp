@@ -60,6 +60,28 @@ bool read_pair(const json& j, const char* key, int& a, int& b, int fallback_a, i
   return a > 0 && b > 0 && a <= ModelLimits::kMaxSide && b <= ModelLimits::kMaxSide;
 }
 
+// An integer field in [lo, hi]. JSON numbers such as 4e80 are refused here, before a conversion to
+// an integer type (undefined behaviour for a double out of range; found by tools/fuzz.sh).
+bool read_int(const json& j, const char* key, int lo, int hi, int& out) {
+  if (!j.contains(key) || !j[key].is_number_integer()) return false;
+  const int64_t v = j[key].is_number_unsigned() && j[key].get<uint64_t>() > uint64_t(INT64_MAX) ? INT64_MAX
+                                                                                                : j[key].get<int64_t>();
+  if (v < lo || v > hi) return false;
+  out = int(v);
+  return true;
+}
+
+// A list of non-negative integers (tensor shapes and offsets), each at most hi.
+bool read_uints(const json& v, uint64_t hi, std::vector<uint64_t>& out) {
+  if (!v.is_array()) return false;
+  out.clear();
+  for (const json& x : v) {
+    if (!x.is_number_unsigned() || x.get<uint64_t>() > hi) return false;
+    out.push_back(x.get<uint64_t>());
+  }
+  return true;
+}
+
 Result<Padding> read_padding(const json& j, const std::string& where) {
   std::string p = j.value("padding", std::string("valid"));
   if (p == "valid") return Padding::valid;
@@ -190,11 +212,14 @@ Result<Architecture> parse_architecture(const std::string& text) {
     Architecture arch;
     if (j.value("format", std::string()) != "gradcam-cnn")
       return make_error("architecture format must be \"gradcam-cnn\"");
-    if (j.value("version", 0) != 1) return make_error("architecture version must be 1");
+    int version = 0;
+    if (!read_int(j, "version", 1, 1, version)) return make_error("architecture version must be 1");
     const json& in = j.at("input");
-    arch.height = in.at("height").get<int>();
-    arch.width = in.at("width").get<int>();
-    arch.channels = in.at("channels").get<int>();
+    if (!read_int(in, "height", 1, ModelLimits::kMaxSide, arch.height) ||
+        !read_int(in, "width", 1, ModelLimits::kMaxSide, arch.width) ||
+        !read_int(in, "channels", 1, ModelLimits::kMaxChannels, arch.channels))
+      return make_error("input height and width must be integers 1.." + std::to_string(ModelLimits::kMaxSide) +
+                        ", channels 1.." + std::to_string(ModelLimits::kMaxChannels));
     arch.scale = in.value("scale", 1.f / 255.f);
     if (!(arch.scale > 0 && std::isfinite(arch.scale))) return make_error("input scale must be positive");
     if (in.value("layout", std::string("HWC")) != "HWC") return make_error("input layout must be \"HWC\"");
@@ -217,7 +242,8 @@ Result<Architecture> parse_architecture(const std::string& text) {
       std::string where = "layer " + std::to_string(i) + " (" + (l.name.empty() ? type : l.name) + ")";
       if (type == "conv2d") {
         l.type = LayerType::conv2d;
-        l.filters = lj.at("filters").get<int>();
+        if (!read_int(lj, "filters", 1, ModelLimits::kMaxChannels, l.filters))
+          return make_error(where + ": filters must be an integer 1.." + std::to_string(ModelLimits::kMaxChannels));
         if (!read_pair(lj, "kernel", l.kernel_h, l.kernel_w, 0, 0))
           return make_error(where + ": kernel must be two positive integers");
         if (!read_pair(lj, "strides", l.stride_h, l.stride_w, 1, 1))
@@ -246,7 +272,8 @@ Result<Architecture> parse_architecture(const std::string& text) {
         l.type = LayerType::flatten;
       } else if (type == "dense") {
         l.type = LayerType::dense;
-        l.filters = lj.at("units").get<int>();
+        if (!read_int(lj, "units", 1, ModelLimits::kMaxChannels, l.filters))
+          return make_error(where + ": units must be an integer 1.." + std::to_string(ModelLimits::kMaxChannels));
       } else {
         return make_error(where + ": unknown layer type \"" + type +
                           "\" (known: conv2d, max_pool2d, dropout, batch_norm, flatten, dense)");
@@ -370,7 +397,10 @@ Result<Model> load_model(const uint8_t* bytes, size_t size, const std::string& s
       if (!header.contains(spec.name)) return fail("missing tensor " + spec.name + " " + shape_text(spec.shape));
       const json& t = header[spec.name];
       std::string dtype = t.at("dtype").get<std::string>();
-      std::vector<int64_t> shape = t.at("shape").get<std::vector<int64_t>>();
+      std::vector<uint64_t> dims;
+      if (!read_uints(t.at("shape"), uint64_t(ModelLimits::kMaxTensorElements), dims))
+        return fail("tensor " + spec.name + " has a shape that is not a list of non-negative integers");
+      std::vector<int64_t> shape(dims.begin(), dims.end());
       if (shape != spec.shape)
         return fail("tensor " + spec.name + " has shape " + shape_text(shape) + ", expected " + shape_text(spec.shape));
       int64_t count = 1;
@@ -378,7 +408,9 @@ Result<Model> load_model(const uint8_t* bytes, size_t size, const std::string& s
       if (count > ModelLimits::kMaxTensorElements) return fail("tensor " + spec.name + " is larger than the limit");
       size_t elem = dtype == "F32" ? 4 : dtype == "F16" ? 2 : 0;
       if (!elem) return fail("tensor " + spec.name + " has dtype " + dtype + "; F32 and F16 are supported");
-      auto off = t.at("data_offsets").get<std::vector<uint64_t>>();
+      std::vector<uint64_t> off;
+      if (!read_uints(t.at("data_offsets"), UINT64_MAX, off))
+        return fail("tensor " + spec.name + " has data offsets that are not non-negative integers");
       if (off.size() != 2 || off[0] > off[1] || off[1] > data_size)
         return fail("tensor " + spec.name + " has data offsets outside the file (truncated?)");
       if (off[1] - off[0] != uint64_t(count) * elem)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gradcam/image.h"
+#include "gradcam/model.h"
 
 namespace {
 std::vector<uint8_t> fixture(const std::string& name) {
@@ -26,4 +27,14 @@ TEST_CASE("a JPEG whose Huffman code maps outside the symbol table is refused, n
   } else {
     CHECK(img.error().find("JPEG") != std::string::npos);
   }
+}
+
+TEST_CASE("a model file with 4e80 where an integer belongs is refused, not converted") {
+  // nlohmann-json converts a double to an integer type without a range check (undefined
+  // behaviour for 4e80); the reader now checks every integer field first.
+  std::ifstream f(std::string(GRADCAM_SOURCE_DIR) + "/tests/fixtures/fuzz-model-huge-float.safetensors", std::ios::binary);
+  REQUIRE(f);
+  std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  auto m = gradcam::load_model(bytes.data(), bytes.size(), "fuzz.safetensors");
+  CHECK_FALSE(m.ok());
 }
