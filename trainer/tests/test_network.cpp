@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 
 #include "backend.h"
 #include "gradcam/network.h"
@@ -153,22 +154,25 @@ TEST_CASE("written weights load in the engine and give the trainer's own predict
 
 // Tolerance: the two backends sum in different orders (cuBLAS vs Eigen GEMM, tree reductions),
 // so float32 results differ by rounding: loss within 1e-4 relative, each gradient tensor within
-// 1e-3 relative error (||cuda - cpu|| / ||cpu||). TF32 is off for this comparison.
-TEST_CASE("the CUDA backend gives the CPU's loss and gradients on the same weights and batch" *
-          doctest::skip(!cuda_device_present())) {
-  const Plan plan = small_plan(16, 10);
-  auto cpu = make_cpu_backend(plan, 8);
-  auto gpu = make_cuda_backend(plan, 8, false);
+// `grad_tol` relative error (||cuda - cpu|| / ||cpu||). Three steps, so the optimiser and the
+// moving statistics are compared too.
+namespace {
+void check_cuda_matches_cpu(const Plan& plan, int B, const OptimizerConfig& opt, float lr, float smoothing, bool tf32,
+                            double grad_tol, double param_tol) {
+  auto cpu = make_cpu_backend(plan, B);
+  auto gpu = make_cuda_backend(plan, B, tf32);
   REQUIRE_MESSAGE(gpu.ok(), (gpu.ok() ? "" : gpu.error()));
   TrainState s = initial_state(plan, 13);
   cpu->set_state(s);
   (*gpu)->set_state(s);
-  Batch b = random_batch(plan, 8, 17);
-  for (int step = 1; step <= 3; ++step) {  // three steps: the optimiser and moving statistics too
-    BatchStats c = cpu->forward_backward(b.x.data(), b.labels.data(), 8, uint64_t(step), 0.1f);
-    BatchStats g = (*gpu)->forward_backward(b.x.data(), b.labels.data(), 8, uint64_t(step), 0.1f);
-    CHECK(g.loss == doctest::Approx(c.loss).epsilon(1e-4));
-    CHECK(g.correct == c.correct);
+  Batch b = random_batch(plan, B, 17);
+  double worst = 0;
+  std::string worst_at;
+  for (int step = 1; step <= 3; ++step) {
+    BatchStats c = cpu->forward_backward(b.x.data(), b.labels.data(), B, uint64_t(step), smoothing);
+    BatchStats g = (*gpu)->forward_backward(b.x.data(), b.labels.data(), B, uint64_t(step), smoothing);
+    CHECK(g.loss == doctest::Approx(c.loss).epsilon(tf32 ? 1e-2 : 1e-4));
+    if (!tf32) CHECK(g.correct == c.correct);
     std::vector<float> gc, gg;
     cpu->gradients(gc);
     (*gpu)->gradients(gg);
@@ -177,22 +181,54 @@ TEST_CASE("the CUDA backend gives the CPU's loss and gradients on the same weigh
       std::vector<float> a(gc.begin() + t.offset, gc.begin() + t.offset + t.size);
       std::vector<float> d(gg.begin() + t.offset, gg.begin() + t.offset + t.size);
       INFO(t.name, " step ", step);
-      CHECK(relative_error(d, a) < 1e-3);
+      const double e = relative_error(d, a);
+      CHECK(e < grad_tol);
+      if (e > worst) worst = e, worst_at = t.name + " step " + std::to_string(step);
     }
-    OptimizerConfig opt;
-    opt.kind = OptimizerKind::adamw;
-    opt.weight_decay = 0.01f;
-    cpu->optimizer_step(opt, 1e-3f, step);
-    (*gpu)->optimizer_step(opt, 1e-3f, step);
+    cpu->optimizer_step(opt, lr, step);
+    (*gpu)->optimizer_step(opt, lr, step);
   }
+  // Printed on success too: the margin the tolerance leaves is worth seeing.
+  MESSAGE("batch ", B, (tf32 ? ", TF32" : ", FP32"), ": worst gradient relative error ", worst, " (", worst_at, ")");
   TrainState sc, sg;
   cpu->get_state(sc);
   (*gpu)->get_state(sg);
-  // Adam steps by about lr per entry whatever the gradient's size, so rounding-level gradient
-  // differences on near-zero entries show up at the 1e-4 level of the whole parameter vector.
-  CHECK(relative_error(sg.params, sc.params) < 1e-4);
-  std::vector<float> pc(size_t(8 * plan.num_classes)), pg(pc.size());
-  cpu->evaluate(b.x.data(), b.labels.data(), 8, pc.data());
-  (*gpu)->evaluate(b.x.data(), b.labels.data(), 8, pg.data());
-  CHECK(relative_error(pg, pc) < 1e-4);
+  // Moving statistics included. Adam steps by about lr per entry whatever the gradient's size,
+  // so rounding-level gradient differences on near-zero entries show up at the 1e-4 level.
+  CHECK(relative_error(sg.params, sc.params) < param_tol);
+  std::vector<float> pc(size_t(B * plan.num_classes)), pg(pc.size());
+  cpu->evaluate(b.x.data(), b.labels.data(), B, pc.data());
+  (*gpu)->evaluate(b.x.data(), b.labels.data(), B, pg.data());
+  CHECK(relative_error(pg, pc) < (tf32 ? 1e-2 : 1e-4));
+}
+}  // namespace
+
+TEST_CASE("the CUDA backend gives the CPU's loss and gradients on the same weights and batch" *
+          doctest::skip(!cuda_device_present())) {
+  OptimizerConfig opt;
+  opt.kind = OptimizerKind::adamw;
+  opt.weight_decay = 0.01f;
+  check_cuda_matches_cpu(small_plan(16, 10), 8, opt, 1e-3f, 0.1f, false, 1e-3, 1e-4);
+}
+
+// The real network and the tutorial's optimiser, at a batch where every kernel runs many blocks.
+TEST_CASE("the CUDA backend matches the CPU on the seed network with RMSprop" * doctest::skip(!cuda_device_present())) {
+  auto plan = make_plan(gradcam::seed_architecture());
+  REQUIRE(plan.ok());
+  OptimizerConfig opt;
+  opt.kind = OptimizerKind::rmsprop;
+  opt.rho = 0.9f;
+  opt.epsilon = 1e-7f;
+  check_cuda_matches_cpu(*plan, 32, opt, 1e-3f, 0.f, false, 1e-3, 1e-3);
+}
+
+// TF32 keeps 10 mantissa bits in the products: the same computation to about 1e-3 per product, so
+// whole tensors agree to a few 1e-3, far from the O(1) error of a wrong layout or index.
+TEST_CASE("the CUDA backend with TF32 stays within TF32 rounding of the CPU" * doctest::skip(!cuda_device_present())) {
+  auto plan = make_plan(gradcam::seed_architecture());
+  REQUIRE(plan.ok());
+  OptimizerConfig opt;
+  opt.kind = OptimizerKind::adamw;
+  opt.weight_decay = 0.05f;
+  check_cuda_matches_cpu(*plan, 32, opt, 1e-3f, 0.1f, true, 3e-2, 3e-2);
 }

@@ -6,17 +6,20 @@
 
 namespace trainer::cuda {
 
-// One thread per column-matrix element: row (b,oy,ox), column (ky,kx,c).
+// One thread per column-matrix element: row (b,oy,ox), column (ky,kx,c). I is the index type:
+// 32-bit where the sizes allow (the usual case), since 64-bit division costs several times more
+// and these kernels are mostly index arithmetic.
+template <class I>
 __global__ void im2col_kernel(float* cols, const float* in, int B, Geometry g) {
-  const int K = g.kh * g.kw * g.ic;
-  const int64_t n = int64_t(B) * g.oh * g.ow * K;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const int col = int(i % K);
-    const int64_t row = i / K;
-    const int c = col % g.ic, kx = (col / g.ic) % g.kw, ky = col / (g.ic * g.kw);
-    const int ox = int(row % g.ow), oy = int((row / g.ow) % g.oh);
-    const int64_t b = row / (int64_t(g.ow) * g.oh);
-    const int iy = oy * g.sh - g.pad_t + ky, ix = ox * g.sw - g.pad_l + kx;
+  const I K = I(g.kh) * g.kw * g.ic;
+  const I n = I(B) * g.oh * g.ow * K;
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    const I col = i % K;
+    const I row = i / K;
+    const I c = col % g.ic, kx = (col / g.ic) % g.kw, ky = col / (g.ic * g.kw);
+    const I ox = row % g.ow, oy = (row / g.ow) % g.oh;
+    const I b = row / (I(g.ow) * g.oh);
+    const I iy = oy * g.sh - g.pad_t + ky, ix = ox * g.sw - g.pad_l + kx;
     cols[i] = (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) ? 0.f
                                                               : in[((b * g.ih + iy) * g.iw + ix) * g.ic + c];
   }
@@ -24,22 +27,23 @@ __global__ void im2col_kernel(float* cols, const float* in, int B, Geometry g) {
 
 // Gather form of col2im: each input element sums the column entries that read it (no atomics,
 // deterministic).
+template <class I>
 __global__ void col2im_kernel(float* din, const float* cols, int B, Geometry g) {
-  const int K = g.kh * g.kw * g.ic;
-  const int64_t n = int64_t(B) * g.ih * g.iw * g.ic;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const int c = int(i % g.ic), ix = int((i / g.ic) % g.iw), iy = int((i / (int64_t(g.ic) * g.iw)) % g.ih);
-    const int64_t b = i / (int64_t(g.ic) * g.iw * g.ih);
+  const I K = I(g.kh) * g.kw * g.ic;
+  const I n = I(B) * g.ih * g.iw * g.ic;
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    const I c = i % g.ic, ix = (i / g.ic) % g.iw, iy = (i / (I(g.ic) * g.iw)) % g.ih;
+    const I b = i / (I(g.ic) * g.iw * g.ih);
     float sum = 0.f;
     for (int ky = 0; ky < g.kh; ++ky) {
-      const int ty = iy + g.pad_t - ky;
+      const I ty = iy + g.pad_t - ky;
       if (ty < 0 || ty % g.sh) continue;
-      const int oy = ty / g.sh;
+      const I oy = ty / g.sh;
       if (oy >= g.oh) continue;
       for (int kx = 0; kx < g.kw; ++kx) {
-        const int tx = ix + g.pad_l - kx;
+        const I tx = ix + g.pad_l - kx;
         if (tx < 0 || tx % g.sw) continue;
-        const int ox = tx / g.sw;
+        const I ox = tx / g.sw;
         if (ox >= g.ow) continue;
         sum += cols[((b * g.oh + oy) * g.ow + ox) * K + (ky * g.kw + kx) * g.ic + c];
       }
@@ -79,12 +83,32 @@ __global__ void bias_backward_kernel(float* dbias, const float* dout, int64_t ro
 
 inline int grid_for(int64_t n) { return int(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 8)); }
 
+// 32-bit indices when every index and index + grid stride stays below 2^31.
+inline bool fits_int32(int64_t n) { return n < (int64_t(1) << 30); }
+
+inline void im2col(float* cols, const float* in, int B, const Geometry& g) {
+  const int64_t n = int64_t(B) * g.oh * g.ow * g.kh * g.kw * g.ic, m = int64_t(B) * g.ih * g.iw * g.ic;
+  if (fits_int32(n) && fits_int32(m))
+    im2col_kernel<int><<<grid_for(n), kThreads>>>(cols, in, B, g);
+  else
+    im2col_kernel<int64_t><<<grid_for(n), kThreads>>>(cols, in, B, g);
+  cudaCheckLaunch();
+}
+
+inline void col2im(float* din, const float* cols, int B, const Geometry& g) {
+  const int64_t n = int64_t(B) * g.oh * g.ow * g.kh * g.kw * g.ic, m = int64_t(B) * g.ih * g.iw * g.ic;
+  if (fits_int32(n) && fits_int32(m))
+    col2im_kernel<int><<<grid_for(m), kThreads>>>(din, cols, B, g);
+  else
+    col2im_kernel<int64_t><<<grid_for(m), kThreads>>>(din, cols, B, g);
+  cudaCheckLaunch();
+}
+
 inline void conv2d_forward(cublasHandle_t h, float* out, float* cols, const float* in, const float* kernel,
                            const float* bias, int B, const Geometry& g, bool relu) {
   const int K = g.kh * g.kw * g.ic;
   const int64_t rows = int64_t(B) * g.oh * g.ow;
-  im2col_kernel<<<grid_for(rows * K), kThreads>>>(cols, in, B, g);
-  cudaCheckLaunch();
+  im2col(cols, in, B, g);
   gemm_row_major(h, false, false, int(rows), g.oc, K, cols, K, kernel, g.oc, out, g.oc, 0.f);
   bias_activation_kernel<<<grid_for(rows * g.oc), kThreads>>>(out, bias, rows, g.oc, relu);
   cudaCheckLaunch();
@@ -97,13 +121,11 @@ inline void conv2d_backward(cublasHandle_t h, float* din, float* dkernel, float*
   const int64_t rows = int64_t(B) * g.oh * g.ow;
   bias_backward_kernel<<<g.oc, kThreads>>>(dbias, dout, rows, g.oc);
   cudaCheckLaunch();
-  im2col_kernel<<<grid_for(rows * K), kThreads>>>(cols, in, B, g);
-  cudaCheckLaunch();
+  im2col(cols, in, B, g);
   gemm_row_major(h, true, false, K, g.oc, int(rows), cols, K, dout, g.oc, dkernel, g.oc, 1.f);  // dW += cols^T dY
   if (!din) return;
   gemm_row_major(h, false, true, int(rows), K, g.oc, dout, g.oc, kernel, g.oc, cols, K, 0.f);  // dcols = dY W^T
-  col2im_kernel<<<grid_for(int64_t(B) * g.ih * g.iw * g.ic), kThreads>>>(din, cols, B, g);
-  cudaCheckLaunch();
+  col2im(din, cols, B, g);
 }
 
 }  // namespace trainer::cuda
