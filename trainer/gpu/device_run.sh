@@ -6,6 +6,9 @@
 #
 # Run from the repository root on the GPU machine:
 #   BUDGET=480 bash trainer/gpu/device_run.sh
+# Knobs: SEED_PRECISION=auto|fp32|tf32 (auto: FP32 when 150 epochs fit in 60% of the time left),
+#        BEST_EPOCHS=auto|N (auto: what fits beside the seed run, at most 100; 0 skips it),
+#        PYTORCH=1|0 (0 skips the PyTorch timing).
 # Inputs (ignored folders carried beside the checkout):
 #   .devdata/cifar10-jpeg.tar.gz   the CIFAR-10 JPEG archive (../shared/data)
 #   .devbin/{train,trainer_tests}  the trainer built on the workstation (trainer/gpu/prepare.sh); when
@@ -79,8 +82,9 @@ EOF
 }
 ours speed-seed-fp32 --recipe seed --epochs 4
 ours speed-seed-tf32 --recipe seed --epochs 4 --tf32
-ours speed-best-fp32 --recipe best --epochs 3
+[ "${BEST_EPOCHS:-auto}" = auto ] && ours speed-best-fp32 --recipe best --epochs 3
 for mode in fp32 tf32; do
+  [ "${PYTORCH:-1}" = 1 ] || break
   flag=""; [ $mode = tf32 ] && flag=--tf32
   PYTHONUNBUFFERED=1 timeout 150 python3 trainer/gpu/pytorch_baseline.py --data /tmp/data --epochs 4 $flag \
     --json "$W/runs/pytorch-$mode.json" >"$W/logs/pytorch-$mode.log" 2>&1
@@ -89,9 +93,9 @@ done
 pack
 
 # --- 3. the full runs, side by side on the GPU, epochs fitted to the time left -------------------
-read -r SEED_FLAGS SEED_EPOCHS BEST_EPOCHS < <(python3 - "$W/runs" "$(left)" <<'EOF'
+read -r SEED_FLAGS SEED_EPOCHS BEST_EPOCHS < <(python3 - "$W/runs" "$(left)" "${SEED_PRECISION:-auto}" "${BEST_EPOCHS:-auto}" <<'EOF'
 import json, statistics, sys
-runs, left = sys.argv[1], float(sys.argv[2]) - 45  # the test evaluations and packing
+runs, left, precision, best_req = sys.argv[1], float(sys.argv[2]) - 45, sys.argv[3], sys.argv[4]  # 45 s: tests, packing
 def per_epoch(name, default):
     try:
         e = json.load(open(f"{runs}/{name}/metrics.json"))["epochs"]
@@ -99,11 +103,16 @@ def per_epoch(name, default):
     except Exception:
         return default
 fp32, tf32, best = per_epoch("speed-seed-fp32", 9e9), per_epoch("speed-seed-tf32", 9e9), per_epoch("speed-best-fp32", 9e9)
+if precision == "auto":
+    precision = "fp32" if 150 * fp32 * 1.15 < left * 0.6 else "tf32"
+seed_t = fp32 if precision == "fp32" else tf32
 # The runs share the GPU: plan on the sum of their solo times, with 15% to spare.
-flags, seed_t = ("fp32", fp32) if 150 * fp32 * 1.15 < left * 0.6 else ("tf32", tf32)
 seed_epochs = max(1, min(150, int(left / 1.15 / seed_t)))
-best_epochs = int((left / 1.15 - seed_epochs * seed_t) / best)
-print("--tf32" if flags == "tf32" else "-", seed_epochs, max(0, min(100, best_epochs)))
+if best_req == "auto":
+    best_epochs = max(0, min(100, int((left / 1.15 - seed_epochs * seed_t) / best)))
+else:
+    best_epochs = int(best_req)
+print("--tf32" if precision == "tf32" else "-", seed_epochs, best_epochs)
 EOF
 )
 [ "$SEED_FLAGS" = "-" ] && SEED_FLAGS=""

@@ -26,6 +26,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // The accelerator and its arithmetic ("NVIDIA H100 80GB HBM3, TF32"); empty on the CPU.
+  virtual std::string device() const { return ""; }
   virtual void set_state(const TrainState& s) = 0;
   virtual void get_state(TrainState& s) = 0;
   // Training mode (dropout on with masks from dropout_seed, batch statistics, moving statistics

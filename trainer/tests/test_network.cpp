@@ -171,7 +171,7 @@ void check_cuda_matches_cpu(const Plan& plan, int B, const OptimizerConfig& opt,
   for (int step = 1; step <= 3; ++step) {
     BatchStats c = cpu->forward_backward(b.x.data(), b.labels.data(), B, uint64_t(step), smoothing);
     BatchStats g = (*gpu)->forward_backward(b.x.data(), b.labels.data(), B, uint64_t(step), smoothing);
-    CHECK(g.loss == doctest::Approx(c.loss).epsilon(tf32 ? 1e-2 : 1e-4));
+    CHECK(g.loss == doctest::Approx(c.loss).epsilon(tf32 ? 2e-3 : 1e-4));
     if (!tf32) CHECK(g.correct == c.correct);
     std::vector<float> gc, gg;
     cpu->gradients(gc);
@@ -222,13 +222,26 @@ TEST_CASE("the CUDA backend matches the CPU on the seed network with RMSprop" * 
   check_cuda_matches_cpu(*plan, 32, opt, 1e-3f, 0.f, false, 1e-3, 1e-3);
 }
 
-// TF32 keeps 10 mantissa bits in the products: the same computation to about 1e-3 per product, so
-// whole tensors agree to a few 1e-3, far from the O(1) error of a wrong layout or index.
+// TF32 keeps 10 mantissa bits of each product's inputs. The comparison needs a network where that
+// rounding stays at its own size: on the seed network at initialisation batch norm divides by a
+// small spread of deep features and amplifies it to ~10% (seen on an H100: FP32 agrees to 1e-5
+// there, TF32 only to 0.1), which says nothing about the TF32 path. Convolutions (valid and strided
+// "same") and dense layers alone keep rounding near 1e-3, far below a wrong layout's O(1) error.
 TEST_CASE("the CUDA backend with TF32 stays within TF32 rounding of the CPU" * doctest::skip(!cuda_device_present())) {
-  auto plan = make_plan(gradcam::seed_architecture());
+  auto arch = gradcam::parse_architecture(R"({"format":"gradcam-cnn","version":1,
+    "input":{"height":16,"width":16,"channels":3,"scale":0.00392156862745098,"layout":"HWC"},
+    "classes":["c0","c1","c2","c3","c4","c5","c6","c7","c8","c9"],
+    "layers":[
+      {"type":"conv2d","name":"conv2d","filters":16,"kernel":[3,3],"strides":[1,1],"padding":"valid","activation":"relu"},
+      {"type":"conv2d","name":"conv2d_1","filters":32,"kernel":[3,3],"strides":[2,2],"padding":"same","activation":"relu"},
+      {"type":"flatten","name":"flatten"},
+      {"type":"dense","name":"dense","units":64,"activation":"relu"},
+      {"type":"dense","name":"dense_1","units":10,"activation":"softmax"}]})");
+  REQUIRE(arch.ok());
+  auto plan = make_plan(*arch);
   REQUIRE(plan.ok());
   OptimizerConfig opt;
   opt.kind = OptimizerKind::adamw;
   opt.weight_decay = 0.05f;
-  check_cuda_matches_cpu(*plan, 32, opt, 1e-3f, 0.1f, true, 3e-2, 3e-2);
+  check_cuda_matches_cpu(*plan, 32, opt, 1e-3f, 0.1f, true, 2e-2, 1e-2);
 }

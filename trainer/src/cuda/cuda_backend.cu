@@ -1,6 +1,7 @@
 // The CUDA backend: the plan's layer list with the kernels of this folder and cuBLAS SGEMM, the
 // same steps in the same order as cpu/cpu_backend.cpp. Buffers are allocated once for max_batch.
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "../backend.h"
@@ -30,6 +31,11 @@ T* device_alloc(int64_t n) {
 class CudaBackend final : public Backend {
  public:
   CudaBackend(const Plan& plan, int max_batch, bool tf32) : plan_(plan), max_batch_(max_batch) {
+    cudaDeviceProp prop{};
+    int dev = 0;
+    cudaCheck(cudaGetDevice(&dev));
+    cudaCheck(cudaGetDeviceProperties(&prop, dev));
+    device_ = std::string(prop.name) + (tf32 ? ", TF32" : ", FP32");
     cublasCheck(cublasCreate(&cublas_));
     // TF32 tensor cores for SGEMM: ~10 mantissa bits in the products, FP32 accumulation.
     cublasCheck(cublasSetMathMode(cublas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
@@ -74,6 +80,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return "cuda"; }
+  std::string device() const override { return device_; }
 
   void set_state(const TrainState& s) override {
     const size_t bytes = sizeof(float) * size_t(plan_.num_params);
@@ -227,6 +234,7 @@ class CudaBackend final : public Backend {
 
   const Plan plan_;
   int max_batch_;
+  std::string device_;
   cublasHandle_t cublas_ = nullptr;
   float *params_, *m_, *v_, *grads_, *cols_, *x_, *probs_, *losses_;
   int *labels_, *correct_;
