@@ -344,14 +344,15 @@ int run(const Args& a) {
   metrics["recipe"] = recipe_to_json(recipe);
   metrics["seed"] = seed;
   metrics["backend"] = backend->name();
-  metrics["machine"] = machine_description(threads);
-  if (!backend->device().empty()) metrics["device"] = backend->device();
+  const std::string machine = machine_description(threads), device = backend->device();
+  metrics["machine"] = machine;
+  if (!device.empty()) metrics["device"] = device;
   metrics["data"] = {{"path", a.get("data")}, {"format", report.format}, {"train", train.size()},
                      {"validation", val.size()}, {"skipped_bad_images", report.skipped.size()}};
   metrics["parameters"] = plan.num_params;
-  const std::string where = backend->device().empty() ? machine_description(threads) : backend->device();
   std::fprintf(stderr, "recipe %s: %d epochs, batch %d, %s on %s; %lld parameters; writing %s\n",
-               recipe.name.c_str(), recipe.epochs, recipe.batch, backend->name().c_str(), where.c_str(),
+               recipe.name.c_str(), recipe.epochs, recipe.batch, backend->name().c_str(),
+               (device.empty() ? machine : device).c_str(),
                (long long)plan.num_params, out.string().c_str());
 
   auto save_best_model = [&](const TrainState& s, int epoch, double val_acc) {

@@ -83,12 +83,16 @@ __global__ void bias_backward_kernel(float* dbias, const float* dout, int64_t ro
 
 inline int grid_for(int64_t n) { return int(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 8)); }
 
-// 32-bit indices when every index and index + grid stride stays below 2^31.
-inline bool fits_int32(int64_t n) { return n < (int64_t(1) << 30); }
+// 32-bit indices when every index, and index + grid stride, of both the column matrix and the
+// image batch stays below 2^31.
+inline bool indices_fit_int32(int B, const Geometry& g) {
+  const int64_t limit = int64_t(1) << 30;
+  return int64_t(B) * g.oh * g.ow * g.kh * g.kw * g.ic < limit && int64_t(B) * g.ih * g.iw * g.ic < limit;
+}
 
 inline void im2col(float* cols, const float* in, int B, const Geometry& g) {
-  const int64_t n = int64_t(B) * g.oh * g.ow * g.kh * g.kw * g.ic, m = int64_t(B) * g.ih * g.iw * g.ic;
-  if (fits_int32(n) && fits_int32(m))
+  const int64_t n = int64_t(B) * g.oh * g.ow * g.kh * g.kw * g.ic;
+  if (indices_fit_int32(B, g))
     im2col_kernel<int><<<grid_for(n), kThreads>>>(cols, in, B, g);
   else
     im2col_kernel<int64_t><<<grid_for(n), kThreads>>>(cols, in, B, g);
@@ -96,8 +100,8 @@ inline void im2col(float* cols, const float* in, int B, const Geometry& g) {
 }
 
 inline void col2im(float* din, const float* cols, int B, const Geometry& g) {
-  const int64_t n = int64_t(B) * g.oh * g.ow * g.kh * g.kw * g.ic, m = int64_t(B) * g.ih * g.iw * g.ic;
-  if (fits_int32(n) && fits_int32(m))
+  const int64_t m = int64_t(B) * g.ih * g.iw * g.ic;
+  if (indices_fit_int32(B, g))
     col2im_kernel<int><<<grid_for(m), kThreads>>>(din, cols, B, g);
   else
     col2im_kernel<int64_t><<<grid_for(m), kThreads>>>(din, cols, B, g);
