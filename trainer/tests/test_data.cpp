@@ -5,26 +5,17 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <unistd.h>
 
 #include "dataset.h"
 #include "gradcam/image.h"
 #include "gradcam/model.h"
+#include "test_helpers.h"
 
 namespace fs = std::filesystem;
 using namespace trainer;
+using trainer::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / ("trainer_test_" + name + "_" + std::to_string(getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 uint8_t pixel_value(int record, int plane, int k) { return uint8_t((record * 31 + plane * 70 + k) % 251); }
 

@@ -10,7 +10,6 @@
 #include <numeric>
 #include <random>
 #include <sstream>
-#include <unistd.h>
 
 #include "backend.h"
 #include "dataset.h"
@@ -19,6 +18,7 @@
 
 namespace fs = std::filesystem;
 using namespace trainer;
+using trainer::test::TempDir;
 
 namespace {
 
@@ -46,16 +46,6 @@ Dataset synthetic_dataset(int n, int side, uint64_t seed) {
   }
   return d;
 }
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / ("trainer_test_" + name + "_" + std::to_string(getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string read_text(const fs::path& p) {
   std::ifstream f(p);
