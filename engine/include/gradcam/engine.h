@@ -25,6 +25,9 @@ class Engine {
   static Result<std::unique_ptr<Engine>> load(const uint8_t* bytes, size_t size, const std::string& source);
   static Result<std::unique_ptr<Engine>> load_file(const std::string& path);
   explicit Engine(Model model);
+  // The network holds references into model_: a copied or moved Engine would point into the old one.
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   const Model& model() const { return model_; }
   const Architecture& arch() const { return model_.arch; }

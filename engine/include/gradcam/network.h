@@ -52,7 +52,7 @@ class Network {
     std::vector<float> kernel_t;            // direct convs: kernel as [kh][kw][oc][ic], for backward
     std::vector<float> bn_scale, bn_shift;  // batch norm folded: y = x * scale + shift
     kernels::ConvGeometry geometry{};       // conv and max pool
-    // 3x3 stride-1 convolutions run as Winograd F(4x4,3x3): the transformed kernel for forward,
+    // 3x3 stride-1 convolutions run as Winograd F(2x2,3x3): the transformed kernel for forward,
     // and of the flipped, transposed kernel for the input gradient.
     bool winograd = false;
     std::vector<float> winograd_forward, winograd_backward;

@@ -1,6 +1,6 @@
 // Errors are values: every fallible call returns Result<T> (or Status) carrying a message a person
-// can act on. The engine never aborts on bad input and never throws across its public API, so the
-// same code runs in wasm without C++ exception support.
+// can act on. The engine never aborts on bad input and never throws across its public API: the
+// readers catch nlohmann-json's exceptions inside (so the wasm build is compiled with -fexceptions).
 #pragma once
 #include <string>
 #include <utility>
