@@ -6,17 +6,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "gradcam/engine.h"
+#include "cli.h"
 
-namespace fs = std::filesystem;
 using namespace gradcam;
+using namespace gradcam::cli;
 using json = nlohmann::json;
 
 namespace {
@@ -28,136 +25,28 @@ commands:
              classes, input shape, layers with output shapes
   explain  --model F --image F [--layer NAME] [--method NAME] [--target auto|INDEX|NAME]
            [--score logit|probability] [--crop center|squash|letterbox]
-           [--colormap jet|turbo|viridis|inferno] [--alpha A] [--out overlay.png]
-           [--json] [--dump-input]
+           [--colormap turbo|jet|viridis|inferno] [--alpha A] [--samples N]
+           [--out overlay.png] [--overwrite] [--json] [--dump-input]
              classify an image and explain the prediction
-  eval     --model F --data DIR [--crop MODE] [--json] [--limit N]
+  eval     --model F --data DIR [--crop MODE] [--json] [--limit N] [--quiet]
              accuracy, per-class accuracy and confusion matrix on a folder of
              <class>/*.jpg|png or CIFAR-10 binary batches (*.bin)
-  batch    --model F --input DIR --out DIR [explain options]
-             explain every image in a folder: DIR/<name>.png overlays and DIR/index.json
-  init-model --out F [--seed N]
-             write the seed architecture with deterministic random (untrained) weights
+  batch    --model F --input DIR --out DIR [explain options] [--jobs N] [--shard K/N]
+           [--resume | --overwrite] [--quiet]
+             explain every image below DIR: DIR/<relative path>.png overlays (a/x.jpg ->
+             a/x.jpg.png), DIR/index.jsonl as it goes and DIR/index.json at the end; exits 1
+             when an image could not be explained (the index says which and why), 130 on Ctrl-C
+  merge-index --out DIR [--overwrite]
+             join DIR/index.shard-K-of-N.json (from batch --shard) into DIR/index.json
+  init-model --out F [--seed N] [--arch FILE.json] [--overwrite]
+             write an architecture (default: the seed network) with deterministic random
+             (untrained) weights
   bench    --model F [--image F] [--iterations N] [--json] [--profile]
              time forward and Grad-CAM passes (--profile: each layer's forward too)
 
 methods: gradcam gradcam++ xgradcam hirescam layercam scorecam eigencam saliency smoothgrad
          guided-backprop guided-gradcam
 )";
-
-struct UsageError {
-  std::string message;
-};
-struct FileError {
-  std::string message;
-};
-
-struct Args {
-  std::map<std::string, std::string> values;
-  std::set<std::string> flags;
-  bool has(const std::string& k) const { return values.count(k) || flags.count(k); }
-  std::string get(const std::string& k, const std::string& fallback = "") const {
-    auto it = values.find(k);
-    return it == values.end() ? fallback : it->second;
-  }
-  std::string require(const std::string& k) const {
-    auto it = values.find(k);
-    if (it == values.end()) throw UsageError{"missing --" + k};
-    return it->second;
-  }
-};
-
-const std::set<std::string> kFlags = {"json", "dump-input", "help", "quiet", "profile"};
-
-Args parse_args(int argc, char** argv, int first) {
-  Args a;
-  for (int i = first; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s.rfind("--", 0) != 0) throw UsageError{"unexpected argument \"" + s + "\""};
-    std::string key = s.substr(2), value;
-    auto eq = key.find('=');
-    if (eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-      a.values[key] = value;
-    } else if (kFlags.count(key)) {
-      a.flags.insert(key);
-    } else {
-      if (i + 1 >= argc) throw UsageError{"--" + key + " needs a value"};
-      a.values[key] = argv[++i];
-    }
-  }
-  return a;
-}
-
-template <class T>
-T unwrap_usage(Result<T> r) {
-  if (!r) throw UsageError{r.error()};
-  return std::move(r.value());
-}
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) throw FileError{path + ": is a directory, not a file"};
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) throw FileError{path + ": cannot open (" + std::strerror(errno) + ")"};
-  std::streamoff n = f.tellg();
-  if (n < 0) throw FileError{path + ": cannot read"};
-  if (uint64_t(n) > ImageLimits::kMaxFileBytes && uint64_t(n) > ModelLimits::kMaxFileBytes)
-    throw FileError{path + ": file is too large (" + std::to_string(n) + " bytes)"};
-  std::vector<uint8_t> bytes(static_cast<size_t>(n));
-  f.seekg(0);
-  if (n > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), n)) throw FileError{path + ": cannot read"};
-  return bytes;
-}
-
-void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  if (!f || !f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size())))
-    throw FileError{path + ": cannot write (" + std::strerror(errno) + ")"};
-}
-
-std::unique_ptr<Engine> load_engine(const Args& a) {
-  auto e = Engine::load_file(a.require("model"));
-  if (!e) throw FileError{e.error()};
-  return std::move(e.value());
-}
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-Image load_image(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
-  auto img = decode_image(bytes.data(), bytes.size());
-  if (!img) throw FileError{path + ": " + img.error()};
-  return std::move(img.value());
-}
-
-struct ExplainSettings {
-  ExplainOptions options;
-  CropMode crop = CropMode::center;
-  Colormap colormap = Colormap::jet;
-  float alpha = 0.45f;
-};
-
-ExplainSettings explain_settings(const Args& a, const Architecture& arch) {
-  ExplainSettings s;
-  s.options.layer = unwrap_usage(find_conv_layer(arch, a.get("layer", "auto")));
-  s.options.method = unwrap_usage(parse_method(a.get("method", "gradcam")));
-  s.options.target = unwrap_usage(parse_target(arch, a.get("target", "auto")));
-  s.options.score = unwrap_usage(parse_score(a.get("score", "logit")));
-  s.crop = unwrap_usage(parse_crop_mode(a.get("crop", "center")));
-  s.colormap = unwrap_usage(parse_colormap(a.get("colormap", "jet")));
-  if (a.has("alpha")) {
-    char* end = nullptr;
-    std::string t = a.get("alpha");
-    s.alpha = std::strtof(t.c_str(), &end);
-    if (end == t.c_str() || *end || !(s.alpha >= 0 && s.alpha <= 1)) throw UsageError{"--alpha must be a number in [0,1]"};
-  }
-  if (a.has("samples")) s.options.smoothgrad_samples = std::max(1, std::atoi(a.get("samples").c_str()));
-  return s;
-}
 
 void print_summary(const Engine& engine, const Explanation& e, const std::string& image) {
   const Architecture& arch = engine.arch();
@@ -190,6 +79,15 @@ int cmd_explain(const Args& a) {
   auto engine = load_engine(a);
   ExplainSettings s = explain_settings(a, engine->arch());
   std::string image_path = a.require("image");
+  if (a.has("out")) {
+    // The overlay must never replace what this run reads, nor (silently) anything else.
+    for (const char* input : {"image", "model"})
+      if (same_path(a.get("out"), a.get(input)))
+        throw UsageError{"--out " + a.get("out") + " is the --" + input + " file: choose another name for the overlay"};
+    std::error_code ec;
+    if (!a.has("overwrite") && fs::exists(a.get("out"), ec))
+      throw UsageError{a.get("out") + ": already exists (pass --overwrite to replace it)"};
+  }
   double t0 = now_ms();
   Image image = load_image(image_path);
   double t1 = now_ms();
@@ -201,7 +99,7 @@ int cmd_explain(const Args& a) {
     const Architecture& arch = engine->arch();
     Image over = overlay_on_source(image, e->cam.values.data(), e->cam.height, e->cam.width, arch.height, arch.width,
                                    s.crop, s.colormap, s.alpha);
-    write_file(a.get("out"), encode_png(over.rgba.data(), over.width, over.height, 4));
+    write_file_atomic(a.get("out"), encode_png(over.rgba.data(), over.width, over.height, 4), a.has("overwrite"));
   }
   if (a.has("json")) {
     JsonOptions o;
@@ -232,23 +130,6 @@ std::vector<fs::path> sorted_entries(const fs::path& dir) {
   return v;
 }
 
-// A progress bar on stderr, redrawn in place, only when stderr is a terminal or forced.
-struct Progress {
-  size_t total;
-  double start = now_ms();
-  bool quiet;
-  void update(size_t done, const std::string& extra = "") const {
-    if (quiet) return;
-    double el = (now_ms() - start) / 1000.0;
-    double rate = el > 0 ? double(done) / el : 0;
-    int width = 30, fill = total ? int(double(done) / double(total) * width) : width;
-    std::fprintf(stderr, "\r[%s%s] %zu/%zu %.0f img/s ETA %.0fs %s", std::string(size_t(fill), '#').c_str(),
-                 std::string(size_t(width - fill), '.').c_str(), done, total, rate,
-                 rate > 0 ? double(total - done) / rate : 0.0, extra.c_str());
-    if (done == total) std::fprintf(stderr, "\n");
-  }
-};
-
 int cmd_eval(const Args& a) {
   auto engine = load_engine(a);
   const Architecture& arch = engine->arch();
@@ -256,7 +137,7 @@ int cmd_eval(const Args& a) {
   fs::path dir = a.require("data");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw FileError{dir.string() + ": not a folder"};
-  long limit = a.has("limit") ? std::atol(a.get("limit").c_str()) : -1;
+  const long limit = long(a.integer("limit", -1, 0, 1000000000));
   const int n = int(arch.classes.size());
 
   // Samples: (label, image file) from class folders, or records of CIFAR-10 binary batches.
@@ -352,65 +233,9 @@ int cmd_eval(const Args& a) {
   return 0;
 }
 
-int cmd_batch(const Args& a) {
-  auto engine = load_engine(a);
-  ExplainSettings s = explain_settings(a, engine->arch());
-  fs::path in = a.require("input"), out = a.require("out");
-  std::error_code ec;
-  if (!fs::is_directory(in, ec)) throw FileError{in.string() + ": not a folder"};
-  fs::create_directories(out, ec);
-  if (ec) throw FileError{out.string() + ": cannot create folder (" + ec.message() + ")"};
-  std::vector<fs::path> images;
-  for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (it->is_regular_file() && is_image_name(it->path())) images.push_back(it->path());
-  std::sort(images.begin(), images.end());
-  if (images.empty()) throw FileError{in.string() + ": no .jpg, .png, .bmp or .gif files"};
-  json index = json::array();
-  Progress progress{images.size(), now_ms(), a.has("quiet")};
-  long failures = 0;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const fs::path& p = images[i];
-    std::string rel = fs::relative(p, in).string();
-    json entry = {{"file", rel}};
-    try {
-      Image image = load_image(p.string());
-      std::vector<float> input = engine->prepare(image, s.crop);
-      auto e = engine->explain(input, s.options);
-      if (!e) throw FileError{p.string() + ": " + e.error()};
-      std::string name = rel;
-      std::replace(name.begin(), name.end(), '/', '_');
-      name = fs::path(name).replace_extension(".png").string();
-      Image over = overlay_on_source(image, e->cam.values.data(), e->cam.height, e->cam.width, engine->arch().height,
-                                     engine->arch().width, s.crop, s.colormap, s.alpha);
-      write_file((out / name).string(), encode_png(over.rgba.data(), over.width, over.height, 4));
-      json top = json::array();
-      for (const ClassScore& t : top_k(e->probabilities, 3))
-        top.push_back({{"index", t.index}, {"name", engine->arch().classes[size_t(t.index)]}, {"probability", t.probability}});
-      entry["ok"] = true;
-      entry["overlay"] = name;
-      entry["top"] = top;
-      entry["target"] = {{"index", e->target}, {"name", engine->arch().classes[size_t(e->target)]}};
-    } catch (const FileError& err) {
-      entry["ok"] = false;
-      entry["error"] = err.message;
-      failures++;
-      if (!a.has("quiet")) std::fprintf(stderr, "\ngradcam: %s (skipped)\n", err.message.c_str());
-    }
-    index.push_back(entry);
-    progress.update(i + 1);
-  }
-  json doc = {{"model", a.get("model")}, {"layer", engine->arch().layers[size_t(s.options.layer)].name},
-              {"method", method_name(s.options.method)}, {"score", score_name(s.options.score)},
-              {"images", index}};
-  std::string text = doc.dump(2);
-  write_file((out / "index.json").string(), std::vector<uint8_t>(text.begin(), text.end()));
-  std::printf("%zu images, %ld failed; index: %s\n", images.size(), failures, (out / "index.json").string().c_str());
-  return failures ? 1 : 0;
-}
-
 int cmd_init_model(const Args& a) {
   std::string out = a.require("out");
-  uint64_t seed = std::strtoull(a.get("seed", "1").c_str(), nullptr, 10);
+  const auto seed = uint64_t(a.integer("seed", 1, 0, 9007199254740991LL));
   Architecture arch = seed_architecture();
   if (a.has("arch")) {
     std::vector<uint8_t> text = read_file(a.get("arch"));
@@ -418,8 +243,7 @@ int cmd_init_model(const Args& a) {
     if (!parsed) throw FileError{a.get("arch") + ": " + parsed.error()};
     arch = parsed.value();
   }
-  Status st = save_model_file(random_model(arch, seed), out);
-  if (!st) throw FileError{st.error()};
+  write_file_atomic(out, save_model(random_model(arch, seed)), a.has("overwrite"));
   std::printf("wrote %s (untrained, seed %llu)\n", out.c_str(), (unsigned long long)seed);
   return 0;
 }
@@ -433,7 +257,7 @@ double quantile(std::vector<double> v, double q) {
 int cmd_bench(const Args& a) {
   auto engine = load_engine(a);
   const Architecture& arch = engine->arch();
-  int iters = a.has("iterations") ? std::max(1, std::atoi(a.get("iterations").c_str())) : 200;
+  const int iters = int(a.integer("iterations", 200, 1, 1000000));
   std::vector<float> input;
   if (a.has("image")) {
     input = engine->prepare(load_image(a.get("image")), CropMode::center);
@@ -506,6 +330,31 @@ int cmd_bench(const Args& a) {
   return 0;
 }
 
+
+// Every command with the options it takes; anything else is refused by parse_args.
+struct Command {
+  const char* name;
+  int (*run)(const Args&);
+  CommandOptions options;
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = [] {
+    CommandOptions explain{{"model", "image", "out"}, {"json", "dump-input", "overwrite"}};
+    explain.values.insert(explain.values.end(), kExplainValueOptions.begin(), kExplainValueOptions.end());
+    return std::vector<Command>{
+        {"info", cmd_info, {{"model"}, {"json"}}},
+        {"explain", cmd_explain, explain},
+        {"eval", cmd_eval, {{"model", "data", "crop", "limit"}, {"json", "quiet"}}},
+        {"batch", cmd_batch, kBatchOptions},
+        {"merge-index", cmd_merge_index, kMergeIndexOptions},
+        {"init-model", cmd_init_model, {{"out", "seed", "arch"}, {"overwrite"}}},
+        {"bench", cmd_bench, {{"model", "image", "iterations"}, {"json", "profile"}}},
+    };
+  }();
+  return table;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -515,18 +364,19 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   try {
-    Args a = parse_args(argc, argv, 2);
+    const Command* c = nullptr;
+    std::string names;
+    for (const Command& k : commands()) {
+      if (cmd == k.name) c = &k;
+      names += (names.empty() ? "" : ", ") + std::string(k.name);
+    }
+    if (!c) throw UsageError{"unknown command \"" + cmd + "\" (" + names + ")"};
+    Args a = parse_args(cmd, c->options, argc, argv, 2);
     if (a.has("help")) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (cmd == "info") return cmd_info(a);
-    if (cmd == "explain") return cmd_explain(a);
-    if (cmd == "eval") return cmd_eval(a);
-    if (cmd == "batch") return cmd_batch(a);
-    if (cmd == "init-model") return cmd_init_model(a);
-    if (cmd == "bench") return cmd_bench(a);
-    throw UsageError{"unknown command \"" + cmd + "\" (info, explain, eval, batch, init-model, bench)"};
+    return c->run(a);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "gradcam %s: %s (gradcam --help for usage)\n", cmd.c_str(), e.message.c_str());
     return 2;

@@ -177,7 +177,7 @@ class Engine {
         return engine._heatmap(cam, width, height);
       },
       // The image with the heat map blended over it, at the image's own size.
-      overlay(source = image, { colormap = 'jet', alpha = 0.45 } = {}) {
+      overlay(source = image, { colormap = 'turbo', alpha = 0.45 } = {}) {
         return engine._overlay(source, cam, crop, colormap, alpha);
       },
     };

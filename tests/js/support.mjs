@@ -51,9 +51,10 @@ export function encodeJpeg({ data, width, height }, quality = 90) {
   return jpeg.encode({ data: Buffer.from(data), width, height }, quality).data;
 }
 
-export function run(cmd, args) {
+export function run(cmd, args, env = {}) {
   const isWasm = cmd.endsWith('.js');
-  const r = spawnSync(isWasm ? process.execPath : cmd, isWasm ? [cmd, ...args] : args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(isWasm ? process.execPath : cmd, isWasm ? [cmd, ...args] : args,
+    { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...env } });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

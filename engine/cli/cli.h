@@ -1,0 +1,88 @@
+// What the CLI's commands share: their option parser, the two kinds of error (a usage error exits 2,
+// a file that cannot be used exits 1), file I/O that never leaves a partial file, the explain
+// settings and the progress bar.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gradcam/engine.h"
+
+namespace gradcam::cli {
+
+namespace fs = std::filesystem;
+
+struct UsageError {
+  std::string message;
+};
+struct FileError {
+  std::string message;
+};
+
+// The options one command takes: those with a value and the flags. Anything else is a usage error
+// that names the option and lists the valid ones, so a typo never falls back to a default.
+struct CommandOptions {
+  std::vector<std::string> values;
+  std::vector<std::string> flags;
+};
+
+struct Args {
+  std::string command;
+  std::map<std::string, std::string> values;
+  std::set<std::string> flags;
+  bool has(const std::string& k) const { return values.count(k) || flags.count(k); }
+  std::string get(const std::string& k, const std::string& fallback = "") const;
+  std::string require(const std::string& k) const;
+  // A whole decimal integer in [lo, hi], or a usage error naming the option.
+  long long integer(const std::string& k, long long fallback, long long lo, long long hi) const;
+};
+
+Args parse_args(const std::string& command, const CommandOptions& spec, int argc, char** argv, int first);
+
+template <class T>
+T unwrap_usage(Result<T> r) {
+  if (!r) throw UsageError{r.error()};
+  return std::move(r.value());
+}
+
+std::vector<uint8_t> read_file(const std::string& path);
+// Writes to a temporary name beside `path` and renames it into place, so an interrupted run leaves
+// either the old state or the whole new file. Refuses to replace an existing file unless `overwrite`.
+void write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes, bool overwrite);
+// The suffix of those temporary names (a run that was killed may leave one behind).
+extern const char* const kPartialSuffix;
+// True when a and b name the same file or folder (after resolving links, "..", and so on).
+bool same_path(const fs::path& a, const fs::path& b);
+// True when `inner` is `outer` or lies somewhere below it.
+bool path_within(const fs::path& inner, const fs::path& outer);
+
+std::unique_ptr<Engine> load_engine(const Args& a);
+Image load_image(const std::string& path);
+double now_ms();
+
+struct ExplainSettings {
+  ExplainOptions options;
+  CropMode crop = CropMode::center;
+  Colormap colormap = Colormap::turbo;
+  float alpha = 0.45f;
+};
+// The explain options every explaining command takes (--layer, --method, ...).
+extern const std::vector<std::string> kExplainValueOptions;
+ExplainSettings explain_settings(const Args& a, const Architecture& arch);
+
+// A progress bar on stderr, redrawn in place.
+struct Progress {
+  size_t total;
+  double start;
+  bool quiet;
+  void update(size_t done, const std::string& extra = "") const;
+};
+
+int cmd_batch(const Args& a);
+int cmd_merge_index(const Args& a);
+extern const CommandOptions kBatchOptions, kMergeIndexOptions;
+
+}  // namespace gradcam::cli
