@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang 14, ASan + UBSan) and runs them. Two modes:
 #
-#   tools/fuzz.sh            CI mode, the same answer on every run: replays the regressions and the
+#   tools/fuzz.sh            CI mode, the same inputs on every run: replays the regressions and the
 #                            seed corpora, then fuzzes each target for a fixed number of inputs
 #                            (FUZZ_RUNS, default 20000) from a fixed seed (-seed=1). Nothing depends on
 #                            wall time; -timeout is only a hang detector far above any input's work
@@ -57,7 +57,9 @@ for target in model image explain; do
   fi
   if [ $mode = ci ]; then
     echo "fuzz $target: $runs inputs from seed 1"
-    run=(-seed=1 -runs="$runs" -timeout=300)
+    # -use_cmp=0 and -reload=0: comparison tracing sees heap addresses and reload reads the corpus
+    # folder on a timer; with either on, two runs from the same seed explore different inputs.
+    run=(-seed=1 -runs="$runs" -use_cmp=0 -reload=0 -timeout=300)
   else
     echo "fuzz $target: ${seconds}s, random seed"
     run=(-max_total_time="$seconds" -timeout=30)

@@ -103,7 +103,10 @@ void conv_dim(int in, int k, int s, Padding p, int& out, int& pad_before) {
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) t += ',';
+    t += std::to_string(s[i]);
+  }
   return t + "]";
 }
 
