@@ -29,7 +29,7 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -Iengine/include -isystem /usr/include/eigen3 -isystem build/_deps/xsimd/usr/include
        -isystem build/_deps/stb/usr/include/stb -isystem build/native/include_shim)
 srcs=(engine/src/model.cpp engine/src/network.cpp engine/src/kernels.cpp engine/src/winograd.cpp engine/src/cam.cpp
-      engine/src/image.cpp engine/src/colormap.cpp engine/src/engine.cpp)
+      engine/src/image.cpp engine/src/colormap.cpp engine/src/map.cpp engine/src/engine.cpp)
 
 # The engine once, as objects shared by the three targets (-fsanitize=fuzzer-no-link for them).
 objs=()

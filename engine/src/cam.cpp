@@ -9,7 +9,7 @@
 #include <cmath>
 #include <random>
 
-#include "gradcam/colormap.h"
+#include "gradcam/map.h"
 
 namespace gradcam {
 

@@ -1,4 +1,4 @@
-// Heat-map rendering: normalisation, bilinear upsampling, colormaps (RGB order), overlays.
+// Heat-map rendering: colormaps (RGB order) and overlays, on maps normalised by map.h.
 #include "gradcam/colormap.h"
 
 #include <algorithm>
@@ -62,18 +62,6 @@ float clamp_alpha(float alpha) {
   return std::min(alpha, 1.0f);
 }
 
-// Bilinear taps along one axis, half-pixel convention: s = (d + 0.5) * sn / dn - 0.5, clamped.
-struct Tap {
-  int i0, i1;
-  float f;
-};
-Tap bilinear_tap(double s, int sn) {
-  s = std::clamp(s, 0.0, double(sn - 1));
-  const int i0 = std::min(int(s), sn - 1);
-  const int i1 = std::min(i0 + 1, sn - 1);
-  return {i0, i1, float(s - i0)};
-}
-
 // When a heat vector does not have the image's size (a broken precondition), the most plausible
 // shape: the factorisation h x w of its size whose aspect is closest to the image's.
 void guess_shape(size_t n, int img_w, int img_h, int* h, int* w) {
@@ -128,55 +116,6 @@ std::array<uint8_t, 3> colormap_rgb(Colormap map, float t) {
     case Colormap::inferno: return interpolate(kInferno, t);
   }
   return jet(t);
-}
-
-std::vector<float> normalize_map(const float* values, int count) {
-  if (values == nullptr || count <= 0) return {};
-  std::vector<float> out(size_t(count), 0.0f);
-  double lo = std::numeric_limits<double>::infinity();
-  double hi = -std::numeric_limits<double>::infinity();
-  for (int i = 0; i < count; ++i) {
-    const float v = values[i];
-    if (!std::isfinite(v)) continue;  // NaN and infinities carry no position; they map to 0
-    lo = std::min(lo, double(v));
-    hi = std::max(hi, double(v));
-  }
-  const double range = hi - lo;
-  if (!(range > 0.0) || !std::isfinite(range)) return out;  // constant (or nothing finite)
-  for (int i = 0; i < count; ++i) {
-    const float v = values[i];
-    if (std::isfinite(v)) out[size_t(i)] = float(std::clamp((double(v) - lo) / range, 0.0, 1.0));
-  }
-  return out;
-}
-
-std::vector<float> upsample_bilinear(const float* src, int sh, int sw, int dh, int dw) {
-  if (dh <= 0 || dw <= 0) return {};
-  std::vector<float> out(size_t(dh) * size_t(dw), 0.0f);
-  if (src == nullptr || sh <= 0 || sw <= 0) return out;
-  std::vector<Tap> xs(static_cast<size_t>(dw));
-  for (int x = 0; x < dw; ++x)
-    xs[size_t(x)] = bilinear_tap((x + 0.5) * double(sw) / double(dw) - 0.5, sw);
-  for (int y = 0; y < dh; ++y) {
-    const Tap ty = bilinear_tap((y + 0.5) * double(sh) / double(dh) - 0.5, sh);
-    const float* r0 = src + size_t(ty.i0) * sw;
-    const float* r1 = src + size_t(ty.i1) * sw;
-    float* o = out.data() + size_t(y) * dw;
-    for (int x = 0; x < dw; ++x) {
-      const Tap& tx = xs[size_t(x)];
-      const float top = r0[tx.i0] + (r0[tx.i1] - r0[tx.i0]) * tx.f;
-      const float bot = r1[tx.i0] + (r1[tx.i1] - r1[tx.i0]) * tx.f;
-      o[x] = top + (bot - top) * ty.f;
-    }
-  }
-  return out;
-}
-
-std::vector<float> heatmap(const float* raw, int raw_height, int raw_width, int width, int height) {
-  if (raw == nullptr || raw_height <= 0 || raw_width <= 0)
-    return upsample_bilinear(nullptr, 0, 0, height, width);
-  const std::vector<float> norm = normalize_map(raw, raw_height * raw_width);
-  return upsample_bilinear(norm.data(), raw_height, raw_width, height, width);
 }
 
 Image colorize(const std::vector<float>& normalized, int width, int height, Colormap map) {
@@ -242,7 +181,7 @@ Image overlay_on_source(const Image& source, const float* raw, int raw_height, i
   // Source pixel centre -> input coordinate (through the crop) -> raw-map coordinate -> taps.
   // inside = false marks pixels outside the used source region.
   struct AxisMap {
-    std::vector<Tap> tap;
+    std::vector<BilinearTap> tap;
     std::vector<char> inside;
   };
   auto build = [](int n, double s0, double s1, int d0, int d1, int input_n, int raw_n) {
@@ -267,7 +206,7 @@ Image overlay_on_source(const Image& source, const float* raw, int raw_height, i
     uint8_t* p = &out.rgba[size_t(y) * W * 4];
     const bool row_in = my.inside[size_t(y)] != 0;
     if (row_in) {
-      const Tap& ty = my.tap[size_t(y)];
+      const BilinearTap& ty = my.tap[size_t(y)];
       const float* r0 = norm.data() + size_t(ty.i0) * raw_width;
       const float* r1 = norm.data() + size_t(ty.i1) * raw_width;
       for (int x = 0; x < raw_width; ++x) row[size_t(x)] = r0[x] + (r1[x] - r0[x]) * ty.f;
@@ -280,7 +219,7 @@ Image overlay_on_source(const Image& source, const float* raw, int raw_height, i
         p[2] = uint8_t((p[2] + 1) / 2);
         continue;
       }
-      const Tap& tx = mx.tap[size_t(x)];
+      const BilinearTap& tx = mx.tap[size_t(x)];
       const float t = row[size_t(tx.i0)] + (row[size_t(tx.i1)] - row[size_t(tx.i0)]) * tx.f;
       const RGB c = colormap_rgb(map, t);
       p[0] = blend(p[0], c[0], alpha);

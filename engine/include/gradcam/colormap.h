@@ -1,4 +1,4 @@
-// Heat-map rendering: normalisation, bilinear upsampling, colormaps (in RGB order), overlay.
+// Heat-map rendering: colormaps (in RGB order) and overlays of maps normalised by map.h.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gradcam/image.h"
+#include "gradcam/map.h"
 #include "gradcam/result.h"
 
 namespace gradcam {
@@ -17,16 +18,6 @@ const char* colormap_name(Colormap map);
 // t in [0,1] (clamped) -> RGB. Low values are "mattered less"; high values "mattered more"
 // (red for jet and turbo, yellow for viridis and inferno).
 std::array<uint8_t, 3> colormap_rgb(Colormap map, float t);
-
-// (v - min) / (max - min); all zeros when the map is constant (nothing to show).
-std::vector<float> normalize_map(const float* values, int count);
-
-// Bilinear resampling with pixel centres aligned (half-pixel convention, as OpenCV's and TF's
-// resize with align_corners=false); edges clamp. src is sh*sw, output dh*dw.
-std::vector<float> upsample_bilinear(const float* src, int sh, int sw, int dh, int dw);
-
-// Normalised heat map of a raw map, upsampled to width x height.
-std::vector<float> heatmap(const float* raw, int raw_height, int raw_width, int width, int height);
 
 // Colours a normalised map: RGBA8, alpha 255.
 Image colorize(const std::vector<float>& normalized, int width, int height, Colormap map);
