@@ -43,10 +43,20 @@ commands:
              (untrained) weights
   bench    --model F [--image F] [--iterations N] [--json] [--profile]
              time forward and Grad-CAM passes (--profile: each layer's forward too)
-
-methods: gradcam gradcam++ xgradcam hirescam layercam scorecam eigencam saliency smoothgrad
-         guided-backprop guided-gradcam
 )";
+
+// The usage text, with the methods as the method table lists them.
+std::string usage() {
+  std::string text = kUsage, line = "\nmethods:";
+  for (const MethodDescriptor& d : method_table()) {
+    if (line.size() + std::strlen(d.name) + 1 > 96) {
+      text += line + "\n";
+      line = "        ";
+    }
+    line += std::string(" ") + d.name;
+  }
+  return text + line + "\n";
+}
 
 void print_summary(const Engine& engine, const Explanation& e, const std::string& image) {
   const Architecture& arch = engine.arch();
@@ -359,7 +369,7 @@ const std::vector<Command>& commands() {
 
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    std::fputs(usage().c_str(), argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   std::string cmd = argv[1];
@@ -373,7 +383,7 @@ int main(int argc, char** argv) {
     if (!c) throw UsageError{"unknown command \"" + cmd + "\" (" + names + ")"};
     Args a = parse_args(cmd, c->options, argc, argv, 2);
     if (a.has("help")) {
-      std::fputs(kUsage, stdout);
+      std::fputs(usage().c_str(), stdout);
       return 0;
     }
     return c->run(a);

@@ -64,8 +64,17 @@ std::string Engine::info_json() const {
     if (l.type == LayerType::conv2d || l.type == LayerType::dense) lj["activation"] = activation_name(l.activation);
     layers.push_back(lj);
   }
-  json methods = json::array();
-  for (Method m : all_methods()) methods.push_back(method_name(m));
+  // The method table as front ends need it: names to send back, labels to show, whether the map
+  // lives at a layer or at the input, and whether one pass explains every layer.
+  json methods = json::array(), method_details = json::array();
+  for (const MethodDescriptor& d : method_table()) {
+    methods.push_back(d.name);
+    method_details.push_back({{"name", d.name},
+                              {"label", d.label},
+                              {"paper", d.paper},
+                              {"resolution", d.resolution == MapResolution::input ? "input" : "layer"},
+                              {"all_layers", d.layer_map != nullptr}});
+  }
   json meta = json::object();
   for (const auto& [k, v] : model_.metadata) meta[k] = v;
   json j = {{"classes", a.classes},
@@ -73,6 +82,7 @@ std::string Engine::info_json() const {
             {"layers", layers},
             {"conv_layers", json::array()},
             {"methods", methods},
+            {"method_details", method_details},
             {"trained", model_.trained()},
             {"parameters", parameters},
             {"metadata", meta}};

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "gradcam/cam.h"
 #include "gradcam/colormap.h"
@@ -88,7 +89,7 @@ TEST_CASE("Eigen-CAM recovers the dominant spatial pattern of rank-one activatio
   std::vector<float> a(size_t(h) * w * c);
   for (int i = 0; i < h * w; ++i)
     for (int k = 0; k < c; ++k) a[size_t(i) * c + size_t(k)] = u[i] * v[k];
-  Map m = eigen_cam(a.data(), h, w, c);
+  Map m = eigen_cam(a.data(), nullptr, h, w, c);
   const float mean = 9.f / 9.f;
   const float norm_v = std::sqrt(1 + 0.25f + 4 + 0.0625f);
   for (int i = 0; i < 9; ++i) CHECK(m.values[size_t(i)] == doctest::Approx(std::max(0.f, (u[i] - mean) * norm_v)).epsilon(1e-4));
@@ -213,4 +214,27 @@ TEST_CASE("all conv layers from one backward pass equal one explanation per laye
   ExplainOptions o;
   o.method = Method::scorecam;
   CHECK(explain_all_layers(net, input.data(), o).error().find("not scorecam") != std::string::npos);
+}
+
+TEST_CASE("the method table describes every method once, with one way to compute it") {
+  std::set<std::string> names, labels;
+  for (const MethodDescriptor& d : method_table()) {
+    CAPTURE(d.name);
+    CHECK(names.insert(d.name).second);
+    CHECK(labels.insert(d.label).second);
+    CHECK(std::string(d.paper).find("20") != std::string::npos);  // a paper with its year
+    CHECK((d.layer_map != nullptr) != (d.run != nullptr));
+    CHECK(&method_descriptor(d.id) == &d);
+    CHECK(method_is_input_resolution(d.id) == (d.resolution == MapResolution::input));
+    // Layer maps are what explain_all_layers can serve; the rest say which methods it serves.
+    Model model = random_model(small_arch(6, 6, {conv("c", 2, 3, 3, 1, 1, Padding::same)}, 2), 3);
+    Network net(model);
+    auto input = random_vector(6 * 6 * 3, 4);
+    ExplainOptions o;
+    o.method = d.id;
+    auto all = explain_all_layers(net, input.data(), o);
+    CHECK(all.ok() == (d.layer_map != nullptr));
+    if (!all.ok()) CHECK(all.error().find("works for gradcam, gradcam++") != std::string::npos);
+  }
+  CHECK(names.size() == all_methods().size());
 }

@@ -54,23 +54,6 @@ constexpr const char* kViewNames[] = {"side-by-side", "overlay"};
 constexpr Colormap kColormaps[] = {Colormap::turbo, Colormap::jet, Colormap::viridis, Colormap::inferno};
 constexpr CropMode kCropModes[] = {CropMode::center, CropMode::squash, CropMode::letterbox};
 
-const char* method_label(Method m) {
-  switch (m) {
-    case Method::gradcam: return "Grad-CAM";
-    case Method::gradcam_plusplus: return "Grad-CAM++";
-    case Method::xgradcam: return "XGrad-CAM";
-    case Method::hirescam: return "HiResCAM";
-    case Method::layercam: return "LayerCAM";
-    case Method::scorecam: return "Score-CAM";
-    case Method::eigencam: return "Eigen-CAM";
-    case Method::saliency: return "Saliency (gradient)";
-    case Method::smoothgrad: return "SmoothGrad";
-    case Method::guided_backprop: return "Guided backprop";
-    case Method::guided_gradcam: return "Guided Grad-CAM";
-  }
-  return method_name(m);
-}
-
 // What the person chose. The explanation on screen is a function of these and the image.
 struct Choice {
   int layer = -1;  // index in arch.layers of a conv layer; -1 until a model is loaded

@@ -1,5 +1,6 @@
 // Class activation maps and gradient attributions. Each method is a small function named after its
-// paper; explain() runs the network once and hands activations and gradients to the chosen method.
+// paper and a row of the method table; explain() runs the network once and hands activations and
+// gradients to the chosen method.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -48,7 +49,8 @@ Map grad_cam_plusplus(const float* A, const float* G, int h, int w, int c);
 Map xgrad_cam(const float* A, const float* G, int h, int w, int c);
 Map hires_cam(const float* A, const float* G, int h, int w, int c);
 Map layer_cam(const float* A, const float* G, int h, int w, int c);
-Map eigen_cam(const float* A, int h, int w, int c);
+// Eigen-CAM uses no gradient; G is ignored (the signature is the table's).
+Map eigen_cam(const float* A, const float* G, int h, int w, int c);
 // ReLU(sum_k w_k A^k) for given channel weights (shared by the weighted methods and ScoreCAM).
 Map weighted_channel_sum(const float* A, const float* weights, int h, int w, int c);
 
@@ -72,6 +74,48 @@ struct Explanation {
   Map cam;                 // raw map after ReLU, before normalisation
   double forward_ms = 0, backward_ms = 0, cam_ms = 0;
 };
+
+// ---- The methods as a table: one descriptor per method (engine/src/methods.cpp). ----
+// Adding a method: a row in that table and one function; the CLI's usage, the page, the widget and
+// `info` read ids, labels, papers and resolutions from here.
+
+enum class MapResolution { layer, input };
+
+// What a method that drives the network itself may use. The network has just run forward on
+// `input`; a method that runs other passes must leave it holding this input's activations.
+struct MethodContext {
+  Network& net;
+  const float* input;               // HWC, scaled
+  int layer;                        // the explained conv layer
+  int target;                       // class index
+  const std::vector<float>& dscore; // d score / d logits for the target
+  const ExplainOptions& options;
+  double backward_ms = 0;           // time in backward passes, reported by the method
+};
+
+struct MethodDescriptor {
+  Method id;
+  const char* name;   // as typed: --method, the JS API, the URL
+  const char* label;  // as shown to people
+  const char* paper;  // the paper and equation it implements
+  MapResolution resolution;
+  // Either a map from one layer's activations A and gradients G (hw x c each, HWC): such a method
+  // can explain every layer from one backward pass (explain_all_layers) ...
+  Map (*layer_map)(const float* A, const float* G, int h, int w, int c);
+  bool needs_gradient;  // ... and unless false, G is computed first;
+  // ... or a method that runs the network itself.
+  Map (*run)(MethodContext& context);
+};
+const std::vector<MethodDescriptor>& method_table();
+const MethodDescriptor& method_descriptor(Method m);
+const char* method_label(Method m);
+
+// Methods that run the network themselves (engine/src/score_cam.cpp, gradient_maps.cpp).
+Map score_cam(MethodContext& context);
+Map saliency_map(MethodContext& context);
+Map smooth_grad(MethodContext& context);
+Map guided_backprop(MethodContext& context);
+Map guided_grad_cam(MethodContext& context);
 
 // Index of a conv layer by name ("" or "auto": the last conv layer).
 Result<int> find_conv_layer(const Architecture& arch, const std::string& name);

@@ -1,0 +1,167 @@
+// explain(): one forward pass, the score's gradient, and the chosen method from the method table;
+// explain_all_layers(): every conv layer's map from one forward and one backward pass.
+#include <algorithm>
+#include <chrono>
+
+#include "gradcam/cam.h"
+
+namespace gradcam {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int argmax(const std::vector<float>& v) { return int(std::max_element(v.begin(), v.end()) - v.begin()); }
+
+}  // namespace
+
+Result<Score> parse_score(const std::string& name) {
+  if (name == "logit") return Score::logit;
+  if (name == "probability" || name == "softmax") return Score::probability;
+  return make_error("unknown score \"" + name + "\" (known: logit, probability)");
+}
+
+const char* score_name(Score s) { return s == Score::logit ? "logit" : "probability"; }
+
+void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target, Score score,
+                    float* out) {
+  const size_t n = logits.size();
+  for (size_t j = 0; j < n; ++j) {
+    if (score == Score::logit)
+      out[j] = j == size_t(target) ? 1.f : 0.f;
+    else  // dp_t/dz_j = p_t (delta_tj - p_j)
+      out[j] = probs[size_t(target)] * ((j == size_t(target) ? 1.f : 0.f) - probs[j]);
+  }
+}
+
+Result<int> find_conv_layer(const Architecture& arch, const std::string& name) {
+  std::string names;
+  int last = -1;
+  for (size_t i = 0; i < arch.layers.size(); ++i) {
+    if (arch.layers[i].type != LayerType::conv2d) continue;
+    if (arch.layers[i].name == name) return int(i);
+    last = int(i);
+    names += (names.empty() ? "" : ", ") + arch.layers[i].name;
+  }
+  if (last < 0) return make_error("the model has no conv2d layer to explain");
+  if (name.empty() || name == "auto") return last;
+  return make_error("no conv layer named \"" + name + "\" (conv layers: " + names + ")");
+}
+
+Result<int> parse_target(const Architecture& arch, const std::string& text) {
+  if (text.empty() || text == "auto") return -1;
+  const int n = int(arch.classes.size());
+  for (int i = 0; i < n; ++i)
+    if (arch.classes[size_t(i)] == text) return i;
+  bool digits = !text.empty() && text.size() < 9 && std::all_of(text.begin(), text.end(), ::isdigit);
+  if (digits) {
+    int v = std::stoi(text);
+    if (v < n) return v;
+    return make_error("target " + text + " is out of range: the model has " + std::to_string(n) + " classes (0.." +
+                      std::to_string(n - 1) + ")");
+  }
+  std::string all;
+  for (const std::string& c : arch.classes) all += (all.empty() ? "" : ", ") + c;
+  return make_error("unknown target \"" + text + "\": use auto, a class index or one of " + all);
+}
+
+Result<Explanation> explain(Network& net, const float* input, const ExplainOptions& opt) {
+  const Architecture& arch = net.arch();
+  int layer = opt.layer;
+  if (layer < 0) {
+    auto l = find_conv_layer(arch, "");
+    if (!l) return make_error(l.error());
+    layer = *l;
+  }
+  if (layer >= net.layer_count() || arch.layers[size_t(layer)].type != LayerType::conv2d)
+    return make_error("layer " + std::to_string(layer) + " is not a conv2d layer");
+  if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
+  if (opt.smoothgrad_samples < 1 || opt.smoothgrad_samples > 1000)
+    return make_error("SmoothGrad samples must be 1..1000");
+  const MethodDescriptor& method = method_descriptor(opt.method);
+
+  Explanation e;
+  e.layer = layer;
+  e.layer_shape = arch.layers[size_t(layer)].output;
+  e.method = opt.method;
+  e.score = opt.score;
+
+  auto t0 = std::chrono::steady_clock::now();
+  net.forward(input);
+  e.forward_ms = ms_since(t0);
+  e.logits = net.logits();
+  e.probabilities = net.probabilities();
+  e.target = opt.target < 0 ? argmax(e.probabilities) : opt.target;
+  std::vector<float> dscore(e.logits.size());
+  score_gradient(e.logits, e.probabilities, e.target, opt.score, dscore.data());
+
+  auto t1 = std::chrono::steady_clock::now();
+  if (method.layer_map) {
+    if (method.needs_gradient) {
+      net.backward(dscore.data(), layer);
+      e.backward_ms = ms_since(t1);
+      t1 = std::chrono::steady_clock::now();
+    }
+    const Shape& s = e.layer_shape;
+    e.cam = method.layer_map(net.output(layer).data(), net.output_grad(layer).data(), s.h, s.w, s.c);
+    e.cam_ms = ms_since(t1);
+  } else {
+    MethodContext context{net, input, layer, e.target, dscore, opt};
+    e.cam = method.run(context);
+    e.backward_ms = context.backward_ms;
+    e.cam_ms = std::max(0.0, ms_since(t1) - context.backward_ms);
+  }
+  return e;
+}
+
+Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* input, const ExplainOptions& opt) {
+  const MethodDescriptor& method = method_descriptor(opt.method);
+  if (!method.layer_map) {
+    std::string names;
+    for (const MethodDescriptor& d : method_table())
+      if (d.layer_map) names += (names.empty() ? "" : ", ") + std::string(d.name);
+    return make_error("all layers at once works for " + names + ", not " + method.name);
+  }
+  const Architecture& arch = net.arch();
+  if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
+  std::vector<int> conv;
+  for (int i = 0; i < net.layer_count(); ++i)
+    if (arch.layers[size_t(i)].type == LayerType::conv2d) conv.push_back(i);
+  if (conv.empty()) return make_error("the model has no conv2d layer to explain");
+
+  auto t0 = std::chrono::steady_clock::now();
+  net.forward(input);
+  const double forward_ms = ms_since(t0);
+  const int target = opt.target < 0 ? argmax(net.probabilities()) : opt.target;
+  auto t1 = std::chrono::steady_clock::now();
+  double backward_ms = 0;
+  if (method.needs_gradient) {
+    std::vector<float> dscore(size_t(net.num_classes()));
+    score_gradient(net.logits(), net.probabilities(), target, opt.score, dscore.data());
+    net.backward(dscore.data(), conv.front());
+    backward_ms = ms_since(t1);
+  }
+  std::vector<Explanation> out;
+  for (int layer : conv) {
+    auto t2 = std::chrono::steady_clock::now();
+    Explanation e;
+    e.logits = net.logits();
+    e.probabilities = net.probabilities();
+    e.target = target;
+    e.layer = layer;
+    e.layer_shape = arch.layers[size_t(layer)].output;
+    e.method = opt.method;
+    e.score = opt.score;
+    const Shape& s = e.layer_shape;
+    e.cam = method.layer_map(net.output(layer).data(), net.output_grad(layer).data(), s.h, s.w, s.c);
+    e.forward_ms = forward_ms;
+    e.backward_ms = backward_ms;
+    e.cam_ms = ms_since(t2);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace gradcam

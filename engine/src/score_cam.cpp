@@ -1,0 +1,36 @@
+// Score-CAM, Wang et al. 2020, arXiv 1910.01279 Alg. 1: each channel of the layer, upsampled to the
+// input and scaled to [0,1], masks the input; the target's score on the masked input weighs the
+// channel, and the weights are a softmax over channels. One forward pass per channel.
+#include <algorithm>
+#include <cmath>
+
+#include "gradcam/cam.h"
+#include "gradcam/map.h"
+
+namespace gradcam {
+
+Map score_cam(MethodContext& cx) {
+  Network& net = cx.net;
+  const Architecture& arch = net.arch();
+  const Shape& s = arch.layers[size_t(cx.layer)].output;
+  const int h = s.h, w = s.w, c = s.c, ih = arch.height, iw = arch.width, ic = arch.channels;
+  const std::vector<float> activations = net.output(cx.layer);
+  std::vector<float> plane(size_t(h) * w), masked(size_t(ih) * iw * ic), scores(static_cast<size_t>(c));
+  for (int k = 0; k < c; ++k) {
+    for (int i = 0; i < h * w; ++i) plane[size_t(i)] = activations[size_t(i) * c + k];
+    std::vector<float> mask = heatmap(plane.data(), h, w, iw, ih);
+    for (int i = 0; i < ih * iw; ++i)
+      for (int ch = 0; ch < ic; ++ch) masked[size_t(i) * ic + ch] = cx.input[size_t(i) * ic + ch] * mask[size_t(i)];
+    net.forward(masked.data());
+    scores[size_t(k)] = cx.options.score == Score::logit ? net.logits()[size_t(cx.target)]
+                                                         : net.probabilities()[size_t(cx.target)];
+  }
+  float m = *std::max_element(scores.begin(), scores.end());
+  double sum = 0;
+  for (float& v : scores) sum += v = std::exp(v - m);
+  for (float& v : scores) v = float(v / sum);
+  net.forward(cx.input);  // leave the network holding this image's activations
+  return weighted_channel_sum(activations.data(), scores.data(), h, w, c);
+}
+
+}  // namespace gradcam
