@@ -30,7 +30,8 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -isystem build/_deps/stb/usr/include/stb -isystem build/native/include_shim)
 srcs=(engine/src/model.cpp engine/src/network.cpp engine/src/kernels.cpp engine/src/winograd.cpp engine/src/methods.cpp engine/src/explain.cpp
       engine/src/cam_weights.cpp engine/src/score_cam.cpp engine/src/gradient_maps.cpp
-      engine/src/image.cpp engine/src/colormap.cpp engine/src/map.cpp engine/src/engine.cpp)
+      engine/src/image.cpp engine/src/colormap.cpp engine/src/map.cpp engine/src/request.cpp engine/src/result_json.cpp
+      engine/src/engine.cpp)
 
 # The engine once, as objects shared by the three targets (-fsanitize=fuzzer-no-link for them).
 objs=()

@@ -29,7 +29,7 @@ using json = nlohmann::ordered_json;
 
 const CommandOptions kBatchOptions = [] {
   CommandOptions o{{"model", "input", "out", "shard", "jobs"}, {"resume", "overwrite", "quiet"}};
-  o.values.insert(o.values.end(), kExplainValueOptions.begin(), kExplainValueOptions.end());
+  o.values.insert(o.values.end(), request_keys().begin(), request_keys().end());
   return o;
 }();
 const CommandOptions kMergeIndexOptions{{"out"}, {"overwrite"}};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gradcam/engine.h"
+#include "gradcam/request.h"
 
 namespace gradcam::cli {
 
@@ -63,14 +64,9 @@ std::unique_ptr<Engine> load_engine(const Args& a);
 Image load_image(const std::string& path);
 double now_ms();
 
-struct ExplainSettings {
-  ExplainOptions options;
-  CropMode crop = CropMode::center;
-  Colormap colormap = Colormap::turbo;
-  float alpha = 0.45f;
-};
-// The explain options every explaining command takes (--layer, --method, ...).
-extern const std::vector<std::string> kExplainValueOptions;
+// The explain options (--layer, --method, ...: the engine's request keys), parsed by the engine's
+// one request parser.
+using ExplainSettings = ExplainRequest;
 ExplainSettings explain_settings(const Args& a, const Architecture& arch);
 
 // A progress bar on stderr, redrawn in place.

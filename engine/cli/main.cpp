@@ -351,7 +351,7 @@ struct Command {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = [] {
     CommandOptions explain{{"model", "image", "out"}, {"json", "dump-input", "overwrite"}};
-    explain.values.insert(explain.values.end(), kExplainValueOptions.begin(), kExplainValueOptions.end());
+    explain.values.insert(explain.values.end(), request_keys().begin(), request_keys().end());
     return std::vector<Command>{
         {"info", cmd_info, {{"model"}, {"json"}}},
         {"explain", cmd_explain, explain},

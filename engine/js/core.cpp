@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gradcam/engine.h"
+#include "gradcam/request.h"
 
 using namespace gradcam;
 using json = nlohmann::json;
@@ -40,49 +41,42 @@ Engine* engine(int handle) {
   return it->second.get();
 }
 
-template <class T>
-T get_or(const json& j, const char* key, T fallback) {
-  return j.contains(key) && !j[key].is_null() ? j[key].get<T>() : fallback;
-}
-
-// Fills options from the JSON the JS side sends; returns an error message or null.
-const char* parse_options(const json& o, const Architecture& arch, ExplainOptions& opt) {
+// The options object the JS side sends, as the engine's request: every value as text, the one
+// parser (request.h) for every key. `predict_only` is this ABI's own flag, not a request key.
+// Returns an error message or null.
+const char* parse_call(const char* options_json, const Architecture& arch, ExplainRequest& request, bool& predict_only) {
   static std::string message;
-  auto bad = [&](const std::string& m) {
-    message = m;
-    return message.c_str();
-  };
-  auto layer = find_conv_layer(arch, get_or<std::string>(o, "layer", "auto"));
-  if (!layer) return bad(layer.error());
-  opt.layer = *layer;
-  auto method = parse_method(get_or<std::string>(o, "method", "gradcam"));
-  if (!method) return bad(method.error());
-  opt.method = *method;
-  std::string target = o.contains("target") && o["target"].is_number_integer() ? std::to_string(o["target"].get<long>())
-                                                                                : get_or<std::string>(o, "target", "auto");
-  if (!target.empty() && target[0] == '-') return bad("target " + target + " is out of range");
-  auto t = parse_target(arch, target);
-  if (!t) return bad(t.error());
-  opt.target = *t;
-  auto score = parse_score(get_or<std::string>(o, "score", "logit"));
-  if (!score) return bad(score.error());
-  opt.score = *score;
-  opt.smoothgrad_samples = get_or<int>(o, "samples", opt.smoothgrad_samples);
+  json o = json::parse(options_json, nullptr, false);
+  if (o.is_discarded() || !o.is_object()) return "options must be an object";
+  std::vector<std::pair<std::string, std::string>> fields;
+  predict_only = false;
+  for (auto it = o.begin(); it != o.end(); ++it) {
+    const json& v = it.value();
+    if (it.key() == "predict_only") {
+      predict_only = v.is_boolean() && v.get<bool>();
+      continue;
+    }
+    if (v.is_null()) continue;  // undefined in JS: the default
+    if (v.is_string()) fields.emplace_back(it.key(), v.get<std::string>());
+    else if (v.is_number_integer()) fields.emplace_back(it.key(), std::to_string(v.get<long long>()));
+    else if (v.is_number()) fields.emplace_back(it.key(), v.dump());
+    else return (message = it.key() + " must be a string or a number, not " + v.dump()).c_str();
+  }
+  auto r = parse_request(arch, fields);
+  if (!r) return (message = r.error()).c_str();
+  request = std::move(r.value());
   return nullptr;
 }
 
-// The parts of gc_explain and gc_explain_all before explaining: parses the options JSON into o
-// and leaves the image's input tensor in g_input. Returns an error message or null.
+// The parts of gc_explain and gc_explain_all before explaining: parses the options and leaves the
+// image's input tensor in g_input. Returns an error message or null.
 const char* prepare_call(Engine* e, const char* options_json, const uint8_t* rgba, size_t size, int width, int height,
-                         json& o) {
+                         ExplainRequest& request, bool& predict_only) {
   static std::string message;
-  o = json::parse(options_json, nullptr, false);
-  if (o.is_discarded() || !o.is_object()) return "options must be an object";
-  auto crop = parse_crop_mode(get_or<std::string>(o, "crop", "center"));
-  if (!crop) return (message = crop.error()).c_str();
+  if (const char* err = parse_call(options_json, e->arch(), request, predict_only)) return err;
   auto img = image_from_rgba(rgba, size, width, height);
   if (!img) return (message = img.error()).c_str();
-  g_input = e->prepare(*img, *crop);
+  g_input = e->prepare(*img, request.crop);
   return nullptr;
 }
 
@@ -143,25 +137,17 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain(int handle, const uint8_t* rgba, siz
   try {
     Engine* e = engine(handle);
     if (!e) return nullptr;
-    json o;
+    ExplainRequest request;
+    bool predict_only = false;
     auto t0 = std::chrono::steady_clock::now();
-    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, o)) return fail(err);
-    const Architecture& arch = e->arch();
+    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, request, predict_only)) return fail(err);
     double preprocess_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-
-    if (get_or<bool>(o, "predict_only", false)) {
-      const std::vector<float>& p = e->predict(g_input);
-      json top = json::array();
-      for (const ClassScore& s : top_k(p, 5))
-        top.push_back({{"index", s.index}, {"name", arch.classes[size_t(s.index)]}, {"probability", s.probability}});
-      json j = {{"probabilities", p}, {"logits", e->network().logits()}, {"top", top}, {"trained", e->model().trained()},
-                {"timings_ms", {{"preprocess", preprocess_ms}}}};
-      g_json = j.dump();
+    if (predict_only) {
+      e->predict(g_input);
+      g_json = prediction_json(e->model(), e->network().probabilities(), e->network().logits(), preprocess_ms);
       return g_json.c_str();
     }
-    ExplainOptions opt;
-    if (const char* err = parse_options(o, arch, opt)) return fail(err);
-    auto ex = e->explain(g_input, opt);
+    auto ex = e->explain(g_input, request.options);
     if (!ex) return fail(ex.error());
     g_explanation = std::move(ex.value());
     JsonOptions jo;
@@ -182,33 +168,19 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain_all(int handle, const uint8_t* rgba,
   try {
     Engine* e = engine(handle);
     if (!e) return nullptr;
-    json o;
-    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, o)) return fail(err);
-    const Architecture& arch = e->arch();
-    ExplainOptions opt;
-    if (const char* err = parse_options(o, arch, opt)) return fail(err);
-    auto all = explain_all_layers(e->network(), g_input.data(), opt);
+    ExplainRequest request;
+    bool predict_only = false;
+    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, request, predict_only)) return fail(err);
+    auto all = explain_all_layers(e->network(), g_input.data(), request.options);
     if (!all) return fail(all.error());
+    // The maps lie one after another in g_floats; the JSON gives each one's offset.
     g_floats.clear();
-    json layers = json::array();
+    std::vector<size_t> offsets;
     for (const Explanation& x : *all) {
-      const LayerSpec& l = arch.layers[size_t(x.layer)];
-      layers.push_back({{"name", l.name}, {"index", x.layer}, {"height", x.cam.height}, {"width", x.cam.width},
-                        {"channels", x.layer_shape.c}, {"offset", g_floats.size()}});
+      offsets.push_back(g_floats.size());
       g_floats.insert(g_floats.end(), x.cam.values.begin(), x.cam.values.end());
     }
-    const Explanation& first = all->front();
-    json top = json::array();
-    for (const ClassScore& s : top_k(first.probabilities, 5))
-      top.push_back({{"index", s.index}, {"name", arch.classes[size_t(s.index)]}, {"probability", s.probability}});
-    double cam_ms = 0;
-    for (const Explanation& x : *all) cam_ms += x.cam_ms;
-    json j = {{"probabilities", first.probabilities}, {"logits", first.logits}, {"top", top},
-              {"target", {{"index", first.target}, {"name", arch.classes[size_t(first.target)]}}},
-              {"method", method_name(first.method)}, {"score", score_name(first.score)}, {"layers", layers},
-              {"trained", e->model().trained()},
-              {"timings_ms", {{"forward", first.forward_ms}, {"backward", first.backward_ms}, {"cam", cam_ms}}}};
-    g_json = j.dump();
+    g_json = all_layers_json(e->model(), *all, offsets);
     return g_json.c_str();
   } catch (const std::exception& ex) {
     return fail(std::string("explain failed: ") + ex.what());

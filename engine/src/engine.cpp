@@ -91,34 +91,4 @@ std::string Engine::info_json() const {
   return j.dump();
 }
 
-std::string explanation_json(const Model& model, const Explanation& e, const JsonOptions& o) {
-  const Architecture& a = model.arch;
-  json top = json::array();
-  for (const ClassScore& s : top_k(e.probabilities, o.top))
-    top.push_back({{"index", s.index}, {"name", a.classes[size_t(s.index)]}, {"probability", s.probability}});
-  const LayerSpec& l = a.layers[size_t(e.layer)];
-  json j = {
-      {"probabilities", e.probabilities},
-      {"logits", e.logits},
-      {"top", top},
-      {"target", {{"index", e.target}, {"name", a.classes[size_t(e.target)]}}},
-      {"layer", {{"name", l.name}, {"index", e.layer}, {"height", e.layer_shape.h}, {"width", e.layer_shape.w},
-                 {"channels", e.layer_shape.c}}},
-      {"method", method_name(e.method)},
-      {"score", score_name(e.score)},
-      {"cam", {{"height", e.cam.height}, {"width", e.cam.width}}},
-      {"trained", model.trained()},
-      {"timings_ms",
-       {{"decode", o.decode_ms},
-        {"preprocess", o.preprocess_ms},
-        {"forward", e.forward_ms},
-        {"backward", e.backward_ms},
-        {"cam", e.cam_ms},
-        {"total", o.decode_ms + o.preprocess_ms + e.forward_ms + e.backward_ms + e.cam_ms}}},
-  };
-  if (o.cam_values) j["cam"]["values"] = e.cam.values;
-  if (o.input) j["input"] = *o.input;
-  return j.dump();
-}
-
 }  // namespace gradcam

@@ -55,10 +55,12 @@ Result<int> parse_target(const Architecture& arch, const std::string& text) {
   const int n = int(arch.classes.size());
   for (int i = 0; i < n; ++i)
     if (arch.classes[size_t(i)] == text) return i;
-  bool digits = !text.empty() && text.size() < 9 && std::all_of(text.begin(), text.end(), ::isdigit);
+  const bool negative = text[0] == '-';
+  const std::string magnitude = negative ? text.substr(1) : text;
+  bool digits = !magnitude.empty() && magnitude.size() < 9 && std::all_of(magnitude.begin(), magnitude.end(), ::isdigit);
   if (digits) {
-    int v = std::stoi(text);
-    if (v < n) return v;
+    int v = std::stoi(magnitude);
+    if (!negative && v < n) return v;
     return make_error("target " + text + " is out of range: the model has " + std::to_string(n) + " classes (0.." +
                       std::to_string(n - 1) + ")");
   }

@@ -55,5 +55,13 @@ struct JsonOptions {
   bool cam_values = true;  // false: "cam" holds only its size (the JS API reads the values directly)
 };
 std::string explanation_json(const Model& model, const Explanation& e, const JsonOptions& options);
+// A prediction alone: {"probabilities", "logits", "top", "trained", "timings_ms":{"preprocess"}}.
+std::string prediction_json(const Model& model, const std::vector<float>& probabilities, const std::vector<float>& logits,
+                            double preprocess_ms, int top = 5);
+// Every conv layer's map (explain_all_layers): the explanation's fields, with "layers":[{"name",
+// "index","height","width","channels","offset"}] where offset[i] locates layer i's map in a
+// buffer that the caller fills (the JS API's shared float array).
+std::string all_layers_json(const Model& model, const std::vector<Explanation>& all, const std::vector<size_t>& offsets,
+                            int top = 5);
 
 }  // namespace gradcam
