@@ -28,9 +28,11 @@ CXX=${FUZZ_CXX:-clang++-14}
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Iengine/include -isystem /usr/include/eigen3 -isystem build/_deps/xsimd/usr/include
        -isystem build/_deps/stb/usr/include/stb -isystem build/native/include_shim)
-srcs=(engine/src/model.cpp engine/src/network.cpp engine/src/kernels.cpp engine/src/winograd.cpp engine/src/methods.cpp engine/src/explain.cpp
+srcs=(engine/src/architecture.cpp engine/src/safetensors.cpp engine/src/seed_network.cpp
+      engine/src/network.cpp engine/src/kernels.cpp engine/src/winograd.cpp engine/src/methods.cpp engine/src/explain.cpp
       engine/src/cam_weights.cpp engine/src/score_cam.cpp engine/src/gradient_maps.cpp
-      engine/src/image.cpp engine/src/colormap.cpp engine/src/map.cpp engine/src/request.cpp engine/src/result_json.cpp
+      engine/src/image_decode.cpp engine/src/image_orientation.cpp engine/src/crop_geometry.cpp
+      engine/src/area_resample.cpp engine/src/png_encode.cpp engine/src/colormap.cpp engine/src/map.cpp engine/src/request.cpp engine/src/result_json.cpp
       engine/src/engine.cpp)
 
 # The engine once, as objects shared by the three targets (-fsanitize=fuzzer-no-link for them).

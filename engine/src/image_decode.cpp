@@ -1,5 +1,9 @@
-// Image decoding (stb_image), the crop geometry, and exact area resampling to the model's input.
+// Image decoding: stb_image for PNG, JPEG, BMP and GIF, with the checks and workarounds that make
+// any bytes give an image or a clear error (limits before allocation, truncated JPEGs, stb 2.27's
+// Huffman overflow, empty PNG chunks), alpha composited over white, EXIF orientation applied.
 #include "gradcam/image.h"
+#include "byte_order.h"
+#include "image_orientation.h"
 
 #include <algorithm>
 #include <cctype>
@@ -39,9 +43,6 @@ void* stbi_capped_realloc(void* p, size_t n) {
 #define STBI_NO_PNM
 #define STBI_NO_STDIO
 #define STBI_MAX_DIMENSIONS 16384
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#define STBI_WRITE_NO_STDIO
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wall"
@@ -55,10 +56,10 @@ void* stbi_capped_realloc(void* p, size_t n) {
 #pragma GCC diagnostic ignored "-Wconversion"
 #endif
 #include <stb_image.h>
-#include <stb_image_write.h>
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
+
 
 namespace gradcam {
 
@@ -118,14 +119,6 @@ Result<Format> detect_format(const uint8_t* b, size_t n) {
   return make_error(std::string("not an image: unknown format; ") + supported);
 }
 
-uint32_t be16(const uint8_t* p) { return (uint32_t(p[0]) << 8) | p[1]; }
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
-}
-uint32_t le16(const uint8_t* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8); }
-uint32_t le32(const uint8_t* p) {
-  return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
-}
 
 // Dimensions straight from the header, used only to word the error when stb refuses a header whose
 // dimensions exceed STBI_MAX_DIMENSIONS (stb then says just "too large").
@@ -359,195 +352,6 @@ Result<Image> from_stb_pixels(T* p, int w, int h) {
   return img;
 }
 
-// EXIF orientation (tag 0x0112) from a JPEG's APP1 segment; 1 (as stored) when absent or unreadable.
-int jpeg_exif_orientation(const uint8_t* b, size_t n) {
-  size_t i = 2;
-  while (i + 4 <= n) {
-    if (b[i] != 0xFF) return 1;
-    while (i < n && b[i] == 0xFF) ++i;
-    if (i >= n) return 1;
-    const uint8_t m = b[i++];
-    if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
-    if (m == 0xD9 || m == 0xDA) return 1;  // EXIF comes before the scan
-    if (i + 2 > n) return 1;
-    const size_t len = be16(b + i);
-    if (len < 2 || i + len > n) return 1;
-    const uint8_t* seg = b + i + 2;
-    const size_t slen = len - 2;
-    if (m == 0xE1 && slen >= 14 && std::memcmp(seg, "Exif\0\0", 6) == 0) {
-      const uint8_t* t = seg + 6;  // TIFF header
-      const size_t tn = slen - 6;
-      bool le;
-      if (std::memcmp(t, "II*\0", 4) == 0) le = true;
-      else if (std::memcmp(t, "MM\0*", 4) == 0) le = false;
-      else return 1;
-      auto r16 = [&](size_t o) { return le ? le16(t + o) : be16(t + o); };
-      auto r32 = [&](size_t o) { return le ? le32(t + o) : be32(t + o); };
-      const size_t ifd = r32(4);
-      if (ifd > tn || tn - ifd < 2) return 1;
-      const size_t count = r16(ifd);
-      for (size_t e = 0; e < count; ++e) {
-        const size_t off = ifd + 2 + e * 12;
-        if (off > tn || tn - off < 12) return 1;
-        if (r16(off) == 0x0112 && r16(off + 2) == 3 /* SHORT */) {
-          const uint32_t v = r16(off + 8);
-          return (v >= 1 && v <= 8) ? int(v) : 1;
-        }
-      }
-      return 1;
-    }
-    i += len;
-  }
-  return 1;
-}
-
-// Turns stored pixels upright as the EXIF orientation says (what browsers do by default).
-Image apply_orientation(Image img, int orientation) {
-  if (orientation <= 1 || orientation > 8) return img;
-  const int W = img.width, H = img.height;
-  const bool swap = orientation >= 5;
-  Image out;
-  out.width = swap ? H : W;
-  out.height = swap ? W : H;
-  out.rgba.resize(img.rgba.size());
-  for (int oy = 0; oy < out.height; ++oy) {
-    for (int ox = 0; ox < out.width; ++ox) {
-      int sx = ox, sy = oy;
-      switch (orientation) {
-        case 2: sx = W - 1 - ox; sy = oy; break;           // mirrored horizontally
-        case 3: sx = W - 1 - ox; sy = H - 1 - oy; break;   // rotated 180
-        case 4: sx = ox; sy = H - 1 - oy; break;           // mirrored vertically
-        case 5: sx = oy; sy = ox; break;                   // transposed
-        case 6: sx = oy; sy = H - 1 - ox; break;           // needs 90 degrees clockwise
-        case 7: sx = W - 1 - oy; sy = H - 1 - ox; break;   // transversed
-        case 8: sx = W - 1 - oy; sy = ox; break;           // needs 90 degrees anticlockwise
-      }
-      std::memcpy(&out.rgba[(size_t(oy) * out.width + ox) * 4],
-                  &img.rgba[(size_t(sy) * W + sx) * 4], 4);
-    }
-  }
-  return out;
-}
-
-// Per-output-sample box weights along one axis: output i covers [a_i, b_i) of the source, with
-// a_i = lo + i*(hi-lo)/n; each source sample k gets the length of [k,k+1) ∩ [a_i,b_i), normalised.
-struct AxisWeights {
-  std::vector<int> first;     // first source index per output
-  std::vector<int> count;     // number of source samples per output
-  std::vector<int> offset;    // into w
-  std::vector<double> w;
-  int max_count = 0;
-};
-
-AxisWeights axis_weights(int src_n, double lo, double hi, int n) {
-  AxisWeights ax;
-  ax.first.resize(n);
-  ax.count.resize(n);
-  ax.offset.resize(n);
-  if (!std::isfinite(lo) || !std::isfinite(hi)) {
-    lo = 0.0;
-    hi = double(src_n);
-  }
-  ax.w.reserve(size_t(n) * 2 + size_t(std::clamp(hi - lo, 0.0, double(src_n))) + 8);
-  const double step = (hi - lo) / n;
-  for (int i = 0; i < n; ++i) {
-    double a = lo + step * i;
-    double b = (i + 1 == n) ? hi : lo + step * (i + 1);
-    a = std::clamp(a, 0.0, double(src_n));
-    b = std::clamp(b, 0.0, double(src_n));
-    ax.offset[i] = int(ax.w.size());
-    if (!(b - a > 1e-12)) {
-      // Degenerate footprint (empty region or entirely outside): the nearest source sample.
-      const int k = std::clamp(int(std::floor(a)), 0, src_n - 1);
-      ax.first[i] = k;
-      ax.count[i] = 1;
-      ax.w.push_back(1.0);
-    } else {
-      const int k0 = std::clamp(int(std::floor(a)), 0, src_n - 1);
-      const int k1 = std::clamp(int(std::ceil(b)), k0 + 1, src_n);  // exclusive
-      const double inv = 1.0 / (b - a);
-      int first = -1, cnt = 0;
-      for (int k = k0; k < k1; ++k) {
-        const double cover = std::min(b, double(k + 1)) - std::max(a, double(k));
-        if (cover <= 0.0) continue;
-        if (first < 0) first = k;
-        // Keep indices contiguous: a zero weight inside the run cannot happen, coverage is an interval.
-        ax.w.push_back(cover * inv);
-        ++cnt;
-      }
-      if (cnt == 0) {
-        first = k0;
-        cnt = 1;
-        ax.w.push_back(1.0);
-      }
-      ax.first[i] = first;
-      ax.count[i] = cnt;
-    }
-    ax.max_count = std::max(ax.max_count, ax.count[i]);
-  }
-  return ax;
-}
-
-// Separable area resampling. src has `stride` values per pixel of which the first c are used;
-// writes dh*dw*c values at out (HWC) as float(weighted mean) * scale. The horizontal pass runs once
-// per needed source row, cached in a ring of rows so memory stays small for any size.
-template <class T>
-void area_resample(const T* src, int sh, int sw, int stride, int c, double x0, double y0,
-                   double x1, double y1, int dh, int dw, float scale, float* out,
-                   int out_row_stride /* floats per output row */) {
-  const AxisWeights ax = axis_weights(sw, x0, x1, dw);
-  const AxisWeights ay = axis_weights(sh, y0, y1, dh);
-  const int ring = std::max(1, ay.max_count + 1);
-  const size_t row_len = size_t(dw) * c;
-  std::vector<double> rows(size_t(ring) * row_len);
-  std::vector<double> acc(row_len);
-  std::vector<int> slot_row(size_t(ring), -1);  // which source row each ring slot holds
-
-  auto horizontal = [&](int k) {
-    double* dst = &rows[size_t(k % ring) * row_len];
-    const T* srow = src + size_t(k) * sw * stride;
-    for (int j = 0; j < dw; ++j) {
-      double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      const int first = ax.first[j], cnt = ax.count[j];
-      const double* wt = &ax.w[ax.offset[j]];
-      if (c <= 8) {
-        for (int t = 0; t < cnt; ++t) {
-          const T* p = srow + size_t(first + t) * stride;
-          for (int ch = 0; ch < c; ++ch) s[ch] += wt[t] * double(p[ch]);
-        }
-        for (int ch = 0; ch < c; ++ch) dst[size_t(j) * c + ch] = s[ch];
-      } else {
-        for (int ch = 0; ch < c; ++ch) {
-          double v = 0;
-          for (int t = 0; t < cnt; ++t) v += wt[t] * double(srow[size_t(first + t) * stride + ch]);
-          dst[size_t(j) * c + ch] = v;
-        }
-      }
-    }
-  };
-
-  for (int i = 0; i < dh; ++i) {
-    const int first = ay.first[i], cnt = ay.count[i];
-    // An output row needs cnt < ring consecutive source rows, so they never share a slot; rows
-    // shared with the previous output row are reused.
-    for (int k = first; k < first + cnt; ++k) {
-      if (slot_row[size_t(k % ring)] != k) {
-        horizontal(k);
-        slot_row[size_t(k % ring)] = k;
-      }
-    }
-    std::fill(acc.begin(), acc.end(), 0.0);
-    const double* wt = &ay.w[ay.offset[i]];
-    for (int t = 0; t < cnt; ++t) {
-      const double* r = &rows[size_t((first + t) % ring) * row_len];
-      for (size_t q = 0; q < row_len; ++q) acc[q] += wt[t] * r[q];
-    }
-    float* o = out + size_t(i) * out_row_stride;
-    // Rounded to float before scaling, so a constant region gives exactly float(v) * scale.
-    for (size_t q = 0; q < row_len; ++q) o[q] = static_cast<float>(acc[q]) * scale;
-  }
-}
-
 }  // namespace
 
 Result<Image> decode_image(const uint8_t* bytes, size_t size) {
@@ -654,102 +458,6 @@ Result<Image> image_from_rgba(const uint8_t* rgba, size_t size, int width, int h
     img.rgba[i + 3] = 255;
   }
   return img;
-}
-
-Result<CropMode> parse_crop_mode(const std::string& name) {
-  std::string s = name;
-  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  if (s == "center") return CropMode::center;
-  if (s == "squash") return CropMode::squash;
-  if (s == "letterbox") return CropMode::letterbox;
-  return make_error("unknown crop mode '" + name + "'; valid: center, squash, letterbox");
-}
-
-const char* crop_mode_name(CropMode mode) {
-  switch (mode) {
-    case CropMode::center: return "center";
-    case CropMode::squash: return "squash";
-    case CropMode::letterbox: return "letterbox";
-  }
-  return "center";
-}
-
-CropGeometry crop_geometry(int src_width, int src_height, int dst_width, int dst_height,
-                           CropMode mode) {
-  CropGeometry g{0.0, 0.0, double(std::max(src_width, 0)), double(std::max(src_height, 0)),
-                 0, 0, std::max(dst_width, 0), std::max(dst_height, 0)};
-  if (src_width <= 0 || src_height <= 0 || dst_width <= 0 || dst_height <= 0) return g;
-  const int64_t sw = src_width, sh = src_height, dw = dst_width, dh = dst_height;
-  switch (mode) {
-    case CropMode::squash:
-      break;
-    case CropMode::center:
-      if (sw * dh > sh * dw) {  // source wider than the input: cut the sides
-        const double w = double(sh) * double(dw) / double(dh);
-        g.src_x0 = (double(sw) - w) / 2.0;
-        g.src_x1 = g.src_x0 + w;
-      } else if (sw * dh < sh * dw) {  // taller: cut top and bottom
-        const double h = double(sw) * double(dh) / double(dw);
-        g.src_y0 = (double(sh) - h) / 2.0;
-        g.src_y1 = g.src_y0 + h;
-      }
-      break;
-    case CropMode::letterbox: {
-      int64_t w = dw, h = dh;
-      if (sw * dh > sh * dw) {
-        h = (2 * sh * dw + sw) / (2 * sw);  // round(sh * dw / sw)
-      } else if (sw * dh < sh * dw) {
-        w = (2 * sw * dh + sh) / (2 * sh);
-      }
-      w = std::clamp<int64_t>(w, 1, dw);
-      h = std::clamp<int64_t>(h, 1, dh);
-      g.dst_x0 = int((dw - w) / 2);
-      g.dst_y0 = int((dh - h) / 2);
-      g.dst_x1 = g.dst_x0 + int(w);
-      g.dst_y1 = g.dst_y0 + int(h);
-      break;
-    }
-  }
-  return g;
-}
-
-std::vector<float> image_to_input(const Image& image, int height, int width, CropMode mode,
-                                  float scale) {
-  if (height <= 0 || width <= 0) return {};
-  std::vector<float> out(size_t(height) * size_t(width) * 3, 0.0f);
-  if (image.width <= 0 || image.height <= 0 ||
-      image.rgba.size() < size_t(image.width) * size_t(image.height) * 4)
-    return out;
-  const CropGeometry g = crop_geometry(image.width, image.height, width, height, mode);
-  const int cw = g.dst_x1 - g.dst_x0, ch = g.dst_y1 - g.dst_y0;
-  if (cw <= 0 || ch <= 0) return out;
-  float* origin = out.data() + (size_t(g.dst_y0) * width + g.dst_x0) * 3;
-  area_resample(image.rgba.data(), image.height, image.width, 4, 3, g.src_x0, g.src_y0, g.src_x1,
-                g.src_y1, ch, cw, scale, origin, width * 3);
-  return out;
-}
-
-std::vector<float> area_resize(const float* src, int sh, int sw, int c, double x0, double y0,
-                               double x1, double y1, int dh, int dw) {
-  if (dh <= 0 || dw <= 0 || c <= 0) return {};
-  std::vector<float> out(size_t(dh) * size_t(dw) * size_t(c), 0.0f);
-  if (src == nullptr || sh <= 0 || sw <= 0) return out;
-  area_resample(src, sh, sw, c, c, x0, y0, x1, y1, dh, dw, 1.0f, out.data(), dw * c);
-  return out;
-}
-
-std::vector<uint8_t> encode_png(const uint8_t* pixels, int width, int height, int channels) {
-  std::vector<uint8_t> out;
-  if (pixels == nullptr || width <= 0 || height <= 0 || channels < 1 || channels > 4) return out;
-  if (int64_t(width) * channels > std::numeric_limits<int>::max()) return out;
-  auto sink = [](void* ctx, void* data, int n) {
-    auto* v = static_cast<std::vector<uint8_t>*>(ctx);
-    const auto* d = static_cast<const uint8_t*>(data);
-    v->insert(v->end(), d, d + n);
-  };
-  if (!stbi_write_png_to_func(sink, &out, width, height, channels, pixels, width * channels))
-    out.clear();
-  return out;
 }
 
 }  // namespace gradcam
