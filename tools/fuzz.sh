@@ -33,6 +33,7 @@ srcs=(engine/src/architecture.cpp engine/src/safetensors.cpp engine/src/seed_net
       engine/src/cam_weights.cpp engine/src/score_cam.cpp engine/src/gradient_maps.cpp
       engine/src/image_decode.cpp engine/src/image_orientation.cpp engine/src/crop_geometry.cpp
       engine/src/area_resample.cpp engine/src/png_encode.cpp engine/src/colormap.cpp engine/src/map.cpp engine/src/request.cpp engine/src/result_json.cpp
+      engine/src/deletion_insertion.cpp engine/src/road.cpp engine/src/map_similarity.cpp engine/src/sanity_check.cpp
       engine/src/engine.cpp)
 
 # The engine once, as objects shared by the three targets (-fsanitize=fuzzer-no-link for them).

@@ -79,6 +79,7 @@ struct Progress {
 
 int cmd_batch(const Args& a);
 int cmd_merge_index(const Args& a);
-extern const CommandOptions kBatchOptions, kMergeIndexOptions;
+int cmd_evaluate(const Args& a);
+extern const CommandOptions kBatchOptions, kMergeIndexOptions, kEvaluateOptions;
 
 }  // namespace gradcam::cli

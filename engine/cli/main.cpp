@@ -31,6 +31,11 @@ commands:
   eval     --model F --data DIR [--crop MODE] [--json] [--limit N] [--quiet]
              accuracy, per-class accuracy and confusion matrix on a folder of
              <class>/*.jpg|png or CIFAR-10 binary batches (*.bin)
+  evaluate --model F --data DIR [--methods a,b,...] [--layer NAME] [--crop MODE] [--limit N]
+           [--steps N] [--json] [--csv FILE [--overwrite]] [--quiet]
+             how faithful each method's maps are: deletion and insertion areas (RISE), ROAD
+             MoRF/LeRF, confidence change of the top 20%; means over the images (or the
+             CIFAR-10 test batch); --limit N takes N images spread over the sorted list
   batch    --model F --input DIR --out DIR [explain options] [--jobs N] [--shard K/N]
            [--resume | --overwrite] [--quiet]
              explain every image below DIR: DIR/<relative path>.png overlays (a/x.jpg ->
@@ -356,6 +361,7 @@ const std::vector<Command>& commands() {
         {"info", cmd_info, {{"model"}, {"json"}}},
         {"explain", cmd_explain, explain},
         {"eval", cmd_eval, {{"model", "data", "crop", "limit"}, {"json", "quiet"}}},
+        {"evaluate", cmd_evaluate, kEvaluateOptions},
         {"batch", cmd_batch, kBatchOptions},
         {"merge-index", cmd_merge_index, kMergeIndexOptions},
         {"init-model", cmd_init_model, {{"out", "seed", "arch"}, {"overwrite"}}},

@@ -23,6 +23,7 @@ enum class Method {
   smoothgrad,       // Smilkov et al. 2017, arXiv 1706.03825
   guided_backprop,  // Springenberg et al. 2015, arXiv 1412.6806
   guided_gradcam,   // Selvaraju et al. 2017, Sec. 3.1
+  random,           // a baseline: uniform noise at the layer's resolution (the floor of every metric)
 };
 Result<Method> parse_method(const std::string& name);
 const char* method_name(Method m);
@@ -49,6 +50,9 @@ Map grad_cam_plusplus(const float* A, const float* G, int h, int w, int c);
 Map xgrad_cam(const float* A, const float* G, int h, int w, int c);
 Map hires_cam(const float* A, const float* G, int h, int w, int c);
 Map layer_cam(const float* A, const float* G, int h, int w, int c);
+// A seeded random map at the layer's resolution: the floor a faithful method must beat. Seeded
+// from the activations, so it differs between images and layers but not between runs.
+Map random_cam(const float* A, const float* G, int h, int w, int c);
 // Eigen-CAM uses no gradient; G is ignored (the signature is the table's).
 Map eigen_cam(const float* A, const float* G, int h, int w, int c);
 // ReLU(sum_k w_k A^k) for given channel weights (shared by the weighted methods and ScoreCAM).

@@ -1,0 +1,174 @@
+// gradcam evaluate: how faithful each method's maps are on a set of images (metrics.h): deletion
+// and insertion areas (RISE), ROAD's MoRF and LeRF (noisy linear imputation) and the confidence
+// change of keeping the top 20%, each averaged over the images, for the predicted class.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli.h"
+#include "gradcam/metrics.h"
+
+namespace gradcam::cli {
+
+using json = nlohmann::ordered_json;
+
+const CommandOptions kEvaluateOptions{{"model", "data", "methods", "layer", "crop", "limit", "steps", "csv"},
+                                      {"json", "quiet", "overwrite"}};
+
+namespace {
+
+// The metrics, in the order tables print them; lower-is-better ones say so in the text output.
+const char* const kMetricNames[] = {"deletion_auc", "insertion_auc", "road_morf", "road_lerf", "confidence_change"};
+constexpr int kMetrics = 5;
+
+// One image: a file, or a record of a CIFAR-10 binary batch.
+struct Sample {
+  fs::path file;
+  const std::vector<uint8_t>* batch = nullptr;
+  size_t record = 0;
+};
+
+Image sample_image(const Sample& s) {
+  if (!s.batch) return load_image(s.file.string());
+  Image img{32, 32, std::vector<uint8_t>(32 * 32 * 4, 255)};
+  const uint8_t* r = s.batch->data() + s.record * 3073 + 1;  // label byte, then R, G, B planes
+  for (int i = 0; i < 1024; ++i)
+    for (int c = 0; c < 3; ++c) img.rgba[size_t(i) * 4 + size_t(c)] = r[size_t(c) * 1024 + size_t(i)];
+  return img;
+}
+
+}  // namespace
+
+int cmd_evaluate(const Args& a) {
+  auto engine = load_engine(a);
+  const Architecture& arch = engine->arch();
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const char* key : {"layer", "crop"})
+    if (a.has(key)) fields.emplace_back(key, a.get(key));
+  const ExplainRequest request = unwrap_usage(parse_request(arch, fields, "--"));
+  const long limit = long(a.integer("limit", -1, 1, 1000000000));
+  const int steps = int(a.integer("steps", 32, 1, 4096));
+
+  std::vector<Method> methods;
+  if (a.has("methods")) {
+    std::stringstream list(a.get("methods"));
+    for (std::string name; std::getline(list, name, ',');) methods.push_back(unwrap_usage(parse_method(name)));
+    if (methods.empty()) throw UsageError{"--methods needs at least one method name"};
+  } else {
+    methods = all_methods();
+  }
+  if (a.has("csv")) {
+    std::error_code ec;
+    if (!a.has("overwrite") && fs::exists(a.get("csv"), ec))
+      throw UsageError{a.get("csv") + ": already exists (pass --overwrite to replace it)"};
+  }
+
+  // The images: CIFAR-10 binary batches (the test batch when present), or every image file below.
+  fs::path dir = a.require("data");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw FileError{dir.string() + ": not a folder"};
+  std::vector<fs::path> bins, files;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    std::string ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (ext == ".bin") bins.push_back(it->path());
+    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif") files.push_back(it->path());
+  }
+  std::sort(bins.begin(), bins.end());
+  std::sort(files.begin(), files.end());
+  std::vector<std::vector<uint8_t>> batches;
+  std::vector<Sample> samples;
+  if (!bins.empty()) {
+    auto test = std::find_if(bins.begin(), bins.end(), [](const fs::path& p) { return p.filename() == "test_batch.bin"; });
+    if (test != bins.end()) bins = {*test};
+    batches.reserve(bins.size());
+    for (const fs::path& b : bins) {
+      batches.push_back(read_file(b.string()));
+      if (batches.back().size() % 3073) throw FileError{b.string() + ": size is not a multiple of 3073 bytes (not a CIFAR-10 batch)"};
+      for (size_t r = 0; r < batches.back().size() / 3073; ++r) samples.push_back({b, &batches.back(), r});
+    }
+  } else {
+    for (const fs::path& f : files) samples.push_back({f});
+  }
+  if (samples.empty()) throw FileError{dir.string() + ": no images and no CIFAR-10 *.bin files"};
+  // --limit N: N images spread evenly over the sorted list (class folders sort by class, so the
+  // first N would all be airplanes).
+  if (limit > 0 && size_t(limit) < samples.size()) {
+    std::vector<Sample> spread;
+    for (long i = 0; i < limit; ++i) spread.push_back(samples[size_t(i) * samples.size() / size_t(limit)]);
+    samples = std::move(spread);
+  }
+
+  std::vector<std::array<double, kMetrics>> sums(methods.size(), std::array<double, kMetrics>{});
+  long images = 0, failed = 0;
+  Network& net = engine->network();
+  Progress progress{samples.size(), now_ms(), a.has("quiet") || a.has("json")};
+  for (size_t i = 0; i < samples.size(); ++i) {
+    try {
+      const Image image = sample_image(samples[i]);
+      const std::vector<float> input = engine->prepare(image, request.crop);
+      for (size_t m = 0; m < methods.size(); ++m) {
+        ExplainOptions o = request.options;
+        o.method = methods[m];
+        auto e = engine->explain(input, o);
+        if (!e) throw FileError{samples[i].file.string() + ": " + e.error()};
+        const Curve del = deletion_curve(net, input.data(), e->cam, e->target, steps);
+        const Curve ins = insertion_curve(net, input.data(), e->cam, e->target, steps);
+        const RoadResult rd = road(net, input.data(), e->cam, e->target);
+        const double cc = confidence_change(net, input.data(), e->cam, e->target);
+        const double values[kMetrics] = {del.auc, ins.auc, rd.morf_mean, rd.lerf_mean, cc};
+        for (int k = 0; k < kMetrics; ++k) sums[m][size_t(k)] += values[k];
+      }
+      images++;
+    } catch (const FileError& err) {
+      std::fprintf(stderr, "\ngradcam: %s (skipped)\n", err.message.c_str());
+      failed++;
+    }
+    progress.update(i + 1);
+  }
+  if (images == 0) throw FileError{dir.string() + ": no image could be read"};
+
+  json out = {{"images", images},
+              {"failed", failed},
+              {"layer", arch.layers[size_t(request.options.layer)].name},
+              {"crop", crop_mode_name(request.crop)},
+              {"target", "predicted"},
+              {"steps", steps},
+              {"methods", json::object()}};
+  std::string csv = "method";
+  for (const char* name : kMetricNames) csv += std::string(",") + name;
+  csv += "\n";
+  for (size_t m = 0; m < methods.size(); ++m) {
+    json row = json::object();
+    csv += method_name(methods[m]);
+    for (int k = 0; k < kMetrics; ++k) {
+      const double mean = sums[m][size_t(k)] / double(images);
+      row[kMetricNames[k]] = mean;
+      char cell[32];
+      std::snprintf(cell, sizeof cell, ",%.6f", mean);
+      csv += cell;
+    }
+    csv += "\n";
+    out["methods"][method_name(methods[m])] = row;
+  }
+  if (a.has("csv")) write_file_atomic(a.get("csv"), std::vector<uint8_t>(csv.begin(), csv.end()), a.has("overwrite"));
+  if (a.has("json")) {
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  std::printf("%ld images%s, layer %s, target: the predicted class, %d steps\n", images,
+              failed ? (", " + std::to_string(failed) + " unreadable skipped").c_str() : "",
+              arch.layers[size_t(request.options.layer)].name.c_str(), steps);
+  std::printf("%-16s %10s %10s %10s %10s %10s\n", "method", "deletion", "insertion", "ROAD MoRF", "ROAD LeRF", "conf. chg");
+  std::printf("%-16s %10s %10s %10s %10s %10s\n", "", "(lower)", "(higher)", "(lower)", "(higher)", "(higher)");
+  for (size_t m = 0; m < methods.size(); ++m) {
+    std::printf("%-16s", method_name(methods[m]));
+    for (int k = 0; k < kMetrics; ++k) std::printf(" %10.4f", sums[m][size_t(k)] / double(images));
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace gradcam::cli
