@@ -3,6 +3,7 @@
 // failure returns 0 / null and gc_error() says why, so the engine stays usable.
 #include <emscripten/emscripten.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "gradcam/engine.h"
+#include "gradcam/metrics.h"
 #include "gradcam/request.h"
 
 using namespace gradcam;
@@ -186,6 +188,93 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain_all(int handle, const uint8_t* rgba,
     return fail(std::string("explain failed: ") + ex.what());
   }
 }
+// Faithfulness of a map (metrics.h) for a class: options {"crop", "steps", "metrics":[...]} with
+// metrics among deletion, insertion, road, confidence_change (default: all).
+EMSCRIPTEN_KEEPALIVE const char* gc_evaluate(int handle, const uint8_t* rgba, size_t size, int width, int height,
+                                             const float* cam, int cam_height, int cam_width, int target,
+                                             const char* options_json) {
+  try {
+    Engine* e = engine(handle);
+    if (!e) return nullptr;
+    const Architecture& arch = e->arch();
+    json o = json::parse(options_json, nullptr, false);
+    if (o.is_discarded() || !o.is_object()) return fail("options must be an object");
+    const std::vector<std::string> known = {"deletion", "insertion", "road", "confidence_change"};
+    std::vector<std::string> metrics = known;
+    int steps = 32;
+    CropMode crop = CropMode::center;
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      const json& v = it.value();
+      if (it.key() == "metrics") {
+        if (!v.is_array() || v.empty()) return fail("metrics must be a list of deletion, insertion, road, confidence_change");
+        metrics.clear();
+        for (const json& m : v) {
+          if (!m.is_string() || std::find(known.begin(), known.end(), m.get<std::string>()) == known.end())
+            return fail("unknown metric " + m.dump() + " (valid: deletion, insertion, road, confidence_change)");
+          metrics.push_back(m.get<std::string>());
+        }
+      } else if (it.key() == "steps") {
+        if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 4096)
+          return fail("steps must be a whole number from 1 to 4096");
+        steps = v.get<int>();
+      } else if (it.key() == "crop") {
+        auto c = parse_crop_mode(v.is_string() ? v.get<std::string>() : v.dump());
+        if (!c) return fail("crop: " + c.error());
+        crop = *c;
+      } else {
+        return fail("unknown option " + it.key() + " (valid: metrics, steps, crop)");
+      }
+    }
+    if (target < 0 || target >= int(arch.classes.size())) return fail("target class " + std::to_string(target) + " is out of range");
+    if (cam_height <= 0 || cam_width <= 0 || int64_t(cam_height) * cam_width > int64_t(arch.height) * arch.width * 64)
+      return fail("the map's size is not valid");
+    auto img = image_from_rgba(rgba, size, width, height);
+    if (!img) return fail(img.error());
+    g_input = e->prepare(*img, crop);
+    Map map{cam_height, cam_width, std::vector<float>(cam, cam + size_t(cam_height) * cam_width)};
+    Network& net = e->network();
+    auto curve_json = [](const Curve& c) { return json{{"fraction", c.fraction}, {"probability", c.probability}, {"auc", c.auc}}; };
+    json j = json::object();
+    for (const std::string& m : metrics) {
+      if (m == "deletion") j["deletion"] = curve_json(deletion_curve(net, g_input.data(), map, target, steps));
+      if (m == "insertion") j["insertion"] = curve_json(insertion_curve(net, g_input.data(), map, target, steps));
+      if (m == "road") {
+        RoadResult r = road(net, g_input.data(), map, target);
+        j["road"] = {{"fraction", r.fractions}, {"morf", r.morf}, {"lerf", r.lerf}, {"morf_mean", r.morf_mean},
+                     {"lerf_mean", r.lerf_mean}};
+      }
+      if (m == "confidence_change") j["confidence_change"] = confidence_change(net, g_input.data(), map, target);
+    }
+    g_json = j.dump();
+    return g_json.c_str();
+  } catch (const std::exception& ex) {
+    return fail(std::string("evaluate failed: ") + ex.what());
+  }
+}
+
+// The cascading randomisation sanity check for an explanation's request keys: the original map
+// and, per step, the layer randomised, Spearman, SSIM and the map (values inline: they are small).
+EMSCRIPTEN_KEEPALIVE const char* gc_sanity_check(int handle, const uint8_t* rgba, size_t size, int width, int height,
+                                                 const char* options_json) {
+  try {
+    Engine* e = engine(handle);
+    if (!e) return nullptr;
+    ExplainRequest request;
+    bool predict_only = false;
+    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, request, predict_only)) return fail(err);
+    auto check = sanity_check(e->model(), g_input.data(), request.options);
+    if (!check) return fail(check.error());
+    auto map_json = [](const Map& m) { return json{{"height", m.height}, {"width", m.width}, {"values", m.values}}; };
+    json steps = json::array();
+    for (const SanityStep& s : check->steps)
+      steps.push_back({{"layer", s.layer}, {"spearman", s.spearman}, {"ssim", s.ssim}, {"map", map_json(s.map)}});
+    g_json = json{{"original", map_json(check->original)}, {"steps", steps}}.dump();
+    return g_json.c_str();
+  } catch (const std::exception& ex) {
+    return fail(std::string("sanity check failed: ") + ex.what());
+  }
+}
+
 EMSCRIPTEN_KEEPALIVE const float* gc_floats() { return g_floats.data(); }
 EMSCRIPTEN_KEEPALIVE const float* gc_input() { return g_input.data(); }
 EMSCRIPTEN_KEEPALIVE int gc_input_size() { return int(g_input.size()); }

@@ -168,6 +168,7 @@ class Engine {
       layer: r.layer,
       method: r.method,
       score: r.score,
+      crop,
       trained: r.trained,
       cam,
       input,
@@ -207,6 +208,31 @@ class Engine {
       }),
       timings: { ...r.timings_ms, call: (globalThis.performance || Date).now() - t0 },
     };
+  }
+
+  // How faithful an explanation's map is (engine/include/gradcam/metrics.h), for its target class:
+  // {deletion: {fraction, probability, auc}, insertion: {...}, road: {fraction, morf, lerf,
+  // morf_mean, lerf_mean}, confidence_change}. options: metrics (a list of 'deletion', 'insertion',
+  // 'road', 'confidence_change'; default all), steps (default 32).
+  evaluate(image, result, options = {}) {
+    const core = this._live();
+    const rgba = checkImage(image);
+    if (!result || !result.cam || !result.target) throw new Error('evaluate needs the result of explain() for this image');
+    if (options === null || typeof options !== 'object') throw new Error('options must be an object');
+    const cam = result.cam;
+    const camBytes = new Uint8Array(cam.data.buffer, cam.data.byteOffset, cam.data.byteLength);
+    const json = withBytes(core, rgba, (imgPtr) => withBytes(core, camBytes, (camPtr) =>
+      withString(core, JSON.stringify({ crop: result.crop || 'center', ...options }), (optPtr) =>
+        core._gc_evaluate(this._handle, imgPtr, rgba.length, image.width, image.height, camPtr, cam.height, cam.width,
+          result.target.index, optPtr))));
+    if (!json) throw new Error(lastError(core));
+    return JSON.parse(core.UTF8ToString(json));
+  }
+
+  // The model-randomisation sanity check (Adebayo et al. 2018) for explain's options: {original:
+  // {width, height, values}, steps: [{layer, spearman, ssim, map}]}, the top layer first.
+  sanityCheck(image, options = {}) {
+    return this._run('_gc_sanity_check', image, options);
   }
 
   _heatmap(cam, width, height) {

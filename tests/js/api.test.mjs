@@ -200,3 +200,28 @@ test('explainAll gives every conv layer from one pass, equal to explaining each 
   assert.throws(() => engine.explainAll(pixels, { method: 'scorecam' }), /not scorecam/);
   assertUsable();
 });
+
+test('evaluate and sanityCheck: the metrics of a map for its class, as the native engine computes them', async () => {
+  const trained = await loadEngine({ model: shippedModel });
+  const image = trained.decode(fs.readFileSync(path.join(path.dirname(shippedModel), '../samples/cat.jpg')));
+  const r = trained.explain(image, { layer: 'conv2d_6', method: 'gradcam' });
+  const m = trained.evaluate(image, r, { steps: 16 });
+  assert.equal(m.deletion.fraction.length, 17);
+  assert.equal(m.deletion.probability[0].toFixed(5), r.top[0].probability.toFixed(5));  // nothing removed yet
+  assert.equal(m.insertion.fraction.at(-1), 1);
+  assert.ok(m.deletion.auc >= 0 && m.deletion.auc <= 1 && m.insertion.auc >= 0 && m.insertion.auc <= 1);
+  assert.equal(m.road.fraction.length, 9);
+  assert.equal(typeof m.confidence_change, 'number');
+  // Deleting in Grad-CAM's order drops the cat's probability faster than the random baseline's order.
+  const random = trained.evaluate(image, trained.explain(image, { layer: 'conv2d_6', method: 'random', target: r.target.index }));
+  assert.ok(m.deletion.auc < random.deletion.auc, `${m.deletion.auc} vs random ${random.deletion.auc}`);
+  assert.deepEqual(Object.keys(trained.evaluate(image, r, { metrics: ['road'] })), ['road']);
+  assert.throws(() => trained.evaluate(image, r, { metrics: ['roc'] }), /unknown metric "roc" \(valid: deletion, insertion, road, confidence_change\)/);
+  assert.throws(() => trained.evaluate(image, r, { step: 3 }), /unknown option step \(valid: metrics, steps, crop\)/);
+  const s = trained.sanityCheck(image, { layer: 'conv2d_6', method: 'gradcam' });
+  assert.deepEqual(s.original.values.length, r.cam.width * r.cam.height);
+  assert.equal(s.steps[0].layer, 'dense_2');
+  assert.equal(s.steps.at(-1).layer, 'conv2d');
+  assert.ok(s.steps.at(-1).spearman < 0.9, `fully randomised, Spearman ${s.steps.at(-1).spearman}`);
+  trained.dispose();
+});
