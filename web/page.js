@@ -21,7 +21,10 @@ const dropHint = document.getElementById('drop-hint');
 
 let app = null;
 let lastResult = null;
-let userChoseImage = false;
+// The number of the latest image request. Every load, file choice, drop, paste and sample (in the
+// page or in the app) takes the next one, and a read that ends after a later request began is
+// dropped: the last request wins, however long each one takes to download or read.
+let latestLoad = 0;
 
 function setStatus(text, isError) {
   statusEl.textContent = text;
@@ -103,21 +106,30 @@ async function readSource(source, name) {
   throw new Error('loadImage needs a File, Blob, ArrayBuffer, Uint8Array or URL');
 }
 
+// The error a superseded load rejects with; the status line is left to the later request.
+function superseded(name) {
+  const e = new Error(`${name}: not shown, a later image was requested`);
+  e.name = 'AbortError';
+  return e;
+}
+
 async function loadImage(source, name) {
+  const serial = ++latestLoad;
   await ready;
   let input;
   try {
     input = await readSource(source, name);
   } catch (e) {
+    if (serial !== latestLoad) throw superseded(fileLabel(name || source.name || String(source)));
     throw reportError(e.message);
   }
+  if (serial !== latestLoad) throw superseded(input.name);
   const ok = withBytes(input.bytes, (p) => withString(input.name, (n) => app._app_load_image(p, input.bytes.length, n)));
   if (!ok) throw appError();
   return lastResult;
 }
 
 function loadFromUser(file, name) {
-  userChoseImage = true;
   loadImage(file, name).catch(() => {});  // the status line already says what went wrong
 }
 
@@ -158,13 +170,22 @@ document.addEventListener('drop', (e) => {
   }
 });
 
+// Chromium names every pasted bitmap "image.png"; a copied file keeps its own name. The name shows
+// in the status line, the image's heading and the exported file's name.
+const PASTED_EXTENSIONS = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/bmp': 'bmp' };
+function pastedName(file, type) {
+  if (file && file.name && file.name !== 'image.png') return file.name;
+  const extension = PASTED_EXTENSIONS[type];
+  return extension ? `pasted image.${extension}` : 'pasted image';
+}
+
 document.addEventListener('paste', (e) => {
   const items = Array.from((e.clipboardData && e.clipboardData.items) || []);
   const item = items.find((i) => i.kind === 'file');
   if (item) {
     e.preventDefault();
     const file = item.getAsFile();
-    loadFromUser(file, file && file.name && file.name !== 'image.png' ? file.name : `pasted image (${item.type || 'unknown type'})`);
+    loadFromUser(file, pastedName(file, item.type));
   } else if (items.length) {
     reportError('The clipboard holds no image: copy an image (not a link or text) and paste again.');
   }
@@ -222,7 +243,8 @@ function download(blob, name) {
 }
 
 function onRequest(what) {
-  if (what === 'open-file') fileInput.click();
+  if (what === 'image-chosen') latestLoad++;  // a sample chosen in the app supersedes pending reads
+  else if (what === 'open-file') fileInput.click();
   else if (what === 'export') exportPng().then((blob) => download(blob, exportFileName())).catch(() => {});
 }
 
@@ -297,7 +319,7 @@ async function start() {
 
   const gallery = await samples;
   for (const s of gallery) withBytes(s.bytes, (p) => withString(s.name, (n) => app._app_add_sample(p, s.bytes.length, n)));
-  if (!userChoseImage && gallery.length) {
+  if (latestLoad === 0 && gallery.length) {  // unless an image was asked for meanwhile
     const first = gallery.find((s) => s.name === FIRST_SAMPLE) || gallery[0];
     withString(first.name, (n) => app._app_load_sample(n));
   }
@@ -314,7 +336,9 @@ const api = {
   loadImage,
   // Loads one of the gallery's samples by file name, e.g. 'dog.jpg'.
   async loadSample(name) {
+    const serial = ++latestLoad;
     await ready;
+    if (serial !== latestLoad) throw superseded(String(name));
     if (!withString(String(name), (n) => app._app_load_sample(n))) throw appError();
     return lastResult;
   },

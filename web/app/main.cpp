@@ -42,7 +42,12 @@ EM_JS(void, js_on_status, (const char* text, int is_error), {
 EM_JS(void, js_on_result, (const char* result_json), {
   if (Module["onResult"]) Module["onResult"](UTF8ToString(result_json));
 });
-// "open-file" (show the file picker) or "export" (download the overlay as PNG).
+// The control that has keyboard focus, described for screen readers (the page announces it).
+EM_JS(void, js_on_focus, (const char* label), {
+  if (Module["onFocus"]) Module["onFocus"](UTF8ToString(label));
+});
+// "open-file" (show the file picker), "export" (download the overlay as PNG) or "image-chosen" (a
+// sample was chosen in the app: the page's own pending loads are superseded).
 EM_JS(void, js_request, (const char* what), {
   if (Module["onRequest"]) Module["onRequest"](UTF8ToString(what));
 });
@@ -316,8 +321,10 @@ void step_method(int delta) {
   g.choice.method = all[size_t(((i + delta) % n + n) % n)];
 }
 
+// A sample chosen in the app (click or N): the page drops any image still downloading or reading.
 void load_sample(int i) {
   if (i < 0 || i >= int(g.samples.size())) return;
+  js_request("image-chosen");
   load_image_bytes(g.samples[size_t(i)].bytes.data(), g.samples[size_t(i)].bytes.size(), g.samples[size_t(i)].name);
 }
 
