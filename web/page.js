@@ -5,6 +5,8 @@
 //     bytes to the app (which decodes them: one decoder, one set of error messages);
 //   - downloads the model, the sample gallery and the UI font (all same-origin, relative URLs);
 //   - mirrors the app's status line into the role="status" element;
+//   - runs the page's tab order through the app's drawn controls and out again (Tab, Shift+Tab,
+//     Escape), and announces the focused control;
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
 
@@ -18,6 +20,7 @@ const canvas = document.getElementById('canvas');
 const statusEl = document.getElementById('status');
 const fileInput = document.getElementById('file');
 const dropHint = document.getElementById('drop-hint');
+const focusedEl = document.getElementById('focused');
 
 let app = null;
 let lastResult = null;
@@ -215,6 +218,50 @@ new ResizeObserver(resize).observe(canvas);
   query.addEventListener('change', () => { resize(); watchPixelRatio(); }, { once: true });
 })();
 
+// ---- keyboard: the page's tab order runs through the drawn controls ---------------------------------
+// Emscripten's GLFW listens for keys on the whole window and cancels Tab everywhere, which made the
+// page a keyboard trap. This listener is added before the app starts, so it runs before GLFW's and
+// decides who gets each key:
+//   - focus outside the canvas: Tab and the keys that operate controls belong to the page (GLFW
+//     never sees them); the app's one-letter shortcuts still work;
+//   - focus on the canvas: Tab and Shift+Tab move through the drawn controls (web/app/keyboard.h)
+//     and, past the first or last one, on to the page's elements; Escape leaves the canvas for the
+//     next element unless the app needs it to close a list; arrows, Space and Enter go to ImGui.
+// Key releases always reach GLFW, so it never holds a key that was pressed in the canvas.
+const PAGE_KEYS = new Set(['Tab', 'Enter', ' ', 'Escape', 'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight',
+  'PageUp', 'PageDown', 'Home', 'End', 'Backspace']);
+let tabDirection = 0;  // +1 or -1 while a Tab or Shift+Tab is down: how focus reached the canvas
+window.addEventListener('keydown', (e) => {
+  const inCanvas = document.activeElement === canvas && app;
+  if (e.key === 'Tab' && !e.ctrlKey && !e.altKey && !e.metaKey) {
+    tabDirection = e.shiftKey ? -1 : 1;
+    e.stopImmediatePropagation();
+    if (inCanvas && app._app_tab(tabDirection)) e.preventDefault();  // moved within the app
+    return;  // otherwise the browser moves focus, out of the canvas if it was there
+  }
+  if (inCanvas && e.key === 'Escape' && !app._app_wants_escape()) {
+    e.stopImmediatePropagation();
+    fileInput.focus();  // the canvas's next element in the page
+    return;
+  }
+  if (!inCanvas && PAGE_KEYS.has(e.key)) e.stopImmediatePropagation();
+}, true);
+window.addEventListener('keyup', (e) => {
+  if (e.key === 'Tab') tabDirection = 0;
+}, true);
+canvas.addEventListener('mousedown', () => { tabDirection = 0; });
+canvas.addEventListener('focus', () => {
+  if (app) app._app_canvas_focus(tabDirection || 2);
+});
+canvas.addEventListener('blur', () => {
+  if (app) app._app_canvas_focus(0);
+  focusedEl.textContent = '';
+});
+
+function onFocus(label) {
+  focusedEl.textContent = label;
+}
+
 // ---- export --------------------------------------------------------------------------------------
 
 async function exportPng() {
@@ -298,6 +345,7 @@ async function start() {
       onStatus: setStatus,
       onResult,
       onRequest,
+      onFocus,
       print: (text) => console.log(text),
       printErr: (text) => console.warn(text),
     });
@@ -361,7 +409,7 @@ const api = {
   get status() { return statusEl.textContent; },
   get info() { return app ? appState().model : null; },
   get samples() { return app ? appState().samples : []; },
-  // Everything at once (options, image, result, status, explain_count).
+  // Everything at once (options, image, result, status, explain_count, frames drawn).
   state() { return app ? appState() : null; },
   // The overlay at the image's own size as a PNG Blob.
   exportPng,
