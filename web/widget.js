@@ -196,7 +196,12 @@ class GradcamView extends HTMLElement {
     this._connected = true;
     this._resizer.observe(this);
     if (this._renderer) this._renderer.listeners.add(this._onRenderer);
-    this._load();
+    const loaded = this._loaded;
+    if (this._image && loaded && loaded.src === this.getAttribute('src') && loaded.model === this._attr('model', DEFAULT_MODEL)) {
+      this._explain();  // moved within the page: the image is decoded already (attributes may have changed)
+    } else {
+      this._load();
+    }
   }
 
   disconnectedCallback() {
@@ -273,6 +278,7 @@ class GradcamView extends HTMLElement {
     const src = this.getAttribute('src');
     const model = this._attr('model', DEFAULT_MODEL);
     this._image = null;
+    this._loaded = null;
     if (!src) {
       this._fail('gradcam-view: set src to an image URL');
       return;
@@ -293,6 +299,7 @@ class GradcamView extends HTMLElement {
       }
       this._engine = engine;
       this._image = image;
+      this._loaded = { src, model };
       this._explain();
     } catch (e) {
       if (serial === this._serial) this._fail(e.message);

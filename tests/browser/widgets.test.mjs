@@ -189,6 +189,20 @@ describe('widgets', { skip: missing || false }, () => {
       assert.equal(downloads(), before0, 'no attribute change downloads the image again');
     });
 
+    test('a widget moved within the page draws again without downloading its image again', T, async () => {
+      const { page, log } = p;
+      const downloads = () => log.requests.filter((u) => u.endsWith('/samples/dog.jpg')).length;
+      const before0 = downloads();
+      const r = await page.evaluate(() => new Promise((resolve) => {
+        const w = document.getElementById('other');
+        w.addEventListener('gradcam-result', (e) => resolve(e.detail.target.name), { once: true });
+        document.body.prepend(w);  // disconnected, then connected again
+      }));
+      assert.ok(r);
+      assert.ok((await canvasStats(page, '#other')).heat > 0.2);
+      assert.equal(downloads(), before0);
+    });
+
     test('an invalid attribute in the page HTML is reported before anything is drawn', T, async () => {
       const q = await widgetPage(browser, server.origin, 'bad-attr.html',
         '<gradcam-view id="bad" src="samples/cat.jpg" colormap="Turbo"></gradcam-view>');
