@@ -22,7 +22,7 @@
 // and the picture. An invalid attribute value is an error whose message names the attribute and
 // its valid values.
 import { loadEngine } from './gradcam.mjs';
-import { COLORMAPS, sharedRenderer } from './widget_renderer.js';
+import { sharedRenderer } from './widget_renderer.js';
 
 const DEFAULT_MODEL = new URL('models/cifar10.safetensors', import.meta.url).href;
 const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop']);

@@ -11,7 +11,7 @@
 // widget draws on the CPU. Listeners (onChange) hear of both, so the widgets redraw at once.
 
 const SHADERS = /*@SHADERS@*/ null;  // {vertex, fragment} from shaders/, inlined at site build
-export const COLORMAPS = ['jet', 'turbo', 'viridis', 'inferno'];  // rows of the lookup texture
+const COLORMAPS = ['jet', 'turbo', 'viridis', 'inferno'];  // rows of the lookup texture
 const SMALL_IMAGE = 256;  // up to this size an image is drawn with nearest filtering (sharp pixels)
 
 // Box filter by a whole factor, the explorer's way (web/app/heatmap_renderer.cpp), for images wider
