@@ -126,6 +126,10 @@ describe('explorer by keyboard', { skip: missing || false }, () => {
       assert.equal((await options()).score, 'probability');
       await page.waitForFunction(() => document.getElementById('focused').textContent.startsWith('Score: probability, selected'), null, { timeout: 10000 });
 
+      await tab(page, 'Shift+Tab');  // back to "Score: logit"; Enter works as Space does
+      await pressInApp(page, 'Enter');
+      assert.equal((await options()).score, 'logit');
+
       await tabTo(page, 'Class 2: ');
       await pressInApp(page, ' ');
       const r = await page.evaluate(() => window.gradcamApp.lastResult());

@@ -10,7 +10,7 @@
 //
 // Taps: ImGui 1.86 reads the keys once per frame, so a press and release that both land between
 // two frames (a quick tap, or a test's key press) would be lost; KeyTaps holds such a key down for
-// one frame.
+// one frame. It also lets Enter use a control as Space does.
 #pragma once
 #include <functional>
 #include <string>
@@ -64,6 +64,7 @@ class KeyTaps {
  private:
   std::vector<int> tapped_;  // keys pressed since the last frame
   bool held_[512] = {};
+  bool enter_as_space_ = false;
 };
 
 }  // namespace gradcam_web
