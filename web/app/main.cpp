@@ -544,7 +544,8 @@ void draw_shortcuts() {
       {"C / Shift+C", "colormap"},          {"B", "bilinear / bicubic"},
       {"V", "side by side / overlay"},      {"+ / -", "heat map opacity"},
       {"E", "export PNG"},                  {"H", "show / hide this list"},
-      {"Ctrl+V", "paste an image"},
+      {"Ctrl+V", "paste an image"},         {"Tab / Shift+Tab", "next / previous control"},
+      {"Space or Enter", "use the control"}, {"Esc", "close a list, or leave"},
   };
   if (ImGui::BeginTable("shortcuts", 2, ImGuiTableFlags_SizingFixedFit)) {
     for (auto& r : rows) {
