@@ -3,9 +3,10 @@
 // Node process on one thread. See bench/README.md.
 //
 //   node bench/bench.mjs [--model F] [--image F] [--iterations N] [--warmup N] [--json]
-//                        [--no-tfjs] [--no-engine] [--no-native]
+//                        [--no-tfjs] [--no-engine] [--no-native] [--engine-module F] [--cli F]
 //
-// Rows: forward; Grad-CAM (forward + gradient + map) at conv2d_8, conv2d_2 and conv2d.
+// Rows: forward; Grad-CAM (forward + gradient + map) at conv2d_8, conv2d_2 and conv2d; the maps of
+// all conv layers from one forward and one backward pass (engine and native only).
 // Columns: TF.js with its wasm backend (SIMD, single thread), the engine's JS API
 // (build/site/gradcam.mjs, SIMD wasm) and the native CLI (`gradcam bench`, its own process).
 import { spawnSync } from 'node:child_process';
@@ -60,8 +61,10 @@ function parseArgs(argv) {
     else if (a === '--engine-module') o.engineModule = path.resolve(value());
     else if (a === '--cli') o.cli = path.resolve(value());
     else if (a === '-h' || a === '--help') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 11)
-        .map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      // The comment block at the top of this file, up to its first line of code.
+      const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+      const end = lines.findIndex((l) => !l.startsWith('//'));
+      console.log(lines.slice(0, end < 0 ? lines.length : end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${a} (--help)`);
   }

@@ -15,6 +15,19 @@ import { launchBrowser, openPage, siteMissing, startServer } from '../tests/brow
 const siteDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../build/site');
 
 const args = process.argv.slice(2);
+if (args.includes('-h') || args.includes('--help')) {
+  // The comment block at the top of this file, up to its first line of code.
+  const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
+for (let i = 0; i < args.length; i++) {
+  if (['--loads', '--rounds'].includes(args[i]) && /^[1-9]\d*$/.test(args[i + 1] ?? '')) i++;
+  else if (args[i] !== '--json') {
+    console.error(`bench/page.mjs: unknown or incomplete option ${args[i]}; options are --loads N, --rounds N, --json (--help)`);
+    process.exit(2);
+  }
+}
 const opt = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? Number(args[i + 1]) : fallback;

@@ -5,6 +5,8 @@
 //     bytes to the app (which decodes them: one decoder, one set of error messages);
 //   - downloads the model, the sample gallery and the UI font (all same-origin, relative URLs);
 //   - mirrors the app's status line into the role="status" element;
+//   - runs the page's tab order through the app's drawn controls and out again (Tab, Shift+Tab,
+//     Escape), and announces the focused control;
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
 
@@ -18,10 +20,14 @@ const canvas = document.getElementById('canvas');
 const statusEl = document.getElementById('status');
 const fileInput = document.getElementById('file');
 const dropHint = document.getElementById('drop-hint');
+const focusedEl = document.getElementById('focused');
 
 let app = null;
 let lastResult = null;
-let userChoseImage = false;
+// The number of the latest image request. Every load, file choice, drop, paste and sample (in the
+// page or in the app) takes the next one, and a read that ends after a later request began is
+// dropped: the last request wins, however long each one takes to download or read.
+let latestLoad = 0;
 
 function setStatus(text, isError) {
   statusEl.textContent = text;
@@ -103,21 +109,30 @@ async function readSource(source, name) {
   throw new Error('loadImage needs a File, Blob, ArrayBuffer, Uint8Array or URL');
 }
 
+// The error a superseded load rejects with; the status line is left to the later request.
+function superseded(name) {
+  const e = new Error(`${name}: not shown, a later image was requested`);
+  e.name = 'AbortError';
+  return e;
+}
+
 async function loadImage(source, name) {
+  const serial = ++latestLoad;
   await ready;
   let input;
   try {
     input = await readSource(source, name);
   } catch (e) {
+    if (serial !== latestLoad) throw superseded(fileLabel(name || source.name || String(source)));
     throw reportError(e.message);
   }
+  if (serial !== latestLoad) throw superseded(input.name);
   const ok = withBytes(input.bytes, (p) => withString(input.name, (n) => app._app_load_image(p, input.bytes.length, n)));
   if (!ok) throw appError();
   return lastResult;
 }
 
 function loadFromUser(file, name) {
-  userChoseImage = true;
   loadImage(file, name).catch(() => {});  // the status line already says what went wrong
 }
 
@@ -158,13 +173,22 @@ document.addEventListener('drop', (e) => {
   }
 });
 
+// Chromium names every pasted bitmap "image.png"; a copied file keeps its own name. The name shows
+// in the status line, the image's heading and the exported file's name.
+const PASTED_EXTENSIONS = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/bmp': 'bmp' };
+function pastedName(file, type) {
+  if (file && file.name && file.name !== 'image.png') return file.name;
+  const extension = PASTED_EXTENSIONS[type];
+  return extension ? `pasted image.${extension}` : 'pasted image';
+}
+
 document.addEventListener('paste', (e) => {
   const items = Array.from((e.clipboardData && e.clipboardData.items) || []);
   const item = items.find((i) => i.kind === 'file');
   if (item) {
     e.preventDefault();
     const file = item.getAsFile();
-    loadFromUser(file, file && file.name && file.name !== 'image.png' ? file.name : `pasted image (${item.type || 'unknown type'})`);
+    loadFromUser(file, pastedName(file, item.type));
   } else if (items.length) {
     reportError('The clipboard holds no image: copy an image (not a link or text) and paste again.');
   }
@@ -194,6 +218,50 @@ new ResizeObserver(resize).observe(canvas);
   query.addEventListener('change', () => { resize(); watchPixelRatio(); }, { once: true });
 })();
 
+// ---- keyboard: the page's tab order runs through the drawn controls ---------------------------------
+// Emscripten's GLFW listens for keys on the whole window and cancels Tab everywhere, which made the
+// page a keyboard trap. This listener is added before the app starts, so it runs before GLFW's and
+// decides who gets each key:
+//   - focus outside the canvas: Tab and the keys that operate controls belong to the page (GLFW
+//     never sees them); the app's one-letter shortcuts still work;
+//   - focus on the canvas: Tab and Shift+Tab move through the drawn controls (web/app/keyboard.h)
+//     and, past the first or last one, on to the page's elements; Escape leaves the canvas for the
+//     next element unless the app needs it to close a list; arrows, Space and Enter go to ImGui.
+// Key releases always reach GLFW, so it never holds a key that was pressed in the canvas.
+const PAGE_KEYS = new Set(['Tab', 'Enter', ' ', 'Escape', 'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight',
+  'PageUp', 'PageDown', 'Home', 'End', 'Backspace']);
+let tabDirection = 0;  // +1 or -1 while a Tab or Shift+Tab is down: how focus reached the canvas
+window.addEventListener('keydown', (e) => {
+  const inCanvas = document.activeElement === canvas && app;
+  if (e.key === 'Tab' && !e.ctrlKey && !e.altKey && !e.metaKey) {
+    tabDirection = e.shiftKey ? -1 : 1;
+    e.stopImmediatePropagation();
+    if (inCanvas && app._app_tab(tabDirection)) e.preventDefault();  // moved within the app
+    return;  // otherwise the browser moves focus, out of the canvas if it was there
+  }
+  if (inCanvas && e.key === 'Escape' && !app._app_wants_escape()) {
+    e.stopImmediatePropagation();
+    fileInput.focus();  // the canvas's next element in the page
+    return;
+  }
+  if (!inCanvas && PAGE_KEYS.has(e.key)) e.stopImmediatePropagation();
+}, true);
+window.addEventListener('keyup', (e) => {
+  if (e.key === 'Tab') tabDirection = 0;
+}, true);
+canvas.addEventListener('mousedown', () => { tabDirection = 0; });
+canvas.addEventListener('focus', () => {
+  if (app) app._app_canvas_focus(tabDirection || 2);
+});
+canvas.addEventListener('blur', () => {
+  if (app) app._app_canvas_focus(0);
+  focusedEl.textContent = '';
+});
+
+function onFocus(label) {
+  focusedEl.textContent = label;
+}
+
 // ---- export --------------------------------------------------------------------------------------
 
 async function exportPng() {
@@ -222,7 +290,8 @@ function download(blob, name) {
 }
 
 function onRequest(what) {
-  if (what === 'open-file') fileInput.click();
+  if (what === 'image-chosen') latestLoad++;  // a sample chosen in the app supersedes pending reads
+  else if (what === 'open-file') fileInput.click();
   else if (what === 'export') exportPng().then((blob) => download(blob, exportFileName())).catch(() => {});
 }
 
@@ -276,6 +345,7 @@ async function start() {
       onStatus: setStatus,
       onResult,
       onRequest,
+      onFocus,
       print: (text) => console.log(text),
       printErr: (text) => console.warn(text),
     });
@@ -297,7 +367,7 @@ async function start() {
 
   const gallery = await samples;
   for (const s of gallery) withBytes(s.bytes, (p) => withString(s.name, (n) => app._app_add_sample(p, s.bytes.length, n)));
-  if (!userChoseImage && gallery.length) {
+  if (latestLoad === 0 && gallery.length) {  // unless an image was asked for meanwhile
     const first = gallery.find((s) => s.name === FIRST_SAMPLE) || gallery[0];
     withString(first.name, (n) => app._app_load_sample(n));
   }
@@ -314,7 +384,9 @@ const api = {
   loadImage,
   // Loads one of the gallery's samples by file name, e.g. 'dog.jpg'.
   async loadSample(name) {
+    const serial = ++latestLoad;
     await ready;
+    if (serial !== latestLoad) throw superseded(String(name));
     if (!withString(String(name), (n) => app._app_load_sample(n))) throw appError();
     return lastResult;
   },
@@ -337,7 +409,7 @@ const api = {
   get status() { return statusEl.textContent; },
   get info() { return app ? appState().model : null; },
   get samples() { return app ? appState().samples : []; },
-  // Everything at once (options, image, result, status, explain_count).
+  // Everything at once (options, image, result, status, explain_count, frames drawn).
   state() { return app ? appState() : null; },
   // The overlay at the image's own size as a PNG Blob.
   exportPng,

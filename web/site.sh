@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Lays out the page's files in the static site (called by tools/build.sh after the wasm build):
 #   index.html, page.js, style.css        the explorer (app: gradcam_app.mjs + .wasm)
-#   embed.html, embed.css, widget.js      the <gradcam-view> widget and its documentation page
+#   embed.html, embed.css, widget.js, widget_renderer.js   the <gradcam-view> widget and its page
 #   samples/index.json                    the gallery's file names (from assets/samples)
 #   fonts/DejaVuSans.ttf                  the UI font, if Debian's fonts-dejavu-core is installed
-# The shaders in shaders/ are compiled into the app and inlined into widget.js here, so there is
-# one copy of them. Every path is relative: the folder can be copied to any static host.
+# The shaders in shaders/ are compiled into the app and inlined into widget_renderer.js here, so
+# there is one copy of them. Every path is relative: the folder can be copied to any static host.
 # Usage: web/site.sh build/site
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,19 +22,19 @@ for f in build/wasm/gradcam_app.mjs build/wasm/gradcam_app.wasm; do
   [ -f "$f" ] || { echo "web/site.sh: $f is missing: run web/deps.sh, then tools/build.sh wasm" >&2; exit 1; }
 done
 cp build/wasm/gradcam_app.mjs build/wasm/gradcam_app.wasm web/index.html web/page.js web/style.css \
-   web/embed.html web/embed.css "$site/"
+   web/embed.html web/embed.css web/widget.js "$site/"
 
-# widget.js with the shaders inlined at its /*@SHADERS@*/ marker.
-node - "$site/widget.js" <<'JS'
+# widget_renderer.js with the shaders inlined at its /*@SHADERS@*/ marker.
+node - "$site/widget_renderer.js" <<'JS'
 const fs = require('fs');
 const out = process.argv[2];
-const src = fs.readFileSync('web/widget.js', 'utf8');
+const src = fs.readFileSync('web/widget_renderer.js', 'utf8');
 const shaders = {
   vertex: fs.readFileSync('shaders/fullscreen.vert', 'utf8'),
   fragment: fs.readFileSync('shaders/heatmap.frag', 'utf8'),
 };
 const marker = '/*@SHADERS@*/ null';
-if (!src.includes(marker)) throw new Error(`web/widget.js has no ${marker} marker`);
+if (!src.includes(marker)) throw new Error(`web/widget_renderer.js has no ${marker} marker`);
 fs.writeFileSync(out, src.replace(marker, () => JSON.stringify(shaders)));
 JS
 

@@ -41,6 +41,7 @@ add_custom_command(
 add_executable(gradcam_app
   ${CMAKE_SOURCE_DIR}/web/app/main.cpp
   ${CMAKE_SOURCE_DIR}/web/app/heatmap_renderer.cpp
+  ${CMAKE_SOURCE_DIR}/web/app/keyboard.cpp
   ${GRADCAM_SHADER_HEADER})
 target_include_directories(gradcam_app PRIVATE ${CMAKE_BINARY_DIR}/web_generated)
 target_link_libraries(gradcam_app PRIVATE gradcam_engine imgui)

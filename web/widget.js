@@ -11,18 +11,20 @@
 // view ('overlay' | 'side-by-side'). Changing an attribute updates the view; colormap, alpha,
 // upsample and view only redraw.
 //
-// Every widget on a page shares one engine per model URL (one download, one wasm instance). Each
-// renders in its own Shadow DOM with its own styles: no CSS leaks in or out, and it never reads the
-// host page. It fills its container's width. It draws with WebGL2 and the same shaders as the app
-// (web/site.sh inlines shaders/ below); without WebGL2 it falls back to the engine's CPU overlay.
+// Every widget on a page shares one engine per model URL (one download, one wasm instance) and one
+// WebGL2 context (widget_renderer.js), so any number of widgets draw. Each renders in its own Shadow
+// DOM with its own styles: no CSS leaks in or out, and it never reads the host page. It fills its
+// container's width. It draws with the same shaders as the app; without WebGL2 (or while the context
+// is lost) it draws the engine's CPU overlay instead.
 //
 // Events on the element: 'gradcam-result' (detail: {top, target, layer, method, ...}) and
-// 'gradcam-error' (detail: {message}). The last result is also element.result.
+// 'gradcam-error' (detail: {message}). The last result is also element.result; an error clears it
+// and the picture. An invalid attribute value is an error whose message names the attribute and
+// its valid values.
 import { loadEngine } from './gradcam.mjs';
+import { sharedRenderer } from './widget_renderer.js';
 
-const SHADERS = /*@SHADERS@*/ null;  // {vertex, fragment} from shaders/, inlined at site build
 const DEFAULT_MODEL = new URL('models/cifar10.safetensors', import.meta.url).href;
-const COLORMAPS = ['jet', 'turbo', 'viridis', 'inferno'];  // rows of the lookup texture
 const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop']);
 const LOAD_ATTRIBUTES = new Set(['src', 'model']);
 
@@ -64,6 +66,7 @@ canvas { display: block; width: 100%; height: auto; border-radius: 4px; backgrou
 .more { color: #e6e9ef; }
 .caption { margin: 6px 0 0; min-height: 1.45em; }
 .caption.error { color: #ff7a72; }
+.failed canvas, .failed .legend { display: none; }  /* an error shows its message, no picture */
 .note { color: #ffa842; }
 `;
 
@@ -119,109 +122,23 @@ function normalise(values) {
   return out;
 }
 
-// The shaders of the app (shaders/*.vert, *.frag) on a WebGL2 canvas.
-class GlRenderer {
-  static create(canvas, engine) {
-    if (!SHADERS) return null;
-    const gl = canvas.getContext('webgl2', { preserveDrawingBuffer: true, antialias: false, alpha: false });
-    if (!gl) return null;
-    try {
-      return new GlRenderer(gl, engine);
-    } catch (e) {
-      console.warn(`gradcam-view: WebGL2 renderer unavailable (${e.message}); drawing on the CPU`);
-      return null;
-    }
-  }
+// The valid values of the attributes that only change the drawing (the others are checked
+// against the model in _options()).
+const LOOK_VALUES = {
+  colormap: ['turbo', 'jet', 'viridis', 'inferno'],
+  upsample: ['bicubic', 'bilinear'],
+  view: ['overlay', 'side-by-side'],
+};
+const SCORES = ['logit', 'probability'];
+const CROPS = ['center', 'squash', 'letterbox'];
 
-  constructor(gl, engine) {
-    this.gl = gl;
-    const compile = (type, source) => {
-      const s = gl.createShader(type);
-      gl.shaderSource(s, source);
-      gl.compileShader(s);
-      if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s));
-      return s;
-    };
-    const p = gl.createProgram();
-    gl.attachShader(p, compile(gl.VERTEX_SHADER, SHADERS.vertex));
-    gl.attachShader(p, compile(gl.FRAGMENT_SHADER, SHADERS.fragment));
-    gl.linkProgram(p);
-    if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p));
-    this.program = p;
-    this.u = {};
-    for (const name of ['u_flip_y', 'u_image', 'u_cam', 'u_lut', 'u_lut_row', 'u_src_rect', 'u_dst_rect',
-      'u_alpha', 'u_upsample', 'u_has_cam']) this.u[name] = gl.getUniformLocation(p, name);
-    this.vao = gl.createVertexArray();
-    this.image = gl.createTexture();
-    this.cam = gl.createTexture();
-    this.lut = gl.createTexture();
-    const lut = new Uint8Array(256 * COLORMAPS.length * 4);
-    COLORMAPS.forEach((name, row) => {
-      for (let i = 0; i < 256; i++) {
-        const [r, g, b] = engine.colormap(name, i / 255);
-        lut.set([r, g, b, 255], (row * 256 + i) * 4);
-      }
-    });
-    this.texture(this.lut, gl.LINEAR, gl.LINEAR);
-    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 256, COLORMAPS.length, 0, gl.RGBA, gl.UNSIGNED_BYTE, lut);
-  }
+function invalid(name, value, valid) {
+  return new Error(`gradcam-view: ${name}="${value}" is not valid; use ${valid}`);
+}
 
-  texture(t, min, mag) {
-    const gl = this.gl;
-    gl.bindTexture(gl.TEXTURE_2D, t);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, min);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, mag);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-  }
-
-  setImage(img) {
-    const gl = this.gl;
-    const small = img.width <= 256 && img.height <= 256;
-    this.texture(this.image, small ? gl.NEAREST : gl.LINEAR_MIPMAP_LINEAR, small ? gl.NEAREST : gl.LINEAR);
-    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, img.width, img.height, 0, gl.RGBA, gl.UNSIGNED_BYTE,
-      new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength));
-    if (!small) gl.generateMipmap(gl.TEXTURE_2D);
-  }
-
-  setCam(values, width, height) {
-    const gl = this.gl;
-    this.texture(this.cam, gl.NEAREST, gl.NEAREST);
-    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 4);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.R32F, width, height, 0, gl.RED, gl.FLOAT, values);
-  }
-
-  // panels: [{x, y, width, height, heat: bool}] in canvas pixels, y from the top.
-  draw(panels, look, rects) {
-    const gl = this.gl;
-    gl.viewport(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight);
-    gl.clearColor(0.051, 0.059, 0.075, 1);
-    gl.clear(gl.COLOR_BUFFER_BIT);
-    gl.useProgram(this.program);
-    [this.image, this.cam, this.lut].forEach((t, i) => {
-      gl.activeTexture(gl.TEXTURE0 + i);
-      gl.bindTexture(gl.TEXTURE_2D, t);
-    });
-    gl.uniform1i(this.u.u_image, 0);
-    gl.uniform1i(this.u.u_cam, 1);
-    gl.uniform1i(this.u.u_lut, 2);
-    gl.uniform1i(this.u.u_flip_y, 1);
-    const row = Math.max(0, COLORMAPS.indexOf(look.colormap));
-    gl.uniform1f(this.u.u_lut_row, (row + 0.5) / COLORMAPS.length);
-    gl.uniform4fv(this.u.u_src_rect, rects.src);
-    gl.uniform4fv(this.u.u_dst_rect, rects.dst);
-    gl.uniform1f(this.u.u_alpha, look.alpha);
-    gl.uniform1i(this.u.u_upsample, look.upsample === 'bilinear' ? 0 : 1);
-    gl.bindVertexArray(this.vao);
-    for (const p of panels) {
-      gl.viewport(p.x, gl.drawingBufferHeight - p.y - p.height, p.width, p.height);
-      gl.uniform1i(this.u.u_has_cam, p.heat ? 1 : 0);
-      gl.drawArrays(gl.TRIANGLES, 0, 3);
-    }
-    gl.bindVertexArray(null);
-  }
+function oneOf(name, value, values) {
+  if (!values.includes(value)) throw invalid(name, value, `one of ${values.join(', ')}`);
+  return value;
 }
 
 class GradcamView extends HTMLElement {
@@ -242,9 +159,12 @@ class GradcamView extends HTMLElement {
     }
     this._frame = document.createElement('figure');
     this._frame.className = 'frame';
+    // A 2-D canvas: the pixels come from the page's one shared WebGL2 context (widget_renderer.js)
+    // or from the engine's CPU overlay. data-renderer says which ('webgl', 'cpu' or 'none').
     this._canvas = document.createElement('canvas');
     this._canvas.setAttribute('role', 'img');
     this._canvas.setAttribute('aria-label', 'Grad-CAM heat map');
+    this._canvas.dataset.renderer = 'none';
     const legend = document.createElement('div');
     legend.className = 'legend';
     legend.setAttribute('aria-label', 'colour scale: left mattered less, right mattered more');
@@ -265,22 +185,41 @@ class GradcamView extends HTMLElement {
     root.append(this._frame);
     this.result = null;
     this._serial = 0;
+    this._connected = false;
+    this._slot = null;  // this widget's textures in the shared WebGL2 context
+    this._renderer = null;
+    this._onRenderer = () => this._draw();  // context lost or restored: draw again (CPU or GPU)
     this._resizer = new ResizeObserver(() => this._draw());
   }
 
   connectedCallback() {
+    this._connected = true;
     this._resizer.observe(this);
-    this._load();
+    if (this._renderer) this._renderer.listeners.add(this._onRenderer);
+    const loaded = this._loaded;
+    if (this._image && loaded && loaded.src === this.getAttribute('src') && loaded.model === this._attr('model', DEFAULT_MODEL)) {
+      this._explain();  // moved within the page: the image is decoded already (attributes may have changed)
+    } else {
+      this._load();
+    }
   }
 
   disconnectedCallback() {
+    this._connected = false;
     this._resizer.disconnect();
+    if (this._renderer) {
+      this._renderer.listeners.delete(this._onRenderer);
+      this._renderer.release(this._slot);
+    }
+    this._slot = null;
   }
 
   attributeChangedCallback(name, before, after) {
-    if (!this.isConnected || before === after) return;
+    // Before connectedCallback (an element upgraded from the page's HTML gets one call per
+    // attribute first) the load in connectedCallback covers every attribute: one download.
+    if (!this._connected || before === after) return;
     if (LOAD_ATTRIBUTES.has(name)) this._load();
-    else if (EXPLAIN_ATTRIBUTES.has(name)) this._explain();
+    else if (EXPLAIN_ATTRIBUTES.has(name) || !this._explanation) this._explain();  // also after an error
     else this._draw();
   }
 
@@ -289,17 +228,46 @@ class GradcamView extends HTMLElement {
     return v === null || v === '' ? fallback : v;
   }
 
+  // colormap, alpha, upsample and view, checked (throws an Error that names the attribute).
   _look() {
-    const alpha = Number(this._attr('alpha', '0.45'));
+    const look = {};
+    for (const [name, values] of Object.entries(LOOK_VALUES)) look[name] = oneOf(name, this._attr(name, values[0]), values);
+    const text = this._attr('alpha', '0.45');
+    const alpha = Number(text);
+    if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text) || !(alpha >= 0 && alpha <= 1)) {
+      throw invalid('alpha', text, 'a number from 0 to 1');
+    }
+    look.alpha = alpha;
+    return look;
+  }
+
+  // layer, method, target, score and crop, checked against the model (throws like _look()).
+  _options() {
+    const info = this._engine.info;
+    const layer = this._attr('layer', 'auto');
+    if (layer !== 'auto') oneOf('layer', layer, info.conv_layers);
+    const method = oneOf('method', this._attr('method', 'gradcam'), info.methods);
+    const target = this._attr('target', 'auto');
+    const index = /^\d+$/.test(target) ? Number(target) : -1;
+    if (target !== 'auto' && !info.classes.includes(target) && !(index >= 0 && index < info.classes.length)) {
+      throw invalid('target', target, `auto, a class index from 0 to ${info.classes.length - 1} or one of ${info.classes.join(', ')}`);
+    }
     return {
-      colormap: COLORMAPS.includes(this._attr('colormap', 'turbo')) ? this._attr('colormap', 'turbo') : 'turbo',
-      alpha: Number.isFinite(alpha) ? Math.min(1, Math.max(0, alpha)) : 0.45,
-      upsample: this._attr('upsample', 'bicubic'),
-      view: this._attr('view', 'overlay'),
+      layer, method, target,
+      score: oneOf('score', this._attr('score', 'logit'), SCORES),
+      crop: oneOf('crop', this._attr('crop', 'center'), CROPS),
     };
   }
 
+  // Shows the message in red, clears the picture and the result, and fires gradcam-error.
   _fail(message) {
+    this.result = null;
+    this._explanation = null;
+    this._cpuOverlay = null;
+    this._canvas.width = this._canvas.height = 0;  // no stale pixels left to show or read
+    this._canvas.dataset.renderer = 'none';
+    this._frame.classList.add('failed');
+    this._canvas.setAttribute('aria-label', `Grad-CAM heat map: none (${message})`);
     this._caption.textContent = message;
     this._caption.classList.add('error');
     this.dispatchEvent(new CustomEvent('gradcam-error', { detail: { message }, bubbles: true, composed: true }));
@@ -310,6 +278,7 @@ class GradcamView extends HTMLElement {
     const src = this.getAttribute('src');
     const model = this._attr('model', DEFAULT_MODEL);
     this._image = null;
+    this._loaded = null;
     if (!src) {
       this._fail('gradcam-view: set src to an image URL');
       return;
@@ -328,12 +297,9 @@ class GradcamView extends HTMLElement {
       } catch (e) {
         throw new Error(`${src}: ${e.message}`);
       }
-      if (this._engine !== engine) {
-        this._engine = engine;
-        this._gl = GlRenderer.create(this._canvas, engine);
-      }
+      this._engine = engine;
       this._image = image;
-      if (this._gl) this._gl.setImage(image);
+      this._loaded = { src, model };
       this._explain();
     } catch (e) {
       if (serial === this._serial) this._fail(e.message);
@@ -342,22 +308,16 @@ class GradcamView extends HTMLElement {
 
   _explain() {
     if (!this._image || !this._engine) return;
-    const options = {
-      layer: this._attr('layer', 'auto'),
-      method: this._attr('method', 'gradcam'),
-      target: this._attr('target', 'auto'),
-      score: this._attr('score', 'logit'),
-      crop: this._attr('crop', 'center'),
-    };
     let r;
     try {
-      r = this._engine.explain(this._image, options);
+      this._look();  // a bad look attribute is reported before any picture is drawn
+      r = this._engine.explain(this._image, this._options());
     } catch (e) {
       this._fail(e.message);
       return;
     }
     this._explanation = r;
-    if (this._gl) this._gl.setCam(normalise(r.cam.data), r.cam.width, r.cam.height);
+    this._cam = { values: normalise(r.cam.data), width: r.cam.width, height: r.cam.height };
     this._cpuOverlay = null;
     const top = r.top[0];
     const target = { index: r.target.index, name: r.target.name, probability: r.probabilities[r.target.index] };
@@ -381,13 +341,31 @@ class GradcamView extends HTMLElement {
     }
     this._canvas.setAttribute('aria-label', `Grad-CAM heat map: ${this._caption.textContent}`);
     this._draw();
-    this.dispatchEvent(new CustomEvent('gradcam-result', { detail: this.result, bubbles: true, composed: true }));
+    if (this._explanation) {
+      this.dispatchEvent(new CustomEvent('gradcam-result', { detail: this.result, bubbles: true, composed: true }));
+    }
+  }
+
+  // The shared WebGL2 renderer, with this widget listening to its losses and restorations.
+  _gpu() {
+    const renderer = sharedRenderer(this._engine);
+    if (renderer && renderer !== this._renderer) {
+      this._renderer = renderer;
+      if (this._connected) renderer.listeners.add(this._onRenderer);
+    }
+    return renderer;
   }
 
   _draw() {
     const img = this._image;
     if (!img || !this._explanation) return;
-    const look = this._look();
+    let look;
+    try {
+      look = this._look();
+    } catch (e) {
+      this._fail(e.message);
+      return;
+    }
     const stops = [];
     for (let i = 0; i <= 8; i++) {
       const [r, g, b] = this._engine.colormap(look.colormap, i / 8);
@@ -409,12 +387,26 @@ class GradcamView extends HTMLElement {
     const panels = two
       ? [{ x: 0, y: 0, width: panelW, height: panelH, heat: false }, { x: panelW + gap, y: 0, width: panelW, height: panelH, heat: true }]
       : [{ x: 0, y: 0, width: panelW, height: panelH, heat: true }];
+    this._frame.classList.remove('failed');
+    const ctx = this._canvas.getContext('2d');
     const info = this._engine.info.input;
-    if (this._gl) {
-      this._gl.draw(panels, look, cropRects(img.width, img.height, info.width, info.height, this._attr('crop', 'center')));
-      return;
+    const gpu = this._gpu();
+    if (gpu && !gpu.lost) {
+      try {
+        // Uploads only what changed since this widget's last draw (or everything, after a loss).
+        if (!this._slot || this._slot.generation !== gpu.generation) this._slot = gpu.slot();
+        if (this._slot.imageOf !== img) gpu.setImage(this._slot, img);
+        if (this._slot.camOf !== this._cam) gpu.setCam(this._slot, this._cam);
+        const rects = cropRects(img.width, img.height, info.width, info.height, this._attr('crop', 'center'));
+        if (gpu.draw(ctx, this._slot, width, panelH, panels, look, rects)) {
+          this._canvas.dataset.renderer = 'webgl';
+          return;
+        }
+      } catch (e) {
+        console.warn(`gradcam-view: drawing on the CPU (${e.message})`);
+      }
     }
-    // No WebGL2: the engine's overlay on the CPU, scaled by the canvas.
+    // No WebGL2 (or it is lost for now): the engine's overlay on the CPU, scaled by the canvas.
     const key = `${look.colormap}/${look.alpha}`;
     if (!this._cpuOverlay || this._cpuOverlay.key !== key) {
       const o = this._explanation.overlay(img, { colormap: look.colormap, alpha: look.alpha });
@@ -428,11 +420,11 @@ class GradcamView extends HTMLElement {
       plain.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
       this._cpuOverlay = { key, overlay: c, plain };
     }
-    const ctx = this._canvas.getContext('2d');
     ctx.imageSmoothingEnabled = img.width > 256;
     ctx.fillStyle = '#0d0f13';
     ctx.fillRect(0, 0, width, panelH);
     for (const p of panels) ctx.drawImage(p.heat ? this._cpuOverlay.overlay : this._cpuOverlay.plain, p.x, p.y, p.width, p.height);
+    this._canvas.dataset.renderer = 'cpu';
   }
 }
 

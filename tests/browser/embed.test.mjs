@@ -4,9 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import { canvasStats as statsOf } from './widget_pixels.mjs';
 import { launchBrowser, openPage, screenshot, siteMissing, siteModelTrained, startServer } from './support.mjs';
 
 const missing = siteMissing();
+const canvasStats = (page, id) => statsOf(page, `#${id}`);
 const T = { timeout: 90000 };
 
 async function openEmbed(browser, origin, options) {
@@ -21,35 +23,6 @@ async function openEmbed(browser, origin, options) {
     return all.length >= 3 && all.every((w) => w.result);
   }, null, { timeout: 60000 });
   return p;
-}
-
-// Pixel statistics of a widget's canvas, and the fraction of pixels the heat map changes (the
-// same widget drawn with alpha = 0, then put back).
-function canvasStats(page, id) {
-  return page.evaluate((wid) => {
-    const w = document.getElementById(wid);
-    const canvas = w.shadowRoot.querySelector('canvas');
-    const read = () => {
-      const copy = document.createElement('canvas');
-      copy.width = canvas.width;
-      copy.height = canvas.height;
-      const ctx = copy.getContext('2d');
-      ctx.drawImage(canvas, 0, 0);
-      return ctx.getImageData(0, 0, copy.width, copy.height).data;
-    };
-    const px = read();
-    const alpha = w.getAttribute('alpha');
-    w.setAttribute('alpha', '0');
-    const plain = read();
-    if (alpha === null) w.removeAttribute('alpha'); else w.setAttribute('alpha', alpha);
-    let heat = 0, sum = 0;
-    for (let i = 0; i < px.length; i += 4) {
-      if (Math.abs(px[i] - plain[i]) + Math.abs(px[i + 1] - plain[i + 1]) + Math.abs(px[i + 2] - plain[i + 2]) > 30) heat++;
-      sum += px[i] + 2 * px[i + 1] + 3 * px[i + 2];
-    }
-    return { width: canvas.width, height: canvas.height, cssWidth: canvas.getBoundingClientRect().width,
-      hostWidth: w.getBoundingClientRect().width, heat: heat / (px.length / 4), sum };
-  }, id);
 }
 
 describe('embed page', { skip: missing || false }, () => {
@@ -92,11 +65,12 @@ describe('embed page', { skip: missing || false }, () => {
     assert.deepEqual(await page.evaluate(() => window.__csp), []);
   });
 
-  test('all widgets share one engine and one model download; nothing leaves the origin', T, async () => {
+  test('all widgets share one engine and one model download, each image is downloaded once; nothing leaves the origin', T, async () => {
     const { log } = embed;
     const count = (suffix) => log.requests.filter((u) => u.endsWith(suffix)).length;
     assert.equal(count('/models/cifar10.safetensors'), 1);
     assert.equal(count('/gradcam_core.wasm'), 1);
+    for (const image of ['cat.jpg', 'ship.jpg', 'horse.jpg']) assert.equal(count(`/samples/${image}`), 1, `${image} is downloaded once`);
     assert.deepEqual(log.foreign, []);
   });
 

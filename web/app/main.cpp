@@ -24,6 +24,7 @@
 #include "gradcam/engine.h"
 #include "heatmap_renderer.h"
 #include "imgui.h"
+#include "keyboard.h"
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_opengl3.h"
 #include "shaders.h"
@@ -31,6 +32,8 @@
 using json = nlohmann::json;
 using namespace gradcam;
 using gradcam_web::HeatmapRenderer;
+using gradcam_web::KeyTaps;
+using gradcam_web::TabOrder;
 using gradcam_web::Look;
 using gradcam_web::RenderTarget;
 using gradcam_web::Upsample;
@@ -42,7 +45,12 @@ EM_JS(void, js_on_status, (const char* text, int is_error), {
 EM_JS(void, js_on_result, (const char* result_json), {
   if (Module["onResult"]) Module["onResult"](UTF8ToString(result_json));
 });
-// "open-file" (show the file picker) or "export" (download the overlay as PNG).
+// The control that has keyboard focus, described for screen readers (the page announces it).
+EM_JS(void, js_on_focus, (const char* label), {
+  if (Module["onFocus"]) Module["onFocus"](UTF8ToString(label));
+});
+// "open-file" (show the file picker), "export" (download the overlay as PNG) or "image-chosen" (a
+// sample was chosen in the app: the page's own pending loads are superseded).
 EM_JS(void, js_request, (const char* what), {
   if (Module["onRequest"]) Module["onRequest"](UTF8ToString(what));
 });
@@ -118,6 +126,8 @@ struct App {
   } view_cache;
 
   std::vector<Sample> samples;
+  TabOrder tabs{[](const std::string& label) { js_on_focus(label.c_str()); }};
+  KeyTaps taps;
   std::vector<uint8_t> font_ttf;
   bool fonts_dirty = true;
   bool show_shortcuts = false;
@@ -299,8 +309,10 @@ void step_method(int delta) {
   g.choice.method = all[size_t(((i + delta) % n + n) % n)];
 }
 
+// A sample chosen in the app (click or N): the page drops any image still downloading or reading.
 void load_sample(int i) {
   if (i < 0 || i >= int(g.samples.size())) return;
+  js_request("image-chosen");
   load_image_bytes(g.samples[size_t(i)].bytes.data(), g.samples[size_t(i)].bytes.size(), g.samples[size_t(i)].name);
 }
 
@@ -515,7 +527,8 @@ void draw_shortcuts() {
       {"C / Shift+C", "colormap"},          {"B", "bilinear / bicubic"},
       {"V", "side by side / overlay"},      {"+ / -", "heat map opacity"},
       {"E", "export PNG"},                  {"H", "show / hide this list"},
-      {"Ctrl+V", "paste an image"},
+      {"Ctrl+V", "paste an image"},         {"Tab / Shift+Tab", "next / previous control"},
+      {"Space or Enter", "use the control"}, {"Esc", "close a list, or leave"},
   };
   if (ImGui::BeginTable("shortcuts", 2, ImGuiTableFlags_SizingFixedFit)) {
     for (auto& r : rows) {
@@ -549,6 +562,7 @@ void draw_sidebar() {
 
   section("Image");
   if (ImGui::Button("Open image...  (O)", ImVec2(-1, 0))) js_request("open-file");
+  g.tabs.stop("Open image, button (O)");
   ImGui::TextDisabled("or drop or paste one anywhere");
   if (!g.samples.empty()) {
     ImGui::TextDisabled("CIFAR-10 test images (N):");
@@ -567,6 +581,7 @@ void draw_sidebar() {
       if (ImGui::ImageButton((ImTextureID)(intptr_t)g.samples[size_t(i)].texture, ImVec2(side, side), ImVec2(0, 0),
                              ImVec2(1, 1), int(pad)))
         load_sample(i);
+      g.tabs.stop("Sample image " + g.samples[size_t(i)].name + (selected ? ", shown" : "") + ", button (N)");
       if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", g.samples[size_t(i)].name.c_str());
       ImGui::PopID();
       if (selected) ImGui::PopStyleColor();
@@ -583,7 +598,9 @@ void draw_sidebar() {
     ImGui::SetNextItemWidth(-1);
   };
   label("Method");
-  if (ImGui::BeginCombo("##method", method_label(g.choice.method))) {
+  const bool method_open = ImGui::BeginCombo("##method", method_label(g.choice.method));
+  g.tabs.stop(std::string("Method: ") + method_label(g.choice.method) + ", list (M)");
+  if (method_open) {
     for (Method m : all_methods())
       if (ImGui::Selectable(method_label(m), m == g.choice.method)) g.choice.method = m;
     ImGui::EndCombo();
@@ -594,7 +611,9 @@ void draw_sidebar() {
   const std::string layer_preview =
       !g.engine ? "-" : input_map ? "input pixels (" + std::to_string(arch().width) + "\xC3\x97" + std::to_string(arch().height) + ")"
                                   : layer_label(g.choice.layer);
-  if (ImGui::BeginCombo("##layer", layer_preview.c_str())) {
+  const bool layer_open = ImGui::BeginCombo("##layer", layer_preview.c_str());
+  g.tabs.stop("Layer: " + layer_preview + ", list (L)");
+  if (layer_open) {
     for (int l : g.conv_layers)
       if (ImGui::Selectable(layer_label(l).c_str(), l == g.choice.layer)) g.choice.layer = l;
     ImGui::EndCombo();
@@ -603,7 +622,9 @@ void draw_sidebar() {
   label("Class");
   ImGui::BeginDisabled(!g.engine);
   const std::string class_preview = !g.engine || g.choice.target < 0 ? "top class (auto)" : class_name(g.choice.target);
-  if (ImGui::BeginCombo("##class", class_preview.c_str())) {
+  const bool class_open = ImGui::BeginCombo("##class", class_preview.c_str());
+  g.tabs.stop("Class: " + class_preview + ", list (1 to 5, A)");
+  if (class_open) {
     if (ImGui::Selectable("top class (auto)", g.choice.target < 0)) g.choice.target = -1;
     for (int c = 0; g.engine && c < int(arch().classes.size()); ++c)
       if (ImGui::Selectable(class_name(c).c_str(), c == g.choice.target)) g.choice.target = c;
@@ -612,10 +633,14 @@ void draw_sidebar() {
   ImGui::EndDisabled();
   label("Score");
   if (ImGui::RadioButton("logit", g.choice.score == Score::logit)) g.choice.score = Score::logit;
+  g.tabs.stop(std::string("Score: logit, ") + (g.choice.score == Score::logit ? "selected" : "not selected") + " (S)");
   ImGui::SameLine();
   if (ImGui::RadioButton("probability", g.choice.score == Score::probability)) g.choice.score = Score::probability;
+  g.tabs.stop(std::string("Score: probability, ") + (g.choice.score == Score::probability ? "selected" : "not selected") + " (S)");
   label("Crop");
-  if (ImGui::BeginCombo("##crop", crop_mode_name(g.choice.crop))) {
+  const bool crop_open = ImGui::BeginCombo("##crop", crop_mode_name(g.choice.crop));
+  g.tabs.stop(std::string("Crop: ") + crop_mode_name(g.choice.crop) + ", list (R)");
+  if (crop_open) {
     for (CropMode c : kCropModes)
       if (ImGui::Selectable(crop_mode_name(c), c == g.choice.crop)) {
         g.choice.crop = c;
@@ -627,15 +652,22 @@ void draw_sidebar() {
   section("Display");
   label("View");
   static const char* view_labels[] = {"original | overlay", "overlay only"};
-  if (ImGui::BeginCombo("##view", view_labels[int(g.view)])) {
+  const bool view_open = ImGui::BeginCombo("##view", view_labels[int(g.view)]);
+  g.tabs.stop(std::string("View: ") + view_labels[int(g.view)] + ", list (V)");
+  if (view_open) {
     for (int v = 0; v < 2; ++v)
       if (ImGui::Selectable(view_labels[v], int(g.view) == v)) g.view = View(v);
     ImGui::EndCombo();
   }
   label("Opacity");
   ImGui::SliderFloat("##alpha", &g.look.alpha, 0.0f, 1.0f, "%.2f");
+  char alpha_label[64];
+  std::snprintf(alpha_label, sizeof alpha_label, "Opacity: %.2f, slider (+ and -)", double(g.look.alpha));
+  g.tabs.stop(alpha_label);
   label("Colormap");
-  if (ImGui::BeginCombo("##colormap", colormap_name(g.look.colormap))) {
+  const bool colormap_open = ImGui::BeginCombo("##colormap", colormap_name(g.look.colormap));
+  g.tabs.stop(std::string("Colormap: ") + colormap_name(g.look.colormap) + ", list (C)");
+  if (colormap_open) {
     for (Colormap c : kColormaps) {
       ImGui::PushID(int(c));
       const float bar_w = 4 * em();
@@ -653,16 +685,20 @@ void draw_sidebar() {
   }
   label("Upsample");
   if (ImGui::RadioButton("bilinear", g.look.upsample == Upsample::bilinear)) g.look.upsample = Upsample::bilinear;
+  g.tabs.stop(std::string("Upsample: bilinear, ") + (g.look.upsample == Upsample::bilinear ? "selected" : "not selected") + " (B)");
   ImGui::SameLine();
   if (ImGui::RadioButton("bicubic", g.look.upsample == Upsample::bicubic)) g.look.upsample = Upsample::bicubic;
+  g.tabs.stop(std::string("Upsample: bicubic, ") + (g.look.upsample == Upsample::bicubic ? "selected" : "not selected") + " (B)");
   ImGui::Spacing();
   ImGui::BeginDisabled(!g.renderer.has_image());
   if (ImGui::Button("Export overlay as PNG  (E)", ImVec2(-1, 0))) js_request("export");
+  g.tabs.stop("Export the overlay as PNG, button (E)");
   ImGui::EndDisabled();
 
   ImGui::Spacing();
   ImGui::SetNextItemOpen(g.show_shortcuts);
   g.show_shortcuts = ImGui::CollapsingHeader("Keyboard shortcuts  (H)");
+  g.tabs.stop(std::string("Keyboard shortcuts, ") + (g.show_shortcuts ? "shown" : "hidden") + " (H)");
   if (g.show_shortcuts) draw_shortcuts();
 }
 
@@ -696,6 +732,8 @@ void draw_predictions(float width) {
     const bool explained = c == g.result.target;
     ImGui::PushID(k);
     if (ImGui::Selectable("##cls", explained, 0, ImVec2(width, row_h))) g.choice.target = c;
+    g.tabs.stop("Class " + std::to_string(k + 1) + ": " + class_name(c) + ", " + percent(p) +
+                (explained ? ", explained" : ", explain it") + " (" + std::to_string(k + 1) + ")");
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Explain %s  (key %d)", class_name(c).c_str(), k + 1);
     const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
     const float ty = a.y + (row_h - ImGui::GetTextLineHeight()) * 0.5f;
@@ -712,6 +750,7 @@ void draw_predictions(float width) {
   }
   if (g.choice.target >= 0) {
     if (ImGui::SmallButton("back to the top class (A)")) g.choice.target = -1;
+    g.tabs.stop("Back to the top class, button (A)");
   } else {
     ImGui::TextDisabled("explaining the top class");
   }
@@ -824,7 +863,10 @@ void frame() {
 
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
+  g.taps.before_new_frame();
   ImGui::NewFrame();
+  g.taps.after_new_frame();
+  g.tabs.begin_frame();
   const Choice choice_before = g.choice;
   const Look look_before = g.look;
   const View view_before = g.view;
@@ -845,6 +887,7 @@ void frame() {
   draw_main();
   ImGui::EndChild();
   ImGui::End();
+  g.tabs.end_frame();
   ImGui::Render();
 
   if (!(g.choice == choice_before) || !(g.look == look_before) || g.view != view_before) wake();
@@ -863,6 +906,7 @@ void mouse_button_cb(GLFWwindow*, int, int, int) { on_input(); }
 void scroll_cb(GLFWwindow*, double, double) { on_input(); }
 void key_cb(GLFWwindow*, int key, int, int action, int mods) {
   on_input();
+  if (action == GLFW_PRESS || action == GLFW_RELEASE) g.taps.on_key(key, action == GLFW_PRESS);
   handle_shortcut(key, action, mods);
 }
 void char_cb(GLFWwindow*, unsigned int) { on_input(); }
@@ -943,6 +987,25 @@ EMSCRIPTEN_KEEPALIVE int app_set(const char* key, const char* value) { return se
 // Brings the explanation up to date with the options now (else the next frame does it).
 EMSCRIPTEN_KEEPALIVE int app_apply() { return ensure_explanation() ? 1 : 0; }
 
+// Tab (+1) or Shift+Tab (-1) on the focused canvas: 1 if focus moves to another drawn control,
+// 0 if it was on the first or last one and the page should move focus out of the canvas.
+EMSCRIPTEN_KEEPALIVE int app_tab(int dir) {
+  wake();
+  return g.tabs.tab(dir) ? 1 : 0;
+}
+
+// The canvas got focus (+1 by Tab, -1 by Shift+Tab, 2 by pointer) or lost it (0).
+EMSCRIPTEN_KEEPALIVE void app_canvas_focus(int how) {
+  wake();
+  if (how == 0)
+    g.tabs.leave();
+  else
+    g.tabs.enter(how == 2 ? 0 : how);
+}
+
+// 1 if Escape belongs to the app (it closes a list or ends an edit), 0 if it should leave the canvas.
+EMSCRIPTEN_KEEPALIVE int app_wants_escape() { return g.tabs.wants_escape() ? 1 : 0; }
+
 // An error found by the page (a file too large to read, a download that failed).
 EMSCRIPTEN_KEEPALIVE void app_report_error(const char* message) { fail(message); }
 
@@ -991,6 +1054,7 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
       {"explain_count", g.explain_count},
       {"samples", samples},
       {"dpr", g.dpr},
+      {"frames", g.frames_drawn},
   };
   g.state_json = j.dump();
   return g.state_json.c_str();

@@ -1,0 +1,91 @@
+#include "keyboard.h"
+
+#include <algorithm>
+
+#include "imgui_internal.h"
+
+namespace gradcam_web {
+
+void TabOrder::begin_frame() {
+  building_.clear();
+  // A Tab closes an open combo list first: the focus moves on from the combo itself.
+  if (request_ && !GImGui->OpenPopupStack.empty()) ImGui::ClosePopupToLevel(0, false);
+}
+
+void TabOrder::end_frame() { stops_.swap(building_); }
+
+void TabOrder::stop(const std::string& label) {
+  ImGuiContext& g = *GImGui;
+  const ImGuiID id = ImGui::GetItemID();
+  if (!id || (ImGui::GetItemFlags() & ImGuiItemFlags_Disabled)) return;  // not focusable now
+  ImGuiWindow* window = ImGui::GetCurrentWindow();
+  building_.push_back({id, window});
+  if (id == request_) {
+    request_ = 0;
+    ImGui::SetFocusID(id, window);
+    g.NavDisableHighlight = false;  // draw the focus frame around it
+    g.NavDisableMouseHover = true;
+    ImGui::ScrollToBringRectIntoView(window, ImRect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax()));
+  }
+  if (g.NavId == id) {
+    current_ = id;
+    if (canvas_focused_ && label != announced_) {
+      announced_ = label;
+      announce_(label);
+    }
+  }
+}
+
+bool TabOrder::tab(int dir) {
+  if (stops_.empty()) return false;
+  const ImGuiID from = request_ ? request_ : current_;
+  const auto it = std::find_if(stops_.begin(), stops_.end(), [&](const Stop& s) { return s.id == from; });
+  const long n = long(stops_.size());
+  const long i = it == stops_.end() ? (dir > 0 ? -1 : n) : long(it - stops_.begin());
+  const long next = i + (dir > 0 ? 1 : -1);
+  if (next < 0 || next >= n) return false;
+  request_ = stops_[size_t(next)].id;
+  return true;
+}
+
+void TabOrder::enter(int dir) {
+  canvas_focused_ = true;
+  announced_.clear();  // say where focus is, even if it is where it was
+  if (dir != 0 && !stops_.empty()) request_ = dir > 0 ? stops_.front().id : stops_.back().id;
+}
+
+void TabOrder::leave() {
+  canvas_focused_ = false;
+  request_ = 0;
+  GImGui->NavDisableHighlight = true;  // no focus frame in a canvas that has no focus
+}
+
+bool TabOrder::wants_escape() const {
+  const ImGuiContext& g = *GImGui;
+  return !g.OpenPopupStack.empty() || g.ActiveId != 0;
+}
+
+void KeyTaps::on_key(int key, bool down) {
+  if (key < 0 || key >= int(std::size(held_))) return;
+  held_[key] = down;
+  if (down) tapped_.push_back(key);
+}
+
+void KeyTaps::before_new_frame() {
+  ImGuiIO& io = ImGui::GetIO();
+  for (int key : tapped_) io.KeysDown[key] = true;  // seen as pressed in this frame even if released
+  // Enter uses the focused control as Space does (ImGui 1.86 gives Enter to text fields only, and
+  // people press Enter on buttons); not while a text field takes the keys.
+  const int enter = io.KeyMap[ImGuiKey_Enter], space = io.KeyMap[ImGuiKey_Space];
+  enter_as_space_ = !io.WantTextInput && io.KeysDown[enter] && !io.KeysDown[space];
+  if (enter_as_space_) io.KeysDown[space] = true;
+}
+
+void KeyTaps::after_new_frame() {
+  ImGuiIO& io = ImGui::GetIO();
+  for (int key : tapped_) io.KeysDown[key] = held_[key];  // released keys show as released next frame
+  if (enter_as_space_) io.KeysDown[io.KeyMap[ImGuiKey_Space]] = held_[io.KeyMap[ImGuiKey_Space]];
+  tapped_.clear();
+}
+
+}  // namespace gradcam_web
