@@ -79,49 +79,6 @@ function styleSheet() {
   return sheet;
 }
 
-const METHOD_LABELS = {
-  gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', xgradcam: 'XGrad-CAM', hirescam: 'HiResCAM',
-  layercam: 'LayerCAM', scorecam: 'Score-CAM', eigencam: 'Eigen-CAM', saliency: 'Saliency',
-  smoothgrad: 'SmoothGrad', 'guided-backprop': 'Guided backprop', 'guided-gradcam': 'Guided Grad-CAM',
-};
-
-// The engine's crop_geometry (engine/src/image.cpp): the part of the image the model sees and
-// where it lands in the model's input, both normalised to [0,1].
-function cropRects(sw, sh, dw, dh, mode) {
-  let src = [0, 0, sw, sh];
-  let dst = [0, 0, dw, dh];
-  if (mode === 'center') {
-    if (sw * dh > sh * dw) {
-      const w = (sh * dw) / dh;
-      src = [(sw - w) / 2, 0, (sw - w) / 2 + w, sh];
-    } else if (sw * dh < sh * dw) {
-      const h = (sw * dh) / dw;
-      src = [0, (sh - h) / 2, sw, (sh - h) / 2 + h];
-    }
-  } else if (mode === 'letterbox') {
-    let w = dw, h = dh;
-    if (sw * dh > sh * dw) h = Math.floor((2 * sh * dw + sw) / (2 * sw));
-    else if (sw * dh < sh * dw) w = Math.floor((2 * sw * dh + sh) / (2 * sh));
-    w = Math.min(Math.max(w, 1), dw);
-    h = Math.min(Math.max(h, 1), dh);
-    const x0 = Math.floor((dw - w) / 2), y0 = Math.floor((dh - h) / 2);
-    dst = [x0, y0, x0 + w, y0 + h];
-  }
-  return {
-    src: [src[0] / sw, src[1] / sh, src[2] / sw, src[3] / sh],
-    dst: [dst[0] / dw, dst[1] / dh, dst[2] / dw, dst[3] / dh],
-  };
-}
-
-// (v - min) / (max - min), zeros when the map is constant (the engine's normalize_map).
-function normalise(values) {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of values) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  const out = new Float32Array(values.length);
-  if (hi > lo) for (let i = 0; i < values.length; i++) out[i] = (values[i] - lo) / (hi - lo);
-  return out;
-}
-
 // The valid values of the attributes that only change the drawing (the others are checked
 // against the model in _options()).
 const LOOK_VALUES = {
@@ -317,11 +274,12 @@ class GradcamView extends HTMLElement {
       return;
     }
     this._explanation = r;
-    this._cam = { values: normalise(r.cam.data), width: r.cam.width, height: r.cam.height };
+    this._cam = { values: r.heatmap().data, width: r.cam.width, height: r.cam.height };  // the engine's normalisation
     this._cpuOverlay = null;
     const top = r.top[0];
     const target = { index: r.target.index, name: r.target.name, probability: r.probabilities[r.target.index] };
-    const where = ['saliency', 'smoothgrad', 'guided-backprop', 'guided-gradcam'].includes(r.method) ? 'the input' : r.layer.name;
+    const method = this._engine.info.method_details.find((m) => m.name === r.method);
+    const where = method.resolution === 'input' ? 'the input' : r.layer.name;
     this.result = {
       top: r.top, target, layer: r.layer.name, method: r.method, score: r.score,
       cam: { width: r.cam.width, height: r.cam.height }, trained: r.trained, timings_ms: r.timings,
@@ -329,7 +287,7 @@ class GradcamView extends HTMLElement {
     this._caption.classList.remove('error');
     this._caption.textContent = '';
     const text = document.createTextNode(
-      `${top.name} ${(top.probability * 100).toFixed(1)}% \u00b7 ${METHOD_LABELS[r.method] || r.method} for ${target.name}` +
+      `${top.name} ${(top.probability * 100).toFixed(1)}% \u00b7 ${method.label} for ${target.name}` +
       `${target.index === top.index ? '' : ` (${(target.probability * 100).toFixed(1)}%)`} at ${where} ` +
       `(${r.cam.width}\u00d7${r.cam.height}) \u00b7 ${r.timings.call.toFixed(1)} ms`);
     this._caption.append(text);
@@ -389,7 +347,6 @@ class GradcamView extends HTMLElement {
       : [{ x: 0, y: 0, width: panelW, height: panelH, heat: true }];
     this._frame.classList.remove('failed');
     const ctx = this._canvas.getContext('2d');
-    const info = this._engine.info.input;
     const gpu = this._gpu();
     if (gpu && !gpu.lost) {
       try {
@@ -397,7 +354,7 @@ class GradcamView extends HTMLElement {
         if (!this._slot || this._slot.generation !== gpu.generation) this._slot = gpu.slot();
         if (this._slot.imageOf !== img) gpu.setImage(this._slot, img);
         if (this._slot.camOf !== this._cam) gpu.setCam(this._slot, this._cam);
-        const rects = cropRects(img.width, img.height, info.width, info.height, this._attr('crop', 'center'));
+        const rects = this._engine.cropGeometry(img.width, img.height, this._attr('crop', 'center'));
         if (gpu.draw(ctx, this._slot, width, panelH, panels, look, rects)) {
           this._canvas.dataset.renderer = 'webgl';
           return;

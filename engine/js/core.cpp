@@ -305,6 +305,24 @@ EMSCRIPTEN_KEEPALIVE int gc_overlay(const uint8_t* rgba, size_t size, int width,
   }
 }
 
+// Where an image of width x height lands in the model's input for a crop mode: the part of the
+// image used and the part of the input it fills, each [x0, y0, x1, y1] normalised to [0, 1]
+// (crop_geometry: front ends draw maps back on images with it instead of re-deriving it).
+EMSCRIPTEN_KEEPALIVE const char* gc_crop_geometry(int handle, int width, int height, const char* crop_name) {
+  Engine* e = engine(handle);
+  if (!e) return nullptr;
+  auto crop = parse_crop_mode(crop_name);
+  if (!crop) return fail(crop.error());
+  if (width <= 0 || height <= 0) return fail("image size must be positive");
+  const Architecture& a = e->arch();
+  const CropGeometry g = crop_geometry(width, height, a.width, a.height, *crop);
+  json j = {{"src", {g.src_x0 / width, g.src_y0 / height, g.src_x1 / width, g.src_y1 / height}},
+            {"dst", {double(g.dst_x0) / a.width, double(g.dst_y0) / a.height, double(g.dst_x1) / a.width,
+                     double(g.dst_y1) / a.height}}};
+  g_json = j.dump();
+  return g_json.c_str();
+}
+
 // RGB of a colormap at t, packed 0xRRGGBB (for legends).
 EMSCRIPTEN_KEEPALIVE int gc_colormap_rgb(const char* name, float t) {
   auto map = parse_colormap(name);

@@ -257,6 +257,16 @@ class Engine {
     return { width: w, height: h, data: new Uint8ClampedArray(core.HEAPU8.buffer, core._gc_image_pixels(), w * h * 4).slice() };
   }
 
+  // Where an image of width x height lands in the model's input for a crop mode: {src, dst}, each
+  // [x0, y0, x1, y1] normalised to [0,1] (the part of the image used, the part of the input filled).
+  cropGeometry(width, height, crop = 'center') {
+    const core = this._live();
+    if (!Number.isInteger(width) || !Number.isInteger(height)) throw new Error('image size must be integers');
+    const json = withString(core, String(crop), (p) => core._gc_crop_geometry(this._handle, width, height, p));
+    if (!json) throw new Error(lastError(core));
+    return JSON.parse(core.UTF8ToString(json));
+  }
+
   // RGB of a colormap at t in [0,1] (for legends): [r, g, b].
   colormap(name, t) {
     const core = this._live();

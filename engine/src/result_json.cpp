@@ -28,7 +28,7 @@ std::string explanation_json(const Model& model, const Explanation& e, const Jso
       {"probabilities", e.probabilities},
       {"logits", e.logits},
       {"top", top_json(a, e.probabilities, o.top)},
-      {"target", target_json(a, e.target)},
+      {"target", {{"index", e.target}, {"name", a.classes[size_t(e.target)]}, {"probability", e.probabilities[size_t(e.target)]}}},
       {"layer", {{"name", l.name}, {"index", e.layer}, {"height", e.layer_shape.h}, {"width", e.layer_shape.w},
                  {"channels", e.layer_shape.c}}},
       {"method", method_name(e.method)},
@@ -43,6 +43,7 @@ std::string explanation_json(const Model& model, const Explanation& e, const Jso
         {"cam", e.cam_ms},
         {"total", o.decode_ms + o.preprocess_ms + e.forward_ms + e.backward_ms + e.cam_ms}}},
   };
+  if (o.crop) j["crop"] = o.crop;
   if (o.cam_values) j["cam"]["values"] = e.cam.values;
   if (o.input) j["input"] = *o.input;
   return j.dump();

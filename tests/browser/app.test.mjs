@@ -215,13 +215,13 @@ describe('explorer page', { skip: missing || false }, () => {
     assert.equal(await explainCount(page), count + 1);
     assert.equal(r.layer.name, 'conv2d_2');
     assert.deepEqual([r.cam.width, r.cam.height], [15, 15]);
-    assert.equal(r.timings_ms.prepare, 0, 'a new layer reuses the prepared input');
+    assert.equal(r.timings_ms.preprocess, 0, 'a new layer reuses the prepared input');
 
     const second = r.top[1];
     const r2 = await page.evaluate((i) => window.gradcamApp.set({ target: i }), second.index);
     assert.equal(r2.target.index, second.index);
     assert.equal(r2.auto_target, false);
-    assert.equal(r2.timings_ms.prepare, 0);
+    assert.equal(r2.timings_ms.preprocess, 0);
     assert.match(r2.status, new RegExp(`for ${second.name} \\(`));
 
     for (const method of await page.evaluate(() => window.gradcamApp.info.methods)) {

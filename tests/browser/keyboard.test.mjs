@@ -26,9 +26,13 @@ async function pressInApp(page, key) {
 async function tab(page, key = 'Tab') {
   const before0 = await focus(page);
   await page.keyboard.press(key);
+  // On the canvas, the label names the drawn control only once the app has drawn a frame with the
+  // new focus: wait for it rather than read the empty label of the moment focus arrives.
   await page.waitForFunction(([element, label]) => {
     const el = document.activeElement.id || document.activeElement.tagName.toLowerCase();
-    return el !== element || (el === 'canvas' && document.getElementById('focused').textContent !== label);
+    const now = document.getElementById('focused').textContent;
+    if (el === 'canvas') return now !== '' && (element !== 'canvas' || now !== label);
+    return el !== element;
   }, [before0.element, before0.label], { timeout: 10000 });
   return focus(page);
 }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gradcam/engine.h"
+#include "gradcam/request.h"
 #include "heatmap_renderer.h"
 #include "imgui.h"
 #include "keyboard.h"
@@ -69,6 +70,7 @@ struct Choice {
   int target = -1;  // class index; -1: the top class
   Score score = Score::logit;
   CropMode crop = CropMode::center;
+  int samples = 25;  // SmoothGrad's noisy copies
   bool operator==(const Choice&) const = default;
 };
 
@@ -204,6 +206,7 @@ bool ensure_explanation() {
   options.method = g.choice.method;
   options.target = g.choice.target;
   options.score = g.choice.score;
+  options.smoothgrad_samples = g.choice.samples;
   auto ex = g.engine->explain(g.input, options);
   g.result_serial = g.image_serial;
   g.result_choice = g.choice;
@@ -239,25 +242,19 @@ bool ensure_explanation() {
   if (!g.engine->model().trained()) text += " Untrained model: random weights, so classes and maps mean nothing yet.";
   if (g.map_is_flat) text += " The map is zero everywhere for this class and layer.";
 
-  json topj = json::array();
-  for (const ClassScore& s : top) topj.push_back({{"index", s.index}, {"name", class_name(s.index)}, {"probability", s.probability}});
-  const LayerSpec& layer = arch().layers[size_t(g.result.layer)];
-  json j = {
-      {"image", {{"name", g.image_name}, {"width", g.image.width}, {"height", g.image.height}}},
-      {"top", topj},
-      {"target", {{"index", target}, {"name", class_name(target)}, {"probability", g.result.probabilities[size_t(target)]}}},
-      {"auto_target", g.choice.target < 0},
-      {"layer", {{"name", layer.name}, {"height", layer.output.h}, {"width", layer.output.w}, {"channels", layer.output.c}}},
-      {"method", method_name(g.result.method)},
-      {"score", score_name(g.result.score)},
-      {"crop", crop_mode_name(g.choice.crop)},
-      {"cam", {{"width", cam.width}, {"height", cam.height}, {"flat", g.map_is_flat}}},
-      {"timings_ms", {{"prepare", g.prepare_ms}, {"forward", g.result.forward_ms}, {"backward", g.result.backward_ms},
-                      {"cam", g.result.cam_ms}, {"total", g.total_ms}}},
-      {"trained", g.engine->model().trained()},
-      {"explain_count", g.explain_count},
-      {"status", text},
-  };
+  // The engine's result JSON (the CLI's --json and the JS API print the same fields), with what
+  // only the page knows: the image, whether the class was chosen, the flat-map flag, the status.
+  JsonOptions jo;
+  jo.preprocess_ms = g.prepare_ms;
+  jo.cam_values = false;
+  jo.crop = crop_mode_name(g.choice.crop);
+  json j = json::parse(explanation_json(g.engine->model(), g.result, jo));
+  j["image"] = {{"name", g.image_name}, {"width", g.image.width}, {"height", g.image.height}};
+  j["auto_target"] = g.choice.target < 0;
+  j["cam"]["flat"] = g.map_is_flat;
+  j["timings_ms"]["total"] = g.total_ms;
+  j["explain_count"] = g.explain_count;
+  j["status"] = text;
   g.result_json = j.dump();
   set_status(text, false);
   js_on_result(g.result_json.c_str());
@@ -325,39 +322,32 @@ int current_sample() {
 // Sets one option by name (the same names as the widget's attributes and gradcamApp.set()); the
 // explanation follows at app_apply() or the next frame, so several options cost one run.
 int set_option(const std::string& key, const std::string& value) {
-  auto need_model = [&]() { return g.engine ? 1 : fail("the model is not loaded yet"); };
-  if (key == "layer") {
-    if (!need_model()) return 0;
-    auto l = find_conv_layer(arch(), value);
-    if (!l) return fail(l.error());
-    g.choice.layer = *l;
-  } else if (key == "method") {
-    auto m = parse_method(value);
-    if (!m) return fail(m.error());
-    g.choice.method = *m;
-  } else if (key == "target") {
-    if (!need_model()) return 0;
-    auto t = parse_target(arch(), value);
-    if (!t) return fail(t.error());
-    g.choice.target = (value == "auto" || value.empty()) ? -1 : *t;
-  } else if (key == "score") {
-    auto s = parse_score(value);
-    if (!s) return fail(s.error());
-    g.choice.score = *s;
-  } else if (key == "crop") {
-    auto c = parse_crop_mode(value);
-    if (!c) return fail(c.error());
-    g.choice.crop = *c;
-    set_crop_geometry();
-  } else if (key == "colormap") {
-    auto c = parse_colormap(value);
-    if (!c) return fail(c.error());
-    g.look.colormap = *c;
-  } else if (key == "alpha") {
-    char* end = nullptr;
-    const float a = std::strtof(value.c_str(), &end);
-    if (value.empty() || *end != '\0' || !(a >= 0.0f && a <= 1.0f)) return fail("alpha must be a number from 0 to 1, not \"" + value + "\"");
-    g.look.alpha = a;
+  // The explain and colour keys go through the engine's one request parser (as the CLI's options
+  // and the JS API's do); the page's own keys (upsample, view) follow.
+  const auto& keys = request_keys();
+  if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+    if (!g.engine) return fail("the model is not loaded yet");
+    ExplainRequest r;
+    r.options.layer = g.choice.layer;
+    r.options.method = g.choice.method;
+    r.options.target = g.choice.target;
+    r.options.score = g.choice.score;
+    r.options.smoothgrad_samples = g.choice.samples;
+    r.crop = g.choice.crop;
+    r.colormap = g.look.colormap;
+    r.alpha = g.look.alpha;
+    if (Status st = set_request_field(r, arch(), key, value); !st) return fail(st.error());
+    g.choice.layer = r.options.layer;
+    g.choice.method = r.options.method;
+    g.choice.target = r.options.target;
+    g.choice.score = r.options.score;
+    g.choice.samples = r.options.smoothgrad_samples;
+    if (g.choice.crop != r.crop) {
+      g.choice.crop = r.crop;
+      set_crop_geometry();
+    }
+    g.look.colormap = r.colormap;
+    g.look.alpha = r.alpha;
   } else if (key == "upsample") {
     if (value != "bilinear" && value != "bicubic") return fail("upsample must be bilinear or bicubic, not \"" + value + "\"");
     g.look.upsample = value == "bicubic" ? Upsample::bicubic : Upsample::bilinear;
@@ -365,7 +355,9 @@ int set_option(const std::string& key, const std::string& value) {
     if (value != kViewNames[0] && value != kViewNames[1]) return fail("view must be side-by-side or overlay, not \"" + value + "\"");
     g.view = value == kViewNames[0] ? View::side_by_side : View::overlay;
   } else {
-    return fail("unknown option \"" + key + "\"; options are layer, method, target, score, crop, colormap, alpha, upsample, view");
+    std::string all;
+    for (const std::string& k : keys) all += k + ", ";
+    return fail("unknown option " + key + " (valid: " + all + "upsample, view)");
   }
   wake();
   return 1;

@@ -53,6 +53,7 @@ struct JsonOptions {
   double decode_ms = 0, preprocess_ms = 0;
   int top = 5;
   bool cam_values = true;  // false: "cam" holds only its size (the JS API reads the values directly)
+  const char* crop = nullptr;  // include "crop" (the mode the input was prepared with)
 };
 std::string explanation_json(const Model& model, const Explanation& e, const JsonOptions& options);
 // A prediction alone: {"probabilities", "logits", "top", "trained", "timings_ms":{"preprocess"}}.
