@@ -40,6 +40,9 @@ add_custom_command(
 
 add_executable(gradcam_app
   ${CMAKE_SOURCE_DIR}/web/app/main.cpp
+  ${CMAKE_SOURCE_DIR}/web/app/app.cpp
+  ${CMAKE_SOURCE_DIR}/web/app/panels.cpp
+  ${CMAKE_SOURCE_DIR}/web/app/abi.cpp
   ${CMAKE_SOURCE_DIR}/web/app/heatmap_renderer.cpp
   ${CMAKE_SOURCE_DIR}/web/app/keyboard.cpp
   ${GRADCAM_SHADER_HEADER})

@@ -1,0 +1,160 @@
+// The C ABI that web/page.js calls. Nothing throws: failures return 0 and app_error() says why (the
+// status line says it too).
+#include <nlohmann/json.hpp>
+
+#include "app.h"
+
+using namespace app;
+using json = nlohmann::json;
+
+
+extern "C" {
+
+EMSCRIPTEN_KEEPALIVE const char* app_error() { return g.last_error.c_str(); }
+
+EMSCRIPTEN_KEEPALIVE int app_load_model(const uint8_t* bytes, size_t size, const char* name) {
+  try {
+    auto e = Engine::load(bytes, size, name);
+    if (!e) return fail(e.error());
+    g.engine = std::move(e.value());
+  } catch (const std::exception& ex) {
+    return fail(std::string(name) + ": cannot load the model (" + ex.what() + ")");
+  }
+  g.model_name = name;
+  if (auto slash = g.model_name.find_last_of('/'); slash != std::string::npos) g.model_name.erase(0, slash + 1);
+  g.conv_layers.clear();
+  for (size_t i = 0; i < arch().layers.size(); ++i)
+    if (arch().layers[i].type == LayerType::conv2d) g.conv_layers.push_back(int(i));
+  if (g.conv_layers.empty()) return fail(std::string(name) + ": the model has no conv layer to explain");
+  g.choice.layer = g.conv_layers.back();
+  g.choice.target = -1;
+  g.have_result = false;
+  g.result_serial = 0;
+  g.input_serial = 0;
+  set_status(g.image.width > 0 ? "Model loaded." : "Model loaded. Open, drop or paste an image, or pick a sample.", false);
+  if (g.image.width > 0) {
+    set_crop_geometry();
+    ensure_explanation();
+  }
+  return 1;
+}
+
+// Decodes and explains an image file (PNG, JPEG, BMP, GIF). On failure the previous image stays.
+EMSCRIPTEN_KEEPALIVE int app_load_image(const uint8_t* bytes, size_t size, const char* name) {
+  try {
+    return load_image_bytes(bytes, size, name);
+  } catch (const std::exception& ex) {
+    return fail(std::string(name) + ": cannot read the image (" + ex.what() + ")");
+  }
+}
+
+// A gallery image: kept as bytes, shown as a thumbnail, loaded when clicked (or by app_load_sample).
+EMSCRIPTEN_KEEPALIVE int app_add_sample(const uint8_t* bytes, size_t size, const char* name) {
+  auto img = decode_image(bytes, size);
+  if (!img) return fail(std::string(name) + ": " + img.error());
+  Sample s{name, std::vector<uint8_t>(bytes, bytes + size), 0};
+  glGenTextures(1, &s.texture);
+  glBindTexture(GL_TEXTURE_2D, s.texture);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, img->width <= 64 ? GL_NEAREST : GL_LINEAR);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, img->width, img->height, 0, GL_RGBA, GL_UNSIGNED_BYTE, img->rgba.data());
+  g.samples.push_back(std::move(s));
+  wake();
+  return 1;
+}
+
+EMSCRIPTEN_KEEPALIVE int app_load_sample(const char* name) {
+  for (size_t i = 0; i < g.samples.size(); ++i)
+    if (g.samples[i].name == name) return load_image_bytes(g.samples[i].bytes.data(), g.samples[i].bytes.size(), name);
+  return fail(std::string("no sample named ") + name);
+}
+
+EMSCRIPTEN_KEEPALIVE int app_set(const char* key, const char* value) { return set_option(key, value); }
+
+// Brings the explanation up to date with the options now (else the next frame does it).
+EMSCRIPTEN_KEEPALIVE int app_apply() { return ensure_explanation() ? 1 : 0; }
+
+// Tab (+1) or Shift+Tab (-1) on the focused canvas: 1 if focus moves to another drawn control,
+// 0 if it was on the first or last one and the page should move focus out of the canvas.
+EMSCRIPTEN_KEEPALIVE int app_tab(int dir) {
+  wake();
+  return g.tabs.tab(dir) ? 1 : 0;
+}
+
+// The canvas got focus (+1 by Tab, -1 by Shift+Tab, 2 by pointer) or lost it (0).
+EMSCRIPTEN_KEEPALIVE void app_canvas_focus(int how) {
+  wake();
+  if (how == 0)
+    g.tabs.leave();
+  else
+    g.tabs.enter(how == 2 ? 0 : how);
+}
+
+// 1 if Escape belongs to the app (it closes a list or ends an edit), 0 if it should leave the canvas.
+EMSCRIPTEN_KEEPALIVE int app_wants_escape() { return g.tabs.wants_escape() ? 1 : 0; }
+
+// An error found by the page (a file too large to read, a download that failed).
+EMSCRIPTEN_KEEPALIVE void app_report_error(const char* message) { fail(message); }
+
+// The page resizes the canvas (Module.setCanvasSize, which GLFW follows); this says the ratio of
+// canvas pixels to CSS pixels, which scales the UI.
+EMSCRIPTEN_KEEPALIVE void app_set_pixel_ratio(float dpr) {
+  if (dpr > 0 && std::abs(dpr - g.dpr) > 1e-3f) {
+    g.dpr = dpr;
+    g.fonts_dirty = true;
+  }
+  wake();
+}
+
+EMSCRIPTEN_KEEPALIVE void app_set_font(const uint8_t* ttf, size_t size) {
+  g.font_ttf.assign(ttf, ttf + size);
+  g.fonts_dirty = true;
+  wake();
+}
+
+// Renders the overlay as PNG; returns its size (bytes at app_png()) or 0.
+EMSCRIPTEN_KEEPALIVE int app_export_png() { return export_png(); }
+EMSCRIPTEN_KEEPALIVE const uint8_t* app_png() { return g.png.data(); }
+
+// The options, the image and the last result, as JSON (window.gradcamApp reads it).
+EMSCRIPTEN_KEEPALIVE const char* app_state() {
+  json options = {
+      {"layer", g.engine ? json(arch().layers[size_t(g.choice.layer)].name) : json(nullptr)},
+      {"method", method_name(g.choice.method)},
+      {"target", g.choice.target < 0 || !g.engine ? json("auto") : json(g.choice.target)},
+      {"score", score_name(g.choice.score)},
+      {"crop", crop_mode_name(g.choice.crop)},
+      {"colormap", colormap_name(g.look.colormap)},
+      {"alpha", g.look.alpha},
+      {"upsample", g.look.upsample == Upsample::bicubic ? "bicubic" : "bilinear"},
+      {"view", kViewNames[int(g.view)]},
+  };
+  json samples = json::array();
+  for (const Sample& s : g.samples) samples.push_back(s.name);
+  json j = {
+      {"model", g.engine ? json::parse(g.engine->info_json()) : json(nullptr)},
+      {"options", options},
+      {"image", g.image.width > 0 ? json{{"name", g.image_name}, {"width", g.image.width}, {"height", g.image.height}} : json(nullptr)},
+      {"result", g.have_result ? json::parse(g.result_json) : json(nullptr)},
+      {"status", g.status},
+      {"error", g.status_error},
+      {"explain_count", g.explain_count},
+      {"samples", samples},
+      {"dpr", g.dpr},
+      {"frames", g.frames_drawn},
+  };
+  g.state_json = j.dump();
+  return g.state_json.c_str();
+}
+
+// The overlay as the view shows it right now, read back (RGBA, top row first) at width x height:
+// for tests that check the heat map reached the GPU.
+EMSCRIPTEN_KEEPALIVE const uint8_t* app_overlay_pixels(int width, int height) {
+  g.png = g.renderer.read_pixels(width, height, g.look);
+  return g.png.data();
+}
+
+}  // extern "C"

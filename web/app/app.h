@@ -1,0 +1,163 @@
+// The explorer's state and the functions its files share: app.cpp changes the state (loading,
+// explaining, options), panels.cpp draws it, abi.cpp is what web/page.js calls, main.cpp starts
+// GLFW and ImGui and runs the frame loop. One state struct, as in Dear ImGui's examples.
+#pragma once
+#include <GLES3/gl3.h>
+#include <GLFW/glfw3.h>
+#include <emscripten/emscripten.h>
+#include <emscripten/html5.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gradcam/engine.h"
+#include "gradcam/request.h"
+#include "heatmap_renderer.h"
+#include "imgui.h"
+#include "keyboard.h"
+#include "imgui_impl_glfw.h"
+#include "imgui_impl_opengl3.h"
+
+
+namespace app {
+
+using namespace gradcam;
+using gradcam_web::HeatmapRenderer;
+using gradcam_web::KeyTaps;
+using gradcam_web::TabOrder;
+using gradcam_web::Look;
+using gradcam_web::RenderTarget;
+using gradcam_web::Upsample;
+
+enum class View { side_by_side, overlay };
+inline constexpr const char* kViewNames[] = {"side-by-side", "overlay"};
+inline constexpr Colormap kColormaps[] = {Colormap::turbo, Colormap::jet, Colormap::viridis, Colormap::inferno};
+inline constexpr CropMode kCropModes[] = {CropMode::center, CropMode::squash, CropMode::letterbox};
+
+// What the person chose. The explanation on screen is a function of these and the image.
+struct Choice {
+  int layer = -1;  // index in arch.layers of a conv layer; -1 until a model is loaded
+  Method method = Method::gradcam;
+  int target = -1;  // class index; -1: the top class
+  Score score = Score::logit;
+  CropMode crop = CropMode::center;
+  int samples = 25;  // SmoothGrad's noisy copies
+  bool operator==(const Choice&) const = default;
+};
+
+struct Sample {
+  std::string name;
+  std::vector<uint8_t> bytes;
+  GLuint texture = 0;
+};
+
+void announce_focus(const std::string& label);  // for screen readers (the page's live region)
+
+struct App {
+  GLFWwindow* window = nullptr;
+  float dpr = 1.0f;
+  int wake_frames = 10;  // frames still to draw; input, results and resizes add to it
+  int64_t frames_drawn = 0;
+
+  // Model.
+  std::unique_ptr<Engine> engine;
+  std::string model_name;
+  std::vector<int> conv_layers;  // indices in arch.layers
+
+  // Image, and the model input prepared from it (reused while only layer/class/method change).
+  Image image;
+  std::string image_name;
+  uint64_t image_serial = 0;
+  std::vector<float> input;
+  uint64_t input_serial = 0;
+  CropMode input_crop = CropMode::center;
+
+  Choice choice;
+  Look look;
+  View view = View::side_by_side;
+
+  // The explanation on screen and what it was computed for.
+  bool have_result = false;
+  Explanation result;
+  Choice result_choice;
+  uint64_t result_serial = 0;
+  bool map_is_flat = false;
+  double prepare_ms = 0, total_ms = 0;
+  int explain_count = 0;
+  std::string result_json;
+
+  std::string status = "Loading the model...";
+  bool status_error = false;
+  std::string last_error;  // of the last app_* call that failed
+
+  HeatmapRenderer renderer;
+  bool renderer_ok = false;
+  uint64_t gpu_version = 1;  // bumps when the image, map or crop on the GPU changes
+  RenderTarget view_target;
+  struct {
+    int width = 0, height = 0;
+    Look look;
+    uint64_t version = 0;
+  } view_cache;
+
+  std::vector<Sample> samples;
+  TabOrder tabs{[](const std::string& label) { announce_focus(label); }};
+  KeyTaps taps;
+  std::vector<uint8_t> font_ttf;
+  bool fonts_dirty = true;
+  bool show_shortcuts = false;
+  float below_panels_h = 0;  // height of what the main area draws under the image panels
+  std::vector<uint8_t> png;
+  std::string state_json;
+};
+
+extern App g;
+
+// State (app.cpp).
+void wake(int frames = 8);
+void set_status(const std::string& text, bool is_error);
+int fail(const std::string& message);
+std::string percent(float p);
+std::string ms(double v);
+const Architecture& arch();
+const std::string& class_name(int index);
+std::string layer_label(int layer);
+void set_crop_geometry();
+bool ensure_explanation();
+void set_image(Image image, const std::string& name);
+int load_image_bytes(const uint8_t* bytes, size_t size, const std::string& name);
+int layer_position();
+void step_layer(int delta);
+void step_method(int delta);
+void load_sample(int i);
+int current_sample();
+int set_option(const std::string& key, const std::string& value);
+int export_png();
+// Asks the page for "open-file", "export" or "image-chosen" (see app.cpp).
+void page_request(const char* what);
+
+template <class T, size_t N>
+int index_of(const T (&items)[N], T value) {
+  for (size_t i = 0; i < N; ++i)
+    if (items[i] == value) return int(i);
+  return 0;
+}
+
+// Drawing (panels.cpp).
+void apply_style(float scale);
+void rebuild_fonts();
+float em();
+void draw_sidebar();
+void draw_main();
+void draw_shortcuts();
+
+// Keyboard shortcuts (main.cpp).
+void handle_shortcut(int key, int action, int mods);
+void frame();
+
+}  // namespace app
