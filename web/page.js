@@ -413,6 +413,16 @@ const api = {
   state() { return app ? appState() : null; },
   // The overlay at the image's own size as a PNG Blob.
   exportPng,
+  // "Can I trust this?": show(true|false) the window; occlude(x, y) puts the grey patch at the model
+  // input's pixel (x, y), top-left; sanityCheck() runs the sanity check; state() is what the window
+  // shows: {open, deletion: {auc, probability}, insertion, occlusion: {x, y, size, top, drop,
+  // map_share, ms}, sanity: {steps: [{layer, spearman, ssim}], ms}}.
+  trust: {
+    show(open = true) { app._app_trust(open ? 1 : 0); },
+    occlude(x, y) { if (!app._app_occlude(x | 0, y | 0)) throw appError(); },
+    sanityCheck() { if (!app._app_sanity_check()) throw appError(); },
+    state() { return JSON.parse(app.UTF8ToString(app._app_trust_state())); },
+  },
   // The overlay as the view draws it, read back from the GPU at width x height: RGBA, top row first.
   overlayPixels(width = 64, height = 64) {
     const ptr = app._app_overlay_pixels(width, height);

@@ -157,4 +157,27 @@ EMSCRIPTEN_KEEPALIVE const uint8_t* app_overlay_pixels(int width, int height) {
   return g.png.data();
 }
 
+// "Can I trust this?" (trust_panel.cpp): open (1) or close (0) the window; put the occluding patch
+// at input pixel (x, y), top-left; run the sanity check; and read what the window shows as JSON
+// {open, deletion: {auc, probability}, insertion, curves_ms, occlusion: {x, y, size, top, drop,
+// map_share, ms}, sanity: {steps: [{layer, spearman, ssim}], ms}} (parts present once computed).
+EMSCRIPTEN_KEEPALIVE void app_trust(int open) {
+  g.show_trust = open != 0;
+  wake();
+}
+EMSCRIPTEN_KEEPALIVE int app_occlude(int x, int y) {
+  if (!g.have_result) return fail("explain an image first");
+  set_occlusion_patch(x, y);
+  return 1;
+}
+EMSCRIPTEN_KEEPALIVE int app_sanity_check() {
+  if (!g.have_result) return fail("explain an image first");
+  run_sanity_check();
+  return 1;
+}
+EMSCRIPTEN_KEEPALIVE const char* app_trust_state() {
+  g.state_json = trust_state_json();
+  return g.state_json.c_str();
+}
+
 }  // extern "C"

@@ -111,6 +111,7 @@ struct App {
   std::vector<uint8_t> font_ttf;
   bool fonts_dirty = true;
   bool show_shortcuts = false;
+  bool show_trust = false;  // the "Can I trust this?" window
   float below_panels_h = 0;  // height of what the main area draws under the image panels
   std::vector<uint8_t> png;
   std::string state_json;
@@ -155,6 +156,13 @@ float em();
 void draw_sidebar();
 void draw_main();
 void draw_shortcuts();
+
+// "Can I trust this?" (trust_panel.cpp): metrics, occlusion and the sanity check of the explanation
+// on screen.
+void draw_trust_window();
+void run_sanity_check();
+void set_occlusion_patch(int x, int y);  // top-left corner, in the model's input pixels
+std::string trust_state_json();
 
 // Keyboard shortcuts (main.cpp).
 void handle_shortcut(int key, int action, int mods);

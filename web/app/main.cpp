@@ -25,6 +25,7 @@ void handle_shortcut(int key, int action, int mods) {
   switch (key) {
     case GLFW_KEY_O: page_request("open-file"); break;
     case GLFW_KEY_E: page_request("export"); break;
+    case GLFW_KEY_T: g.show_trust = !g.show_trust; break;
     case GLFW_KEY_N:
       if (!g.samples.empty()) {
         const int n = int(g.samples.size());
@@ -90,6 +91,7 @@ void frame() {
   draw_main();
   ImGui::EndChild();
   ImGui::End();
+  draw_trust_window();
   g.tabs.end_frame();
   ImGui::Render();
 
