@@ -128,6 +128,7 @@ std::string ms(double v);
 const Architecture& arch();
 const std::string& class_name(int index);
 std::string layer_label(int layer);
+ExplainOptions explain_options(const Choice& choice);
 void set_crop_geometry();
 bool ensure_explanation();
 void set_image(Image image, const std::string& name);

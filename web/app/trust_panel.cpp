@@ -78,12 +78,8 @@ void update_occlusion() {
   for (int y = t.patch_y; y < t.patch_y + side; ++y)
     for (int x = t.patch_x; x < t.patch_x + side; ++x)
       for (int k = 0; k < c; ++k) t.occluded_input[(size_t(y) * iw + x) * c + k] = grey;
-  ExplainOptions o;
-  o.layer = g.result.layer;
-  o.method = g.result.method;
-  o.target = g.result.target;
-  o.score = g.result.score;
-  o.smoothgrad_samples = g.choice.samples;
+  ExplainOptions o = explain_options(g.result_choice);
+  o.target = g.result.target;  // the class on screen, even if the occluded image prefers another
   auto e = g.engine->explain(t.occluded_input, o);
   if (!e) {
     t.error = e.error();
@@ -225,12 +221,8 @@ void draw_sanity() {
 void run_sanity_check() {
   if (!g.have_result) return;
   const double t0 = emscripten_get_now();
-  ExplainOptions o;
-  o.layer = g.result.layer;
-  o.method = g.result.method;
+  ExplainOptions o = explain_options(g.result_choice);
   o.target = g.result.target;
-  o.score = g.result.score;
-  o.smoothgrad_samples = g.choice.samples;
   auto r = sanity_check(g.engine->model(), g.input.data(), o);
   if (!r) {
     fail(r.error());
