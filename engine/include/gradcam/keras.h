@@ -62,5 +62,9 @@ bool keras_hdf5_available();
 // "keras_version": "...", "tensors": [{"layer", "weight", "shape": [..], "offset"}]} with offsets
 // in floats into `data`. Every offset and shape is checked against `count`.
 Result<KerasFile> keras_file_from_manifest(const std::string& manifest, const float* data, size_t count);
+// The model from such a hand-over: keras_architecture, then model_from_keras. `arch_json` (the
+// architecture JSON, for a weights-only file of another network) may be empty.
+Result<Model> load_keras_manifest(const std::string& manifest, const float* data, size_t count,
+                                  const std::string& arch_json, const std::string& source);
 
 }  // namespace gradcam

@@ -49,4 +49,19 @@ Result<KerasFile> keras_file_from_manifest(const std::string& manifest, const fl
   }
 }
 
+Result<Model> load_keras_manifest(const std::string& manifest, const float* data, size_t count,
+                                  const std::string& arch_json, const std::string& source) {
+  auto file = keras_file_from_manifest(manifest, data, count);
+  if (!file) return make_error(source + ": " + file.error());
+  Architecture override_arch;
+  if (!arch_json.empty()) {
+    auto parsed = parse_architecture(arch_json);
+    if (!parsed) return make_error("arch: " + parsed.error());
+    override_arch = std::move(parsed.value());
+  }
+  auto arch = keras_architecture(*file, arch_json.empty() ? nullptr : &override_arch);
+  if (!arch) return make_error(source + ": " + arch.error());
+  return model_from_keras(*arch, *file, source);
+}
+
 }  // namespace gradcam
