@@ -146,7 +146,7 @@ async function loadModel(source, name) {
   await ready;
   let input;
   try {
-    input = await readSource(source, name || (source && source.name) || 'model');
+    input = await readSource(source, name);
     setStatus(`Reading ${input.name}...`, false);
     let ok;
     if (isHdf5(input.bytes)) {
