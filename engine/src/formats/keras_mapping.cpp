@@ -17,7 +17,10 @@ namespace {
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) t += ',';
+    t += std::to_string(s[i]);
+  }
   return t + "]";
 }
 
@@ -113,9 +116,9 @@ Result<std::vector<size_t>> match_keras_tensors(const Architecture& arch, const 
     for (const std::string& p : params) all_named = all_named && named.count(p);
     if (!all_named && fl.tensors.size() != params.size()) {
       std::string found;
-      for (size_t t : fl.tensors) found += (found.empty() ? "" : ", ") + tensors[t].weight;
+      for (size_t t : fl.tensors) found.append(found.empty() ? "" : ", ").append(tensors[t].weight);
       std::string expected;
-      for (const std::string& p : params) expected += (expected.empty() ? "" : ", ") + p;
+      for (const std::string& p : params) expected.append(expected.empty() ? "" : ", ").append(p);
       return fail(label + " has weights " + found + "; expected " + expected);
     }
     for (size_t k = 0; k < params.size(); ++k) {
