@@ -35,7 +35,8 @@ srcs=(engine/src/architecture.cpp engine/src/safetensors.cpp engine/src/seed_net
       engine/src/area_resample.cpp engine/src/png_encode.cpp engine/src/colormap.cpp engine/src/map.cpp engine/src/request.cpp engine/src/result_json.cpp
       engine/src/deletion_insertion.cpp engine/src/road.cpp engine/src/map_similarity.cpp engine/src/sanity_check.cpp
       engine/src/engine.cpp engine/src/formats/keras_config.cpp engine/src/formats/keras_mapping.cpp
-      engine/src/formats/keras_manifest.cpp engine/src/formats/keras_hdf5.cpp)
+      engine/src/formats/keras_manifest.cpp engine/src/formats/keras_hdf5.cpp engine/src/formats/keras_archive.cpp
+      engine/src/formats/zip_stored.cpp)
 # Keras HDF5 through Debian's libhdf5 (libhdf5-dev), as the native build reads it.
 flags+=(-DGRADCAM_HAVE_HDF5=1 -isystem /usr/include/hdf5/serial)
 hdf5_libs=(-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)

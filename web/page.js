@@ -10,7 +10,7 @@
 //     Escape), and announces the focused control;
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
-import { isHdf5, readKerasFile } from './keras.mjs';
+import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
 
 const MODEL_URL = 'models/cifar10.safetensors';
 const SAMPLES_URL = 'samples/index.json';
@@ -149,8 +149,9 @@ async function loadModel(source, name) {
     input = await readSource(source, name);
     setStatus(`Reading ${input.name}...`, false);
     let ok;
-    if (isHdf5(input.bytes)) {
-      const { manifest, data } = await readKerasFile(input.bytes, input.name);
+    if (isHdf5(input.bytes) || isZip(input.bytes)) {
+      const read = isZip(input.bytes) ? readKerasArchive : readKerasFile;
+      const { manifest, data } = await read(input.bytes, input.name);
       const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       ok = withBytes(floats, (d) => withString(manifest, (m) => withString(input.name, (n) =>
         app._app_load_keras(m, d, data.length, n))));

@@ -1,4 +1,5 @@
-// gradcam import-keras: a Keras HDF5 file (save_weights or save, Keras 2 or 3) converted to the
+// gradcam import-keras: a Keras file (HDF5 from save_weights or save, Keras 2 or 3, or a Keras 3
+// .keras archive) converted to the
 // model file. The conversion is the same mapping that loading the .h5 directly uses, and the
 // floats are written as read, so the two predict bit-identically (tests/js/keras.test.mjs checks).
 #include <cstdio>
@@ -25,9 +26,11 @@ int cmd_import_keras(const Args& a) {
     arch = parsed.value();
   }
   std::vector<uint8_t> bytes = read_file(in);
-  if (!is_hdf5(bytes.data(), bytes.size()))
-    throw FileError{in + ": not an HDF5 file (a Keras .h5 or .weights.h5 starts with the HDF5 signature)"};
-  auto model = load_keras_hdf5(bytes.data(), bytes.size(), in, a.has("arch") ? &arch : nullptr);
+  const Architecture* override_arch = a.has("arch") ? &arch : nullptr;
+  Result<Model> model = make_error("");
+  if (is_hdf5(bytes.data(), bytes.size())) model = load_keras_hdf5(bytes.data(), bytes.size(), in, override_arch);
+  else if (is_zip(bytes.data(), bytes.size())) model = load_keras_archive(bytes.data(), bytes.size(), in, override_arch);
+  else throw FileError{in + ": not a Keras file (neither HDF5, as .h5 and .weights.h5 are, nor a .keras zip archive)"};
   if (!model) throw FileError{model.error()};
   write_file_atomic(out, save_model(*model), a.has("overwrite"));
   size_t values = 0;

@@ -44,7 +44,7 @@ commands:
   merge-index --out DIR [--overwrite]
              join DIR/index.shard-K-of-N.json (from batch --shard) into DIR/index.json
   import-keras FILE.h5 --out F [--arch FILE.json] [--overwrite]
-             convert a Keras weights file (save_weights / save, Keras 2 or 3) to the model
+             convert a Keras file (.h5 from save_weights / save, .weights.h5, .keras) to the model
              file; the architecture is --arch if given, else the file's model_config, else
              the seed network (--model FILE.h5 works wherever a model file does)
   init-model --out F [--seed N] [--arch FILE.json] [--overwrite]

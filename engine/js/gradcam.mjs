@@ -9,7 +9,7 @@
 // All engines share one WebAssembly instance (one download). Errors are thrown as Error with a
 // message a person can act on; the engine stays usable after any of them.
 import createGradcamCore from './gradcam_core.mjs';
-import { isHdf5, readKerasFile } from './keras.mjs';
+import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
 
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
 let corePromise = null;
@@ -283,15 +283,15 @@ class Engine {
   }
 }
 
-// model: the model file or a Keras HDF5 file (save_weights / save, Keras 2 or 3), told apart by its
-// first bytes. arch (Keras weights-only files of another network than the seed one): the
+// model: the model file, a Keras HDF5 file (save_weights / save, Keras 2 or 3) or a Keras 3 .keras
+// archive, told apart by their first bytes. arch (Keras weights-only files of another network than the seed one): the
 // architecture JSON, as text or an object.
 export async function loadEngine({ model, arch } = {}) {
   if (model === undefined || model === null) throw new Error('loadEngine needs {model: URL | path | ArrayBuffer}');
   const [core, { bytes, source }] = await Promise.all([instantiateCore(), readModelBytes(model)]);
   let handle;
-  if (isHdf5(bytes)) {
-    const { manifest, data } = await readKerasFile(bytes, source);
+  if (isHdf5(bytes) || isZip(bytes)) {
+    const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source) : readKerasFile(bytes, source));
     const archText = arch === undefined || arch === null ? '' : typeof arch === 'string' ? arch : JSON.stringify(arch);
     const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     handle = withBytes(core, floats, (dataPtr) => withString(core, manifest, (manifestPtr) =>

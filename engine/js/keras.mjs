@@ -74,8 +74,76 @@ function describe(dataset, what, source) {
   return { shape, n };
 }
 
-// Reads bytes of a Keras HDF5 file: {manifest (JSON text), data (Float32Array)}.
-export async function readKerasFile(bytes, source = 'model') {
+export function isZip(bytes) {
+  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
+}
+
+// A stored entry of a zip archive, found through the central directory (with its Zip64 records), as
+// engine/src/formats/zip_stored.cpp does natively; every offset checked against the archive.
+function storedZipEntry(bytes, name, source) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u16 = (p) => view.getUint16(p, true), u32 = (p) => view.getUint32(p, true);
+  const u64 = (p) => Number(view.getBigUint64(p, true));
+  const bad = (why) => new Error(`${source}: ${why}`);
+  let eocd = -1;
+  for (let back = 22; back <= bytes.length && back <= 22 + 65535; back++) {
+    if (u32(bytes.length - back) === 0x06054b50) { eocd = bytes.length - back; break; }
+  }
+  if (eocd < 0) throw bad('not a zip archive (no end of central directory)');
+  let entries = u16(eocd + 10), cdSize = u32(eocd + 12), cdOffset = u32(eocd + 16);
+  if (entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+    if (eocd < 20 || u32(eocd - 20) !== 0x07064b50) throw bad('zip64 archive without its locator');
+    const z = u64(eocd - 20 + 8);
+    if (z > bytes.length - 56 || u32(z) !== 0x06064b50) throw bad('zip64 record outside the archive');
+    entries = u64(z + 32); cdSize = u64(z + 40); cdOffset = u64(z + 48);
+  }
+  if (cdOffset > bytes.length || cdSize > bytes.length - cdOffset) throw bad('central directory outside the archive (truncated?)');
+  const end = cdOffset + cdSize;
+  for (let i = 0, p = cdOffset; i < entries; i++) {
+    if (end - p < 46 || u32(p) !== 0x02014b50) throw bad('damaged central directory');
+    const n = u16(p + 28), extra = u16(p + 30), comment = u16(p + 32);
+    if (end - p - 46 < n + extra + comment) throw bad('damaged central directory');
+    const entry = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + n));
+    if (entry === name) {
+      const f = { usize: u32(p + 24), csize: u32(p + 20), local: u32(p + 42) };
+      for (let e = p + 46 + n; e + 4 <= p + 46 + n + extra;) {
+        const id = u16(e), len = u16(e + 2);
+        if (e + 4 + len > p + 46 + n + extra) throw bad('damaged zip64 extra field');
+        let q = e + 4;
+        if (id === 1) {
+          for (const k of ['usize', 'csize', 'local']) {
+            if (f[k] !== 0xffffffff) continue;
+            if (q + 8 > e + 4 + len) throw bad('damaged zip64 extra field');
+            f[k] = u64(q); q += 8;
+          }
+        }
+        e += 4 + len;
+      }
+      if (u16(p + 8) & 1) throw bad(`${name} is encrypted`);
+      const method = u16(p + 10);
+      if (method !== 0 || f.csize !== f.usize) {
+        throw bad(`${name} is compressed (method ${method}); only stored entries are read, as Keras writes them`);
+      }
+      if (f.local > bytes.length - 30 || u32(f.local) !== 0x04034b50) throw bad(`${name}: local header outside the archive (truncated?)`);
+      const data = f.local + 30 + u16(f.local + 26) + u16(f.local + 28);
+      if (data > bytes.length || f.csize > bytes.length - data) throw bad(`${name} lies outside the archive (truncated?)`);
+      return bytes.subarray(data, data + f.csize);
+    }
+    p += 46 + n + extra + comment;
+  }
+  throw bad(`the archive has no ${name}`);
+}
+
+// A Keras 3 .keras archive (keras/src/saving/saving_lib.py): config.json and model.weights.h5.
+export async function readKerasArchive(bytes, source = 'model') {
+  if (bytes.length < 22) throw new Error(`${source}: not a zip archive (too short)`);
+  const config = new TextDecoder().decode(storedZipEntry(bytes, 'config.json', source));
+  return readKerasFile(storedZipEntry(bytes, 'model.weights.h5', source), source, config);
+}
+
+// Reads bytes of a Keras HDF5 file: {manifest (JSON text), data (Float32Array)}. archiveConfig: a
+// .keras archive's config.json, used when the file has no model_config.
+export async function readKerasFile(bytes, source = 'model', archiveConfig = '') {
   if (bytes.length === 0) throw new Error(`${source}: empty file`);
   const h5 = await loadH5wasm();
   const path = `/gradcam-keras-${++fileSerial}.h5`;
@@ -101,6 +169,7 @@ export async function readKerasFile(bytes, source = 'model') {
       weights = root.get('model_weights');
       if (!weights || weights.type !== 'Group') throw new Error(`${source}: a whole-model file without its model_weights group`);
     }
+    if (!manifest.model_config) manifest.model_config = archiveConfig;
     for (const obj of [root, weights]) {
       const v = !manifest.keras_version && strings(obj, 'keras_version', source);
       if (v && v.length === 1) manifest.keras_version = v[0];

@@ -30,9 +30,11 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
     if (!m) return make_error(m.error());
     return std::make_unique<Engine>(std::move(m.value()));
   }
-  if (is_zip(bytes, size))
-    return make_error(source + ": a zip archive (a Keras 3 .keras file?): not read yet; save the weights with "
-                      "model.save_weights(\"model.weights.h5\") and load that");
+  if (is_zip(bytes, size)) {  // a Keras 3 .keras archive
+    auto m = load_keras_archive(bytes, size, source);
+    if (!m) return make_error(m.error());
+    return std::make_unique<Engine>(std::move(m.value()));
+  }
   auto m = load_model(bytes, size, source);
   if (!m) return make_error(m.error());
   return std::make_unique<Engine>(std::move(m.value()));

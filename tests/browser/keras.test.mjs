@@ -55,7 +55,7 @@ describe('Keras models in the browser', { skip: missing || false }, () => {
     assert.deepEqual(log.errors, []);
   });
 
-  test('the widget takes model="....h5" and predicts as with the model file', T, async () => {
+  test('the widget takes model="....h5" or "....keras" and predicts as with the model file', T, async () => {
     const { page, log } = await openPage(browser, server.origin);
     await page.route(`${server.origin}/keras.html`, (route) => route.fulfill({
       contentType: 'text/html',
@@ -63,14 +63,17 @@ describe('Keras models in the browser', { skip: missing || false }, () => {
 <link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body>
 <gradcam-view id="a" src="samples/cat.jpg" style="width:200px;height:200px"></gradcam-view>
 <gradcam-view id="b" src="samples/cat.jpg" model="mine/model.weights.h5" layer="conv2d_6" style="width:200px;height:200px"></gradcam-view>
+<gradcam-view id="c" src="samples/cat.jpg" model="mine/model.keras" style="width:200px;height:200px"></gradcam-view>
 </body></html>`,
     }));
     await page.route(`${server.origin}/mine/model.weights.h5`, (route) => route.fulfill({ body: keras('model.weights.h5') }));
+    await page.route(`${server.origin}/mine/model.keras`, (route) => route.fulfill({ body: keras('model.keras') }));
     await page.goto(`${server.origin}/keras.html`);
-    await page.waitForFunction(() => ['a', 'b'].every((id) => document.getElementById(id).result), null, { timeout: 60000 });
-    const [a, b] = await page.evaluate(() => ['a', 'b'].map((id) => document.getElementById(id).result));
+    await page.waitForFunction(() => ['a', 'b', 'c'].every((id) => document.getElementById(id).result), null, { timeout: 60000 });
+    const [a, b, c] = await page.evaluate(() => ['a', 'b', 'c'].map((id) => document.getElementById(id).result));
     assert.equal(b.layer, 'conv2d_6');
     assert.deepEqual(b.top, a.top);
+    assert.deepEqual(c.top, a.top);
     assert.deepEqual(log.foreign, []);
     assert.deepEqual(log.errors, []);
   });

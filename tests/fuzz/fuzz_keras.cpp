@@ -1,5 +1,6 @@
 // libFuzzer target: Keras files. HDF5 bytes go through the native reader (libhdf5, then the mapping
-// onto a small fixed architecture and onto the file's own model_config); any other bytes are read as
+// onto a small fixed architecture and onto the file's own model_config), zip bytes through the
+// .keras archive reader; any other bytes are read as
 // the two JSON texts the engine takes from outside, a Keras model_config and the JS API's manifest.
 // Any input must give a model or an error, never a crash or an allocation sized by an unchecked
 // number. Work is bounded by the input: every tensor read must match a shape of the architecture.
@@ -26,6 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (gradcam::is_hdf5(data, size)) {
     (void)gradcam::load_keras_hdf5(data, size, "fuzz.h5", &tiny());
     (void)gradcam::load_keras_hdf5(data, size, "fuzz.h5");
+    return 0;
+  }
+  if (gradcam::is_zip(data, size)) {
+    (void)gradcam::load_keras_archive(data, size, "fuzz.keras", &tiny());
     return 0;
   }
   std::string text(reinterpret_cast<const char*>(data), size);

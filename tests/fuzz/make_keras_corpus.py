@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Writes the seed corpus of tests/fuzz/fuzz_keras.cpp (python3-h5py): tiny Keras files for the
-target's small architecture in the three layouts keras_fixtures.py documents, plus a model_config
-and a JS manifest as text. Run: /usr/bin/python3 tests/fuzz/make_keras_corpus.py tests/fuzz/corpus/keras"""
+target's small architecture in the layouts keras_fixtures.py documents, plus a model_config,
+a .keras archive, and a JS manifest as text. Run: /usr/bin/python3 tests/fuzz/make_keras_corpus.py tests/fuzz/corpus/keras"""
+import io
 import json
 import os
 import sys
+import zipfile
 
 import h5py
 import numpy as np
@@ -46,3 +48,12 @@ with h5py.File(os.path.join(out, "keras3.weights.h5"), "w", libver="latest") as 
 open(os.path.join(out, "config.json"), "w").write(json.dumps(config))
 open(os.path.join(out, "manifest.json"), "w").write(json.dumps({"model_config": json.dumps(config), "tensors": [
     {"layer": "dense", "weight": "dense/bias:0", "shape": [10], "offset": 0}]}))
+buf = io.BytesIO()
+with h5py.File(buf, "w", libver="latest") as f:
+    for name, weights in layers:
+        g = f.create_group(f"layers/{name}/vars")
+        for i, (_, shape) in enumerate(weights):
+            g.create_dataset(str(i), data=rng.standard_normal(shape).astype("f4"))
+with zipfile.ZipFile(os.path.join(out, "model.keras"), "w") as zf:
+    zf.writestr("config.json", json.dumps(config))
+    zf.writestr("model.weights.h5", buf.getvalue())

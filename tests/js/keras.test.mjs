@@ -10,7 +10,7 @@ import { root, nativeCli, siteModule, shippedModel, requireBuilt, tempDir, run }
 
 const dir = tempDir('gradcam-keras-');
 const image = path.join(root, 'assets/samples', fs.readdirSync(path.join(root, 'assets/samples')).filter((n) => /\.(jpe?g|png)$/.test(n)).sort()[0]);
-const LAYOUTS = ['weights.h5', 'rerun.h5', 'whole.h5', 'functional.h5', 'model.weights.h5'];
+const LAYOUTS = ['weights.h5', 'rerun.h5', 'whole.h5', 'functional.h5', 'model.weights.h5', 'model.keras'];
 // One line on stderr naming the file and the problem.
 const ERRORS = {
   'empty.h5': 'empty file',
@@ -21,6 +21,7 @@ const ERRORS = {
   'string_dtype.h5': 'tensor dense/dense/bias:0 holds string values; Keras weights are floats',
   'nan.h5': 'tensor dense_2/dense_2/bias:0 contains NaN or infinity',
   'unsupported.h5': 'layer class Conv2DTranspose is not supported',
+  'deflated.keras': 'config.json is compressed (method 8); only stored entries are read, as Keras writes them',
 };
 
 before(() => {
@@ -43,7 +44,7 @@ test('the native CLI explains every Keras layout exactly as the shipped model fi
 });
 
 test('import-keras writes a model file that predicts bit-identically to the .h5, and never overwrites silently', () => {
-  for (const name of ['rerun.h5', 'whole.h5', 'model.weights.h5']) {
+  for (const name of ['rerun.h5', 'whole.h5', 'model.weights.h5', 'model.keras']) {
     const out = path.join(dir, `${name}.safetensors`);
     const r = run(nativeCli, ['import-keras', path.join(dir, name), '--out', out]);
     assert.equal(r.status, 0, r.stderr);
@@ -63,7 +64,7 @@ test('import-keras writes a model file that predicts bit-identically to the .h5,
   assert.equal(withArch.status, 0, withArch.stderr);
   const notHdf5 = run(nativeCli, ['import-keras', shippedModel, '--out', path.join(dir, 'b.safetensors')]);
   assert.equal(notHdf5.status, 1);
-  assert.match(notHdf5.stderr, /not an HDF5 file/);
+  assert.match(notHdf5.stderr, /not a Keras file/);
 });
 
 test('broken and hostile Keras files give one clear error line each (CLI, exit 1)', () => {

@@ -170,14 +170,15 @@ const std::filesystem::path& fixtures() {
 }
 Result<Model> load_fixture(const std::string& name) {
   std::vector<uint8_t> b = read_bytes(fixtures() / name);
+  if (name.ends_with(".keras")) return load_keras_archive(b.data(), b.size(), name);
   return load_keras_hdf5(b.data(), b.size(), name);
 }
 }  // namespace
 
-TEST_CASE("Keras HDF5 files in every layout load the shipped model's weights exactly") {
+TEST_CASE("Keras HDF5 files and .keras archives in every layout load the shipped model's weights exactly") {
   auto shipped = load_model_file(GRADCAM_SOURCE_DIR "/assets/models/cifar10.safetensors");
   REQUIRE(shipped.ok());
-  for (const char* name : {"weights.h5", "rerun.h5", "whole.h5", "functional.h5", "model.weights.h5"}) {
+  for (const char* name : {"weights.h5", "rerun.h5", "whole.h5", "functional.h5", "model.weights.h5", "model.keras"}) {
     CAPTURE(name);
     auto m = load_fixture(name);
     REQUIRE_MESSAGE(m.ok(), error_of(m));
@@ -202,6 +203,7 @@ TEST_CASE("broken and hostile Keras HDF5 files give one clear error each") {
       {"nan.h5", "nan.h5: tensor dense_2/dense_2/bias:0 contains NaN or infinity"},
       {"not_keras.h5", "not_keras.h5: not a Keras weights file: no layer_names attribute (Keras 2 save_weights or save) "
                        "and no layers/ group (Keras 3 .weights.h5)"},
+      {"deflated.keras", "deflated.keras: config.json is compressed (method 8); only stored entries are read, as Keras writes them"},
   };
   for (const auto& [name, message] : cases) {
     CAPTURE(name);

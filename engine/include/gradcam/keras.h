@@ -54,8 +54,18 @@ bool is_zip(const uint8_t* bytes, size_t size);
 // Reads a Keras HDF5 file (Keras 2 save_weights / save, Keras 3 .weights.h5) from memory through
 // the HDF5 library; only in builds with HDF5 (the native one). Elsewhere it returns an error that
 // says how to convert the file.
+// `archive_config`: the config.json of a .keras archive, used when the file has no model_config.
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
-                              const Architecture* override_arch = nullptr);
+                              const Architecture* override_arch = nullptr, const std::string* archive_config = nullptr);
+
+// Where a stored (uncompressed) entry of a zip archive lies in it.
+struct ZipSlice {
+  size_t offset = 0, size = 0;
+};
+Result<ZipSlice> find_stored_zip_entry(const uint8_t* bytes, size_t size, const std::string& name);
+// A Keras 3 .keras archive: its config.json and model.weights.h5 (load_keras_hdf5).
+Result<Model> load_keras_archive(const uint8_t* bytes, size_t size, const std::string& source,
+                                 const Architecture* override_arch = nullptr);
 bool keras_hdf5_available();
 
 // The JS API's hand-over (h5wasm reads the file in JS): a manifest JSON {"model_config": "...",

@@ -200,7 +200,7 @@ bool keras_name_less(const std::string& a, const std::string& b) {
 bool keras_hdf5_available() { return true; }
 
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
-                              const Architecture* override_arch) {
+                              const Architecture* override_arch, const std::string* archive_config) {
   auto fail = [&](const std::string& m) { return make_error(source + ": " + m); };
   if (size == 0) return fail("empty file");
   if (size > ModelLimits::kMaxFileBytes) return fail("file is larger than the 512 MiB model limit");
@@ -233,6 +233,7 @@ Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::stri
     if (!model_weights->ok()) return fail("model_weights is not a group");
     weights = model_weights->get();
   }
+  if (kf.model_config.empty() && archive_config) kf.model_config = *archive_config;
   for (hid_t obj : {root.get(), weights})
     if (kf.keras_version.empty() && has_attribute(obj, "keras_version")) {
       auto v = read_strings(obj, "keras_version");
@@ -295,7 +296,7 @@ Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::stri
 
 bool keras_hdf5_available() { return false; }
 
-Result<Model> load_keras_hdf5(const uint8_t*, size_t, const std::string& source, const Architecture*) {
+Result<Model> load_keras_hdf5(const uint8_t*, size_t, const std::string& source, const Architecture*, const std::string*) {
   return make_error(source + ": a Keras HDF5 file; this build reads them through the JS API (loadEngine) or the "
                     "native CLI: convert it with `gradcam import-keras " + source + " --out model.safetensors`");
 }
