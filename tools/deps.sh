@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 for p in cmake ninja-build g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev \
-         emscripten node-acorn clang-14 libclang-rt-14-dev chromium fonts-dejavu-core ca-certificates; do
+         emscripten node-acorn clang-14 libclang-rt-14-dev chromium fonts-dejavu-core ca-certificates \
+         libhdf5-dev python3-h5py; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs)

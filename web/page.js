@@ -2,13 +2,15 @@
 // ImGui on WebGL2) draws everything; this module only does what needs the DOM:
 //   - starts the app on the canvas and keeps the canvas at the window's size and pixel ratio;
 //   - reads images from the file input, a drop anywhere on the page, or a paste, and hands the
-//     bytes to the app (which decodes them: one decoder, one set of error messages);
+//     bytes to the app (which decodes them: one decoder, one set of error messages); a Keras
+//     .h5/.keras file given the same ways becomes the model (read here with h5wasm, keras.mjs);
 //   - downloads the model, the sample gallery and the UI font (all same-origin, relative URLs);
 //   - mirrors the app's status line into the role="status" element;
 //   - runs the page's tab order through the app's drawn controls and out again (Tab, Shift+Tab,
 //     Escape), and announces the focused control;
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
+import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
 
 const MODEL_URL = 'models/cifar10.safetensors';
 const SAMPLES_URL = 'samples/index.json';
@@ -133,7 +135,34 @@ async function loadImage(source, name) {
 }
 
 function loadFromUser(file, name) {
-  loadImage(file, name).catch(() => {});  // the status line already says what went wrong
+  // A Keras file is the model; anything else is an image (the status line says what went wrong).
+  const load = /\.(h5|hdf5|keras)$/i.test((file && file.name) || '') ? loadModel : loadImage;
+  load(file, name).catch(() => {});
+}
+
+// A model the person brings: a Keras HDF5 file (save_weights / save, Keras 2 or 3), read with
+// h5wasm and mapped by the engine, or the model file itself. Explains the current image again.
+async function loadModel(source, name) {
+  await ready;
+  let input;
+  try {
+    input = await readSource(source, name);
+    setStatus(`Reading ${input.name}...`, false);
+    let ok;
+    if (isHdf5(input.bytes) || isZip(input.bytes)) {
+      const read = isZip(input.bytes) ? readKerasArchive : readKerasFile;
+      const { manifest, data } = await read(input.bytes, input.name);
+      const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      ok = withBytes(floats, (d) => withString(manifest, (m) => withString(input.name, (n) =>
+        app._app_load_keras(m, d, data.length, n))));
+    } else {
+      ok = withBytes(input.bytes, (p) => withString(input.name, (n) => app._app_load_model(p, input.bytes.length, n)));
+    }
+    if (!ok) throw appError();
+  } catch (e) {
+    throw reportError(e.message);
+  }
+  return lastResult;
 }
 
 // ---- file input, drop, paste ---------------------------------------------------------------------
@@ -382,6 +411,9 @@ const api = {
   // Loads and explains an image: File, Blob, ArrayBuffer, Uint8Array or a same-origin URL.
   // Resolves with the result (as lastResult()); rejects with an Error whose message the status shows.
   loadImage,
+  // Loads a model: a Keras .h5 (File, Blob, ArrayBuffer, Uint8Array or same-origin URL) or a model
+  // file. Resolves with the current image's new result (or null); rejects with the status's message.
+  loadModel,
   // Loads one of the gallery's samples by file name, e.g. 'dog.jpg'.
   async loadSample(name) {
     const serial = ++latestLoad;

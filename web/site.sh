@@ -24,6 +24,16 @@ done
 cp build/wasm/gradcam_app.mjs build/wasm/gradcam_app.wasm web/index.html web/page.js web/style.css \
    web/embed.html web/embed.css web/widget.js "$site/"
 
+# The JS API's Keras reader and h5wasm (HDF5 in WebAssembly; NIST's notice and HDF5's BSD-style
+# licence in h5wasm/LICENSE.txt), served from the site itself: the page's CSP allows no other origin. The ES
+# module build embeds its wasm; it is downloaded only when a Keras file is loaded.
+[ -f node_modules/h5wasm/dist/esm/hdf5_hl.js ] || { echo "web/site.sh: node_modules/h5wasm is missing: run tools/deps.sh (npm install)" >&2; exit 1; }
+cp engine/js/keras.mjs "$site/"
+mkdir -p "$site/h5wasm"
+cp node_modules/h5wasm/dist/esm/hdf5_hl.js node_modules/h5wasm/dist/esm/hdf5_util.js "$site/h5wasm/"
+cp node_modules/h5wasm/LICENSE.txt "$site/h5wasm/"
+echo '{"type": "module"}' > "$site/h5wasm/package.json"  # Node then reads them as ES modules, without a warning
+
 # widget_renderer.js with the shaders inlined at its /*@SHADERS@*/ marker.
 node - "$site/widget_renderer.js" <<'JS'
 const fs = require('fs');

@@ -80,6 +80,7 @@ struct Progress {
 int cmd_batch(const Args& a);
 int cmd_merge_index(const Args& a);
 int cmd_evaluate(const Args& a);
+int cmd_import_keras(const Args& a);
 extern const CommandOptions kBatchOptions, kMergeIndexOptions, kEvaluateOptions;
 
 }  // namespace gradcam::cli

@@ -43,6 +43,10 @@ commands:
              when an image could not be explained (the index says which and why), 130 on Ctrl-C
   merge-index --out DIR [--overwrite]
              join DIR/index.shard-K-of-N.json (from batch --shard) into DIR/index.json
+  import-keras FILE.h5 --out F [--arch FILE.json] [--overwrite]
+             convert a Keras file (.h5 from save_weights / save, .weights.h5, .keras) to the model
+             file; the architecture is --arch if given, else the file's model_config, else
+             the seed network (--model FILE.h5 works wherever a model file does)
   init-model --out F [--seed N] [--arch FILE.json] [--overwrite]
              write an architecture (default: the seed network) with deterministic random
              (untrained) weights
@@ -365,6 +369,7 @@ const std::vector<Command>& commands() {
         {"batch", cmd_batch, kBatchOptions},
         {"merge-index", cmd_merge_index, kMergeIndexOptions},
         {"init-model", cmd_init_model, {{"out", "seed", "arch"}, {"overwrite"}}},
+        {"import-keras", cmd_import_keras, {{"model", "out", "arch"}, {"overwrite"}}},
         {"bench", cmd_bench, {{"model", "image", "iterations"}, {"json", "profile"}}},
     };
   }();
@@ -387,7 +392,13 @@ int main(int argc, char** argv) {
       names += (names.empty() ? "" : ", ") + std::string(k.name);
     }
     if (!c) throw UsageError{"unknown command \"" + cmd + "\" (" + names + ")"};
-    Args a = parse_args(cmd, c->options, argc, argv, 2);
+    // import-keras names its input first, as converters do: `import-keras model.h5 --out F`.
+    const bool positional = cmd == "import-keras" && argc > 2 && argv[2][0] != '-';
+    Args a = parse_args(cmd, c->options, argc, argv, positional ? 3 : 2);
+    if (positional) {
+      if (a.has("model")) throw UsageError{"give the Keras file once (as the first argument or as --model)"};
+      a.values["model"] = argv[2];
+    }
     if (a.has("help")) {
       std::fputs(usage().c_str(), stdout);
       return 0;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gradcam/engine.h"
+#include "gradcam/keras.h"
 #include "gradcam/metrics.h"
 #include "gradcam/request.h"
 
@@ -119,6 +120,23 @@ EMSCRIPTEN_KEEPALIVE int gc_load(const uint8_t* bytes, size_t size, const char* 
     return g_next_engine++;
   } catch (const std::exception& ex) {
     g_error = std::string(source) + ": cannot load model (" + ex.what() + ")";
+    return 0;
+  }
+}
+
+// A Keras file that keras.mjs read with h5wasm: the manifest JSON and `count` floats (keras.h).
+EMSCRIPTEN_KEEPALIVE int gc_load_keras(const char* manifest, const float* data, size_t count, const char* arch_json,
+                                       const char* source) {
+  try {
+    auto m = load_keras_manifest(manifest, data, count, arch_json, source);
+    if (!m) {
+      g_error = m.error();
+      return 0;
+    }
+    g_engines[g_next_engine] = std::make_unique<Engine>(std::move(m.value()));
+    return g_next_engine++;
+  } catch (const std::exception& ex) {
+    g_error = std::string(source) + ": cannot load Keras model (" + ex.what() + ")";
     return 0;
   }
 }

@@ -2,12 +2,14 @@
 //
 //   import { loadEngine } from './gradcam.mjs';
 //   const engine = await loadEngine({ model: 'cifar10.safetensors' });  // URL, path, ArrayBuffer
+//   const mine = await loadEngine({ model: 'model.h5' });  // a Keras file (keras.mjs, h5wasm)
 //   const r = engine.explain(imageData, { layer: 'conv2d_6', method: 'gradcam' });
 //   r.top[0].name, r.cam.data, r.heatmap(256, 256)
 //
 // All engines share one WebAssembly instance (one download). Errors are thrown as Error with a
 // message a person can act on; the engine stays usable after any of them.
 import createGradcamCore from './gradcam_core.mjs';
+import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
 
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
 let corePromise = null;
@@ -281,11 +283,25 @@ class Engine {
   }
 }
 
-export async function loadEngine({ model } = {}) {
+// model: the model file, a Keras HDF5 file (save_weights / save, Keras 2 or 3) or a Keras 3 .keras
+// archive, told apart by their first bytes. arch (Keras weights-only files of another network than the seed one): the
+// architecture JSON, as text or an object.
+export async function loadEngine({ model, arch } = {}) {
   if (model === undefined || model === null) throw new Error('loadEngine needs {model: URL | path | ArrayBuffer}');
   const [core, { bytes, source }] = await Promise.all([instantiateCore(), readModelBytes(model)]);
-  const handle = withBytes(core, bytes, (ptr) =>
-    withString(core, source, (src) => core._gc_load(ptr, bytes.length, src)));
+  let handle;
+  if (isHdf5(bytes) || isZip(bytes)) {
+    const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source) : readKerasFile(bytes, source));
+    const archText = arch === undefined || arch === null ? '' : typeof arch === 'string' ? arch : JSON.stringify(arch);
+    const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    handle = withBytes(core, floats, (dataPtr) => withString(core, manifest, (manifestPtr) =>
+      withString(core, archText, (archPtr) => withString(core, source, (src) =>
+        core._gc_load_keras(manifestPtr, dataPtr, data.length, archPtr, src)))));
+  } else {
+    if (arch !== undefined && arch !== null) throw new Error(`${source}: arch applies to Keras weights files only`);
+    handle = withBytes(core, bytes, (ptr) =>
+      withString(core, source, (src) => core._gc_load(ptr, bytes.length, src)));
+  }
   if (!handle) throw new Error(lastError(core));
   return new Engine(core, handle);
 }

@@ -1,8 +1,11 @@
 #include "gradcam/engine.h"
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+
+#include "gradcam/keras.h"
 
 namespace gradcam {
 
@@ -21,15 +24,32 @@ std::vector<ClassScore> top_k(const std::vector<float>& p, int k) {
 }
 
 Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, const std::string& source) {
+  // The format is told by the file's first bytes, not its name: HDF5 is a Keras file.
+  if (is_hdf5(bytes, size)) {
+    auto m = load_keras_hdf5(bytes, size, source);
+    if (!m) return make_error(m.error());
+    return std::make_unique<Engine>(std::move(m.value()));
+  }
+  if (is_zip(bytes, size)) {  // a Keras 3 .keras archive
+    auto m = load_keras_archive(bytes, size, source);
+    if (!m) return make_error(m.error());
+    return std::make_unique<Engine>(std::move(m.value()));
+  }
   auto m = load_model(bytes, size, source);
   if (!m) return make_error(m.error());
   return std::make_unique<Engine>(std::move(m.value()));
 }
 
 Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path) {
-  auto m = load_model_file(path);
-  if (!m) return make_error(m.error());
-  return std::make_unique<Engine>(std::move(m.value()));
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) return make_error(path + ": cannot open model file");
+  std::streamoff n = f.tellg();
+  if (n < 0) return make_error(path + ": cannot read model file");
+  if (uint64_t(n) > ModelLimits::kMaxFileBytes) return make_error(path + ": file is larger than the 512 MiB model limit");
+  std::vector<uint8_t> bytes(static_cast<size_t>(n));
+  f.seekg(0);
+  if (n > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), n)) return make_error(path + ": cannot read model file");
+  return load(bytes.data(), bytes.size(), path);
 }
 
 Engine::Engine(Model model) : model_(std::move(model)), net_(model_) {}

@@ -3,23 +3,16 @@
 #include <nlohmann/json.hpp>
 
 #include "app.h"
+#include "gradcam/keras.h"
 
 using namespace app;
 using json = nlohmann::json;
 
 
-extern "C" {
-
-EMSCRIPTEN_KEEPALIVE const char* app_error() { return g.last_error.c_str(); }
-
-EMSCRIPTEN_KEEPALIVE int app_load_model(const uint8_t* bytes, size_t size, const char* name) {
-  try {
-    auto e = Engine::load(bytes, size, name);
-    if (!e) return fail(e.error());
-    g.engine = std::move(e.value());
-  } catch (const std::exception& ex) {
-    return fail(std::string(name) + ": cannot load the model (" + ex.what() + ")");
-  }
+namespace {
+// Makes a loaded engine the app's model: its conv layers, the last one chosen, the image explained again.
+int use_engine(std::unique_ptr<Engine> engine, const char* name) {
+  g.engine = std::move(engine);
   g.model_name = name;
   if (auto slash = g.model_name.find_last_of('/'); slash != std::string::npos) g.model_name.erase(0, slash + 1);
   g.conv_layers.clear();
@@ -37,6 +30,33 @@ EMSCRIPTEN_KEEPALIVE int app_load_model(const uint8_t* bytes, size_t size, const
     ensure_explanation();
   }
   return 1;
+}
+}  // namespace
+
+extern "C" {
+
+EMSCRIPTEN_KEEPALIVE const char* app_error() { return g.last_error.c_str(); }
+
+
+EMSCRIPTEN_KEEPALIVE int app_load_model(const uint8_t* bytes, size_t size, const char* name) {
+  try {
+    auto e = Engine::load(bytes, size, name);
+    if (!e) return fail(e.error());
+    return use_engine(std::move(e.value()), name);
+  } catch (const std::exception& ex) {
+    return fail(std::string(name) + ": cannot load the model (" + ex.what() + ")");
+  }
+}
+
+// A Keras file that page.js read with h5wasm (engine/js/keras.mjs): the manifest and `count` floats.
+EMSCRIPTEN_KEEPALIVE int app_load_keras(const char* manifest, const float* data, size_t count, const char* name) {
+  try {
+    auto m = load_keras_manifest(manifest, data, count, "", name);
+    if (!m) return fail(m.error());
+    return use_engine(std::make_unique<Engine>(std::move(m.value())), name);
+  } catch (const std::exception& ex) {
+    return fail(std::string(name) + ": cannot load the Keras model (" + ex.what() + ")");
+  }
 }
 
 // Decodes and explains an image file (PNG, JPEG, BMP, GIF). On failure the previous image stays.

@@ -1,0 +1,43 @@
+// gradcam import-keras: a Keras file (HDF5 from save_weights or save, Keras 2 or 3, or a Keras 3
+// .keras archive) converted to the
+// model file. The conversion is the same mapping that loading the .h5 directly uses, and the
+// floats are written as read, so the two predict bit-identically (tests/js/keras.test.mjs checks).
+#include <cstdio>
+
+#include "cli.h"
+#include "gradcam/keras.h"
+
+namespace gradcam::cli {
+
+int cmd_import_keras(const Args& a) {
+  const std::string in = a.require("model"), out = a.require("out");
+  for (const char* input : {"model", "arch"})
+    if (a.has(input) && same_path(out, a.get(input)))
+      throw UsageError{"--out " + out + " is the " + (std::string(input) == "model" ? "Keras file" : "--arch file") +
+                       ": choose another name"};
+  std::error_code ec;
+  if (!a.has("overwrite") && fs::exists(out, ec)) throw UsageError{out + ": already exists (pass --overwrite to replace it)"};
+  if (!keras_hdf5_available()) throw FileError{in + ": this build has no HDF5 library (the native build reads Keras files)"};
+  Architecture arch;
+  if (a.has("arch")) {
+    std::vector<uint8_t> text = read_file(a.get("arch"));
+    auto parsed = parse_architecture(std::string(text.begin(), text.end()));
+    if (!parsed) throw FileError{a.get("arch") + ": " + parsed.error()};
+    arch = parsed.value();
+  }
+  std::vector<uint8_t> bytes = read_file(in);
+  const Architecture* override_arch = a.has("arch") ? &arch : nullptr;
+  Result<Model> model = make_error("");
+  if (is_hdf5(bytes.data(), bytes.size())) model = load_keras_hdf5(bytes.data(), bytes.size(), in, override_arch);
+  else if (is_zip(bytes.data(), bytes.size())) model = load_keras_archive(bytes.data(), bytes.size(), in, override_arch);
+  else throw FileError{in + ": not a Keras file (neither HDF5, as .h5 and .weights.h5 are, nor a .keras zip archive)"};
+  if (!model) throw FileError{model.error()};
+  write_file_atomic(out, save_model(*model), a.has("overwrite"));
+  size_t values = 0;
+  for (const auto& [name, v] : model->params) values += v.size();
+  std::printf("wrote %s: %zu layers, %zu parameters, %zu classes\n", out.c_str(), model->arch.layers.size(), values,
+              model->arch.classes.size());
+  return 0;
+}
+
+}  // namespace gradcam::cli

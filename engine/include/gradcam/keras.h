@@ -1,0 +1,80 @@
+// Keras models as the engine reads them. A reader (native HDF5 in formats/keras_hdf5.cpp, or the JS
+// API through h5wasm) lists the file's weight tensors and its model_config JSON; the format-neutral
+// steps here choose the architecture and map the tensors onto it, so every front end maps the same.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gradcam/model.h"
+
+namespace gradcam {
+
+// One weight as the file stores it: its layer, its weight name (Keras 2: "conv2d/kernel:0";
+// Keras 3: "0", "1", ...), its shape and, once read, its values (Keras layout, F32).
+struct KerasTensor {
+  std::string layer;
+  std::string weight;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
+struct KerasFile {
+  std::string model_config;  // the whole-model file's config JSON; empty for a weights-only file
+  std::string keras_version;
+  std::vector<KerasTensor> tensors;  // layers in model order, weights in the layer's order
+};
+
+// The architecture of a Keras Sequential or linear Functional config (model_config / config.json).
+// Layer classes: InputLayer, Rescaling (first), Conv2D, MaxPooling2D, Dropout, BatchNormalization,
+// Flatten, Dense, Activation (merged into the conv/dense before it). Classes: CIFAR-10's names when
+// the output has 10 units, else class_0..class_N-1. Errors name the layer and its class.
+Result<Architecture> architecture_from_keras_config(const std::string& model_config);
+
+// The architecture for a Keras file: `override_arch` if given (--arch), else the file's
+// model_config, else the seed network (the tutorial's save_weights file has no config).
+Result<Architecture> keras_architecture(const KerasFile& file, const Architecture* override_arch);
+
+// For every parameter of the architecture (parameter_specs order), the index of the tensor that
+// fills it. Layers match by name; where names differ only by Keras's automatic numbering (a
+// notebook re-run gives conv2d_9.., dense_3..), by order within each base name. Every shape is
+// checked: errors name the layer, the expected and the found shape. Values are not needed here, so
+// a reader can check shapes before it reads (or allocates) any data.
+Result<std::vector<size_t>> match_keras_tensors(const Architecture& arch, const std::vector<KerasTensor>& tensors,
+                                                const std::string& source);
+
+// The model: the architecture and the matched tensors' values (every one finite).
+Result<Model> model_from_keras(const Architecture& arch, const KerasFile& file, const std::string& source);
+
+// HDF5's 8-byte signature at the start of the file (Keras .h5 files carry no user block).
+bool is_hdf5(const uint8_t* bytes, size_t size);
+bool is_zip(const uint8_t* bytes, size_t size);
+
+// Reads a Keras HDF5 file (Keras 2 save_weights / save, Keras 3 .weights.h5) from memory through
+// the HDF5 library; only in builds with HDF5 (the native one). Elsewhere it returns an error that
+// says how to convert the file.
+// `archive_config`: the config.json of a .keras archive, used when the file has no model_config.
+Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
+                              const Architecture* override_arch = nullptr, const std::string* archive_config = nullptr);
+
+// Where a stored (uncompressed) entry of a zip archive lies in it.
+struct ZipSlice {
+  size_t offset = 0, size = 0;
+};
+Result<ZipSlice> find_stored_zip_entry(const uint8_t* bytes, size_t size, const std::string& name);
+// A Keras 3 .keras archive: its config.json and model.weights.h5 (load_keras_hdf5).
+Result<Model> load_keras_archive(const uint8_t* bytes, size_t size, const std::string& source,
+                                 const Architecture* override_arch = nullptr);
+bool keras_hdf5_available();
+
+// The JS API's hand-over (h5wasm reads the file in JS): a manifest JSON {"model_config": "...",
+// "keras_version": "...", "tensors": [{"layer", "weight", "shape": [..], "offset"}]} with offsets
+// in floats into `data`. Every offset and shape is checked against `count`.
+Result<KerasFile> keras_file_from_manifest(const std::string& manifest, const float* data, size_t count);
+// The model from such a hand-over: keras_architecture, then model_from_keras. `arch_json` (the
+// architecture JSON, for a weights-only file of another network) may be empty.
+Result<Model> load_keras_manifest(const std::string& manifest, const float* data, size_t count,
+                                  const std::string& arch_json, const std::string& source);
+
+}  // namespace gradcam

@@ -1,0 +1,229 @@
+// keras.mjs: reads a Keras HDF5 file in JS with h5wasm (HDF5 compiled to WebAssembly, loaded only
+// when a Keras file is given) and returns what the engine's C ABI takes: a manifest of the weight
+// tensors (layer, weight name, shape, offset) with the model_config JSON, and one Float32Array of
+// their values. The engine maps them onto the architecture (engine/src/formats/keras_mapping.cpp),
+// as natively. Layouts, as engine/src/formats/keras_hdf5.cpp reads them natively:
+//  - Keras 2 save_weights / save (keras/saving/legacy/hdf5_format.py): attribute layer_names (or
+//    its chunks layer_names0, 1, ...), a group per layer with attribute weight_names, datasets at
+//    <layer>/<weight name>; a whole model adds attribute model_config and puts all this under
+//    model_weights/;
+//  - Keras 3 .weights.h5 (keras/src/saving/saving_lib.py, H5IOStore): layers/<name>/vars/0..n-1.
+// Sizes are checked before any dataset is read: the file is not trusted.
+
+const MAX_TENSOR_VALUES = 2 ** 27;  // the engine's ModelLimits::kMaxTensorElements
+const MAX_TOTAL_VALUES = 2 ** 27;
+const H5T_FLOAT = 1;
+const TYPE_CLASS = { 0: 'integer', 2: 'time', 3: 'string', 4: 'bitfield', 5: 'opaque', 6: 'compound', 7: 'reference',
+  8: 'enum', 9: 'variable-length', 10: 'array' };
+
+let h5Promise = null;
+let fileSerial = 0;
+
+// h5wasm from beside this module (the site serves it itself: no CDN, and the page's CSP allows it).
+function loadH5wasm() {
+  if (!h5Promise) {
+    h5Promise = import('./h5wasm/hdf5_hl.js').then(async (h5) => { await h5.ready; return h5; });
+    h5Promise.catch(() => { h5Promise = null; });
+  }
+  return h5Promise;
+}
+
+export function isHdf5(bytes) {
+  const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+  return bytes.length >= 8 && sig.every((b, i) => bytes[i] === b);
+}
+
+// An attribute as a list of strings ([] for Keras's empty weight_names, a float array).
+function strings(obj, name, source) {
+  const attrs = obj.attrs;
+  let values;
+  if (name in attrs) {
+    values = attrs[name].value;
+  } else if (`${name}0` in attrs) {
+    values = [];
+    for (let i = 0; `${name}${i}` in attrs; i++) values = values.concat(Array.from(attrs[`${name}${i}`].value));
+  } else {
+    return null;
+  }
+  if (typeof values === 'string') return [values];
+  if (values && values.length === 0) return [];
+  if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) {
+    throw new Error(`${source}: attribute ${name} is not text`);
+  }
+  return values;
+}
+
+function describe(dataset, what, source) {
+  if (!dataset || dataset.type !== 'Dataset') throw new Error(`${source}: tensor ${what} is listed but missing from the file`);
+  const meta = dataset.metadata;
+  if (meta.type !== H5T_FLOAT) {
+    throw new Error(`${source}: tensor ${what} holds ${TYPE_CLASS[meta.type] || 'non-float'} values; Keras weights are floats`);
+  }
+  // h5wasm has no float16 view in every JS engine: those files go through the native converter.
+  if (![4, 8].includes(meta.size)) {
+    throw new Error(`${source}: tensor ${what} holds ${meta.size * 8}-bit floats; convert the file with gradcam import-keras`);
+  }
+  const shape = dataset.shape || [];
+  let n = 1;
+  for (const d of shape) {
+    n *= d;
+    if (!Number.isSafeInteger(n) || n > MAX_TENSOR_VALUES) {
+      throw new Error(`${source}: tensor ${what} is larger than the limit of ${MAX_TENSOR_VALUES} values`);
+    }
+  }
+  return { shape, n };
+}
+
+export function isZip(bytes) {
+  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
+}
+
+// A stored entry of a zip archive, found through the central directory (with its Zip64 records), as
+// engine/src/formats/zip_stored.cpp does natively; every offset checked against the archive.
+function storedZipEntry(bytes, name, source) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u16 = (p) => view.getUint16(p, true), u32 = (p) => view.getUint32(p, true);
+  const u64 = (p) => Number(view.getBigUint64(p, true));
+  const bad = (why) => new Error(`${source}: ${why}`);
+  let eocd = -1;
+  for (let back = 22; back <= bytes.length && back <= 22 + 65535; back++) {
+    if (u32(bytes.length - back) === 0x06054b50) { eocd = bytes.length - back; break; }
+  }
+  if (eocd < 0) throw bad('not a zip archive (no end of central directory)');
+  let entries = u16(eocd + 10), cdSize = u32(eocd + 12), cdOffset = u32(eocd + 16);
+  if (entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+    if (eocd < 20 || u32(eocd - 20) !== 0x07064b50) throw bad('zip64 archive without its locator');
+    const z = u64(eocd - 20 + 8);
+    if (z > bytes.length - 56 || u32(z) !== 0x06064b50) throw bad('zip64 record outside the archive');
+    entries = u64(z + 32); cdSize = u64(z + 40); cdOffset = u64(z + 48);
+  }
+  if (cdOffset > bytes.length || cdSize > bytes.length - cdOffset) throw bad('central directory outside the archive (truncated?)');
+  const end = cdOffset + cdSize;
+  for (let i = 0, p = cdOffset; i < entries; i++) {
+    if (end - p < 46 || u32(p) !== 0x02014b50) throw bad('damaged central directory');
+    const n = u16(p + 28), extra = u16(p + 30), comment = u16(p + 32);
+    if (end - p - 46 < n + extra + comment) throw bad('damaged central directory');
+    const entry = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + n));
+    if (entry === name) {
+      const f = { usize: u32(p + 24), csize: u32(p + 20), local: u32(p + 42) };
+      for (let e = p + 46 + n; e + 4 <= p + 46 + n + extra;) {
+        const id = u16(e), len = u16(e + 2);
+        if (e + 4 + len > p + 46 + n + extra) throw bad('damaged zip64 extra field');
+        let q = e + 4;
+        if (id === 1) {
+          for (const k of ['usize', 'csize', 'local']) {
+            if (f[k] !== 0xffffffff) continue;
+            if (q + 8 > e + 4 + len) throw bad('damaged zip64 extra field');
+            f[k] = u64(q); q += 8;
+          }
+        }
+        e += 4 + len;
+      }
+      if (u16(p + 8) & 1) throw bad(`${name} is encrypted`);
+      const method = u16(p + 10);
+      if (method !== 0 || f.csize !== f.usize) {
+        throw bad(`${name} is compressed (method ${method}); only stored entries are read, as Keras writes them`);
+      }
+      if (f.local > bytes.length - 30 || u32(f.local) !== 0x04034b50) throw bad(`${name}: local header outside the archive (truncated?)`);
+      const data = f.local + 30 + u16(f.local + 26) + u16(f.local + 28);
+      if (data > bytes.length || f.csize > bytes.length - data) throw bad(`${name} lies outside the archive (truncated?)`);
+      return bytes.subarray(data, data + f.csize);
+    }
+    p += 46 + n + extra + comment;
+  }
+  throw bad(`the archive has no ${name}`);
+}
+
+// A Keras 3 .keras archive (keras/src/saving/saving_lib.py): config.json and model.weights.h5.
+export async function readKerasArchive(bytes, source = 'model') {
+  if (bytes.length < 22) throw new Error(`${source}: not a zip archive (too short)`);
+  const config = new TextDecoder().decode(storedZipEntry(bytes, 'config.json', source));
+  return readKerasFile(storedZipEntry(bytes, 'model.weights.h5', source), source, config);
+}
+
+// Reads bytes of a Keras HDF5 file: {manifest (JSON text), data (Float32Array)}. archiveConfig: a
+// .keras archive's config.json, used when the file has no model_config.
+export async function readKerasFile(bytes, source = 'model', archiveConfig = '') {
+  if (bytes.length === 0) throw new Error(`${source}: empty file`);
+  const h5 = await loadH5wasm();
+  const path = `/gradcam-keras-${++fileSerial}.h5`;
+  h5.FS.writeFile(path, bytes);
+  let file = null;
+  try {
+    let root;
+    try {
+      root = new h5.File(path, 'r');
+    } catch (e) {
+      root = null;
+    }
+    // h5wasm returns a File with an invalid id (<= 0) when HDF5 cannot open it.
+    if (!root || !(Number(root.file_id) > 0)) throw new Error(`${source}: not a readable HDF5 file (truncated or damaged)`);
+    file = root;
+    const manifest = { model_config: '', keras_version: '', tensors: [] };
+    const found = [];  // [entry, dataset]
+    let weights = root;
+    const config = strings(root, 'model_config', source);
+    if (config) {
+      if (config.length !== 1) throw new Error(`${source}: attribute model_config must be one JSON text`);
+      manifest.model_config = config[0];
+      weights = root.get('model_weights');
+      if (!weights || weights.type !== 'Group') throw new Error(`${source}: a whole-model file without its model_weights group`);
+    }
+    if (!manifest.model_config) manifest.model_config = archiveConfig;
+    for (const obj of [root, weights]) {
+      const v = !manifest.keras_version && strings(obj, 'keras_version', source);
+      if (v && v.length === 1) manifest.keras_version = v[0];
+    }
+    const layerNames = strings(weights, 'layer_names', source);
+    if (layerNames) {
+      for (const layer of layerNames) {
+        const g = layer ? weights.get(layer) : null;
+        if (!g || g.type !== 'Group') throw new Error(`${source}: layer ${layer} is listed in layer_names but has no group`);
+        for (const w of strings(g, 'weight_names', source) || []) {
+          found.push([{ layer, weight: w }, g.get(w), `${layer}/${w}`]);
+        }
+      }
+    } else if (root.get('layers')?.type === 'Group') {
+      const layers = root.get('layers');
+      const order = (s) => { const m = /^(.*)_(\d{1,9})$/.exec(s); return m ? [m[1], +m[2]] : [s, -1]; };
+      const names = layers.keys().sort((a, b) => {
+        const [x, i] = order(a), [y, j] = order(b);
+        return x < y ? -1 : x > y ? 1 : i - j;
+      });
+      for (const layer of names) {
+        const vars = root.get(`layers/${layer}/vars`);
+        if (!vars || vars.type !== 'Group') continue;  // a layer without variables
+        const count = vars.keys().length;
+        for (let i = 0; i < count; i++) found.push([{ layer, weight: String(i) }, vars.get(String(i)), `${layer}/${i}`]);
+      }
+    } else {
+      throw new Error(`${source}: not a Keras weights file: no layer_names attribute (Keras 2 save_weights or save) ` +
+        'and no layers/ group (Keras 3 .weights.h5)');
+    }
+    let total = 0;
+    const sizes = found.map(([entry, dataset, what]) => {
+      const { shape, n } = describe(dataset, what, source);
+      entry.shape = shape;
+      entry.offset = total;
+      total += n;
+      if (total > MAX_TOTAL_VALUES) throw new Error(`${source}: the weights hold more than ${MAX_TOTAL_VALUES} values`);
+      return n;
+    });
+    const data = new Float32Array(total);
+    found.forEach(([entry, dataset, what], i) => {
+      let values;
+      try {
+        values = sizes[i] ? dataset.value : [];
+      } catch (e) {
+        throw new Error(`${source}: cannot read tensor ${what} (the file is truncated or damaged)`);
+      }
+      if (values.length !== sizes[i]) throw new Error(`${source}: cannot read tensor ${what}`);
+      data.set(values, entry.offset);  // float64 becomes float32 here
+      manifest.tensors.push(entry);
+    });
+    return { manifest: JSON.stringify(manifest), data };
+  } finally {
+    try { file?.close(); } catch (e) { /* a file that failed to open has nothing to close */ }
+    try { h5.FS.unlink(path); } catch (e) { /* already gone */ }
+  }
+}

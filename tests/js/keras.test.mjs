@@ -1,0 +1,114 @@
+// Keras files everywhere: the native CLI (--model FILE.h5, import-keras) and the JS API (h5wasm)
+// predict exactly what the shipped model file predicts, from every layout that
+// tests/fixtures/keras_fixtures.py writes (Keras's own), and broken files give one clear error each.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { root, nativeCli, siteModule, shippedModel, requireBuilt, tempDir, run } from './support.mjs';
+
+const dir = tempDir('gradcam-keras-');
+const image = path.join(root, 'assets/samples', fs.readdirSync(path.join(root, 'assets/samples')).filter((n) => /\.(jpe?g|png)$/.test(n)).sort()[0]);
+const LAYOUTS = ['weights.h5', 'rerun.h5', 'whole.h5', 'functional.h5', 'model.weights.h5', 'model.keras'];
+// One line on stderr naming the file and the problem.
+const ERRORS = {
+  'empty.h5': 'empty file',
+  'truncated.h5': 'not a readable HDF5 file (truncated or damaged)',
+  'mismatch.h5': 'layer conv2d_3 kernel has shape [3,3,32,64], expected [3,3,64,64]',
+  'huge.h5': 'tensor conv2d/conv2d/kernel:0 is larger than the limit of 134217728 values',
+  'int_dtype.h5': 'tensor dense/dense/bias:0 holds integer values; Keras weights are floats',
+  'string_dtype.h5': 'tensor dense/dense/bias:0 holds string values; Keras weights are floats',
+  'nan.h5': 'tensor dense_2/dense_2/bias:0 contains NaN or infinity',
+  'unsupported.h5': 'layer class Conv2DTranspose is not supported',
+  'deflated.keras': 'config.json is compressed (method 8); only stored entries are read, as Keras writes them',
+};
+
+before(() => {
+  requireBuilt(nativeCli);
+  const r = spawnSync('/usr/bin/python3', [path.join(root, 'tests/fixtures/keras_fixtures.py'), dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`keras_fixtures.py failed (install python3-h5py: tools/deps.sh): ${r.stderr}`);
+});
+
+// What an explanation says, without its timings.
+function explainJson(model) {
+  const r = run(nativeCli, ['explain', '--model', model, '--image', image, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const { probabilities, logits, cam, top } = JSON.parse(r.stdout);
+  return { probabilities, logits, cam, top };
+}
+
+test('the native CLI explains every Keras layout exactly as the shipped model file', () => {
+  const expected = explainJson(shippedModel);
+  for (const name of LAYOUTS) assert.deepEqual(explainJson(path.join(dir, name)), expected, name);
+});
+
+test('import-keras writes a model file that predicts bit-identically to the .h5, and never overwrites silently', () => {
+  for (const name of ['rerun.h5', 'whole.h5', 'model.weights.h5', 'model.keras']) {
+    const out = path.join(dir, `${name}.safetensors`);
+    const r = run(nativeCli, ['import-keras', path.join(dir, name), '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(explainJson(out), explainJson(path.join(dir, name)), name);
+  }
+  const out = path.join(dir, 'rerun.h5.safetensors');
+  const again = run(nativeCli, ['import-keras', path.join(dir, 'rerun.h5'), '--out', out]);
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /already exists \(pass --overwrite to replace it\)/);
+  assert.equal(run(nativeCli, ['import-keras', path.join(dir, 'rerun.h5'), '--out', out, '--overwrite']).status, 0);
+  // --arch: the architecture of a weights-only file, here the shipped model's own.
+  const arch = path.join(dir, 'arch.json');
+  const bytes = fs.readFileSync(shippedModel);
+  const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString());
+  fs.writeFileSync(arch, header.__metadata__.architecture);
+  const withArch = run(nativeCli, ['import-keras', path.join(dir, 'weights.h5'), '--arch', arch, '--out', path.join(dir, 'a.safetensors')]);
+  assert.equal(withArch.status, 0, withArch.stderr);
+  const notHdf5 = run(nativeCli, ['import-keras', shippedModel, '--out', path.join(dir, 'b.safetensors')]);
+  assert.equal(notHdf5.status, 1);
+  assert.match(notHdf5.stderr, /not a Keras file/);
+});
+
+test('broken and hostile Keras files give one clear error line each (CLI, exit 1)', () => {
+  for (const [name, message] of Object.entries(ERRORS)) {
+    const r = run(nativeCli, ['info', '--model', path.join(dir, name)]);
+    assert.equal(r.status, 1, name);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `${name}: ${r.stderr}`);
+    assert.ok(lines[0].startsWith(`gradcam info: ${path.join(dir, name)}: `), lines[0]);
+    assert.ok(lines[0].includes(message), `${name}: ${lines[0]}`);
+  }
+});
+
+test('the JS API loads Keras files (path or bytes) and predicts as the model file', async () => {
+  requireBuilt(siteModule);
+  const { loadEngine } = await import(siteModule);
+  const reference = await loadEngine({ model: shippedModel });
+  const img = reference.decode(fs.readFileSync(image));
+  const expected = reference.predict(img);
+  for (const name of LAYOUTS) {
+    const engine = await loadEngine({ model: path.join(dir, name) });
+    const p = engine.predict(img);
+    assert.deepEqual(p.probabilities, expected.probabilities, name);
+    assert.deepEqual(engine.info.classes, reference.info.classes);
+    engine.dispose();
+  }
+  const fromBytes = await loadEngine({ model: new Uint8Array(fs.readFileSync(path.join(dir, 'whole.h5'))) });
+  assert.deepEqual(fromBytes.predict(img).probabilities, expected.probabilities);
+  assert.equal(fromBytes.info.conv_layers[0], 'conv2d_9');  // whole.h5's config names the layers
+  const r = fromBytes.explain(img, { layer: 'conv2d_15' });
+  assert.equal(r.layer.name, 'conv2d_15');
+  fromBytes.dispose();
+  reference.dispose();
+});
+
+test('the JS API refuses broken Keras files with the same messages, and stays usable', async () => {
+  const { loadEngine } = await import(siteModule);
+  for (const [name, message] of Object.entries(ERRORS)) {
+    await assert.rejects(loadEngine({ model: path.join(dir, name) }), (e) => {
+      assert.ok(e.message.includes(message), `${name}: ${e.message}`);
+      return true;
+    });
+  }
+  const engine = await loadEngine({ model: path.join(dir, 'weights.h5') });
+  assert.equal(engine.info.classes.length, 10);
+  engine.dispose();
+});
