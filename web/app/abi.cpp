@@ -159,11 +159,16 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
     return json{{"x", g.panel_min[i].x / g.dpr}, {"y", g.panel_min[i].y / g.dpr},
                 {"width", (g.panel_max[i].x - g.panel_min[i].x) / g.dpr}, {"height", (g.panel_max[i].y - g.panel_min[i].y) / g.dpr}};
   };
+  json controls = json::array();
+  for (const auto& c : g.tabs.placed())
+    controls.push_back({{"label", c.label}, {"x", c.min.x / g.dpr}, {"y", c.min.y / g.dpr},
+                        {"width", (c.max.x - c.min.x) / g.dpr}, {"height", (c.max.y - c.min.y) / g.dpr}});
   json layout = {{"narrow", g.narrow},
                  {"touch", g.touch},
                  {"zoom", g.zoom},
                  {"map", css_rect(1)},
                  {"original", css_rect(0)},
+                 {"controls", controls},
                  {"frame_height", ImGui::GetCurrentContext() ? (ImGui::GetFontSize() + 2 * ImGui::GetStyle().FramePadding.y) / g.dpr : 0.0f}};
   json j = {
       {"model", g.engine ? json::parse(g.engine->info_json()) : json(nullptr)},
@@ -177,6 +182,7 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
       {"dpr", g.dpr},
       {"layout", layout},
       {"frames", g.frames_drawn},
+      {"idle", g.wake_frames <= 0},  // every change is drawn; the canvas shows the state
   };
   g.state_json = j.dump();
   return g.state_json.c_str();
