@@ -344,6 +344,15 @@ canvas.addEventListener('blur', () => {
 
 function onFocus(label) {
   focusedEl.textContent = label;
+  if (narrow) queueMicrotask(() => scrollToControl(label));
+}
+
+// In the stacked layout the page scrolls, not the app: bring the control focused by Tab into view.
+function scrollToControl(label) {
+  const c = appState().layout.controls.find((x) => x.label === label);
+  if (!c) return;  // drawn for the first time in this frame; it moved no other control
+  const top = canvas.getBoundingClientRect().top + c.y;
+  if (top < 0 || top + c.height > window.innerHeight) window.scrollBy(0, top - window.innerHeight / 3);
 }
 
 // ---- export --------------------------------------------------------------------------------------

@@ -189,6 +189,15 @@ describe('explorer on phone, tablet, laptop and desktop screens', { skip: missin
           await settled(page);
           await screenshot(page, 'screen-phone-zoomed.png');
 
+          // A keyboard on a phone: Shift+Tab from the file input reaches the last drawn control,
+          // at the bottom of the column, and the page scrolls to show it.
+          await page.evaluate(() => window.scrollTo(0, 0));
+          await page.focus('#file');
+          await page.keyboard.press('Shift+Tab');
+          await page.waitForFunction(() => document.getElementById('focused').textContent.startsWith('Keyboard shortcuts'), null, { timeout: 20000 });
+          const last = (await state(page)).layout.controls.at(-1);
+          await page.waitForFunction((c) => c.y - window.scrollY >= 0 && c.y + c.height - window.scrollY <= window.innerHeight, last, { timeout: 20000 });
+
           // A tap on the second class row explains that class: taps land where the finger is.
           const second = after.result.top[1];
           const row = await controlCentre(page, 'Class 2: ');

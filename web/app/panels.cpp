@@ -431,7 +431,7 @@ void draw_legend(float width) {
 
 void draw_predictions(float width) {
   const auto top = top_k(g.result.probabilities, 5);
-  ImGui::TextDisabled("Top 5 classes (click one to explain it)");
+  ImGui::TextDisabled(g.touch ? "Top 5 classes (tap one to explain it)" : "Top 5 classes (click one to explain it)");
   const float row_h = std::max(ImGui::GetTextLineHeight() + 0.45f * em(), touch_h());
   const float name_w = 7.0f * em(), pct_w = 4.5f * em();
   ImDrawList* dl = ImGui::GetWindowDrawList();
