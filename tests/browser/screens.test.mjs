@@ -211,6 +211,12 @@ describe('explorer on phone, tablet, laptop and desktop screens', { skip: missin
           const copied = await page.evaluate(() => navigator.clipboard.readText());
           assert.equal(copied, await page.evaluate(() => location.href));
           assert.match(copied, new RegExp(`#method=layercam&layer=conv2d_2&target=${second.name}&`));
+
+          // A mouse wheel over the canvas scrolls the page (GLFW would cancel it).
+          await page.evaluate(() => window.scrollTo(0, 0));
+          await page.mouse.move(200, 400);
+          await page.mouse.wheel(0, 500);
+          await page.waitForFunction(() => window.scrollY > 0, null, { timeout: 20000 });
         }
         if (name === 'laptop') {
           // Double-click on the map zooms 3x about that point; again, back to the whole image.
@@ -219,6 +225,13 @@ describe('explorer on phone, tablet, laptop and desktop screens', { skip: missin
           await page.waitForFunction(() => window.gradcamApp.state().layout.zoom === 3, null, { timeout: 20000 });
           await page.mouse.dblclick(m.x + m.width / 2, m.y + m.height / 2);
           await page.waitForFunction(() => window.gradcamApp.state().layout.zoom === 1, null, { timeout: 20000 });
+
+          // A fragment edited in the address bar applies at once.
+          await page.evaluate(() => { location.hash = '#sample=1&method=eigencam&layer=conv2d_5'; });
+          await page.waitForFunction(() => {
+            const r = window.gradcamApp.lastResult();
+            return r.image.name === window.gradcamApp.samples[1] && r.method === 'eigencam' && r.layer.name === 'conv2d_5';
+          }, null, { timeout: 20000 });
         }
         assert.deepEqual(log.errors, []);
       } finally {
