@@ -265,13 +265,23 @@ function canvasPoint(e) {
 // Emscripten's GLFW turns a touch into a mouse press at the *last mouse position* (it reads no
 // coordinates from touch events), so a tap would press whatever was under the previous tap. After a
 // tap the browser sends mouse events at the right place, which GLFW handles. So touches never reach
-// GLFW: the browser scrolls with them (touch-action: pan-y), and two fingers on the image pinch
-// (zoom) and drag it.
+// GLFW: the browser scrolls the stacked layout with them (touch-action: pan-y), one finger scrolls
+// the sidebar of the side-by-side one, and two fingers on the image pinch (zoom) and drag it.
+// In the side-by-side layout the page does not scroll: one finger scrolls the drawn window under it
+// (the sidebar on a tablet).
 let pinch = null;  // {mid, dist} while two fingers started on an image panel
+let drag = null;   // the last point of one finger, in the side-by-side layout
 function onTouch(e) {
   if (e.target !== canvas) return;
   e.stopImmediatePropagation();
   if (!app) return;
+  if (e.touches.length === 1 && !narrow) {
+    const p = canvasPoint(e.touches[0]);
+    if (e.type === 'touchmove' && drag && app._app_touch_scroll(p.x, p.y, p.y - drag.y)) e.preventDefault();
+    drag = p;
+  } else {
+    drag = null;
+  }
   if (e.touches.length !== 2) {
     pinch = null;
     return;

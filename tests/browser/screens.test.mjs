@@ -1,5 +1,5 @@
 // The explorer on four screens: a phone (390x844, touch, device pixel ratio 2), a tablet
-// (768x1024), a laptop (1280x800) and a desktop (1920x1080). Each opens a link whose fragment
+// (768x1024, touch), a laptop (1280x800) and a desktop (1920x1080). Each opens a link whose fragment
 // holds a view, finds that view in the result and the status line, loads a photo, and checks what a
 // person sees: the map's drawn size, no sideways scrolling, finger-sized controls on the phone, the
 // text a screen reader reads. One page load per size (the suite runs on SwiftShader in CI).
@@ -24,7 +24,7 @@ const SIZES = [
   },
   {
     // A malformed value: the app's red message for it, and the rest of the link still applies.
-    name: 'tablet', viewport: { width: 768, height: 1024 },
+    name: 'tablet', viewport: { width: 768, height: 1024 }, hasTouch: true,
     link: '#sample=3&method=gradcam++&layer=conv2d_6&target=dog&colormap=rainbow&view=side-by-side',
     expect: { sampleIndex: 3, method: 'gradcam++', layer: 'conv2d_6', target: 'dog', colormap: 'turbo', view: 'side-by-side' },
     error: /^This link's colormap: .*rainbow/,
@@ -217,6 +217,19 @@ describe('explorer on phone, tablet, laptop and desktop screens', { skip: missin
           await page.mouse.move(200, 400);
           await page.mouse.wheel(0, 500);
           await page.waitForFunction(() => window.scrollY > 0, null, { timeout: 20000 });
+        }
+        if (name === 'tablet') {
+          // The side-by-side layout with touch: one finger dragged up over the sidebar scrolls it.
+          const shortcuts = async () => (await state(page)).layout.controls.find((c) => c.label.startsWith('Keyboard shortcuts'));
+          const before0 = await shortcuts();
+          const cdp = await context.newCDPSession(page);
+          const finger = (y) => [{ x: 120, y, id: 0 }];
+          await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: finger(900) });
+          for (const y of [800, 700, 600]) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: finger(y) });
+          await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+          await settled(page);
+          const after0 = await shortcuts();
+          assert.ok(after0.y < before0.y, `the sidebar scrolled: "${after0.label}" from y ${before0.y} to ${after0.y}`);
         }
         if (name === 'laptop') {
           // Double-click on the map zooms 3x about that point; again, back to the whole image.

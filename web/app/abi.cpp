@@ -130,6 +130,8 @@ EMSCRIPTEN_KEEPALIVE int app_on_panel(float x, float y) { return on_panel(x, y) 
 EMSCRIPTEN_KEEPALIVE int app_zoom(float x, float y, float factor) { return zoom_at(x, y, factor) ? 1 : 0; }
 EMSCRIPTEN_KEEPALIVE int app_zoom_toggle(float x, float y) { return zoom_toggle(x, y) ? 1 : 0; }
 EMSCRIPTEN_KEEPALIVE void app_pan(float dx, float dy) { pan_by(dx, dy); }
+// One finger dragged by dy over the side-by-side layout: 1 if a drawn window under it scrolled.
+EMSCRIPTEN_KEEPALIVE int app_touch_scroll(float x, float y, float dy) { return touch_scroll(x, y, dy) ? 1 : 0; }
 
 // A message from the page that is not an error (a copied link).
 EMSCRIPTEN_KEEPALIVE void app_show_status(const char* text) { set_status(text, false); }

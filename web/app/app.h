@@ -166,6 +166,7 @@ bool zoom_at(float x, float y, float factor);
 bool zoom_toggle(float x, float y);
 void pan_by(float dx, float dy);
 bool on_panel(float x, float y);
+bool touch_scroll(float x, float y, float dy);
 
 // Drawing (panels.cpp).
 void apply_style(float scale);

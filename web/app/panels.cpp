@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "app.h"
+#include "imgui_internal.h"  // the windows under a point, for touch scrolling
 
 namespace app {
 
@@ -389,6 +390,25 @@ void pan_by(float dx, float dy) {
   g.zoom_centre.y -= dy / h / g.zoom;
   clamp_zoom();
   wake();
+}
+
+// A finger dragged over a window that scrolls (the sidebar, an open list) scrolls it by dy device
+// px: ImGui 1.86 scrolls only with a wheel, and no mouse event follows a drag on a touch screen.
+bool touch_scroll(float x, float y, float dy) {
+  ImGuiContext& c = *GImGui;
+  for (int i = c.Windows.Size - 1; i >= 0; --i) {  // front to back
+    ImGuiWindow* w = c.Windows[i];
+    if (!w->WasActive || w->Hidden || !ImRect(w->Pos.x, w->Pos.y, w->Pos.x + w->Size.x, w->Pos.y + w->Size.y).Contains(ImVec2(x, y))) continue;
+    for (ImGuiWindow* s = w; s; s = s->ParentWindow) {
+      if (s->ScrollMax.y > 0) {
+        ImGui::SetScrollY(s, std::clamp(s->Scroll.y - dy, 0.0f, s->ScrollMax.y));
+        wake();
+        return true;
+      }
+    }
+    return false;
+  }
+  return false;
 }
 
 // One image panel at the cursor, showing the zoomed part; its rectangle is kept for gestures.
