@@ -307,6 +307,10 @@ canvas.addEventListener('dblclick', (e) => {
   const p = canvasPoint(e);
   if (app) app._app_zoom_toggle(p.x, p.y);
 });
+// A window the app opens in the stacked layout (Can I trust this?) opens where the page is scrolled.
+window.addEventListener('scroll', () => {
+  if (app) app._app_set_page_scroll(window.scrollY * (window.devicePixelRatio || 1));
+}, { passive: true });
 // GLFW cancels every wheel event on the canvas; in the stacked layout the page must scroll.
 window.addEventListener('wheel', (e) => {
   if (narrow && e.target === canvas) e.stopImmediatePropagation();
@@ -636,6 +640,16 @@ const api = {
   state() { return app ? appState() : null; },
   // The overlay at the image's own size as a PNG Blob.
   exportPng,
+  // "Can I trust this?": show(true|false) the window; occlude(x, y) puts the grey patch at the model
+  // input's pixel (x, y), top-left; sanityCheck() runs the sanity check; state() is what the window
+  // shows: {open, deletion: {auc, probability}, insertion, occlusion: {x, y, size, top, drop,
+  // map_share, ms}, sanity: {steps: [{layer, spearman, ssim}], ms}}.
+  trust: {
+    show(open = true) { app._app_trust(open ? 1 : 0); },
+    occlude(x, y) { if (!app._app_occlude(x | 0, y | 0)) throw appError(); },
+    sanityCheck() { if (!app._app_sanity_check()) throw appError(); },
+    state() { return JSON.parse(app.UTF8ToString(app._app_trust_state())); },
+  },
   // The address of this view (the page's URL with the view in its fragment), and the same copied to
   // the clipboard as the "Copy link" button does (resolves when the status line says which).
   get link() {

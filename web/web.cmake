@@ -43,6 +43,7 @@ add_executable(gradcam_app
   ${CMAKE_SOURCE_DIR}/web/app/app.cpp
   ${CMAKE_SOURCE_DIR}/web/app/panels.cpp
   ${CMAKE_SOURCE_DIR}/web/app/abi.cpp
+  ${CMAKE_SOURCE_DIR}/web/app/trust_panel.cpp
   ${CMAKE_SOURCE_DIR}/web/app/heatmap_renderer.cpp
   ${CMAKE_SOURCE_DIR}/web/app/keyboard.cpp
   ${GRADCAM_SHADER_HEADER})

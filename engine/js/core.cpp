@@ -82,6 +82,26 @@ const char* prepare_call(Engine* e, const char* options_json, const uint8_t* rgb
   return nullptr;
 }
 
+// The shape of every call on an image with explain options: find the engine, parse the options,
+// prepare the input (g_input), then run `body(engine, request, predict_only, preprocess_ms)`,
+// which returns the JSON text; an exception becomes "<what> failed: ...".
+template <class Body>
+const char* image_call(int handle, const uint8_t* rgba, size_t size, int width, int height, const char* options_json,
+                       const char* what, Body body) {
+  try {
+    Engine* e = engine(handle);
+    if (!e) return nullptr;
+    ExplainRequest request;
+    bool predict_only = false;
+    auto t0 = std::chrono::steady_clock::now();
+    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, request, predict_only)) return fail(err);
+    const double preprocess_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return body(*e, request, predict_only, preprocess_ms);
+  } catch (const std::exception& ex) {
+    return fail(std::string(what) + " failed: " + ex.what());
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -136,30 +156,22 @@ EMSCRIPTEN_KEEPALIVE const uint8_t* gc_image_pixels() { return g_image.rgba.data
 // gc_cam() and the input tensor at gc_input().
 EMSCRIPTEN_KEEPALIVE const char* gc_explain(int handle, const uint8_t* rgba, size_t size, int width, int height,
                                             const char* options_json) {
-  try {
-    Engine* e = engine(handle);
-    if (!e) return nullptr;
-    ExplainRequest request;
-    bool predict_only = false;
-    auto t0 = std::chrono::steady_clock::now();
-    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, request, predict_only)) return fail(err);
-    double preprocess_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (predict_only) {
-      e->predict(g_input);
-      g_json = prediction_json(e->model(), e->network().probabilities(), e->network().logits(), preprocess_ms);
-      return g_json.c_str();
-    }
-    auto ex = e->explain(g_input, request.options);
-    if (!ex) return fail(ex.error());
-    g_explanation = std::move(ex.value());
-    JsonOptions jo;
-    jo.preprocess_ms = preprocess_ms;
-    jo.cam_values = false;  // read through gc_cam()
-    g_json = explanation_json(e->model(), g_explanation, jo);
-    return g_json.c_str();
-  } catch (const std::exception& ex) {
-    return fail(std::string("explain failed: ") + ex.what());
-  }
+  return image_call(handle, rgba, size, width, height, options_json, "explain",
+                    [](Engine& e, const ExplainRequest& request, bool predict_only, double preprocess_ms) -> const char* {
+                      if (predict_only) {
+                        e.predict(g_input);
+                        g_json = prediction_json(e.model(), e.network().probabilities(), e.network().logits(), preprocess_ms);
+                        return g_json.c_str();
+                      }
+                      auto ex = e.explain(g_input, request.options);
+                      if (!ex) return fail(ex.error());
+                      g_explanation = std::move(ex.value());
+                      JsonOptions jo;
+                      jo.preprocess_ms = preprocess_ms;
+                      jo.cam_values = false;  // read through gc_cam()
+                      g_json = explanation_json(e.model(), g_explanation, jo);
+                      return g_json.c_str();
+                    });
 }
 EMSCRIPTEN_KEEPALIVE const float* gc_cam() { return g_explanation.cam.values.data(); }
 
@@ -167,26 +179,20 @@ EMSCRIPTEN_KEEPALIVE const float* gc_cam() { return g_explanation.cam.values.dat
 // size and offset into gc_floats(), where the maps lie one after another.
 EMSCRIPTEN_KEEPALIVE const char* gc_explain_all(int handle, const uint8_t* rgba, size_t size, int width, int height,
                                                 const char* options_json) {
-  try {
-    Engine* e = engine(handle);
-    if (!e) return nullptr;
-    ExplainRequest request;
-    bool predict_only = false;
-    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, request, predict_only)) return fail(err);
-    auto all = explain_all_layers(e->network(), g_input.data(), request.options);
-    if (!all) return fail(all.error());
-    // The maps lie one after another in g_floats; the JSON gives each one's offset.
-    g_floats.clear();
-    std::vector<size_t> offsets;
-    for (const Explanation& x : *all) {
-      offsets.push_back(g_floats.size());
-      g_floats.insert(g_floats.end(), x.cam.values.begin(), x.cam.values.end());
-    }
-    g_json = all_layers_json(e->model(), *all, offsets);
-    return g_json.c_str();
-  } catch (const std::exception& ex) {
-    return fail(std::string("explain failed: ") + ex.what());
-  }
+  return image_call(handle, rgba, size, width, height, options_json, "explain",
+                    [](Engine& e, const ExplainRequest& request, bool, double) -> const char* {
+                      auto all = explain_all_layers(e.network(), g_input.data(), request.options);
+                      if (!all) return fail(all.error());
+                      // The maps lie one after another in g_floats; the JSON gives each one's offset.
+                      g_floats.clear();
+                      std::vector<size_t> offsets;
+                      for (const Explanation& x : *all) {
+                        offsets.push_back(g_floats.size());
+                        g_floats.insert(g_floats.end(), x.cam.values.begin(), x.cam.values.end());
+                      }
+                      g_json = all_layers_json(e.model(), *all, offsets);
+                      return g_json.c_str();
+                    });
 }
 // Faithfulness of a map (metrics.h) for a class: options {"crop", "steps", "metrics":[...]} with
 // metrics among deletion, insertion, road, confidence_change (default: all).
@@ -256,23 +262,19 @@ EMSCRIPTEN_KEEPALIVE const char* gc_evaluate(int handle, const uint8_t* rgba, si
 // and, per step, the layer randomised, Spearman, SSIM and the map (values inline: they are small).
 EMSCRIPTEN_KEEPALIVE const char* gc_sanity_check(int handle, const uint8_t* rgba, size_t size, int width, int height,
                                                  const char* options_json) {
-  try {
-    Engine* e = engine(handle);
-    if (!e) return nullptr;
-    ExplainRequest request;
-    bool predict_only = false;
-    if (const char* err = prepare_call(e, options_json, rgba, size, width, height, request, predict_only)) return fail(err);
-    auto check = sanity_check(e->model(), g_input.data(), request.options);
-    if (!check) return fail(check.error());
-    auto map_json = [](const Map& m) { return json{{"height", m.height}, {"width", m.width}, {"values", m.values}}; };
-    json steps = json::array();
-    for (const SanityStep& s : check->steps)
-      steps.push_back({{"layer", s.layer}, {"spearman", s.spearman}, {"ssim", s.ssim}, {"map", map_json(s.map)}});
-    g_json = json{{"original", map_json(check->original)}, {"steps", steps}}.dump();
-    return g_json.c_str();
-  } catch (const std::exception& ex) {
-    return fail(std::string("sanity check failed: ") + ex.what());
-  }
+  return image_call(handle, rgba, size, width, height, options_json, "sanity check",
+                    [](Engine& e, const ExplainRequest& request, bool, double) -> const char* {
+                      auto check = sanity_check(e.model(), g_input.data(), request.options);
+                      if (!check) return fail(check.error());
+                      auto map_json = [](const Map& m) {
+                        return json{{"height", m.height}, {"width", m.width}, {"values", m.values}};
+                      };
+                      json steps = json::array();
+                      for (const SanityStep& s : check->steps)
+                        steps.push_back({{"layer", s.layer}, {"spearman", s.spearman}, {"ssim", s.ssim}, {"map", map_json(s.map)}});
+                      g_json = json{{"original", map_json(check->original)}, {"steps", steps}}.dump();
+                      return g_json.c_str();
+                    });
 }
 
 EMSCRIPTEN_KEEPALIVE const float* gc_floats() { return g_floats.data(); }

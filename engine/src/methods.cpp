@@ -33,7 +33,7 @@ const std::vector<MethodDescriptor>& method_table() {
        R::input, nullptr, false, guided_backprop},
       {Method::guided_gradcam, "guided-gradcam", "Guided Grad-CAM", "Selvaraju et al. 2017, arXiv 1610.02391, Sec. 3.1",
        R::input, nullptr, false, guided_grad_cam},
-      {Method::random, "random", "Random (baseline)", "a baseline, as in Adebayo et al. 2018 and Rong et al. 2022",
+      {Method::random, "random", "Random (baseline)", "a baseline, as in Adebayo et al. 2018 and Rong et al. 2022 (seeded by the layer shape)",
        R::layer, random_cam, false, nullptr},
   };
   return table;

@@ -212,6 +212,23 @@ describe('explorer on phone, tablet, laptop and desktop screens', { skip: missin
           assert.equal(copied, await page.evaluate(() => location.href));
           assert.match(copied, new RegExp(`#method=layercam&layer=conv2d_2&target=${second.name}&`));
 
+          // "Can I trust this?" opens across the page's width where the page is scrolled, and the
+          // page grows to hold it.
+          await page.evaluate(() => window.scrollTo(0, 600));
+          await page.evaluate(() => window.gradcamApp.trust.show(true));
+          await settled(page);
+          const sanity = (await state(page)).layout.controls.find((c) => c.label.startsWith('Run the sanity check'));
+          assert.ok(sanity, 'the trust window is drawn');
+          assert.ok(sanity.x >= 0 && sanity.x + sanity.width <= 390, JSON.stringify(sanity));
+          assert.ok(sanity.y > 600, `it opened where the page was scrolled to (y ${sanity.y})`);
+          assert.ok(await page.evaluate((c) => c.y + c.height <= canvas.getBoundingClientRect().height, sanity), 'the canvas holds it');
+          assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+          await page.evaluate(() => window.scrollTo(0, 600));
+          await settled(page);
+          await screenshot(page, 'screen-phone-trust.png');
+          await page.evaluate(() => window.gradcamApp.trust.show(false));
+          await settled(page);
+
           // A mouse wheel over the canvas scrolls the page (GLFW would cancel it).
           await page.evaluate(() => window.scrollTo(0, 0));
           await page.mouse.move(200, 400);

@@ -133,6 +133,9 @@ EMSCRIPTEN_KEEPALIVE void app_pan(float dx, float dy) { pan_by(dx, dy); }
 // One finger dragged by dy over the side-by-side layout: 1 if a drawn window under it scrolled.
 EMSCRIPTEN_KEEPALIVE int app_touch_scroll(float x, float y, float dy) { return touch_scroll(x, y, dy) ? 1 : 0; }
 
+// How far the stacked page is scrolled (device px): a window opens there. No redraw needed.
+EMSCRIPTEN_KEEPALIVE void app_set_page_scroll(float y) { g.page_scroll_y = std::max(0.0f, y); }
+
 // A message from the page that is not an error (a copied link).
 EMSCRIPTEN_KEEPALIVE void app_show_status(const char* text) { set_status(text, false); }
 
@@ -195,6 +198,29 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
 EMSCRIPTEN_KEEPALIVE const uint8_t* app_overlay_pixels(int width, int height) {
   g.png = g.renderer.read_pixels(width, height, g.look);
   return g.png.data();
+}
+
+// "Can I trust this?" (trust_panel.cpp): open (1) or close (0) the window; put the occluding patch
+// at input pixel (x, y), top-left; run the sanity check; and read what the window shows as JSON
+// {open, deletion: {auc, probability}, insertion, curves_ms, occlusion: {x, y, size, top, drop,
+// map_share, ms}, sanity: {steps: [{layer, spearman, ssim}], ms}} (parts present once computed).
+EMSCRIPTEN_KEEPALIVE void app_trust(int open) {
+  g.show_trust = open != 0;
+  wake();
+}
+EMSCRIPTEN_KEEPALIVE int app_occlude(int x, int y) {
+  if (!g.have_result) return fail("explain an image first");
+  set_occlusion_patch(x, y);
+  return 1;
+}
+EMSCRIPTEN_KEEPALIVE int app_sanity_check() {
+  if (!g.have_result) return fail("explain an image first");
+  run_sanity_check();
+  return 1;
+}
+EMSCRIPTEN_KEEPALIVE const char* app_trust_state() {
+  g.state_json = trust_state_json();
+  return g.state_json.c_str();
 }
 
 }  // extern "C"

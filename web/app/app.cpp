@@ -72,6 +72,16 @@ std::string layer_label(int layer) {
 // ---------------------------------------------------------------------------------------------
 // State changes
 
+ExplainOptions explain_options(const Choice& c) {
+  ExplainOptions o;
+  o.layer = c.layer;
+  o.method = c.method;
+  o.target = c.target;
+  o.score = c.score;
+  o.smoothgrad_samples = c.samples;
+  return o;
+}
+
 void set_crop_geometry() {
   if (g.image.width <= 0 || !g.engine) return;
   const CropGeometry geo = crop_geometry(g.image.width, g.image.height, arch().width, arch().height, g.choice.crop);
@@ -94,13 +104,7 @@ bool ensure_explanation() {
   } else {
     g.prepare_ms = 0;
   }
-  ExplainOptions options;
-  options.layer = g.choice.layer;
-  options.method = g.choice.method;
-  options.target = g.choice.target;
-  options.score = g.choice.score;
-  options.smoothgrad_samples = g.choice.samples;
-  auto ex = g.engine->explain(g.input, options);
+  auto ex = g.engine->explain(g.input, explain_options(g.choice));
   g.result_serial = g.image_serial;
   g.result_choice = g.choice;
   if (!ex) {

@@ -111,6 +111,7 @@ struct App {
   std::vector<uint8_t> font_ttf;
   bool fonts_dirty = true;
   bool show_shortcuts = false;
+  bool show_trust = false;  // the "Can I trust this?" window
   float below_panels_h = 0;  // height of what the main area draws under the image panels
 
   // Screens (the page decides, web/page.js): below 700 CSS px of width the panels stack in one
@@ -125,6 +126,7 @@ struct App {
   ImVec2 zoom_centre{0.5f, 0.5f};
   ImVec2 panel_min[2], panel_max[2];  // where the two image panels were drawn (device px), for gestures
   std::string view_reported;  // the options and sample the page last heard of (for the link)
+  float page_scroll_y = 0;    // stacked layout: how far the page is scrolled (device px), where a window opens
   std::vector<uint8_t> png;
   std::string state_json;
 };
@@ -140,6 +142,7 @@ std::string ms(double v);
 const Architecture& arch();
 const std::string& class_name(int index);
 std::string layer_label(int layer);
+ExplainOptions explain_options(const Choice& choice);
 void set_crop_geometry();
 bool ensure_explanation();
 void set_image(Image image, const std::string& name);
@@ -176,6 +179,14 @@ void draw_sidebar();
 void draw_main();
 void draw_stacked();  // the narrow layout: image and map, top five, then the controls
 void draw_shortcuts();
+
+// "Can I trust this?" (trust_panel.cpp): metrics, occlusion and the sanity check of the explanation
+// on screen.
+inline constexpr const char* kTrustWindowTitle = "Can I trust this?  (T)";
+void draw_trust_window();
+void run_sanity_check();
+void set_occlusion_patch(int x, int y);  // top-left corner, in the model's input pixels
+std::string trust_state_json();
 
 // Keyboard shortcuts (main.cpp).
 void handle_shortcut(int key, int action, int mods);

@@ -10,6 +10,7 @@
 // redraw (shaders/heatmap.frag), the network is not touched.
 #include "app.h"
 #include "shaders.h"
+#include "imgui_internal.h"  // FindWindowByName: the trust window's extent
 
 namespace app {
 
@@ -25,6 +26,7 @@ void handle_shortcut(int key, int action, int mods) {
   switch (key) {
     case GLFW_KEY_O: page_request("open-file"); break;
     case GLFW_KEY_E: page_request("export"); break;
+    case GLFW_KEY_T: g.show_trust = !g.show_trust; break;
     case GLFW_KEY_N:
       if (!g.samples.empty()) {
         const int n = int(g.samples.size());
@@ -108,12 +110,13 @@ void frame() {
   ImGui::SetNextWindowSize(io.DisplaySize);
   const ImGuiWindowFlags root_flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
                                       ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus;
+  float column_h = 0;  // the stacked layout's height
   if (g.narrow) {
     // The page scrolls the stacked layout (natively, by finger), so the window itself never does.
     ImGui::Begin("##root", nullptr, root_flags | ImGuiWindowFlags_NoScrollWithMouse);
     ensure_explanation();
     draw_stacked();
-    report_layout(ImGui::GetCursorPosY() + ImGui::GetStyle().WindowPadding.y);
+    column_h = ImGui::GetCursorPosY() + ImGui::GetStyle().WindowPadding.y;
     ImGui::End();
   } else {
     ImGui::Begin("##root", nullptr, root_flags);
@@ -127,6 +130,13 @@ void frame() {
     draw_main();
     ImGui::EndChild();
     ImGui::End();
+  }
+  draw_trust_window();  // its own window, over either layout
+  if (g.narrow) {
+    // The canvas is as tall as the column, or as the trust window where that reaches further down.
+    const ImGuiWindow* trust = g.show_trust ? ImGui::FindWindowByName(kTrustWindowTitle) : nullptr;
+    report_layout(trust && trust->WasActive ? std::max(column_h, trust->Pos.y + trust->Size.y) : column_h);
+  } else {
     report_layout(0);
   }
   g.tabs.end_frame();

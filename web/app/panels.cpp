@@ -132,6 +132,7 @@ void draw_shortcuts() {
       {"C / Shift+C", "colormap"},          {"B", "bilinear / bicubic"},
       {"V", "side by side / overlay"},      {"+ / -", "heat map opacity"},
       {"E", "export PNG"},                  {"H", "show / hide this list"},
+      {"T", "can I trust this? (metrics)"},
       {"Ctrl+V", "paste an image"},         {"Tab / Shift+Tab", "next / previous control"},
       {"Space or Enter", "use the control"}, {"Esc", "close a list, or leave"},
   };
@@ -306,6 +307,10 @@ void draw_controls() {
   ImGui::BeginDisabled(!g.renderer.has_image());
   if (ImGui::Button("Export overlay as PNG  (E)", ImVec2(-1, 0))) page_request("export");
   g.tabs.stop("Export the overlay as PNG, button (E)");
+  if (ImGui::Button(g.show_trust ? "Hide \"Can I trust this?\"  (T)" : "Can I trust this?  (T)", ImVec2(-1, 0)))
+    g.show_trust = !g.show_trust;
+  g.tabs.stop(std::string("Can I trust this? Faithfulness, occlusion and sanity check, ") + (g.show_trust ? "shown" : "hidden") +
+              ", button (T)");
   ImGui::EndDisabled();
 
   // The view is in the page's address (its fragment); the page copies it.

@@ -50,8 +50,8 @@ Map grad_cam_plusplus(const float* A, const float* G, int h, int w, int c);
 Map xgrad_cam(const float* A, const float* G, int h, int w, int c);
 Map hires_cam(const float* A, const float* G, int h, int w, int c);
 Map layer_cam(const float* A, const float* G, int h, int w, int c);
-// A seeded random map at the layer's resolution: the floor a faithful method must beat. Seeded
-// from the activations, so it differs between images and layers but not between runs.
+// A seeded random map at the layer's resolution: the floor a faithful method must beat. Seeded by
+// the layer's shape, so it is the same in every run and build, and knows nothing of the image.
 Map random_cam(const float* A, const float* G, int h, int w, int c);
 // Eigen-CAM uses no gradient; G is ignored (the signature is the table's).
 Map eigen_cam(const float* A, const float* G, int h, int w, int c);
