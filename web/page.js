@@ -8,6 +8,10 @@
 //   - mirrors the app's status line into the role="status" element;
 //   - runs the page's tab order through the app's drawn controls and out again (Tab, Shift+Tab,
 //     Escape), and announces the focused control;
+//   - picks the layout by screen (stacked below 700 CSS px, the page scrolls it; touch-sized
+//     targets for fingers) and turns pinch and double-tap on the image into the app's zoom;
+//   - keeps the view in the address's fragment (#sample=...&method=...) and restores it from a link;
+//   - writes each explanation's top five and facts as text for screen readers;
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
 import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
@@ -17,12 +21,16 @@ const SAMPLES_URL = 'samples/index.json';
 const FONT_URL = 'fonts/DejaVuSans.ttf';
 const FIRST_SAMPLE = 'cat.jpg';
 const MAX_FILE_BYTES = 256 * 1024 * 1024;  // the engine's own limit; refuse before reading
+const NARROW_BELOW_PX = 700;  // CSS px of window width under which the panels stack
 
 const canvas = document.getElementById('canvas');
 const statusEl = document.getElementById('status');
 const fileInput = document.getElementById('file');
 const dropHint = document.getElementById('drop-hint');
 const focusedEl = document.getElementById('focused');
+const cameraInput = document.getElementById('camera');
+const resultSummary = document.getElementById('result-summary');
+const resultTop = document.getElementById('result-top');
 
 let app = null;
 let lastResult = null;
@@ -167,11 +175,13 @@ async function loadModel(source, name) {
 
 // ---- file input, drop, paste ---------------------------------------------------------------------
 
-fileInput.addEventListener('change', () => {
-  const file = fileInput.files && fileInput.files[0];
-  if (file) loadFromUser(file);
-  fileInput.value = '';  // choosing the same file again fires 'change' again
-});
+for (const input of [fileInput, cameraInput]) {
+  input.addEventListener('change', () => {
+    const file = input.files && input.files[0];
+    if (file) loadFromUser(file);
+    input.value = '';  // choosing the same file again fires 'change' again
+  });
+}
 
 let dragDepth = 0;
 const carriesFiles = (e) => !!e.dataTransfer && Array.from(e.dataTransfer.types || []).includes('Files');
@@ -247,6 +257,94 @@ new ResizeObserver(resize).observe(canvas);
   query.addEventListener('change', () => { resize(); watchPixelRatio(); }, { once: true });
 })();
 
+// ---- layout by screen -------------------------------------------------------------------------------
+// Below NARROW_BELOW_PX the app draws one column (image and map, top five, controls) that is taller
+// than the window: the canvas grows to its height (Module.onLayout) and the page scrolls it, so a
+// finger scrolls natively. Fingers get targets of at least 44 CSS px, in the stacked layout and
+// wherever the pointer is coarse (tablets keep the side-by-side layout).
+const coarsePointer = window.matchMedia('(pointer: coarse)');
+let narrow = false;
+
+function applyLayout() {
+  narrow = window.innerWidth < NARROW_BELOW_PX;
+  const touch = narrow || coarsePointer.matches;
+  document.documentElement.classList.toggle('narrow', narrow);
+  document.getElementById('camera-choice').hidden = !touch;  // "Take a photo" is offered with touch only
+  if (!narrow) document.documentElement.style.removeProperty('--app-height');
+  if (app) app._app_set_layout(narrow ? 1 : 0, touch ? 1 : 0);
+}
+window.addEventListener('resize', applyLayout);
+coarsePointer.addEventListener('change', applyLayout);
+applyLayout();
+
+// A custom property, not the canvas's own style: Emscripten's setCanvasSize clears that.
+function onLayout(cssHeight) {
+  if (narrow && cssHeight > 0) {
+    document.documentElement.style.setProperty('--app-height', `${Math.max(Math.ceil(cssHeight), window.innerHeight)}px`);
+  }
+}
+
+// A point of an event in canvas device pixels, as the app (GLFW) measures.
+function canvasPoint(e) {
+  const r = canvas.getBoundingClientRect();
+  const k = canvas.width / Math.max(1, r.width);
+  return { x: (e.clientX - r.left) * k, y: (e.clientY - r.top) * k };
+}
+
+// Emscripten's GLFW turns a touch into a mouse press at the *last mouse position* (it reads no
+// coordinates from touch events), so a tap would press whatever was under the previous tap. After a
+// tap the browser sends mouse events at the right place, which GLFW handles. So touches never reach
+// GLFW: the browser scrolls the stacked layout with them (touch-action: pan-y), one finger scrolls
+// the sidebar of the side-by-side one, and two fingers on the image pinch (zoom) and drag it.
+// In the side-by-side layout the page does not scroll: one finger scrolls the drawn window under it
+// (the sidebar on a tablet).
+let pinch = null;  // {mid, dist} while two fingers started on an image panel
+let drag = null;   // the last point of one finger, in the side-by-side layout
+function onTouch(e) {
+  if (e.target !== canvas) return;
+  e.stopImmediatePropagation();
+  if (!app) return;
+  if (e.touches.length === 1 && !narrow) {
+    const p = canvasPoint(e.touches[0]);
+    if (e.type === 'touchmove' && drag && app._app_touch_scroll(p.x, p.y, p.y - drag.y)) e.preventDefault();
+    drag = p;
+  } else {
+    drag = null;
+  }
+  if (e.touches.length !== 2) {
+    pinch = null;
+    return;
+  }
+  const a = canvasPoint(e.touches[0]), b = canvasPoint(e.touches[1]);
+  const mid = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+  const dist = Math.max(1, Math.hypot(a.x - b.x, a.y - b.y));
+  if (e.type === 'touchstart') {
+    pinch = app._app_on_panel(mid.x, mid.y) ? { mid, dist } : null;
+  } else if (e.type === 'touchmove' && pinch) {
+    e.preventDefault();  // the fingers belong to the image, not to the page's scrolling
+    app._app_zoom(pinch.mid.x, pinch.mid.y, dist / pinch.dist);
+    app._app_pan(mid.x - pinch.mid.x, mid.y - pinch.mid.y);
+    pinch = { mid, dist };
+  }
+}
+for (const type of ['touchstart', 'touchmove', 'touchend', 'touchcancel']) {
+  window.addEventListener(type, onTouch, { capture: true, passive: false });
+}
+// Double-tap (the browser sends dblclick when the page cannot be zoomed) or double-click: zoom in
+// 3x about that point, or back to the whole image.
+canvas.addEventListener('dblclick', (e) => {
+  const p = canvasPoint(e);
+  if (app) app._app_zoom_toggle(p.x, p.y);
+});
+// A window the app opens in the stacked layout (Can I trust this?) opens where the page is scrolled.
+window.addEventListener('scroll', () => {
+  if (app) app._app_set_page_scroll(window.scrollY * (window.devicePixelRatio || 1));
+}, { passive: true });
+// GLFW cancels every wheel event on the canvas; in the stacked layout the page must scroll.
+window.addEventListener('wheel', (e) => {
+  if (narrow && e.target === canvas) e.stopImmediatePropagation();
+}, { capture: true, passive: true });
+
 // ---- keyboard: the page's tab order runs through the drawn controls ---------------------------------
 // Emscripten's GLFW listens for keys on the whole window and cancels Tab everywhere, which made the
 // page a keyboard trap. This listener is added before the app starts, so it runs before GLFW's and
@@ -289,6 +387,15 @@ canvas.addEventListener('blur', () => {
 
 function onFocus(label) {
   focusedEl.textContent = label;
+  if (narrow) queueMicrotask(() => scrollToControl(label));
+}
+
+// In the stacked layout the page scrolls, not the app: bring the control focused by Tab into view.
+function scrollToControl(label) {
+  const c = appState().layout.controls.find((x) => x.label === label);
+  if (!c) return;  // drawn for the first time in this frame; it moved no other control
+  const top = canvas.getBoundingClientRect().top + c.y;
+  if (top < 0 || top + c.height > window.innerHeight) window.scrollBy(0, top - window.innerHeight / 3);
 }
 
 // ---- export --------------------------------------------------------------------------------------
@@ -321,7 +428,123 @@ function download(blob, name) {
 function onRequest(what) {
   if (what === 'image-chosen') latestLoad++;  // a sample chosen in the app supersedes pending reads
   else if (what === 'open-file') fileInput.click();
+  else if (what === 'open-camera') cameraInput.click();
+  else if (what === 'copy-link') copyLink();
   else if (what === 'export') exportPng().then((blob) => download(blob, exportFileName())).catch(() => {});
+}
+
+// ---- the view in the address: #sample=cat.jpg&method=layercam&layer=conv2d_2&... -----------------
+// The keys are the app's option names (as gradcamApp.set and the CLI take them) plus `sample`, a
+// gallery image by name or by its index in the gallery. An image the person opened is not in it.
+
+// Values keep '+' (gradcam++) and are percent-decoded; URLSearchParams would read '+' as a space.
+function readFragment(hash) {
+  const entries = [];
+  for (const part of String(hash).replace(/^#/, '').split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const decode = (t) => { try { return decodeURIComponent(t); } catch { return t; } };
+    entries.push([decode(eq < 0 ? part : part.slice(0, eq)), decode(eq < 0 ? '' : part.slice(eq + 1))]);
+  }
+  return entries;
+}
+
+const encodeValue = (v) => encodeURIComponent(String(v)).replace(/%2B/g, '+');
+
+function viewFragment() {
+  const s = appState();
+  const o = s.options;
+  const entries = [];
+  if (s.image && s.samples.includes(s.image.name)) entries.push(['sample', s.image.name]);
+  entries.push(['method', o.method], ['layer', o.layer],
+    ['target', o.target === 'auto' ? 'auto' : s.model.classes[o.target]], ['score', o.score], ['crop', o.crop],
+    ['colormap', o.colormap], ['alpha', String(Math.round(o.alpha * 100) / 100)], ['view', o.view],
+    ['upsample', o.upsample]);
+  return entries.map(([k, v]) => `${k}=${encodeValue(v)}`).join('&');
+}
+
+// Until the link the page was opened with is applied, the app's defaults must not overwrite it.
+let linkApplied = false;
+function writeFragment() {
+  if (!linkApplied || !app || !app._app_state) return;
+  const fragment = `#${viewFragment()}`;
+  // Replaced, not pushed: a history entry for every slider step would make Back useless.
+  if (fragment !== location.hash) history.replaceState(history.state, '', fragment);
+}
+function onView() {
+  queueMicrotask(writeFragment);  // after the app's frame, which calls this, has returned
+}
+
+function sampleByLink(value, samples) {
+  if (/^\d+$/.test(value)) return samples[Number(value)];
+  return samples.find((n) => n === value || n.replace(/\.[^.]*$/, '') === value);
+}
+
+// Applies a link's view: every valid option and the sample, with one run of the network. A bad
+// value is reported as the app reports any bad option (red status line); the rest still applies.
+function applyLink(entries, fallbackSample) {
+  const errors = [];
+  let sample = fallbackSample;
+  const samples = appState().samples;
+  for (const [key, value] of entries) {
+    if (key === 'sample') {
+      sample = sampleByLink(value, samples);
+      if (!sample) {
+        errors.push(`sample "${value}" is not in the gallery (use a name or an index from 0 to ${samples.length - 1}: ${samples.join(', ')})`);
+        sample = fallbackSample;
+      }
+    } else if (!withString(key, (k) => withString(value, (v) => app._app_set(k, v)))) {
+      errors.push(app.UTF8ToString(app._app_error()));
+    }
+  }
+  if (sample) {
+    latestLoad++;  // the link's sample supersedes nothing older, and is superseded by anything newer
+    withString(sample, (n) => app._app_load_sample(n));
+  }
+  app._app_apply();
+  if (errors.length) reportError(`This link's ${errors.join('; ')}`);
+  linkApplied = true;
+  writeFragment();
+}
+
+window.addEventListener('hashchange', () => {
+  if (linkApplied) applyLink(readFragment(location.hash), null);
+});
+
+function showStatus(text) {
+  withString(text, (p) => app._app_show_status(p));
+}
+
+async function copyLink() {
+  writeFragment();
+  const url = location.href;
+  try {
+    await navigator.clipboard.writeText(url);
+    showStatus(`Link copied: ${url}`);
+  } catch {
+    // No clipboard here (a page not served over HTTPS, or permission refused): show it to copy.
+    showStatus(`Copy this link: ${url}`);
+  }
+}
+
+// ---- the explanation as text (screen readers) -------------------------------------------------------
+
+const percentText = (p) => `${(p * 100).toFixed(p >= 0.0995 ? 1 : 2)}%`;
+
+let methodDetails = null;  // the engine's method table: {name, label, resolution, ...}
+function mirrorResult(r) {
+  if (!methodDetails && app) methodDetails = appState().model.method_details;
+  const items = r.top.map((c) => {
+    const li = document.createElement('li');
+    li.textContent = `${c.name}: ${percentText(c.probability)}`;
+    return li;
+  });
+  resultTop.replaceChildren(...items);
+  const method = (methodDetails || []).find((d) => d.name === r.method) || { label: r.method, resolution: 'layer' };
+  const at = method.resolution === 'input' ? 'at the input pixels' : `at layer ${r.layer.name}`;
+  resultSummary.textContent = `${r.image.name}: ${method.label} ${at}, explaining ${r.target.name} ` +
+    `(${percentText(r.target.probability)}, ${r.auto_target ? 'the top class' : 'chosen'}), ` +
+    `score ${r.score}; took ${r.timings_ms.total.toFixed(1)} ms.`;
 }
 
 // ---- start ---------------------------------------------------------------------------------------
@@ -352,6 +575,7 @@ async function loadSamples() {
 let firstResultSeen = false;
 function onResult(json) {
   lastResult = JSON.parse(json);
+  mirrorResult(lastResult);
   if (!firstResultSeen) {
     firstResultSeen = true;
     performance.mark('gradcam:first-result');
@@ -375,6 +599,8 @@ async function start() {
       onResult,
       onRequest,
       onFocus,
+      onView,
+      onLayout,
       print: (text) => console.log(text),
       printErr: (text) => console.warn(text),
     });
@@ -382,6 +608,7 @@ async function start() {
     throw reportError(`The app could not start: ${e.message}. It needs WebAssembly and WebGL2.`);
   }
   resize();
+  applyLayout();
   const font = await fontBytes;
   if (font) withBytes(font, (p) => app._app_set_font(p, font.length));
 
@@ -396,10 +623,10 @@ async function start() {
 
   const gallery = await samples;
   for (const s of gallery) withBytes(s.bytes, (p) => withString(s.name, (n) => app._app_add_sample(p, s.bytes.length, n)));
-  if (latestLoad === 0 && gallery.length) {  // unless an image was asked for meanwhile
-    const first = gallery.find((s) => s.name === FIRST_SAMPLE) || gallery[0];
-    withString(first.name, (n) => app._app_load_sample(n));
-  }
+  // The link's view, on the first sample unless the link names one or an image was asked for meanwhile.
+  const asked = latestLoad !== 0;
+  const first = !asked && gallery.length ? (gallery.find((s) => s.name === FIRST_SAMPLE) || gallery[0]).name : null;
+  applyLink(readFragment(location.hash).filter(([key]) => !asked || key !== 'sample'), first);
   return api;
 }
 
@@ -455,6 +682,13 @@ const api = {
     sanityCheck() { if (!app._app_sanity_check()) throw appError(); },
     state() { return JSON.parse(app.UTF8ToString(app._app_trust_state())); },
   },
+  // The address of this view (the page's URL with the view in its fragment), and the same copied to
+  // the clipboard as the "Copy link" button does (resolves when the status line says which).
+  get link() {
+    writeFragment();
+    return location.href;
+  },
+  copyLink,
   // The overlay as the view draws it, read back from the GPU at width x height: RGBA, top row first.
   overlayPixels(width = 64, height = 64) {
     const ptr = app._app_overlay_pixels(width, height);

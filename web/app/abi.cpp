@@ -135,6 +135,30 @@ EMSCRIPTEN_KEEPALIVE void app_set_font(const uint8_t* ttf, size_t size) {
   wake();
 }
 
+// The page's layout (web/page.js decides by the window's CSS width and the pointer): 1 = stacked
+// in one column, and 1 = touch-sized targets.
+EMSCRIPTEN_KEEPALIVE void app_set_layout(int narrow, int touch) {
+  if (g.touch != (touch != 0)) g.fonts_dirty = true;  // the style's sizes change (apply_style)
+  g.narrow = narrow != 0;
+  g.touch = touch != 0;
+  wake();
+}
+
+// Gestures on the image panels, at canvas device px: pinch (factor), two-finger drag, double-tap.
+// 0 if the point is not on an image panel (the page then leaves the gesture to the browser).
+EMSCRIPTEN_KEEPALIVE int app_on_panel(float x, float y) { return on_panel(x, y) ? 1 : 0; }
+EMSCRIPTEN_KEEPALIVE int app_zoom(float x, float y, float factor) { return zoom_at(x, y, factor) ? 1 : 0; }
+EMSCRIPTEN_KEEPALIVE int app_zoom_toggle(float x, float y) { return zoom_toggle(x, y) ? 1 : 0; }
+EMSCRIPTEN_KEEPALIVE void app_pan(float dx, float dy) { pan_by(dx, dy); }
+// One finger dragged by dy over the side-by-side layout: 1 if a drawn window under it scrolled.
+EMSCRIPTEN_KEEPALIVE int app_touch_scroll(float x, float y, float dy) { return touch_scroll(x, y, dy) ? 1 : 0; }
+
+// How far the stacked page is scrolled (device px): a window opens there. No redraw needed.
+EMSCRIPTEN_KEEPALIVE void app_set_page_scroll(float y) { g.page_scroll_y = std::max(0.0f, y); }
+
+// A message from the page that is not an error (a copied link).
+EMSCRIPTEN_KEEPALIVE void app_show_status(const char* text) { set_status(text, false); }
+
 // Renders the overlay as PNG; returns its size (bytes at app_png()) or 0.
 EMSCRIPTEN_KEEPALIVE int app_export_png() { return export_png(); }
 EMSCRIPTEN_KEEPALIVE const uint8_t* app_png() { return g.png.data(); }
@@ -154,6 +178,23 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
   };
   json samples = json::array();
   for (const Sample& s : g.samples) samples.push_back(s.name);
+  // In CSS px, as a test measures the page: where the map (and the original) were drawn, and the
+  // height of a button or list (a touch target).
+  auto css_rect = [](int i) {
+    return json{{"x", g.panel_min[i].x / g.dpr}, {"y", g.panel_min[i].y / g.dpr},
+                {"width", (g.panel_max[i].x - g.panel_min[i].x) / g.dpr}, {"height", (g.panel_max[i].y - g.panel_min[i].y) / g.dpr}};
+  };
+  json controls = json::array();
+  for (const auto& c : g.tabs.placed())
+    controls.push_back({{"label", c.label}, {"x", c.min.x / g.dpr}, {"y", c.min.y / g.dpr},
+                        {"width", (c.max.x - c.min.x) / g.dpr}, {"height", (c.max.y - c.min.y) / g.dpr}});
+  json layout = {{"narrow", g.narrow},
+                 {"touch", g.touch},
+                 {"zoom", g.zoom},
+                 {"map", css_rect(1)},
+                 {"original", css_rect(0)},
+                 {"controls", controls},
+                 {"frame_height", ImGui::GetCurrentContext() ? (ImGui::GetFontSize() + 2 * ImGui::GetStyle().FramePadding.y) / g.dpr : 0.0f}};
   json j = {
       {"model", g.engine ? json::parse(g.engine->info_json()) : json(nullptr)},
       {"options", options},
@@ -164,7 +205,9 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
       {"explain_count", g.explain_count},
       {"samples", samples},
       {"dpr", g.dpr},
+      {"layout", layout},
       {"frames", g.frames_drawn},
+      {"idle", g.wake_frames <= 0},  // every change is drawn; the canvas shows the state
   };
   g.state_json = j.dump();
   return g.state_json.c_str();

@@ -162,6 +162,8 @@ void set_image(Image image, const std::string& name) {
   g.image = std::move(image);
   g.image_name = name;
   ++g.image_serial;
+  g.zoom = 1.0f;  // a new image is shown whole
+  g.zoom_centre = ImVec2(0.5f, 0.5f);
   g.have_result = false;
   g.renderer.set_image(g.image);
   g.renderer.clear_cam();

@@ -113,6 +113,20 @@ struct App {
   bool show_shortcuts = false;
   bool show_trust = false;  // the "Can I trust this?" window
   float below_panels_h = 0;  // height of what the main area draws under the image panels
+
+  // Screens (the page decides, web/page.js): below 700 CSS px of width the panels stack in one
+  // column that the page scrolls (the canvas grows to content_h); touch-sized targets when stacked
+  // or when the pointer is a finger.
+  bool narrow = false;
+  bool touch = false;
+  float content_h = 0;  // device px drawn in the stacked layout; 0 in the side-by-side one
+  // Zoom into the image and map (pinch, double-tap or double-click): the scale and the visible
+  // centre in image coordinates (0..1). Both panels show the same part.
+  float zoom = 1.0f;
+  ImVec2 zoom_centre{0.5f, 0.5f};
+  ImVec2 panel_min[2], panel_max[2];  // where the two image panels were drawn (device px), for gestures
+  std::string view_reported;  // the options and sample the page last heard of (for the link)
+  float page_scroll_y = 0;    // stacked layout: how far the page is scrolled (device px), where a window opens
   std::vector<uint8_t> png;
   std::string state_json;
 };
@@ -150,16 +164,25 @@ int index_of(const T (&items)[N], T value) {
   return 0;
 }
 
+// Zoom (panels.cpp): gestures at canvas device px; false if the point is not on an image panel.
+bool zoom_at(float x, float y, float factor);
+bool zoom_toggle(float x, float y);
+void pan_by(float dx, float dy);
+bool on_panel(float x, float y);
+bool touch_scroll(float x, float y, float dy);
+
 // Drawing (panels.cpp).
 void apply_style(float scale);
 void rebuild_fonts();
 float em();
 void draw_sidebar();
 void draw_main();
+void draw_stacked();  // the narrow layout: image and map, top five, then the controls
 void draw_shortcuts();
 
 // "Can I trust this?" (trust_panel.cpp): metrics, occlusion and the sanity check of the explanation
 // on screen.
+inline constexpr const char* kTrustWindowTitle = "Can I trust this?  (T)";
 void draw_trust_window();
 void run_sanity_check();
 void set_occlusion_patch(int x, int y);  // top-left corner, in the model's input pixels

@@ -8,11 +8,15 @@ namespace gradcam_web {
 
 void TabOrder::begin_frame() {
   building_.clear();
+  placing_.clear();
   // A Tab closes an open combo list first: the focus moves on from the combo itself.
   if (request_ && !GImGui->OpenPopupStack.empty()) ImGui::ClosePopupToLevel(0, false);
 }
 
-void TabOrder::end_frame() { stops_.swap(building_); }
+void TabOrder::end_frame() {
+  stops_.swap(building_);
+  placed_.swap(placing_);
+}
 
 void TabOrder::stop(const std::string& label) {
   ImGuiContext& g = *GImGui;
@@ -20,6 +24,7 @@ void TabOrder::stop(const std::string& label) {
   if (!id || (ImGui::GetItemFlags() & ImGuiItemFlags_Disabled)) return;  // not focusable now
   ImGuiWindow* window = ImGui::GetCurrentWindow();
   building_.push_back({id, window});
+  placing_.push_back({label, ImGui::GetItemRectMin(), ImGui::GetItemRectMax()});
   if (id == request_) {
     request_ = 0;
     ImGui::SetFocusID(id, window);

@@ -42,6 +42,14 @@ class TabOrder {
   // Whether ImGui needs Escape itself (to close a popup or end an edit); else it leaves the canvas.
   bool wants_escape() const;
 
+  // The controls drawn in the last frame, in tab order: label and rectangle (device px), so tests
+  // can tap or click a control where a person would.
+  struct Placed {
+    std::string label;
+    ImVec2 min, max;
+  };
+  const std::vector<Placed>& placed() const { return placed_; }
+
  private:
   struct Stop {
     ImGuiID id;
@@ -49,6 +57,7 @@ class TabOrder {
   };
   std::function<void(const std::string&)> announce_;
   std::vector<Stop> stops_, building_;
+  std::vector<Placed> placed_, placing_;
   ImGuiID request_ = 0;  // the stop to focus when it is next drawn
   ImGuiID current_ = 0;  // the last stop that had focus (ImGui's NavId may be in a popup)
   std::string announced_;

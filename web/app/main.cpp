@@ -10,6 +10,7 @@
 // redraw (shaders/heatmap.frag), the network is not touched.
 #include "app.h"
 #include "shaders.h"
+#include "imgui_internal.h"  // FindWindowByName: the trust window's extent
 
 namespace app {
 
@@ -60,6 +61,34 @@ void handle_shortcut(int key, int action, int mods) {
   ensure_explanation();
 }
 
+// The page keeps the view in its address (web/page.js writes the fragment) and sizes the canvas to
+// the stacked layout's height.
+EM_JS(void, js_on_view, (), {
+  if (Module["onView"]) Module["onView"]();
+});
+EM_JS(void, js_on_layout, (double css_height), {
+  if (Module["onLayout"]) Module["onLayout"](css_height);
+});
+
+// Tells the page when an option or the sample changed, however it changed (a control, a key, a
+// script): every change wakes the frame loop, so this runs after each one.
+void report_view() {
+  std::string key = std::to_string(g.choice.layer) + "|" + std::to_string(int(g.choice.method)) + "|" +
+                    std::to_string(g.choice.target) + "|" + std::to_string(int(g.choice.score)) + "|" +
+                    std::to_string(int(g.choice.crop)) + "|" + std::to_string(int(g.look.colormap)) + "|" +
+                    std::to_string(g.look.alpha) + "|" + std::to_string(int(g.look.upsample)) + "|" +
+                    std::to_string(int(g.view)) + "|" + g.image_name;
+  if (key == g.view_reported) return;
+  g.view_reported = std::move(key);
+  js_on_view();
+}
+
+void report_layout(float height) {
+  if (std::abs(height - g.content_h) < 1.0f) return;
+  g.content_h = height;
+  js_on_layout(std::ceil(height / g.dpr));
+}
+
 void frame() {
   if (g.wake_frames <= 0) return;  // nothing changed: the canvas keeps the last frame
   --g.wake_frames;
@@ -76,23 +105,42 @@ void frame() {
   const View view_before = g.view;
 
   const ImGuiIO& io = ImGui::GetIO();
+  for (int i = 0; i < 2; ++i) g.panel_min[i] = g.panel_max[i] = ImVec2(0, 0);  // drawn again below, or not shown
   ImGui::SetNextWindowPos(ImVec2(0, 0));
   ImGui::SetNextWindowSize(io.DisplaySize);
-  ImGui::Begin("##root", nullptr,
-               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
-                   ImGuiWindowFlags_NoBringToFrontOnFocus);
-  const float sidebar_w = std::clamp(io.DisplaySize.x * 0.28f, 18.5f * em(), 23.0f * em());
-  ImGui::BeginChild("sidebar", ImVec2(sidebar_w, 0), true);
-  draw_sidebar();
-  ImGui::EndChild();
-  ImGui::SameLine(0, em());
-  ImGui::BeginChild("main", ImVec2(0, 0), false);
-  ensure_explanation();  // the sidebar's choices take effect in this frame
-  draw_main();
-  ImGui::EndChild();
-  ImGui::End();
-  draw_trust_window();
+  const ImGuiWindowFlags root_flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                                      ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus;
+  float column_h = 0;  // the stacked layout's height
+  if (g.narrow) {
+    // The page scrolls the stacked layout (natively, by finger), so the window itself never does.
+    ImGui::Begin("##root", nullptr, root_flags | ImGuiWindowFlags_NoScrollWithMouse);
+    ensure_explanation();
+    draw_stacked();
+    column_h = ImGui::GetCursorPosY() + ImGui::GetStyle().WindowPadding.y;
+    ImGui::End();
+  } else {
+    ImGui::Begin("##root", nullptr, root_flags);
+    const float sidebar_w = std::clamp(io.DisplaySize.x * 0.28f, 18.5f * em(), 23.0f * em());
+    ImGui::BeginChild("sidebar", ImVec2(sidebar_w, 0), true);
+    draw_sidebar();
+    ImGui::EndChild();
+    ImGui::SameLine(0, em());
+    ImGui::BeginChild("main", ImVec2(0, 0), false);
+    ensure_explanation();  // the sidebar's choices take effect in this frame
+    draw_main();
+    ImGui::EndChild();
+    ImGui::End();
+  }
+  draw_trust_window();  // its own window, over either layout
+  if (g.narrow) {
+    // The canvas is as tall as the column, or as the trust window where that reaches further down.
+    const ImGuiWindow* trust = g.show_trust ? ImGui::FindWindowByName(kTrustWindowTitle) : nullptr;
+    report_layout(trust && trust->WasActive ? std::max(column_h, trust->Pos.y + trust->Size.y) : column_h);
+  } else {
+    report_layout(0);
+  }
   g.tabs.end_frame();
+  report_view();
   ImGui::Render();
 
   if (!(g.choice == choice_before) || !(g.look == look_before) || g.view != view_before) wake();

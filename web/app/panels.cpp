@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "app.h"
+#include "imgui_internal.h"  // the windows under a point, for touch scrolling
 
 namespace app {
 
@@ -45,6 +46,15 @@ void apply_style(float scale) {
   c[ImGuiCol_Text] = ImVec4(0.90f, 0.92f, 0.95f, 1.0f);
   c[ImGuiCol_TextDisabled] = ImVec4(0.58f, 0.62f, 0.69f, 1.0f);
   c[ImGuiCol_Separator] = ImVec4(0.24f, 0.26f, 0.31f, 1.0f);
+  if (g.touch) {
+    // A finger needs targets at least 44 CSS px high (WCAG 2.5.5): the padding makes up what the
+    // font (14 px, or ImGui's 13 px one) does not; buttons, lists and sliders are frame-high.
+    const float font_css = g.font_ttf.empty() ? 13.0f : 14.0f;
+    style.FramePadding = ImVec2(10, std::ceil((44.0f - font_css) * 0.5f));
+    style.ItemSpacing = ImVec2(8, 8);
+    style.GrabMinSize = 28;
+    style.ScrollbarSize = 18;
+  }
   style.ScaleAllSizes(scale);
   ImGui::GetStyle() = style;
 }
@@ -79,6 +89,29 @@ void rebuild_fonts() {
 // The frame
 
 float em() { return ImGui::GetFontSize(); }
+
+// The least height of a touch target in device px (44 CSS px); 0 with a mouse (ImGui's own sizes).
+float touch_h() { return g.touch ? 44.0f * g.dpr : 0.0f; }
+
+// A combo list shows every entry with touch (it cannot be scrolled by a finger); 8 with a mouse.
+ImGuiComboFlags combo_flags() { return g.touch ? ImGuiComboFlags_HeightLargest : 0; }
+
+// An entry of a combo list, finger-high with touch.
+bool list_entry(const char* label, bool selected) { return ImGui::Selectable(label, selected, 0, ImVec2(0, touch_h())); }
+
+// One of two choices: a radio button with a mouse; with touch, a frame-high button (a radio
+// button's circle is as high as the frame, 44 px, which reads as a blob). The same ID either way.
+bool option(const char* label, bool selected) {
+  if (!g.touch) return ImGui::RadioButton(label, selected);
+  if (selected) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_Header));
+  const bool pressed = ImGui::Button(label);
+  if (selected) ImGui::PopStyleColor();
+  return pressed;
+}
+
+// Tooltips follow the hovering mouse; after a tap the "mouse" stays where the finger was and the
+// tooltip would stay up, so touch screens get none.
+bool hovered() { return !g.touch && ImGui::IsItemHovered(); }
 
 void section(const char* title) {
   ImGui::Spacing();
@@ -115,7 +148,7 @@ void draw_shortcuts() {
   }
 }
 
-void draw_sidebar() {
+void draw_title() {
   ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.55f, 0.78f, 1.0f, 1.0f));
   ImGui::TextUnformatted("Grad-CAM explorer");
   ImGui::PopStyleColor();
@@ -132,13 +165,21 @@ void draw_sidebar() {
   } else {
     ImGui::TextDisabled("model not loaded");
   }
+}
 
+// Everything the person chooses: image, explanation, display, export, link, shortcuts.
+void draw_controls() {
   section("Image");
   if (ImGui::Button("Open image...  (O)", ImVec2(-1, 0))) page_request("open-file");
   g.tabs.stop("Open image, button (O)");
-  ImGui::TextDisabled("or drop or paste one anywhere");
+  if (g.touch) {
+    // A phone's file picker offers the camera among other sources; this goes straight to it.
+    if (ImGui::Button("Take a photo...", ImVec2(-1, 0))) page_request("open-camera");
+    g.tabs.stop("Take a photo, button");
+  }
+  ImGui::TextDisabled(g.touch ? "or pick a test image:" : "or drop or paste one anywhere");
   if (!g.samples.empty()) {
-    ImGui::TextDisabled("CIFAR-10 test images (N):");
+    if (!g.touch) ImGui::TextDisabled("CIFAR-10 test images (N):");
     const float avail = ImGui::GetContentRegionAvail().x;
     const int per_row = 5;
     const float pad = 2.0f * g.dpr;
@@ -155,7 +196,7 @@ void draw_sidebar() {
                              ImVec2(1, 1), int(pad)))
         load_sample(i);
       g.tabs.stop("Sample image " + g.samples[size_t(i)].name + (selected ? ", shown" : "") + ", button (N)");
-      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", g.samples[size_t(i)].name.c_str());
+      if (hovered()) ImGui::SetTooltip("%s", g.samples[size_t(i)].name.c_str());
       ImGui::PopID();
       if (selected) ImGui::PopStyleColor();
     }
@@ -171,11 +212,11 @@ void draw_sidebar() {
     ImGui::SetNextItemWidth(-1);
   };
   label("Method");
-  const bool method_open = ImGui::BeginCombo("##method", method_label(g.choice.method));
+  const bool method_open = ImGui::BeginCombo("##method", method_label(g.choice.method), combo_flags());
   g.tabs.stop(std::string("Method: ") + method_label(g.choice.method) + ", list (M)");
   if (method_open) {
     for (Method m : all_methods())
-      if (ImGui::Selectable(method_label(m), m == g.choice.method)) g.choice.method = m;
+      if (list_entry(method_label(m), m == g.choice.method)) g.choice.method = m;
     ImGui::EndCombo();
   }
   const bool input_map = method_is_input_resolution(g.choice.method);
@@ -184,38 +225,38 @@ void draw_sidebar() {
   const std::string layer_preview =
       !g.engine ? "-" : input_map ? "input pixels (" + std::to_string(arch().width) + "\xC3\x97" + std::to_string(arch().height) + ")"
                                   : layer_label(g.choice.layer);
-  const bool layer_open = ImGui::BeginCombo("##layer", layer_preview.c_str());
+  const bool layer_open = ImGui::BeginCombo("##layer", layer_preview.c_str(), combo_flags());
   g.tabs.stop("Layer: " + layer_preview + ", list (L)");
   if (layer_open) {
     for (int l : g.conv_layers)
-      if (ImGui::Selectable(layer_label(l).c_str(), l == g.choice.layer)) g.choice.layer = l;
+      if (list_entry(layer_label(l).c_str(), l == g.choice.layer)) g.choice.layer = l;
     ImGui::EndCombo();
   }
   ImGui::EndDisabled();
   label("Class");
   ImGui::BeginDisabled(!g.engine);
   const std::string class_preview = !g.engine || g.choice.target < 0 ? "top class (auto)" : class_name(g.choice.target);
-  const bool class_open = ImGui::BeginCombo("##class", class_preview.c_str());
+  const bool class_open = ImGui::BeginCombo("##class", class_preview.c_str(), combo_flags());
   g.tabs.stop("Class: " + class_preview + ", list (1 to 5, A)");
   if (class_open) {
-    if (ImGui::Selectable("top class (auto)", g.choice.target < 0)) g.choice.target = -1;
+    if (list_entry("top class (auto)", g.choice.target < 0)) g.choice.target = -1;
     for (int c = 0; g.engine && c < int(arch().classes.size()); ++c)
-      if (ImGui::Selectable(class_name(c).c_str(), c == g.choice.target)) g.choice.target = c;
+      if (list_entry(class_name(c).c_str(), c == g.choice.target)) g.choice.target = c;
     ImGui::EndCombo();
   }
   ImGui::EndDisabled();
   label("Score");
-  if (ImGui::RadioButton("logit", g.choice.score == Score::logit)) g.choice.score = Score::logit;
+  if (option("logit", g.choice.score == Score::logit)) g.choice.score = Score::logit;
   g.tabs.stop(std::string("Score: logit, ") + (g.choice.score == Score::logit ? "selected" : "not selected") + " (S)");
   ImGui::SameLine();
-  if (ImGui::RadioButton("probability", g.choice.score == Score::probability)) g.choice.score = Score::probability;
+  if (option("probability", g.choice.score == Score::probability)) g.choice.score = Score::probability;
   g.tabs.stop(std::string("Score: probability, ") + (g.choice.score == Score::probability ? "selected" : "not selected") + " (S)");
   label("Crop");
-  const bool crop_open = ImGui::BeginCombo("##crop", crop_mode_name(g.choice.crop));
+  const bool crop_open = ImGui::BeginCombo("##crop", crop_mode_name(g.choice.crop), combo_flags());
   g.tabs.stop(std::string("Crop: ") + crop_mode_name(g.choice.crop) + ", list (R)");
   if (crop_open) {
     for (CropMode c : kCropModes)
-      if (ImGui::Selectable(crop_mode_name(c), c == g.choice.crop)) {
+      if (list_entry(crop_mode_name(c), c == g.choice.crop)) {
         g.choice.crop = c;
         set_crop_geometry();
       }
@@ -225,11 +266,11 @@ void draw_sidebar() {
   section("Display");
   label("View");
   static const char* view_labels[] = {"original | overlay", "overlay only"};
-  const bool view_open = ImGui::BeginCombo("##view", view_labels[int(g.view)]);
+  const bool view_open = ImGui::BeginCombo("##view", view_labels[int(g.view)], combo_flags());
   g.tabs.stop(std::string("View: ") + view_labels[int(g.view)] + ", list (V)");
   if (view_open) {
     for (int v = 0; v < 2; ++v)
-      if (ImGui::Selectable(view_labels[v], int(g.view) == v)) g.view = View(v);
+      if (list_entry(view_labels[v], int(g.view) == v)) g.view = View(v);
     ImGui::EndCombo();
   }
   label("Opacity");
@@ -238,13 +279,13 @@ void draw_sidebar() {
   std::snprintf(alpha_label, sizeof alpha_label, "Opacity: %.2f, slider (+ and -)", double(g.look.alpha));
   g.tabs.stop(alpha_label);
   label("Colormap");
-  const bool colormap_open = ImGui::BeginCombo("##colormap", colormap_name(g.look.colormap));
+  const bool colormap_open = ImGui::BeginCombo("##colormap", colormap_name(g.look.colormap), combo_flags());
   g.tabs.stop(std::string("Colormap: ") + colormap_name(g.look.colormap) + ", list (C)");
   if (colormap_open) {
     for (Colormap c : kColormaps) {
       ImGui::PushID(int(c));
       const float bar_w = 4 * em();
-      if (ImGui::Selectable("##c", c == g.look.colormap, 0, ImVec2(0, 0))) g.look.colormap = c;
+      if (list_entry("##c", c == g.look.colormap)) g.look.colormap = c;
       ImGui::SameLine(0, 0);
       ImGui::SetCursorPosX(ImGui::GetStyle().WindowPadding.x);
       const float row = HeatmapRenderer::lut_row(c);
@@ -257,10 +298,10 @@ void draw_sidebar() {
     ImGui::EndCombo();
   }
   label("Upsample");
-  if (ImGui::RadioButton("bilinear", g.look.upsample == Upsample::bilinear)) g.look.upsample = Upsample::bilinear;
+  if (option("bilinear", g.look.upsample == Upsample::bilinear)) g.look.upsample = Upsample::bilinear;
   g.tabs.stop(std::string("Upsample: bilinear, ") + (g.look.upsample == Upsample::bilinear ? "selected" : "not selected") + " (B)");
   ImGui::SameLine();
-  if (ImGui::RadioButton("bicubic", g.look.upsample == Upsample::bicubic)) g.look.upsample = Upsample::bicubic;
+  if (option("bicubic", g.look.upsample == Upsample::bicubic)) g.look.upsample = Upsample::bicubic;
   g.tabs.stop(std::string("Upsample: bicubic, ") + (g.look.upsample == Upsample::bicubic ? "selected" : "not selected") + " (B)");
   ImGui::Spacing();
   ImGui::BeginDisabled(!g.renderer.has_image());
@@ -272,6 +313,14 @@ void draw_sidebar() {
               ", button (T)");
   ImGui::EndDisabled();
 
+  // The view is in the page's address (its fragment); the page copies it.
+  section("Share");
+  if (ImGui::Button("Copy link to this view", ImVec2(-1, 0))) page_request("copy-link");
+  g.tabs.stop("Copy link to this view, button");
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("Opened, dropped or pasted images are not in the link: they never leave this machine.");
+  ImGui::PopStyleColor();
+
   ImGui::Spacing();
   ImGui::SetNextItemOpen(g.show_shortcuts);
   g.show_shortcuts = ImGui::CollapsingHeader("Keyboard shortcuts  (H)");
@@ -279,11 +328,119 @@ void draw_sidebar() {
   if (g.show_shortcuts) draw_shortcuts();
 }
 
+void draw_sidebar() {
+  draw_title();
+  draw_controls();
+}
+
 // The image (or overlay) fitted into a box of max_w x max_h, centred horizontally.
 ImVec2 fit(float max_w, float max_h) {
   const float iw = float(std::max(1, g.image.width)), ih = float(std::max(1, g.image.height));
   const float k = std::max(0.0f, std::min(max_w / iw, max_h / ih));
   return ImVec2(std::max(1.0f, std::floor(iw * k)), std::max(1.0f, std::floor(ih * k)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zoom: both panels show the same part of the image, zoom_centre +- 0.5 / zoom in each direction.
+
+constexpr float kMaxZoom = 8.0f;
+
+void clamp_zoom() {
+  g.zoom = std::clamp(g.zoom, 1.0f, kMaxZoom);
+  const float half = 0.5f / g.zoom;
+  g.zoom_centre.x = std::clamp(g.zoom_centre.x, half, 1.0f - half);
+  g.zoom_centre.y = std::clamp(g.zoom_centre.y, half, 1.0f - half);
+}
+
+int panel_at(float x, float y) {
+  for (int i = 0; i < 2; ++i)
+    if (x >= g.panel_min[i].x && x < g.panel_max[i].x && y >= g.panel_min[i].y && y < g.panel_max[i].y) return i;
+  return -1;
+}
+
+bool on_panel(float x, float y) { return panel_at(x, y) >= 0; }
+
+// Scales the zoom by `factor` about the point (x, y), which stays over the same image pixel.
+bool zoom_at(float x, float y, float factor) {
+  const int i = panel_at(x, y);
+  if (i < 0 || !(factor > 0)) return false;
+  const ImVec2 a = g.panel_min[i], b = g.panel_max[i];
+  const float fx = (x - a.x) / (b.x - a.x) - 0.5f, fy = (y - a.y) / (b.y - a.y) - 0.5f;
+  const float ux = g.zoom_centre.x + fx / g.zoom, uy = g.zoom_centre.y + fy / g.zoom;
+  g.zoom = std::clamp(g.zoom * factor, 1.0f, kMaxZoom);
+  g.zoom_centre = ImVec2(ux - fx / g.zoom, uy - fy / g.zoom);
+  clamp_zoom();
+  wake();
+  return true;
+}
+
+// Double-tap or double-click: 3x about the point, or back to the whole image.
+bool zoom_toggle(float x, float y) {
+  if (panel_at(x, y) < 0) return false;
+  if (g.zoom > 1.0f) {
+    g.zoom = 1.0f;
+    g.zoom_centre = ImVec2(0.5f, 0.5f);
+    wake();
+    return true;
+  }
+  return zoom_at(x, y, 3.0f);
+}
+
+// Two fingers moving together drag the zoomed image (device px).
+void pan_by(float dx, float dy) {
+  const int i = g.panel_max[1].x > g.panel_min[1].x ? 1 : 0;
+  const float w = g.panel_max[i].x - g.panel_min[i].x, h = g.panel_max[i].y - g.panel_min[i].y;
+  if (w <= 0 || h <= 0) return;
+  g.zoom_centre.x -= dx / w / g.zoom;
+  g.zoom_centre.y -= dy / h / g.zoom;
+  clamp_zoom();
+  wake();
+}
+
+// A finger dragged over a window that scrolls (the sidebar, an open list) scrolls it by dy device
+// px: ImGui 1.86 scrolls only with a wheel, and no mouse event follows a drag on a touch screen.
+bool touch_scroll(float x, float y, float dy) {
+  ImGuiContext& c = *GImGui;
+  for (int i = c.Windows.Size - 1; i >= 0; --i) {  // front to back
+    ImGuiWindow* w = c.Windows[i];
+    if (!w->WasActive || w->Hidden || !ImRect(w->Pos.x, w->Pos.y, w->Pos.x + w->Size.x, w->Pos.y + w->Size.y).Contains(ImVec2(x, y))) continue;
+    for (ImGuiWindow* s = w; s; s = s->ParentWindow) {
+      if (s->ScrollMax.y > 0) {
+        ImGui::SetScrollY(s, std::clamp(s->Scroll.y - dy, 0.0f, s->ScrollMax.y));
+        wake();
+        return true;
+      }
+    }
+    return false;
+  }
+  return false;
+}
+
+// One image panel at the cursor, showing the zoomed part; its rectangle is kept for gestures.
+void panel_image(int which, GLuint texture, ImVec2 size) {
+  const float half = 0.5f / g.zoom;
+  const ImVec2 c = g.zoom_centre;
+  ImGui::Image((ImTextureID)(intptr_t)texture, size, ImVec2(c.x - half, c.y - half), ImVec2(c.x + half, c.y + half));
+  g.panel_min[which] = ImGui::GetItemRectMin();
+  g.panel_max[which] = ImGui::GetItemRectMax();
+}
+
+// Renders the overlay (shaders/heatmap.frag) for a panel of w x h device px: at the zoom too, so a
+// zoomed map stays sharp, up to 2048 px (beyond that the texture is magnified).
+void render_overlay(int w, int h) {
+  const float k = std::max(1.0f, std::min(g.zoom, 2048.0f / float(std::max(w, h))));
+  const int rw = int(float(w) * k), rh = int(float(h) * k);
+  auto& vc = g.view_cache;
+  if (vc.width != rw || vc.height != rh || !(vc.look == g.look) || vc.version != g.gpu_version) {
+    g.renderer.render(g.view_target, rw, rh, g.look);
+    vc.width = rw, vc.height = rh, vc.look = g.look, vc.version = g.gpu_version;
+  }
+}
+
+std::string overlay_title() {
+  return g.have_result ? std::string(method_label(g.result.method)) + " for " + class_name(g.result.target) +
+                             (method_is_input_resolution(g.result.method) ? "" : " at " + arch().layers[size_t(g.result.layer)].name)
+                       : std::string("no explanation");
 }
 
 void draw_legend(float width) {
@@ -299,8 +456,8 @@ void draw_legend(float width) {
 
 void draw_predictions(float width) {
   const auto top = top_k(g.result.probabilities, 5);
-  ImGui::TextDisabled("Top 5 classes (click one to explain it)");
-  const float row_h = ImGui::GetTextLineHeight() + 0.45f * em();
+  ImGui::TextDisabled(g.touch ? "Top 5 classes (tap one to explain it)" : "Top 5 classes (click one to explain it)");
+  const float row_h = std::max(ImGui::GetTextLineHeight() + 0.45f * em(), touch_h());
   const float name_w = 7.0f * em(), pct_w = 4.5f * em();
   ImDrawList* dl = ImGui::GetWindowDrawList();
   for (int k = 0; k < int(top.size()); ++k) {
@@ -311,7 +468,7 @@ void draw_predictions(float width) {
     if (ImGui::Selectable("##cls", explained, 0, ImVec2(width, row_h))) g.choice.target = c;
     g.tabs.stop("Class " + std::to_string(k + 1) + ": " + class_name(c) + ", " + percent(p) +
                 (explained ? ", explained" : ", explain it") + " (" + std::to_string(k + 1) + ")");
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Explain %s  (key %d)", class_name(c).c_str(), k + 1);
+    if (hovered()) ImGui::SetTooltip("Explain %s  (key %d)", class_name(c).c_str(), k + 1);
     const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
     const float ty = a.y + (row_h - ImGui::GetTextLineHeight()) * 0.5f;
     const std::string name = std::to_string(k + 1) + "  " + class_name(c);
@@ -326,10 +483,29 @@ void draw_predictions(float width) {
     ImGui::PopID();
   }
   if (g.choice.target >= 0) {
-    if (ImGui::SmallButton("back to the top class (A)")) g.choice.target = -1;
+    if (g.touch ? ImGui::Button("back to the top class") : ImGui::SmallButton("back to the top class (A)")) g.choice.target = -1;
     g.tabs.stop("Back to the top class, button (A)");
   } else {
     ImGui::TextDisabled("explaining the top class");
+  }
+}
+
+// What this explanation is: its time, the map's size and layer, the score.
+void draw_facts() {
+  const LayerSpec& layer = arch().layers[size_t(g.result.layer)];
+  ImGui::TextDisabled("This explanation");
+  ImGui::Text("took %s", ms(g.total_ms).c_str());
+  ImGui::TextDisabled("input %.1f \xC2\xB7 forward %.1f \xC2\xB7 backward %.1f \xC2\xB7 map %.1f ms", g.prepare_ms,
+                      g.result.forward_ms, g.result.backward_ms, g.result.cam_ms);
+  if (method_is_input_resolution(g.result.method))
+    ImGui::Text("map: %d\xC3\x97%d at the input", g.result.cam.width, g.result.cam.height);
+  else
+    ImGui::Text("map: %d\xC3\x97%d at %s (%d channels)", g.result.cam.width, g.result.cam.height, layer.name.c_str(), layer.output.c);
+  ImGui::Text("score: %s of %s", score_name(g.result.score), class_name(g.result.target).c_str());
+  if (g.map_is_flat) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.66f, 0.26f, 1.0f));
+    ImGui::TextWrapped("The map is zero everywhere: nothing at this layer raised this class's score.");
+    ImGui::PopStyleColor();
   }
 }
 
@@ -368,29 +544,20 @@ void draw_main() {
   const ImVec2 size = fit(panel_w, panel_h);
 
   // Overlay: rendered by shaders/heatmap.frag into a texture at exactly the displayed size.
-  const int w = int(size.x), h = int(size.y);
-  auto& vc = g.view_cache;
-  if (vc.width != w || vc.height != h || !(vc.look == g.look) || vc.version != g.gpu_version) {
-    g.renderer.render(g.view_target, w, h, g.look);
-    vc.width = w, vc.height = h, vc.look = g.look, vc.version = g.gpu_version;
-  }
-  const std::string overlay_title =
-      g.have_result ? std::string(method_label(g.result.method)) + " for " + class_name(g.result.target) +
-                          (method_is_input_resolution(g.result.method) ? "" : " at " + arch().layers[size_t(g.result.layer)].name)
-                    : std::string("no explanation");
+  render_overlay(int(size.x), int(size.y));
   const float top_y = ImGui::GetCursorPosY();
   float x = ImGui::GetCursorPosX();
   if (two) {
     ImGui::TextDisabled("Original");
     ImGui::SetCursorPos(ImVec2(x + (panel_w - size.x) * 0.5f, top_y + line));
-    ImGui::Image((ImTextureID)(intptr_t)g.renderer.image_texture(), size);
+    panel_image(0, g.renderer.image_texture(), size);
     x += panel_w + gap;
     ImGui::SetCursorPos(ImVec2(x, top_y));
   }
-  ImGui::TextDisabled("%s", overlay_title.c_str());
+  ImGui::TextDisabled("%s", overlay_title().c_str());
   const float img_x = x + (panel_w - size.x) * 0.5f;
   ImGui::SetCursorPos(ImVec2(img_x, top_y + line));
-  ImGui::Image((ImTextureID)(intptr_t)g.view_target.texture, size);
+  panel_image(1, g.view_target.texture, size);
   const float below_y = ImGui::GetCursorPosY();
   ImGui::SetCursorPosX(img_x);
   draw_legend(size.x);
@@ -404,21 +571,7 @@ void draw_main() {
     if (avail.x > pred_w + 16 * em()) {
       ImGui::SameLine(0, 2 * em());
       ImGui::BeginGroup();
-      const LayerSpec& layer = arch().layers[size_t(g.result.layer)];
-      ImGui::TextDisabled("This explanation");
-      ImGui::Text("took %s", ms(g.total_ms).c_str());
-      ImGui::TextDisabled("input %.1f \xC2\xB7 forward %.1f \xC2\xB7 backward %.1f \xC2\xB7 map %.1f ms", g.prepare_ms,
-                          g.result.forward_ms, g.result.backward_ms, g.result.cam_ms);
-      if (method_is_input_resolution(g.result.method))
-        ImGui::Text("map: %d\xC3\x97%d at the input", g.result.cam.width, g.result.cam.height);
-      else
-        ImGui::Text("map: %d\xC3\x97%d at %s (%d channels)", g.result.cam.width, g.result.cam.height, layer.name.c_str(), layer.output.c);
-      ImGui::Text("score: %s of %s", score_name(g.result.score), class_name(g.result.target).c_str());
-      if (g.map_is_flat) {
-        ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.66f, 0.26f, 1.0f));
-        ImGui::TextWrapped("The map is zero everywhere: nothing at this layer raised this class's score.");
-        ImGui::PopStyleColor();
-      }
+      draw_facts();
       ImGui::EndGroup();
     } else {
       ImGui::TextDisabled("took %s", ms(g.total_ms).c_str());
@@ -431,6 +584,48 @@ void draw_main() {
     g.below_panels_h = measured;
     wake();
   }
+}
+
+// One column for narrow screens, in the order a phone is read: what the image is and its map (full
+// width, the original under it in the side-by-side view), the status, the top five and the facts,
+// then every control. The page scrolls it (the canvas is as tall as what is drawn here).
+void draw_stacked() {
+  const float width = ImGui::GetContentRegionAvail().x;
+  draw_title();
+  if (!g.renderer_ok || !g.renderer.has_image()) {
+    if (g.renderer_ok) ImGui::TextDisabled("Open an image or pick a test image below.");
+    draw_status_line();
+    draw_controls();
+    return;
+  }
+  ImGui::Spacing();
+  ImGui::TextWrapped("%s", g.image_name.c_str());
+  ImGui::SameLine();
+  ImGui::TextDisabled("%d\xC3\x97%d px, %s crop", g.image.width, g.image.height, crop_mode_name(g.choice.crop));
+  // Square at most: the image fills the width, and a tall photo does not push the rest off screen.
+  const ImVec2 size = fit(width, width);
+  const float x = ImGui::GetCursorPosX() + (width - size.x) * 0.5f;
+  render_overlay(int(size.x), int(size.y));
+  ImGui::TextDisabled("%s", overlay_title().c_str());
+  ImGui::SetCursorPosX(x);
+  panel_image(1, g.view_target.texture, size);
+  ImGui::SetCursorPosX(x);
+  draw_legend(size.x);
+  if (g.view == View::side_by_side) {
+    ImGui::TextDisabled("Original");
+    ImGui::SetCursorPosX(x);
+    panel_image(0, g.renderer.image_texture(), size);
+  }
+  if (g.zoom > 1.0f) ImGui::TextDisabled("zoomed %.1f\xC3\x97: double-tap for the whole image", double(g.zoom));
+  ImGui::Spacing();
+  draw_status_line();
+  if (g.have_result) {
+    ImGui::Spacing();
+    draw_predictions(width);
+    ImGui::Spacing();
+    draw_facts();
+  }
+  draw_controls();
 }
 
 }  // namespace app

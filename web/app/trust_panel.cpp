@@ -244,9 +244,19 @@ void set_occlusion_patch(int x, int y) {
 
 void draw_trust_window() {
   if (!g.show_trust) return;
-  ImGui::SetNextWindowSize(ImVec2(30.0f * em(), ImGui::GetIO().DisplaySize.y - 2.0f * em()), ImGuiCond_FirstUseEver);
-  ImGui::SetNextWindowPos(ImVec2(ImGui::GetIO().DisplaySize.x - 31.0f * em(), 1.0f * em()), ImGuiCond_FirstUseEver);
-  if (!ImGui::Begin("Can I trust this?  (T)", &g.show_trust)) {
+  ImGuiWindowFlags flags = 0;
+  if (g.narrow) {
+    // A phone: the whole width, opened where the page is scrolled to, as tall as its content; the
+    // page scrolls over it (main.cpp makes the canvas tall enough), since a finger cannot scroll it.
+    const float w = ImGui::GetIO().DisplaySize.x;
+    ImGui::SetNextWindowPos(ImVec2(0, g.page_scroll_y), ImGuiCond_Appearing);
+    ImGui::SetNextWindowSizeConstraints(ImVec2(w, 0), ImVec2(w, 1e9f));
+    flags = ImGuiWindowFlags_AlwaysAutoResize | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoCollapse;
+  } else {
+    ImGui::SetNextWindowSize(ImVec2(30.0f * em(), ImGui::GetIO().DisplaySize.y - 2.0f * em()), ImGuiCond_FirstUseEver);
+    ImGui::SetNextWindowPos(ImVec2(ImGui::GetIO().DisplaySize.x - 31.0f * em(), 1.0f * em()), ImGuiCond_FirstUseEver);
+  }
+  if (!ImGui::Begin(kTrustWindowTitle, &g.show_trust, flags)) {
     ImGui::End();
     return;
   }
