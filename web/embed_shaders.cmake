@@ -1,7 +1,7 @@
 # The one way shaders/ reach the app and the widget: each GLSL file's text, embedded at build time.
 #   cmake -DOUT=shaders.h "-DSOURCES=a.vert;b.frag" -P embed_shaders.cmake
 #     a C++ header with one raw string per file, named after it: heatmap.frag -> kHeatmapFragSource.
-#   cmake -DOUT=widget.js -DTEMPLATE=web/widget.js "-DSOURCES=a.vert;b.frag" -P embed_shaders.cmake
+#   cmake -DOUT=site/x.js -DTEMPLATE=web/x.js "-DSOURCES=a.vert;b.frag" -P embed_shaders.cmake
 #     TEMPLATE with its `/*@SHADERS@*/ null` marker replaced by a JSON object keyed by stage, from
 #     the file's extension: .vert -> "vertex", .frag -> "fragment" (one file per stage).
 # The output is rewritten only when its text changes, so what depends on it rebuilds only then.
