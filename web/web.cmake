@@ -1,15 +1,10 @@
 # The page's app (issue: ImGui/WebGL2 front end): Dear ImGui 1.86 on Emscripten's GLFW and WebGL2,
 # linked with the engine. Included from the root CMakeLists.txt for Emscripten builds only.
-# Output: build/wasm/gradcam_app.mjs + .wasm (web/site.sh copies them into the site).
+# Output: build/wasm/gradcam_app.mjs + .wasm (web/site.cmake copies them into the site).
 
 set(IMGUI_DIR ${CMAKE_SOURCE_DIR}/build/_deps/imgui-1.86 CACHE PATH "Dear ImGui 1.86+ sources (imgui.cpp, backends/)")
-if(NOT EXISTS ${IMGUI_DIR}/imgui.cpp AND IMGUI_DIR STREQUAL "${CMAKE_SOURCE_DIR}/build/_deps/imgui-1.86")
-  # tools/deps.sh normally fetched them; do it now rather than build a site without its app.
-  execute_process(COMMAND bash ${CMAKE_SOURCE_DIR}/web/deps.sh RESULT_VARIABLE GRADCAM_WEB_DEPS)
-endif()
 if(NOT EXISTS ${IMGUI_DIR}/imgui.cpp OR NOT EXISTS ${IMGUI_DIR}/backends/imgui_impl_opengl3.cpp)
-  message(WARNING "web: ${IMGUI_DIR}/imgui.cpp is missing: run web/deps.sh; the page's app is not built")
-  return()
+  message(FATAL_ERROR "web: ${IMGUI_DIR}/imgui.cpp is missing: run tools/deps.sh (or point IMGUI_DIR at ImGui 1.86+)")
 endif()
 
 set(GRADCAM_WEB_GL_FLAGS -sUSE_GLFW=3 -sUSE_WEBGL2=1 -sFULL_ES3=1)
@@ -27,7 +22,8 @@ target_include_directories(imgui SYSTEM PUBLIC ${IMGUI_DIR} ${IMGUI_DIR}/backend
 target_compile_definitions(imgui PUBLIC IMGUI_DISABLE_OBSOLETE_FUNCTIONS IMGUI_IMPL_OPENGL_ES3)
 target_compile_options(imgui PRIVATE -O2)
 
-# The shaders are compiled into the app from shaders/ (one copy, no runtime fetch).
+# The shaders are compiled into the app from shaders/ (one copy, no runtime fetch); the widget gets
+# the same files the same way (web/site.cmake).
 set(GRADCAM_SHADERS ${CMAKE_SOURCE_DIR}/shaders/fullscreen.vert ${CMAKE_SOURCE_DIR}/shaders/heatmap.frag)
 set(GRADCAM_SHADER_HEADER ${CMAKE_BINARY_DIR}/web_generated/shaders.h)
 add_custom_command(
@@ -38,15 +34,9 @@ add_custom_command(
   COMMENT "Embedding shaders/ into the app"
   VERBATIM)
 
-add_executable(gradcam_app
-  ${CMAKE_SOURCE_DIR}/web/app/main.cpp
-  ${CMAKE_SOURCE_DIR}/web/app/app.cpp
-  ${CMAKE_SOURCE_DIR}/web/app/panels.cpp
-  ${CMAKE_SOURCE_DIR}/web/app/abi.cpp
-  ${CMAKE_SOURCE_DIR}/web/app/trust_panel.cpp
-  ${CMAKE_SOURCE_DIR}/web/app/heatmap_renderer.cpp
-  ${CMAKE_SOURCE_DIR}/web/app/keyboard.cpp
-  ${GRADCAM_SHADER_HEADER})
+# Every .cpp under web/app is the app: splitting a file needs no edit here.
+file(GLOB GRADCAM_APP_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/web/app/*.cpp)
+add_executable(gradcam_app ${GRADCAM_APP_SOURCES} ${GRADCAM_SHADER_HEADER})
 target_include_directories(gradcam_app PRIVATE ${CMAKE_BINARY_DIR}/web_generated)
 target_link_libraries(gradcam_app PRIVATE gradcam_engine imgui)
 target_compile_options(gradcam_app PRIVATE -Wall -Wextra)

@@ -2,7 +2,7 @@
 //
 // Browsers cap the live WebGL contexts of a page (Chromium: 16) and silently drop the oldest when a
 // page makes more, so a context per widget breaks pages with many widgets. Here one hidden canvas
-// runs the app's shaders (web/site.sh inlines shaders/ below) for each widget in turn, and the
+// runs the app's shaders (the site target, web/site.cmake, inlines shaders/ below) for each widget in turn, and the
 // widget copies the pixels into its own 2-D canvas, which no context limit or loss can blank.
 //
 // A lost context is given back by the browser when it can ('webglcontextrestored'): the program and
