@@ -73,6 +73,12 @@ Result<std::vector<std::string>> read_strings_once(hid_t obj, const std::string&
   // Keras writes a layer without weights as weight_names = np.asarray([]): an empty float array.
   if (n == 0) return out;
   if (H5Tget_class(type.get()) != H5T_STRING) return make_error("attribute " + name + " is not text");
+#ifdef GRADCAM_FUZZ_NO_VLEN_STRINGS
+  // The fuzz build stops here: libhdf5 1.10.8 itself crashes (a segmentation fault in H5HG_read)
+  // reading a corrupt variable-length string, which Keras's attributes are (h5py writes bytes that
+  // way). Input: tests/fuzz/known-libhdf5-crashes/. Not ours to fix; see README "Known limits".
+  if (H5Tis_variable_str(type.get()) > 0) return make_error("attribute " + name + ": variable-length strings are not read in the fuzz build");
+#endif
   if (H5Tis_variable_str(type.get()) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
