@@ -1,7 +1,6 @@
 #include "gradcam/engine.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -41,15 +40,9 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
 }
 
 Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return make_error(path + ": cannot open model file");
-  std::streamoff n = f.tellg();
-  if (n < 0) return make_error(path + ": cannot read model file");
-  if (uint64_t(n) > ModelLimits::kMaxFileBytes) return make_error(path + ": file is larger than the 512 MiB model limit");
-  std::vector<uint8_t> bytes(static_cast<size_t>(n));
-  f.seekg(0);
-  if (n > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), n)) return make_error(path + ": cannot read model file");
-  return load(bytes.data(), bytes.size(), path);
+  auto bytes = read_model_bytes(path);  // raw: load() tells safetensors from HDF5 by the bytes
+  if (!bytes) return make_error(bytes.error());
+  return load(bytes->data(), bytes->size(), path);
 }
 
 Engine::Engine(Model model) : model_(std::move(model)), net_(model_) {}

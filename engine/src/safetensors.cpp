@@ -28,15 +28,6 @@ bool read_uints(const json& v, uint64_t hi, std::vector<uint64_t>& out) {
   return true;
 }
 
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i) t += ',';
-    t += std::to_string(s[i]);
-  }
-  return t + "]";
-}
-
 float half_to_float(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1f;
@@ -147,7 +138,16 @@ Result<Model> load_model(const uint8_t* bytes, size_t size, const std::string& s
   return model;
 }
 
-Result<Model> load_model_file(const std::string& path) {
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string t = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) t += ',';
+    t += std::to_string(s[i]);
+  }
+  return t + "]";
+}
+
+Result<std::vector<uint8_t>> read_model_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) return make_error(path + ": cannot open model file");
   std::streamoff n = f.tellg();
@@ -156,7 +156,13 @@ Result<Model> load_model_file(const std::string& path) {
   std::vector<uint8_t> bytes(static_cast<size_t>(n));
   f.seekg(0);
   if (n > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), n)) return make_error(path + ": cannot read model file");
-  return load_model(bytes.data(), bytes.size(), path);
+  return bytes;
+}
+
+Result<Model> load_model_file(const std::string& path) {
+  auto bytes = read_model_bytes(path);
+  if (!bytes) return make_error(bytes.error());
+  return load_model(bytes->data(), bytes->size(), path);
 }
 
 std::vector<uint8_t> save_model(const Model& model) {

@@ -92,6 +92,10 @@ struct Model {
 // with exactly the Keras shape. `source` names the file in error messages.
 Result<Model> load_model(const uint8_t* bytes, size_t size, const std::string& source = "model");
 Result<Model> load_model_file(const std::string& path);
+// A model file's bytes, any format, with its size checked against ModelLimits before reading.
+Result<std::vector<uint8_t>> read_model_bytes(const std::string& path);
+// A tensor shape as error messages print it: [3,3,32,64].
+std::string shape_text(const std::vector<int64_t>& shape);
 // Writes a model file (F32, tensors in layer order, architecture in __metadata__).
 std::vector<uint8_t> save_model(const Model& model);
 Status save_model_file(const Model& model, const std::string& path);

@@ -15,15 +15,6 @@ namespace gradcam {
 
 namespace {
 
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i) t += ',';
-    t += std::to_string(s[i]);
-  }
-  return t + "]";
-}
-
 // "conv2d_12" -> "conv2d"; "dense" -> "dense".
 std::string base_name(const std::string& name) {
   size_t u = name.find_last_of('_');
