@@ -16,6 +16,9 @@ ConvGeometry conv_geometry(int ih, int iw, int ic, int oh, int ow, int oc, int k
   if (same) {
     g.pad_t = std::max((oh - 1) * sh + kh - ih, 0) / 2;
     g.pad_l = std::max((ow - 1) * sw + kw - iw, 0) / 2;
+    // TensorFlow's "same" puts the odd pixel of padding at the end.
+    g.pad_b = std::max((oh - 1) * sh + kh - ih, 0) - g.pad_t;
+    g.pad_r = std::max((ow - 1) * sw + kw - iw, 0) - g.pad_l;
   }
   // Large enough for every tap of every output, and for the whole input.
   g.ph = std::max((oh - 1) * sh + kh, g.pad_t + ih);
@@ -216,6 +219,10 @@ void max_pool_forward(const ConvGeometry& g, const float* in, float* out) {
     for (int ox = 0; ox < g.ow; ++ox) {
       const int x0 = std::max(ox * g.sw - g.pad_l, 0), x1 = std::min(ox * g.sw - g.pad_l + g.kw, g.iw);
       float* o = out + (size_t(oy) * g.ow + ox) * g.ic;
+      if (y0 >= y1 || x0 >= x1) {  // a window wholly in the padding (pads past the kernel size): as PyTorch, -inf
+        std::fill(o, o + g.ic, -std::numeric_limits<float>::infinity());
+        continue;
+      }
       const float* first = in + (size_t(y0) * g.iw + x0) * g.ic;
       int c = 0;
       for (; c < cv; c += L) {

@@ -14,9 +14,20 @@ struct ConvGeometry {
   int kh, kw, sh, sw;    // kernel and strides
   int pad_t, pad_l;      // leading padding
   int ph, pw;            // padded input size
+  int dh = 1, dw = 1;    // dilations: tap (ky, kx) reads padded row oy*sh + ky*dh, column ox*sw + kx*dw
+  int groups = 1;        // output channel o reads input channels of group o / (oc/groups) only
+  // Trailing padding as declared (ONNX pads end / PyTorch's symmetric pad). The kernels read only
+  // ph x pw; average pooling with count_include_pad needs these to know where the padding ends.
+  int pad_b = 0, pad_r = 0;
 };
 ConvGeometry conv_geometry(int ih, int iw, int ic, int oh, int ow, int oc, int kh, int kw, int sh,
                            int sw, bool same);
+// Explicit ONNX/PyTorch padding (begin/end per axis), dilations and groups. oh/ow follow
+// floor((i + pad_begin + pad_end - d*(k-1) - 1)/s) + 1, or ceil(...) with ceil_mode (pooling), where with ceil_mode
+// the last window must start inside the input or the left padding (PyTorch's rule). ph/pw: big enough for every
+// tap of every output and the whole input (like conv_geometry).
+ConvGeometry conv_geometry_explicit(int ih, int iw, int ic, int oc, int kh, int kw, int sh, int sw, int dh, int dw,
+                                    int pad_t, int pad_l, int pad_b, int pad_r, int groups, bool ceil_mode = false);
 
 // Copies in (ih x iw x ic) into padded (ph x pw x ic), borders zero.
 void pad_input(const ConvGeometry& g, const float* in, float* padded);
@@ -36,6 +47,41 @@ void conv2d_backward_input_reference(const ConvGeometry& g, const float* gpre, c
 void transpose_kernel(const ConvGeometry& g, const float* kernel, float* kernel_t);
 void crop_padded(const ConvGeometry& g, const float* padded, float* out);
 
+// Depthwise convolution: groups == ic == oc (g.ic channels, g.oc must equal it), one kh x kw filter
+// per channel, kernel [kh][kw][c]; any stride and dilation. Vectorised over channels, which are
+// contiguous in HWC. bias may be null; no activation.
+void depthwise_conv_forward(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
+                            float* out);
+// gin_padded (ph x pw x c) is overwritten; the caller crops it with crop_padded.
+void depthwise_conv_backward_input(const ConvGeometry& g, const float* gout, const float* kernel, float* gin_padded);
+// References read/write the unpadded input (ih x iw x c) with bounds checks.
+void depthwise_conv_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
+                                      float* out);
+void depthwise_conv_backward_input_reference(const ConvGeometry& g, const float* gout, const float* kernel,
+                                             float* gin);
+
+// Grouped and/or dilated convolution, any g.groups dividing ic and oc (a depthwise multiplier > 1
+// included). kernel is [kh][kw][ic/groups][oc]: output channel o belongs to group
+// o / (oc/groups) and reads input channels group*(ic/groups) ... + ic/groups - 1. bias may be
+// null; no activation. Backward: gin_padded (ph x pw x ic) is overwritten; crop it with crop_padded.
+void grouped_conv_forward(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
+                          float* out);
+void grouped_conv_backward_input(const ConvGeometry& g, const float* gout, const float* kernel, float* gin_padded);
+void grouped_conv_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
+                                    float* out);
+void grouped_conv_backward_input_reference(const ConvGeometry& g, const float* gout, const float* kernel,
+                                           float* gin);
+
+// Average pooling (ONNX AveragePool, PyTorch avg_pool2d) over the unpadded input in (ih x iw x c,
+// c = g.ic), windows kh x kw with strides, dilations and pads from g. count_include_pad: divide by
+// the window positions inside the input plus its declared padding (pad_t..pad_b; the ceil_mode
+// overhang past it does not count, as PyTorch), else by those inside the input. Backward: gin (ih x iw
+// x c) is overwritten.
+void avg_pool_forward(const ConvGeometry& g, bool count_include_pad, const float* in, float* out);
+void avg_pool_backward(const ConvGeometry& g, bool count_include_pad, const float* gout, float* gin);
+void avg_pool_forward_reference(const ConvGeometry& g, bool count_include_pad, const float* in, float* out);
+void avg_pool_backward_reference(const ConvGeometry& g, bool count_include_pad, const float* gout, float* gin);
+
 // y = act(x W + b), W is Keras [in][out].
 void dense_forward(int in, int out, const float* x, const float* W, const float* b, bool relu,
                    float* y);
@@ -44,7 +90,9 @@ void dense_backward_input(int in, int out, const float* gy, const float* W, floa
 
 // Max pooling, geometry as a convolution's (kh x kw window). Forward takes the maximum over
 // channel vectors; backward routes each output's gradient to the first input in its window that
-// equals the output (the first maximum, as TensorFlow), so forward keeps no argmax.
+// equals the output (the first maximum, as TensorFlow), so forward keeps no argmax. Windows are
+// clipped to the input, so padding (explicit or a ceil_mode overhang) acts as -inf, as in PyTorch.
+// Dilation is not supported: g.dh and g.dw must be 1.
 void max_pool_forward(const ConvGeometry& g, const float* in, float* out);
 void max_pool_backward(const ConvGeometry& g, const float* in, const float* out, const float* gout, float* gin);
 // Reference: argmax records the flat input index of each output's first maximum.
