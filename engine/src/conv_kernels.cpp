@@ -4,6 +4,7 @@
 // copy of the input, references read the unpadded input with bounds checks.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 #include <xsimd/xsimd.hpp>
 
 #include "gradcam/kernels.h"
@@ -207,7 +208,7 @@ void depthwise_conv_forward_reference(const ConvGeometry& g, const float* in, co
 void depthwise_conv_backward_input_reference(const ConvGeometry& g, const float* gout, const float* kernel,
                                              float* gin) {
   const int C = g.ic;
-  std::fill(gin, gin + size_t(g.ih) * g.iw * C, 0.f);
+  std::vector<double> acc(size_t(g.ih) * g.iw * C, 0.0);  // sums in double, rounded once
   for (int oy = 0; oy < g.oh; ++oy)
     for (int ox = 0; ox < g.ow; ++ox)
       for (int ky = 0; ky < g.kh; ++ky)
@@ -215,9 +216,10 @@ void depthwise_conv_backward_input_reference(const ConvGeometry& g, const float*
           const int iy = oy * g.sh + ky * g.dh - g.pad_t, ix = ox * g.sw + kx * g.dw - g.pad_l;
           if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;
           for (int c = 0; c < C; ++c)
-            gin[(size_t(iy) * g.iw + ix) * C + c] +=
-                gout[(size_t(oy) * g.ow + ox) * C + c] * kernel[(size_t(ky) * g.kw + kx) * C + c];
+            acc[(size_t(iy) * g.iw + ix) * C + c] +=
+                double(gout[(size_t(oy) * g.ow + ox) * C + c]) * kernel[(size_t(ky) * g.kw + kx) * C + c];
         }
+  std::transform(acc.begin(), acc.end(), gin, [](double v) { return float(v); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,7 +352,7 @@ void grouped_conv_forward_reference(const ConvGeometry& g, const float* in, cons
 void grouped_conv_backward_input_reference(const ConvGeometry& g, const float* gout, const float* kernel,
                                            float* gin) {
   const int icg = g.ic / g.groups, ocg = g.oc / g.groups;
-  std::fill(gin, gin + size_t(g.ih) * g.iw * g.ic, 0.f);
+  std::vector<double> acc(size_t(g.ih) * g.iw * g.ic, 0.0);  // sums in double, rounded once
   for (int oy = 0; oy < g.oh; ++oy)
     for (int ox = 0; ox < g.ow; ++ox)
       for (int ky = 0; ky < g.kh; ++ky)
@@ -361,10 +363,10 @@ void grouped_conv_backward_input_reference(const ConvGeometry& g, const float* g
             const int ci0 = (o / ocg) * icg;
             const double go = gout[(size_t(oy) * g.ow + ox) * g.oc + o];
             for (int ci = 0; ci < icg; ++ci)
-              gin[(size_t(iy) * g.iw + ix) * g.ic + ci0 + ci] +=
-                  float(go * kernel[((size_t(ky) * g.kw + kx) * icg + ci) * g.oc + o]);
+              acc[(size_t(iy) * g.iw + ix) * g.ic + ci0 + ci] += go * kernel[((size_t(ky) * g.kw + kx) * icg + ci) * g.oc + o];
           }
         }
+  std::transform(acc.begin(), acc.end(), gin, [](double v) { return float(v); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,7 +491,7 @@ void avg_pool_forward_reference(const ConvGeometry& g, bool count_include_pad, c
 
 void avg_pool_backward_reference(const ConvGeometry& g, bool count_include_pad, const float* gout, float* gin) {
   const int C = g.ic;
-  std::fill(gin, gin + size_t(g.ih) * g.iw * C, 0.f);
+  std::vector<double> acc(size_t(g.ih) * g.iw * C, 0.0);  // sums in double, rounded once
   for (int oy = 0; oy < g.oh; ++oy)
     for (int ox = 0; ox < g.ow; ++ox) {
       const int n = avg_pool_divisor_reference(g, count_include_pad, oy, ox);
@@ -499,9 +501,10 @@ void avg_pool_backward_reference(const ConvGeometry& g, bool count_include_pad, 
           const int iy = oy * g.sh + ky * g.dh - g.pad_t, ix = ox * g.sw + kx * g.dw - g.pad_l;
           if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;
           for (int c = 0; c < C; ++c)
-            gin[(size_t(iy) * g.iw + ix) * C + c] += float(double(gout[(size_t(oy) * g.ow + ox) * C + c]) / n);
+            acc[(size_t(iy) * g.iw + ix) * C + c] += double(gout[(size_t(oy) * g.ow + ox) * C + c]) / n;
         }
     }
+  std::transform(acc.begin(), acc.end(), gin, [](double v) { return float(v); });
 }
 
 }  // namespace gradcam::kernels
