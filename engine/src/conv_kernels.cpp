@@ -137,6 +137,61 @@ inline void depthwise_gather(const ConvGeometry& g, const float* gout, const flo
   for (int j = 0; j < NB; ++j) acc[j].store_unaligned(gi + c + j * L);
 }
 
+// P gin pixels of one padded row that share their column taps: pixels px0 + p*sw (same phase
+// modulo the stride), where tap q reads gout column ox0s[q] + p. Each kernel vector then feeds P
+// multiply-adds, as in the forward.
+template <int P>
+inline void depthwise_gather_tile(const ConvGeometry& g, const float* gout, const float* kernel, float* gin_padded,
+                                  int py, int px0, int nr, const int* kys, const int* oys, int nc, const int* kxs,
+                                  const int* ox0s) {
+  const size_t C = size_t(g.ic);
+  const int cv = g.ic - g.ic % L;
+  float* gi = gin_padded + (size_t(py) * g.pw + px0) * C;
+  const size_t gi_step = size_t(g.sw) * C;
+  for (int c = 0; c < cv; c += L) {
+    Batch acc[P];
+    for (int p = 0; p < P; ++p) acc[p] = Batch(0.f);
+    for (int r = 0; r < nr; ++r) {
+      const float* go_row = gout + size_t(oys[r]) * g.ow * C + c;
+      const float* k_row = kernel + size_t(kys[r]) * g.kw * C + c;
+      for (int q = 0; q < nc; ++q) {
+        const Batch kv = Batch::load_unaligned(k_row + size_t(kxs[q]) * C);
+        const float* go = go_row + size_t(ox0s[q]) * C;
+        for (int p = 0; p < P; ++p) acc[p] = xsimd::fma(Batch::load_unaligned(go + p * C), kv, acc[p]);
+      }
+    }
+    for (int p = 0; p < P; ++p) acc[p].store_unaligned(gi + p * gi_step + c);
+  }
+  for (int c = cv; c < g.ic; ++c)
+    for (int p = 0; p < P; ++p) {
+      float acc = 0.f;
+      for (int r = 0; r < nr; ++r)
+        for (int q = 0; q < nc; ++q)
+          acc += gout[(size_t(oys[r]) * g.ow + ox0s[q] + p) * C + c] * kernel[(size_t(kys[r]) * g.kw + kxs[q]) * C + c];
+      gi[p * gi_step + c] = acc;
+    }
+}
+
+// One gin pixel, with its own tap lists (the borders, where neighbours' taps differ).
+inline void depthwise_gather_pixel(const ConvGeometry& g, const float* gout, const float* kernel, float* gin_padded,
+                                   int py, int px, int nr, const int* kys, const int* oys) {
+  const size_t C = size_t(g.ic);
+  const int cv = g.ic - g.ic % L;
+  int kxs[kMaxGatherTaps], oxs[kMaxGatherTaps];
+  const int nc = nr ? taps_reaching(px, g.kw, g.sw, g.dw, g.ow, kxs, oxs) : 0;
+  float* gi = gin_padded + (size_t(py) * g.pw + px) * C;
+  int c = 0;
+  for (; c + 4 * L <= cv; c += 4 * L) depthwise_gather<4>(g, gout, kernel, gi, c, nr, kys, oys, nc, kxs, oxs);
+  for (; c < cv; c += L) depthwise_gather<1>(g, gout, kernel, gi, c, nr, kys, oys, nc, kxs, oxs);
+  for (; c < g.ic; ++c) {
+    float acc = 0.f;
+    for (int r = 0; r < nr; ++r)
+      for (int q = 0; q < nc; ++q)
+        acc += gout[(size_t(oys[r]) * g.ow + oxs[q]) * C + c] * kernel[(size_t(kys[r]) * g.kw + kxs[q]) * C + c];
+    gi[c] = acc;
+  }
+}
+
 }  // namespace
 
 void depthwise_conv_forward(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
@@ -167,22 +222,34 @@ void depthwise_conv_backward_input(const ConvGeometry& g, const float* gout, con
           }
     return;
   }
-  const int cv = g.ic - g.ic % L;
-  int kys[kMaxGatherTaps], oys[kMaxGatherTaps], kxs[kMaxGatherTaps], oxs[kMaxGatherTaps];
+  // Pixel px = r + j*sw (phase r) is reached through column tap kx iff kx*dw - r = m*sw, from
+  // output column j - m. Per phase the (kx, m) pairs are fixed, so runs of kTile pixels whose
+  // output columns all exist share one tap list.
+  constexpr int kTile = 4;
+  int kys[kMaxGatherTaps], oys[kMaxGatherTaps], kxs[kMaxGatherTaps], ms[kMaxGatherTaps], ox0s[kMaxGatherTaps];
   for (int py = 0; py < g.ph; ++py) {
     const int nr = taps_reaching(py, g.kh, g.sh, g.dh, g.oh, kys, oys);
-    for (int px = 0; px < g.pw; ++px) {
-      float* gi = gin_padded + (size_t(py) * g.pw + px) * C;
-      const int nc = nr ? taps_reaching(px, g.kw, g.sw, g.dw, g.ow, kxs, oxs) : 0;
-      int c = 0;
-      for (; c + 4 * L <= cv; c += 4 * L) depthwise_gather<4>(g, gout, kernel, gi, c, nr, kys, oys, nc, kxs, oxs);
-      for (; c < cv; c += L) depthwise_gather<1>(g, gout, kernel, gi, c, nr, kys, oys, nc, kxs, oxs);
-      for (; c < g.ic; ++c) {
-        float acc = 0.f;
-        for (int r = 0; r < nr; ++r)
-          for (int q = 0; q < nc; ++q)
-            acc += gout[(size_t(oys[r]) * g.ow + oxs[q]) * C + c] * kernel[(size_t(kys[r]) * g.kw + kxs[q]) * C + c];
-        gi[c] = acc;
+    for (int r = 0; r < g.sw && r < g.pw; ++r) {
+      int nk = 0, m_min = 0, m_max = 0;
+      for (int kx = 0; kx < g.kw; ++kx) {
+        const int t = kx * g.dw - r;  // > -sw, so a multiple of sw only when >= 0
+        if (t % g.sw != 0) continue;
+        kxs[nk] = kx;
+        ms[nk] = t / g.sw;
+        m_min = nk ? std::min(m_min, ms[nk]) : ms[nk];
+        m_max = nk ? std::max(m_max, ms[nk]) : ms[nk];
+        ++nk;
+      }
+      const int pixels = (g.pw - r + g.sw - 1) / g.sw;
+      for (int j = 0; j < pixels;) {
+        if (nr > 0 && nk > 0 && j + kTile <= pixels && j >= m_max && j + kTile - 1 < g.ow + m_min) {
+          for (int q = 0; q < nk; ++q) ox0s[q] = j - ms[q];
+          depthwise_gather_tile<kTile>(g, gout, kernel, gin_padded, py, r + j * g.sw, nr, kys, oys, nk, kxs, ox0s);
+          j += kTile;
+        } else {
+          depthwise_gather_pixel(g, gout, kernel, gin_padded, py, r + j * g.sw, nr, kys, oys);
+          ++j;
+        }
       }
     }
   }
