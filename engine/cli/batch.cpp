@@ -72,7 +72,7 @@ std::string overlay_name(const std::string& rel) { return rel + ".png"; }
 json run_settings(const Args& a, const Engine& engine, const ExplainSettings& s) {
   const Architecture& arch = engine.arch();
   return {{"model", a.get("model")},
-          {"layer", arch.layers[size_t(s.options.layer)].name},
+          {"layer", layer_name(engine.model(), s.options.layer)},
           {"method", method_name(s.options.method)},
           {"target", s.options.target < 0 ? std::string("auto") : arch.classes[size_t(s.options.target)]},
           {"score", score_name(s.options.score)},
@@ -195,7 +195,7 @@ json explain_one(Engine& engine, const ExplainSettings& s, const fs::path& in, c
 
 int cmd_batch(const Args& a) {
   auto engine = load_engine(a);
-  const ExplainSettings s = explain_settings(a, engine->arch());
+  const ExplainSettings s = explain_settings(a, engine->model());
   const fs::path in = a.require("input"), out = a.require("out");
   const Shard shard = a.has("shard") ? parse_shard(a.get("shard")) : Shard{};
   const int jobs = int(a.integer("jobs", 1, 1, 256));

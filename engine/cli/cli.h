@@ -60,6 +60,16 @@ bool same_path(const fs::path& a, const fs::path& b);
 // True when `inner` is `outer` or lies somewhere below it.
 bool path_within(const fs::path& inner, const fs::path& outer);
 
+template <class T>
+T unwrap_file(Result<T> r) {
+  if (!r) throw FileError{r.error()};
+  return std::move(r.value());
+}
+
+// What every command that reads a model takes: --model, and what the file may not say (ONNX):
+// --mean R,G,B --std R,G,B (torchvision's normalisation), --labels FILE (a class name per line),
+// --size N (a dynamic input size).
+extern const std::vector<std::string> kModelOptions;
 std::unique_ptr<Engine> load_engine(const Args& a);
 Image load_image(const std::string& path);
 double now_ms();
@@ -67,7 +77,7 @@ double now_ms();
 // The explain options (--layer, --method, ...: the engine's request keys), parsed by the engine's
 // one request parser.
 using ExplainSettings = ExplainRequest;
-ExplainSettings explain_settings(const Args& a, const Architecture& arch);
+ExplainSettings explain_settings(const Args& a, const Model& model);
 
 // A progress bar on stderr, redrawn in place.
 struct Progress {

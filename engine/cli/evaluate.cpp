@@ -46,7 +46,7 @@ int cmd_evaluate(const Args& a) {
   std::vector<std::pair<std::string, std::string>> fields;
   for (const char* key : {"layer", "crop"})
     if (a.has(key)) fields.emplace_back(key, a.get(key));
-  const ExplainRequest request = unwrap_usage(parse_request(arch, fields, "--"));
+  const ExplainRequest request = unwrap_usage(parse_request(engine->model(), fields, "--"));
   const long limit = long(a.integer("limit", -1, 1, 1000000000));
   const int steps = int(a.integer("steps", 32, 1, 4096));
 
@@ -132,7 +132,7 @@ int cmd_evaluate(const Args& a) {
 
   json out = {{"images", images},
               {"failed", failed},
-              {"layer", arch.layers[size_t(request.options.layer)].name},
+              {"layer", layer_name(engine->model(), request.options.layer)},
               {"crop", crop_mode_name(request.crop)},
               {"target", "predicted"},
               {"steps", steps},
@@ -160,7 +160,7 @@ int cmd_evaluate(const Args& a) {
   }
   std::printf("%ld images%s, layer %s, target: the predicted class, %d steps\n", images,
               failed ? (", " + std::to_string(failed) + " unreadable skipped").c_str() : "",
-              arch.layers[size_t(request.options.layer)].name.c_str(), steps);
+              layer_name(engine->model(), request.options.layer).c_str(), steps);
   std::printf("%-16s %10s %10s %10s %10s %10s\n", "method", "deletion", "insertion", "ROAD MoRF", "ROAD LeRF", "conf. chg");
   std::printf("%-16s %10s %10s %10s %10s %10s\n", "", "(lower)", "(higher)", "(lower)", "(higher)", "(higher)");
   for (size_t m = 0; m < methods.size(); ++m) {

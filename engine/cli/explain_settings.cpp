@@ -4,11 +4,11 @@
 
 namespace gradcam::cli {
 
-ExplainSettings explain_settings(const Args& a, const Architecture& arch) {
+ExplainSettings explain_settings(const Args& a, const Model& model) {
   std::vector<std::pair<std::string, std::string>> fields;
   for (const std::string& key : request_keys())
     if (a.has(key)) fields.emplace_back(key, a.get(key));
-  return unwrap_usage(parse_request(arch, fields, "--"));
+  return unwrap_usage(parse_request(model, fields, "--"));
 }
 
 }  // namespace gradcam::cli

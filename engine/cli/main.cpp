@@ -22,7 +22,8 @@ const char* kUsage = R"(usage: gradcam COMMAND [options]
 
 commands:
   info     --model F [--json]
-             classes, input shape, layers with output shapes
+             classes, input shape, layers with output shapes (ONNX: the nodes that can be
+             explained, with op type and output shape)
   explain  --model F --image F [--layer NAME] [--method NAME] [--target auto|INDEX|NAME]
            [--score logit|probability] [--crop center|squash|letterbox]
            [--colormap turbo|jet|viridis|inferno] [--alpha A] [--samples N]
@@ -52,6 +53,12 @@ commands:
              (untrained) weights
   bench    --model F [--image F] [--iterations N] [--json] [--profile]
              time forward and Grad-CAM passes (--profile: each layer's forward too)
+
+model options (every command with --model): F is a model file (.safetensors), a Keras file
+(.h5, .keras) or an ONNX file (.onnx, as PyTorch exports it), told apart by their bytes
+  --mean R,G,B --std R,G,B   normalise as torchvision does: x = (pixel/255 - mean) / std
+  --labels FILE              class names, one per line (ONNX default: 0, 1, ...)
+  --size N                   input height and width for a model whose size is dynamic
 )";
 
 // The usage text, with the methods as the method table lists them.
@@ -72,9 +79,8 @@ void print_summary(const Engine& engine, const Explanation& e, const std::string
   std::printf("%s%s\n", image.c_str(), engine.model().trained() ? "" : "  (untrained model: random weights)");
   for (const ClassScore& s : top_k(e.probabilities, 5))
     std::printf("  %-12s %6.2f%%\n", arch.classes[size_t(s.index)].c_str(), 100.0 * s.probability);
-  const LayerSpec& l = arch.layers[size_t(e.layer)];
   std::printf("explained %s with %s at %s (%dx%dx%d), score %s; %.2f ms\n", arch.classes[size_t(e.target)].c_str(),
-              method_name(e.method), l.name.c_str(), e.layer_shape.h, e.layer_shape.w, e.layer_shape.c,
+              method_name(e.method), layer_name(engine.model(), e.layer).c_str(), e.layer_shape.h, e.layer_shape.w, e.layer_shape.c,
               score_name(e.score), e.forward_ms + e.backward_ms + e.cam_ms);
 }
 
@@ -86,6 +92,20 @@ int cmd_info(const Args& a) {
   }
   const Architecture& arch = engine->arch();
   std::printf("model: %s (%s)\n", a.get("model").c_str(), engine->model().trained() ? "trained" : "untrained: random weights");
+  if (engine->is_onnx()) {
+    const Graph& g = engine->graph();
+    std::printf("input: %s [1,%d,%d,%d] (NCHW), x = pixel/255%s\n", g.input.name.c_str(), arch.channels, arch.height,
+                arch.width, arch.mean.empty() ? " (no --mean/--std)" : " then (x - mean) / std");
+    std::printf("classes: %zu, nodes: %zu; explainable (4-D output):\n", arch.classes.size(), g.nodes.size());
+    std::printf("%-52s %-18s %s\n", "node", "op", "output");
+    for (int i : explainable_nodes(g)) {
+      const Node& n = g.nodes[size_t(i)];
+      const Shape& s = g.output_of(i).shape;
+      std::printf("%-52s %-18s [1,%d,%d,%d]%s\n", n.name.c_str(), n.op_type.c_str(), s.c, s.h, s.w,
+                  i == g.default_layer ? "  (default)" : "");
+    }
+    return 0;
+  }
   std::printf("input: %dx%dx%d, scale %g\nclasses:", arch.height, arch.width, arch.channels, arch.scale);
   for (const auto& c : arch.classes) std::printf(" %s", c.c_str());
   std::printf("\n%-24s %-11s %s\n", "layer", "type", "output");
@@ -96,7 +116,7 @@ int cmd_info(const Args& a) {
 
 int cmd_explain(const Args& a) {
   auto engine = load_engine(a);
-  ExplainSettings s = explain_settings(a, engine->arch());
+  ExplainSettings s = explain_settings(a, engine->model());
   std::string image_path = a.require("image");
   if (a.has("out")) {
     // The overlay must never replace what this run reads, nor (silently) anything else.
@@ -296,26 +316,29 @@ int cmd_bench(const Args& a) {
     }
     rows.push_back({name, t});
   };
+  const Graph& graph = net.graph();
   time("forward", [&] { net.forward(input.data()); });
-  for (const char* layer : {"conv2d_8", "conv2d_2", "conv2d"}) {
-    auto idx = find_conv_layer(arch, layer);
+  // The default layer (the seed network's conv2d_8), and for the model file two earlier ones.
+  std::vector<std::string> layers = {"auto"};
+  if (!engine->is_onnx()) layers = {"conv2d_8", "conv2d_2", "conv2d"};
+  for (const std::string& layer : layers) {
+    auto idx = find_layer(graph, layer);
     if (!idx) continue;
     ExplainOptions o;
     o.layer = *idx;
-    time(std::string("gradcam ") + layer, [&] { (void)explain(net, input.data(), o); });
+    time("gradcam " + graph.nodes[size_t(*idx)].name, [&] { (void)explain(net, input.data(), o); });
   }
-  auto first = find_conv_layer(arch, arch.layers[0].name);
-  if (first) {
+  const std::vector<int> explainable = explainable_nodes(graph);
+  if (!explainable.empty()) {
     std::vector<float> d(static_cast<size_t>(net.num_classes()));
     time("all conv layers (1 fwd + 1 bwd)", [&] {
       net.forward(input.data());
       score_gradient(net.logits(), net.probabilities(), 0, Score::logit, d.data());
-      net.backward(d.data(), *first);
-      for (int i = 0; i < net.layer_count(); ++i)
-        if (arch.layers[size_t(i)].type == LayerType::conv2d) {
-          const Shape& s = arch.layers[size_t(i)].output;
-          (void)grad_cam(net.output(i).data(), net.output_grad(i).data(), s.h, s.w, s.c);
-        }
+      net.backward(d.data(), explainable.front());
+      for (int i : explainable) {
+        const Shape& s = net.output_shape(i);
+        (void)grad_cam(net.output(i).data(), net.output_grad(i).data(), s.h, s.w, s.c);
+      }
     });
   }
   if (a.has("profile")) {
@@ -323,7 +346,8 @@ int cmd_bench(const Args& a) {
     net.forward(input.data());
     std::vector<double> from(size_t(net.layer_count()) + 1, 0.0);
     for (int i = net.layer_count() - 1; i >= 0; --i) {
-      std::vector<float> x = i == 0 ? input : net.output(i - 1);
+      const int v = graph.nodes[size_t(i)].inputs[0];
+      std::vector<float> x = v == 0 ? net.input() : net.output(graph.value(v).producer);
       std::vector<double> t;
       for (int k = 0; k < iters; ++k) {
         double t0 = now_ms();
@@ -333,7 +357,7 @@ int cmd_bench(const Args& a) {
       from[size_t(i)] = quantile(t, 0.5);
     }
     for (int i = 0; i < net.layer_count(); ++i)
-      rows.push_back({"  forward " + arch.layers[size_t(i)].name, {from[size_t(i)] - from[size_t(i) + 1]}});
+      rows.push_back({"  forward " + graph.nodes[size_t(i)].name, {from[size_t(i)] - from[size_t(i) + 1]}});
   }
   if (a.has("json")) {
     json j = json::object();
@@ -361,7 +385,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = [] {
     CommandOptions explain{{"model", "image", "out"}, {"json", "dump-input", "overwrite"}};
     explain.values.insert(explain.values.end(), request_keys().begin(), request_keys().end());
-    return std::vector<Command>{
+    std::vector<Command> t{
         {"info", cmd_info, {{"model"}, {"json"}}},
         {"explain", cmd_explain, explain},
         {"eval", cmd_eval, {{"model", "data", "crop", "limit"}, {"json", "quiet"}}},
@@ -372,6 +396,14 @@ const std::vector<Command>& commands() {
         {"import-keras", cmd_import_keras, {{"model", "out", "arch"}, {"overwrite"}}},
         {"bench", cmd_bench, {{"model", "image", "iterations"}, {"json", "profile"}}},
     };
+    // Every command that reads a model takes the model options (import-keras converts a Keras file).
+    for (Command& c : t) {
+      auto& v = c.options.values;
+      if (std::string(c.name) == "import-keras" || std::find(v.begin(), v.end(), "model") == v.end()) continue;
+      for (const std::string& o : kModelOptions)
+        if (std::find(v.begin(), v.end(), o) == v.end()) v.push_back(o);
+    }
+    return t;
   }();
   return table;
 }

@@ -1,10 +1,13 @@
 #include "gradcam/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "gradcam/keras.h"
+#include "gradcam/onnx.h"
+#include "gradcam/onnx_import.h"
 
 namespace gradcam {
 
@@ -22,33 +25,119 @@ std::vector<ClassScore> top_k(const std::vector<float>& p, int k) {
   return out;
 }
 
-Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, const std::string& source) {
-  // The format is told by the file's first bytes, not its name: HDF5 is a Keras file.
-  if (is_hdf5(bytes, size)) {
-    auto m = load_keras_hdf5(bytes, size, source);
-    if (!m) return make_error(m.error());
-    return std::make_unique<Engine>(std::move(m.value()));
+Status set_normalization(Model& model, const std::vector<float>& mean, const std::vector<float>& std) {
+  if (mean.empty() && std.empty()) {
+    model.arch.mean.clear(), model.arch.std.clear();
+    return {};
   }
-  if (is_zip(bytes, size)) {  // a Keras 3 .keras archive
-    auto m = load_keras_archive(bytes, size, source);
-    if (!m) return make_error(m.error());
-    return std::make_unique<Engine>(std::move(m.value()));
+  const size_t c = size_t(model.arch.channels);
+  if (mean.size() != c || std.size() != c)
+    return make_error("mean and std need " + std::to_string(c) + " values each (one per channel), got " +
+                      std::to_string(mean.size()) + " and " + std::to_string(std.size()));
+  for (size_t k = 0; k < c; ++k) {
+    if (!std::isfinite(mean[k]) || !std::isfinite(std[k]) || !(std[k] > 0.f))
+      return make_error("std must be positive and mean and std finite");
   }
-  auto m = load_model(bytes, size, source);
+  model.arch.mean = mean, model.arch.std = std;
+  return {};
+}
+
+Status set_labels(Model& model, const std::vector<std::string>& labels) {
+  if (labels.empty()) return {};
+  if (labels.size() != model.arch.classes.size())
+    return make_error("the labels name " + std::to_string(labels.size()) + " classes, the model has " +
+                      std::to_string(model.arch.classes.size()));
+  model.arch.classes = labels;
+  return {};
+}
+
+Result<std::vector<std::string>> parse_labels(const std::string& text, const std::string& source) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    out.push_back(line);
+    pos = end + 1;
+  }
+  while (!out.empty() && out.back().empty()) out.pop_back();
+  if (out.empty()) return make_error(source + ": no labels (one class name per line)");
+  if (out.size() > size_t(ModelLimits::kMaxClasses)) return make_error(source + ": too many labels");
+  return out;
+}
+
+Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, const std::string& source,
+                                             const LoadOptions& options) {
+  // The format is told by the file's first bytes, not its name.
+  Result<Model> m = make_error("");
+  if (is_hdf5(bytes, size))
+    m = load_keras_hdf5(bytes, size, source);
+  else if (is_zip(bytes, size))  // a Keras 3 .keras archive
+    m = load_keras_archive(bytes, size, source);
+  else if (onnx::looks_like_onnx(bytes, size))
+    m = load_onnx_model(bytes, size, source, OnnxOptions{options.size});
+  else
+    m = load_model(bytes, size, source);
   if (!m) return make_error(m.error());
+  if (options.size > 0 && !m->graph && (options.size != m->arch.height || options.size != m->arch.width))
+    return make_error(source + ": --size applies to ONNX models with a dynamic input size; this model takes " +
+                      std::to_string(m->arch.height) + "x" + std::to_string(m->arch.width));
+  if (Status s = gradcam::set_normalization(*m, options.mean, options.std); !s) return make_error(s.error());
+  if (Status s = gradcam::set_labels(*m, options.labels); !s) return make_error(s.error());
   return std::make_unique<Engine>(std::move(m.value()));
 }
 
-Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path) {
-  auto bytes = read_model_bytes(path);  // raw: load() tells safetensors from HDF5 by the bytes
+Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path, const LoadOptions& options) {
+  auto bytes = read_model_bytes(path);  // raw: load() tells the formats apart by the bytes
   if (!bytes) return make_error(bytes.error());
-  return load(bytes->data(), bytes->size(), path);
+  return load(bytes->data(), bytes->size(), path, options);
 }
 
-Engine::Engine(Model model) : model_(std::move(model)), net_(model_) {}
+namespace {
+
+// The model file's sequential layers become a graph here, once, so every front end sees one.
+Model with_graph(Model m) {
+  if (!m.graph) {
+    auto g = graph_from_model(m);
+    if (g) m.graph = std::make_shared<const Graph>(std::move(*g));
+  }
+  return m;
+}
+
+}  // namespace
+
+Engine::Engine(Model model) : model_(with_graph(std::move(model))), net_(model_) {}
 
 std::vector<float> Engine::prepare(const Image& image, CropMode crop) const {
-  return image_to_input(image, model_.arch.height, model_.arch.width, crop, model_.arch.scale);
+  std::vector<float> x = image_to_input(image, model_.arch.height, model_.arch.width, crop, model_.arch.scale);
+  const Architecture& a = model_.arch;
+  if (!a.mean.empty()) {
+    const size_t c = size_t(a.channels);
+    for (size_t k = 0; k < x.size(); ++k) x[k] = (x[k] - a.mean[k % c]) / a.std[k % c];
+  }
+  return x;
+}
+
+std::string layer_name(const Model& model, int layer) {
+  if (model.graph) return model.graph->nodes[size_t(layer)].name;
+  return model.arch.layers[size_t(layer)].name;
+}
+
+std::vector<int64_t> model_input_shape(const Model& model) {
+  const Architecture& a = model.arch;
+  if (model.graph && model.graph->input.channels_first) return {1, a.channels, a.height, a.width};
+  return {1, a.height, a.width, a.channels};
+}
+
+std::vector<float> model_layout_input(const Model& model, const std::vector<float>& hwc) {
+  if (!model.graph || !model.graph->input.channels_first) return hwc;
+  const size_t c = size_t(model.arch.channels), hw = hwc.size() / c;
+  std::vector<float> chw(hwc.size());
+  for (size_t i = 0; i < hw; ++i)
+    for (size_t k = 0; k < c; ++k) chw[k * hw + i] = hwc[i * c + k];
+  return chw;
 }
 
 const std::vector<float>& Engine::predict(const std::vector<float>& input) {
@@ -62,20 +151,32 @@ Result<Explanation> Engine::explain(const std::vector<float>& input, const Expla
 
 std::string Engine::info_json() const {
   const Architecture& a = model_.arch;
+  const Graph& g = graph();
+  const bool onnx = is_onnx();
   json layers = json::array();
   int64_t parameters = 0;
-  for (const auto& [name, v] : model_.params) parameters += int64_t(v.size());
-  for (const LayerSpec& l : a.layers) {
-    json lj = {{"name", l.name},
-               {"type", layer_type_name(l.type)},
-               {"output", {l.output.h, l.output.w, l.output.c}}};
-    if (l.type == LayerType::conv2d) {
-      lj["kernel"] = {l.kernel_h, l.kernel_w};
-      lj["strides"] = {l.stride_h, l.stride_w};
-      lj["padding"] = l.padding == Padding::same ? "same" : "valid";
+  for (const Node& n : g.nodes)
+    for (const auto& w : n.weights) parameters += int64_t(w.size());
+  if (!onnx) {
+    parameters = 0;  // the file's own count (batch norm is stored as four vectors, folded as two)
+    for (const auto& [name, v] : model_.params) parameters += int64_t(v.size());
+    for (const LayerSpec& l : a.layers) {
+      json lj = {{"name", l.name}, {"type", layer_type_name(l.type)}, {"output", {l.output.h, l.output.w, l.output.c}}};
+      if (l.type == LayerType::conv2d) {
+        lj["kernel"] = {l.kernel_h, l.kernel_w};
+        lj["strides"] = {l.stride_h, l.stride_w};
+        lj["padding"] = l.padding == Padding::same ? "same" : "valid";
+      }
+      if (l.type == LayerType::conv2d || l.type == LayerType::dense) lj["activation"] = activation_name(l.activation);
+      layers.push_back(lj);
     }
-    if (l.type == LayerType::conv2d || l.type == LayerType::dense) lj["activation"] = activation_name(l.activation);
-    layers.push_back(lj);
+  } else {
+    // Every node that can be explained: its name, op type, output tensor name and NCHW shape.
+    for (int i : explainable_nodes(g)) {
+      const Node& n = g.nodes[size_t(i)];
+      const Value& v = g.value(n.output);
+      layers.push_back({{"name", n.name}, {"type", n.op_type}, {"output_name", v.name}, {"output", {1, v.shape.c, v.shape.h, v.shape.w}}});
+    }
   }
   // The method table as front ends need it: names to send back, labels to show, whether the map
   // lives at a layer or at the input, and whether one pass explains every layer.
@@ -90,17 +191,25 @@ std::string Engine::info_json() const {
   }
   json meta = json::object();
   for (const auto& [k, v] : model_.metadata) meta[k] = v;
-  json j = {{"classes", a.classes},
-            {"input", {{"height", a.height}, {"width", a.width}, {"channels", a.channels}, {"scale", a.scale}}},
+  json explainable = json::array();
+  for (int i : explainable_nodes(g)) explainable.push_back(g.nodes[size_t(i)].name);
+  json input = {{"height", a.height}, {"width", a.width}, {"channels", a.channels}, {"scale", a.scale},
+                {"layout", g.input.channels_first ? "NCHW" : "NHWC"}, {"shape", model_input_shape(model_)}};
+  if (!a.mean.empty()) input["mean"] = a.mean, input["std"] = a.std;
+  json j = {{"format", onnx ? "onnx" : "model"},
+            {"classes", a.classes},
+            {"input", input},
+            {"input_shape", model_input_shape(model_)},
             {"layers", layers},
-            {"conv_layers", json::array()},
+            {"conv_layers", explainable},
+            {"explainable", explainable},
+            {"default_layer", g.default_layer >= 0 ? json(g.nodes[size_t(g.default_layer)].name) : json(nullptr)},
+            {"nodes", int(g.nodes.size())},
             {"methods", methods},
             {"method_details", method_details},
             {"trained", model_.trained()},
             {"parameters", parameters},
             {"metadata", meta}};
-  for (const LayerSpec& l : a.layers)
-    if (l.type == LayerType::conv2d) j["conv_layers"].push_back(l.name);
   return j.dump();
 }
 

@@ -36,20 +36,6 @@ void score_gradient(const std::vector<float>& logits, const std::vector<float>& 
   }
 }
 
-Result<int> find_conv_layer(const Architecture& arch, const std::string& name) {
-  std::string names;
-  int last = -1;
-  for (size_t i = 0; i < arch.layers.size(); ++i) {
-    if (arch.layers[i].type != LayerType::conv2d) continue;
-    if (arch.layers[i].name == name) return int(i);
-    last = int(i);
-    names += (names.empty() ? "" : ", ") + arch.layers[i].name;
-  }
-  if (last < 0) return make_error("the model has no conv2d layer to explain");
-  if (name.empty() || name == "auto") return last;
-  return make_error("no conv layer named \"" + name + "\" (conv layers: " + names + ")");
-}
-
 Result<int> parse_target(const Architecture& arch, const std::string& text) {
   if (text.empty() || text == "auto") return -1;
   const int n = int(arch.classes.size());
@@ -70,15 +56,15 @@ Result<int> parse_target(const Architecture& arch, const std::string& text) {
 }
 
 Result<Explanation> explain(Network& net, const float* input, const ExplainOptions& opt) {
-  const Architecture& arch = net.arch();
+  const Graph& graph = net.graph();
   int layer = opt.layer;
   if (layer < 0) {
-    auto l = find_conv_layer(arch, "");
+    auto l = find_layer(graph, "");
     if (!l) return make_error(l.error());
     layer = *l;
   }
-  if (layer >= net.layer_count() || arch.layers[size_t(layer)].type != LayerType::conv2d)
-    return make_error("layer " + std::to_string(layer) + " is not a conv2d layer");
+  if (layer >= net.layer_count() || !graph.nodes[size_t(layer)].explainable)
+    return make_error("layer " + std::to_string(layer) + (graph.format == "onnx" ? " does not have a 4-D output" : " is not a conv2d layer"));
   if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
   if (opt.smoothgrad_samples < 1 || opt.smoothgrad_samples > 1000)
     return make_error("SmoothGrad samples must be 1..1000");
@@ -86,7 +72,7 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
 
   Explanation e;
   e.layer = layer;
-  e.layer_shape = arch.layers[size_t(layer)].output;
+  e.layer_shape = net.output_shape(layer);
   e.method = opt.method;
   e.score = opt.score;
 
@@ -126,12 +112,9 @@ Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* i
       if (d.layer_map) names += (names.empty() ? "" : ", ") + std::string(d.name);
     return make_error("all layers at once works for " + names + ", not " + method.name);
   }
-  const Architecture& arch = net.arch();
   if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
-  std::vector<int> conv;
-  for (int i = 0; i < net.layer_count(); ++i)
-    if (arch.layers[size_t(i)].type == LayerType::conv2d) conv.push_back(i);
-  if (conv.empty()) return make_error("the model has no conv2d layer to explain");
+  const std::vector<int> conv = explainable_nodes(net.graph());
+  if (conv.empty()) return make_error("the model has no layer to explain");
 
   auto t0 = std::chrono::steady_clock::now();
   net.forward(input);
@@ -153,7 +136,7 @@ Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* i
     e.probabilities = net.probabilities();
     e.target = target;
     e.layer = layer;
-    e.layer_shape = arch.layers[size_t(layer)].output;
+    e.layer_shape = net.output_shape(layer);
     e.method = opt.method;
     e.score = opt.score;
     const Shape& s = e.layer_shape;

@@ -23,12 +23,12 @@ const std::vector<std::string>& request_keys() {
   return keys;
 }
 
-Status set_request_field(ExplainRequest& r, const Architecture& arch, const std::string& key, const std::string& value,
+Status set_request_field(ExplainRequest& r, const Model& model, const std::string& key, const std::string& value,
                          const std::string& prefix) {
   const std::string named = prefix + key;
-  if (key == "layer") return assign(r.options.layer, find_conv_layer(arch, value), named);
+  if (key == "layer") return assign(r.options.layer, find_layer(*model.graph, value), named);
   if (key == "method") return assign(r.options.method, parse_method(value), named);
-  if (key == "target") return assign(r.options.target, parse_target(arch, value), named);
+  if (key == "target") return assign(r.options.target, parse_target(model.arch, value), named);
   if (key == "score") return assign(r.options.score, parse_score(value), named);
   if (key == "crop") return assign(r.crop, parse_crop_mode(value), named);
   if (key == "colormap") return assign(r.colormap, parse_colormap(value), named);
@@ -54,14 +54,14 @@ Status set_request_field(ExplainRequest& r, const Architecture& arch, const std:
   return make_error("unknown option " + named + " (valid: " + keys + ")");
 }
 
-Result<ExplainRequest> parse_request(const Architecture& arch,
+Result<ExplainRequest> parse_request(const Model& model,
                                      const std::vector<std::pair<std::string, std::string>>& fields,
                                      const std::string& prefix) {
   ExplainRequest r;
-  // The default layer is the last conv layer, resolved here so the request is complete.
-  if (Status st = set_request_field(r, arch, "layer", "auto", prefix); !st) return make_error(st.error());
+  // The default layer (the last conv layer; ONNX: the last 4-D node before pooling), resolved here so the request is complete.
+  if (Status st = set_request_field(r, model, "layer", "auto", prefix); !st) return make_error(st.error());
   for (const auto& [key, value] : fields)
-    if (Status st = set_request_field(r, arch, key, value, prefix); !st) return make_error(st.error());
+    if (Status st = set_request_field(r, model, key, value, prefix); !st) return make_error(st.error());
   return r;
 }
 

@@ -23,13 +23,12 @@ json target_json(const Architecture& a, int target) { return {{"index", target},
 
 std::string explanation_json(const Model& model, const Explanation& e, const JsonOptions& o) {
   const Architecture& a = model.arch;
-  const LayerSpec& l = a.layers[size_t(e.layer)];
   json j = {
       {"probabilities", e.probabilities},
       {"logits", e.logits},
       {"top", top_json(a, e.probabilities, o.top)},
       {"target", {{"index", e.target}, {"name", a.classes[size_t(e.target)]}, {"probability", e.probabilities[size_t(e.target)]}}},
-      {"layer", {{"name", l.name}, {"index", e.layer}, {"height", e.layer_shape.h}, {"width", e.layer_shape.w},
+      {"layer", {{"name", layer_name(model, e.layer)}, {"index", e.layer}, {"height", e.layer_shape.h}, {"width", e.layer_shape.w},
                  {"channels", e.layer_shape.c}}},
       {"method", method_name(e.method)},
       {"score", score_name(e.score)},
@@ -45,7 +44,8 @@ std::string explanation_json(const Model& model, const Explanation& e, const Jso
   };
   if (o.crop) j["crop"] = o.crop;
   if (o.cam_values) j["cam"]["values"] = e.cam.values;
-  if (o.input) j["input"] = *o.input;
+  j["input_shape"] = model_input_shape(model);
+  if (o.input) j["input"] = model_layout_input(model, *o.input);
   return j.dump();
 }
 
@@ -67,7 +67,7 @@ std::string all_layers_json(const Model& model, const std::vector<Explanation>& 
   double cam_ms = 0;
   for (size_t i = 0; i < all.size(); ++i) {
     const Explanation& x = all[i];
-    layers.push_back({{"name", a.layers[size_t(x.layer)].name}, {"index", x.layer}, {"height", x.cam.height},
+    layers.push_back({{"name", layer_name(model, x.layer)}, {"index", x.layer}, {"height", x.cam.height},
                       {"width", x.cam.width}, {"channels", x.layer_shape.c}, {"offset", offsets[i]}});
     cam_ms += x.cam_ms;
   }

@@ -186,8 +186,11 @@ TEST_CASE("method, score and target names parse, and unknown ones list the valid
   CHECK(*parse_target(arch, "9") == 9);
   CHECK(!parse_target(arch, "10").ok());
   CHECK(!parse_target(arch, "-1").ok());
-  CHECK(*find_conv_layer(arch, "auto") == 15);  // conv2d_8
-  CHECK(*find_conv_layer(arch, "conv2d_2") == 4);
+  const auto graph = graph_from_model(random_model(arch, 1));
+  REQUIRE(graph.ok());
+  CHECK(*find_layer(*graph, "auto") == 15);  // conv2d_8
+  CHECK(*find_layer(*graph, "conv2d_2") == 4);
+  CHECK(find_layer(*graph, "dense").error().find("no conv layer named \"dense\" (conv layers: conv2d, conv2d_1") == 0);
 }
 
 TEST_CASE("all conv layers from one backward pass equal one explanation per layer") {

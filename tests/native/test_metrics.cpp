@@ -150,7 +150,7 @@ TEST_CASE("the random baseline is a method: a fixed map at the layer's resolutio
   CHECK(ra->cam.height == ra->layer_shape.h);
   CHECK(ra->cam.values == ra2->cam.values);
   CHECK(ra->cam.values == rb->cam.values);  // knows nothing of the image
-  o.layer = *find_conv_layer(model.arch, "conv2d_2");
+  o.layer = *find_layer(net.graph(), "conv2d_2");
   auto other = explain(net, a.data(), o);
   CHECK(other->cam.height == 15);
   CHECK(std::set<float>(other->cam.values.begin(), other->cam.values.end()).size() == other->cam.values.size());
@@ -168,7 +168,7 @@ TEST_CASE("sanity check: cascading randomisation changes Grad-CAM's map; the sam
   const auto input = random_vector(32 * 32 * 3, 4);
   ExplainOptions o;
   o.method = Method::gradcam;
-  o.layer = *find_conv_layer(seed_architecture(), "conv2d_6");
+  o.layer = *find_layer(*graph_from_model(random_model(seed_architecture(), 1)), "conv2d_6");
   // Re-initialising with the model's own initialisation gives the model back: every step agrees.
   Model same = random_model(seed_architecture(), 7);
   auto unchanged = sanity_check(same, input.data(), o, 7);

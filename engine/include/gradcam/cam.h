@@ -59,7 +59,7 @@ Map eigen_cam(const float* A, const float* G, int h, int w, int c);
 Map weighted_channel_sum(const float* A, const float* weights, int h, int w, int c);
 
 struct ExplainOptions {
-  int layer = -1;  // conv layer index in arch.layers; -1: the last conv layer
+  int layer = -1;  // node index of an explainable layer (find_layer); -1: the default layer
   Method method = Method::gradcam;
   int target = -1;  // class index; -1: the top class
   Score score = Score::logit;
@@ -121,8 +121,6 @@ Map smooth_grad(MethodContext& context);
 Map guided_backprop(MethodContext& context);
 Map guided_grad_cam(MethodContext& context);
 
-// Index of a conv layer by name ("" or "auto": the last conv layer).
-Result<int> find_conv_layer(const Architecture& arch, const std::string& name);
 // Class index from "auto", an index or a class name.
 Result<int> parse_target(const Architecture& arch, const std::string& text);
 

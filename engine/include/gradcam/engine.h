@@ -20,10 +20,26 @@ struct ClassScore {
 // The k most probable classes, most probable first.
 std::vector<ClassScore> top_k(const std::vector<float>& probabilities, int k);
 
+// What a person tells the engine about a model that its file does not say (ONNX models mostly).
+struct LoadOptions {
+  int size = 0;                     // input height and width when the file leaves them dynamic
+  std::vector<float> mean, std;     // per-channel normalisation (torchvision's); empty: none
+  std::vector<std::string> labels;  // class names; empty: the file's (ONNX: "0", "1", ...)
+};
+
+// Checks and sets a normalisation (3 means, 3 positive stds, or both empty) on a model.
+Status set_normalization(Model& model, const std::vector<float>& mean, const std::vector<float>& std);
+// Checks and sets class names (one per class).
+Status set_labels(Model& model, const std::vector<std::string>& labels);
+// One class name per line; blank lines at the end ignored.
+Result<std::vector<std::string>> parse_labels(const std::string& text, const std::string& source);
+
 class Engine {
  public:
-  static Result<std::unique_ptr<Engine>> load(const uint8_t* bytes, size_t size, const std::string& source);
-  static Result<std::unique_ptr<Engine>> load_file(const std::string& path);
+  // The format is told by the bytes: safetensors model file, Keras HDF5 / .keras archive, or ONNX.
+  static Result<std::unique_ptr<Engine>> load(const uint8_t* bytes, size_t size, const std::string& source,
+                                              const LoadOptions& options = {});
+  static Result<std::unique_ptr<Engine>> load_file(const std::string& path, const LoadOptions& options = {});
   explicit Engine(Model model);
   // The network holds references into model_: a copied or moved Engine would point into the old one.
   Engine(const Engine&) = delete;
@@ -32,20 +48,35 @@ class Engine {
   const Model& model() const { return model_; }
   const Architecture& arch() const { return model_.arch; }
   Network& network() { return net_; }
+  const Graph& graph() const { return net_.graph(); }
+  bool is_onnx() const { return graph().format == "onnx"; }
+  // Changing what the file does not say, after loading (the page's panel).
+  Status set_normalization(const std::vector<float>& mean, const std::vector<float>& std) {
+    return gradcam::set_normalization(model_, mean, std);
+  }
+  Status set_labels(const std::vector<std::string>& labels) { return gradcam::set_labels(model_, labels); }
 
-  // The model's input tensor for an image (HWC, scaled).
+  // The model's input tensor for an image (HWC, scaled, normalised).
   std::vector<float> prepare(const Image& image, CropMode crop) const;
   // Probabilities for an input tensor.
   const std::vector<float>& predict(const std::vector<float>& input);
   Result<Explanation> explain(const std::vector<float>& input, const ExplainOptions& options);
 
-  // {"classes", "input", "layers":[{"name","type","output":[h,w,c], ...}], "trained", "parameters"}
+  // {"classes", "input", "layers":[{"name","type","output":[h,w,c], ...}], "explainable", "default_layer",
+  //  "trained", "parameters"}; for ONNX "layers" lists the nodes with a 4-D output, "output" [1,C,H,W].
   std::string info_json() const;
 
  private:
   Model model_;
   Network net_;
 };
+
+// The explained layer's name: the graph node's (an ONNX node name or a model file's layer name).
+std::string layer_name(const Model& model, int layer);
+// The model's input as the model itself takes it: [1,C,H,W] for ONNX (PyTorch), [1,H,W,C] for a
+// model file (Keras), and the engine's channels-last input tensor reordered into that layout.
+std::vector<int64_t> model_input_shape(const Model& model);
+std::vector<float> model_layout_input(const Model& model, const std::vector<float>& hwc);
 
 // The result as the CLI's --json prints it and the JS API returns it.
 struct JsonOptions {

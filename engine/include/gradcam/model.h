@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ struct LayerSpec {
 struct Architecture {
   int height = 32, width = 32, channels = 3;
   float scale = 1.f / 255.f;  // input = pixel * scale
+  // Per-channel normalisation after scaling, torchvision's: input = (pixel * scale - mean) / std.
+  // Empty: none (the model file's network takes pixel * scale).
+  std::vector<float> mean, std;
   std::vector<std::string> classes;
   std::vector<LayerSpec> layers;
 };
@@ -80,8 +84,13 @@ struct ParamSpec {
 // Every parameter the architecture needs, in layer order.
 std::vector<ParamSpec> parameter_specs(const Architecture& arch);
 
+struct Graph;
+
 struct Model {
+  // For a model file: the sequential network (arch.layers) and its Keras-layout params. For an
+  // ONNX model: arch holds only the input size, scale and classes; the network is `graph`.
   Architecture arch;
+  std::shared_ptr<const Graph> graph;  // the network as a graph (built from arch.layers when null)
   std::map<std::string, std::vector<float>> params;  // "<layer>.<param>" -> Keras layout, F32
   std::map<std::string, std::string> metadata;       // __metadata__ other than "architecture"
   bool trained() const;  // metadata "trained" == "true"

@@ -1,12 +1,14 @@
-// A sequential CNN planned once (shapes, buffers) and then run many times without allocating.
-// Forward keeps every layer's output; backward propagates a gradient from the logits down to any
-// layer's output (or the input), keeping every intermediate gradient, so the CAMs of all layers
-// come from one forward and one backward pass.
+// A network planned once (shapes, buffers, transformed kernels) and then run many times without
+// allocating. Forward keeps every node's output; backward propagates a gradient from the logits down
+// to any node's output (or the input), keeping every intermediate gradient, so the CAMs of all
+// layers come from one forward and one backward pass. Where a value feeds several nodes (a residual
+// connection), their gradients are summed.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "gradcam/kernels.h"
+#include "gradcam/graph.h"
 #include "gradcam/model.h"
 
 namespace gradcam {
@@ -20,47 +22,44 @@ class Network {
   explicit Network(const Model& model);  // model must outlive the network
 
   const Architecture& arch() const { return model_.arch; }
-  int layer_count() const { return int(model_.arch.layers.size()); }
+  const Graph& graph() const { return *graph_; }
+  // Layers are the graph's nodes, in topological order.
+  int layer_count() const { return int(graph_->nodes.size()); }
   int num_classes() const { return int(logits_.size()); }
 
   // input: height*width*channels floats, HWC, already scaled. Fills outputs, logits, probabilities.
   void forward(const float* input);
-  // Runs layers first..end with x as the input of layer `first` (the earlier outputs keep their
-  // values). Used by finite-difference checks of intermediate gradients.
+  // Runs nodes first..end with x as the first input of node `first` (the earlier outputs keep their
+  // values). Used by finite-difference checks of intermediate gradients and profiling.
   void forward_from(int first, const float* x);
 
-  // Seeds d(score)/d(logits) and propagates back to the output of layer `stop` (-1: the input).
+  // Seeds d(score)/d(logits) and propagates back to the output of node `stop` (-1: the input).
   // After it, output_grad(i) is valid for every i >= stop and input_grad() when stop == -1.
   void backward(const float* dscore_dlogits, int stop, ReluBackward relu = ReluBackward::standard);
 
-  const std::vector<float>& output(int layer) const { return outputs_[layer]; }
-  const std::vector<float>& output_grad(int layer) const { return grads_[layer]; }
-  const std::vector<float>& input() const { return input_; }
-  const std::vector<float>& input_grad() const { return input_grad_; }
+  const std::vector<float>& output(int node) const { return values_[size_t(graph_->nodes[size_t(node)].output)]; }
+  const std::vector<float>& output_grad(int node) const { return grads_[size_t(graph_->nodes[size_t(node)].output)]; }
+  const Shape& output_shape(int node) const { return graph_->output_of(node).shape; }
+  const std::vector<float>& input() const { return values_[0]; }
+  const std::vector<float>& input_grad() const { return grads_[0]; }
   const std::vector<float>& logits() const { return logits_; }
   const std::vector<float>& probabilities() const { return probs_; }
 
  private:
-  void layer_forward(int i, const float* in, float* out);
-  // gout is d(score)/d(output of layer i); writes d(score)/d(input of layer i) to gin.
-  void layer_backward(int i, const float* gout, float* gin, ReluBackward relu);
+  void run_node(int i);
 
   const Model& model_;
-  struct Planned {
-    const float* kernel = nullptr;
-    const float* bias = nullptr;
-    std::vector<float> kernel_t;            // direct convs: kernel as [kh][kw][oc][ic], for backward
-    std::vector<float> bn_scale, bn_shift;  // batch norm folded: y = x * scale + shift
-    kernels::ConvGeometry geometry{};       // conv and max pool
-    // 3x3 stride-1 convolutions run as Winograd F(2x2,3x3): the transformed kernel for forward,
-    // and of the flipped, transposed kernel for the input gradient.
-    bool winograd = false;
-    std::vector<float> winograd_forward, winograd_backward;
-  };
-  std::vector<Planned> planned_;
-  std::vector<std::vector<float>> outputs_, grads_;
-  std::vector<float> input_, input_grad_, logits_, probs_;
-  std::vector<float> scratch_padded_, scratch_grad_, scratch_winograd_;  // sized for the largest layer
+  std::shared_ptr<const Graph> graph_;
+  std::vector<NodePlan> plans_;
+  std::vector<std::vector<float>> values_, grads_;  // per value; [0] is the input
+  std::vector<float> logits_, probs_;
+  Scratch scratch_;
+  std::vector<float> accumulate_;  // gradients to be added into an input's (shared by the node's slots)
+  // Per node, its inputs' pointers (forward) and their gradients' destinations (backward), planned.
+  std::vector<std::vector<const float*>> in_;
+  std::vector<std::vector<float*>> gin_;
+  // Per node and input: add the gradient into the input's (another consumer wrote it first).
+  std::vector<std::vector<char>> accumulate_slot_;
 };
 
 }  // namespace gradcam

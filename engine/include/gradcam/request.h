@@ -9,6 +9,7 @@
 
 #include "gradcam/cam.h"
 #include "gradcam/colormap.h"
+#include "gradcam/graph.h"
 #include "gradcam/image.h"
 
 namespace gradcam {
@@ -24,13 +25,13 @@ struct ExplainRequest {
 // layer, method, target, score, crop, colormap, alpha, samples.
 const std::vector<std::string>& request_keys();
 
-// Sets one key from its text. Errors name the key as the front end spells it (`key_prefix` "--"
+// Sets one key from its text (model.graph must be planned: an Engine's model is). Errors name the key as the front end spells it (`key_prefix` "--"
 // for the CLI) and list what is valid.
-Status set_request_field(ExplainRequest& request, const Architecture& arch, const std::string& key,
+Status set_request_field(ExplainRequest& request, const Model& model, const std::string& key,
                          const std::string& value, const std::string& key_prefix = "");
 
 // A whole request; keys not given keep their defaults, an unknown key is an error listing the keys.
-Result<ExplainRequest> parse_request(const Architecture& arch,
+Result<ExplainRequest> parse_request(const Model& model,
                                      const std::vector<std::pair<std::string, std::string>>& fields,
                                      const std::string& key_prefix = "");
 

@@ -1,0 +1,157 @@
+// The network as a graph: values (tensors computed from the image) and nodes (ops) in topological
+// order, one image input, one logits output. A sequential model file is a chain of nodes; an ONNX
+// model is any DAG of the supported ops. Every op is one descriptor (engine/src/graph/ops/): how
+// it is read from ONNX, its output shape, how it is planned, its forward pass and its input-
+// gradient backward pass. Adding an op means adding one descriptor to the table in op_table.cpp.
+//
+// Layout: every value is kept channels-last, one image (Shape h x w x c). A 2-D value ([1, n] in
+// ONNX) is 1 x 1 x n; `rank` remembers which, because only 4-D values can be explained and an ONNX
+// Flatten reads channels-first order.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gradcam/kernels.h"
+#include "gradcam/model.h"
+#include "gradcam/result.h"
+
+namespace gradcam {
+
+namespace onnx {
+struct Node;
+}
+
+struct Value {
+  std::string name;  // ONNX tensor name, or the Keras layer name of its producer
+  Shape shape;       // h x w x c; 1 x 1 x n when rank is 2
+  int rank = 4;      // 4: [1,C,H,W] (or Keras HWC); 2: [1,n]
+  int producer = -1; // node index, -1 for the graph input
+};
+
+// Every attribute any op reads, in the op's own words; an op ignores what it does not use.
+struct OpAttributes {
+  int kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;  // window, strides, dilations
+  int pad_t = 0, pad_l = 0, pad_b = 0, pad_r = 0;      // explicit padding
+  std::string auto_pad;                                // ONNX SAME_UPPER / SAME_LOWER / VALID, resolved by shape inference
+  int groups = 1;
+  int out_channels = 0;         // Conv filters, Dense units
+  bool relu = false;            // a ReLU fused into the op (Keras conv2d/dense activation)
+  bool ceil_mode = false, count_include_pad = false;
+  bool channels_first_flatten = false;  // ONNX Flatten/Reshape: the [C,H,W] order of the 2-D result
+  float alpha = 0.f, beta = 0.f;        // LeakyRelu slope; HardSigmoid alpha, beta
+  float lo = 0.f, hi = 0.f;             // Clip bounds
+  float pad_value = 0.f;                // Pad constant
+  int constant_rank = 0;                // Add/Mul: the rank of a constant operand
+  int axis = 1;                         // Concat
+};
+
+struct OpDescriptor;
+
+struct Node {
+  std::string name;     // ONNX node name (or its output's name when the file has none); Keras layer name
+  std::string op_type;  // as in the file: "Conv", "Relu", ... (Keras layers: "conv2d", ...)
+  const OpDescriptor* op = nullptr;
+  std::vector<int> inputs;  // value ids (activations only: constants are bound into `weights`)
+  int output = -1;          // value id
+  OpAttributes attrs;
+  // Constants in the op's own layout (e.g. Conv: kernel [kh][kw][ic/groups][oc], bias [oc]).
+  std::vector<std::vector<float>> weights;
+  bool explainable = false;  // can be the explained layer (4-D output; Keras: conv2d layers only)
+};
+
+// Per-node state computed once when the network is planned: transformed kernels, geometry.
+struct NodePlan {
+  kernels::ConvGeometry geometry{};
+  std::vector<float> a, b, c, d;  // the op's own derived constants
+  int variant = 0;                // the op's choice of kernel
+};
+
+// Scratch memory shared by all nodes, sized by planning.
+struct Scratch {
+  std::vector<float> padded, winograd, grad;
+};
+struct ScratchSizes {
+  size_t padded = 0, winograd = 0, grad = 0;
+  void at_least(size_t& field, size_t n) { field = field < n ? n : field; }
+};
+
+struct Graph;
+struct ForwardArgs {
+  const Graph& graph;
+  const float* const* in;  // one per node input
+  float* out;
+  Scratch& scratch;
+};
+struct BackwardArgs {
+  const Graph& graph;
+  const float* const* in;  // forward inputs
+  const float* out;        // forward output
+  const float* gout;       // d score / d output
+  float* const* gin;       // d score / d each input: written over (the network adds where needed)
+  Scratch& scratch;
+  bool guided;             // guided backprop: ReLU-like ops also drop negative incoming gradients
+};
+
+// What an ONNX importer hands an op: the file's node, the graph so far (inputs already hold the
+// activation value ids) and, per input slot, the constant behind it (nullptr: an activation or absent).
+namespace onnx {
+struct Tensor;
+}
+struct OnnxImport {
+  const onnx::Node& node;
+  const Graph& graph;
+  std::vector<const onnx::Tensor*> constants;
+  const onnx::Tensor* constant(size_t slot) const { return slot < constants.size() ? constants[slot] : nullptr; }
+};
+
+struct OpDescriptor {
+  const char* type;  // ONNX op type
+  // Reads ONNX attributes and constant inputs into `out` (inputs already hold the activation
+  // value ids). Errors name what is unsupported.
+  Status (*import)(const OnnxImport& in, Node& out);
+  // Sets the output value's shape and rank from the inputs'; errors name the problem. May resolve
+  // attributes that depend on the input's size (auto_pad into pads).
+  Status (*infer)(const Graph& g, Node& n, Value& out);
+  // Derived constants and scratch sizes.
+  void (*plan)(const Graph& g, const Node& n, NodePlan& p, ScratchSizes& s);
+  void (*forward)(const Node& n, NodePlan& p, const ForwardArgs& a);
+  // Writes d(score)/d(input) for every input. ReLU-like ops honour BackwardArgs::guided.
+  void (*backward)(const Node& n, NodePlan& p, const BackwardArgs& a);
+};
+
+// The op table (engine/src/graph/op_table.cpp).
+const OpDescriptor* find_op(const std::string& type);
+const std::vector<const OpDescriptor*>& op_table();
+std::string supported_ops_text();  // "Add, AveragePool, ..." for error messages
+
+struct GraphInput {
+  std::string name = "input";
+  int height = 0, width = 0, channels = 0;
+  bool channels_first = false;  // the model's input layout: NCHW (PyTorch) or NHWC (Keras)
+  bool dynamic_size = false;    // height/width were symbolic in the file (--size)
+};
+
+struct Graph {
+  GraphInput input;
+  std::vector<Value> values;  // values[0] is the input
+  std::vector<Node> nodes;    // topological order
+  int output = -1;            // the logits value
+  int default_layer = -1;     // node explained when none is named
+  std::string format;         // "keras" (model file) or "onnx"
+
+  const Value& value(int id) const { return values[size_t(id)]; }
+  const Value& output_of(int node) const { return values[size_t(nodes[size_t(node)].output)]; }
+};
+
+// Runs every op's shape inference in order and picks the default layer. Errors name the node.
+Status infer_shapes(Graph& g);
+// The sequential model file's network as a graph: one node per layer, named after it.
+Result<Graph> graph_from_model(const Model& model);
+// A node to explain by node name or output name ("" or "auto": the default). Errors list the
+// explainable nodes.
+Result<int> find_layer(const Graph& g, const std::string& name);
+std::vector<int> explainable_nodes(const Graph& g);
+
+}  // namespace gradcam

@@ -1,0 +1,178 @@
+// ONNX ModelProto (read by onnx_reader.cpp) to the engine's graph: one image input, nodes of the
+// op table with their constants bound, a final Softmax dropped so that its input is the logits,
+// and nodes that do not lead to the output pruned.
+#include "gradcam/onnx_import.h"
+
+#include <map>
+#include <set>
+
+#include "gradcam/graph.h"
+#include "gradcam/onnx.h"
+
+namespace gradcam {
+
+namespace {
+
+// Constants by name: initializers and Constant nodes' values.
+using Constants = std::map<std::string, const onnx::Tensor*>;
+
+Result<GraphInput> read_input(const onnx::Model& m, const Constants& constants, const OnnxOptions& options,
+                              const std::string& source) {
+  std::vector<const onnx::ValueInfo*> inputs;
+  for (const onnx::ValueInfo& v : m.inputs)
+    if (!constants.count(v.name)) inputs.push_back(&v);  // old exporters list initializers as inputs
+  if (inputs.size() != 1)
+    return make_error(source + ": the model has " + std::to_string(inputs.size()) + " inputs; one image input is supported");
+  const onnx::ValueInfo& in = *inputs[0];
+  if (in.elem_type != int32_t(onnx::DataType::float32))
+    return make_error(source + ": the input '" + in.name + "' must be float32");
+  if (!in.has_shape || in.dims.size() != 4)
+    return make_error(source + ": the input '" + in.name + "' must be 4-D [1, channels, height, width]");
+  const auto& d = in.dims;
+  if (d[0] > 1) return make_error(source + ": the input's batch size is " + std::to_string(d[0]) + "; export it with batch 1 or dynamic");
+  if (d[1] != 3 && d[1] != 1)
+    return make_error(source + ": the input must be channels-first [1, 3, height, width] (as PyTorch exports); its shape is " +
+                      shape_text(d));
+  GraphInput g;
+  g.name = in.name;
+  g.channels = int(d[1]);
+  g.channels_first = true;
+  g.dynamic_size = d[2] < 1 || d[3] < 1;
+  if (options.size > 0) {
+    if (!g.dynamic_size && (d[2] != options.size || d[3] != options.size))
+      return make_error(source + ": --size " + std::to_string(options.size) + " does not match the model's fixed input " +
+                        std::to_string(d[2]) + "x" + std::to_string(d[3]));
+    g.height = g.width = options.size;
+  } else if (g.dynamic_size) {
+    return make_error(source + ": the model's input height and width are dynamic: give the size to use (--size N)");
+  } else {
+    g.height = int(std::min<int64_t>(d[2], 1 << 30)), g.width = int(std::min<int64_t>(d[3], 1 << 30));
+  }
+  if (g.height < 1 || g.width < 1 || g.height > ModelLimits::kMaxSide || g.width > ModelLimits::kMaxSide)
+    return make_error(source + ": the input size " + std::to_string(g.height) + "x" + std::to_string(g.width) +
+                      " is outside 1.." + std::to_string(ModelLimits::kMaxSide));
+  return g;
+}
+
+// Keeps only the nodes the output depends on, renumbering values (ops index values by id).
+void prune(Graph& g) {
+  std::vector<char> needed_value(g.values.size(), 0), needed_node(g.nodes.size(), 0);
+  needed_value[size_t(g.output)] = 1;
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    if (!needed_value[size_t(g.nodes[i].output)]) continue;
+    needed_node[i] = 1;
+    for (int v : g.nodes[i].inputs) needed_value[size_t(v)] = 1;
+  }
+  std::vector<int> new_id(g.values.size(), -1);
+  Graph out;
+  out.input = g.input;
+  out.format = g.format;
+  out.values.push_back(g.values[0]);
+  new_id[0] = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!needed_node[i]) continue;
+    Node n = std::move(g.nodes[i]);
+    for (int& v : n.inputs) v = new_id[size_t(v)];
+    Value value = g.values[size_t(n.output)];
+    value.producer = int(out.nodes.size());
+    new_id[size_t(n.output)] = int(out.values.size());
+    n.output = int(out.values.size());
+    out.values.push_back(std::move(value));
+    out.nodes.push_back(std::move(n));
+  }
+  out.output = new_id[size_t(g.output)];
+  g = std::move(out);
+}
+
+}  // namespace
+
+Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::string& source, const OnnxOptions& options) {
+  auto file = onnx::read_model(bytes, size, source);
+  if (!file) return make_error(file.error());
+  const onnx::Model& m = *file;
+  const int64_t opset = m.default_opset();
+  if (opset < 7 || opset > 21)
+    return make_error(source + ": ONNX opset " + std::to_string(opset) + " is not supported (7..21; PyTorch exports 11..17)");
+
+  Constants constants;
+  for (const onnx::Tensor& t : m.initializers) constants[t.name] = &t;
+  for (const onnx::Node& n : m.nodes)
+    if (n.op_type == "Constant") {
+      const onnx::Attribute* v = n.attribute("value");
+      if (!v || v->kind != onnx::Attribute::Kind::t || n.outputs.size() != 1)
+        return make_error(source + ": node '" + n.name + "' (Constant): only a tensor `value` is supported");
+      constants[n.outputs[0]] = &v->t;
+    }
+
+  auto input = read_input(m, constants, options, source);
+  if (!input) return make_error(input.error());
+  if (m.outputs.size() != 1)
+    return make_error(source + ": the model has " + std::to_string(m.outputs.size()) + " outputs; one (the class scores) is supported");
+
+  Graph g;
+  g.format = "onnx";
+  g.input = *input;
+  g.values.push_back({g.input.name, {g.input.height, g.input.width, g.input.channels}, 4, -1});
+  std::map<std::string, int> value_id = {{g.input.name, 0}};
+  std::string output_name = m.outputs[0].name;
+
+  for (const onnx::Node& fn : m.nodes) {
+    if (fn.op_type == "Constant") continue;
+    const std::string name = fn.name.empty() ? (fn.outputs.empty() ? std::string("?") : fn.outputs[0]) : fn.name;
+    const std::string at = source + ": node '" + name + "' (" + fn.op_type + "): ";
+    if (!fn.domain.empty() && fn.domain != "ai.onnx")
+      return make_error(at + "ops of domain '" + fn.domain + "' are not supported");
+    if (fn.outputs.empty() || fn.outputs[0].empty()) return make_error(at + "has no output");
+    // A final Softmax: the engine differentiates the logits, its input.
+    if (fn.op_type == "Softmax") {
+      if (fn.outputs[0] != output_name || fn.inputs.size() != 1 || !value_id.count(fn.inputs[0]))
+        return make_error(at + "Softmax is supported only as the model's last op (its input is used as the logits)");
+      output_name = fn.inputs[0];
+      continue;
+    }
+    const OpDescriptor* op = find_op(fn.op_type);
+    if (!op) return make_error(at + "op type " + fn.op_type + " is not supported (supported: " + supported_ops_text() + ")");
+    Node n;
+    n.name = name;
+    n.op_type = fn.op_type;
+    n.op = op;
+    OnnxImport in{fn, g, {}};
+    for (const std::string& x : fn.inputs) {
+      auto c = constants.find(x);
+      in.constants.push_back(c == constants.end() ? nullptr : c->second);
+      if (x.empty() || c != constants.end()) continue;
+      auto v = value_id.find(x);
+      if (v == value_id.end()) return make_error(at + "reads '" + x + "', which no earlier node computes");
+      n.inputs.push_back(v->second);
+    }
+    if (n.inputs.empty()) return make_error(at + "does not read the image (all its inputs are constants)");
+    if (Status s = op->import(in, n); !s) return make_error(source + ": " + s.error());
+    n.output = int(g.values.size());
+    g.values.push_back({fn.outputs[0], {}, 4, int(g.nodes.size())});
+    value_id[fn.outputs[0]] = n.output;
+    g.nodes.push_back(std::move(n));
+  }
+  auto out = value_id.find(output_name);
+  if (out == value_id.end() || out->second == 0) return make_error(source + ": no node computes the output '" + output_name + "'");
+  g.output = out->second;
+  prune(g);
+  if (Status s = infer_shapes(g); !s) return make_error(source + ": " + s.error());
+
+  Model model;
+  model.arch.height = g.input.height;
+  model.arch.width = g.input.width;
+  model.arch.channels = g.input.channels;
+  model.arch.scale = 1.f / 255.f;
+  const int classes = g.values[size_t(g.output)].shape.c;
+  if (classes > ModelLimits::kMaxClasses) return make_error(source + ": " + std::to_string(classes) + " classes is more than the limit");
+  for (int c = 0; c < classes; ++c) model.arch.classes.push_back(std::to_string(c));
+  model.metadata = m.metadata;
+  model.metadata["format"] = "onnx";
+  model.metadata["producer"] = m.producer_name + (m.producer_version.empty() ? "" : " " + m.producer_version);
+  model.metadata["opset"] = std::to_string(opset);
+  model.metadata["trained"] = "true";  // a person's own model: we cannot tell, and do not warn
+  model.graph = std::make_shared<const Graph>(std::move(g));
+  return model;
+}
+
+}  // namespace gradcam

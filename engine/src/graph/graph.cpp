@@ -1,0 +1,139 @@
+// Shape inference over the graph, the model file's layers as a chain of nodes, and finding the
+// node to explain.
+#include "gradcam/graph.h"
+
+#include "ops/ops.h"
+
+namespace gradcam {
+
+Status infer_shapes(Graph& g) {
+  int64_t total = g.values.empty() ? 0 : g.values[0].shape.size();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    for (int v : n.inputs)
+      if (v < 0 || v >= n.output) return make_error("node '" + n.name + "' reads a value computed after it");
+    Value& out = g.values[size_t(n.output)];
+    if (Status s = n.op->infer(g, n, out); !s) return s;
+    // ONNX: any node with a 4-D output can be explained (a model file: its conv layers).
+    if (g.format == "onnx") n.explainable = out.rank == 4;
+    if (out.shape.h < 1 || out.shape.w < 1 || out.shape.c < 1 || out.shape.h > ModelLimits::kMaxSide ||
+        out.shape.w > ModelLimits::kMaxSide || out.shape.c > ModelLimits::kMaxChannels ||
+        out.shape.size() > ModelLimits::kMaxTensorElements)
+      return make_error("node '" + n.name + "': its output would be " + std::to_string(out.shape.h) + "x" +
+                        std::to_string(out.shape.w) + "x" + std::to_string(out.shape.c) + ", outside the limits");
+    total += out.shape.size();
+    if (total > ModelLimits::kMaxActivationElements)
+      return make_error("the network's activations would exceed " + std::to_string(ModelLimits::kMaxActivationElements) +
+                        " floats (at node '" + n.name + "'): the model is too big for this engine at this input size");
+  }
+  if (g.output < 0 || g.values[size_t(g.output)].rank != 2)
+    return make_error("the model's output must be 2-D logits [1, classes]");
+  // The default layer: for a model file, the last conv layer; for ONNX, the last 4-D value before
+  // the global pooling or flatten that leads to the classifier (what Grad-CAM's paper explains).
+  g.default_layer = -1;
+  if (g.format == "onnx") {
+    for (const Node& n : g.nodes) {
+      const bool collapses = n.op == &ops::global_average_pool_op || n.op == &ops::reduce_mean_op ||
+                             n.op == &ops::flatten_op || n.op == &ops::reshape_op;
+      if (!collapses) continue;
+      const int producer = g.values[size_t(n.inputs[0])].producer;
+      if (producer >= 0 && g.nodes[size_t(producer)].explainable) g.default_layer = producer;
+      break;
+    }
+  }
+  if (g.default_layer < 0)
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      if (g.nodes[i].explainable) g.default_layer = int(i);
+  return {};
+}
+
+std::vector<int> explainable_nodes(const Graph& g) {
+  std::vector<int> out;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (g.nodes[i].explainable) out.push_back(int(i));
+  return out;
+}
+
+Result<int> find_layer(const Graph& g, const std::string& name) {
+  const bool keras = g.format != "onnx";
+  const std::string kind = keras ? "conv layer" : "explainable node";
+  if (name.empty() || name == "auto") {
+    if (g.default_layer < 0) return make_error(keras ? "the model has no conv2d layer to explain" : "the model has no node with a 4-D output to explain");
+    return g.default_layer;
+  }
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.name != name && g.values[size_t(n.output)].name != name) continue;
+    if (n.explainable) return int(i);
+    if (!keras)
+      return make_error("node \"" + name + "\" has a 2-D output: only nodes with a 4-D output [1,C,H,W] can be explained");
+  }
+  std::string names;
+  const std::vector<int> all = explainable_nodes(g);
+  const size_t shown = keras ? all.size() : std::min<size_t>(all.size(), 12);
+  for (size_t k = all.size() - shown; k < all.size(); ++k) names += (names.empty() ? "" : ", ") + g.nodes[size_t(all[k])].name;
+  if (shown < all.size()) names = "the last " + std::to_string(shown) + " of " + std::to_string(all.size()) + ": " + names + "; `gradcam info` lists all";
+  return make_error("no " + kind + " named \"" + name + "\" (" + (keras ? "conv layers" : "nodes with a 4-D output") + ": " + names + ")");
+}
+
+namespace {
+
+std::string auto_pad(Padding p) { return p == Padding::same ? "SAME_UPPER" : "VALID"; }
+
+}  // namespace
+
+Result<Graph> graph_from_model(const Model& model) {
+  const Architecture& arch = model.arch;
+  Graph g;
+  g.format = "keras";
+  g.input = {"input", arch.height, arch.width, arch.channels, false, false};
+  g.values.push_back({"input", {arch.height, arch.width, arch.channels}, 4, -1});
+  for (const LayerSpec& l : arch.layers) {
+    Node n;
+    n.name = l.name;
+    n.op_type = layer_type_name(l.type);
+    n.inputs = {int(g.values.size()) - 1};
+    OpAttributes& a = n.attrs;
+    switch (l.type) {
+      case LayerType::conv2d:
+        n.op = &ops::conv_op;
+        a.kh = l.kernel_h, a.kw = l.kernel_w, a.sh = l.stride_h, a.sw = l.stride_w, a.auto_pad = auto_pad(l.padding);
+        a.out_channels = l.filters;
+        a.relu = l.activation == Activation::relu;
+        n.weights = {model.param(l.name, "kernel"), model.param(l.name, "bias")};
+        n.explainable = true;
+        break;
+      case LayerType::max_pool2d:
+        n.op = &ops::max_pool_op;
+        a.kh = l.pool_h, a.kw = l.pool_w, a.sh = l.stride_h, a.sw = l.stride_w, a.auto_pad = auto_pad(l.padding);
+        break;
+      case LayerType::dropout:
+        n.op = &ops::dropout_op;
+        break;
+      case LayerType::batch_norm:
+        n.op = &ops::batch_norm_op;
+        ops::fold_batch_norm(model.param(l.name, "gamma"), model.param(l.name, "beta"), model.param(l.name, "moving_mean"),
+                             model.param(l.name, "moving_variance"), l.epsilon, n);
+        break;
+      case LayerType::flatten:  // channels-last order, as Keras flattens
+        n.op = &ops::flatten_op;
+        break;
+      case LayerType::dense:
+        n.op = &ops::gemm_op;
+        a.out_channels = l.filters;
+        a.relu = l.activation == Activation::relu;  // a softmax is applied to the logits separately
+        n.weights = {model.param(l.name, "kernel"), model.param(l.name, "bias")};
+        break;
+    }
+    n.output = int(g.values.size());
+    g.values.push_back({l.name, {l.output.h, l.output.w, l.output.c}, l.type == LayerType::flatten || l.type == LayerType::dense ? 2 : 4,
+                        int(g.nodes.size())});
+    g.nodes.push_back(std::move(n));
+  }
+  g.output = int(g.values.size()) - 1;
+  // parse_architecture has checked the chain already; this fills the pads and the default layer.
+  if (Status s = infer_shapes(g); !s) return make_error(s.error());
+  return g;
+}
+
+}  // namespace gradcam

@@ -1,0 +1,100 @@
+// Pooling: MaxPool and AveragePool over windows (explicit padding, ceil_mode), and the global
+// average over height and width (GlobalAveragePool, ReduceMean over axes 2 and 3).
+#include <algorithm>
+
+#include "../op_support.h"
+#include "ops.h"
+
+namespace gradcam::ops {
+namespace {
+
+Status import_window(const OnnxImport& in, Node& n) {
+  if (!in.node.attribute("kernel_shape")) return make_error(where(in.node) + "kernel_shape is required");
+  if (Status s = read_window(in.node, n.attrs, 1, 1); !s) return s;
+  if (n.attrs.dh != 1 || n.attrs.dw != 1) return make_error(where(in.node) + "dilated pooling is not supported");
+  n.attrs.ceil_mode = attr_int(in.node, "ceil_mode", 0) != 0;
+  n.attrs.count_include_pad = attr_int(in.node, "count_include_pad", 0) != 0;
+  if (attr_int(in.node, "storage_order", 0) != 0) return make_error(where(in.node) + "storage_order=1 is not supported");
+  return {};
+}
+
+Status infer_window(const Graph& g, Node& n, Value& out) {
+  if (Status s = require_rank4(g, n); !s) return s;
+  const Shape& in = input_value(g, n).shape;
+  int oh = 0, ow = 0;
+  if (Status s = window_output(n, n.attrs, in.h, in.w, oh, ow); !s) return s;
+  out.shape = {oh, ow, in.c};
+  out.rank = 4;
+  return {};
+}
+
+void plan_window(const Graph& g, const Node& n, NodePlan& p, ScratchSizes&) {
+  p.geometry = window_geometry(n, input_value(g, n).shape, g.value(n.output).shape);
+}
+
+void forward_max(const Node&, NodePlan& p, const ForwardArgs& a) { kernels::max_pool_forward(p.geometry, a.in[0], a.out); }
+void backward_max(const Node&, NodePlan& p, const BackwardArgs& a) {
+  kernels::max_pool_backward(p.geometry, a.in[0], a.out, a.gout, a.gin[0]);
+}
+
+void forward_average(const Node& n, NodePlan& p, const ForwardArgs& a) {
+  kernels::avg_pool_forward(p.geometry, n.attrs.count_include_pad, a.in[0], a.out);
+}
+void backward_average(const Node& n, NodePlan& p, const BackwardArgs& a) {
+  kernels::avg_pool_backward(p.geometry, n.attrs.count_include_pad, a.gout, a.gin[0]);
+}
+
+// ---- the mean over height and width ----
+
+Status import_global(const OnnxImport&, Node&) { return {}; }
+
+Status import_reduce_mean(const OnnxImport& in, Node& n) {
+  auto axes = attr_ints(in.node, "axes");
+  if (in.node.inputs.size() > 1 && !in.node.inputs[1].empty()) {  // opset 18: axes as an input
+    const onnx::Tensor* t = in.constant(1);
+    if (!t) return make_error(where(in.node) + "axes must be a constant");
+    axes = t->ints;
+  }
+  for (int64_t& a : axes)
+    if (a < 0) a += 4;
+  std::sort(axes.begin(), axes.end());
+  if (axes != std::vector<int64_t>{2, 3})
+    return make_error(where(in.node) + "only the mean over height and width (axes 2 and 3) is supported");
+  // keepdims=0 gives [1, C]: a 2-D value.
+  n.attrs.channels_first_flatten = attr_int(in.node, "keepdims", 1) == 0;
+  return {};
+}
+
+Status infer_global(const Graph& g, Node& n, Value& out) {
+  if (Status s = require_rank4(g, n); !s) return s;
+  out.shape = {1, 1, input_value(g, n).shape.c};
+  out.rank = n.attrs.channels_first_flatten ? 2 : 4;
+  return {};
+}
+
+void forward_global(const Node& n, NodePlan&, const ForwardArgs& a) {
+  const Shape& s = a.graph.value(n.inputs[0]).shape;
+  const size_t hw = size_t(s.h) * s.w, c = size_t(s.c);
+  std::fill(a.out, a.out + c, 0.f);
+  for (size_t i = 0; i < hw; ++i)
+    for (size_t k = 0; k < c; ++k) a.out[k] += a.in[0][i * c + k];
+  const float inv = 1.f / float(hw);
+  for (size_t k = 0; k < c; ++k) a.out[k] *= inv;
+}
+
+void backward_global(const Node& n, NodePlan&, const BackwardArgs& a) {
+  const Shape& s = a.graph.value(n.inputs[0]).shape;
+  const size_t hw = size_t(s.h) * s.w, c = size_t(s.c);
+  const float inv = 1.f / float(hw);
+  for (size_t i = 0; i < hw; ++i)
+    for (size_t k = 0; k < c; ++k) a.gin[0][i * c + k] = a.gout[k] * inv;
+}
+
+}  // namespace
+
+const OpDescriptor max_pool_op = {"MaxPool", import_window, infer_window, plan_window, forward_max, backward_max};
+const OpDescriptor average_pool_op = {"AveragePool", import_window, infer_window, plan_window, forward_average, backward_average};
+const OpDescriptor global_average_pool_op = {"GlobalAveragePool", import_global, infer_global, plan_nothing, forward_global, backward_global};
+const OpDescriptor reduce_mean_op = {"ReduceMean", import_reduce_mean, infer_global, plan_nothing, forward_global, backward_global};
+
+}  // namespace gradcam::ops
