@@ -47,7 +47,7 @@ Engine* engine(int handle) {
 // The options object the JS side sends, as the engine's request: every value as text, the one
 // parser (request.h) for every key. `predict_only` is this ABI's own flag, not a request key.
 // Returns an error message or null.
-const char* parse_call(const char* options_json, const Architecture& arch, ExplainRequest& request, bool& predict_only) {
+const char* parse_call(const char* options_json, const Model& model, ExplainRequest& request, bool& predict_only) {
   static std::string message;
   json o = json::parse(options_json, nullptr, false);
   if (o.is_discarded() || !o.is_object()) return "options must be an object";
@@ -65,7 +65,7 @@ const char* parse_call(const char* options_json, const Architecture& arch, Expla
     else if (v.is_number()) fields.emplace_back(it.key(), v.dump());
     else return (message = it.key() + " must be a string or a number, not " + v.dump()).c_str();
   }
-  auto r = parse_request(arch, fields);
+  auto r = parse_request(model, fields);
   if (!r) return (message = r.error()).c_str();
   request = std::move(r.value());
   return nullptr;
@@ -76,7 +76,7 @@ const char* parse_call(const char* options_json, const Architecture& arch, Expla
 const char* prepare_call(Engine* e, const char* options_json, const uint8_t* rgba, size_t size, int width, int height,
                          ExplainRequest& request, bool& predict_only) {
   static std::string message;
-  if (const char* err = parse_call(options_json, e->arch(), request, predict_only)) return err;
+  if (const char* err = parse_call(options_json, e->model(), request, predict_only)) return err;
   auto img = image_from_rgba(rgba, size, width, height);
   if (!img) return (message = img.error()).c_str();
   g_input = e->prepare(*img, request.crop);
@@ -103,15 +103,44 @@ const char* image_call(int handle, const uint8_t* rgba, size_t size, int width, 
   }
 }
 
+// What a model file may not say, as JSON: {"mean":[r,g,b], "std":[r,g,b], "labels":[...], "size":N}
+// (every key optional). Unknown keys are errors.
+Result<LoadOptions> parse_load_options(const char* options_json) {
+  LoadOptions o;
+  json j = json::parse(options_json ? options_json : "{}", nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error("model options must be an object");
+  try {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& k = it.key();
+      if (it.value().is_null()) continue;
+      if (k == "mean") o.mean = it.value().get<std::vector<float>>();
+      else if (k == "std") o.std = it.value().get<std::vector<float>>();
+      else if (k == "labels") o.labels = it.value().get<std::vector<std::string>>();
+      else if (k == "size") o.size = it.value().get<int>();
+      else return make_error("unknown model option \"" + k + "\" (valid: mean, std, labels, size)");
+    }
+  } catch (const std::exception&) {
+    return make_error("model options: mean and std are arrays of numbers, labels an array of strings, size a number");
+  }
+  if (o.mean.empty() != o.std.empty()) return make_error("mean and std go together");
+  if (o.size < 0 || o.size > 4096) return make_error("size must be 1..4096");
+  return o;
+}
+
 }  // namespace
 
 extern "C" {
 
 EMSCRIPTEN_KEEPALIVE const char* gc_error() { return g_error.c_str(); }
 
-EMSCRIPTEN_KEEPALIVE int gc_load(const uint8_t* bytes, size_t size, const char* source) {
+EMSCRIPTEN_KEEPALIVE int gc_load(const uint8_t* bytes, size_t size, const char* source, const char* options_json) {
   try {
-    auto e = Engine::load(bytes, size, source);
+    auto options = parse_load_options(options_json);
+    if (!options) {
+      g_error = options.error();
+      return 0;
+    }
+    auto e = Engine::load(bytes, size, source, *options);
     if (!e) {
       g_error = e.error();
       return 0;
@@ -341,6 +370,21 @@ EMSCRIPTEN_KEEPALIVE const char* gc_crop_geometry(int handle, int width, int hei
                      double(g.dst_y1) / a.height}}};
   g_json = j.dump();
   return g_json.c_str();
+}
+
+// Changes the normalisation and class names of a loaded model (the page's panel). 1 on success.
+EMSCRIPTEN_KEEPALIVE int gc_set_model_options(int handle, const char* options_json) {
+  Engine* e = engine(handle);
+  if (!e) return 0;
+  auto o = parse_load_options(options_json);
+  if (!o) return fail(o.error()), 0;
+  if (o->size) return fail("size can only be given when loading"), 0;
+  // Only what is named changes: {"labels": [...]} keeps the normalisation, {"mean": [], "std": []} clears it.
+  const json j = json::parse(options_json, nullptr, false);
+  if (j.contains("mean"))
+    if (Status s = e->set_normalization(o->mean, o->std); !s) return fail(s.error()), 0;
+  if (Status s = e->set_labels(o->labels); !s) return fail(s.error()), 0;
+  return 1;
 }
 
 // RGB of a colormap at t, packed 0xRRGGBB (for legends).

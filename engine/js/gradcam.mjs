@@ -300,7 +300,7 @@ export async function loadEngine({ model, arch } = {}) {
   } else {
     if (arch !== undefined && arch !== null) throw new Error(`${source}: arch applies to Keras weights files only`);
     handle = withBytes(core, bytes, (ptr) =>
-      withString(core, source, (src) => core._gc_load(ptr, bytes.length, src)));
+      withString(core, source, (src) => core._gc_load(ptr, bytes.length, src, 0)));
   }
   if (!handle) throw new Error(lastError(core));
   return new Engine(core, handle);

@@ -15,11 +15,9 @@ int use_engine(std::unique_ptr<Engine> engine, const char* name) {
   g.engine = std::move(engine);
   g.model_name = name;
   if (auto slash = g.model_name.find_last_of('/'); slash != std::string::npos) g.model_name.erase(0, slash + 1);
-  g.conv_layers.clear();
-  for (size_t i = 0; i < arch().layers.size(); ++i)
-    if (arch().layers[i].type == LayerType::conv2d) g.conv_layers.push_back(int(i));
-  if (g.conv_layers.empty()) return fail(std::string(name) + ": the model has no conv layer to explain");
-  g.choice.layer = g.conv_layers.back();
+  g.conv_layers = explainable_nodes(g.engine->graph());
+  if (g.conv_layers.empty()) return fail(std::string(name) + ": the model has no layer to explain");
+  g.choice.layer = g.engine->graph().default_layer;
   g.choice.target = -1;
   g.have_result = false;
   g.result_serial = 0;
@@ -166,7 +164,7 @@ EMSCRIPTEN_KEEPALIVE const uint8_t* app_png() { return g.png.data(); }
 // The options, the image and the last result, as JSON (window.gradcamApp reads it).
 EMSCRIPTEN_KEEPALIVE const char* app_state() {
   json options = {
-      {"layer", g.engine ? json(arch().layers[size_t(g.choice.layer)].name) : json(nullptr)},
+      {"layer", g.engine ? json(layer_name(g.engine->model(), g.choice.layer)) : json(nullptr)},
       {"method", method_name(g.choice.method)},
       {"target", g.choice.target < 0 || !g.engine ? json("auto") : json(g.choice.target)},
       {"score", score_name(g.choice.score)},

@@ -64,9 +64,9 @@ const Architecture& arch() { return g.engine->arch(); }
 const std::string& class_name(int index) { return arch().classes[size_t(index)]; }
 
 std::string layer_label(int layer) {
-  const LayerSpec& l = arch().layers[size_t(layer)];
-  return l.name + "  (" + std::to_string(l.output.h) + "\xC3\x97" + std::to_string(l.output.w) + "\xC3\x97" +
-         std::to_string(l.output.c) + ")";
+  const Shape& s = g.engine->graph().output_of(layer).shape;
+  return layer_name(g.engine->model(), layer) + "  (" + std::to_string(s.h) + "\xC3\x97" + std::to_string(s.w) + "\xC3\x97" +
+         std::to_string(s.c) + ")";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ bool ensure_explanation() {
   if (input_map)
     text += " at the input";
   else
-    text += " at " + arch().layers[size_t(g.result.layer)].name;
+    text += " at " + layer_name(g.engine->model(), g.result.layer);
   text += " (" + std::to_string(cam.width) + "\xC3\x97" + std::to_string(cam.height) + "), " + ms(g.total_ms) + ".";
   if (!g.engine->model().trained()) text += " Untrained model: random weights, so classes and maps mean nothing yet.";
   if (g.map_is_flat) text += " The map is zero everywhere for this class and layer.";
@@ -229,7 +229,7 @@ int set_option(const std::string& key, const std::string& value) {
     r.crop = g.choice.crop;
     r.colormap = g.look.colormap;
     r.alpha = g.look.alpha;
-    if (Status st = set_request_field(r, arch(), key, value); !st) return fail(st.error());
+    if (Status st = set_request_field(r, g.engine->model(), key, value); !st) return fail(st.error());
     g.choice.layer = r.options.layer;
     g.choice.method = r.options.method;
     g.choice.target = r.options.target;

@@ -439,7 +439,7 @@ void render_overlay(int w, int h) {
 
 std::string overlay_title() {
   return g.have_result ? std::string(method_label(g.result.method)) + " for " + class_name(g.result.target) +
-                             (method_is_input_resolution(g.result.method) ? "" : " at " + arch().layers[size_t(g.result.layer)].name)
+                             (method_is_input_resolution(g.result.method) ? "" : " at " + layer_name(g.engine->model(), g.result.layer))
                        : std::string("no explanation");
 }
 
@@ -492,7 +492,8 @@ void draw_predictions(float width) {
 
 // What this explanation is: its time, the map's size and layer, the score.
 void draw_facts() {
-  const LayerSpec& layer = arch().layers[size_t(g.result.layer)];
+  const std::string layer = layer_name(g.engine->model(), g.result.layer);
+  const int channels = g.engine->graph().output_of(g.result.layer).shape.c;
   ImGui::TextDisabled("This explanation");
   ImGui::Text("took %s", ms(g.total_ms).c_str());
   ImGui::TextDisabled("input %.1f \xC2\xB7 forward %.1f \xC2\xB7 backward %.1f \xC2\xB7 map %.1f ms", g.prepare_ms,
@@ -500,7 +501,7 @@ void draw_facts() {
   if (method_is_input_resolution(g.result.method))
     ImGui::Text("map: %d\xC3\x97%d at the input", g.result.cam.width, g.result.cam.height);
   else
-    ImGui::Text("map: %d\xC3\x97%d at %s (%d channels)", g.result.cam.width, g.result.cam.height, layer.name.c_str(), layer.output.c);
+    ImGui::Text("map: %d\xC3\x97%d at %s (%d channels)", g.result.cam.width, g.result.cam.height, layer.c_str(), channels);
   ImGui::Text("score: %s of %s", score_name(g.result.score), class_name(g.result.target).c_str());
   if (g.map_is_flat) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.66f, 0.26f, 1.0f));
