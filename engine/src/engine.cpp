@@ -193,13 +193,13 @@ std::string Engine::info_json() const {
   for (const auto& [k, v] : model_.metadata) meta[k] = v;
   json explainable = json::array();
   for (int i : explainable_nodes(g)) explainable.push_back(g.nodes[size_t(i)].name);
-  json input = {{"height", a.height}, {"width", a.width}, {"channels", a.channels}, {"scale", a.scale},
-                {"layout", g.input.channels_first ? "NCHW" : "NHWC"}, {"shape", model_input_shape(model_)}};
+  json input = {{"height", a.height}, {"width", a.width}, {"channels", a.channels}, {"scale", a.scale}};
   if (!a.mean.empty()) input["mean"] = a.mean, input["std"] = a.std;
   json j = {{"format", onnx ? "onnx" : "model"},
             {"classes", a.classes},
             {"input", input},
             {"input_shape", model_input_shape(model_)},
+            {"input_layout", g.input.channels_first ? "NCHW" : "NHWC"},
             {"layers", layers},
             {"conv_layers", explainable},
             {"explainable", explainable},
