@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 for p in cmake ninja-build g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev \
          emscripten node-acorn clang-14 libclang-rt-14-dev chromium fonts-dejavu-core ca-certificates \
-         libhdf5-dev python3-h5py; do
+         libhdf5-dev python3-h5py nanopb libnanopb-dev python3-protobuf protobuf-compiler python3-onnx; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs)
@@ -40,6 +40,28 @@ if [ ! -f build/_deps/xsimd/usr/include/xsimd/xsimd.hpp ] || [ ! -f build/_deps/
   dpkg -x $d/dl/libxsimd-dev_*.deb build/_deps/xsimd
   dpkg -x $d/dl/libstb-dev_*.deb build/_deps/stb
   echo "deps: xsimd $(grep -m1 'define XSIMD_VERSION_MAJOR' build/_deps/xsimd/usr/include/xsimd/config/xsimd_config.hpp | awk '{print $3}'), $(head -1 build/_deps/stb/usr/include/stb/stb_image.h | cut -c4-20) in build/_deps"
+fi
+
+# nanopb 0.4.7's C runtime (pb_decode.c, pb_common.c) from Debian 12's source package, unpacked into
+# build/_deps/nanopb: the ONNX reader compiles it into the engine in every tree, wasm included
+# (libnanopb-dev has a native .a only). The generator and onnx.proto come from the packages above.
+if [ ! -f build/_deps/nanopb/pb_decode.c ]; then
+  d=build/_deps/apt-nanopb; mkdir -p $d/lists/partial $d/cache/archives/partial $d/dl
+  MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list)
+  KEY=/usr/share/keyrings/debian-archive-keyring.gpg
+  printf 'deb-src [signed-by=%s] %s bookworm main\n' $KEY "$MIRROR" > $d/sources.list
+  O=(-o Dir::Etc::SourceList=$PWD/$d/sources.list -o Dir::Etc::SourceParts=/dev/null
+     -o Dir::State::Lists=$PWD/$d/lists -o Dir::Cache=$PWD/$d/cache -o Debug::NoLocking=1
+     -o APT::Sandbox::User=root)
+  apt-get "${O[@]}" update -qq
+  rm -f $d/dl/nanopb_*
+  (cd $d/dl && apt-get "${O[@]}" source --download-only nanopb >/dev/null)
+  orig=$(ls $d/dl/nanopb_*.orig.tar.* | head -1)
+  rm -rf build/_deps/nanopb && mkdir -p build/_deps/nanopb
+  tar xf "$orig" -C build/_deps/nanopb --strip-components=1
+  test -f build/_deps/nanopb/pb_decode.c || { echo "deps: pb_decode.c not found in $orig" >&2; exit 1; }
+  echo "deps: nanopb $(basename "$orig") in build/_deps/nanopb"
 fi
 
 bash web/deps.sh   # Dear ImGui 1.86 sources for the page's app (build/_deps/imgui-1.86)

@@ -73,4 +73,8 @@ inline std::vector<float> random_vector(size_t n, uint64_t seed, float lo = 0.f,
   return v;
 }
 
+// The largest single operator new since the reset (test_no_alloc.cpp replaces operator new).
+void reset_largest_allocation();
+std::size_t largest_allocation();
+
 }  // namespace gradcam::testing

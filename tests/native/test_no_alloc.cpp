@@ -11,10 +11,21 @@
 
 namespace {
 std::atomic<long> g_allocations{0};
+std::atomic<std::size_t> g_largest{0};
+void note_size(std::size_t n) {
+  std::size_t seen = g_largest.load(std::memory_order_relaxed);
+  while (n > seen && !g_largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
+  }
 }
+}  // namespace
+
+// For the readers' limit tests: a size read from a file must be refused before it is allocated.
+void gradcam::testing::reset_largest_allocation() { g_largest.store(0); }
+std::size_t gradcam::testing::largest_allocation() { return g_largest.load(); }
 
 void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
+  note_size(n);
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
@@ -23,6 +34,7 @@ void* operator new(std::size_t n) {
 // that AddressSanitizer reports.
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
+  note_size(n);
   return std::malloc(n ? n : 1);
 }
 void operator delete(void* p) noexcept { std::free(p); }

@@ -1,0 +1,813 @@
+// ONNX ModelProto -> gradcam::onnx::Model through nanopb: pb_decode and the tables its generator
+// writes from onnx.proto at build time (cmake/onnx_schema.cmake). Every string, byte string and
+// repeated field is a nanopb callback here, so each length or count read from the file is checked
+// against Limits before anything is allocated for it; fields the engine does not use are left out
+// of the tables (onnx.options) and pb_decode skips them in the file without storing them.
+#include <pb_decode.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "gradcam/onnx.h"
+#include "../half_float.h"
+#include "onnx.pb.h"
+
+namespace gradcam::onnx {
+
+int64_t Tensor::element_count() const {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+const Attribute* Node::attribute(const std::string& wanted) const {
+  for (const Attribute& a : attributes)
+    if (a.name == wanted) return &a;
+  return nullptr;
+}
+
+int64_t Model::default_opset() const {
+  for (const auto& [domain, version] : opsets)
+    if (domain.empty() || domain == "ai.onnx") return version;
+  return 0;
+}
+
+namespace {
+
+// Where in the model a callback is, for error messages: "node 'conv1' attribute 'value'". Names
+// are read lazily because a message's name field may come after the field that fails.
+struct Place {
+  const char* kind;
+  size_t index;
+  const std::string* name;
+  const Place* parent;
+};
+
+std::string describe(const Place* p) {
+  if (!p) return "";
+  std::string s = p->parent ? describe(p->parent) + " " : "";
+  s += p->kind;
+  // Appended piece by piece: g++ 12 warns (falsely, -Wrestrict) on "literal" + std::string&&.
+  if (p->name && !p->name->empty()) {
+    s += " '";
+    s += *p->name;
+    s += '\'';
+  } else {
+    s += ' ';
+    s += std::to_string(p->index);
+  }
+  return s;
+}
+
+// State shared by every callback of one read. A callback that fails records the first error here
+// and returns false, which stops pb_decode at once.
+struct Reader {
+  explicit Reader(std::string file) : source(std::move(file)) {}
+  std::string source;
+  std::string error;
+  int64_t total_elements = 0;  // of every tensor read so far (Limits::kMaxTotalElements)
+
+  // "m.onnx: node 'conv1': name is 5000 bytes, ..."
+  bool fail(const Place* at, const std::string& what) {
+    std::string where = describe(at);
+    return record(where.empty() ? what : where + ": " + what);
+  }
+  // "m.onnx: initializer 'fc.weight' has 513000000 elements, ...": `predicate` continues the place.
+  bool fail_that(const Place* at, const std::string& predicate) { return record(describe(at) + " " + predicate); }
+
+ private:
+  bool record(const std::string& what) {
+    if (error.empty()) error = source + ": " + what;
+    return false;
+  }
+};
+
+// Callbacks are called from nanopb's C code, which no exception may cross.
+template <class F>
+bool guarded(Reader& r, const Place* at, F&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return r.fail(at, "out of memory");
+  } catch (...) {
+    return r.fail(at, "unexpected error while reading");
+  }
+}
+
+// Room for `extra` more values, growing geometrically: unpacked repeated fields arrive one value
+// per call, and reserving exactly each time would copy the list once per value.
+template <class T>
+void make_room(std::vector<T>& v, size_t extra) {
+  size_t want = v.size() + extra;
+  if (want > v.capacity()) v.reserve(std::max(want, v.capacity() * 2));
+}
+
+template <class T>
+T& sink_from(void** arg) {
+  return *static_cast<T*>(*arg);
+}
+
+// ---- strings -------------------------------------------------------------------------------
+
+struct StringSink {
+  Reader* r;
+  const Place* at;
+  const char* what;
+  std::string* out;
+  size_t max_bytes = Limits::kMaxStringBytes;
+  bool* seen = nullptr;  // set when the field is present, even empty
+};
+
+bool read_string(pb_istream_t* s, const pb_field_t*, void** arg) {
+  StringSink& k = sink_from<StringSink>(arg);
+  return guarded(*k.r, k.at, [&] {
+    if (s->bytes_left > k.max_bytes)
+      return k.r->fail(k.at, std::string(k.what) + " is " + std::to_string(s->bytes_left) +
+                                 " bytes, more than the limit of " + std::to_string(k.max_bytes));
+    if (k.seen) *k.seen = true;
+    k.out->resize(s->bytes_left);
+    return pb_read(s, reinterpret_cast<pb_byte_t*>(k.out->data()), k.out->size());
+  });
+}
+
+void bind(pb_callback_t& cb, StringSink& k) {
+  cb.funcs.decode = &read_string;
+  cb.arg = &k;
+}
+
+struct StringListSink {
+  Reader* r;
+  const Place* at;
+  const char* what;
+  std::vector<std::string>* out;
+  int64_t max_count;
+};
+
+bool append_string(pb_istream_t* s, const pb_field_t*, void** arg) {
+  StringListSink& k = sink_from<StringListSink>(arg);
+  if (int64_t(k.out->size()) >= k.max_count)
+    return k.r->fail(k.at, std::string(k.what) + ": more than the limit of " + std::to_string(k.max_count));
+  std::string value;
+  StringSink one{k.r, k.at, k.what, &value};
+  void* one_arg = &one;
+  if (!read_string(s, nullptr, &one_arg)) return false;
+  return guarded(*k.r, k.at, [&] {
+    k.out->push_back(std::move(value));
+    return true;
+  });
+}
+
+void bind(pb_callback_t& cb, StringListSink& k) {
+  cb.funcs.decode = &append_string;
+  cb.arg = &k;
+}
+
+// ---- numbers -------------------------------------------------------------------------------
+
+// A repeated number field, packed (one call with every value) or not (one call per value).
+template <class T>
+struct ListSink {
+  Reader* r;
+  const Place* at;
+  const char* what;
+  std::vector<T>* out;
+  int64_t max_count;
+};
+
+// Fixed-size wire values (float, double): the count is known before reading, so the list is
+// checked and sized once.
+template <class Wire, class T, bool (*decode_one)(pb_istream_t*, void*)>
+bool read_fixed(pb_istream_t* s, const pb_field_t*, void** arg) {
+  ListSink<T>& k = sink_from<ListSink<T>>(arg);
+  return guarded(*k.r, k.at, [&] {
+    size_t n = s->bytes_left / sizeof(Wire);
+    if (int64_t(k.out->size()) + int64_t(n) > k.max_count)
+      return k.r->fail(k.at, std::string(k.what) + " has more than the limit of " +
+                                 std::to_string(k.max_count) + " values");
+    make_room(*k.out, n);
+    while (s->bytes_left) {
+      Wire w;
+      if (!decode_one(s, &w)) return false;
+      k.out->push_back(T(w));
+    }
+    return true;
+  });
+}
+
+enum class VarintKind { int64, int32, uint64 };
+
+// Varints take 1 to 10 bytes each, so the limit is checked value by value.
+template <VarintKind kind>
+bool read_varints(pb_istream_t* s, const pb_field_t*, void** arg) {
+  ListSink<int64_t>& k = sink_from<ListSink<int64_t>>(arg);
+  return guarded(*k.r, k.at, [&] {
+    while (s->bytes_left) {
+      if (int64_t(k.out->size()) >= k.max_count)
+        return k.r->fail(k.at, std::string(k.what) + " has more than the limit of " +
+                                   std::to_string(k.max_count) + " values");
+      uint64_t v;
+      if (!pb_decode_varint(s, &v)) return false;
+      int64_t value;
+      if constexpr (kind == VarintKind::int32) {
+        value = int32_t(uint32_t(v));  // protobuf sign-extends negative int32 to 64 bits
+      } else if constexpr (kind == VarintKind::uint64) {
+        if (v > uint64_t(std::numeric_limits<int64_t>::max()))
+          return k.r->fail(k.at, std::string(k.what) + " holds " + std::to_string(v) +
+                                     ", beyond the int64 range this reader keeps");
+        value = int64_t(v);
+      } else {
+        value = int64_t(v);
+      }
+      make_room(*k.out, 1);
+      k.out->push_back(value);
+    }
+    return true;
+  });
+}
+
+void bind(pb_callback_t& cb, ListSink<float>& k) {
+  cb.funcs.decode = &read_fixed<float, float, &pb_decode_fixed32>;
+  cb.arg = &k;
+}
+
+// ---- tensors -------------------------------------------------------------------------------
+
+// A tensor's fields as the file gives them; finish_tensor checks them against each other once the
+// whole message is read (the shape and data type may come after the data).
+struct TensorSinks {
+  Tensor* out;
+  std::vector<float> float_data, double_data;  // double_data narrowed to float as it is read
+  std::vector<int64_t> int32_data, int64_data, uint64_data;
+  std::string raw;
+  bool has_raw = false;
+  bool has_external = false;
+  StringSink name;
+  ListSink<int64_t> dims;
+  ListSink<float> float_list, double_list;
+  ListSink<int64_t> int32_list, int64_list, uint64_list;
+
+  TensorSinks(Reader& r, const Place* at, Tensor* t)
+      : out(t),
+        name{&r, at, "name", &t->name},
+        dims{&r, at, "dims", &t->dims, Limits::kMaxDims},
+        float_list{&r, at, "float_data", &float_data, Limits::kMaxTensorElements},
+        double_list{&r, at, "double_data", &double_data, Limits::kMaxTensorElements},
+        int32_list{&r, at, "int32_data", &int32_data, Limits::kMaxTensorElements},
+        int64_list{&r, at, "int64_data", &int64_data, Limits::kMaxTensorElements},
+        uint64_list{&r, at, "uint64_data", &uint64_data, Limits::kMaxTensorElements} {}
+  TensorSinks(const TensorSinks&) = delete;  // the list sinks point into this object
+  TensorSinks& operator=(const TensorSinks&) = delete;
+};
+
+bool read_raw_data(pb_istream_t* s, const pb_field_t*, void** arg) {
+  TensorSinks& k = sink_from<TensorSinks>(arg);
+  Reader& r = *k.name.r;
+  return guarded(r, k.name.at, [&] {
+    // The largest element is 8 bytes. The exact size is checked against the shape afterwards.
+    if (s->bytes_left > uint64_t(Limits::kMaxTensorElements) * 8)
+      return r.fail(k.name.at, "raw_data is " + std::to_string(s->bytes_left) +
+                                   " bytes, more than the limit of " +
+                                   std::to_string(Limits::kMaxTensorElements) + " elements");
+    k.has_raw = true;
+    k.raw.resize(s->bytes_left);
+    return pb_read(s, reinterpret_cast<pb_byte_t*>(k.raw.data()), k.raw.size());
+  });
+}
+
+// Only its presence matters: the data would be in another file, which this reader does not open.
+bool note_external_data(pb_istream_t* s, const pb_field_t*, void** arg) {
+  sink_from<TensorSinks>(arg).has_external = true;
+  return pb_read(s, nullptr, s->bytes_left);
+}
+
+void bind(onnx_TensorProto& pb, TensorSinks& k) {
+  bind(pb.name, k.name);
+  pb.dims.funcs.decode = &read_varints<VarintKind::int64>;
+  pb.dims.arg = &k.dims;
+  bind(pb.float_data, k.float_list);
+  pb.double_data.funcs.decode = &read_fixed<double, float, &pb_decode_fixed64>;
+  pb.double_data.arg = &k.double_list;
+  pb.int32_data.funcs.decode = &read_varints<VarintKind::int32>;
+  pb.int32_data.arg = &k.int32_list;
+  pb.int64_data.funcs.decode = &read_varints<VarintKind::int64>;
+  pb.int64_data.arg = &k.int64_list;
+  pb.uint64_data.funcs.decode = &read_varints<VarintKind::uint64>;
+  pb.uint64_data.arg = &k.uint64_list;
+  pb.raw_data.funcs.decode = &read_raw_data;
+  pb.raw_data.arg = &k;
+  pb.external_data.funcs.decode = &note_external_data;
+  pb.external_data.arg = &k;
+}
+
+// How ONNX stores each data type this reader converts: the bytes per element in raw_data, the
+// typed field used without raw_data, and whether the values become floats or ints.
+struct TypeLayout {
+  const char* name;
+  size_t bytes;
+  const char* typed_field;
+  bool to_float;
+};
+
+const TypeLayout* layout_of(int32_t data_type) {
+  static const TypeLayout kFloat{"FLOAT", 4, "float_data", true};
+  static const TypeLayout kUint8{"UINT8", 1, "int32_data", false};
+  static const TypeLayout kInt8{"INT8", 1, "int32_data", false};
+  static const TypeLayout kUint16{"UINT16", 2, "int32_data", false};
+  static const TypeLayout kInt16{"INT16", 2, "int32_data", false};
+  static const TypeLayout kInt32{"INT32", 4, "int32_data", false};
+  static const TypeLayout kInt64{"INT64", 8, "int64_data", false};
+  static const TypeLayout kBool{"BOOL", 1, "int32_data", false};
+  static const TypeLayout kFloat16{"FLOAT16", 2, "int32_data", true};
+  static const TypeLayout kDouble{"DOUBLE", 8, "double_data", true};
+  static const TypeLayout kUint32{"UINT32", 4, "uint64_data", false};
+  static const TypeLayout kUint64{"UINT64", 8, "uint64_data", false};
+  static const TypeLayout kBfloat16{"BFLOAT16", 2, "int32_data", true};
+  switch (data_type) {
+    case 1: return &kFloat;
+    case 2: return &kUint8;
+    case 3: return &kInt8;
+    case 4: return &kUint16;
+    case 5: return &kInt16;
+    case 6: return &kInt32;
+    case 7: return &kInt64;
+    case 9: return &kBool;
+    case 10: return &kFloat16;
+    case 11: return &kDouble;
+    case 12: return &kUint32;
+    case 13: return &kUint64;
+    case 16: return &kBfloat16;
+    default: return nullptr;
+  }
+}
+
+const char* unsupported_type_name(int32_t data_type) {
+  switch (data_type) {
+    case 0: return "UNDEFINED";
+    case 8: return "STRING";
+    case 14: return "COMPLEX64";
+    case 15: return "COMPLEX128";
+    default: return "unknown";
+  }
+}
+
+uint64_t little_endian(const unsigned char* p, size_t bytes) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < bytes; ++i) v |= uint64_t(p[i]) << (8 * i);
+  return v;
+}
+
+float float_from_bits(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// One stored element, as the bits raw_data or int32_data hold, to float.
+float to_float(int32_t data_type, uint64_t bits) {
+  switch (data_type) {
+    case 1: return float_from_bits(uint32_t(bits));
+    case 10: return half_to_float(uint16_t(bits));
+    case 16: return float_from_bits(uint32_t(bits & 0xffff) << 16);  // bfloat16: float's top half
+    default: {                                                       // 11, DOUBLE
+      double d;
+      std::memcpy(&d, &bits, 8);
+      return float(d);
+    }
+  }
+}
+
+// A raw_data element's bits (little-endian, `bytes` wide) to int64, sign-extended for signed types.
+int64_t to_int(int32_t data_type, uint64_t bits, size_t bytes) {
+  bool is_signed = data_type == 3 || data_type == 5 || data_type == 6 || data_type == 7;
+  if (is_signed && bytes < 8) {
+    uint64_t sign = uint64_t(1) << (8 * bytes - 1);
+    return int64_t(bits ^ sign) - int64_t(sign);
+  }
+  return int64_t(bits);
+}
+
+std::string dims_text(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+// The checks that need the whole message: external data, the shape and the limits on it, the data
+// type, the data's size against the shape. Then the values are converted into out->floats or ints.
+bool finish_tensor(Reader& r, const Place* at, const onnx_TensorProto& pb, TensorSinks& k) {
+  Tensor& t = *k.out;
+  if (k.has_external || (pb.has_data_location && pb.data_location == 1))
+    return r.fail(at, "external data is not supported: save the model with all tensors inside the file");
+  t.data_type = pb.data_type;
+
+  int64_t count = 1;
+  for (int64_t d : t.dims)
+    if (d < 0) return r.fail(at, "dims " + dims_text(t.dims) + " has a negative dimension");
+  bool empty = false;
+  for (int64_t d : t.dims) empty = empty || d == 0;
+  if (empty) {
+    count = 0;
+  } else {
+    for (int64_t d : t.dims) {
+      if (__builtin_mul_overflow(count, d, &count))
+        return r.fail(at, "dims " + dims_text(t.dims) + " have more elements than int64 can count");
+    }
+  }
+  if (count > Limits::kMaxTensorElements)
+    return r.fail_that(at, "has " + std::to_string(count) + " elements, more than the limit of " +
+                          std::to_string(Limits::kMaxTensorElements));
+  if (r.total_elements + count > Limits::kMaxTotalElements)
+    return r.fail_that(at, "brings the model to " + std::to_string(r.total_elements + count) +
+                          " tensor elements, more than the limit of " +
+                          std::to_string(Limits::kMaxTotalElements) + " for all tensors together");
+  r.total_elements += count;
+
+  const TypeLayout* layout = layout_of(t.data_type);
+  if (!layout)
+    return r.fail(at, "data type " + std::to_string(t.data_type) + " (" + unsupported_type_name(t.data_type) +
+                          ") is not supported");
+
+  struct Typed {
+    const char* field;
+    size_t count;
+  };
+  const Typed typed[] = {{"float_data", k.float_data.size()},   {"double_data", k.double_data.size()},
+                         {"int32_data", k.int32_data.size()},   {"int64_data", k.int64_data.size()},
+                         {"uint64_data", k.uint64_data.size()}};
+  for (const Typed& f : typed) {
+    if (f.count == 0) continue;
+    if (k.has_raw)
+      return r.fail_that(at, std::string("has both raw_data and ") + f.field + ": ONNX keeps a tensor's values in one");
+    if (std::strcmp(f.field, layout->typed_field) != 0)
+      return r.fail_that(at, std::string("holds ") + layout->name + " values in " + f.field + ", where ONNX keeps them in " +
+                            layout->typed_field);
+  }
+
+  const size_t n = size_t(count);
+  if (k.has_raw) {
+    if (k.raw.size() != n * layout->bytes)
+      return r.fail(at, "raw_data is " + std::to_string(k.raw.size()) + " bytes, expected " +
+                            std::to_string(n * layout->bytes) + " for dims " + dims_text(t.dims) + " of " +
+                            layout->name);
+    const auto* p = reinterpret_cast<const unsigned char*>(k.raw.data());
+    if (layout->to_float) {
+      t.floats.resize(n);
+      for (size_t i = 0; i < n; ++i)
+        t.floats[i] = to_float(t.data_type, little_endian(p + i * layout->bytes, layout->bytes));
+    } else {
+      t.ints.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t bits = little_endian(p + i * layout->bytes, layout->bytes);
+        if (t.data_type == 13 && bits > uint64_t(std::numeric_limits<int64_t>::max()))
+          return r.fail_that(at, "holds the UINT64 value " + std::to_string(bits) + ", beyond the int64 range this reader keeps");
+        t.ints[i] = to_int(t.data_type, bits, layout->bytes);
+      }
+    }
+    std::string().swap(k.raw);
+    return true;
+  }
+
+  const std::string field = layout->typed_field;
+  size_t given = field == "float_data"    ? k.float_data.size()
+                 : field == "double_data" ? k.double_data.size()
+                 : field == "int64_data"  ? k.int64_data.size()
+                 : field == "uint64_data" ? k.uint64_data.size()
+                                          : k.int32_data.size();
+  if (given != n)
+    return r.fail(at, field + " has " + std::to_string(given) + " values, expected " + std::to_string(n) +
+                          " for dims " + dims_text(t.dims) + " of " + layout->name);
+  if (field == "float_data") {
+    t.floats = std::move(k.float_data);
+  } else if (field == "double_data") {
+    t.floats = std::move(k.double_data);
+  } else if (field == "int64_data") {
+    t.ints = std::move(k.int64_data);
+  } else if (field == "uint64_data") {
+    t.ints = std::move(k.uint64_data);
+  } else if (layout->to_float) {  // FLOAT16, BFLOAT16: the 16 bits in int32_data
+    t.floats.resize(n);
+    for (size_t i = 0; i < n; ++i) t.floats[i] = to_float(t.data_type, uint64_t(k.int32_data[i]) & 0xffff);
+  } else {
+    t.ints = std::move(k.int32_data);
+  }
+  return true;
+}
+
+// Decodes one TensorProto message (an initializer, or a node attribute's tensor is bound by its
+// attribute) into `t`.
+bool decode_tensor(Reader& r, const Place* at, pb_istream_t* s, Tensor& t) {
+  TensorSinks k(r, at, &t);
+  onnx_TensorProto pb{};
+  bind(pb, k);
+  if (!pb_decode(s, onnx_TensorProto_fields, &pb)) return false;
+  return finish_tensor(r, at, pb, k);
+}
+
+// ---- nodes ---------------------------------------------------------------------------------
+
+struct NodeSinks {
+  Reader* r;
+  Node* node;
+  const Place* at;
+};
+
+bool read_attribute(pb_istream_t* s, const pb_field_t*, void** arg) {
+  NodeSinks& n = sink_from<NodeSinks>(arg);
+  Reader& r = *n.r;
+  if (int(n.node->attributes.size()) >= Limits::kMaxAttributes)
+    return r.fail(n.at, "more than the limit of " + std::to_string(Limits::kMaxAttributes) + " attributes");
+  return guarded(r, n.at, [&] {
+    Attribute a;
+    Place at{"attribute", n.node->attributes.size(), &a.name, n.at};
+    Place tensor_at{"tensor", 0, &a.t.name, &at};
+    StringSink name{&r, &at, "name", &a.name};
+    bool has_s = false;  // an empty string is still a value
+    StringSink text{&r, &at, "s", &a.s, Limits::kMaxStringBytes, &has_s};
+    ListSink<float> floats{&r, &at, "floats", &a.floats, Limits::kMaxListElements};
+    ListSink<int64_t> ints{&r, &at, "ints", &a.ints, Limits::kMaxListElements};
+    StringListSink strings{&r, &at, "strings", &a.strings, Limits::kMaxListElements};
+    TensorSinks tensor(r, &tensor_at, &a.t);
+
+    onnx_AttributeProto pb{};
+    bind(pb.name, name);
+    bind(pb.s, text);
+    bind(pb.floats, floats);
+    pb.ints.funcs.decode = &read_varints<VarintKind::int64>;
+    pb.ints.arg = &ints;
+    bind(pb.strings, strings);
+    bind(pb.t, tensor);
+    if (!pb_decode(s, onnx_AttributeProto_fields, &pb)) return false;
+    if (pb.has_t && !finish_tensor(r, &tensor_at, pb.t, tensor)) return false;
+    if (pb.has_f) a.f = pb.f;
+    if (pb.has_i) a.i = pb.i;
+
+    using K = Attribute::Kind;
+    switch (pb.has_type ? pb.type : 0) {
+      case onnx_AttributeProto_AttributeType_FLOAT: a.kind = K::f; break;
+      case onnx_AttributeProto_AttributeType_INT: a.kind = K::i; break;
+      case onnx_AttributeProto_AttributeType_STRING: a.kind = K::s; break;
+      case onnx_AttributeProto_AttributeType_TENSOR: a.kind = K::t; break;
+      case onnx_AttributeProto_AttributeType_FLOATS: a.kind = K::floats; break;
+      case onnx_AttributeProto_AttributeType_INTS: a.kind = K::ints; break;
+      case onnx_AttributeProto_AttributeType_STRINGS: a.kind = K::strings; break;
+      case onnx_AttributeProto_AttributeType_UNDEFINED:
+        // Files from before IR version 0.0.2 have no type: the field that is present says it.
+        a.kind = pb.has_f              ? K::f
+                 : pb.has_i            ? K::i
+                 : has_s               ? K::s
+                 : pb.has_t            ? K::t
+                 : !a.floats.empty()   ? K::floats
+                 : !a.ints.empty()     ? K::ints
+                 : !a.strings.empty()  ? K::strings
+                                       : K::undefined;
+        break;
+      default: a.kind = K::other; break;
+    }
+    n.node->attributes.push_back(std::move(a));
+    return true;
+  });
+}
+
+struct GraphSinks {
+  Reader* r;
+  Model* model;
+};
+
+bool read_node(pb_istream_t* s, const pb_field_t*, void** arg) {
+  GraphSinks& g = sink_from<GraphSinks>(arg);
+  Reader& r = *g.r;
+  if (int(g.model->nodes.size()) >= Limits::kMaxNodes)
+    return r.fail(nullptr, "the graph has more than the limit of " + std::to_string(Limits::kMaxNodes) + " nodes");
+  return guarded(r, nullptr, [&] {
+    Node node;
+    Place at{"node", g.model->nodes.size(), &node.name, nullptr};
+    StringListSink inputs{&r, &at, "inputs", &node.inputs, Limits::kMaxNodeInputs};
+    StringListSink outputs{&r, &at, "outputs", &node.outputs, Limits::kMaxNodeInputs};
+    StringSink name{&r, &at, "name", &node.name};
+    StringSink op_type{&r, &at, "op_type", &node.op_type};
+    StringSink domain{&r, &at, "domain", &node.domain};
+    NodeSinks attributes{&r, &node, &at};
+
+    onnx_NodeProto pb{};
+    bind(pb.input, inputs);
+    bind(pb.output, outputs);
+    bind(pb.name, name);
+    bind(pb.op_type, op_type);
+    bind(pb.domain, domain);
+    pb.attribute.funcs.decode = &read_attribute;
+    pb.attribute.arg = &attributes;
+    if (!pb_decode(s, onnx_NodeProto_fields, &pb)) return false;
+    g.model->nodes.push_back(std::move(node));
+    return true;
+  });
+}
+
+bool read_initializer(pb_istream_t* s, const pb_field_t*, void** arg) {
+  GraphSinks& g = sink_from<GraphSinks>(arg);
+  Reader& r = *g.r;
+  if (int(g.model->initializers.size()) >= Limits::kMaxInitializers)
+    return r.fail(nullptr, "the graph has more than the limit of " + std::to_string(Limits::kMaxInitializers) +
+                               " initializers");
+  return guarded(r, nullptr, [&] {
+    Tensor t;
+    Place at{"initializer", g.model->initializers.size(), &t.name, nullptr};
+    if (!decode_tensor(r, &at, s, t)) return false;
+    g.model->initializers.push_back(std::move(t));
+    return true;
+  });
+}
+
+bool refuse_sparse_initializer(pb_istream_t*, const pb_field_t*, void** arg) {
+  return sink_from<GraphSinks>(arg).r->fail(
+      nullptr, "the graph has a sparse initializer, which is not supported: save it as a dense initializer");
+}
+
+// ---- value infos (graph inputs, outputs, value_info) ----------------------------------------
+
+struct ValueInfoListSink {
+  Reader* r;
+  std::vector<ValueInfo>* out;
+  const char* kind;
+};
+
+struct ShapeSinks {
+  Reader* r;
+  const Place* at;
+  ValueInfo* info;
+};
+
+bool read_dimension(pb_istream_t* s, const pb_field_t*, void** arg) {
+  ShapeSinks& k = sink_from<ShapeSinks>(arg);
+  if (int(k.info->dims.size()) >= Limits::kMaxDims)
+    return k.r->fail(k.at, "shape has more than the limit of " + std::to_string(Limits::kMaxDims) + " dimensions");
+  return guarded(*k.r, k.at, [&] {
+    std::string param;
+    StringSink param_sink{k.r, k.at, "dim_param", &param};
+    onnx_TensorShapeProto_Dimension pb{};
+    bind(pb.dim_param, param_sink);
+    if (!pb_decode(s, onnx_TensorShapeProto_Dimension_fields, &pb)) return false;
+    bool known = pb.has_dim_value && pb.dim_value >= 0;
+    k.info->dims.push_back(known ? pb.dim_value : -1);
+    k.info->dim_params.push_back(known ? std::string() : std::move(param));
+    return true;
+  });
+}
+
+bool read_value_info(pb_istream_t* s, const pb_field_t*, void** arg) {
+  ValueInfoListSink& l = sink_from<ValueInfoListSink>(arg);
+  Reader& r = *l.r;
+  if (int64_t(l.out->size()) >= Limits::kMaxValueInfos)
+    return r.fail(nullptr, std::string("the graph has more than the limit of ") +
+                               std::to_string(Limits::kMaxValueInfos) + " " + l.kind + "s");
+  return guarded(r, nullptr, [&] {
+    ValueInfo v;
+    Place at{l.kind, l.out->size(), &v.name, nullptr};
+    StringSink name{&r, &at, "name", &v.name};
+    ShapeSinks shape{&r, &at, &v};
+    onnx_ValueInfoProto pb{};
+    bind(pb.name, name);
+    pb.type.tensor_type.shape.dim.funcs.decode = &read_dimension;
+    pb.type.tensor_type.shape.dim.arg = &shape;
+    if (!pb_decode(s, onnx_ValueInfoProto_fields, &pb)) return false;
+    if (pb.has_type && pb.type.has_tensor_type) {
+      v.elem_type = pb.type.tensor_type.elem_type;
+      v.has_shape = pb.type.tensor_type.has_shape;
+    }
+    l.out->push_back(std::move(v));
+    return true;
+  });
+}
+
+// ---- the model -----------------------------------------------------------------------------
+
+struct ModelSinks {
+  Reader* r;
+  Model* model;
+};
+
+bool read_opset(pb_istream_t* s, const pb_field_t*, void** arg) {
+  ModelSinks& k = sink_from<ModelSinks>(arg);
+  Reader& r = *k.r;
+  if (int(k.model->opsets.size()) >= Limits::kMaxEntries)
+    return r.fail(nullptr, "more than the limit of " + std::to_string(Limits::kMaxEntries) + " opset imports");
+  return guarded(r, nullptr, [&] {
+    std::string domain;
+    StringSink domain_sink{&r, nullptr, "opset_import domain", &domain};
+    onnx_OperatorSetIdProto pb{};
+    bind(pb.domain, domain_sink);
+    if (!pb_decode(s, onnx_OperatorSetIdProto_fields, &pb)) return false;
+    k.model->opsets.emplace_back(std::move(domain), pb.version);
+    return true;
+  });
+}
+
+bool read_metadata(pb_istream_t* s, const pb_field_t*, void** arg) {
+  ModelSinks& k = sink_from<ModelSinks>(arg);
+  Reader& r = *k.r;
+  if (int(k.model->metadata.size()) >= Limits::kMaxEntries)
+    return r.fail(nullptr, "more than the limit of " + std::to_string(Limits::kMaxEntries) + " metadata_props");
+  return guarded(r, nullptr, [&] {
+    std::string key, value;
+    StringSink key_sink{&r, nullptr, "metadata_props key", &key};
+    StringSink value_sink{&r, nullptr, "metadata_props value", &value, Limits::kMaxMetadataBytes};
+    onnx_StringStringEntryProto pb{};
+    bind(pb.key, key_sink);
+    bind(pb.value, value_sink);
+    if (!pb_decode(s, onnx_StringStringEntryProto_fields, &pb)) return false;
+    k.model->metadata[std::move(key)] = std::move(value);
+    return true;
+  });
+}
+
+}  // namespace
+
+bool looks_like_onnx(const uint8_t* bytes, size_t size) {
+  // The first few protobuf fields must be ModelProto fields with their wire types (protobuf writers
+  // put ir_version, field 1, first). Safetensors' 8-byte length has zero high bytes, which read as
+  // field 0 (invalid); HDF5's \x89, zip's 'P' and JPEG's \xff do not start a valid ModelProto tag.
+  size_t pos = 0;
+  auto varint = [&](uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos >= size) return false;
+      uint8_t b = bytes[pos++];
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  };
+  int fields = 0;
+  while (pos < size && fields < 4) {
+    uint64_t tag, value;
+    if (!varint(tag)) return fields > 0 && pos >= size;  // a prefix cut inside a tag
+    const uint64_t number = tag >> 3, wire = tag & 7;
+    const bool is_varint = number == 1 || number == 5;  // ir_version, model_version
+    const bool is_bytes = (number >= 2 && number <= 4) || (number >= 6 && number <= 8) || number == 14 ||
+                          number == 20 || number == 25;
+    if (!((is_varint && wire == 0) || (is_bytes && wire == 2))) return false;
+    if (!varint(value)) return fields > 0 && pos >= size;
+    if (number == 1 && (value == 0 || value > 100)) return false;  // IR versions are 1 to 10 today
+    if (is_bytes) {
+      if (value > size - pos) return true;  // a field running past a prefix of the file
+      pos += size_t(value);
+    }
+    ++fields;
+  }
+  return fields > 0;
+}
+
+Result<Model> read_model(const uint8_t* bytes, size_t size, const std::string& source) {
+  if (size == 0) return make_error(source + ": the file is empty");
+  if (size > Limits::kMaxFileBytes)
+    return make_error(source + ": the file is " + std::to_string(size) + " bytes, more than the limit of " +
+                      std::to_string(Limits::kMaxFileBytes));
+  Reader r(source);
+  Model m;
+  ModelSinks model_sinks{&r, &m};
+  GraphSinks graph_sinks{&r, &m};
+  StringSink producer_name{&r, nullptr, "producer_name", &m.producer_name};
+  StringSink producer_version{&r, nullptr, "producer_version", &m.producer_version};
+  StringSink graph_name{&r, nullptr, "graph name", &m.graph_name};
+  ValueInfoListSink inputs{&r, &m.inputs, "graph input"};
+  ValueInfoListSink outputs{&r, &m.outputs, "graph output"};
+  ValueInfoListSink value_infos{&r, &m.value_infos, "value_info"};
+
+  onnx_ModelProto pb{};
+  bind(pb.producer_name, producer_name);
+  bind(pb.producer_version, producer_version);
+  pb.opset_import.funcs.decode = &read_opset;
+  pb.opset_import.arg = &model_sinks;
+  pb.metadata_props.funcs.decode = &read_metadata;
+  pb.metadata_props.arg = &model_sinks;
+  onnx_GraphProto& graph = pb.graph;
+  bind(graph.name, graph_name);
+  graph.node.funcs.decode = &read_node;
+  graph.node.arg = &graph_sinks;
+  graph.initializer.funcs.decode = &read_initializer;
+  graph.initializer.arg = &graph_sinks;
+  graph.sparse_initializer.funcs.decode = &refuse_sparse_initializer;
+  graph.sparse_initializer.arg = &graph_sinks;
+  graph.input.funcs.decode = &read_value_info;
+  graph.input.arg = &inputs;
+  graph.output.funcs.decode = &read_value_info;
+  graph.output.arg = &outputs;
+  graph.value_info.funcs.decode = &read_value_info;
+  graph.value_info.arg = &value_infos;
+
+  pb_istream_t stream = pb_istream_from_buffer(bytes, size);
+  const bool decoded = pb_decode(&stream, onnx_ModelProto_fields, &pb);
+  if (!r.error.empty()) return make_error(r.error);
+  if (!decoded)
+    return make_error(source + ": not a readable ONNX model, the file is truncated or corrupt (protobuf: " +
+                      PB_GET_ERROR(&stream) + ")");
+  if (!pb.has_graph) return make_error(source + ": no graph in the file: not an ONNX model");
+  m.ir_version = pb.ir_version;
+  return m;
+}
+
+}  // namespace gradcam::onnx
