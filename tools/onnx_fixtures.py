@@ -398,7 +398,8 @@ def check(model, name, spec):
         problems.append(f"allops: missing {sorted(ALLOPS_OPS - set(ops))}, unexpected {sorted(set(ops) - ALLOPS_OPS)}")
     if problems:
         raise SystemExit("onnx_fixtures: " + "; ".join(problems))
-    return ops, {onnx_node: shapes[by_name[onnx_node].output[0]] for onnx_node, _ in spec["nodes"]}
+    return ops, {onnx_node: (by_name[onnx_node].output[0], shapes[by_name[onnx_node].output[0]])
+                 for onnx_node, _ in spec["nodes"]}
 
 
 def write_if_changed(path, data):
@@ -446,6 +447,8 @@ def main():
             "file": f"{name}.onnx",
             "probe_file": f"probe/{name}.onnx",
             "sha256": hashlib.sha256(data).hexdigest(),
+            "input": proto.graph.input[0].name,
+            "output_tensor": proto.graph.output[0].name,
             "opset": spec["opset"],
             "input_shape": spec["input_shape"],
             "mean": spec["mean"],
@@ -453,7 +456,9 @@ def main():
             "classes": classes,
             "output": spec["output"],
             "ops": ops,
-            "nodes": [{"onnx_node": n, "torch_module": m, "shape": shapes[n]} for n, m in spec["nodes"]],
+            # tensor: the node's output, which the probe file also outputs under that name.
+            "nodes": [{"onnx_node": n, "torch_module": m, "tensor": shapes[n][0], "shape": shapes[n][1]}
+                      for n, m in spec["nodes"]],
         }
         print(f"onnx_fixtures: {name}.onnx {len(data) / 1e6:.1f} MB, opset {spec['opset']}, "
               f"{len(proto.graph.node)} nodes, ops {' '.join(ops)} ({time.perf_counter() - t0:.1f} s)")

@@ -7,7 +7,8 @@ request: {"model_dir": OUTDIR, "cases": [{"model": "resnet18", "input": [flat NC
           "input_shape": [1,3,224,224], "node": "<ONNX node name>", "target": <class index>,
           "methods": ["gradcam", "hirescam", "layercam"], "activations": false}]}
 answer:  {"cases": [{"logits": [...], "probabilities": [...], "shape": [H, W],
-          "maps": {"gradcam": [H*W, row-major], ...}, "activations": [C*H*W, NCHW] (if asked),
+          "maps": {"gradcam": [H*W, row-major], ...}, "magnitudes": {"gradcam": m, ...},
+          "activations": [C*H*W, NCHW] (if asked),
           "module": "<torch module>"}]}
 
 Each model is rebuilt from tools/onnx_fixtures.py (same code, same seeds) in float32; the ONNX node
@@ -19,7 +20,8 @@ normalisation), summed in float64:
     gradcam  ReLU(sum_k mean_hw(G_k) A_k)
     hirescam ReLU(sum_k G_k (.) A_k)
     layercam ReLU(sum_k ReLU(G_k) (.) A_k)
-One process answers every case: importing torch takes longer than most cases.
+A map's magnitude is the largest sum of the absolute terms at one position: when the terms cancel,
+float32 error scales with it, not with the map's maximum. One process answers every case: importing torch takes longer than most cases.
 """
 import json
 import os
@@ -31,13 +33,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import onnx_fixtures  # noqa: E402
 
 
-def cam(method, A, G):
+def cam_terms(method, A, G):
+    """The per-channel terms (C x H x W) whose sum over channels, after ReLU, is the map."""
     if method == "gradcam":
-        return torch.relu((G.mean(dim=(1, 2), keepdim=True) * A).sum(0))
+        return G.mean(dim=(1, 2), keepdim=True) * A
     if method == "hirescam":
-        return torch.relu((G * A).sum(0))
+        return G * A
     if method == "layercam":
-        return torch.relu((torch.relu(G) * A).sum(0))
+        return torch.relu(G) * A
     raise ValueError(f"unknown method {method}")
 
 
@@ -97,8 +100,13 @@ def answer(models, case):
         "logits": logits.detach().tolist(),
         "probabilities": torch.softmax(logits.detach().double(), 0).tolist(),
         "shape": list(A64.shape[1:]),
-        "maps": {m: cam(m, A64, G64).reshape(-1).tolist() for m in case.get("methods", ["gradcam"])},
+        "maps": {},
+        "magnitudes": {},
     }
+    for method in case.get("methods", ["gradcam"]):
+        terms = cam_terms(method, A64, G64)
+        out["maps"][method] = torch.relu(terms.sum(0)).reshape(-1).tolist()
+        out["magnitudes"][method] = terms.abs().sum(0).max().item()
     if case.get("activations"):
         out["activations"] = A[0].detach().reshape(-1).tolist()
     return out
