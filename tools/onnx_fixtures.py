@@ -418,14 +418,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("outdir")
     ap.add_argument("--if-stale", action="store_true",
-                    help="do nothing when OUTDIR/manifest.json is newer than this script")
+                    help="do nothing when OUTDIR/manifest.json is newer than this script and its files exist")
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated subset (default: all)")
     args = ap.parse_args()
     manifest_path = os.path.join(args.outdir, "manifest.json")
     if args.if_stale and os.path.exists(manifest_path) and \
             os.path.getmtime(manifest_path) > os.path.getmtime(os.path.abspath(__file__)):
-        print(f"onnx_fixtures: {manifest_path} is up to date")
-        return
+        with open(manifest_path) as f:
+            entries = json.load(f)["models"].values()
+        if all(os.path.exists(os.path.join(args.outdir, e[k])) for e in entries for k in ("file", "probe_file")):
+            print(f"onnx_fixtures: {manifest_path} is up to date")
+            return
     os.makedirs(os.path.join(args.outdir, "probe"), exist_ok=True)
     manifest = {"generator": "tools/onnx_fixtures.py", "torch": torch.__version__,
                 "torchvision": torchvision.__version__, "onnx": onnx.__version__, "seed": SEED, "models": {}}
