@@ -17,8 +17,9 @@ blow-up and the deep layers' activations (and maps) stay in a sane range.
 allops.onnx is a small net that holds every op the engine's ONNX importer promises to read, at
 opset 14: PyTorch 1.13 writes nn.Hardswish as HardSigmoid + Mul at opset 13 and as one HardSwish
 node from 14 on. Two edits follow the export (see edit_allops): PyTorch 1.13 leaves F.pad's pads
-as an unfolded Constant/ConstantOfShape/Concat/Reshape/Slice/Transpose/Cast chain, which we fold
-into one Constant, as onnx-simplifier or a newer exporter would; and an eval-mode export drops
+as an unfolded Constant/ConstantOfShape/Concat/Reshape/Slice/Transpose/Cast chain (its constant
+folding skips the Slice with step -1 that reverses the pads), which we fold into one Constant, as
+onnx-simplifier would; and an eval-mode export drops
 nn.Dropout and nn.Identity, which we put back as Dropout and Identity nodes where the modules sit
 (older PyTorch and tf2onnx do write them). The torchvision nets are exported at opset 13 as they
 come from PyTorch, untouched.
@@ -28,8 +29,8 @@ import hashlib
 import io
 import json
 import os
-import sys
 import time
+import warnings
 
 import numpy as np
 import onnx
@@ -38,6 +39,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 from onnx import helper, numpy_helper
+
+# edit_allops folds what this warning is about.
+warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
 
 SEED = 20240611
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
