@@ -36,3 +36,13 @@ find_program(NODE_EXECUTABLE NAMES node nodejs REQUIRED)
 add_test(NAME node COMMAND ${NODE_EXECUTABLE} --test --test-concurrency=1 tests/js/
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(node PROPERTIES TIMEOUT 1200)
+
+# The ONNX models and manifest of the ONNX cross-check (tests/js/onnx_crosscheck.test.mjs), written
+# by PyTorch from fixed seeds into build/onnx-fixtures; skipped while newer than the script. The
+# test makes them itself too, so `node --test` alone works on a fresh clone.
+set(GRADCAM_TORCH_PYTHON /usr/bin/python3 CACHE FILEPATH "The Python with Debian's torch, torchvision and onnx")
+add_test(NAME onnx_fixtures
+  COMMAND ${GRADCAM_TORCH_PYTHON} tools/onnx_fixtures.py ${GRADCAM_BUILD_ROOT}/onnx-fixtures --if-stale
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(onnx_fixtures PROPERTIES FIXTURES_SETUP onnx_fixtures TIMEOUT 300)
+set_tests_properties(node PROPERTIES FIXTURES_REQUIRED onnx_fixtures ENVIRONMENT GRADCAM_PYTHON=${GRADCAM_TORCH_PYTHON})

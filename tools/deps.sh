@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 need=()
 for p in cmake ninja-build g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev \
          emscripten node-acorn clang-14 libclang-rt-14-dev chromium fonts-dejavu-core ca-certificates \
-         libhdf5-dev python3-h5py nanopb libnanopb-dev python3-protobuf protobuf-compiler python3-onnx; do
+         libhdf5-dev python3-h5py nanopb libnanopb-dev python3-protobuf protobuf-compiler \
+         python3-torch python3-torchvision python3-onnx; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs)
@@ -66,6 +67,6 @@ fi
 
 bash web/deps.sh   # Dear ImGui 1.86 sources for the page's app (build/_deps/imgui-1.86)
 
-if [ ! -d node_modules/@tensorflow/tfjs-backend-wasm ] || [ package.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules/@tensorflow/tfjs-backend-wasm ] || [ ! -d node_modules/onnxruntime-node ] || [ package.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund --loglevel=error
 fi
