@@ -118,6 +118,11 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
 
   for (const onnx::Node& fn : m.nodes) {
     if (fn.op_type == "Constant") continue;
+    // PyTorch's exporter de-duplicates equal initializers through Identity nodes: still constants.
+    if (fn.op_type == "Identity" && fn.inputs.size() == 1 && fn.outputs.size() == 1 && constants.count(fn.inputs[0])) {
+      constants[fn.outputs[0]] = constants[fn.inputs[0]];
+      continue;
+    }
     const std::string name = fn.name.empty() ? (fn.outputs.empty() ? std::string("?") : fn.outputs[0]) : fn.name;
     const std::string at = source + ": node '" + name + "' (" + fn.op_type + "): ";
     if (!fn.domain.empty() && fn.domain != "ai.onnx")

@@ -32,13 +32,14 @@ Status infer_shapes(Graph& g) {
   // the global pooling or flatten that leads to the classifier (what Grad-CAM's paper explains).
   g.default_layer = -1;
   if (g.format == "onnx") {
+    // The last collapse of a spatial map (height or width above 1): earlier ones are
+    // squeeze-and-excitation gates, later ones flatten a map that is already 1x1.
     for (const Node& n : g.nodes) {
       const bool collapses = n.op == &ops::global_average_pool_op || n.op == &ops::reduce_mean_op ||
                              n.op == &ops::flatten_op || n.op == &ops::reshape_op;
-      if (!collapses) continue;
-      const int producer = g.values[size_t(n.inputs[0])].producer;
-      if (producer >= 0 && g.nodes[size_t(producer)].explainable) g.default_layer = producer;
-      break;
+      const Value& in = g.values[size_t(n.inputs[0])];
+      if (!collapses || in.shape.h * in.shape.w <= 1) continue;
+      if (in.producer >= 0 && g.nodes[size_t(in.producer)].explainable) g.default_layer = in.producer;
     }
   }
   if (g.default_layer < 0)
