@@ -115,9 +115,19 @@ std::vector<float> Engine::prepare(const Image& image, CropMode crop) const {
   const Architecture& a = model_.arch;
   if (!a.mean.empty()) {
     const size_t c = size_t(a.channels);
-    for (size_t k = 0; k < x.size(); ++k) x[k] = (x[k] - a.mean[k % c]) / a.std[k % c];
+    for (size_t k = 0; k < x.size(); ++k) x[k] = (x[k] - a.mean[k % c]) / a.std[k % c];  // pixel_to_input
   }
   return x;
+}
+
+float pixel_to_input(const Architecture& a, int k, float pixel) {
+  const float x = pixel * a.scale;
+  return a.mean.empty() ? x : (x - a.mean[size_t(k)]) / a.std[size_t(k)];
+}
+
+float input_to_pixel(const Architecture& a, int k, float x) {
+  if (!a.mean.empty()) x = x * a.std[size_t(k)] + a.mean[size_t(k)];
+  return x / a.scale;
 }
 
 std::string layer_name(const Model& model, int layer) {

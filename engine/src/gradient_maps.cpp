@@ -88,7 +88,7 @@ Map guided_grad_cam(MethodContext& cx) {
   auto t0 = std::chrono::steady_clock::now();
   net.backward(cx.dscore.data(), cx.layer);
   cx.backward_ms += ms_since(t0);
-  const Shape& s = arch.layers[size_t(cx.layer)].output;
+  const Shape& s = net.output_shape(cx.layer);
   Map cam = grad_cam(net.output(cx.layer).data(), net.output_grad(cx.layer).data(), s.h, s.w, s.c);
   std::vector<float> up = upsample_bilinear(cam.values.data(), s.h, s.w, arch.height, arch.width);
   for (size_t i = 0; i < up.size(); ++i) guided.values[i] *= up[i];

@@ -12,7 +12,7 @@ namespace gradcam {
 Map score_cam(MethodContext& cx) {
   Network& net = cx.net;
   const Architecture& arch = net.arch();
-  const Shape& s = arch.layers[size_t(cx.layer)].output;
+  const Shape& s = net.output_shape(cx.layer);
   const int h = s.h, w = s.w, c = s.c, ih = arch.height, iw = arch.width, ic = arch.channels;
   const std::vector<float> activations = net.output(cx.layer);
   std::vector<float> plane(size_t(h) * w), masked(size_t(ih) * iw * ic), scores(static_cast<size_t>(c));

@@ -72,12 +72,11 @@ void update_occlusion() {
       t.occluded_y == t.patch_y)
     return;
   const double t0 = emscripten_get_now();
-  // Mid grey in the model's scale, the usual occluder (Zeiler & Fergus 2014).
+  // Mid grey as the model takes it (scaled, normalised), the usual occluder (Zeiler & Fergus 2014).
   t.occluded_input = g.input;
-  const float grey = 127.5f * arch().scale;
   for (int y = t.patch_y; y < t.patch_y + side; ++y)
     for (int x = t.patch_x; x < t.patch_x + side; ++x)
-      for (int k = 0; k < c; ++k) t.occluded_input[(size_t(y) * iw + x) * c + k] = grey;
+      for (int k = 0; k < c; ++k) t.occluded_input[(size_t(y) * iw + x) * c + k] = pixel_to_input(arch(), k, 127.5f);
   ExplainOptions o = explain_options(g.result_choice);
   o.target = g.result.target;  // the class on screen, even if the occluded image prefers another
   auto e = g.engine->explain(t.occluded_input, o);
@@ -128,11 +127,14 @@ ImVec2 draw_input_cells(const std::vector<float>& input, float side) {
   const ImVec2 p = ImGui::GetCursorScreenPos();
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const int ih = arch().height, iw = arch().width, c = arch().channels;
-  const float cw = side / float(iw), ch = side / float(ih), inv = 1.0f / arch().scale;
+  const float cw = side / float(iw), ch = side / float(ih);
   for (int y = 0; y < ih; ++y)
     for (int x = 0; x < iw; ++x) {
       const float* v = &input[(size_t(y) * iw + x) * c];
-      auto byte = [&](int k) { return int(std::clamp(v[std::min(k, c - 1)] * inv, 0.0f, 255.0f)); };
+      auto byte = [&](int k) {
+        const int j = std::min(k, c - 1);
+        return int(std::clamp(input_to_pixel(arch(), j, v[j]), 0.0f, 255.0f));
+      };
       dl->AddRectFilled(ImVec2(p.x + x * cw, p.y + y * ch), ImVec2(p.x + (x + 1) * cw, p.y + (y + 1) * ch),
                         IM_COL32(byte(0), byte(1), byte(2), 255));
     }

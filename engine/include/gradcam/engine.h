@@ -71,6 +71,11 @@ class Engine {
   Network net_;
 };
 
+// A pixel value (0..255) of channel k as the model's input takes it, and back: pixel * scale, then
+// (x - mean) / std when the model is normalised.
+float pixel_to_input(const Architecture& arch, int k, float pixel);
+float input_to_pixel(const Architecture& arch, int k, float x);
+
 // The explained layer's name: the graph node's (an ONNX node name or a model file's layer name).
 std::string layer_name(const Model& model, int layer);
 // The model's input as the model itself takes it: [1,C,H,W] for ONNX (PyTorch), [1,H,W,C] for a
