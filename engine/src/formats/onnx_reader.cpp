@@ -45,6 +45,23 @@ struct Place {
   const Place* parent;
 };
 
+// A name from the file as an error message shows it: control bytes escaped, so the message stays
+// on one line whatever the file holds.
+std::string printable(const std::string& name) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      s += "\\x";
+      s += kHex[c >> 4];
+      s += kHex[c & 15];
+    } else {
+      s += char(c);
+    }
+  }
+  return s;
+}
+
 std::string describe(const Place* p) {
   if (!p) return "";
   std::string s = p->parent ? describe(p->parent) + " " : "";
@@ -52,7 +69,7 @@ std::string describe(const Place* p) {
   // Appended piece by piece: g++ 12 warns (falsely, -Wrestrict) on "literal" + std::string&&.
   if (p->name && !p->name->empty()) {
     s += " '";
-    s += *p->name;
+    s += printable(*p->name);
     s += '\'';
   } else {
     s += ' ';
@@ -148,7 +165,8 @@ struct StringListSink {
 bool append_string(pb_istream_t* s, const pb_field_t*, void** arg) {
   StringListSink& k = sink_from<StringListSink>(arg);
   if (int64_t(k.out->size()) >= k.max_count)
-    return k.r->fail(k.at, std::string(k.what) + ": more than the limit of " + std::to_string(k.max_count));
+    return k.r->fail(k.at, std::string(k.what) + " has more than the limit of " + std::to_string(k.max_count) +
+                               " entries");
   std::string value;
   StringSink one{k.r, k.at, k.what, &value};
   void* one_arg = &one;
