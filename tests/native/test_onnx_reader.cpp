@@ -447,6 +447,10 @@ TEST_CASE("corrupt and unsupported ONNX files give one-line errors that name the
     CHECK(read_error(model_bytes(g)) ==
           "m.onnx: the graph has a sparse initializer, which is not supported: save it as a dense initializer");
   }
+  SUBCASE("a name with control bytes is escaped, so the message stays on one line") {
+    CHECK(read_error(with_initializer(tensor("a\nb", 8, {1}))) ==
+          "m.onnx: initializer 'a\\x0ab': data type 8 (STRING) is not supported");
+  }
   SUBCASE("a node attribute's tensor is checked as an initializer is") {
     Proto a;
     a.bytes_field(field::attr_name, "value").message(field::attr_t, tensor("k", 7, {3}).packed_varints(field::tensor_int64_data, {1}));

@@ -45,6 +45,23 @@ struct Place {
   const Place* parent;
 };
 
+// A name from the file as an error message shows it: control bytes escaped, so the message stays
+// on one line whatever the file holds.
+std::string printable(const std::string& name) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      s += "\\x";
+      s += kHex[c >> 4];
+      s += kHex[c & 15];
+    } else {
+      s += char(c);
+    }
+  }
+  return s;
+}
+
 std::string describe(const Place* p) {
   if (!p) return "";
   std::string s = p->parent ? describe(p->parent) + " " : "";
@@ -52,7 +69,7 @@ std::string describe(const Place* p) {
   // Appended piece by piece: g++ 12 warns (falsely, -Wrestrict) on "literal" + std::string&&.
   if (p->name && !p->name->empty()) {
     s += " '";
-    s += *p->name;
+    s += printable(*p->name);
     s += '\'';
   } else {
     s += ' ';
@@ -67,6 +84,7 @@ struct Reader {
   explicit Reader(std::string file) : source(std::move(file)) {}
   std::string source;
   std::string error;
+  bool failed = false;         // also when the message itself could not be allocated
   int64_t total_elements = 0;  // of every tensor read so far (Limits::kMaxTotalElements)
 
   // "m.onnx: node 'conv1': name is 5000 bytes, ..."
@@ -79,20 +97,21 @@ struct Reader {
 
  private:
   bool record(const std::string& what) {
-    if (error.empty()) error = source + ": " + what;
+    if (!failed) error = source + ": " + what;
+    failed = true;
     return false;
   }
 };
 
-// Callbacks are called from nanopb's C code, which no exception may cross.
+// Callbacks are called from nanopb's C code, which no exception may cross: each callback's whole
+// body runs in here, error messages included.
 template <class F>
-bool guarded(Reader& r, const Place* at, F&& body) {
+bool guarded(Reader& r, F&& body) noexcept {
   try {
     return body();
-  } catch (const std::bad_alloc&) {
-    return r.fail(at, "out of memory");
-  } catch (...) {
-    return r.fail(at, "unexpected error while reading");
+  } catch (...) {  // std::bad_alloc; a message could not be built either
+    r.failed = true;
+    return false;
   }
 }
 
@@ -122,7 +141,7 @@ struct StringSink {
 
 bool read_string(pb_istream_t* s, const pb_field_t*, void** arg) {
   StringSink& k = sink_from<StringSink>(arg);
-  return guarded(*k.r, k.at, [&] {
+  return guarded(*k.r, [&] {
     if (s->bytes_left > k.max_bytes)
       return k.r->fail(k.at, std::string(k.what) + " is " + std::to_string(s->bytes_left) +
                                  " bytes, more than the limit of " + std::to_string(k.max_bytes));
@@ -147,15 +166,14 @@ struct StringListSink {
 
 bool append_string(pb_istream_t* s, const pb_field_t*, void** arg) {
   StringListSink& k = sink_from<StringListSink>(arg);
-  if (int64_t(k.out->size()) >= k.max_count)
-    return k.r->fail(k.at, std::string(k.what) + ": more than the limit of " + std::to_string(k.max_count));
-  std::string value;
-  StringSink one{k.r, k.at, k.what, &value};
-  void* one_arg = &one;
-  if (!read_string(s, nullptr, &one_arg)) return false;
-  return guarded(*k.r, k.at, [&] {
-    k.out->push_back(std::move(value));
-    return true;
+  return guarded(*k.r, [&] {
+    if (int64_t(k.out->size()) >= k.max_count)
+      return k.r->fail(k.at, std::string(k.what) + " has more than the limit of " + std::to_string(k.max_count) +
+                                 " entries");
+    k.out->emplace_back();
+    StringSink one{k.r, k.at, k.what, &k.out->back()};
+    void* one_arg = &one;
+    return read_string(s, nullptr, &one_arg);
   });
 }
 
@@ -181,7 +199,7 @@ struct ListSink {
 template <class Wire, class T, bool (*decode_one)(pb_istream_t*, void*)>
 bool read_fixed(pb_istream_t* s, const pb_field_t*, void** arg) {
   ListSink<T>& k = sink_from<ListSink<T>>(arg);
-  return guarded(*k.r, k.at, [&] {
+  return guarded(*k.r, [&] {
     size_t n = s->bytes_left / sizeof(Wire);
     if (int64_t(k.out->size()) + int64_t(n) > k.max_count)
       return k.r->fail(k.at, std::string(k.what) + " has more than the limit of " +
@@ -202,7 +220,7 @@ enum class VarintKind { int64, int32, uint64 };
 template <VarintKind kind>
 bool read_varints(pb_istream_t* s, const pb_field_t*, void** arg) {
   ListSink<int64_t>& k = sink_from<ListSink<int64_t>>(arg);
-  return guarded(*k.r, k.at, [&] {
+  return guarded(*k.r, [&] {
     while (s->bytes_left) {
       if (int64_t(k.out->size()) >= k.max_count)
         return k.r->fail(k.at, std::string(k.what) + " has more than the limit of " +
@@ -264,7 +282,7 @@ struct TensorSinks {
 bool read_raw_data(pb_istream_t* s, const pb_field_t*, void** arg) {
   TensorSinks& k = sink_from<TensorSinks>(arg);
   Reader& r = *k.name.r;
-  return guarded(r, k.name.at, [&] {
+  return guarded(r, [&] {
     // The largest element is 8 bytes. The exact size is checked against the shape afterwards.
     if (s->bytes_left > uint64_t(Limits::kMaxTensorElements) * 8)
       return r.fail(k.name.at, "raw_data is " + std::to_string(s->bytes_left) +
@@ -519,9 +537,9 @@ struct NodeSinks {
 bool read_attribute(pb_istream_t* s, const pb_field_t*, void** arg) {
   NodeSinks& n = sink_from<NodeSinks>(arg);
   Reader& r = *n.r;
-  if (int(n.node->attributes.size()) >= Limits::kMaxAttributes)
-    return r.fail(n.at, "more than the limit of " + std::to_string(Limits::kMaxAttributes) + " attributes");
-  return guarded(r, n.at, [&] {
+  return guarded(r, [&] {
+    if (int(n.node->attributes.size()) >= Limits::kMaxAttributes)
+      return r.fail(n.at, "more than the limit of " + std::to_string(Limits::kMaxAttributes) + " attributes");
     Attribute a;
     Place at{"attribute", n.node->attributes.size(), &a.name, n.at};
     Place tensor_at{"tensor", 0, &a.t.name, &at};
@@ -581,9 +599,9 @@ struct GraphSinks {
 bool read_node(pb_istream_t* s, const pb_field_t*, void** arg) {
   GraphSinks& g = sink_from<GraphSinks>(arg);
   Reader& r = *g.r;
-  if (int(g.model->nodes.size()) >= Limits::kMaxNodes)
-    return r.fail(nullptr, "the graph has more than the limit of " + std::to_string(Limits::kMaxNodes) + " nodes");
-  return guarded(r, nullptr, [&] {
+  return guarded(r, [&] {
+    if (int(g.model->nodes.size()) >= Limits::kMaxNodes)
+      return r.fail(nullptr, "the graph has more than the limit of " + std::to_string(Limits::kMaxNodes) + " nodes");
     Node node;
     Place at{"node", g.model->nodes.size(), &node.name, nullptr};
     StringListSink inputs{&r, &at, "inputs", &node.inputs, Limits::kMaxNodeInputs};
@@ -610,10 +628,10 @@ bool read_node(pb_istream_t* s, const pb_field_t*, void** arg) {
 bool read_initializer(pb_istream_t* s, const pb_field_t*, void** arg) {
   GraphSinks& g = sink_from<GraphSinks>(arg);
   Reader& r = *g.r;
-  if (int(g.model->initializers.size()) >= Limits::kMaxInitializers)
-    return r.fail(nullptr, "the graph has more than the limit of " + std::to_string(Limits::kMaxInitializers) +
-                               " initializers");
-  return guarded(r, nullptr, [&] {
+  return guarded(r, [&] {
+    if (int(g.model->initializers.size()) >= Limits::kMaxInitializers)
+      return r.fail(nullptr, "the graph has more than the limit of " + std::to_string(Limits::kMaxInitializers) +
+                                 " initializers");
     Tensor t;
     Place at{"initializer", g.model->initializers.size(), &t.name, nullptr};
     if (!decode_tensor(r, &at, s, t)) return false;
@@ -623,8 +641,10 @@ bool read_initializer(pb_istream_t* s, const pb_field_t*, void** arg) {
 }
 
 bool refuse_sparse_initializer(pb_istream_t*, const pb_field_t*, void** arg) {
-  return sink_from<GraphSinks>(arg).r->fail(
-      nullptr, "the graph has a sparse initializer, which is not supported: save it as a dense initializer");
+  Reader& r = *sink_from<GraphSinks>(arg).r;
+  return guarded(r, [&] {
+    return r.fail(nullptr, "the graph has a sparse initializer, which is not supported: save it as a dense initializer");
+  });
 }
 
 // ---- value infos (graph inputs, outputs, value_info) ----------------------------------------
@@ -643,9 +663,9 @@ struct ShapeSinks {
 
 bool read_dimension(pb_istream_t* s, const pb_field_t*, void** arg) {
   ShapeSinks& k = sink_from<ShapeSinks>(arg);
-  if (int(k.info->dims.size()) >= Limits::kMaxDims)
-    return k.r->fail(k.at, "shape has more than the limit of " + std::to_string(Limits::kMaxDims) + " dimensions");
-  return guarded(*k.r, k.at, [&] {
+  return guarded(*k.r, [&] {
+    if (int(k.info->dims.size()) >= Limits::kMaxDims)
+      return k.r->fail(k.at, "shape has more than the limit of " + std::to_string(Limits::kMaxDims) + " dimensions");
     std::string param;
     StringSink param_sink{k.r, k.at, "dim_param", &param};
     onnx_TensorShapeProto_Dimension pb{};
@@ -661,10 +681,10 @@ bool read_dimension(pb_istream_t* s, const pb_field_t*, void** arg) {
 bool read_value_info(pb_istream_t* s, const pb_field_t*, void** arg) {
   ValueInfoListSink& l = sink_from<ValueInfoListSink>(arg);
   Reader& r = *l.r;
-  if (int64_t(l.out->size()) >= Limits::kMaxValueInfos)
-    return r.fail(nullptr, std::string("the graph has more than the limit of ") +
-                               std::to_string(Limits::kMaxValueInfos) + " " + l.kind + "s");
-  return guarded(r, nullptr, [&] {
+  return guarded(r, [&] {
+    if (int64_t(l.out->size()) >= Limits::kMaxValueInfos)
+      return r.fail(nullptr, std::string("the graph has more than the limit of ") +
+                                 std::to_string(Limits::kMaxValueInfos) + " " + l.kind + "s");
     ValueInfo v;
     Place at{l.kind, l.out->size(), &v.name, nullptr};
     StringSink name{&r, &at, "name", &v.name};
@@ -693,9 +713,9 @@ struct ModelSinks {
 bool read_opset(pb_istream_t* s, const pb_field_t*, void** arg) {
   ModelSinks& k = sink_from<ModelSinks>(arg);
   Reader& r = *k.r;
-  if (int(k.model->opsets.size()) >= Limits::kMaxEntries)
-    return r.fail(nullptr, "more than the limit of " + std::to_string(Limits::kMaxEntries) + " opset imports");
-  return guarded(r, nullptr, [&] {
+  return guarded(r, [&] {
+    if (int(k.model->opsets.size()) >= Limits::kMaxEntries)
+      return r.fail(nullptr, "more than the limit of " + std::to_string(Limits::kMaxEntries) + " opset imports");
     std::string domain;
     StringSink domain_sink{&r, nullptr, "opset_import domain", &domain};
     onnx_OperatorSetIdProto pb{};
@@ -709,9 +729,9 @@ bool read_opset(pb_istream_t* s, const pb_field_t*, void** arg) {
 bool read_metadata(pb_istream_t* s, const pb_field_t*, void** arg) {
   ModelSinks& k = sink_from<ModelSinks>(arg);
   Reader& r = *k.r;
-  if (int(k.model->metadata.size()) >= Limits::kMaxEntries)
-    return r.fail(nullptr, "more than the limit of " + std::to_string(Limits::kMaxEntries) + " metadata_props");
-  return guarded(r, nullptr, [&] {
+  return guarded(r, [&] {
+    if (int(k.model->metadata.size()) >= Limits::kMaxEntries)
+      return r.fail(nullptr, "more than the limit of " + std::to_string(Limits::kMaxEntries) + " metadata_props");
     std::string key, value;
     StringSink key_sink{&r, nullptr, "metadata_props key", &key};
     StringSink value_sink{&r, nullptr, "metadata_props value", &value, Limits::kMaxMetadataBytes};
@@ -801,7 +821,7 @@ Result<Model> read_model(const uint8_t* bytes, size_t size, const std::string& s
 
   pb_istream_t stream = pb_istream_from_buffer(bytes, size);
   const bool decoded = pb_decode(&stream, onnx_ModelProto_fields, &pb);
-  if (!r.error.empty()) return make_error(r.error);
+  if (r.failed) return make_error(r.error.empty() ? source + ": out of memory" : r.error);
   if (!decoded)
     return make_error(source + ": not a readable ONNX model, the file is truncated or corrupt (protobuf: " +
                       PB_GET_ERROR(&stream) + ")");
