@@ -150,18 +150,25 @@ async function loadImage(source, name) {
 }
 
 // A file the person opened, dropped or pasted, told apart by its name: a model file is the model,
-// a .txt file the model's class names, anything else an image (the status line says what went
-// wrong). ONNX files have no signature of their own to tell them by.
+// a .txt file the class names of an ONNX model, anything else an image (the status line says what
+// went wrong). ONNX files have no signature of their own to tell them by.
 const MODEL_FILE = /\.(onnx|safetensors|h5|hdf5|keras)$/i;
 function loadFromUser(file, name) {
   const fileName = (file && file.name) || '';
-  const load = MODEL_FILE.test(fileName) ? loadModel : /\.txt$/i.test(fileName) ? loadLabels : loadImage;
+  const labels = /\.txt$/i.test(fileName) && modelIsOnnx();
+  const load = MODEL_FILE.test(fileName) ? loadModel : labels ? loadLabels : loadImage;
   load(file, name).catch(() => {});
 }
 
-// The labels input is offered while the model is an ONNX model (the others name their classes).
+// Only an ONNX file leaves its class names unsaid; the other formats name them.
+function modelIsOnnx() {
+  const model = app && appState().model;
+  return !!model && model.format === 'onnx';
+}
+
+// The labels input is offered while the model is an ONNX model.
 function offerLabels() {
-  document.getElementById('labels-choice').hidden = !(app && appState().model && appState().model.format === 'onnx');
+  document.getElementById('labels-choice').hidden = !modelIsOnnx();
 }
 
 // A model the person brings: a Keras HDF5 file (save_weights / save, Keras 2 or 3), read with
