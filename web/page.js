@@ -2,8 +2,9 @@
 // ImGui on WebGL2) draws everything; this module only does what needs the DOM:
 //   - starts the app on the canvas and keeps the canvas at the window's size and pixel ratio;
 //   - reads images from the file input, a drop anywhere on the page, or a paste, and hands the
-//     bytes to the app (which decodes them: one decoder, one set of error messages); a Keras
-//     .h5/.keras file given the same ways becomes the model (read here with h5wasm, keras.mjs);
+//     bytes to the app (which decodes them: one decoder, one set of error messages); a model file
+//     (.onnx, .safetensors, or Keras .h5/.keras, read here with h5wasm, keras.mjs) given the same
+//     ways becomes the model, and a .txt file the class names of an ONNX model;
 //   - downloads the model, the sample gallery and the UI font (all same-origin, relative URLs);
 //   - mirrors the app's status line into the role="status" element;
 //   - runs the page's tab order through the app's drawn controls and out again (Tab, Shift+Tab,
@@ -20,12 +21,16 @@ const MODEL_URL = 'models/cifar10.safetensors';
 const SAMPLES_URL = 'samples/index.json';
 const FONT_URL = 'fonts/DejaVuSans.ttf';
 const FIRST_SAMPLE = 'cat.jpg';
-const MAX_FILE_BYTES = 256 * 1024 * 1024;  // the engine's own limit; refuse before reading
+// The engine's own limit on a model file; refused before reading. What the app's memory (2 GB of
+// wasm memory) holds is less: the file's bytes, the weights read from them and the previous model
+// (kept until the new one has loaded) must fit together; past that the load fails with a message.
+const MAX_FILE_BYTES = 256 * 1024 * 1024;
 const NARROW_BELOW_PX = 700;  // CSS px of window width under which the panels stack
 
 const canvas = document.getElementById('canvas');
 const statusEl = document.getElementById('status');
 const fileInput = document.getElementById('file');
+const labelsInput = document.getElementById('labels-file');
 const dropHint = document.getElementById('drop-hint');
 const focusedEl = document.getElementById('focused');
 const cameraInput = document.getElementById('camera');
@@ -46,9 +51,9 @@ function setStatus(text, isError) {
 
 // ---- calling the app --------------------------------------------------------------------------
 
-function withBytes(bytes, fn) {
+function withBytes(bytes, fn, name = 'the image') {
   const ptr = app._malloc(Math.max(1, bytes.length));
-  if (!ptr) throw new Error('out of memory: the image is too large for this tab');
+  if (!ptr) throw new Error(`out of memory: ${name} (${megabytes(bytes.length)}) is too large for this tab`);
   try {
     app.HEAPU8.set(bytes, ptr);
     return fn(ptr);
@@ -114,6 +119,8 @@ async function readSource(source, name) {
       throw new Error(`${url}: cannot download (${e.message}); only images from this site can be loaded`);
     }
     if (!response.ok) throw new Error(`${url}: cannot download (HTTP ${response.status})`);
+    const size = Number(response.headers.get('Content-Length'));
+    if (size > MAX_FILE_BYTES) throw new Error(`${url} is ${megabytes(size)}; files over ${megabytes(MAX_FILE_BYTES)} are not read`);
     return { bytes: new Uint8Array(await response.arrayBuffer()), name: fileLabel(name || new URL(url, location.href).pathname) };
   }
   throw new Error('loadImage needs a File, Blob, ArrayBuffer, Uint8Array or URL');
@@ -142,10 +149,26 @@ async function loadImage(source, name) {
   return lastResult;
 }
 
+// A file the person opened, dropped or pasted, told apart by its name: a model file is the model,
+// a .txt file the class names of an ONNX model, anything else an image (the status line says what
+// went wrong). ONNX files have no signature of their own to tell them by.
+const MODEL_FILE = /\.(onnx|safetensors|h5|hdf5|keras)$/i;
 function loadFromUser(file, name) {
-  // A Keras file is the model; anything else is an image (the status line says what went wrong).
-  const load = /\.(h5|hdf5|keras)$/i.test((file && file.name) || '') ? loadModel : loadImage;
+  const fileName = (file && file.name) || '';
+  const labels = /\.txt$/i.test(fileName) && modelIsOnnx();
+  const load = MODEL_FILE.test(fileName) ? loadModel : labels ? loadLabels : loadImage;
   load(file, name).catch(() => {});
+}
+
+// Only an ONNX file leaves its class names unsaid; the other formats name them.
+function modelIsOnnx() {
+  const model = app && appState().model;
+  return !!model && model.format === 'onnx';
+}
+
+// The labels input is offered while the model is an ONNX model.
+function offerLabels() {
+  document.getElementById('labels-choice').hidden = !modelIsOnnx();
 }
 
 // A model the person brings: a Keras HDF5 file (save_weights / save, Keras 2 or 3), read with
@@ -164,18 +187,53 @@ async function loadModel(source, name) {
       ok = withBytes(floats, (d) => withString(manifest, (m) => withString(input.name, (n) =>
         app._app_load_keras(m, d, data.length, n))));
     } else {
-      ok = withBytes(input.bytes, (p) => withString(input.name, (n) => app._app_load_model(p, input.bytes.length, n)));
+      ok = withBytes(input.bytes, (p) => withString(input.name, (n) => app._app_load_model(p, input.bytes.length, n)), input.name);
     }
     if (!ok) throw appError();
+  } catch (e) {
+    throw reportError(e.message);
+  } finally {
+    offerLabels();
+  }
+  return lastResult;
+}
+
+// What an ONNX model's file does not say: {mean: [r,g,b], std: [r,g,b]} (null or [] for none: the
+// pixels in [0,1]) and labels, an array of class names or a labels file (one name per line) as a
+// File, Blob, ArrayBuffer, Uint8Array or same-origin URL. Only the keys given change; the image is
+// explained again. Resolves with the new result; rejects with the status's message.
+async function setModelOptions(options) {
+  await ready;
+  const valid = ['mean', 'std', 'labels'];
+  let labelsName = '';
+  try {
+    if (!options || typeof options !== 'object') throw new Error('setModelOptions needs an object {mean, std, labels}');
+    const out = {};
+    for (const [key, value] of Object.entries(options)) {
+      if (!valid.includes(key)) throw new Error(`unknown model option "${key}" (valid: ${valid.join(', ')})`);
+      if (value === undefined) continue;
+      if (key !== 'labels' || value === null || Array.isArray(value)) {
+        out[key] = value;
+        continue;
+      }
+      const input = await readSource(value, value.name || (typeof value === 'string' ? value : 'labels'));
+      out.labels = new TextDecoder().decode(input.bytes);
+      labelsName = input.name;
+    }
+    if (!withString(JSON.stringify(out), (o) => withString(labelsName, (n) => app._app_set_model_options(o, n)))) throw appError();
   } catch (e) {
     throw reportError(e.message);
   }
   return lastResult;
 }
 
+function loadLabels(file) {
+  return setModelOptions({ labels: file });
+}
+
 // ---- file input, drop, paste ---------------------------------------------------------------------
 
-for (const input of [fileInput, cameraInput]) {
+for (const input of [fileInput, cameraInput, labelsInput]) {
   input.addEventListener('change', () => {
     const file = input.files && input.files[0];
     if (file) loadFromUser(file);
@@ -429,6 +487,7 @@ function onRequest(what) {
   if (what === 'image-chosen') latestLoad++;  // a sample chosen in the app supersedes pending reads
   else if (what === 'open-file') fileInput.click();
   else if (what === 'open-camera') cameraInput.click();
+  else if (what === 'open-labels') labelsInput.click();
   else if (what === 'copy-link') copyLink();
   else if (what === 'export') exportPng().then((blob) => download(blob, exportFileName())).catch(() => {});
 }
@@ -620,6 +679,7 @@ async function start() {
   }
   if (!withBytes(model, (p) => withString(MODEL_URL, (n) => app._app_load_model(p, model.length, n)))) throw appError();
   performance.mark('gradcam:model-loaded');
+  offerLabels();
 
   const gallery = await samples;
   for (const s of gallery) withBytes(s.bytes, (p) => withString(s.name, (n) => app._app_add_sample(p, s.bytes.length, n)));
@@ -638,9 +698,12 @@ const api = {
   // Loads and explains an image: File, Blob, ArrayBuffer, Uint8Array or a same-origin URL.
   // Resolves with the result (as lastResult()); rejects with an Error whose message the status shows.
   loadImage,
-  // Loads a model: a Keras .h5 (File, Blob, ArrayBuffer, Uint8Array or same-origin URL) or a model
-  // file. Resolves with the current image's new result (or null); rejects with the status's message.
+  // Loads a model: an ONNX model, a Keras .h5/.keras or a model file (File, Blob, ArrayBuffer,
+  // Uint8Array or same-origin URL; told apart by their bytes). Resolves with the current image's new
+  // result (or null); rejects with the status's message, and the previous model stays.
   loadModel,
+  // Normalisation and class names of the model (ONNX): {mean, std, labels}; see setModelOptions.
+  setModelOptions,
   // Loads one of the gallery's samples by file name, e.g. 'dog.jpg'.
   async loadSample(name) {
     const serial = ++latestLoad;

@@ -4,8 +4,11 @@
 //   <gradcam-view src="samples/cat.jpg" layer="conv2d_6" method="gradcam" target="auto"
 //                 colormap="turbo" alpha="0.45"></gradcam-view>
 //
-// Attributes (all optional but src): model (URL of the model file; default models/cifar10.safetensors
-// next to this script), layer ('auto' = the last conv layer), method, target ('auto', a class index
+// Attributes (all optional but src): model (URL of the model file: .safetensors, Keras .h5/.keras or
+// .onnx; default models/cifar10.safetensors next to this script), mean and std (what an ONNX model's
+// input was normalised with: three numbers each, comma-separated, e.g. mean="0.485,0.456,0.406"
+// std="0.229,0.224,0.225"; both or neither; none: pixels in [0,1]), labels (URL of a labels file,
+// one class name per line), layer ('auto' = the last conv layer; an ONNX node's name), method, target ('auto', a class index
 // or name), score ('logit' | 'probability'), crop ('center' | 'squash' | 'letterbox'), colormap
 // ('turbo' | 'jet' | 'viridis' | 'inferno'), alpha (0..1), upsample ('bicubic' | 'bilinear'),
 // view ('overlay' | 'side-by-side'). Changing an attribute updates the view; colormap, alpha,
@@ -26,16 +29,18 @@ import { sharedRenderer } from './widget_renderer.js';
 
 const DEFAULT_MODEL = new URL('models/cifar10.safetensors', import.meta.url).href;
 const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop']);
-const LOAD_ATTRIBUTES = new Set(['src', 'model']);
+const LOAD_ATTRIBUTES = new Set(['src', 'model', 'mean', 'std', 'labels']);
 
-const engines = new Map();  // model URL -> Promise<Engine>
-function engineFor(url) {
-  if (!engines.has(url)) {
-    const p = loadEngine({ model: url });
-    p.catch(() => engines.delete(url));  // a later widget may retry
-    engines.set(url, p);
+// One engine per model URL and model options (the options live in the engine).
+const engines = new Map();  // JSON of {model, mean, std, labels} -> Promise<Engine>
+function engineFor(options) {
+  const key = JSON.stringify(options);
+  if (!engines.has(key)) {
+    const p = loadEngine(options);
+    p.catch(() => engines.delete(key));  // a later widget may retry
+    engines.set(key, p);
   }
-  return engines.get(url);
+  return engines.get(key);
 }
 
 // The host element is styled by the page too (its rules win over :host), so every inherited
@@ -98,9 +103,19 @@ function oneOf(name, value, values) {
   return value;
 }
 
+// mean or std: three finite numbers separated by commas (spaces allowed).
+function channelValues(name, text) {
+  const parts = text.split(',').map((t) => t.trim());
+  const number = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+  if (parts.length !== 3 || !parts.every((t) => number.test(t)) || (name === 'std' && !parts.every((t) => Number(t) > 0))) {
+    throw invalid(name, text, `three ${name === 'std' ? 'positive ' : ''}numbers separated by commas, e.g. ${name === 'std' ? '0.229,0.224,0.225' : '0.485,0.456,0.406'}`);
+  }
+  return parts.map(Number);
+}
+
 class GradcamView extends HTMLElement {
   static get observedAttributes() {
-    return ['src', 'model', 'layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'upsample', 'view'];
+    return ['src', 'model', 'mean', 'std', 'labels', 'layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'upsample', 'view'];
   }
 
   constructor() {
@@ -154,7 +169,7 @@ class GradcamView extends HTMLElement {
     this._resizer.observe(this);
     if (this._renderer) this._renderer.listeners.add(this._onRenderer);
     const loaded = this._loaded;
-    if (this._image && loaded && loaded.src === this.getAttribute('src') && loaded.model === this._attr('model', DEFAULT_MODEL)) {
+    if (this._image && loaded && loaded.src === this.getAttribute('src') && loaded.model === this._modelKey()) {
       this._explain();  // moved within the page: the image is decoded already (attributes may have changed)
     } else {
       this._load();
@@ -185,6 +200,32 @@ class GradcamView extends HTMLElement {
     return v === null || v === '' ? fallback : v;
   }
 
+  // The model and its options as loadEngine takes them (throws an Error that names the attribute).
+  _modelOptions() {
+    const options = { model: this._attr('model', DEFAULT_MODEL) };
+    const mean = this._attr('mean', null), std = this._attr('std', null);
+    if ((mean === null) !== (std === null)) {
+      throw new Error(`gradcam-view: mean and std go together; set both (e.g. mean="0.485,0.456,0.406" std="0.229,0.224,0.225") or neither`);
+    }
+    if (mean !== null) {
+      options.mean = channelValues('mean', mean);
+      options.std = channelValues('std', std);
+    }
+    const labels = this._attr('labels', null);
+    // A URL relative to the page, as src is (the engine would read a bare string as a path under Node).
+    if (labels !== null) options.labels = new URL(labels, document.baseURI).href;
+    return options;
+  }
+
+  // What identifies the loaded engine, to tell whether an attribute changed it.
+  _modelKey() {
+    try {
+      return JSON.stringify(this._modelOptions());
+    } catch (e) {
+      return `invalid: ${e.message}`;
+    }
+  }
+
   // colormap, alpha, upsample and view, checked (throws an Error that names the attribute).
   _look() {
     const look = {};
@@ -202,7 +243,9 @@ class GradcamView extends HTMLElement {
   _options() {
     const info = this._engine.info;
     const layer = this._attr('layer', 'auto');
-    if (layer !== 'auto') oneOf('layer', layer, info.conv_layers);
+    // A node's name or its output's (ONNX), as the engine takes them.
+    const outputs = info.layers.map((l) => l.output_name).filter(Boolean);
+    if (layer !== 'auto' && !info.conv_layers.includes(layer) && !outputs.includes(layer)) oneOf('layer', layer, info.conv_layers);
     const method = oneOf('method', this._attr('method', 'gradcam'), info.methods);
     const target = this._attr('target', 'auto');
     const index = /^\d+$/.test(target) ? Number(target) : -1;
@@ -233,17 +276,24 @@ class GradcamView extends HTMLElement {
   async _load() {
     const serial = ++this._serial;
     const src = this.getAttribute('src');
-    const model = this._attr('model', DEFAULT_MODEL);
     this._image = null;
     this._loaded = null;
     if (!src) {
       this._fail('gradcam-view: set src to an image URL');
       return;
     }
+    let modelOptions;
+    try {
+      modelOptions = this._modelOptions();
+    } catch (e) {
+      this._fail(e.message);
+      return;
+    }
+    const model = JSON.stringify(modelOptions);
     this._caption.classList.remove('error');
     this._caption.textContent = 'Loading...';
     try {
-      const [engine, bytes] = await Promise.all([engineFor(model), fetch(src).then((r) => {
+      const [engine, bytes] = await Promise.all([engineFor(modelOptions), fetch(src).then((r) => {
         if (!r.ok) throw new Error(`${src}: cannot download (HTTP ${r.status})`);
         return r.arrayBuffer();
       }, (e) => { throw new Error(`${src}: cannot download (${e.message})`); })]);

@@ -103,30 +103,6 @@ const char* image_call(int handle, const uint8_t* rgba, size_t size, int width, 
   }
 }
 
-// What a model file may not say, as JSON: {"mean":[r,g,b], "std":[r,g,b], "labels":[...], "size":N}
-// (every key optional). Unknown keys are errors.
-Result<LoadOptions> parse_load_options(const char* options_json) {
-  LoadOptions o;
-  json j = json::parse(options_json ? options_json : "{}", nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error("model options must be an object");
-  try {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      const std::string& k = it.key();
-      if (it.value().is_null()) continue;
-      if (k == "mean") o.mean = it.value().get<std::vector<float>>();
-      else if (k == "std") o.std = it.value().get<std::vector<float>>();
-      else if (k == "labels") o.labels = it.value().get<std::vector<std::string>>();
-      else if (k == "size") o.size = it.value().get<int>();
-      else return make_error("unknown model option \"" + k + "\" (valid: mean, std, labels, size)");
-    }
-  } catch (const std::exception&) {
-    return make_error("model options: mean and std are arrays of numbers, labels an array of strings, size a number");
-  }
-  if (o.mean.empty() != o.std.empty()) return make_error("mean and std go together");
-  if (o.size < 0 || o.size > 4096) return make_error("size must be 1..4096");
-  return o;
-}
-
 }  // namespace
 
 extern "C" {
@@ -135,7 +111,7 @@ EMSCRIPTEN_KEEPALIVE const char* gc_error() { return g_error.c_str(); }
 
 EMSCRIPTEN_KEEPALIVE int gc_load(const uint8_t* bytes, size_t size, const char* source, const char* options_json) {
   try {
-    auto options = parse_load_options(options_json);
+    auto options = parse_load_options(options_json ? options_json : "");
     if (!options) {
       g_error = options.error();
       return 0;
@@ -372,18 +348,12 @@ EMSCRIPTEN_KEEPALIVE const char* gc_crop_geometry(int handle, int width, int hei
   return g_json.c_str();
 }
 
-// Changes the normalisation and class names of a loaded model (the page's panel). 1 on success.
+// Changes the normalisation and/or class names of a loaded model (Engine::set_model_options:
+// only the keys named change). 1 on success.
 EMSCRIPTEN_KEEPALIVE int gc_set_model_options(int handle, const char* options_json) {
   Engine* e = engine(handle);
   if (!e) return 0;
-  auto o = parse_load_options(options_json);
-  if (!o) return fail(o.error()), 0;
-  if (o->size) return fail("size can only be given when loading"), 0;
-  // Only what is named changes: {"labels": [...]} keeps the normalisation, {"mean": [], "std": []} clears it.
-  const json j = json::parse(options_json, nullptr, false);
-  if (j.contains("mean"))
-    if (Status s = e->set_normalization(o->mean, o->std); !s) return fail(s.error()), 0;
-  if (Status s = e->set_labels(o->labels); !s) return fail(s.error()), 0;
+  if (Status s = e->set_model_options(options_json ? options_json : ""); !s) return fail(s.error()), 0;
   return 1;
 }
 

@@ -3,6 +3,9 @@
 //   import { loadEngine } from './gradcam.mjs';
 //   const engine = await loadEngine({ model: 'cifar10.safetensors' });  // URL, path, ArrayBuffer
 //   const mine = await loadEngine({ model: 'model.h5' });  // a Keras file (keras.mjs, h5wasm)
+//   const onnx = await loadEngine({ model: 'resnet18.onnx', mean: [0.485, 0.456, 0.406],
+//                                   std: [0.229, 0.224, 0.225], labels: 'imagenet_classes.txt' });
+//   onnx.explain(imageData, { layer: '/layer4/layer4.1/relu_1/Relu' });  // a node (or its output) name
 //   const r = engine.explain(imageData, { layer: 'conv2d_6', method: 'gradcam' });
 //   r.top[0].name, r.cam.data, r.heatmap(256, 256)
 //
@@ -30,28 +33,30 @@ function instantiateCore() {
   return corePromise;
 }
 
-async function readModelBytes(model) {
-  if (model instanceof ArrayBuffer) return { bytes: new Uint8Array(model), source: 'model' };
-  if (ArrayBuffer.isView(model)) {
-    return { bytes: new Uint8Array(model.buffer, model.byteOffset, model.byteLength), source: 'model' };
+// The bytes of a file given as a URL, a path (Node), an ArrayBuffer or a typed array; `what` names
+// it in messages ('model', 'labels').
+async function readFileBytes(file, what = 'model') {
+  if (file instanceof ArrayBuffer) return { bytes: new Uint8Array(file), source: what };
+  if (ArrayBuffer.isView(file)) {
+    return { bytes: new Uint8Array(file.buffer, file.byteOffset, file.byteLength), source: what };
   }
-  const name = String(model);
+  const name = String(file);
   if (isNode && !/^(https?|data|blob):/.test(name)) {
     const fs = await import('node:fs/promises');
     const path = name.startsWith('file:') ? new URL(name) : name;
     try {
       return { bytes: new Uint8Array(await fs.readFile(path)), source: name };
     } catch (e) {
-      throw new Error(`${name}: cannot read model file (${e.code || e.message})`);
+      throw new Error(`${name}: cannot read ${what} file (${e.code || e.message})`);
     }
   }
   let response;
   try {
-    response = await fetch(model);
+    response = await fetch(file);
   } catch (e) {
-    throw new Error(`${name}: cannot download model (${e.message})`);
+    throw new Error(`${name}: cannot download ${what} (${e.message})`);
   }
-  if (!response.ok) throw new Error(`${name}: cannot download model (HTTP ${response.status})`);
+  if (!response.ok) throw new Error(`${name}: cannot download ${what} (HTTP ${response.status})`);
   return { bytes: new Uint8Array(await response.arrayBuffer()), source: name };
 }
 
@@ -76,6 +81,43 @@ function withString(core, text, fn) {
   } finally {
     core._free(ptr);
   }
+}
+
+// What a model file may not say (LoadOptions in engine.h), checked and read into the JSON the core
+// takes. mean and std: three numbers each (torchvision's x = (pixel/255 - mean) / std); null or []
+// for none. labels: the class names as an array of strings, or a labels file (one name per line)
+// as its bytes (ArrayBuffer, typed array), as its text (a string holding a line break), or as a
+// URL or path (any other string). Keys left undefined are not sent.
+// `caller` and `valid` name the function and its keys in the message for an unknown key.
+async function modelOptionsJson(options, caller, valid) {
+  const out = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!valid.includes(key)) {
+      throw new Error(`${caller}: unknown option "${key}" (valid: ${valid.join(', ')})`);
+    }
+    if (value === undefined) continue;
+    if ((key === 'mean' || key === 'std') && value !== null &&
+        !(Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+      throw new Error(`${key} must be an array of numbers, one per channel (e.g. [0.485, 0.456, 0.406]), not ${JSON.stringify(value)}`);
+    }
+    if (key === 'size' && !Number.isInteger(value)) throw new Error(`size must be a whole number, not ${JSON.stringify(value)}`);
+    out[key] = key === 'labels' && value !== null ? await labelsValue(value) : value;
+  }
+  return JSON.stringify(out);
+}
+
+async function labelsValue(labels) {
+  if (Array.isArray(labels)) {
+    if (!labels.every((l) => typeof l === 'string')) throw new Error('labels must be an array of strings');
+    return labels;
+  }
+  if (typeof labels === 'string' && /[\r\n]/.test(labels)) return labels;
+  if (typeof labels !== 'string' && !(labels instanceof URL) && !(labels instanceof ArrayBuffer) && !ArrayBuffer.isView(labels)) {
+    throw new Error('labels must be an array of class names or a labels file (URL, path, ArrayBuffer or its text)');
+  }
+  // The engine reads the text (parse_labels: one name per line, trailing blank lines ignored).
+  const { bytes } = await readFileBytes(labels, 'labels');
+  return new TextDecoder().decode(bytes);
 }
 
 function lastError(core) {
@@ -277,20 +319,39 @@ class Engine {
     return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
   }
 
+  // Changes the normalisation and/or class names after loading: {mean, std, labels} as loadEngine
+  // takes them; only the keys given change ({mean: null, std: null} removes the normalisation).
+  // Resolves with the new info; on an error nothing changed.
+  async setModelOptions(options = {}) {
+    if (options === null || typeof options !== 'object') throw new Error('setModelOptions needs an object {mean, std, labels}');
+    const json = await modelOptionsJson(options, 'setModelOptions', ['mean', 'std', 'labels']);
+    const core = this._live();
+    if (!withString(core, json, (p) => core._gc_set_model_options(this._handle, p))) throw new Error(lastError(core));
+    this.info = JSON.parse(core.UTF8ToString(core._gc_info(this._handle)));
+    return this.info;
+  }
+
   dispose() {
     if (this._handle) this._core._gc_dispose(this._handle);
     this._handle = 0;
   }
 }
 
-// model: the model file, a Keras HDF5 file (save_weights / save, Keras 2 or 3) or a Keras 3 .keras
-// archive, told apart by their first bytes. arch (Keras weights-only files of another network than the seed one): the
-// architecture JSON, as text or an object.
-export async function loadEngine({ model, arch } = {}) {
+// model: the model file, a Keras HDF5 file (save_weights / save, Keras 2 or 3), a Keras 3 .keras
+// archive or an ONNX model (exported by PyTorch), told apart by their bytes. arch (Keras
+// weights-only files of another network than the seed one): the architecture JSON, as text or an
+// object. mean, std, labels, size: what the file does not say (ONNX models mostly; see
+// modelOptionsJson): the per-channel normalisation, the class names, and the input size of a model
+// whose size is dynamic. An unknown key is an error.
+export async function loadEngine(options = {}) {
+  if (options === null || typeof options !== 'object') throw new Error('loadEngine needs {model: URL | path | ArrayBuffer}');
+  const { model, arch, ...modelOptions } = options;
   if (model === undefined || model === null) throw new Error('loadEngine needs {model: URL | path | ArrayBuffer}');
-  const [core, { bytes, source }] = await Promise.all([instantiateCore(), readModelBytes(model)]);
+  const [core, { bytes, source }, optionsJson] = await Promise.all([instantiateCore(), readFileBytes(model),
+    modelOptionsJson(modelOptions, 'loadEngine', ['model', 'arch', 'mean', 'std', 'labels', 'size'])]);
   let handle;
   if (isHdf5(bytes) || isZip(bytes)) {
+    if (optionsJson !== '{}') throw new Error(`${source}: mean, std, labels and size apply to ONNX models; a Keras file says them itself`);
     const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source) : readKerasFile(bytes, source));
     const archText = arch === undefined || arch === null ? '' : typeof arch === 'string' ? arch : JSON.stringify(arch);
     const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -299,8 +360,8 @@ export async function loadEngine({ model, arch } = {}) {
         core._gc_load_keras(manifestPtr, dataPtr, data.length, archPtr, src)))));
   } else {
     if (arch !== undefined && arch !== null) throw new Error(`${source}: arch applies to Keras weights files only`);
-    handle = withBytes(core, bytes, (ptr) =>
-      withString(core, source, (src) => core._gc_load(ptr, bytes.length, src, 0)));
+    handle = withBytes(core, bytes, (ptr) => withString(core, source, (src) => withString(core, optionsJson, (opt) =>
+      core._gc_load(ptr, bytes.length, src, opt))));
   }
   if (!handle) throw new Error(lastError(core));
   return new Engine(core, handle);

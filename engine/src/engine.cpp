@@ -68,6 +68,52 @@ Result<std::vector<std::string>> parse_labels(const std::string& text, const std
   return out;
 }
 
+Result<LoadOptions> parse_load_options(const std::string& options_json) {
+  LoadOptions o;
+  const json j = json::parse(options_json.empty() ? "{}" : options_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error("model options must be an object");
+  try {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& k = it.key();
+      const json& v = it.value();
+      if (v.is_null()) continue;
+      if (k == "mean") {
+        o.mean = v.get<std::vector<float>>();
+      } else if (k == "std") {
+        o.std = v.get<std::vector<float>>();
+      } else if (k == "labels" && v.is_string()) {
+        auto labels = parse_labels(v.get<std::string>(), "labels");
+        if (!labels) return make_error(labels.error());
+        o.labels = std::move(*labels);
+      } else if (k == "labels") {
+        o.labels = v.get<std::vector<std::string>>();
+      } else if (k == "size") {
+        o.size = v.get<int>();
+      } else {
+        return make_error("unknown model option \"" + k + "\" (valid: mean, std, labels, size)");
+      }
+    }
+  } catch (const json::exception&) {
+    return make_error("model options: mean and std are arrays of numbers, labels an array of strings or a labels file's text, size a number");
+  }
+  if (o.mean.empty() != o.std.empty()) return make_error("mean and std go together");
+  if (o.size < 0 || o.size > 4096) return make_error("size must be 1..4096");
+  return o;
+}
+
+Status Engine::set_model_options(const std::string& options_json) {
+  auto o = parse_load_options(options_json);
+  if (!o) return make_error(o.error());
+  if (o->size) return make_error("size can only be given when loading");
+  // Checked whole before anything changes: a bad label count leaves the normalisation as it was.
+  if (!o->labels.empty() && o->labels.size() != model_.arch.classes.size())
+    return gradcam::set_labels(model_, o->labels);
+  const json j = json::parse(options_json, nullptr, false);
+  if (j.contains("mean") || j.contains("std"))
+    if (Status s = gradcam::set_normalization(model_, o->mean, o->std); !s) return s;
+  return gradcam::set_labels(model_, o->labels);
+}
+
 Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, const std::string& source,
                                              const LoadOptions& options) {
   // The format is told by the file's first bytes, not its name.

@@ -16,18 +16,15 @@
 // override the CLIs (a .js path runs under node).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 
-import { nativeCli, requireBuilt, root, wasmCli } from './support.mjs';
+import { ONNX_FIXTURES as FIXTURES, PYTHON, nativeCli, onnxFixtures as fixtures, requireBuilt, root, wasmCli } from './support.mjs';
 
-const PYTHON = process.env.GRADCAM_PYTHON ?? '/usr/bin/python3';
-const FIXTURE_SCRIPT = path.join(root, 'tools/onnx_fixtures.py');
 const REFERENCE_SCRIPT = path.join(root, 'tools/onnx_reference.py');
-const FIXTURES = path.join(root, 'build/onnx-fixtures');
 const IMAGE = path.join(root, 'assets/samples/cat.jpg');
 const METHODS = ['gradcam', 'hirescam', 'layercam'];
 
@@ -39,28 +36,6 @@ const MIN_NONZERO = 0.7;   // share of compared maps whose reference max is > 0
 
 // ------------------------------------------------------------------------------------------
 // Fixtures, onnxruntime and the PyTorch reference.
-
-let manifestCache = null;
-function fixtures() {
-  if (manifestCache) return manifestCache;
-  const manifestFile = path.join(FIXTURES, 'manifest.json');
-  const fresh = fs.existsSync(manifestFile) &&
-    fs.statSync(manifestFile).mtimeMs > fs.statSync(FIXTURE_SCRIPT).mtimeMs;
-  let manifest = fresh ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : null;
-  const complete = manifest && Object.values(manifest.models).every((m) =>
-    fs.existsSync(path.join(FIXTURES, m.file)) && fs.existsSync(path.join(FIXTURES, m.probe_file)));
-  if (!complete) {
-    const r = spawnSync(PYTHON, [FIXTURE_SCRIPT, FIXTURES], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (r.error || r.status !== 0) {
-      throw new Error(`${path.relative(root, FIXTURE_SCRIPT)} failed (${r.error ?? `exit ${r.status}`}); ` +
-        `it needs ${PYTHON} with torch, torchvision and onnx (tools/deps.sh installs python3-torch ` +
-        `python3-torchvision python3-onnx): ${(r.stderr ?? '').trim().split('\n').slice(-5).join(' | ')}`);
-    }
-    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
-  }
-  manifestCache = manifest;
-  return manifest;
-}
 
 let ortModule = null;
 async function ort() {

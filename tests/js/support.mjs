@@ -67,3 +67,32 @@ export function makeRandomModel(dir, seed = 7) {
   if (r.status !== 0) throw new Error(`init-model failed: ${r.stderr}`);
   return file;
 }
+
+// The ONNX fixtures (tools/onnx_fixtures.py: ResNet-18, MobileNetV2, SqueezeNet 1.1 and allops,
+// exported by PyTorch from fixed seeds) in build/onnx-fixtures, written on demand when missing or
+// older than the script; returns the manifest. Needs Debian's python3-torch, python3-torchvision
+// and python3-onnx (GRADCAM_PYTHON overrides /usr/bin/python3): a failure, never a skip.
+export const PYTHON = process.env.GRADCAM_PYTHON ?? '/usr/bin/python3';
+export const ONNX_FIXTURES = path.join(root, 'build/onnx-fixtures');
+const FIXTURE_SCRIPT = path.join(root, 'tools/onnx_fixtures.py');
+let manifestCache = null;
+export function onnxFixtures() {
+  if (manifestCache) return manifestCache;
+  const manifestFile = path.join(ONNX_FIXTURES, 'manifest.json');
+  const fresh = fs.existsSync(manifestFile) &&
+    fs.statSync(manifestFile).mtimeMs > fs.statSync(FIXTURE_SCRIPT).mtimeMs;
+  let manifest = fresh ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : null;
+  const complete = manifest && Object.values(manifest.models).every((m) =>
+    fs.existsSync(path.join(ONNX_FIXTURES, m.file)) && fs.existsSync(path.join(ONNX_FIXTURES, m.probe_file)));
+  if (!complete) {
+    const r = spawnSync(PYTHON, [FIXTURE_SCRIPT, ONNX_FIXTURES], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.error || r.status !== 0) {
+      throw new Error(`${path.relative(root, FIXTURE_SCRIPT)} failed (${r.error ?? `exit ${r.status}`}); ` +
+        `it needs ${PYTHON} with torch, torchvision and onnx (tools/deps.sh installs python3-torch ` +
+        `python3-torchvision python3-onnx): ${(r.stderr ?? '').trim().split('\n').slice(-5).join(' | ')}`);
+    }
+    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  }
+  manifestCache = manifest;
+  return manifest;
+}

@@ -14,6 +14,7 @@ namespace {
 int use_engine(std::unique_ptr<Engine> engine, const char* name) {
   g.engine = std::move(engine);
   g.model_name = name;
+  g.labels_name.clear();
   if (auto slash = g.model_name.find_last_of('/'); slash != std::string::npos) g.model_name.erase(0, slash + 1);
   g.conv_layers = explainable_nodes(g.engine->graph());
   if (g.conv_layers.empty()) return fail(std::string(name) + ": the model has no layer to explain");
@@ -43,6 +44,16 @@ EMSCRIPTEN_KEEPALIVE int app_load_model(const uint8_t* bytes, size_t size, const
     return use_engine(std::move(e.value()), name);
   } catch (const std::exception& ex) {
     return fail(std::string(name) + ": cannot load the model (" + ex.what() + ")");
+  }
+}
+
+// Changes the loaded model's mean/std and/or labels: {"mean":[..],"std":[..],"labels":[..] or the
+// text of a labels file} (only the keys given change); labels_name names the labels file.
+EMSCRIPTEN_KEEPALIVE int app_set_model_options(const char* options_json, const char* labels_name) {
+  try {
+    return set_model_options(options_json, labels_name);
+  } catch (const std::exception& ex) {
+    return fail(std::string("cannot change the model's options (") + ex.what() + ")");
   }
 }
 
@@ -195,6 +206,9 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
                  {"frame_height", ImGui::GetCurrentContext() ? (ImGui::GetFontSize() + 2 * ImGui::GetStyle().FramePadding.y) / g.dpr : 0.0f}};
   json j = {
       {"model", g.engine ? json::parse(g.engine->info_json()) : json(nullptr)},
+      {"model_name", g.engine ? json(g.model_name) : json(nullptr)},
+      {"labels", g.labels_name.empty() ? json(nullptr) : json(g.labels_name)},
+      {"normalization", !g.engine ? json(nullptr) : current_normalization() ? json(current_normalization()->name) : json("custom")},
       {"options", options},
       {"image", g.image.width > 0 ? json{{"name", g.image_name}, {"width", g.image.width}, {"height", g.image.height}} : json(nullptr)},
       {"result", g.have_result ? json::parse(g.result_json) : json(nullptr)},

@@ -256,6 +256,31 @@ int set_option(const std::string& key, const std::string& value) {
   return 1;
 }
 
+int set_model_options(const std::string& options_json, const std::string& labels_name) {
+  if (!g.engine) return fail("the model is not loaded yet");
+  if (Status s = g.engine->set_model_options(options_json); !s) return fail(s.error());
+  const json j = json::parse(options_json, nullptr, false);
+  if (j.is_object() && j.contains("labels") && !j["labels"].is_null()) g.labels_name = labels_name.empty() ? "labels" : labels_name;
+  // The input (normalisation) and the result's class names change: prepare and explain again.
+  g.input_serial = 0;
+  g.result_serial = 0;
+  g.have_result = false;
+  if (g.image.width > 0) ensure_explanation();
+  wake();
+  return 1;
+}
+
+int use_normalization(const Normalization& n) {
+  return set_model_options(json{{"mean", n.mean}, {"std", n.std}}.dump(), "");
+}
+
+const Normalization* current_normalization() {
+  if (!g.engine) return nullptr;
+  for (const Normalization& n : kNormalizations)
+    if (n.mean == arch().mean && n.std == arch().std) return &n;
+  return nullptr;
+}
+
 // The overlay at the image's own size (small images are scaled up by a whole factor so the PNG is
 // at least 256 pixels across; large ones are capped at 4096 on the long side).
 int export_png() {

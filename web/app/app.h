@@ -39,6 +39,18 @@ inline constexpr const char* kViewNames[] = {"side-by-side", "overlay"};
 inline constexpr Colormap kColormaps[] = {Colormap::turbo, Colormap::jet, Colormap::viridis, Colormap::inferno};
 inline constexpr CropMode kCropModes[] = {CropMode::center, CropMode::squash, CropMode::letterbox};
 
+// How an image becomes the model's input when the file does not say (ONNX): torchvision's
+// normalisations, x = (pixel/255 - mean) / std. No mean and std: the pixels in [0,1].
+struct Normalization {
+  const char* name;
+  std::vector<float> mean, std;
+};
+inline const Normalization kNormalizations[] = {
+    {"ImageNet", {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
+    {"[0,1]", {}, {}},
+    {"[-1,1]", {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}},
+};
+
 // What the person chose. The explanation on screen is a function of these and the image.
 struct Choice {
   int layer = -1;  // index in arch.layers of a conv layer; -1 until a model is loaded
@@ -67,6 +79,7 @@ struct App {
   // Model.
   std::unique_ptr<Engine> engine;
   std::string model_name;
+  std::string labels_name;       // the labels file given for it; empty: the file's own class names
   std::vector<int> conv_layers;  // indices in arch.layers
 
   // Image, and the model input prepared from it (reused while only layer/class/method change).
@@ -153,6 +166,12 @@ void step_method(int delta);
 void load_sample(int i);
 int current_sample();
 int set_option(const std::string& key, const std::string& value);
+// Mean/std and/or labels of the loaded model (Engine::set_model_options JSON); the image is explained
+// again. labels_name names the labels file, if the JSON gives labels.
+int set_model_options(const std::string& options_json, const std::string& labels_name);
+int use_normalization(const Normalization& n);
+// The preset the model's mean/std match, or null (none matches: set through the API).
+const Normalization* current_normalization();
 int export_png();
 // Asks the page for "open-file", "export" or "image-chosen" (see app.cpp).
 void page_request(const char* what);

@@ -167,6 +167,49 @@ void draw_title() {
   }
 }
 
+// The end of text that fits a combo's preview of the next item's width: ONNX node names
+// (/features/features.14/conv/conv.1/conv.1.2/Clip) differ at their end, so the start goes.
+std::string preview_tail(const std::string& text) {
+  const float room = ImGui::CalcItemWidth() - ImGui::GetFrameHeight() - 2 * ImGui::GetStyle().FramePadding.x;
+  if (ImGui::CalcTextSize(text.c_str()).x <= room) return text;
+  const std::string ellipsis = "\xE2\x80\xA6";
+  for (size_t cut = 1; cut < text.size(); ++cut) {
+    if ((uint8_t(text[cut]) & 0xC0) == 0x80) continue;  // inside a UTF-8 sequence
+    const std::string tail = ellipsis + text.substr(cut);
+    if (ImGui::CalcTextSize(tail.c_str()).x <= room) return tail;
+  }
+  return ellipsis;
+}
+
+// An ONNX file says neither how its input was normalised nor what its classes are called: the
+// person says, with torchvision's presets and a labels file (one class name per line).
+void draw_model_input(float label_w) {
+  section("Model input (ONNX)");
+  // The presets get a row of their own: beside a label they do not fit the narrowest sidebar.
+  ImGui::TextUnformatted("Normalise the pixels as in training:");
+  const Normalization* now = current_normalization();
+  for (const Normalization& n : kNormalizations) {
+    if (&n != &kNormalizations[0]) ImGui::SameLine();
+    if (option(n.name, &n == now) && &n != now) use_normalization(n);
+    g.tabs.stop(std::string("Normalisation: ") + n.name + ", " + (&n == now ? "selected" : "not selected"));
+  }
+  if (!now) {
+    const auto& a = arch();
+    ImGui::TextDisabled("custom: mean %.3g,%.3g,%.3g std %.3g,%.3g,%.3g", double(a.mean[0]), double(a.mean[1]),
+                        double(a.mean[2]), double(a.std[0]), double(a.std[1]), double(a.std[2]));
+  }
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextUnformatted("Classes");
+  ImGui::SameLine(label_w);
+  // A long file name is cut by the button's width; the tab stop's label says it whole.
+  const std::string names = g.labels_name.empty() ? std::to_string(arch().classes.size()) + " numbered: open labels..."
+                                                  : g.labels_name + " (" + std::to_string(arch().classes.size()) + ")";
+  if (ImGui::Button(names.c_str(), ImVec2(-1, 0))) page_request("open-labels");
+  g.tabs.stop("Class names: " + (g.labels_name.empty() ? std::string("numbered") : g.labels_name) +
+              ", open a labels file (one name per line), button");
+  if (hovered()) ImGui::SetTooltip("A text file with one class name per line (or drop a .txt file)");
+}
+
 // Everything the person chooses: image, explanation, display, export, link, shortcuts.
 void draw_controls() {
   section("Image");
@@ -203,8 +246,10 @@ void draw_controls() {
     ImGui::PopStyleVar();
   }
 
-  section("Explanation");
   const float label_w = 5.9f * em();
+  if (g.engine && g.engine->is_onnx()) draw_model_input(label_w);
+
+  section("Explanation");
   auto label = [&](const char* text) {
     ImGui::AlignTextToFramePadding();
     ImGui::TextUnformatted(text);
@@ -225,7 +270,7 @@ void draw_controls() {
   const std::string layer_preview =
       !g.engine ? "-" : input_map ? "input pixels (" + std::to_string(arch().width) + "\xC3\x97" + std::to_string(arch().height) + ")"
                                   : layer_label(g.choice.layer);
-  const bool layer_open = ImGui::BeginCombo("##layer", layer_preview.c_str(), combo_flags());
+  const bool layer_open = ImGui::BeginCombo("##layer", preview_tail(layer_preview).c_str(), combo_flags());
   g.tabs.stop("Layer: " + layer_preview + ", list (L)");
   if (layer_open) {
     for (int l : g.conv_layers)

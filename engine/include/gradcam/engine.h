@@ -33,6 +33,9 @@ Status set_normalization(Model& model, const std::vector<float>& mean, const std
 Status set_labels(Model& model, const std::vector<std::string>& labels);
 // One class name per line; blank lines at the end ignored.
 Result<std::vector<std::string>> parse_labels(const std::string& text, const std::string& source);
+// LoadOptions as the JS front ends send them: {"mean":[r,g,b], "std":[r,g,b], "labels":[names] or
+// the text of a labels file, "size":N}. Every key optional (null = absent); unknown keys are errors.
+Result<LoadOptions> parse_load_options(const std::string& options_json);
 
 class Engine {
  public:
@@ -55,6 +58,10 @@ class Engine {
     return gradcam::set_normalization(model_, mean, std);
   }
   Status set_labels(const std::vector<std::string>& labels) { return gradcam::set_labels(model_, labels); }
+
+  // The same JSON as parse_load_options, on a loaded model: only the keys it names change, so
+  // {"labels": [...]} keeps the normalisation and {"mean": [], "std": []} removes it; size cannot change.
+  Status set_model_options(const std::string& options_json);
 
   // The model's input tensor for an image (HWC, scaled, normalised).
   std::vector<float> prepare(const Image& image, CropMode crop) const;

@@ -1,0 +1,204 @@
+// A person's ONNX model in the browser: dropped on the explorer it becomes the model, the panel's
+// ImageNet preset normalises its input, a dropped labels file names its classes; a corrupt file, an
+// unsupported op and a file over the page's limit each give one clear error and the previous model
+// stays. The widget takes model="....onnx" with mean, std and labels attributes. Real files (the
+// PyTorch-exported fixtures, written on demand as the Node tests do), the real engine.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { ONNX_FIXTURES, PYTHON, onnxFixtures } from '../js/support.mjs';
+import { canvasStats } from './widget_pixels.mjs';
+import { ROOT, launchBrowser, openPage, siteMissing, startServer, tmpdir } from './support.mjs';
+
+const missing = siteMissing();
+const T = { timeout: 120000 };
+const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'";
+const PHOTO = path.join(ROOT, 'assets/samples/airplane.jpg');
+const LABELS = Array.from({ length: 10 }, (_, i) => `kind ${i}`);
+
+// An ONNX model with an op the engine does not read (Sin), written with the onnx module.
+function unsupportedOpModel(file) {
+  const script = `
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto as T
+w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+nodes = [helper.make_node("Conv", ["input", "w"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1]),
+         helper.make_node("Sin", ["c"], ["s"], name="/sin/Sin"),
+         helper.make_node("GlobalAveragePool", ["s"], ["p"], name="/pool/GlobalAveragePool"),
+         helper.make_node("Flatten", ["p"], ["logits"], name="/flatten/Flatten")]
+g = helper.make_graph(nodes, "sin", [helper.make_tensor_value_info("input", T.FLOAT, [1, 3, 8, 8])],
+                      [helper.make_tensor_value_info("logits", T.FLOAT, [1, 4])], [w])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+`;
+  const r = spawnSync(PYTHON, ['-c', script, file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`writing ${file} needs ${PYTHON} with onnx (python3-onnx): ${r.stderr}`);
+  return fs.readFileSync(file);
+}
+
+// Drops the file served at `url` on the page as `name` (as a person drops a file from disk).
+function drop(page, url, name) {
+  return page.evaluate(async ([u, n]) => {
+    const blob = await (await fetch(u)).blob();
+    const dt = new DataTransfer();
+    dt.items.add(new File([blob], n));
+    const target = document.getElementById('canvas');
+    for (const t of ['dragenter', 'dragover', 'drop']) {
+      target.dispatchEvent(new DragEvent(t, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  }, [url, name]);
+}
+
+const state = (page) => page.evaluate(() => window.gradcamApp.state());
+const statusText = (page) => page.locator('#status').textContent();
+const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 60000 });
+
+describe('ONNX models in the browser', { skip: missing || false }, () => {
+  let server, browser, files;
+
+  before(async () => {
+    const manifest = onnxFixtures();
+    const dir = tmpdir();
+    const allops = fs.readFileSync(path.join(ONNX_FIXTURES, manifest.models.allops.file));
+    files = {
+      'allops.onnx': allops,
+      'corrupt.onnx': allops.subarray(0, Math.floor(allops.length / 2)),
+      'sin.onnx': unsupportedOpModel(path.join(dir, 'sin.onnx')),
+      'photo.jpg': fs.readFileSync(PHOTO),
+      'labels.txt': Buffer.from(`${LABELS.join('\n')}\n`),
+    };
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.close();
+  });
+
+  const serveMine = async (page) => {
+    for (const [name, body] of Object.entries(files)) {
+      await page.route(`${server.origin}/mine/${name}`, (route) => route.fulfill({ body }));
+    }
+  };
+
+  test('a dropped .onnx is the model; with the ImageNet preset and a dropped photo the map is at an ONNX node', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await serveMine(page);
+    await page.goto(`${server.origin}/index.html`);
+    await waitFor(page, () => window.gradcamApp && window.gradcamApp.lastResult());
+    assert.equal(await page.locator('#labels-choice').isHidden(), true, 'no labels input for the model file');
+
+    await drop(page, 'mine/allops.onnx', 'allops.onnx');
+    await waitFor(page, () => window.gradcamApp.state().model_name === 'allops.onnx');
+    await drop(page, 'mine/photo.jpg', 'photo.jpg');
+    await waitFor(page, () => (window.gradcamApp.lastResult() || {}).image?.name === 'photo.jpg');
+    await waitFor(page, () => window.gradcamApp.state().idle);  // drawn: the controls are where the state says
+    let s = await state(page);
+    assert.equal(s.model.format, 'onnx');
+    assert.equal(s.normalization, '[0,1]');  // the file says nothing: pixels in [0,1] until told
+    assert.equal(await page.locator('#labels-choice').isHidden(), false);
+
+    // The panel's ImageNet preset, clicked where the app drew it.
+    const preset = s.layout.controls.find((c) => c.label.startsWith('Normalisation: ImageNet'));
+    assert.ok(preset, 'the ONNX panel draws the ImageNet preset');
+    const count = s.explain_count;
+    await page.mouse.click(preset.x + preset.width / 2, preset.y + preset.height / 2);
+    await waitFor(page, (n) => window.gradcamApp.state().explain_count > n, count);
+    s = await state(page);
+    assert.equal(s.normalization, 'ImageNet');
+    assert.deepEqual(s.model.input.mean, [0.485, 0.456, 0.406].map(Math.fround));
+    assert.ok(s.model.explainable.includes(s.result.layer.name), `${s.result.layer.name} is an ONNX node`);
+    assert.ok(s.result.layer.name.startsWith('/'));
+    assert.equal(s.result.image.name, 'photo.jpg');
+    assert.ok(s.layout.controls.some((c) => c.label.startsWith(`Layer: ${s.result.layer.name}`)));
+    const pixels = await page.evaluate(() => Array.from(window.gradcamApp.overlayPixels(32, 32)));
+    assert.ok(!s.result.cam.flat, 'the map has non-zero values');
+    assert.ok(pixels.some((v, i) => i % 4 !== 3 && v > 0));
+    assert.equal(s.result.top[0].name, String(s.result.top[0].index));  // numbered until labels come
+
+    // A dropped labels file names the classes.
+    await drop(page, 'mine/labels.txt', 'labels.txt');
+    await waitFor(page, () => window.gradcamApp.state().labels === 'labels.txt');
+    s = await state(page);
+    assert.deepEqual(s.model.classes, LABELS);
+    assert.equal(s.result.top[0].name, LABELS[s.result.top[0].index]);
+    assert.ok((await statusText(page)).includes(LABELS[s.result.top[0].index]));
+    assert.equal(s.normalization, 'ImageNet');  // labels keep the normalisation
+
+    // The scripting hook: the [-1,1] preset's values, and a wrong label count.
+    await page.evaluate(() => window.gradcamApp.setModelOptions({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }));
+    assert.equal((await state(page)).normalization, '[-1,1]');
+    const wrong = await page.evaluate(() => window.gradcamApp.setModelOptions({ labels: ['a', 'b'] }).then(() => 'ok', (e) => e.message));
+    assert.equal(wrong, 'the labels name 2 classes, the model has 10');
+    assert.deepEqual((await state(page)).model.classes, LABELS);
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
+  });
+
+  test('a corrupt .onnx, an unsupported op and a file over the limit give one clear error; the model stays', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await serveMine(page);
+    await page.goto(`${server.origin}/index.html`);
+    await waitFor(page, () => window.gradcamApp && window.gradcamApp.lastResult());
+    await page.evaluate(() => window.gradcamApp.loadModel('mine/allops.onnx'));
+    const before = await state(page);
+    assert.equal(before.model_name, 'allops.onnx');
+
+    const expectError = async (name, drive, pattern) => {
+      const count = (await state(page)).explain_count;
+      await drive();
+      await waitFor(page, () => window.gradcamApp.state().error);
+      const text = await statusText(page);
+      assert.match(text, pattern, name);
+      assert.ok(!text.includes('\n'), `${name}: one line`);
+      const s = await state(page);
+      assert.equal(s.model_name, 'allops.onnx', `${name}: the previous model stays`);
+      // Still usable: a sample is explained with it.
+      await page.evaluate(() => window.gradcamApp.loadSample('dog.jpg'));
+      const after = await state(page);
+      assert.ok(after.explain_count > count && !after.error, `${name}: the model still explains`);
+      assert.equal(after.result.layer.name, before.result.layer.name);
+    };
+    await expectError('corrupt.onnx', () => drop(page, 'mine/corrupt.onnx', 'corrupt.onnx'), /^corrupt\.onnx: /);
+    await expectError('sin.onnx', () => drop(page, 'mine/sin.onnx', 'sin.onnx'), /^sin\.onnx: .*Sin/);
+    await expectError('huge.onnx', () => page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(257 * 1024 * 1024)], 'huge.onnx'));
+      document.getElementById('canvas').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }), /^huge\.onnx is 257 MB; files over 256 MB are not read$/);
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
+  });
+
+  test('the widget takes model="....onnx" with mean, std and labels; a bad mean is an error in the widget', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await serveMine(page);
+    await page.route(`${server.origin}/onnx.html`, (route) => route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
+<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body style="margin:0">
+<gradcam-view id="good" src="mine/photo.jpg" model="mine/allops.onnx" mean="0.5,0.5,0.5" std="0.5, 0.5, 0.5" labels="mine/labels.txt" style="width:240px"></gradcam-view>
+<gradcam-view id="bad" src="mine/photo.jpg" model="mine/allops.onnx" mean="0.5,0.5" std="0.5,0.5,0.5" style="width:240px"></gradcam-view>
+</body></html>`,
+    }));
+    await page.goto(`${server.origin}/onnx.html`);
+    await waitFor(page, () => document.getElementById('good').result &&
+      document.getElementById('bad').shadowRoot.querySelector('.caption.error'));
+    const good = await page.evaluate(() => document.getElementById('good').result);
+    assert.ok(good.layer.startsWith('/'), `${good.layer} is an ONNX node`);
+    assert.ok(LABELS.includes(good.top[0].name));
+    const stats = await canvasStats(page, '#good');
+    assert.ok(stats.heat > 0.05, `the heat map shows (${stats.heat})`);
+    const bad = await page.evaluate(() => {
+      const w = document.getElementById('bad');
+      return { result: w.result, caption: w.shadowRoot.querySelector('.caption').textContent };
+    });
+    assert.equal(bad.result, null);
+    assert.equal(bad.caption, 'gradcam-view: mean="0.5,0.5" is not valid; use three numbers separated by commas, e.g. 0.485,0.456,0.406');
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
+  });
+});
