@@ -116,6 +116,10 @@ std::unique_ptr<Engine> load_engine(const Args& a) {
   if (a.has("mean")) {
     o.mean = float_list(a, "mean");
     o.std = float_list(a, "std");
+    // The count a model takes is checked against it on loading; a count no model takes is a usage error.
+    if (o.mean.size() != o.std.size() || (o.mean.size() != 3 && o.mean.size() != 1))
+      throw UsageError{"--mean and --std need 3 values each (R,G,B; 1 for a grayscale model), got " +
+                       std::to_string(o.mean.size()) + " and " + std::to_string(o.std.size())};
     for (float s : o.std)
       if (!(s > 0)) throw UsageError{"--std values must be positive"};
   }

@@ -124,6 +124,10 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
     m = load_keras_archive(bytes, size, source);
   else if (onnx::looks_like_onnx(bytes, size))
     m = load_onnx_model(bytes, size, source, OnnxOptions{options.size});
+  else if (size > 8 && bytes[8] != '{')
+    // Not a safetensors header either (an 8-byte length, then the JSON's '{'): reading it as one
+    // would report a nonsense header length for what is simply not a model.
+    m = make_error(source + ": not a model file: its bytes are none of safetensors, Keras (.h5, .keras) or ONNX");
   else
     m = load_model(bytes, size, source);
   if (!m) return make_error(m.error());

@@ -1,10 +1,12 @@
 // Small builders shared by the native tests.
 #pragma once
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "gradcam/graph.h"
 #include "gradcam/model.h"
 
 namespace gradcam::testing {
@@ -72,6 +74,48 @@ inline std::vector<float> random_vector(size_t n, uint64_t seed, float lo = 0.f,
   for (float& x : v) x = u(rng);
   return v;
 }
+
+// A graph built node by node as the ONNX importer leaves it (channels-first input, constants in
+// each op's own layout), each node's shape inferred as it is added so that the next node's weights
+// can be sized from it. Errors throw: a test graph that does not infer is a broken test.
+struct GraphBuilder {
+  Graph g;
+  GraphBuilder(int h, int w, int c) {
+    g.format = "onnx";
+    g.input = {"input", h, w, c, true, false};
+    g.values.push_back({"input", {h, w, c}, 4, -1});
+  }
+  const Value& value(int id) const { return g.value(id); }
+  // Adds a node of `type` (a row of op_table()) reading the values `inputs`; returns its output's id.
+  int add(const std::string& type, std::vector<int> inputs, OpAttributes attrs = {},
+          std::vector<std::vector<float>> weights = {}) {
+    Node n;
+    n.name = type + "_" + std::to_string(g.nodes.size());
+    n.op_type = type;
+    n.op = find_op(type);
+    if (!n.op) throw std::runtime_error("no op " + type + " in the table");
+    n.inputs = std::move(inputs);
+    n.attrs = std::move(attrs);
+    n.weights = std::move(weights);
+    n.output = int(g.values.size());
+    g.values.push_back({n.name + "_out", {}, 4, int(g.nodes.size())});
+    if (Status s = n.op->infer(g, n, g.values.back()); !s) throw std::runtime_error(s.error());
+    g.nodes.push_back(std::move(n));
+    return int(g.values.size()) - 1;
+  }
+  // The model whose logits are `output` (2-D), after the engine's own shape inference.
+  Model model(int output) {
+    g.output = output;
+    if (Status s = infer_shapes(g); !s) throw std::runtime_error(s.error());
+    Model m;
+    m.arch.height = g.input.height;
+    m.arch.width = g.input.width;
+    m.arch.channels = g.input.channels;
+    for (int k = 0; k < g.value(output).shape.c; ++k) m.arch.classes.push_back("class" + std::to_string(k));
+    m.graph = std::make_shared<const Graph>(g);
+    return m;
+  }
+};
 
 // The largest single operator new since the reset (test_no_alloc.cpp replaces operator new).
 void reset_largest_allocation();

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "gradcam/cam.h"
+#include "gradcam/network.h"
 #include "test_helpers.h"
 
 namespace {
@@ -60,4 +61,44 @@ TEST_CASE("forward and backward allocate nothing once the network is planned") {
   auto* probe = new std::vector<float>(16);
   CHECK(g_allocations.load() - before >= 2);
   delete probe;
+}
+
+TEST_CASE("a planned graph (residual sum, concat, depthwise conv, average pooling) allocates nothing in forward and backward") {
+  using namespace gradcam;
+  testing::GraphBuilder b(12, 10, 3);
+  auto conv = [&](int x, int oc, int k, int groups, uint64_t seed) {
+    OpAttributes a;
+    a.kh = a.kw = k, a.pad_t = a.pad_l = a.pad_b = a.pad_r = k / 2;
+    a.groups = groups, a.out_channels = oc, a.relu = true;
+    const size_t taps = size_t(k) * k * size_t(b.value(x).shape.c / groups);
+    return b.add("Conv", {x}, a, {testing::random_vector(taps * size_t(oc), seed, -0.3f, 0.3f), testing::random_vector(size_t(oc), seed + 1)});
+  };
+  const int stem = conv(0, 8, 3, 1, 70);                            // dense 3x3 (Winograd)
+  const int depthwise = conv(conv(stem, 8, 1, 1, 72), 8, 3, 8, 74);  // 1x1 then depthwise 3x3
+  const int sum = b.add("Add", {depthwise, stem});                   // stem read twice: gradients summed
+  const int joined = b.add("Concat", {sum, stem, depthwise});
+  OpAttributes pool;
+  pool.kh = pool.kw = 3, pool.sh = pool.sw = 2, pool.pad_t = pool.pad_l = pool.pad_b = pool.pad_r = 1;
+  pool.ceil_mode = pool.count_include_pad = true;
+  const int pooled = b.add("AveragePool", {joined}, pool);
+  OpAttributes dense;
+  dense.out_channels = 5;
+  const int features = b.add("GlobalAveragePool", {pooled});
+  OpAttributes flatten;
+  flatten.channels_first_flatten = true;
+  const int flat = b.add("Flatten", {features}, flatten);
+  const int logits = b.add("Gemm", {flat}, dense, {testing::random_vector(24 * 5, 76, -0.5f, 0.5f), testing::random_vector(5, 77)});
+  const Model model = b.model(logits);
+  Network net(model);
+  auto input = testing::random_vector(12 * 10 * 3, 78);
+  std::vector<float> d(5, 0.f);
+  d[2] = 1.f;
+  net.forward(input.data());
+  const long before = g_allocations.load();
+  for (int i = 0; i < 3; ++i) {
+    net.forward(input.data());
+    net.backward(d.data(), -1);
+    net.backward(d.data(), 1, ReluBackward::guided);
+  }
+  CHECK(g_allocations.load() - before == 0);
 }

@@ -20,7 +20,10 @@ Status infer_shapes(Graph& g) {
         out.shape.w > ModelLimits::kMaxSide || out.shape.c > ModelLimits::kMaxChannels ||
         out.shape.size() > ModelLimits::kMaxTensorElements)
       return make_error("node '" + n.name + "': its output would be " + std::to_string(out.shape.h) + "x" +
-                        std::to_string(out.shape.w) + "x" + std::to_string(out.shape.c) + ", outside the limits");
+                        std::to_string(out.shape.w) + "x" + std::to_string(out.shape.c) +
+                        ", outside the engine's limits (sides 1.." + std::to_string(ModelLimits::kMaxSide) + ", 1.." +
+                        std::to_string(ModelLimits::kMaxChannels) + " channels, " +
+                        std::to_string(ModelLimits::kMaxTensorElements) + " floats): too big for this engine at this input size");
     total += out.shape.size();
     if (total > ModelLimits::kMaxActivationElements)
       return make_error("the network's activations would exceed " + std::to_string(ModelLimits::kMaxActivationElements) +

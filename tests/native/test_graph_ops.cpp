@@ -1,0 +1,651 @@
+// Every op descriptor's backward pass against central finite differences of an independent
+// double-precision forward pass written from the ONNX definitions (channels-first semantics read
+// through the engine's channels-last storage), on small graphs built directly with the weights in
+// each op's own layout. Every row of op_table() must have cases here: a new op cannot be added
+// without one.
+//
+// The score is a random linear combination of the logits, so every logit's gradient matters. A
+// central difference is exact up to O(eps^2) only where the function is smooth on [x - eps, x + eps]:
+// the reference records every discrete choice it makes (the side of each ReLU-like kink, each
+// max-pool window's argmax) and a coordinate whose perturbation changes one is not compared.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+
+#include "gradcam/graph.h"
+#include "gradcam/network.h"
+#include "test_helpers.h"
+
+using namespace gradcam;
+using namespace gradcam::testing;
+
+namespace {
+
+// ---- the reference: straight from the definitions, in double ----
+
+struct Reference {
+  std::vector<std::vector<double>> values;  // per value id
+  std::vector<int> branches;                // every discrete choice the forward made
+};
+
+// Evaluates the graph on `input`; when `replaced` >= 0, that value is taken from `replacement`
+// instead of computed (the derivative with respect to it then covers all of its consumers).
+Reference reference_forward(const Graph& g, const std::vector<double>& input, int replaced = -1,
+                            const std::vector<double>* replacement = nullptr) {
+  Reference r;
+  r.values.resize(g.values.size());
+  r.values[0] = replaced == 0 ? *replacement : input;
+  auto branch = [&](int b) { r.branches.push_back(b); };
+  for (const Node& n : g.nodes) {
+    const Shape& os = g.value(n.output).shape;
+    std::vector<double>& y = r.values[size_t(n.output)];
+    y.assign(size_t(os.size()), 0.0);
+    const std::vector<double>& x = r.values[size_t(n.inputs[0])];
+    const Shape& is = g.value(n.inputs[0]).shape;
+    const OpAttributes& a = n.attrs;
+    const std::string& t = n.op_type;
+    auto at = [](const Shape& s, int yy, int xx, int c) { return (size_t(yy) * s.w + xx) * s.c + c; };
+    if (t == "Conv") {
+      const int icg = is.c / a.groups, ocg = os.c / a.groups;
+      const std::vector<float>& K = n.weights[0];
+      for (int oy = 0; oy < os.h; ++oy)
+        for (int ox = 0; ox < os.w; ++ox)
+          for (int o = 0; o < os.c; ++o) {
+            const int group = o / ocg;
+            double acc = n.weights[1][size_t(o)];
+            for (int ky = 0; ky < a.kh; ++ky)
+              for (int kx = 0; kx < a.kw; ++kx) {
+                const int iy = oy * a.sh + ky * a.dh - a.pad_t, ix = ox * a.sw + kx * a.dw - a.pad_l;
+                if (iy < 0 || ix < 0 || iy >= is.h || ix >= is.w) continue;
+                for (int c = 0; c < icg; ++c)
+                  acc += x[at(is, iy, ix, group * icg + c)] * K[((size_t(ky) * a.kw + kx) * icg + c) * os.c + size_t(o)];
+              }
+            if (a.relu) branch(acc > 0), acc = std::max(acc, 0.0);
+            y[at(os, oy, ox, o)] = acc;
+          }
+    } else if (t == "Gemm" || t == "MatMul") {
+      const size_t units = size_t(a.out_channels);
+      for (size_t o = 0; o < units; ++o) {
+        double acc = n.weights[1][o];
+        for (size_t i = 0; i < x.size(); ++i) acc += x[i] * n.weights[0][i * units + o];
+        if (a.relu) branch(acc > 0), acc = std::max(acc, 0.0);
+        y[o] = acc;
+      }
+    } else if (t == "MaxPool" || t == "AveragePool") {
+      // Padding is -inf for the max and excluded from the average's sum; with count_include_pad the
+      // divisor counts the window's positions inside the padded input (PyTorch's rule, which the
+      // ceil_mode windows that run past the end padding make visible).
+      for (int oy = 0; oy < os.h; ++oy)
+        for (int ox = 0; ox < os.w; ++ox)
+          for (int c = 0; c < os.c; ++c) {
+            double best = -std::numeric_limits<double>::infinity(), sum = 0;
+            int argmax = -1, inside = 0, padded = 0;
+            for (int ky = 0; ky < a.kh; ++ky)
+              for (int kx = 0; kx < a.kw; ++kx) {
+                const int iy = oy * a.sh + ky - a.pad_t, ix = ox * a.sw + kx - a.pad_l;
+                if (iy >= -a.pad_t && iy < is.h + a.pad_b && ix >= -a.pad_l && ix < is.w + a.pad_r) ++padded;
+                if (iy < 0 || ix < 0 || iy >= is.h || ix >= is.w) continue;
+                const double v = x[at(is, iy, ix, c)];
+                ++inside, sum += v;
+                if (v > best) best = v, argmax = iy * is.w + ix;
+              }
+            if (t == "MaxPool") {
+              branch(argmax);
+              y[at(os, oy, ox, c)] = best;
+            } else {
+              y[at(os, oy, ox, c)] = sum / (a.count_include_pad ? padded : inside);
+            }
+          }
+    } else if (t == "GlobalAveragePool" || t == "ReduceMean") {
+      for (int i = 0; i < is.h * is.w; ++i)
+        for (int c = 0; c < is.c; ++c) y[size_t(c)] += x[size_t(i) * is.c + c] / (is.h * is.w);
+    } else if (t == "BatchNormalization") {
+      for (size_t k = 0; k < y.size(); ++k) y[k] = x[k] * n.weights[0][k % size_t(os.c)] + n.weights[1][k % size_t(os.c)];
+    } else if (t == "Add" || t == "Mul") {
+      // ONNX broadcasting of the forms supported: the same shape, [1,C,1,1] or a scalar.
+      auto operand = [&](const std::vector<double>& v, size_t k) {
+        return v.size() == y.size() ? v[k] : (v.size() == 1 ? v[0] : v[k % size_t(os.c)]);
+      };
+      const std::vector<double> constant(n.weights.empty() ? std::vector<double>{}
+                                                           : std::vector<double>(n.weights[0].begin(), n.weights[0].end()));
+      const std::vector<double>& other = n.inputs.size() > 1 ? r.values[size_t(n.inputs[1])] : constant;
+      for (size_t k = 0; k < y.size(); ++k) {
+        const double u = operand(x, k), v = operand(other, k);
+        y[k] = t == "Add" ? u + v : u * v;
+      }
+    } else if (t == "Concat") {
+      int offset = 0;
+      for (int in : n.inputs) {
+        const Shape& s = g.value(in).shape;
+        for (int i = 0; i < s.h * s.w; ++i)
+          for (int c = 0; c < s.c; ++c) y[size_t(i) * os.c + size_t(offset + c)] = r.values[size_t(in)][size_t(i) * s.c + c];
+        offset += s.c;
+      }
+    } else if (t == "Flatten" || t == "Reshape") {
+      // ONNX reads [C,H,W] order; a Keras flatten reads [H,W,C], the storage order.
+      for (int yy = 0; yy < is.h; ++yy)
+        for (int xx = 0; xx < is.w; ++xx)
+          for (int c = 0; c < is.c; ++c) {
+            const size_t to = a.channels_first_flatten ? (size_t(c) * is.h + yy) * is.w + xx : at(is, yy, xx, c);
+            y[to] = x[at(is, yy, xx, c)];
+          }
+    } else if (t == "Pad") {
+      for (int yy = 0; yy < os.h; ++yy)
+        for (int xx = 0; xx < os.w; ++xx)
+          for (int c = 0; c < os.c; ++c) {
+            const int iy = yy - a.pad_t, ix = xx - a.pad_l;
+            const bool inside = iy >= 0 && ix >= 0 && iy < is.h && ix < is.w;
+            y[at(os, yy, xx, c)] = inside ? x[at(is, iy, ix, c)] : a.pad_value;
+          }
+    } else if (t == "Identity" || t == "Dropout") {
+      y = x;
+    } else {
+      // Element-wise activations, as ONNX defines them.
+      for (size_t k = 0; k < y.size(); ++k) {
+        const double v = x[k];
+        if (t == "Relu") {
+          branch(v > 0), y[k] = v > 0 ? v : 0;
+        } else if (t == "LeakyRelu") {
+          branch(v > 0), y[k] = v > 0 ? v : a.alpha * v;
+        } else if (t == "Clip") {
+          branch(v < a.lo ? 0 : (v > a.hi ? 2 : 1)), y[k] = std::min(std::max(v, double(a.lo)), double(a.hi));
+        } else if (t == "Sigmoid") {
+          y[k] = 1 / (1 + std::exp(-v));
+        } else if (t == "HardSigmoid") {
+          const double s = a.alpha * v + a.beta;
+          branch(s < 0 ? 0 : (s > 1 ? 2 : 1)), y[k] = std::min(std::max(s, 0.0), 1.0);
+        } else if (t == "HardSwish") {
+          const double s = v / 6 + 0.5;
+          branch(s < 0 ? 0 : (s > 1 ? 2 : 1)), y[k] = v * std::min(std::max(s, 0.0), 1.0);
+        } else {
+          FAIL("the reference has no definition of ", t);
+        }
+      }
+    }
+    // Computed all the same, so that the node's own choices are recorded as in the base pass.
+    if (n.output == replaced) y = *replacement;
+  }
+  return r;
+}
+
+// ---- the check ----
+
+double score(const Reference& r, const Graph& g, const std::vector<double>& weights) {
+  double s = 0;
+  for (size_t k = 0; k < weights.size(); ++k) s += weights[k] * r.values[size_t(g.output)][k];
+  return s;
+}
+
+// Forward logits against the reference, then d(score)/d(value) for the input and every node's
+// output against central differences (up to `samples` coordinates of each, spread over it).
+void check_gradients(const Model& model, uint64_t seed, int samples = 96) {
+  const Graph& g = *model.graph;
+  Network net(model);
+  const std::vector<float> input = random_vector(size_t(g.values[0].shape.size()), seed, -2.f, 2.f);
+  net.forward(input.data());
+  const std::vector<double> input_d(input.begin(), input.end());
+  const Reference base = reference_forward(g, input_d);
+
+  const std::vector<double>& logits = base.values[size_t(g.output)];
+  double largest = 0;
+  for (double z : logits) largest = std::max(largest, std::abs(z));
+  for (size_t k = 0; k < logits.size(); ++k) CHECK(std::abs(net.logits()[k] - logits[k]) <= 1e-4 * (1 + largest));
+
+  const std::vector<float> direction = random_vector(logits.size(), seed + 1, -1.f, 1.f);
+  const std::vector<double> direction_d(direction.begin(), direction.end());
+  net.backward(direction.data(), -1);
+
+  for (size_t v = 0; v + 1 < g.values.size(); ++v) {
+    if (int(v) == g.output) continue;
+    const std::vector<float>& analytic = v == 0 ? net.input_grad() : net.output_grad(g.value(int(v)).producer);
+    const std::vector<double>& x = base.values[v];
+    REQUIRE(analytic.size() == x.size());
+    double scale = 0;
+    for (float d : analytic) scale = std::max(scale, double(std::abs(d)));
+    const double eps = 1e-5;
+    int checked = 0, kinks = 0, mismatched = 0;
+    const size_t stride = std::max<size_t>(1, x.size() / size_t(samples));
+    for (size_t i = 0; i < x.size(); i += stride) {
+      std::vector<double> plus = x, minus = x;
+      plus[i] += eps, minus[i] -= eps;
+      const Reference p = reference_forward(g, input_d, int(v), &plus), m = reference_forward(g, input_d, int(v), &minus);
+      if (p.branches != base.branches || m.branches != base.branches) {
+        ++kinks;  // not differentiable on [x - eps, x + eps]
+        continue;
+      }
+      const double fd = (score(p, g, direction_d) - score(m, g, direction_d)) / (2 * eps);
+      // Float forward and backward against a double reference: errors of a few ulps of the largest
+      // gradient; a wrong rule is off by the size of a gradient.
+      if (std::abs(fd - analytic[i]) > 1e-4 * scale + 1e-4 * std::abs(fd) + 1e-9) {
+        if (mismatched < 3) MESSAGE("value ", g.value(int(v)).name, "[", i, "]: backward ", analytic[i], ", finite difference ", fd);
+        ++mismatched;
+      }
+      ++checked;
+    }
+    CAPTURE(g.value(int(v)).name);
+    CHECK(mismatched == 0);
+    CHECK(kinks <= (checked + kinks) / 10);  // a kink inside eps of most points would make this vacuous
+    CHECK(checked > 0);
+  }
+}
+
+// ---- graph pieces ----
+
+OpAttributes window(int k, int stride, int pad_t, int pad_l, int pad_b, int pad_r) {
+  OpAttributes a;
+  a.kh = a.kw = k, a.sh = a.sw = stride;
+  a.pad_t = pad_t, a.pad_l = pad_l, a.pad_b = pad_b, a.pad_r = pad_r;
+  return a;
+}
+
+// A Conv with random weights in its own layout: kernel [kh][kw][ic/groups][oc], bias [oc].
+int conv(GraphBuilder& b, int x, int oc, OpAttributes a, uint64_t seed, float scale = 1.f) {
+  a.out_channels = oc;
+  const int icg = b.value(x).shape.c / a.groups;
+  const size_t taps = size_t(a.kh) * a.kw * size_t(icg);
+  // He-like scale so that activations stay of order one through a few layers.
+  const float w = scale * std::sqrt(3.f / float(taps));
+  return b.add("Conv", {x}, a, {random_vector(taps * size_t(oc), seed, -w, w), random_vector(size_t(oc), seed + 1, -0.5f, 0.5f)});
+}
+int conv1x1(GraphBuilder& b, int x, int oc, uint64_t seed, float scale = 1.f) { return conv(b, x, oc, window(1, 1, 0, 0, 0, 0), seed, scale); }
+
+// Gemm/MatMul: W [in][out], bias [out] (MatMul's import leaves a zero bias).
+int dense(GraphBuilder& b, const std::string& type, int x, int units, uint64_t seed, bool relu = false) {
+  OpAttributes a;
+  a.out_channels = units;
+  a.relu = relu;
+  const size_t in = size_t(b.value(x).shape.size());
+  const float w = std::sqrt(3.f / float(in));
+  std::vector<float> bias = type == "MatMul" ? std::vector<float>(size_t(units), 0.f) : random_vector(size_t(units), seed + 1, -0.5f, 0.5f);
+  return b.add(type, {x}, a, {random_vector(in * size_t(units), seed, -w, w), std::move(bias)});
+}
+
+OpAttributes flatten_attrs(bool channels_first) {
+  OpAttributes a;
+  a.channels_first_flatten = channels_first;
+  return a;
+}
+
+// ONNX Flatten and a Gemm of 4 classes: the logits.
+Model with_head(GraphBuilder& b, int x, uint64_t seed) {
+  if (b.value(x).rank == 4) x = b.add("Flatten", {x}, flatten_attrs(true));
+  return b.model(dense(b, "Gemm", x, 4, seed));
+}
+
+// An activation after a 1x1 conv that spreads its input over about [-5, 5], across every kink.
+Model activation_graph(const std::string& type, OpAttributes a, uint64_t seed) {
+  GraphBuilder b(5, 6, 3);
+  const int x = conv1x1(b, 0, 4, seed, 2.f);
+  return with_head(b, b.add(type, {x}, a), seed + 2);
+}
+
+OpAttributes pool_attrs(int k, int stride, int pad_t, int pad_l, int pad_b, int pad_r, bool ceil_mode,
+                        bool count_include_pad = false) {
+  OpAttributes a = window(k, stride, pad_t, pad_l, pad_b, pad_r);
+  a.ceil_mode = ceil_mode, a.count_include_pad = count_include_pad;
+  return a;
+}
+
+// A pooling of a 7x6 map (odd and even sides: ceil_mode adds a window on one only).
+Model pool_graph(const std::string& type, OpAttributes a, uint64_t seed) {
+  GraphBuilder b(7, 6, 3);
+  const int x = conv1x1(b, 0, 4, seed);
+  return with_head(b, b.add(type, {x}, a), seed + 2);
+}
+
+// Add or Mul of a 5x6x4 map `m` and, by `form`, a second operand.
+Model binary_graph(const std::string& type, const std::string& form, uint64_t seed) {
+  GraphBuilder b(5, 6, 3);
+  const int m = conv1x1(b, 0, 4, seed);
+  int out = -1;
+  auto gate = [&](int channels) {  // [1,C,1,1] from the map: a squeeze-and-excitation branch
+    return conv1x1(b, b.add("GlobalAveragePool", {conv1x1(b, 0, 4, seed + 10)}), channels, seed + 12);
+  };
+  auto constant = [&](size_t count, int rank) {
+    OpAttributes a;
+    a.constant_rank = rank;
+    return std::make_pair(a, std::vector<std::vector<float>>{random_vector(count, seed + 20, -1.5f, 1.5f)});
+  };
+  if (form == "same shape") {
+    out = b.add(type, {m, conv1x1(b, 0, 4, seed + 10)});
+  } else if (form == "[1,C,1,1] second") {
+    out = b.add(type, {m, gate(4)});
+  } else if (form == "[1,C,1,1] first") {
+    out = b.add(type, {gate(4), m});
+  } else if (form == "scalar second") {
+    out = b.add(type, {m, gate(1)});
+  } else if (form == "scalar first") {
+    out = b.add(type, {gate(1), m});
+  } else if (form == "x with itself") {
+    out = b.add(type, {m, m});
+  } else if (form == "constant scalar") {
+    auto [a, w] = constant(1, 0);
+    out = b.add(type, {m}, a, w);
+  } else if (form == "constant [C,1,1]") {
+    auto [a, w] = constant(4, 3);
+    out = b.add(type, {m}, a, w);
+  } else if (form == "2-D same shape") {
+    const int x = b.add("Flatten", {m}, flatten_attrs(true));
+    out = b.add(type, {dense(b, "Gemm", x, 6, seed + 30), dense(b, "Gemm", x, 6, seed + 32)});
+  } else if (form == "2-D constant [C]") {
+    const int x = dense(b, "Gemm", b.add("Flatten", {m}, flatten_attrs(true)), 6, seed + 30);
+    auto [a, w] = constant(6, 1);
+    out = b.add(type, {x}, a, w);
+  }
+  REQUIRE(out >= 0);
+  return with_head(b, out, seed + 40);
+}
+
+struct OpCase {
+  std::string op, variant;
+  std::function<Model()> build;
+};
+
+const std::vector<OpCase>& op_cases() {
+  static const std::vector<OpCase> cases = [] {
+    std::vector<OpCase> c;
+    // Conv: the shapes pick each of plan_conv's kernels.
+    c.push_back({"Conv", "dense 3x3 stride 1 pad 1 (Winograd)", [] {
+                   GraphBuilder b(7, 6, 3);
+                   return with_head(b, conv(b, 0, 5, window(3, 1, 1, 1, 1, 1), 100), 101);
+                 }});
+    c.push_back({"Conv", "dense 3x3 stride 1 valid, fused ReLU (Winograd)", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 0, 0, 0, 0);
+                   a.relu = true;
+                   return with_head(b, conv(b, 0, 5, a, 110), 111);
+                 }});
+    c.push_back({"Conv", "dense 1x1 (direct)", [] {
+                   GraphBuilder b(7, 6, 3);
+                   return with_head(b, conv1x1(b, 0, 6, 120), 121);
+                 }});
+    c.push_back({"Conv", "3x3 stride 2, asymmetric pads, fused ReLU (direct)", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 2, 1, 0, 2, 1);
+                   a.relu = true;
+                   return with_head(b, conv(b, 0, 5, a, 130), 131);
+                 }});
+    c.push_back({"Conv", "4x4 stride 2 auto_pad SAME_LOWER (direct)", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(4, 2, 0, 0, 0, 0);
+                   a.auto_pad = "SAME_LOWER";
+                   return with_head(b, conv(b, 0, 4, a, 140), 141);
+                 }});
+    c.push_back({"Conv", "depthwise 3x3 pad 1, fused ReLU", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 1, 1, 1, 1);
+                   a.groups = 6, a.relu = true;
+                   return with_head(b, conv(b, conv1x1(b, 0, 6, 150), 6, a, 151), 152);
+                 }});
+    c.push_back({"Conv", "depthwise 3x3 stride 2, asymmetric pads", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 2, 0, 1, 1, 0);
+                   a.groups = 6;
+                   return with_head(b, conv(b, conv1x1(b, 0, 6, 160), 6, a, 161), 162);
+                 }});
+    c.push_back({"Conv", "grouped: 6 to 4 channels in 2 groups, fused ReLU", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 1, 1, 1, 1);
+                   a.groups = 2, a.relu = true;
+                   return with_head(b, conv(b, conv1x1(b, 0, 6, 170), 4, a, 171), 172);
+                 }});
+    c.push_back({"Conv", "depthwise with a channel multiplier of 2 (grouped)", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 1, 1, 1, 1);
+                   a.groups = 3;
+                   return with_head(b, conv(b, 0, 6, a, 180), 181);
+                 }});
+    c.push_back({"Conv", "dense 3x3 dilation 2 pad 2", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 2, 2, 2, 2);
+                   a.dh = a.dw = 2;
+                   return with_head(b, conv(b, 0, 4, a, 190), 191);
+                 }});
+    c.push_back({"Conv", "depthwise 3x3 dilation 2 stride 2", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 2, 2, 1, 2, 2);
+                   a.dh = a.dw = 2, a.groups = 3;
+                   return with_head(b, conv(b, 0, 3, a, 195), 196);
+                 }});
+    for (const char* type : {"Gemm", "MatMul"}) {
+      c.push_back({type, "two layers, the first with a fused ReLU", [type] {
+                     GraphBuilder b(4, 5, 3);
+                     const int x = b.add("Flatten", {0}, flatten_attrs(true));
+                     return b.model(dense(b, type, dense(b, type, x, 12, 200, true), 4, 202));
+                   }});
+    }
+    c.push_back({"MaxPool", "2x2 stride 2", [] { return pool_graph("MaxPool", pool_attrs(2, 2, 0, 0, 0, 0, false), 300); }});
+    c.push_back({"MaxPool", "3x3 stride 2 pad 1 ceil_mode", [] { return pool_graph("MaxPool", pool_attrs(3, 2, 1, 1, 1, 1, true), 310); }});
+    c.push_back({"MaxPool", "3x3 stride 1 asymmetric pads", [] { return pool_graph("MaxPool", pool_attrs(3, 1, 0, 1, 2, 1, false), 320); }});
+    c.push_back({"AveragePool", "2x2 stride 2", [] { return pool_graph("AveragePool", pool_attrs(2, 2, 0, 0, 0, 0, false), 330); }});
+    c.push_back({"AveragePool", "3x3 stride 2 pad 1 ceil_mode", [] {
+                   return pool_graph("AveragePool", pool_attrs(3, 2, 1, 1, 1, 1, true, false), 340);
+                 }});
+    c.push_back({"AveragePool", "3x3 stride 2 pad 1 ceil_mode count_include_pad", [] {
+                   return pool_graph("AveragePool", pool_attrs(3, 2, 1, 1, 1, 1, true, true), 350);
+                 }});
+    c.push_back({"AveragePool", "2x2 stride 2 asymmetric pads count_include_pad", [] {
+                   return pool_graph("AveragePool", pool_attrs(2, 2, 0, 1, 1, 0, false, true), 360);
+                 }});
+    c.push_back({"GlobalAveragePool", "then flatten", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 400)}), 401);
+                 }});
+    c.push_back({"ReduceMean", "keepdims=1", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 410)}), 411);
+                 }});
+    c.push_back({"ReduceMean", "keepdims=0 (2-D)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 420)}, flatten_attrs(true)), 421);
+                 }});
+    c.push_back({"Relu", "", [] { return activation_graph("Relu", {}, 500); }});
+    c.push_back({"LeakyRelu", "alpha 0.1", [] {
+                   OpAttributes a;
+                   a.alpha = 0.1f;
+                   return activation_graph("LeakyRelu", a, 510);
+                 }});
+    c.push_back({"Clip", "[-1, 1.5]", [] {
+                   OpAttributes a;
+                   a.lo = -1.f, a.hi = 1.5f;
+                   return activation_graph("Clip", a, 520);
+                 }});
+    c.push_back({"Clip", "ReLU6", [] {
+                   OpAttributes a;
+                   a.lo = 0.f, a.hi = 6.f;
+                   return activation_graph("Clip", a, 525);
+                 }});
+    c.push_back({"Sigmoid", "", [] { return activation_graph("Sigmoid", {}, 530); }});
+    c.push_back({"HardSigmoid", "alpha 0.5 beta 0.5", [] {
+                   OpAttributes a;
+                   a.alpha = 0.5f, a.beta = 0.5f;
+                   return activation_graph("HardSigmoid", a, 540);
+                 }});
+    c.push_back({"HardSwish", "", [] { return activation_graph("HardSwish", {}, 550); }});
+    c.push_back({"BatchNormalization", "folded scale and shift", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int x = conv1x1(b, 0, 4, 600);
+                   return with_head(b, b.add("BatchNormalization", {x}, {}, {random_vector(4, 601, 0.5f, 1.5f), random_vector(4, 602, -1.f, 1.f)}), 603);
+                 }});
+    uint64_t seed = 700;
+    for (const char* type : {"Add", "Mul"})
+      for (const char* form : {"same shape", "[1,C,1,1] second", "[1,C,1,1] first", "scalar second", "scalar first",
+                               "x with itself", "constant scalar", "constant [C,1,1]", "2-D same shape", "2-D constant [C]"}) {
+        c.push_back({type, form, [type, form, seed] { return binary_graph(type, form, seed); }});
+        seed += 50;
+      }
+    c.push_back({"Concat", "three 4-D inputs (the image among them)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int x = b.add("Concat", {conv1x1(b, 0, 5, 800), 0, conv(b, 0, 2, window(3, 1, 1, 1, 1, 1), 801)});
+                   return with_head(b, x, 802);
+                 }});
+    c.push_back({"Concat", "three 2-D inputs", [] {
+                   GraphBuilder b(4, 4, 3);
+                   const int f = b.add("Flatten", {0}, flatten_attrs(true));
+                   const int x = b.add("Concat", {dense(b, "Gemm", f, 3, 810), dense(b, "Gemm", f, 5, 811), f});
+                   return with_head(b, x, 812);
+                 }});
+    c.push_back({"Flatten", "channels-first (ONNX)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("Flatten", {conv1x1(b, 0, 4, 900)}, flatten_attrs(true)), 901);
+                 }});
+    c.push_back({"Flatten", "channels-last (Keras)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("Flatten", {conv1x1(b, 0, 4, 910)}, flatten_attrs(false)), 911);
+                 }});
+    c.push_back({"Reshape", "to [1, -1]", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a = flatten_attrs(true);
+                   a.out_channels = -1;
+                   return with_head(b, b.add("Reshape", {conv1x1(b, 0, 4, 920)}, a), 921);
+                 }});
+    c.push_back({"Reshape", "to [1, 120]", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a = flatten_attrs(true);
+                   a.out_channels = 120;
+                   return with_head(b, b.add("Reshape", {conv1x1(b, 0, 4, 930)}, a), 931);
+                 }});
+    c.push_back({"Pad", "asymmetric, constant 0.5, then a conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a;
+                   a.pad_t = 1, a.pad_l = 2, a.pad_b = 0, a.pad_r = 1, a.pad_value = 0.5f;
+                   const int p = b.add("Pad", {conv1x1(b, 0, 4, 1000)}, a);
+                   return with_head(b, conv(b, p, 3, window(3, 1, 0, 0, 0, 0), 1001), 1002);
+                 }});
+    for (const char* type : {"Identity", "Dropout"})
+      c.push_back({type, "", [type] {
+                     GraphBuilder b(5, 6, 3);
+                     return with_head(b, b.add(type, {conv1x1(b, 0, 4, 1100)}), 1101);
+                   }});
+    return c;
+  }();
+  return cases;
+}
+
+// The input gradient of a network in both ReLU rules.
+std::pair<std::vector<float>, std::vector<float>> standard_and_guided(const Model& model, uint64_t seed) {
+  Network net(model);
+  const auto input = random_vector(size_t(model.graph->values[0].shape.size()), seed, -2.f, 2.f);
+  const auto direction = random_vector(size_t(net.num_classes()), seed + 1, -1.f, 1.f);
+  net.forward(input.data());
+  net.backward(direction.data(), -1);
+  std::vector<float> standard = net.input_grad();
+  net.backward(direction.data(), -1, ReluBackward::guided);
+  return {standard, net.input_grad()};
+}
+
+}  // namespace
+
+TEST_CASE("every op in the table has finite-difference cases, and its backward matches them") {
+  for (const OpDescriptor* op : op_table()) {
+    int count = 0;
+    for (const OpCase& c : op_cases()) {
+      if (c.op != op->type) continue;
+      CAPTURE(c.op);
+      CAPTURE(c.variant);
+      const Model model = c.build();
+      const auto& nodes = model.graph->nodes;
+      // The case runs the op it is filed under.
+      REQUIRE(std::any_of(nodes.begin(), nodes.end(), [&](const Node& n) { return n.op == op; }));
+      check_gradients(model, 7 + uint64_t(count));
+      ++count;
+    }
+    CHECK_MESSAGE(count > 0, "op ", op->type, " has no case in test_graph_ops.cpp");
+  }
+  for (const OpCase& c : op_cases()) CHECK_MESSAGE(find_op(c.op) != nullptr, "a case for ", c.op, ", which is not in the table");
+}
+
+TEST_CASE("a value read by three nodes (a residual block with a squeeze-and-excitation gate) gets their gradients summed") {
+  GraphBuilder b(6, 5, 3);
+  const int x = conv(b, 0, 4, window(3, 1, 1, 1, 1, 1), 1200);
+  // x feeds the block's conv, the gate's pooling and the residual sum.
+  const int body = conv(b, x, 4, window(3, 1, 1, 1, 1, 1), 1201);
+  const int gate = b.add("Sigmoid", {conv1x1(b, b.add("GlobalAveragePool", {x}), 4, 1202)});
+  const int out = b.add("Add", {b.add("Mul", {body, gate}), x});
+  const Model model = with_head(b, out, 1203);
+  int readers = 0;
+  for (const Node& n : model.graph->nodes) readers += int(std::count(n.inputs.begin(), n.inputs.end(), x));
+  REQUIRE(readers == 3);
+  check_gradients(model, 1204, 200);
+}
+
+TEST_CASE("a value read twice by one node (x + x, x * x) and by two nodes gets every path's gradient") {
+  GraphBuilder b(5, 4, 3);
+  const int x = conv1x1(b, 0, 4, 1300);
+  const int square = b.add("Mul", {x, x});
+  const int twice = b.add("Add", {x, x});
+  check_gradients(with_head(b, b.add("Concat", {square, twice, b.add("Add", {square, square})}), 1301), 1302, 200);
+}
+
+TEST_CASE("guided backprop: the ReLU-like ops (Relu, LeakyRelu, Clip) also drop negative incoming gradients; the others do not") {
+  auto graph = [](const std::string& type, OpAttributes a) { return activation_graph(type, a, 1400); };
+  OpAttributes leaky, clip, hard_sigmoid;
+  leaky.alpha = 0.1f;
+  clip.lo = 0.f, clip.hi = 6.f;
+  hard_sigmoid.alpha = 0.5f, hard_sigmoid.beta = 0.5f;
+  for (auto [type, a] : std::vector<std::pair<std::string, OpAttributes>>{{"Relu", {}}, {"LeakyRelu", leaky}, {"Clip", clip}}) {
+    CAPTURE(type);
+    // activation_graph: node 0 is the conv before the op, node 1 the op.
+    const Model model = graph(type, a);
+    int dropped = 0;
+    Network net(model);
+    const auto input = random_vector(size_t(model.graph->values[0].shape.size()), 1401, -2.f, 2.f);
+    const auto direction = random_vector(size_t(net.num_classes()), 1402, -1.f, 1.f);
+    net.forward(input.data());
+    net.backward(direction.data(), -1);
+    const std::vector<float> standard_at_op_input = net.output_grad(0), incoming = net.output_grad(1);
+    net.backward(direction.data(), -1, ReluBackward::guided);
+    const std::vector<float>& guided_at_op_input = net.output_grad(0);
+    for (size_t k = 0; k < incoming.size(); ++k) {
+      CHECK(guided_at_op_input[k] == (incoming[k] > 0.f ? standard_at_op_input[k] : 0.f));
+      dropped += incoming[k] < 0.f && standard_at_op_input[k] != 0.f;
+    }
+    CHECK(dropped > 0);  // the rule was exercised
+  }
+  for (auto [type, a] : std::vector<std::pair<std::string, OpAttributes>>{{"Sigmoid", {}}, {"HardSigmoid", hard_sigmoid}, {"HardSwish", {}}}) {
+    CAPTURE(type);
+    const auto [standard, guided] = standard_and_guided(graph(type, a), 1403);
+    CHECK(guided == standard);
+  }
+}
+
+TEST_CASE("a ReLU fused into Conv or Gemm passes gradients as a Relu node after it, in both rules") {
+  for (const bool conv_layer : {true, false})
+    for (const ReluBackward rule : {ReluBackward::standard, ReluBackward::guided}) {
+      CAPTURE(conv_layer);
+      CAPTURE(rule == ReluBackward::guided);
+      auto build = [&](bool fused) {
+        GraphBuilder b(6, 5, 3);
+        int x = 0;
+        if (conv_layer) {
+          OpAttributes a = window(3, 1, 1, 1, 1, 1);
+          a.relu = fused;
+          x = conv(b, 0, 5, a, 1500);
+        } else {
+          OpAttributes a;
+          a.out_channels = 24;
+          a.relu = fused;
+          const int f = b.add("Flatten", {0}, flatten_attrs(true));
+          x = b.add("Gemm", {f}, a, {random_vector(size_t(90) * 24, 1500, -0.3f, 0.3f), random_vector(24, 1501, -0.5f, 0.5f)});
+        }
+        if (!fused) x = b.add("Relu", {x});
+        return with_head(b, x, 1502);
+      };
+      const Model fused = build(true), unfused = build(false);
+      Network a(fused), b(unfused);
+      const auto input = random_vector(6 * 5 * 3, 1503, -2.f, 2.f);
+      const auto direction = random_vector(4, 1504, -1.f, 1.f);
+      a.forward(input.data());
+      b.forward(input.data());
+      a.backward(direction.data(), -1, rule);
+      b.backward(direction.data(), -1, rule);
+      double largest = 0;
+      for (float v : b.input_grad()) largest = std::max(largest, double(std::abs(v)));
+      REQUIRE(largest > 0);
+      for (size_t k = 0; k < a.input_grad().size(); ++k) CHECK(std::abs(a.input_grad()[k] - b.input_grad()[k]) <= 1e-5 * largest);
+    }
+}
