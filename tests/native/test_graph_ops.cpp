@@ -587,7 +587,10 @@ TEST_CASE("guided backprop: the ReLU-like ops (Relu, LeakyRelu, Clip) also drop 
   leaky.alpha = 0.1f;
   clip.lo = 0.f, clip.hi = 6.f;
   hard_sigmoid.alpha = 0.5f, hard_sigmoid.beta = 0.5f;
-  for (auto [type, a] : std::vector<std::pair<std::string, OpAttributes>>{{"Relu", {}}, {"LeakyRelu", leaky}, {"Clip", clip}}) {
+  // (pairs, not structured bindings: clang 14 cannot capture those in CAPTURE's lambda)
+  for (const auto& case_ : std::vector<std::pair<std::string, OpAttributes>>{{"Relu", {}}, {"LeakyRelu", leaky}, {"Clip", clip}}) {
+    const std::string& type = case_.first;
+    const OpAttributes& a = case_.second;
     CAPTURE(type);
     // activation_graph: node 0 is the conv before the op, node 1 the op.
     const Model model = graph(type, a);
@@ -606,7 +609,9 @@ TEST_CASE("guided backprop: the ReLU-like ops (Relu, LeakyRelu, Clip) also drop 
     }
     CHECK(dropped > 0);  // the rule was exercised
   }
-  for (auto [type, a] : std::vector<std::pair<std::string, OpAttributes>>{{"Sigmoid", {}}, {"HardSigmoid", hard_sigmoid}, {"HardSwish", {}}}) {
+  for (const auto& case_ : std::vector<std::pair<std::string, OpAttributes>>{{"Sigmoid", {}}, {"HardSigmoid", hard_sigmoid}, {"HardSwish", {}}}) {
+    const std::string& type = case_.first;
+    const OpAttributes& a = case_.second;
     CAPTURE(type);
     const auto [standard, guided] = standard_and_guided(graph(type, a), 1403);
     CHECK(guided == standard);
