@@ -97,8 +97,9 @@ void plan_conv(const Graph& gr, const Node& n, NodePlan& p, ScratchSizes& s) {
     // A 1x1 stride-1 convolution without padding is a per-pixel matrix product: as one long row it
     // runs in full register tiles across the ends of the image's rows.
     if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && unpadded(g)) {
+      const int pixels = g.ih * g.iw;  // before g (p.geometry) changes
       p.geometry.ih = p.geometry.oh = p.geometry.ph = 1;
-      p.geometry.iw = p.geometry.ow = p.geometry.pw = g.ih * g.iw;
+      p.geometry.iw = p.geometry.ow = p.geometry.pw = pixels;
     }
     p.a.resize(n.weights[0].size());
     kernels::pack_conv_kernel(p.geometry, kernel, p.a.data());
