@@ -5,6 +5,7 @@
 // (tiles x ic) * (ic x oc), computed with the same register tiles as the direct convolution.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 #include <xsimd/xsimd.hpp>
 
 #include "gradcam/kernels.h"
@@ -79,16 +80,22 @@ void transform_tiles(const float* in, int h, int w, int ic, int th, int tw, int 
     }
 }
 
-// C (rows x n) = A (rows x K) * B (K x n), row-major, R rows and NB*L columns per register tile.
+// B's blocks of columns, in order: 2L wide while they fit, then one of L, then the remainder
+// (< L); each block is stored K x width contiguously (packed), so a register tile reads it in order.
+inline int block_width(int n, int c0) { return c0 + 2 * L <= n ? 2 * L : (c0 + L <= n ? L : n - c0); }
+
+// C (rows x n) = A (rows x K) * B (K x n), A and C row-major, B packed; R rows and the NB*L
+// columns of the block `panel` (K x NB*L) per register tile.
 template <int R, int NB>
-inline void gemm_tile(const float* A, const float* B, float* C, int K, int n, int r0, int c0) {
+inline void gemm_tile(const float* A, const float* panel, float* C, int K, int n, int r0, int c0) {
+  constexpr int W = NB * L;
   Batch acc[R][NB];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < NB; ++j) acc[r][j] = Batch(0.f);
   const float* a[R];
   for (int r = 0; r < R; ++r) a[r] = A + size_t(r0 + r) * K;
-  const float* b = B + c0;
-  for (int k = 0; k < K; ++k, b += n) {
+  const float* b = panel;
+  for (int k = 0; k < K; ++k, b += W) {
     Batch bv[NB];
     for (int j = 0; j < NB; ++j) bv[j] = Batch::load_unaligned(b + j * L);
     for (int r = 0; r < R; ++r) {
@@ -100,23 +107,31 @@ inline void gemm_tile(const float* A, const float* B, float* C, int K, int n, in
     for (int j = 0; j < NB; ++j) acc[r][j].store_unaligned(C + size_t(r0 + r) * n + c0 + j * L);
 }
 
-template <int R>
-inline void gemm_rows(const float* A, const float* B, float* C, int K, int n, int r0) {
-  int c0 = 0;
-  for (; c0 + 2 * L <= n; c0 += 2 * L) gemm_tile<R, 2>(A, B, C, K, n, r0, c0);
-  for (; c0 + L <= n; c0 += L) gemm_tile<R, 1>(A, B, C, K, n, r0, c0);
-  for (; c0 < n; ++c0)
-    for (int r = r0; r < r0 + R; ++r) {
-      float s = 0.f;
-      for (int k = 0; k < K; ++k) s += A[size_t(r) * K + k] * B[size_t(k) * n + c0];
-      C[size_t(r) * n + c0] = s;
-    }
+// One block of columns for every row: the block (K x width, 16 KiB for K = 512 in wasm) stays in
+// cache while the rows of A stream past it, so B is read from memory once per GEMM. (Rows
+// outermost read all of B once per 4 rows: 16 MiB of transformed kernel per 4 tiles of a
+// 7x7x512 layer.)
+template <int NB>
+void gemm_block(const float* A, const float* panel, float* C, int rows, int K, int n, int c0) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) gemm_tile<4, NB>(A, panel, C, K, n, r, c0);
+  for (; r < rows; ++r) gemm_tile<1, NB>(A, panel, C, K, n, r, c0);
 }
 
 void gemm(const float* A, const float* B, float* C, int rows, int K, int n) {
-  int r = 0;
-  for (; r + 4 <= rows; r += 4) gemm_rows<4>(A, B, C, K, n, r);
-  for (; r < rows; ++r) gemm_rows<1>(A, B, C, K, n, r);
+  for (int c0 = 0, w = 0; c0 < n; c0 += w) {
+    w = block_width(n, c0);
+    const float* panel = B + size_t(K) * c0;
+    if (w == 2 * L) gemm_block<2>(A, panel, C, rows, K, n, c0);
+    else if (w == L) gemm_block<1>(A, panel, C, rows, K, n, c0);
+    else
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < w; ++j) {
+          float s = 0.f;
+          for (int k = 0; k < K; ++k) s += A[size_t(r) * K + k] * panel[size_t(k) * w + j];
+          C[size_t(r) * n + c0 + j] = s;
+        }
+  }
 }
 
 template <int M, class V>
@@ -144,6 +159,7 @@ void untransform_tiles(const float* Mt, int oh, int ow, int oc, int th, int tw, 
 
 void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U) {
   constexpr int T = kWinogradTile + 2;
+  std::vector<float> plain(size_t(T * T) * ic * oc);  // [position][ic][oc], packed for gemm below
   static const float G[T][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
   for (int c = 0; c < ic; ++c)
     for (int o = 0; o < oc; ++o) {
@@ -154,7 +170,14 @@ void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U) {
         for (int x = 0; x < 3; ++x) t[i][x] = G[i][0] * g[0][x] + G[i][1] * g[1][x] + G[i][2] * g[2][x];
       for (int i = 0; i < T; ++i)
         for (int j = 0; j < T; ++j)
-          U[(size_t(i * T + j) * ic + c) * oc + o] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+          plain[(size_t(i * T + j) * ic + c) * oc + o] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+    }
+  for (int k = 0; k < T * T; ++k)
+    for (int o0 = 0, w = 0; o0 < oc; o0 += w) {
+      w = block_width(oc, o0);
+      float* panel = U + size_t(k) * ic * oc + size_t(ic) * o0;
+      for (int c = 0; c < ic; ++c)
+        std::memcpy(panel + size_t(c) * w, plain.data() + (size_t(k) * ic + c) * oc + o0, sizeof(float) * size_t(w));
     }
 }
 

@@ -107,8 +107,10 @@ TEST_CASE("dense conv2d runs PyTorch geometry: asymmetric pads and strides") {
     auto x = random_vector(in_size(g), seed++, -1, 1);
     auto k = random_vector(size_t(c.kh) * c.kw * c.ic * c.oc, seed++, -1, 1);
     std::vector<float> zero_bias(size_t(c.oc), 0.f), padded(padded_size(g)), fast(out_size(g)), ref(fast.size());
+    std::vector<float> packed(k.size());
+    pack_conv_kernel(g, k.data(), packed.data());
     pad_input(g, x.data(), padded.data());
-    conv2d_forward(g, padded.data(), k.data(), zero_bias.data(), false, fast.data());
+    conv2d_forward(g, padded.data(), packed.data(), zero_bias.data(), false, fast.data());
     conv2d_forward_reference(g, x.data(), k.data(), zero_bias.data(), false, ref.data());
     CHECK(max_abs_diff(fast, ref) < 1e-5f * float(c.kh * c.kw * c.ic));
     auto gout = random_vector(fast.size(), seed++, -1, 1);

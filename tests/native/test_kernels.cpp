@@ -36,9 +36,11 @@ TEST_CASE("conv2d forward and input gradient match the scalar reference") {
     auto k = random_vector(size_t(c.kh) * c.kw * c.ic * c.oc, seed++, -1, 1);
     auto b = random_vector(size_t(c.oc), seed++, -1, 1);
     std::vector<float> padded(size_t(g.ph) * g.pw * g.ic), fast(size_t(oh) * ow * c.oc), ref(fast.size());
+    std::vector<float> packed(k.size());
+    pack_conv_kernel(g, k.data(), packed.data());
     for (bool relu : {false, true}) {
       pad_input(g, in.data(), padded.data());
-      conv2d_forward(g, padded.data(), k.data(), b.data(), relu, fast.data());
+      conv2d_forward(g, padded.data(), packed.data(), b.data(), relu, fast.data());
       conv2d_forward_reference(g, in.data(), k.data(), b.data(), relu, ref.data());
       CAPTURE(c.ih);
       CAPTURE(c.ic);

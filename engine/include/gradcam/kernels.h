@@ -32,8 +32,12 @@ ConvGeometry conv_geometry_explicit(int ih, int iw, int ic, int oc, int kh, int 
 // Copies in (ih x iw x ic) into padded (ph x pw x ic), borders zero.
 void pad_input(const ConvGeometry& g, const float* in, float* padded);
 
-// out = act(conv(padded, kernel) + bias). kernel is Keras [kh][kw][ic][oc].
-void conv2d_forward(const ConvGeometry& g, const float* padded, const float* kernel,
+// The kernel (Keras [kh][kw][ic][oc]) rearranged for conv2d_forward: blocks of output channels,
+// each [kh][kw][ic][block width] contiguous. Same size as the kernel; computed once per model.
+void pack_conv_kernel(const ConvGeometry& g, const float* kernel, float* packed);
+// out = act(conv(padded, kernel) + bias), the kernel packed by pack_conv_kernel. One block of
+// output channels at a time over the whole output, so the block's kernel stays in cache.
+void conv2d_forward(const ConvGeometry& g, const float* padded, const float* packed,
                     const float* bias, bool relu, float* out);
 void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* kernel,
                               const float* bias, bool relu, float* out);
@@ -116,7 +120,8 @@ namespace gradcam::kernels {
 constexpr int kWinogradTile = 2;
 constexpr int kWinogradPositions = (kWinogradTile + 2) * (kWinogradTile + 2);
 // U = G g G^T for every (ic, oc): kWinogradPositions x ic x oc floats, computed once when the
-// model is planned.
+// model is planned; each position's ic x oc matrix is stored in blocks of output channels
+// (ic x block width each), the order winograd_conv3x3's GEMMs read it in.
 void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U);
 // Floats of scratch that winograd_conv3x3 needs for an output of oh x ow.
 size_t winograd_scratch_floats(int oh, int ow, int ic, int oc);

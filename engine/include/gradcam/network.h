@@ -32,6 +32,8 @@ class Network {
   // Runs nodes first..end with x as the first input of node `first` (the earlier outputs keep their
   // values). Used by finite-difference checks of intermediate gradients and profiling.
   void forward_from(int first, const float* x);
+  // Runs node i alone on the values as they are (after a forward: its inputs are valid). Profiling.
+  void run_node(int i);
 
   // Seeds d(score)/d(logits) and propagates back to the output of node `stop` (-1: the input).
   // After it, output_grad(i) is valid for every i >= stop and input_grad() when stop == -1.
@@ -46,8 +48,6 @@ class Network {
   const std::vector<float>& probabilities() const { return probs_; }
 
  private:
-  void run_node(int i);
-
   const Model& model_;
   std::shared_ptr<const Graph> graph_;
   std::vector<NodePlan> plans_;

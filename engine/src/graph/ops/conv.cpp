@@ -15,6 +15,9 @@ namespace {
 
 enum Variant { direct = 0, winograd = 1, depthwise = 2, grouped = 3 };
 
+// The padded copy of the input would equal the input: the kernels can read the input itself.
+bool unpadded(const kernels::ConvGeometry& g) { return g.ph == g.ih && g.pw == g.iw; }
+
 Status import_conv(const OnnxImport& in, Node& n) {
   const onnx::Tensor* w = in.constant(1);
   if (!w || w->dims.size() != 4 || w->floats.empty())
@@ -91,8 +94,17 @@ void plan_conv(const Graph& gr, const Node& n, NodePlan& p, ScratchSizes& s) {
     s.at_least(s.padded, size_t(g.ih + 2) * (g.iw + 2) * g.oc);
   } else {
     p.variant = direct;
+    // A 1x1 stride-1 convolution without padding is a per-pixel matrix product: as one long row it
+    // runs in full register tiles across the ends of the image's rows.
+    if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && unpadded(g)) {
+      const int pixels = g.ih * g.iw;  // before g (p.geometry) changes
+      p.geometry.ih = p.geometry.oh = p.geometry.ph = 1;
+      p.geometry.iw = p.geometry.ow = p.geometry.pw = pixels;
+    }
     p.a.resize(n.weights[0].size());
-    kernels::transpose_kernel(g, kernel, p.a.data());
+    kernels::pack_conv_kernel(p.geometry, kernel, p.a.data());
+    p.b.resize(n.weights[0].size());
+    kernels::transpose_kernel(p.geometry, kernel, p.b.data());
   }
 }
 
@@ -100,8 +112,11 @@ void forward_conv(const Node& n, NodePlan& p, const ForwardArgs& a) {
   const kernels::ConvGeometry& g = p.geometry;
   const float* kernel = n.weights[0].data();
   const float* bias = n.weights[1].data();
-  float* padded = a.scratch.padded.data();
-  kernels::pad_input(g, a.in[0], padded);
+  const float* padded = a.in[0];
+  if (!unpadded(g)) {
+    kernels::pad_input(g, a.in[0], a.scratch.padded.data());
+    padded = a.scratch.padded.data();
+  }
   const size_t out_size = size_t(g.oh) * g.ow * g.oc;
   switch (p.variant) {
     case winograd:
@@ -109,7 +124,7 @@ void forward_conv(const Node& n, NodePlan& p, const ForwardArgs& a) {
                                 a.scratch.winograd.data());
       return;
     case direct:
-      kernels::conv2d_forward(g, padded, kernel, bias, n.attrs.relu, a.out);
+      kernels::conv2d_forward(g, padded, p.a.data(), bias, n.attrs.relu, a.out);
       return;
     case depthwise:
       kernels::depthwise_conv_forward(g, padded, kernel, bias, a.out);
@@ -139,7 +154,7 @@ void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
       return;
     }
     case direct:
-      kernels::conv2d_backward_input(g, gpre, p.a.data(), padded);
+      kernels::conv2d_backward_input(g, gpre, p.b.data(), padded);
       break;
     case depthwise:
       kernels::depthwise_conv_backward_input(g, gpre, n.weights[0].data(), padded);
