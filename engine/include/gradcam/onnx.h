@@ -85,6 +85,10 @@ struct Limits {
 // True when the bytes look like an ONNX ModelProto (used to tell formats apart by content, not by the
 // file name; the other formats are safetensors (starts with an 8-byte little-endian header length
 // then '{'), HDF5 (\x89HDF) and zip (PK\x03\x04)). Give the whole file or at least its first bytes.
+// Text from a file as an error message shows it: control bytes escaped (\x0a), so a message stays
+// on one line whatever the file holds. Node and value names are kept in this form.
+std::string printable(const std::string& text);
+
 bool looks_like_onnx(const uint8_t* bytes, size_t size);
 
 // Errors are one line and name the file (`source`) and what is wrong, e.g.

@@ -25,16 +25,16 @@ Result<GraphInput> read_input(const onnx::Model& m, const Constants& constants, 
     return make_error(source + ": the model has " + std::to_string(inputs.size()) + " inputs; one image input is supported");
   const onnx::ValueInfo& in = *inputs[0];
   if (in.elem_type != int32_t(onnx::DataType::float32))
-    return make_error(source + ": the input '" + in.name + "' must be float32");
+    return make_error(source + ": the input '" + onnx::printable(in.name) + "' must be float32");
   if (!in.has_shape || in.dims.size() != 4)
-    return make_error(source + ": the input '" + in.name + "' must be 4-D [1, channels, height, width]");
+    return make_error(source + ": the input '" + onnx::printable(in.name) + "' must be 4-D [1, channels, height, width]");
   const auto& d = in.dims;
   if (d[0] > 1) return make_error(source + ": the input's batch size is " + std::to_string(d[0]) + "; export it with batch 1 or dynamic");
   if (d[1] != 3 && d[1] != 1)
     return make_error(source + ": the input must be channels-first [1, 3, height, width] (as PyTorch exports); its shape is " +
                       shape_text(d));
   GraphInput g;
-  g.name = in.name;
+  g.name = onnx::printable(in.name);
   g.channels = int(d[1]);
   g.channels_first = true;
   g.dynamic_size = d[2] < 1 || d[3] < 1;
@@ -100,7 +100,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
     if (n.op_type == "Constant") {
       const onnx::Attribute* v = n.attribute("value");
       if (!v || v->kind != onnx::Attribute::Kind::t || n.outputs.size() != 1)
-        return make_error(source + ": node '" + n.name + "' (Constant): only a tensor `value` is supported");
+        return make_error(source + ": node '" + onnx::printable(n.name) + "' (Constant): only a tensor `value` is supported");
       constants[n.outputs[0]] = &v->t;
     }
 
@@ -113,7 +113,9 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   g.format = "onnx";
   g.input = *input;
   g.values.push_back({g.input.name, {g.input.height, g.input.width, g.input.channels}, 4, -1});
-  std::map<std::string, int> value_id = {{g.input.name, 0}};
+  std::map<std::string, int> value_id;  // by the file's own (raw) names
+  for (const onnx::ValueInfo& v : m.inputs)
+    if (onnx::printable(v.name) == g.input.name && !constants.count(v.name)) value_id[v.name] = 0;
   std::string output_name = m.outputs[0].name;
 
   for (const onnx::Node& fn : m.nodes) {
@@ -123,10 +125,13 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       constants[fn.outputs[0]] = constants[fn.inputs[0]];
       continue;
     }
-    const std::string name = fn.name.empty() ? (fn.outputs.empty() ? std::string("?") : fn.outputs[0]) : fn.name;
-    const std::string at = source + ": node '" + name + "' (" + fn.op_type + "): ";
+    // Names and op types from the file are kept printable (control bytes escaped): they end up in
+    // one-line messages, and a person types them back as --layer.
+    const std::string name = onnx::printable(fn.name.empty() ? (fn.outputs.empty() ? std::string("?") : fn.outputs[0]) : fn.name);
+    const std::string op_type = onnx::printable(fn.op_type);
+    const std::string at = source + ": node '" + name + "' (" + op_type + "): ";
     if (!fn.domain.empty() && fn.domain != "ai.onnx")
-      return make_error(at + "ops of domain '" + fn.domain + "' are not supported");
+      return make_error(at + "ops of domain '" + onnx::printable(fn.domain) + "' are not supported");
     if (fn.outputs.empty() || fn.outputs[0].empty()) return make_error(at + "has no output");
     // A final Softmax: the engine differentiates the logits, its input.
     if (fn.op_type == "Softmax") {
@@ -136,10 +141,10 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       continue;
     }
     const OpDescriptor* op = find_op(fn.op_type);
-    if (!op) return make_error(at + "op type " + fn.op_type + " is not supported (supported: " + supported_ops_text() + ")");
+    if (!op) return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")");
     Node n;
     n.name = name;
-    n.op_type = fn.op_type;
+    n.op_type = op_type;
     n.op = op;
     OnnxImport in{fn, g, {}};
     for (const std::string& x : fn.inputs) {
@@ -147,18 +152,19 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       in.constants.push_back(c == constants.end() ? nullptr : c->second);
       if (x.empty() || c != constants.end()) continue;
       auto v = value_id.find(x);
-      if (v == value_id.end()) return make_error(at + "reads '" + x + "', which no earlier node computes");
+      if (v == value_id.end()) return make_error(at + "reads '" + onnx::printable(x) + "', which no earlier node computes");
       n.inputs.push_back(v->second);
     }
     if (n.inputs.empty()) return make_error(at + "does not read the image (all its inputs are constants)");
     if (Status s = op->import(in, n); !s) return make_error(source + ": " + s.error());
     n.output = int(g.values.size());
-    g.values.push_back({fn.outputs[0], {}, 4, int(g.nodes.size())});
+    g.values.push_back({onnx::printable(fn.outputs[0]), {}, 4, int(g.nodes.size())});
     value_id[fn.outputs[0]] = n.output;
     g.nodes.push_back(std::move(n));
   }
   auto out = value_id.find(output_name);
-  if (out == value_id.end() || out->second == 0) return make_error(source + ": no node computes the output '" + output_name + "'");
+  if (out == value_id.end() || out->second == 0)
+    return make_error(source + ": no node computes the output '" + onnx::printable(output_name) + "'");
   g.output = out->second;
   prune(g);
   if (Status s = infer_shapes(g); !s) return make_error(source + ": " + s.error());

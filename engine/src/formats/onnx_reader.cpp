@@ -45,22 +45,6 @@ struct Place {
   const Place* parent;
 };
 
-// A name from the file as an error message shows it: control bytes escaped, so the message stays
-// on one line whatever the file holds.
-std::string printable(const std::string& name) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) {
-      s += "\\x";
-      s += kHex[c >> 4];
-      s += kHex[c & 15];
-    } else {
-      s += char(c);
-    }
-  }
-  return s;
-}
 
 std::string describe(const Place* p) {
   if (!p) return "";
@@ -745,6 +729,23 @@ bool read_metadata(pb_istream_t* s, const pb_field_t*, void** arg) {
 }
 
 }  // namespace
+
+// A name from the file as an error message shows it: control bytes escaped, so the message stays
+// on one line whatever the file holds.
+std::string printable(const std::string& name) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      s += "\\x";
+      s += kHex[c >> 4];
+      s += kHex[c & 15];
+    } else {
+      s += char(c);
+    }
+  }
+  return s;
+}
 
 bool looks_like_onnx(const uint8_t* bytes, size_t size) {
   // The first few protobuf fields must be ModelProto fields with their wire types (protobuf writers

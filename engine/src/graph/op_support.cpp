@@ -5,7 +5,9 @@
 namespace gradcam::ops {
 
 std::string where(const Node& n) { return "node '" + n.name + "' (" + n.op_type + "): "; }
-std::string where(const onnx::Node& n) { return "node '" + n.name + "' (" + n.op_type + "): "; }
+std::string where(const onnx::Node& n) {
+  return "node '" + onnx::printable(n.name) + "' (" + onnx::printable(n.op_type) + "): ";
+}
 
 int64_t attr_int(const onnx::Node& n, const char* name, int64_t fallback) {
   const onnx::Attribute* a = n.attribute(name);
