@@ -16,14 +16,25 @@ Map score_cam(MethodContext& cx) {
   const int h = s.h, w = s.w, c = s.c, ih = arch.height, iw = arch.width, ic = arch.channels;
   const std::vector<float> activations = net.output(cx.layer);
   std::vector<float> plane(size_t(h) * w), masked(size_t(ih) * iw * ic), scores(static_cast<size_t>(c));
+  // A constant channel (a ReLU unit dead on this image) normalises to an all-zero mask, so every
+  // such channel masks the input to zeros: that score is computed once, not once per channel.
+  bool have_zero_score = false;
+  float zero_score = 0.f;
   for (int k = 0; k < c; ++k) {
     for (int i = 0; i < h * w; ++i) plane[size_t(i)] = activations[size_t(i) * c + k];
+    const auto [lo, hi] = std::minmax_element(plane.begin(), plane.end());
+    const bool constant = !(*hi > *lo);
+    if (constant && have_zero_score) {
+      scores[size_t(k)] = zero_score;
+      continue;
+    }
     std::vector<float> mask = heatmap(plane.data(), h, w, iw, ih);
     for (int i = 0; i < ih * iw; ++i)
       for (int ch = 0; ch < ic; ++ch) masked[size_t(i) * ic + ch] = cx.input[size_t(i) * ic + ch] * mask[size_t(i)];
     net.forward(masked.data());
     scores[size_t(k)] = cx.options.score == Score::logit ? net.logits()[size_t(cx.target)]
                                                          : net.probabilities()[size_t(cx.target)];
+    if (constant) have_zero_score = true, zero_score = scores[size_t(k)];
   }
   float m = *std::max_element(scores.begin(), scores.end());
   double sum = 0;
