@@ -30,8 +30,9 @@ Result<GraphInput> read_input(const onnx::Model& m, const Constants& constants, 
     return make_error(source + ": the input '" + onnx::printable(in.name) + "' must be 4-D [1, channels, height, width]");
   const auto& d = in.dims;
   if (d[0] > 1) return make_error(source + ": the input's batch size is " + std::to_string(d[0]) + "; export it with batch 1 or dynamic");
-  if (d[1] != 3 && d[1] != 1)
-    return make_error(source + ": the input must be channels-first [1, 3, height, width] (as PyTorch exports); its shape is " +
+  // Images become three channels (RGB); a grey-scale or channels-last input is refused by name.
+  if (d[1] != 3)
+    return make_error(source + ": the input must be an RGB image, channels first: [1, 3, height, width] (as PyTorch exports); its shape is " +
                       shape_text(d));
   GraphInput g;
   g.name = onnx::printable(in.name);
