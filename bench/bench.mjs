@@ -20,6 +20,8 @@ import jpeg from 'jpeg-js';
 import { tf, setBackend, loadModelFile, buildForward } from '../tests/js/tfjs_reference.mjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
+import { printHelpAndExit, stats } from './common.mjs';
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LAYERS = ['conv2d_8', 'conv2d_2', 'conv2d'];
 
@@ -60,25 +62,14 @@ function parseArgs(argv) {
     else if (a === '--no-native') o.native = false;
     else if (a === '--engine-module') o.engineModule = path.resolve(value());
     else if (a === '--cli') o.cli = path.resolve(value());
-    else if (a === '-h' || a === '--help') {
-      // The comment block at the top of this file, up to its first line of code.
-      const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
-      const end = lines.findIndex((l) => !l.startsWith('//'));
-      console.log(lines.slice(0, end < 0 ? lines.length : end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown option ${a} (--help)`);
+    else if (a === '-h' || a === '--help') printHelpAndExit(import.meta.url);
+    else throw new Error(`unknown option ${a} (--help)`);
   }
   return o;
 }
 
 // ------------------------------------------------------------------------------------------
-// Statistics
-
-function stats(samples) {
-  const s = Float64Array.from(samples).sort();
-  const q = (p) => s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))];
-  return { median_ms: q(0.5), p10_ms: q(0.1), p90_ms: q(0.9), iterations: s.length };
-}
+// Timing
 
 function time(fn, iterations, warmup) {
   for (let i = 0; i < warmup; i++) fn();

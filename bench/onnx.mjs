@@ -17,6 +17,8 @@ import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { printHelpAndExit, stats } from './common.mjs';
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 // ------------------------------------------------------------------------------------------
@@ -48,25 +50,14 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = count();
     else if (a === '--json') o.json = true;
     else if (a === '--engine-module') o.engineModule = path.resolve(value());
-    else if (a === '-h' || a === '--help') {
-      // The comment block at the top of this file, up to its first line of code.
-      const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
-      const end = lines.findIndex((l) => !l.startsWith('//'));
-      console.log(lines.slice(0, end < 0 ? lines.length : end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown option ${a} (--help)`);
+    else if (a === '-h' || a === '--help') printHelpAndExit(import.meta.url);
+    else throw new Error(`unknown option ${a} (--help)`);
   }
   return o;
 }
 
 // ------------------------------------------------------------------------------------------
-// Statistics
-
-function stats(samples) {
-  const s = Float64Array.from(samples).sort();
-  const q = (p) => s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))];
-  return { median_ms: q(0.5), p10_ms: q(0.1), p90_ms: q(0.9), iterations: s.length };
-}
+// Timing
 
 // Runs the named (async) functions `iterations` times each, interleaved: iteration i starts at
 // function i mod n, so none always runs right after the same peer. Returns samples per name.

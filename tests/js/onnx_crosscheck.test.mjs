@@ -16,13 +16,12 @@
 // override the CLIs (a .js path runs under node).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 
-import { ONNX_FIXTURES as FIXTURES, PYTHON, nativeCli, onnxFixtures as fixtures, requireBuilt, root, wasmCli } from './support.mjs';
+import { ONNX_FIXTURES as FIXTURES, PYTHON, nativeCli, onnxFixtures as fixtures, pool, requireBuilt, root, runCliAsync, wasmCli } from './support.mjs';
 
 const REFERENCE_SCRIPT = path.join(root, 'tools/onnx_reference.py');
 const IMAGE = path.join(root, 'assets/samples/cat.jpg');
@@ -132,28 +131,6 @@ function ortScores(entry, outputs) {
   return outputs[entry.output_tensor];
 }
 
-function runCli(cli, args) {
-  const [cmd, argv] = cli.endsWith('.js') ? [process.execPath, [cli, ...args]] : [cli, args];
-  return new Promise((resolve) => {
-    execFile(cmd, argv, { encoding: 'utf8', maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
-      resolve({ status: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr, args,
-        error: error && typeof error.code !== 'number' ? String(error) : null });
-    });
-  });
-}
-
-async function pool(jobs, width = Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) {
-  const results = new Array(jobs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      results[i] = await jobs[i]();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, worker));
-  return results;
-}
 
 // ------------------------------------------------------------------------------------------
 
@@ -241,7 +218,7 @@ for (const [which, plan] of Object.entries(PLANS)) {
         }
       });
     }
-    const results = await pool(runs.map((r) => () => runCli(cli, r.args)));
+    const results = await pool(runs.map((r) => () => runCliAsync(cli, r.args)));
 
     const problems = [];
     const byModel = new Map();

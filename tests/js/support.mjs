@@ -1,5 +1,5 @@
 // Shared by the Node tests: paths, generated images, a random model made by the engine's CLI.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,4 +95,30 @@ export function onnxFixtures() {
   }
   manifestCache = manifest;
   return manifest;
+}
+
+// A CLI run without blocking (a .js or .mjs CLI, the wasm build, runs under node): its exit status,
+// output and arguments; a failure to start is `error`, never a throw.
+export function runCliAsync(cli, args) {
+  const [cmd, argv] = /\.m?js$/.test(cli) ? [process.execPath, [cli, ...args]] : [cli, args];
+  return new Promise((resolve) => {
+    execFile(cmd, argv, { encoding: 'utf8', maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
+      resolve({ status: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr,
+        args, error: error && typeof error.code !== 'number' ? String(error) : null });
+    });
+  });
+}
+
+// Runs the async jobs (functions) at most `width` at a time (default: one per core), results in order.
+export async function pool(jobs, width = Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) {
+  const results = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await jobs[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, worker));
+  return results;
 }

@@ -11,7 +11,6 @@
 // build/wasm/gradcam.js). A missing CLI is a failure, never a skip.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import pngjs from 'pngjs';
 
 import { setBackend, loadModelFile, Reference, METHODS } from './tfjs_reference.mjs';
+import { pool, runCliAsync } from './support.mjs';
 
 const { PNG } = pngjs;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,32 +36,7 @@ const INPUT_TOL = 1e-5;     // dumped input vs the independent preprocessing, in
 // ------------------------------------------------------------------------------------------
 // Running the CLI: a small pool of child processes (as many as there are cores).
 
-function cliCommand(args) {
-  return /\.m?js$/.test(CLI) ? [process.execPath, [CLI, ...args]] : [CLI, args];
-}
-
-function runCli(args) {
-  const [cmd, argv] = cliCommand(args);
-  return new Promise((resolve) => {
-    execFile(cmd, argv, { encoding: 'utf8', maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
-      resolve({ status: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr,
-        args, error: error && typeof error.code !== 'number' ? String(error) : null });
-    });
-  });
-}
-
-async function pool(jobs, width = Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) {
-  const results = new Array(jobs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      results[i] = await jobs[i]();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, worker));
-  return results;
-}
+const runCli = (args) => runCliAsync(CLI, args);
 
 function parseOutput(run) {
   const what = `gradcam ${run.args.join(' ')}`;
