@@ -149,10 +149,7 @@ namespace {
 
 // The model file's sequential layers become a graph here, once, so every front end sees one.
 Model with_graph(Model m) {
-  if (!m.graph) {
-    auto g = graph_from_model(m);
-    if (g) m.graph = std::make_shared<const Graph>(std::move(*g));
-  }
+  m.graph = model_graph(m);
   return m;
 }
 
@@ -214,12 +211,15 @@ std::string Engine::info_json() const {
   const Graph& g = graph();
   const bool onnx = is_onnx();
   json layers = json::array();
+  // A model file counts its own tensors (batch norm stores four vectors, the graph folds them to
+  // two); an ONNX model, the constants its nodes hold.
   int64_t parameters = 0;
-  for (const Node& n : g.nodes)
-    for (const auto& w : n.weights) parameters += int64_t(w.size());
-  if (!onnx) {
-    parameters = 0;  // the file's own count (batch norm is stored as four vectors, folded as two)
+  if (onnx)
+    for (const Node& n : g.nodes)
+      for (const auto& w : n.weights) parameters += int64_t(w.size());
+  else
     for (const auto& [name, v] : model_.params) parameters += int64_t(v.size());
+  if (!onnx) {
     for (const LayerSpec& l : a.layers) {
       json lj = {{"name", l.name}, {"type", layer_type_name(l.type)}, {"output", {l.output.h, l.output.w, l.output.c}}};
       if (l.type == LayerType::conv2d) {

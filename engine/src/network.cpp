@@ -2,26 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 
 namespace gradcam {
 
-namespace {
-
-std::shared_ptr<const Graph> graph_of(const Model& model) {
-  if (model.graph) return model.graph;
-  auto g = graph_from_model(model);
-  if (!g) {  // parse_architecture checked the same shapes: this is a bug, not bad input
-    std::fprintf(stderr, "gradcam: internal error planning the model: %s\n", g.error().c_str());
-    std::abort();
-  }
-  return std::make_shared<const Graph>(std::move(*g));
-}
-
-}  // namespace
-
-Network::Network(const Model& model) : model_(model), graph_(graph_of(model)) {
+Network::Network(const Model& model) : model_(model), graph_(model_graph(model)) {
   const Graph& g = *graph_;
   const size_t nodes = g.nodes.size();
   values_.resize(g.values.size());

@@ -264,6 +264,12 @@ int dense(GraphBuilder& b, const std::string& type, int x, int units, uint64_t s
   return b.add(type, {x}, a, {random_vector(in * size_t(units), seed, -w, w), std::move(bias)});
 }
 
+OpAttributes keepdims_0() {
+  OpAttributes a;
+  a.keep_dims = false;
+  return a;
+}
+
 OpAttributes flatten_attrs(bool channels_first) {
   OpAttributes a;
   a.channels_first_flatten = channels_first;
@@ -441,7 +447,7 @@ const std::vector<OpCase>& op_cases() {
                  }});
     c.push_back({"ReduceMean", "keepdims=0 (2-D)", [] {
                    GraphBuilder b(5, 6, 3);
-                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 420)}, flatten_attrs(true)), 421);
+                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 420)}, keepdims_0()), 421);
                  }});
     c.push_back({"Relu", "", [] { return activation_graph("Relu", {}, 500); }});
     c.push_back({"LeakyRelu", "alpha 0.1", [] {

@@ -40,6 +40,7 @@ struct OpAttributes {
   bool relu = false;            // a ReLU fused into the op (Keras conv2d/dense activation)
   bool ceil_mode = false, count_include_pad = false;
   bool channels_first_flatten = false;  // ONNX Flatten/Reshape: the [C,H,W] order of the 2-D result
+  bool keep_dims = true;                // ReduceMean: [1,C,1,1] (4-D) or [1,C] (2-D)
   float alpha = 0.f, beta = 0.f;        // LeakyRelu slope; HardSigmoid alpha, beta
   float lo = 0.f, hi = 0.f;             // Clip bounds
   float pad_value = 0.f;                // Pad constant
@@ -149,6 +150,9 @@ struct Graph {
 Status infer_shapes(Graph& g);
 // The sequential model file's network as a graph: one node per layer, named after it.
 Result<Graph> graph_from_model(const Model& model);
+// The model's graph: model.graph, or built from its layers (which parse_architecture has already
+// checked, so a failure there is a bug and aborts).
+std::shared_ptr<const Graph> model_graph(const Model& model);
 // A node to explain by node name or output name ("" or "auto": the default). Errors list the
 // explainable nodes.
 Result<int> find_layer(const Graph& g, const std::string& name);

@@ -2,6 +2,9 @@
 // node to explain.
 #include "gradcam/graph.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "ops/ops.h"
 
 namespace gradcam {
@@ -138,6 +141,16 @@ Result<Graph> graph_from_model(const Model& model) {
   // parse_architecture has checked the chain already; this fills the pads and the default layer.
   if (Status s = infer_shapes(g); !s) return make_error(s.error());
   return g;
+}
+
+std::shared_ptr<const Graph> model_graph(const Model& model) {
+  if (model.graph) return model.graph;
+  auto g = graph_from_model(model);
+  if (!g) {  // parse_architecture checked the same shapes: this is a bug, not bad input
+    std::fprintf(stderr, "gradcam: internal error planning the model: %s\n", g.error().c_str());
+    std::abort();
+  }
+  return std::make_shared<const Graph>(std::move(*g));
 }
 
 }  // namespace gradcam

@@ -11,7 +11,6 @@ namespace {
 
 enum Variant { same = 0, broadcast_second = 1, broadcast_first = 2, constant = 3 };
 
-template <bool multiply>
 Status import_binary(const OnnxImport& in, Node& n) {
   const onnx::Tensor* k = in.constant(0) ? in.constant(0) : in.constant(1);
   if (in.constant(0) && in.constant(1)) return make_error(where(in.node) + "both operands are constants (fold them before export)");
@@ -29,11 +28,9 @@ Status import_binary(const OnnxImport& in, Node& n) {
     n.weights = {k->floats};
     n.attrs.constant_rank = int(nd);
   }
-  (void)multiply;
   return {};
 }
 
-template <bool multiply>
 Status infer_binary(const Graph& g, Node& n, Value& out) {
   const Value& a = input_value(g, n, 0);
   if (n.inputs.size() == 1) {  // with a constant
@@ -63,7 +60,6 @@ Status infer_binary(const Graph& g, Node& n, Value& out) {
   return {};
 }
 
-template <bool multiply>
 void plan_binary(const Graph& g, const Node& n, NodePlan& p, ScratchSizes&) {
   if (n.inputs.size() == 1) {
     p.variant = constant;
@@ -118,9 +114,9 @@ void backward_binary(const Node& n, NodePlan& p, const BackwardArgs& a) {
 
 }  // namespace
 
-const OpDescriptor add_op = {"Add", import_binary<false>, infer_binary<false>, plan_binary<false>, forward_binary<false>,
+const OpDescriptor add_op = {"Add", import_binary, infer_binary, plan_binary, forward_binary<false>,
                              backward_binary<false>};
-const OpDescriptor mul_op = {"Mul", import_binary<true>, infer_binary<true>, plan_binary<true>, forward_binary<true>,
+const OpDescriptor mul_op = {"Mul", import_binary, infer_binary, plan_binary, forward_binary<true>,
                              backward_binary<true>};
 
 }  // namespace gradcam::ops

@@ -61,14 +61,14 @@ Status import_reduce_mean(const OnnxImport& in, Node& n) {
   if (axes != std::vector<int64_t>{2, 3})
     return make_error(where(in.node) + "only the mean over height and width (axes 2 and 3) is supported");
   // keepdims=0 gives [1, C]: a 2-D value.
-  n.attrs.channels_first_flatten = attr_int(in.node, "keepdims", 1) == 0;
+  n.attrs.keep_dims = attr_int(in.node, "keepdims", 1) != 0;
   return {};
 }
 
 Status infer_global(const Graph& g, Node& n, Value& out) {
   if (Status s = require_rank4(g, n); !s) return s;
   out.shape = {1, 1, input_value(g, n).shape.c};
-  out.rank = n.attrs.channels_first_flatten ? 2 : 4;
+  out.rank = n.attrs.keep_dims ? 4 : 2;
   return {};
 }
 
