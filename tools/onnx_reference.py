@@ -15,7 +15,7 @@ Each model is rebuilt from tools/onnx_fixtures.py (same code, same seeds) in flo
 is found in OUTDIR/manifest.json, which names the torch module whose forward output is that node's
 output. A forward hook keeps that output A (C x H x W); the score is the target's logit (for a
 model whose output is probabilities, the final Softmax's input: AllOps.logits), and autograd gives
-G = dscore/dA. The maps, as engine/src/cam_weights.cpp defines them (after ReLU, before any
+G = dscore/dA. The maps, as engine/src/methods/cam_weights.cpp defines them (after ReLU, before any
 normalisation), summed in float64:
     gradcam  ReLU(sum_k mean_hw(G_k) A_k)
     hirescam ReLU(sum_k G_k (.) A_k)

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "gradcam/network.h"
-#include "gradcam/onnx.h"
-#include "gradcam/onnx_import.h"
+#include "formats/onnx.h"
+#include "formats/onnx_import.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "gradcam/result.h"
+#include "gradcam/status.h"
 
 namespace trainer {
 

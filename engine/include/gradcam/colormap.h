@@ -7,7 +7,7 @@
 
 #include "gradcam/image.h"
 #include "gradcam/map.h"
-#include "gradcam/result.h"
+#include "gradcam/status.h"
 
 namespace gradcam {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 #include "gradcam/colormap.h"
 #include "gradcam/image.h"
 #include "gradcam/model.h"

@@ -15,7 +15,7 @@
 
 #include "gradcam/kernels.h"
 #include "gradcam/model.h"
-#include "gradcam/result.h"
+#include "gradcam/status.h"
 
 namespace gradcam {
 

@@ -5,6 +5,12 @@
 
 namespace gradcam {
 
+// A 2-D map, row-major.
+struct Map {
+  int height = 0, width = 0;
+  std::vector<float> values;
+};
+
 // (v - min) / (max - min); all zeros when the map is constant (nothing to show).
 std::vector<float> normalize_map(const float* values, int count);
 

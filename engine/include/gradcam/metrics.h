@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 #include "gradcam/model.h"
 #include "gradcam/network.h"
 

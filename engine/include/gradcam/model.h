@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "gradcam/result.h"
+#include "gradcam/status.h"
 
 namespace gradcam {
 

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 #include "gradcam/colormap.h"
 #include "gradcam/graph.h"
 #include "gradcam/image.h"

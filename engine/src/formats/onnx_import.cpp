@@ -1,13 +1,13 @@
 // ONNX ModelProto (read by onnx_reader.cpp) to the engine's graph: one image input, nodes of the
 // op table with their constants bound, a final Softmax dropped so that its input is the logits,
 // and nodes that do not lead to the output pruned.
-#include "gradcam/onnx_import.h"
+#include "formats/onnx_import.h"
 
 #include <map>
 #include <set>
 
 #include "gradcam/graph.h"
-#include "gradcam/onnx.h"
+#include "formats/onnx.h"
 
 namespace gradcam {
 

@@ -10,8 +10,8 @@
 #include <limits>
 #include <new>
 
-#include "gradcam/onnx.h"
-#include "../half_float.h"
+#include "formats/onnx.h"
+#include "half_float.h"
 #include "onnx.pb.h"
 
 namespace gradcam::onnx {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "gradcam/graph.h"
-#include "gradcam/onnx.h"
+#include "formats/onnx.h"
 
 namespace gradcam::ops {
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "gradcam/result.h"
+#include "gradcam/status.h"
 
 namespace gradcam::onnx {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 
 namespace gradcam {
 

@@ -6,7 +6,7 @@
 
 #include "gradcam/model.h"
 #include "gradcam/network.h"
-#include "test_helpers.h"
+#include "../test_helpers.h"
 
 using namespace gradcam;
 using json = nlohmann::json;

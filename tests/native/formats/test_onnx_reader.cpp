@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "gradcam/onnx.h"
-#include "test_helpers.h"
+#include "formats/onnx.h"
+#include "../test_helpers.h"
 
 using namespace gradcam::onnx;
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 
 namespace gradcam {
 

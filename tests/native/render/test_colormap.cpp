@@ -1,4 +1,4 @@
-// Colormaps, normalisation, bilinear upsampling and overlays (engine/src/colormap.cpp).
+// Colormaps, normalisation, bilinear upsampling and overlays (engine/src/render/colormap.cpp, map.cpp).
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <set>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 #include "gradcam/colormap.h"
-#include "test_helpers.h"
+#include "../test_helpers.h"
 
 using namespace gradcam;
 using namespace gradcam::testing;

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 #include "gradcam/map.h"
 
 namespace gradcam {

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "gradcam/kernels.h"
-#include "test_helpers.h"
+#include "../test_helpers.h"
 
 using namespace gradcam;
 using namespace gradcam::kernels;

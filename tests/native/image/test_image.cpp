@@ -1,4 +1,4 @@
-// Decoding, limits, crop geometry and area resampling (engine/src/image.cpp).
+// Decoding, limits, crop geometry and area resampling (engine/src/image/).
 #include <doctest/doctest.h>
 
 #include <array>

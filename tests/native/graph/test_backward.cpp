@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 #include "gradcam/network.h"
-#include "test_helpers.h"
+#include "../test_helpers.h"
 
 using namespace gradcam;
 using namespace gradcam::testing;

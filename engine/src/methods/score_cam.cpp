@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 #include "gradcam/map.h"
 
 namespace gradcam {

@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <new>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 #include "gradcam/network.h"
-#include "test_helpers.h"
+#include "../test_helpers.h"
 
 namespace {
 std::atomic<long> g_allocations{0};

@@ -18,7 +18,7 @@
 
 #include "gradcam/graph.h"
 #include "gradcam/network.h"
-#include "test_helpers.h"
+#include "../test_helpers.h"
 
 using namespace gradcam;
 using namespace gradcam::testing;

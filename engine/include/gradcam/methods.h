@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gradcam/image.h"
+#include "gradcam/map.h"
 #include "gradcam/network.h"
 
 namespace gradcam {
@@ -36,12 +37,6 @@ bool method_is_input_resolution(Method m);
 enum class Score { logit, probability };
 Result<Score> parse_score(const std::string& name);
 const char* score_name(Score s);
-
-// A 2-D map, row-major.
-struct Map {
-  int height = 0, width = 0;
-  std::vector<float> values;
-};
 
 // Pure per-method pieces (what pytorch-grad-cam calls get_cam_weights), on one layer's
 // activations A and gradients G, both hw x c (HWC). They return the raw map after ReLU.
@@ -79,7 +74,7 @@ struct Explanation {
   double forward_ms = 0, backward_ms = 0, cam_ms = 0;
 };
 
-// ---- The methods as a table: one descriptor per method (engine/src/methods.cpp). ----
+// ---- The methods as a table: one descriptor per method (engine/src/methods/methods.cpp). ----
 // Adding a method: a row in that table and one function; the CLI's usage, the page, the widget and
 // `info` read ids, labels, papers and resolutions from here.
 
@@ -114,7 +109,7 @@ const std::vector<MethodDescriptor>& method_table();
 const MethodDescriptor& method_descriptor(Method m);
 const char* method_label(Method m);
 
-// Methods that run the network themselves (engine/src/score_cam.cpp, gradient_maps.cpp).
+// Methods that run the network themselves (engine/src/methods/score_cam.cpp, gradient_maps.cpp).
 Map score_cam(MethodContext& context);
 Map saliency_map(MethodContext& context);
 Map smooth_grad(MethodContext& context);

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <random>
 
-#include "gradcam/cam.h"
+#include "gradcam/methods.h"
 
 namespace gradcam {
 

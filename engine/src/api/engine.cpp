@@ -6,8 +6,8 @@
 #include <numeric>
 
 #include "gradcam/keras.h"
-#include "gradcam/onnx.h"
-#include "gradcam/onnx_import.h"
+#include "formats/onnx.h"
+#include "formats/onnx_import.h"
 
 namespace gradcam {
 

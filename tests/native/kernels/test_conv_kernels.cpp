@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "gradcam/kernels.h"
-#include "test_helpers.h"
+#include "../test_helpers.h"
 
 using namespace gradcam::kernels;
 using gradcam::testing::random_vector;

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "gradcam/metrics.h"
-#include "test_helpers.h"
+#include "../test_helpers.h"
 
 using namespace gradcam;
 using namespace gradcam::testing;
