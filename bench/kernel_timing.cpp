@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "gradcam/kernels.h"
+#include "kernels/kernels.h"
 
 using namespace gradcam::kernels;
 

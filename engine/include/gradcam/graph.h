@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "gradcam/kernels.h"
+#include "gradcam/conv_geometry.h"
 #include "gradcam/model.h"
 #include "gradcam/status.h"
 

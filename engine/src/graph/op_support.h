@@ -7,6 +7,7 @@
 
 #include "gradcam/graph.h"
 #include "formats/onnx.h"
+#include "kernels/kernels.h"
 
 namespace gradcam::ops {
 

@@ -7,7 +7,7 @@
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
-#include "gradcam/kernels.h"
+#include "kernels/kernels.h"
 
 namespace gradcam::kernels {
 

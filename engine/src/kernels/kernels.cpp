@@ -1,4 +1,4 @@
-#include "gradcam/kernels.h"
+#include "kernels/kernels.h"
 
 #include <algorithm>
 #include <cstring>

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <vector>
 
-#include "gradcam/kernels.h"
+#include "kernels/kernels.h"
 #include "../test_helpers.h"
 
 using namespace gradcam::kernels;

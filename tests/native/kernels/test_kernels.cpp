@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "gradcam/kernels.h"
+#include "kernels/kernels.h"
 #include "../test_helpers.h"
 
 using namespace gradcam;
