@@ -257,45 +257,45 @@ void draw_controls() {
     ImGui::SetNextItemWidth(-1);
   };
   label("Method");
-  const bool method_open = ImGui::BeginCombo("##method", method_label(g.choice.method), combo_flags());
-  g.tabs.stop(std::string("Method: ") + method_label(g.choice.method) + ", list (M)");
+  const bool method_open = ImGui::BeginCombo("##method", method_label(g.choice.options.method), combo_flags());
+  g.tabs.stop(std::string("Method: ") + method_label(g.choice.options.method) + ", list (M)");
   if (method_open) {
     for (Method m : all_methods())
-      if (list_entry(method_label(m), m == g.choice.method)) g.choice.method = m;
+      if (list_entry(method_label(m), m == g.choice.options.method)) g.choice.options.method = m;
     ImGui::EndCombo();
   }
-  const bool input_map = method_is_input_resolution(g.choice.method);
+  const bool input_map = method_is_input_resolution(g.choice.options.method);
   label("Layer");
   ImGui::BeginDisabled(!g.engine || input_map);
   const std::string layer_preview =
       !g.engine ? "-" : input_map ? "input pixels (" + std::to_string(arch().width) + "\xC3\x97" + std::to_string(arch().height) + ")"
-                                  : layer_label(g.choice.layer);
+                                  : layer_label(g.choice.options.layer);
   const bool layer_open = ImGui::BeginCombo("##layer", preview_tail(layer_preview).c_str(), combo_flags());
   g.tabs.stop("Layer: " + layer_preview + ", list (L)");
   if (layer_open) {
     for (int l : g.conv_layers)
-      if (list_entry(layer_label(l).c_str(), l == g.choice.layer)) g.choice.layer = l;
+      if (list_entry(layer_label(l).c_str(), l == g.choice.options.layer)) g.choice.options.layer = l;
     ImGui::EndCombo();
   }
   ImGui::EndDisabled();
   label("Class");
   ImGui::BeginDisabled(!g.engine);
-  const std::string class_preview = !g.engine || g.choice.target < 0 ? "top class (auto)" : class_name(g.choice.target);
+  const std::string class_preview = !g.engine || g.choice.options.target < 0 ? "top class (auto)" : class_name(g.choice.options.target);
   const bool class_open = ImGui::BeginCombo("##class", class_preview.c_str(), combo_flags());
   g.tabs.stop("Class: " + class_preview + ", list (1 to 5, A)");
   if (class_open) {
-    if (list_entry("top class (auto)", g.choice.target < 0)) g.choice.target = -1;
+    if (list_entry("top class (auto)", g.choice.options.target < 0)) g.choice.options.target = -1;
     for (int c = 0; g.engine && c < int(arch().classes.size()); ++c)
-      if (list_entry(class_name(c).c_str(), c == g.choice.target)) g.choice.target = c;
+      if (list_entry(class_name(c).c_str(), c == g.choice.options.target)) g.choice.options.target = c;
     ImGui::EndCombo();
   }
   ImGui::EndDisabled();
   label("Score");
-  if (option("logit", g.choice.score == Score::logit)) g.choice.score = Score::logit;
-  g.tabs.stop(std::string("Score: logit, ") + (g.choice.score == Score::logit ? "selected" : "not selected") + " (S)");
+  if (option("logit", g.choice.options.score == Score::logit)) g.choice.options.score = Score::logit;
+  g.tabs.stop(std::string("Score: logit, ") + (g.choice.options.score == Score::logit ? "selected" : "not selected") + " (S)");
   ImGui::SameLine();
-  if (option("probability", g.choice.score == Score::probability)) g.choice.score = Score::probability;
-  g.tabs.stop(std::string("Score: probability, ") + (g.choice.score == Score::probability ? "selected" : "not selected") + " (S)");
+  if (option("probability", g.choice.options.score == Score::probability)) g.choice.options.score = Score::probability;
+  g.tabs.stop(std::string("Score: probability, ") + (g.choice.options.score == Score::probability ? "selected" : "not selected") + " (S)");
   label("Crop");
   const bool crop_open = ImGui::BeginCombo("##crop", crop_mode_name(g.choice.crop), combo_flags());
   g.tabs.stop(std::string("Crop: ") + crop_mode_name(g.choice.crop) + ", list (R)");
@@ -319,18 +319,18 @@ void draw_controls() {
     ImGui::EndCombo();
   }
   label("Opacity");
-  ImGui::SliderFloat("##alpha", &g.look.alpha, 0.0f, 1.0f, "%.2f");
+  ImGui::SliderFloat("##alpha", &g.choice.alpha, 0.0f, 1.0f, "%.2f");
   char alpha_label[64];
-  std::snprintf(alpha_label, sizeof alpha_label, "Opacity: %.2f, slider (+ and -)", double(g.look.alpha));
+  std::snprintf(alpha_label, sizeof alpha_label, "Opacity: %.2f, slider (+ and -)", double(g.choice.alpha));
   g.tabs.stop(alpha_label);
   label("Colormap");
-  const bool colormap_open = ImGui::BeginCombo("##colormap", colormap_name(g.look.colormap), combo_flags());
-  g.tabs.stop(std::string("Colormap: ") + colormap_name(g.look.colormap) + ", list (C)");
+  const bool colormap_open = ImGui::BeginCombo("##colormap", colormap_name(g.choice.colormap), combo_flags());
+  g.tabs.stop(std::string("Colormap: ") + colormap_name(g.choice.colormap) + ", list (C)");
   if (colormap_open) {
     for (Colormap c : kColormaps) {
       ImGui::PushID(int(c));
       const float bar_w = 4 * em();
-      if (list_entry("##c", c == g.look.colormap)) g.look.colormap = c;
+      if (list_entry("##c", c == g.choice.colormap)) g.choice.colormap = c;
       ImGui::SameLine(0, 0);
       ImGui::SetCursorPosX(ImGui::GetStyle().WindowPadding.x);
       const float row = HeatmapRenderer::lut_row(c);
@@ -343,11 +343,11 @@ void draw_controls() {
     ImGui::EndCombo();
   }
   label("Upsample");
-  if (option("bilinear", g.look.upsample == Upsample::bilinear)) g.look.upsample = Upsample::bilinear;
-  g.tabs.stop(std::string("Upsample: bilinear, ") + (g.look.upsample == Upsample::bilinear ? "selected" : "not selected") + " (B)");
+  if (option("bilinear", g.upsample == Upsample::bilinear)) g.upsample = Upsample::bilinear;
+  g.tabs.stop(std::string("Upsample: bilinear, ") + (g.upsample == Upsample::bilinear ? "selected" : "not selected") + " (B)");
   ImGui::SameLine();
-  if (option("bicubic", g.look.upsample == Upsample::bicubic)) g.look.upsample = Upsample::bicubic;
-  g.tabs.stop(std::string("Upsample: bicubic, ") + (g.look.upsample == Upsample::bicubic ? "selected" : "not selected") + " (B)");
+  if (option("bicubic", g.upsample == Upsample::bicubic)) g.upsample = Upsample::bicubic;
+  g.tabs.stop(std::string("Upsample: bicubic, ") + (g.upsample == Upsample::bicubic ? "selected" : "not selected") + " (B)");
   ImGui::Spacing();
   ImGui::BeginDisabled(!g.renderer.has_image());
   if (ImGui::Button("Export overlay as PNG  (E)", ImVec2(-1, 0))) page_request("export");
@@ -476,9 +476,9 @@ void render_overlay(int w, int h) {
   const float k = std::max(1.0f, std::min(g.zoom, 2048.0f / float(std::max(w, h))));
   const int rw = int(float(w) * k), rh = int(float(h) * k);
   auto& vc = g.view_cache;
-  if (vc.width != rw || vc.height != rh || !(vc.look == g.look) || vc.version != g.gpu_version) {
-    g.renderer.render(g.view_target, rw, rh, g.look);
-    vc.width = rw, vc.height = rh, vc.look = g.look, vc.version = g.gpu_version;
+  if (vc.width != rw || vc.height != rh || !(vc.look == look()) || vc.version != g.gpu_version) {
+    g.renderer.render(g.view_target, rw, rh, look());
+    vc.width = rw, vc.height = rh, vc.look = look(), vc.version = g.gpu_version;
   }
 }
 
@@ -489,7 +489,7 @@ std::string overlay_title() {
 }
 
 void draw_legend(float width) {
-  const float row = HeatmapRenderer::lut_row(g.look.colormap);
+  const float row = HeatmapRenderer::lut_row(g.choice.colormap);
   const float x0 = ImGui::GetCursorPosX();
   ImGui::Image((ImTextureID)(intptr_t)g.renderer.lut_texture(), ImVec2(width, 0.8f * em()), ImVec2(0, row), ImVec2(1, row));
   ImGui::SetCursorPosX(x0);
@@ -510,7 +510,7 @@ void draw_predictions(float width) {
     const float p = top[size_t(k)].probability;
     const bool explained = c == g.result.target;
     ImGui::PushID(k);
-    if (ImGui::Selectable("##cls", explained, 0, ImVec2(width, row_h))) g.choice.target = c;
+    if (ImGui::Selectable("##cls", explained, 0, ImVec2(width, row_h))) g.choice.options.target = c;
     g.tabs.stop("Class " + std::to_string(k + 1) + ": " + class_name(c) + ", " + percent(p) +
                 (explained ? ", explained" : ", explain it") + " (" + std::to_string(k + 1) + ")");
     if (hovered()) ImGui::SetTooltip("Explain %s  (key %d)", class_name(c).c_str(), k + 1);
@@ -527,8 +527,8 @@ void draw_predictions(float width) {
     dl->AddText(ImVec2(b.x - ImGui::CalcTextSize(pct.c_str()).x - 0.4f * em(), ty), ImGui::GetColorU32(ImGuiCol_Text), pct.c_str());
     ImGui::PopID();
   }
-  if (g.choice.target >= 0) {
-    if (g.touch ? ImGui::Button("back to the top class") : ImGui::SmallButton("back to the top class (A)")) g.choice.target = -1;
+  if (g.choice.options.target >= 0) {
+    if (g.touch ? ImGui::Button("back to the top class") : ImGui::SmallButton("back to the top class (A)")) g.choice.options.target = -1;
     g.tabs.stop("Back to the top class, button (A)");
   } else {
     ImGui::TextDisabled("explaining the top class");
