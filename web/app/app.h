@@ -1,6 +1,8 @@
-// The explorer's state and the functions its files share: app.cpp changes the state (loading,
-// explaining, options), panels.cpp draws it, abi.cpp is what web/page.js calls, main.cpp starts
-// GLFW and ImGui and runs the frame loop. One state struct, as in Dear ImGui's examples.
+// The explorer's state and the functions its files share: app.cpp changes the state (the model,
+// images, options, explaining); style.cpp, control_panel.cpp, image_view.cpp, result_panel.cpp and
+// layouts.cpp draw it; trust_panel.cpp is the "Can I trust this?" window; abi.cpp is what
+// web/page.js calls; main.cpp starts GLFW and ImGui and runs the frame loop. One state struct, as
+// in Dear ImGui's examples.
 #pragma once
 #include <GLES3/gl3.h>
 #include <GLFW/glfw3.h>
@@ -196,21 +198,46 @@ T step_in(const T (&items)[N], T value, int delta) {
   return items[size_t(wrap(index_of(items, value) + delta, int(N)))];
 }
 
-// Zoom (panels.cpp): gestures at canvas device px; false if the point is not on an image panel.
+// Style (style.cpp): fonts and ImGui's style at the device pixel ratio, and the widgets that grow
+// to finger size with touch.
+void apply_style(float scale);
+void rebuild_fonts();
+float em();
+float touch_h();  // the least height of a touch target (device px); 0 with a mouse
+ImGuiComboFlags combo_flags();
+bool list_entry(const char* label, bool selected);  // an entry of a combo list
+bool option(const char* label, bool selected);      // one of a few choices: radio button or button
+bool hovered();                                     // for tooltips: never with touch
+void section(const char* title);
+
+// The control panel (control_panel.cpp): the title and every choice.
+void draw_title();
+void draw_controls();
+void draw_sidebar();
+void draw_shortcuts();
+
+// The image view (image_view.cpp): the image and overlay panels, the legend, and the gestures, at
+// canvas device px (false if the point is not on an image panel).
+ImVec2 fit(float max_w, float max_h);
+void panel_image(int which, GLuint texture, ImVec2 size);
+void render_overlay(int w, int h);
+std::string overlay_title();
+void draw_legend(float width);
 bool zoom_at(float x, float y, float factor);
 bool zoom_toggle(float x, float y);
 void pan_by(float dx, float dy);
 bool on_panel(float x, float y);
 bool touch_scroll(float x, float y, float dy);
 
-// Drawing (panels.cpp).
-void apply_style(float scale);
-void rebuild_fonts();
-float em();
-void draw_sidebar();
+// The result (result_panel.cpp): the top five, this explanation's facts, the status line.
+void draw_predictions(float width);
+void draw_facts();
+void draw_status_line();
+
+// The layouts (layouts.cpp): beside the sidebar, or one column on narrow screens (image and map,
+// top five, then the controls).
 void draw_main();
-void draw_stacked();  // the narrow layout: image and map, top five, then the controls
-void draw_shortcuts();
+void draw_stacked();
 
 // "Can I trust this?" (trust_panel.cpp): metrics, occlusion and the sanity check of the explanation
 // on screen.
