@@ -1,7 +1,7 @@
 // gradcam.mjs: the engine's JS API, for browsers and plain Node 20 (no flags).
 //
 //   import { loadEngine } from './gradcam.mjs';
-//   const engine = await loadEngine({ model: 'cifar10.safetensors' });  // URL, path, ArrayBuffer
+//   const engine = await loadEngine({ model: 'cifar10.safetensors' });  // URL, path, ArrayBuffer, File
 //   const mine = await loadEngine({ model: 'model.h5' });  // a Keras file (keras.mjs, h5wasm)
 //   const onnx = await loadEngine({ model: 'resnet18.onnx', mean: [0.485, 0.456, 0.406],
 //                                   std: [0.229, 0.224, 0.225], labels: 'imagenet_classes.txt' });
@@ -250,9 +250,9 @@ class Engine {
 // modelOptionsJson in load.mjs): the per-channel normalisation, the class names, and the input
 // size of a model whose size is dynamic. An unknown key is an error.
 export async function loadEngine(options = {}) {
-  if (options === null || typeof options !== 'object') throw new Error('loadEngine needs {model: URL | path | ArrayBuffer}');
+  if (options === null || typeof options !== 'object') throw new Error('loadEngine needs {model: URL | path | ArrayBuffer | File}');
   const { model, arch, ...modelOptions } = options;
-  if (model === undefined || model === null) throw new Error('loadEngine needs {model: URL | path | ArrayBuffer}');
+  if (model === undefined || model === null) throw new Error('loadEngine needs {model: URL | path | ArrayBuffer | File}');
   const [core, { bytes, source }, optionsJson] = await Promise.all([instantiateCore(), readFileBytes(model),
     modelOptionsJson(modelOptions, 'loadEngine', ['model', 'arch', 'mean', 'std', 'labels', 'size'])]);
   const handle = await loadModel(core, bytes, source, { optionsJson, arch });

@@ -325,6 +325,8 @@ describe('explorer page', { skip: missing || false }, () => {
     assert.deepEqual(log.foreign, []);
     assert.ok(log.requests.some((u) => u.endsWith('/models/cifar10.safetensors')));
     assert.ok(log.requests.some((u) => u.endsWith('/gradcam_app.wasm')));
+    // The page reads files and loads models with the JS API's own modules (one loading path).
+    for (const shared of ['/abi.mjs', '/load.mjs']) assert.ok(log.requests.some((u) => u.endsWith(shared)), shared);
   });
 });
 
