@@ -19,41 +19,49 @@ EMSCRIPTEN_KEEPALIVE const char* app_error() { return g.last_error.c_str(); }
 // the default layer and explains the image again. On failure the handle is disposed of and the
 // previous model stays.
 EMSCRIPTEN_KEEPALIVE int app_use_model(int handle, const char* name) {
-  Engine* engine = gradcam_js::loaded_engine(handle);
-  if (!engine) return fail(std::string(name) + ": " + gc_error());
-  std::vector<int> layers = explainable_nodes(engine->graph());
-  if (layers.empty()) {
-    gc_dispose(handle);
-    return fail(std::string(name) + ": the model has no layer to explain");
+  try {
+    Engine* engine = gradcam_js::loaded_engine(handle);
+    if (!engine) return fail(std::string(name) + ": " + gc_error());
+    std::vector<int> layers = explainable_nodes(engine->graph());
+    if (layers.empty()) {
+      gc_dispose(handle);
+      return fail(std::string(name) + ": the model has no layer to explain");
+    }
+    if (g.engine_handle) gc_dispose(g.engine_handle);
+    g.engine_handle = handle;
+    g.engine = engine;
+    g.model_name = name;
+    g.labels_name.clear();
+    if (auto slash = g.model_name.find_last_of('/'); slash != std::string::npos) g.model_name.erase(0, slash + 1);
+    g.conv_layers = std::move(layers);
+    g.choice.options.layer = g.engine->graph().default_layer;
+    g.choice.options.target = -1;
+    g.have_result = false;
+    g.result_serial = 0;
+    g.input_serial = 0;
+    set_status(g.image.width > 0 ? "Model loaded." : "Model loaded. Open, drop or paste an image, or pick a sample.", false);
+    if (g.image.width > 0) {
+      set_crop_geometry();
+      ensure_explanation();
+    }
+    return 1;
+  } catch (const std::exception& ex) {
+    return fail(std::string(name) + ": cannot use the model (" + ex.what() + ")");
   }
-  if (g.engine_handle) gc_dispose(g.engine_handle);
-  g.engine_handle = handle;
-  g.engine = engine;
-  g.model_name = name;
-  g.labels_name.clear();
-  if (auto slash = g.model_name.find_last_of('/'); slash != std::string::npos) g.model_name.erase(0, slash + 1);
-  g.conv_layers = std::move(layers);
-  g.choice.options.layer = g.engine->graph().default_layer;
-  g.choice.options.target = -1;
-  g.have_result = false;
-  g.result_serial = 0;
-  g.input_serial = 0;
-  set_status(g.image.width > 0 ? "Model loaded." : "Model loaded. Open, drop or paste an image, or pick a sample.", false);
-  if (g.image.width > 0) {
-    set_crop_geometry();
-    ensure_explanation();
-  }
-  return 1;
 }
 
 // The handle of the app's model (0 before one is loaded), for gc_set_model_options and gc_info.
 EMSCRIPTEN_KEEPALIVE int app_engine() { return g.engine_handle; }
 
 // The page changed the model's mean/std and/or labels through gc_set_model_options on app_engine():
-// prepare and explain again. labels_name names the labels file when
-// labels were given ("" when they were not).
+// prepare and explain again. labels_name names the labels file when labels were given ("" when
+// they were not).
 EMSCRIPTEN_KEEPALIVE int app_model_options_changed(const char* labels_name) {
-  return model_options_changed(labels_name);
+  try {
+    return model_options_changed(labels_name);
+  } catch (const std::exception& ex) {
+    return fail(std::string("cannot explain with the model's new options (") + ex.what() + ")");
+  }
 }
 
 // Decodes and explains an image file (PNG, JPEG, BMP, GIF). On failure the previous image stays.
