@@ -559,15 +559,9 @@ function mirrorResult(r) {
 
 // ---- start ---------------------------------------------------------------------------------------
 
+// A file of the site (engine/js/load.mjs downloads it); `what` names it in messages.
 async function fetchBytes(url, what) {
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`${url}: cannot download the ${what} (${e.message})`);
-  }
-  if (!response.ok) throw new Error(`${url}: cannot download the ${what} (HTTP ${response.status})`);
-  return new Uint8Array(await response.arrayBuffer());
+  return (await readFileBytes(url, `the ${what}`)).bytes;
 }
 
 async function loadSamples() {
