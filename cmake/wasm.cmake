@@ -13,7 +13,7 @@ foreach(program gradcam engine_tests)
 endforeach()
 
 # An ES module that works in browsers and, given the bytes, in plain node.
-add_executable(gradcam_core engine/js/core.cpp)
+add_executable(gradcam_core engine/js/core.cpp engine/js/load.cpp)
 target_link_libraries(gradcam_core PRIVATE gradcam_engine)
 set_target_properties(gradcam_core PROPERTIES SUFFIX ".mjs")
 target_link_options(gradcam_core PRIVATE -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web

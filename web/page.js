@@ -3,8 +3,10 @@
 //   - starts the app on the canvas and keeps the canvas at the window's size and pixel ratio;
 //   - reads images from the file input, a drop anywhere on the page, or a paste, and hands the
 //     bytes to the app (which decodes them: one decoder, one set of error messages); a model file
-//     (.onnx, .safetensors, or Keras .h5/.keras, read here with h5wasm, keras.mjs) given the same
-//     ways becomes the model, and a .txt file the class names of an ONNX model;
+//     (.onnx, .safetensors, or Keras .h5/.keras) given the same ways becomes the model, and a .txt
+//     file the class names of an ONNX model. Files are read, and models loaded, by the JS API's own
+//     modules (engine/js/abi.mjs, load.mjs): the app links the same loader (engine/js/load.cpp),
+//     so a model reaches the app as an engine handle, as it reaches gradcam.mjs's Engine;
 //   - downloads the model, the sample gallery and the UI font (all same-origin, relative URLs);
 //   - mirrors the app's status line into the role="status" element;
 //   - runs the page's tab order through the app's drawn controls and out again (Tab, Shift+Tab,
@@ -15,15 +17,17 @@
 //   - writes each explanation's top five and facts as text for screen readers;
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
-import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
+import { withBytes as copyBytes, withString as copyString } from './abi.mjs';
+import { loadModel as loadModelHandle, modelOptionsJson, readFileBytes, setModelOptions as setEngineOptions } from './load.mjs';
 
 const MODEL_URL = 'models/cifar10.safetensors';
 const SAMPLES_URL = 'samples/index.json';
 const FONT_URL = 'fonts/DejaVuSans.ttf';
 const FIRST_SAMPLE = 'cat.jpg';
-// The engine's own limit on a model file; refused before reading. What the app's memory (2 GB of
-// wasm memory) holds is less: the file's bytes, the weights read from them and the previous model
-// (kept until the new one has loaded) must fit together; past that the load fails with a message.
+// The engine's limit on an image file (ImageLimits::kMaxFileBytes), applied before reading to every
+// file the page reads. Models get the same limit here (the engine takes model files up to 512 MiB):
+// the app's 2 GB of wasm memory must hold the file's bytes, the weights read from them and the
+// previous model (kept until the new one has loaded) together; past that the load fails with a message.
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 const NARROW_BELOW_PX = 700;  // CSS px of window width under which the panels stack
 
@@ -51,27 +55,9 @@ function setStatus(text, isError) {
 
 // ---- calling the app --------------------------------------------------------------------------
 
-function withBytes(bytes, fn, name = 'the image') {
-  const ptr = app._malloc(Math.max(1, bytes.length));
-  if (!ptr) throw new Error(`out of memory: ${name} (${megabytes(bytes.length)}) is too large for this tab`);
-  try {
-    app.HEAPU8.set(bytes, ptr);
-    return fn(ptr);
-  } finally {
-    app._free(ptr);
-  }
-}
-
-function withString(text, fn) {
-  const n = app.lengthBytesUTF8(text) + 1;
-  const ptr = app._malloc(n);
-  try {
-    app.stringToUTF8(text, ptr, n);
-    return fn(ptr);
-  } finally {
-    app._free(ptr);
-  }
-}
+// engine/js/abi.mjs's copies into the app's memory for one call.
+const withBytes = (bytes, fn, what = 'the image') => copyBytes(app, bytes, fn, what);
+const withString = (text, fn) => copyString(app, text, fn);
 
 const appError = () => new Error(app.UTF8ToString(app._app_error()));
 const appState = () => JSON.parse(app.UTF8ToString(app._app_state()));
@@ -89,41 +75,14 @@ function fileLabel(name) {
   return String(name || 'image').split(/[\\/]/).pop() || 'image';
 }
 
-function megabytes(n) {
-  return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
-}
-
-// Bytes and a name from a File/Blob, ArrayBuffer, typed array or same-origin URL.
-async function readSource(source, name) {
-  if (source instanceof Blob) {
-    const label = fileLabel(name || source.name || 'pasted image');
-    if (source.size > MAX_FILE_BYTES) {
-      throw new Error(`${label} is ${megabytes(source.size)}; files over ${megabytes(MAX_FILE_BYTES)} are not read`);
-    }
-    try {
-      return { bytes: new Uint8Array(await source.arrayBuffer()), name: label };
-    } catch (e) {
-      throw new Error(`${label}: the browser could not read the file (${e.message})`);
-    }
-  }
-  if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), name: fileLabel(name) };
-  if (ArrayBuffer.isView(source)) {
-    return { bytes: new Uint8Array(source.buffer, source.byteOffset, source.byteLength), name: fileLabel(name) };
-  }
-  if (typeof source === 'string' || source instanceof URL) {
-    const url = String(source);
-    let response;
-    try {
-      response = await fetch(url);
-    } catch (e) {
-      throw new Error(`${url}: cannot download (${e.message}); only images from this site can be loaded`);
-    }
-    if (!response.ok) throw new Error(`${url}: cannot download (HTTP ${response.status})`);
-    const size = Number(response.headers.get('Content-Length'));
-    if (size > MAX_FILE_BYTES) throw new Error(`${url} is ${megabytes(size)}; files over ${megabytes(MAX_FILE_BYTES)} are not read`);
-    return { bytes: new Uint8Array(await response.arrayBuffer()), name: fileLabel(name || new URL(url, location.href).pathname) };
-  }
-  throw new Error('loadImage needs a File, Blob, ArrayBuffer, Uint8Array or URL');
+// Bytes and a name from a File/Blob, ArrayBuffer, typed array or same-origin URL (engine/js/load.mjs
+// reads them): the name is the file's own, without its folders.
+async function readSource(source, name, what = 'image') {
+  const isBlob = source instanceof Blob;
+  const label = fileLabel(name || (isBlob ? source.name || 'pasted image' : typeof source === 'string' || source instanceof URL
+    ? new URL(String(source), location.href).pathname : ''));
+  const { bytes } = await readFileBytes(source, what, { name: isBlob ? label : undefined, maxBytes: MAX_FILE_BYTES });
+  return { bytes, name: label };
 }
 
 // The error a superseded load rejects with; the status line is left to the later request.
@@ -177,19 +136,9 @@ async function loadModel(source, name) {
   await ready;
   let input;
   try {
-    input = await readSource(source, name);
+    input = await readSource(source, name, 'model');
     setStatus(`Reading ${input.name}...`, false);
-    let ok;
-    if (isHdf5(input.bytes) || isZip(input.bytes)) {
-      const read = isZip(input.bytes) ? readKerasArchive : readKerasFile;
-      const { manifest, data } = await read(input.bytes, input.name);
-      const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      ok = withBytes(floats, (d) => withString(manifest, (m) => withString(input.name, (n) =>
-        app._app_load_keras(m, d, data.length, n))));
-    } else {
-      ok = withBytes(input.bytes, (p) => withString(input.name, (n) => app._app_load_model(p, input.bytes.length, n)), input.name);
-    }
-    if (!ok) throw appError();
+    useModel(await loadModelHandle(app, input.bytes, input.name), input.name);
   } catch (e) {
     throw reportError(e.message);
   } finally {
@@ -198,29 +147,31 @@ async function loadModel(source, name) {
   return lastResult;
 }
 
+// Makes a handle that engine/js/load.mjs returned the app's model.
+function useModel(handle, name) {
+  if (!withString(name, (n) => app._app_use_model(handle, n))) throw appError();
+}
+
 // What an ONNX model's file does not say: {mean: [r,g,b], std: [r,g,b]} (null or [] for none: the
 // pixels in [0,1]) and labels, an array of class names or a labels file (one name per line) as a
 // File, Blob, ArrayBuffer, Uint8Array or same-origin URL. Only the keys given change; the image is
 // explained again. Resolves with the new result; rejects with the status's message.
 async function setModelOptions(options) {
   await ready;
-  const valid = ['mean', 'std', 'labels'];
-  let labelsName = '';
   try {
     if (!options || typeof options !== 'object') throw new Error('setModelOptions needs an object {mean, std, labels}');
-    const out = {};
-    for (const [key, value] of Object.entries(options)) {
-      if (!valid.includes(key)) throw new Error(`unknown model option "${key}" (valid: ${valid.join(', ')})`);
-      if (value === undefined) continue;
-      if (key !== 'labels' || value === null || Array.isArray(value)) {
-        out[key] = value;
-        continue;
-      }
-      const input = await readSource(value, value.name || (typeof value === 'string' ? value : 'labels'));
-      out.labels = new TextDecoder().decode(input.bytes);
-      labelsName = input.name;
-    }
-    if (!withString(JSON.stringify(out), (o) => withString(labelsName, (n) => app._app_set_model_options(o, n)))) throw appError();
+    const json = await modelOptionsJson(options, 'setModelOptions', ['mean', 'std', 'labels']);
+    // What the status and the labels button call the class names: the labels file, or 'labels'.
+    const { labels } = options;
+    const labelsName = labels === undefined || labels === null ? ''
+      : Array.isArray(labels) || (typeof labels === 'string' && /[\r\n]/.test(labels)) ? 'labels'
+      : labels instanceof Blob ? fileLabel(labels.name || 'labels')
+      : typeof labels === 'string' || labels instanceof URL ? fileLabel(new URL(String(labels), location.href).pathname)
+      : 'labels';
+    const handle = app._app_engine();
+    if (!handle) throw new Error('the model is not loaded yet');
+    setEngineOptions(app, handle, json);
+    if (!withString(labelsName, (n) => app._app_model_options_changed(n))) throw appError();
   } catch (e) {
     throw reportError(e.message);
   }
@@ -608,15 +559,9 @@ function mirrorResult(r) {
 
 // ---- start ---------------------------------------------------------------------------------------
 
+// A file of the site (engine/js/load.mjs downloads it); `what` names it in messages.
 async function fetchBytes(url, what) {
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`${url}: cannot download the ${what} (${e.message})`);
-  }
-  if (!response.ok) throw new Error(`${url}: cannot download the ${what} (HTTP ${response.status})`);
-  return new Uint8Array(await response.arrayBuffer());
+  return (await readFileBytes(url, `the ${what}`)).bytes;
 }
 
 async function loadSamples() {
@@ -677,7 +622,11 @@ async function start() {
   } catch (e) {
     throw reportError(e.message);
   }
-  if (!withBytes(model, (p) => withString(MODEL_URL, (n) => app._app_load_model(p, model.length, n)))) throw appError();
+  try {
+    useModel(await loadModelHandle(app, model, MODEL_URL), MODEL_URL);
+  } catch (e) {
+    throw reportError(e.message);
+  }
   performance.mark('gradcam:model-loaded');
   offerLabels();
 

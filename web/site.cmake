@@ -1,5 +1,6 @@
 # The `site` target: the static site in GRADCAM_SITE_DIR (build/site), built with the wasm tree.
 #   gradcam.mjs, gradcam_core.mjs + .wasm   the JS API (engine/js) and its core
+#   abi.mjs, load.mjs                      its C ABI helpers and loading path, which the page shares
 #   keras.mjs, h5wasm/                     its Keras reader and npm's h5wasm
 #   index.html, page.js, style.css         the explorer (app: gradcam_app.mjs + .wasm)
 #   embed.html, embed.css, widget*.js      the <gradcam-view> widget (shaders/ inlined) and its page
@@ -64,7 +65,10 @@ foreach(f ${GRADCAM_WEB_FILES})
     VERBATIM)
   list(APPEND site_outputs ${site}/${name})
 endforeach()
-site_copy(${site} FILES ${CMAKE_SOURCE_DIR}/engine/js/gradcam.mjs ${CMAKE_SOURCE_DIR}/engine/js/keras.mjs ${plain_files})
+# The JS API's modules (engine/js/*.mjs: gradcam.mjs and what it imports, which page.js imports
+# too): a new one needs no edit here.
+file(GLOB GRADCAM_JS_MODULES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/engine/js/*.mjs)
+site_copy(${site} FILES ${GRADCAM_JS_MODULES} ${plain_files})
 
 # h5wasm (HDF5 in WebAssembly, from npm; NIST's notice and HDF5's BSD-style licence in
 # h5wasm/LICENSE.txt), which keras.mjs reads Keras files with, served from the site itself: the

@@ -34,10 +34,12 @@ add_custom_command(
   COMMENT "Embedding shaders/ into the app"
   VERBATIM)
 
-# Every .cpp under web/app is the app: splitting a file needs no edit here.
+# Every .cpp under web/app is the app: splitting a file needs no edit here. The app loads models
+# with the JS API's own loader (engine/js/load.cpp: gc_load, gc_load_keras, gc_set_model_options),
+# so the page and the JS API share one C ABI and one JS path (engine/js/load.mjs) for loading.
 file(GLOB GRADCAM_APP_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/web/app/*.cpp)
-add_executable(gradcam_app ${GRADCAM_APP_SOURCES} ${GRADCAM_SHADER_HEADER})
-target_include_directories(gradcam_app PRIVATE ${CMAKE_BINARY_DIR}/web_generated)
+add_executable(gradcam_app ${GRADCAM_APP_SOURCES} ${CMAKE_SOURCE_DIR}/engine/js/load.cpp ${GRADCAM_SHADER_HEADER})
+target_include_directories(gradcam_app PRIVATE ${CMAKE_BINARY_DIR}/web_generated ${CMAKE_SOURCE_DIR}/engine/js)
 target_link_libraries(gradcam_app PRIVATE gradcam_engine imgui)
 target_compile_options(gradcam_app PRIVATE -Wall -Wextra)
 set_target_properties(gradcam_app PROPERTIES SUFFIX ".mjs")

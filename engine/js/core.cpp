@@ -1,28 +1,24 @@
-// The C ABI that engine/js/gradcam.mjs calls. Everything crosses as bytes, numbers and JSON;
-// large float arrays stay in wasm memory and are read through pointers. No function throws: a
-// failure returns 0 / null and gc_error() says why, so the engine stays usable.
+// The C ABI that engine/js/gradcam.mjs calls beside the loading functions it shares with the page's
+// app (load.h: gc_load, gc_load_keras, gc_set_model_options, gc_info, gc_dispose, gc_error).
+// Everything crosses as bytes, numbers and JSON; large float arrays stay in wasm memory and are
+// read through pointers. No function throws: a failure returns 0 / null and gc_error() says why,
+// so the engine stays usable.
 #include <emscripten/emscripten.h>
 
 #include <algorithm>
 #include <chrono>
-#include <map>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "gradcam/engine.h"
-#include "gradcam/keras.h"
 #include "gradcam/metrics.h"
 #include "gradcam/request.h"
+#include "load.h"
 
 using namespace gradcam;
 using json = nlohmann::json;
 
 namespace {
-
-std::string g_error;
-std::map<int, std::unique_ptr<Engine>> g_engines;
-int g_next_engine = 1;
 
 // The last result's big arrays, valid until the next call that produces one.
 Image g_image;
@@ -30,19 +26,8 @@ Explanation g_explanation;
 std::vector<float> g_input, g_floats;
 std::string g_json;
 
-const char* fail(const std::string& message) {
-  g_error = message;
-  return nullptr;
-}
-
-Engine* engine(int handle) {
-  auto it = g_engines.find(handle);
-  if (it == g_engines.end()) {
-    g_error = "this engine was disposed";
-    return nullptr;
-  }
-  return it->second.get();
-}
+using gradcam_js::fail;
+Engine* engine(int handle) { return gradcam_js::loaded_engine(handle); }
 
 // The options object the JS side sends, as the engine's request: every value as text, the one
 // parser (request.h) for every key. `predict_only` is this ABI's own flag, not a request key.
@@ -107,67 +92,15 @@ const char* image_call(int handle, const uint8_t* rgba, size_t size, int width, 
 
 extern "C" {
 
-EMSCRIPTEN_KEEPALIVE const char* gc_error() { return g_error.c_str(); }
-
-EMSCRIPTEN_KEEPALIVE int gc_load(const uint8_t* bytes, size_t size, const char* source, const char* options_json) {
-  try {
-    auto options = parse_load_options(options_json ? options_json : "");
-    if (!options) {
-      g_error = options.error();
-      return 0;
-    }
-    auto e = Engine::load(bytes, size, source, *options);
-    if (!e) {
-      g_error = e.error();
-      return 0;
-    }
-    g_engines[g_next_engine] = std::move(e.value());
-    return g_next_engine++;
-  } catch (const std::exception& ex) {
-    g_error = std::string(source) + ": cannot load model (" + ex.what() + ")";
-    return 0;
-  }
-}
-
-// A Keras file that keras.mjs read with h5wasm: the manifest JSON and `count` floats (keras.h).
-EMSCRIPTEN_KEEPALIVE int gc_load_keras(const char* manifest, const float* data, size_t count, const char* arch_json,
-                                       const char* source) {
-  try {
-    auto m = load_keras_manifest(manifest, data, count, arch_json, source);
-    if (!m) {
-      g_error = m.error();
-      return 0;
-    }
-    g_engines[g_next_engine] = std::make_unique<Engine>(std::move(m.value()));
-    return g_next_engine++;
-  } catch (const std::exception& ex) {
-    g_error = std::string(source) + ": cannot load Keras model (" + ex.what() + ")";
-    return 0;
-  }
-}
-
-EMSCRIPTEN_KEEPALIVE void gc_dispose(int handle) { g_engines.erase(handle); }
-
-EMSCRIPTEN_KEEPALIVE const char* gc_info(int handle) {
-  Engine* e = engine(handle);
-  if (!e) return nullptr;
-  g_json = e->info_json();
-  return g_json.c_str();
-}
-
 // Decodes an image file; its RGBA pixels are then at gc_image_pixels().
 EMSCRIPTEN_KEEPALIVE int gc_decode(const uint8_t* bytes, size_t size) {
   try {
     auto img = decode_image(bytes, size);
-    if (!img) {
-      g_error = img.error();
-      return 0;
-    }
+    if (!img) return fail(img.error()), 0;
     g_image = std::move(img.value());
     return 1;
   } catch (const std::exception& ex) {
-    g_error = std::string("cannot decode image (") + ex.what() + ")";
-    return 0;
+    return fail(std::string("cannot decode image (") + ex.what() + ")"), 0;
   }
 }
 EMSCRIPTEN_KEEPALIVE int gc_image_width() { return g_image.width; }
@@ -346,15 +279,6 @@ EMSCRIPTEN_KEEPALIVE const char* gc_crop_geometry(int handle, int width, int hei
                      double(g.dst_y1) / a.height}}};
   g_json = j.dump();
   return g_json.c_str();
-}
-
-// Changes the normalisation and/or class names of a loaded model (Engine::set_model_options:
-// only the keys named change). 1 on success.
-EMSCRIPTEN_KEEPALIVE int gc_set_model_options(int handle, const char* options_json) {
-  Engine* e = engine(handle);
-  if (!e) return 0;
-  if (Status s = e->set_model_options(options_json ? options_json : ""); !s) return fail(s.error()), 0;
-  return 1;
 }
 
 // RGB of a colormap at t, packed 0xRRGGBB (for legends).

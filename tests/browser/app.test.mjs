@@ -254,9 +254,17 @@ describe('explorer page', { skip: missing || false }, () => {
     await page.keyboard.press('l');
     await page.waitForTimeout(100);
     assert.equal((await opts()).layer, 'conv2d');  // wraps from the last layer to the first
-    await page.keyboard.press('c');
-    await page.waitForTimeout(100);
-    assert.equal((await opts()).colormap, 'jet');
+    // C and Shift+C step through every colormap and wrap both ways; R through every crop mode.
+    const press = async (key) => {
+      await page.keyboard.press(key);
+      await page.waitForTimeout(100);
+      return opts();
+    };
+    for (const colormap of ['jet', 'viridis', 'inferno', 'turbo', 'jet']) assert.equal((await press('c')).colormap, colormap);
+    assert.equal((await press('Shift+C')).colormap, 'turbo');
+    assert.equal((await press('Shift+C')).colormap, 'inferno');
+    for (const colormap of ['turbo', 'jet']) assert.equal((await press('c')).colormap, colormap);
+    for (const crop of ['squash', 'letterbox', 'center']) assert.equal((await press('r')).crop, crop);
     await page.keyboard.press('2');
     await page.waitForTimeout(100);
     const r = await page.evaluate(() => window.gradcamApp.lastResult());
@@ -317,6 +325,8 @@ describe('explorer page', { skip: missing || false }, () => {
     assert.deepEqual(log.foreign, []);
     assert.ok(log.requests.some((u) => u.endsWith('/models/cifar10.safetensors')));
     assert.ok(log.requests.some((u) => u.endsWith('/gradcam_app.wasm')));
+    // The page reads files and loads models with the JS API's own modules (one loading path).
+    for (const shared of ['/abi.mjs', '/load.mjs']) assert.ok(log.requests.some((u) => u.endsWith(shared)), shared);
   });
 });
 

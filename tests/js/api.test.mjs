@@ -33,15 +33,17 @@ test('info describes the model from its file', () => {
   assert.ok(engine.info.methods.includes('gradcam++'));
 });
 
-test('the model loads from a path, an ArrayBuffer and a Uint8Array alike', async () => {
+test('the model loads from a path, an ArrayBuffer, a Uint8Array and a Blob (a File) alike', async () => {
   const bytes = fs.readFileSync(modelPath);
   const a = await loadEngine({ model: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
   const b = await loadEngine({ model: new Uint8Array(bytes) });
-  const ra = a.predict(pixels), rb = b.predict(pixels), rc = engine.predict(pixels);
-  assert.deepEqual(Array.from(ra.probabilities), Array.from(rc.probabilities));
-  assert.deepEqual(Array.from(rb.probabilities), Array.from(rc.probabilities));
-  a.dispose();
-  b.dispose();
+  const c = await loadEngine({ model: new Blob([bytes]) });  // load.mjs, as the page reads a File
+  const expected = Array.from(engine.predict(pixels).probabilities);
+  for (const e of [a, b, c]) {
+    assert.deepEqual(Array.from(e.predict(pixels).probabilities), expected);
+    e.dispose();
+  }
+  await assert.rejects(loadEngine({ model: 42 }), /^Error: the model must be a File, Blob, URL, path, ArrayBuffer or typed array$/);
 });
 
 test('decode gives RGBA of PNG and JPEG files', () => {

@@ -1,70 +1,66 @@
 // The C ABI that web/page.js calls. Nothing throws: failures return 0 and app_error() says why (the
-// status line says it too).
+// status line says it too). Models are loaded through engine/js/load.cpp's functions, which this
+// program links as the JS API's core does (one loading path): see app_use_model.
 #include <nlohmann/json.hpp>
 
 #include "app.h"
-#include "gradcam/keras.h"
+#include "load.h"
 
 using namespace app;
 using json = nlohmann::json;
 
 
-namespace {
-// Makes a loaded engine the app's model: its conv layers, the last one chosen, the image explained again.
-int use_engine(std::unique_ptr<Engine> engine, const char* name) {
-  g.engine = std::move(engine);
-  g.model_name = name;
-  g.labels_name.clear();
-  if (auto slash = g.model_name.find_last_of('/'); slash != std::string::npos) g.model_name.erase(0, slash + 1);
-  g.conv_layers = explainable_nodes(g.engine->graph());
-  if (g.conv_layers.empty()) return fail(std::string(name) + ": the model has no layer to explain");
-  g.choice.layer = g.engine->graph().default_layer;
-  g.choice.target = -1;
-  g.have_result = false;
-  g.result_serial = 0;
-  g.input_serial = 0;
-  set_status(g.image.width > 0 ? "Model loaded." : "Model loaded. Open, drop or paste an image, or pick a sample.", false);
-  if (g.image.width > 0) {
-    set_crop_geometry();
-    ensure_explanation();
-  }
-  return 1;
-}
-}  // namespace
-
 extern "C" {
 
 EMSCRIPTEN_KEEPALIVE const char* app_error() { return g.last_error.c_str(); }
 
-
-EMSCRIPTEN_KEEPALIVE int app_load_model(const uint8_t* bytes, size_t size, const char* name) {
+// The app's model is an engine that engine/js/load.cpp loaded (the page calls gc_load or
+// gc_load_keras through engine/js/load.mjs, as the JS API does): the app takes its handle, chooses
+// the default layer and explains the image again. On failure the handle is disposed of and the
+// previous model stays.
+EMSCRIPTEN_KEEPALIVE int app_use_model(int handle, const char* name) {
   try {
-    auto e = Engine::load(bytes, size, name);
-    if (!e) return fail(e.error());
-    return use_engine(std::move(e.value()), name);
+    Engine* engine = gradcam_js::loaded_engine(handle);
+    if (!engine) return fail(std::string(name) + ": " + gc_error());
+    std::vector<int> layers = explainable_nodes(engine->graph());
+    if (layers.empty()) {
+      gc_dispose(handle);
+      return fail(std::string(name) + ": the model has no layer to explain");
+    }
+    if (g.engine_handle) gc_dispose(g.engine_handle);
+    g.engine_handle = handle;
+    g.engine = engine;
+    g.model_name = name;
+    g.labels_name.clear();
+    if (auto slash = g.model_name.find_last_of('/'); slash != std::string::npos) g.model_name.erase(0, slash + 1);
+    g.conv_layers = std::move(layers);
+    g.choice.options.layer = g.engine->graph().default_layer;
+    g.choice.options.target = -1;
+    g.have_result = false;
+    g.result_serial = 0;
+    g.input_serial = 0;
+    set_status(g.image.width > 0 ? "Model loaded." : "Model loaded. Open, drop or paste an image, or pick a sample.", false);
+    if (g.image.width > 0) {
+      set_crop_geometry();
+      ensure_explanation();
+    }
+    return 1;
   } catch (const std::exception& ex) {
-    return fail(std::string(name) + ": cannot load the model (" + ex.what() + ")");
+    return fail(std::string(name) + ": cannot use the model (" + ex.what() + ")");
   }
 }
 
-// Changes the loaded model's mean/std and/or labels: {"mean":[..],"std":[..],"labels":[..] or the
-// text of a labels file} (only the keys given change); labels_name names the labels file.
-EMSCRIPTEN_KEEPALIVE int app_set_model_options(const char* options_json, const char* labels_name) {
-  try {
-    return set_model_options(options_json, labels_name);
-  } catch (const std::exception& ex) {
-    return fail(std::string("cannot change the model's options (") + ex.what() + ")");
-  }
-}
+// The handle of the app's model (0 before one is loaded), for gc_set_model_options and gc_info.
+EMSCRIPTEN_KEEPALIVE int app_engine() { return g.engine_handle; }
 
-// A Keras file that page.js read with h5wasm (engine/js/keras.mjs): the manifest and `count` floats.
-EMSCRIPTEN_KEEPALIVE int app_load_keras(const char* manifest, const float* data, size_t count, const char* name) {
+// The page changed the model's mean/std and/or labels through gc_set_model_options on app_engine():
+// prepare and explain again. labels_name names the labels file when labels were given ("" when
+// they were not).
+EMSCRIPTEN_KEEPALIVE int app_model_options_changed(const char* labels_name) {
   try {
-    auto m = load_keras_manifest(manifest, data, count, "", name);
-    if (!m) return fail(m.error());
-    return use_engine(std::make_unique<Engine>(std::move(m.value())), name);
+    return model_options_changed(labels_name);
   } catch (const std::exception& ex) {
-    return fail(std::string(name) + ": cannot load the Keras model (" + ex.what() + ")");
+    return fail(std::string("cannot explain with the model's new options (") + ex.what() + ")");
   }
 }
 
@@ -175,14 +171,14 @@ EMSCRIPTEN_KEEPALIVE const uint8_t* app_png() { return g.png.data(); }
 // The options, the image and the last result, as JSON (window.gradcamApp reads it).
 EMSCRIPTEN_KEEPALIVE const char* app_state() {
   json options = {
-      {"layer", g.engine ? json(layer_name(g.engine->model(), g.choice.layer)) : json(nullptr)},
-      {"method", method_name(g.choice.method)},
-      {"target", g.choice.target < 0 || !g.engine ? json("auto") : json(g.choice.target)},
-      {"score", score_name(g.choice.score)},
+      {"layer", g.engine ? json(layer_name(g.engine->model(), g.choice.options.layer)) : json(nullptr)},
+      {"method", method_name(g.choice.options.method)},
+      {"target", g.choice.options.target < 0 || !g.engine ? json("auto") : json(g.choice.options.target)},
+      {"score", score_name(g.choice.options.score)},
       {"crop", crop_mode_name(g.choice.crop)},
-      {"colormap", colormap_name(g.look.colormap)},
-      {"alpha", g.look.alpha},
-      {"upsample", g.look.upsample == Upsample::bicubic ? "bicubic" : "bilinear"},
+      {"colormap", colormap_name(g.choice.colormap)},
+      {"alpha", g.choice.alpha},
+      {"upsample", g.upsample == Upsample::bicubic ? "bicubic" : "bilinear"},
       {"view", kViewNames[int(g.view)]},
   };
   json samples = json::array();
@@ -228,7 +224,7 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
 // The overlay as the view shows it right now, read back (RGBA, top row first) at width x height:
 // for tests that check the heat map reached the GPU.
 EMSCRIPTEN_KEEPALIVE const uint8_t* app_overlay_pixels(int width, int height) {
-  g.png = g.renderer.read_pixels(width, height, g.look);
+  g.png = g.renderer.read_pixels(width, height, look());
   return g.png.data();
 }
 

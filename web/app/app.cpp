@@ -72,15 +72,18 @@ std::string layer_label(int layer) {
 // ---------------------------------------------------------------------------------------------
 // State changes
 
-ExplainOptions explain_options(const Choice& c) {
-  ExplainOptions o;
-  o.layer = c.layer;
-  o.method = c.method;
-  o.target = c.target;
-  o.score = c.score;
-  o.smoothgrad_samples = c.samples;
-  return o;
+bool same_map(const ExplainRequest& a, const ExplainRequest& b) {
+  const ExplainOptions &x = a.options, &y = b.options;
+  return x.layer == y.layer && x.method == y.method && x.target == y.target && x.score == y.score &&
+         x.smoothgrad_samples == y.smoothgrad_samples && x.smoothgrad_sigma == y.smoothgrad_sigma && x.seed == y.seed &&
+         a.crop == b.crop;
 }
+
+bool same_request(const ExplainRequest& a, const ExplainRequest& b) {
+  return same_map(a, b) && a.colormap == b.colormap && a.alpha == b.alpha;
+}
+
+Look look() { return Look{g.choice.colormap, g.choice.alpha, g.upsample}; }
 
 void set_crop_geometry() {
   if (g.image.width <= 0 || !g.engine) return;
@@ -93,7 +96,7 @@ void set_crop_geometry() {
 // False when that run failed (the status says why).
 bool ensure_explanation() {
   if (!g.engine || g.image.width <= 0) return true;
-  if (g.result_serial == g.image_serial && g.result_choice == g.choice) return g.have_result;
+  if (g.result_serial == g.image_serial && same_map(g.result_choice, g.choice)) return g.have_result;
   const double t0 = emscripten_get_now();
   if (g.input_serial != g.image_serial || g.input_crop != g.choice.crop) {
     g.input = g.engine->prepare(g.image, g.choice.crop);
@@ -104,7 +107,7 @@ bool ensure_explanation() {
   } else {
     g.prepare_ms = 0;
   }
-  auto ex = g.engine->explain(g.input, explain_options(g.choice));
+  auto ex = g.engine->explain(g.input, g.choice.options);
   g.result_serial = g.image_serial;
   g.result_choice = g.choice;
   if (!ex) {
@@ -147,7 +150,7 @@ bool ensure_explanation() {
   jo.crop = crop_mode_name(g.choice.crop);
   json j = json::parse(explanation_json(g.engine->model(), g.result, jo));
   j["image"] = {{"name", g.image_name}, {"width", g.image.width}, {"height", g.image.height}};
-  j["auto_target"] = g.choice.target < 0;
+  j["auto_target"] = g.choice.options.target < 0;
   j["cam"]["flat"] = g.map_is_flat;
   j["timings_ms"]["total"] = g.total_ms;
   j["explain_count"] = g.explain_count;
@@ -182,21 +185,21 @@ int load_image_bytes(const uint8_t* bytes, size_t size, const std::string& name)
 
 
 int layer_position() {
-  auto it = std::find(g.conv_layers.begin(), g.conv_layers.end(), g.choice.layer);
+  auto it = std::find(g.conv_layers.begin(), g.conv_layers.end(), g.choice.options.layer);
   return it == g.conv_layers.end() ? 0 : int(it - g.conv_layers.begin());
 }
 
 void step_layer(int delta) {
   if (g.conv_layers.empty()) return;
   const int n = int(g.conv_layers.size());
-  g.choice.layer = g.conv_layers[size_t(((layer_position() + delta) % n + n) % n)];
+  g.choice.options.layer = g.conv_layers[size_t(wrap(layer_position() + delta, n))];
 }
 
 void step_method(int delta) {
   const auto& all = all_methods();
   const int n = int(all.size());
-  int i = int(std::find(all.begin(), all.end(), g.choice.method) - all.begin());
-  g.choice.method = all[size_t(((i + delta) % n + n) % n)];
+  int i = int(std::find(all.begin(), all.end(), g.choice.options.method) - all.begin());
+  g.choice.options.method = all[size_t(wrap(i + delta, n))];
 }
 
 // A sample chosen in the app (click or N): the page drops any image still downloading or reading.
@@ -220,30 +223,14 @@ int set_option(const std::string& key, const std::string& value) {
   const auto& keys = request_keys();
   if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
     if (!g.engine) return fail("the model is not loaded yet");
-    ExplainRequest r;
-    r.options.layer = g.choice.layer;
-    r.options.method = g.choice.method;
-    r.options.target = g.choice.target;
-    r.options.score = g.choice.score;
-    r.options.smoothgrad_samples = g.choice.samples;
-    r.crop = g.choice.crop;
-    r.colormap = g.look.colormap;
-    r.alpha = g.look.alpha;
+    ExplainRequest r = g.choice;
     if (Status st = set_request_field(r, g.engine->model(), key, value); !st) return fail(st.error());
-    g.choice.layer = r.options.layer;
-    g.choice.method = r.options.method;
-    g.choice.target = r.options.target;
-    g.choice.score = r.options.score;
-    g.choice.samples = r.options.smoothgrad_samples;
-    if (g.choice.crop != r.crop) {
-      g.choice.crop = r.crop;
-      set_crop_geometry();
-    }
-    g.look.colormap = r.colormap;
-    g.look.alpha = r.alpha;
+    const bool new_crop = r.crop != g.choice.crop;
+    g.choice = r;
+    if (new_crop) set_crop_geometry();
   } else if (key == "upsample") {
     if (value != "bilinear" && value != "bicubic") return fail("upsample must be bilinear or bicubic, not \"" + value + "\"");
-    g.look.upsample = value == "bicubic" ? Upsample::bicubic : Upsample::bilinear;
+    g.upsample = value == "bicubic" ? Upsample::bicubic : Upsample::bilinear;
   } else if (key == "view") {
     if (value != kViewNames[0] && value != kViewNames[1]) return fail("view must be side-by-side or overlay, not \"" + value + "\"");
     g.view = value == kViewNames[0] ? View::side_by_side : View::overlay;
@@ -260,7 +247,13 @@ int set_model_options(const std::string& options_json, const std::string& labels
   if (!g.engine) return fail("the model is not loaded yet");
   if (Status s = g.engine->set_model_options(options_json); !s) return fail(s.error());
   const json j = json::parse(options_json, nullptr, false);
-  if (j.is_object() && j.contains("labels") && !j["labels"].is_null()) g.labels_name = labels_name.empty() ? "labels" : labels_name;
+  const bool labels = j.is_object() && j.contains("labels") && !j["labels"].is_null();
+  return model_options_changed(labels ? (labels_name.empty() ? "labels" : labels_name) : "");
+}
+
+int model_options_changed(const std::string& labels_name) {
+  if (!g.engine) return fail("the model is not loaded yet");
+  if (!labels_name.empty()) g.labels_name = labels_name;
   // The input (normalisation) and the result's class names change: prepare and explain again.
   g.input_serial = 0;
   g.result_serial = 0;
@@ -296,7 +289,7 @@ int export_png() {
   }
   w = std::min(w, g.renderer.max_texture_size());
   h = std::min(h, g.renderer.max_texture_size());
-  std::vector<uint8_t> rgba = g.renderer.read_pixels(w, h, g.look);
+  std::vector<uint8_t> rgba = g.renderer.read_pixels(w, h, look());
   g.png = encode_png(rgba.data(), w, h, 4);
   if (g.png.empty()) return fail("could not encode the PNG");
   return int(g.png.size());

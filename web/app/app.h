@@ -1,6 +1,8 @@
-// The explorer's state and the functions its files share: app.cpp changes the state (loading,
-// explaining, options), panels.cpp draws it, abi.cpp is what web/page.js calls, main.cpp starts
-// GLFW and ImGui and runs the frame loop. One state struct, as in Dear ImGui's examples.
+// The explorer's state and the functions its files share: app.cpp changes the state (the model,
+// images, options, explaining); style.cpp, control_panel.cpp, image_view.cpp, result_panel.cpp and
+// layouts.cpp draw it; trust_panel.cpp is the "Can I trust this?" window; abi.cpp is what
+// web/page.js calls; main.cpp starts GLFW and ImGui and runs the frame loop. One state struct, as
+// in Dear ImGui's examples.
 #pragma once
 #include <GLES3/gl3.h>
 #include <GLFW/glfw3.h>
@@ -51,16 +53,13 @@ inline const Normalization kNormalizations[] = {
     {"[-1,1]", {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}},
 };
 
-// What the person chose. The explanation on screen is a function of these and the image.
-struct Choice {
-  int layer = -1;  // index in arch.layers of a conv layer; -1 until a model is loaded
-  Method method = Method::gradcam;
-  int target = -1;  // class index; -1: the top class
-  Score score = Score::logit;
-  CropMode crop = CropMode::center;
-  int samples = 25;  // SmoothGrad's noisy copies
-  bool operator==(const Choice&) const = default;
-};
+// What the person chose is an ExplainRequest (gradcam/request.h), the type the CLI and the JS API
+// parse their options into: layer (a graph node index; -1 until a model is loaded), method, target
+// (-1: the top class), score, SmoothGrad's samples, crop, colormap and alpha. The explanation on
+// screen is a function of the image and the parts that change the map; colormap and alpha only
+// redraw it.
+bool same_map(const ExplainRequest& a, const ExplainRequest& b);
+bool same_request(const ExplainRequest& a, const ExplainRequest& b);
 
 struct Sample {
   std::string name;
@@ -76,11 +75,13 @@ struct App {
   int wake_frames = 10;  // frames still to draw; input, results and resizes add to it
   int64_t frames_drawn = 0;
 
-  // Model.
-  std::unique_ptr<Engine> engine;
+  // Model: an engine loaded by engine/js/load.cpp, through its handle (the app disposes of it when
+  // another model replaces it).
+  Engine* engine = nullptr;
+  int engine_handle = 0;
   std::string model_name;
   std::string labels_name;       // the labels file given for it; empty: the file's own class names
-  std::vector<int> conv_layers;  // indices in arch.layers
+  std::vector<int> conv_layers;  // the explainable graph nodes (explainable_nodes)
 
   // Image, and the model input prepared from it (reused while only layer/class/method change).
   Image image;
@@ -90,14 +91,14 @@ struct App {
   uint64_t input_serial = 0;
   CropMode input_crop = CropMode::center;
 
-  Choice choice;
-  Look look;
+  ExplainRequest choice;
+  Upsample upsample = Upsample::bicubic;
   View view = View::side_by_side;
 
   // The explanation on screen and what it was computed for.
   bool have_result = false;
   Explanation result;
-  Choice result_choice;
+  ExplainRequest result_choice;
   uint64_t result_serial = 0;
   bool map_is_flat = false;
   double prepare_ms = 0, total_ms = 0;
@@ -155,7 +156,8 @@ std::string ms(double v);
 const Architecture& arch();
 const std::string& class_name(int index);
 std::string layer_label(int layer);
-ExplainOptions explain_options(const Choice& choice);
+// How the heat map is drawn now: the request's colormap and alpha, and the upsampling.
+Look look();
 void set_crop_geometry();
 bool ensure_explanation();
 void set_image(Image image, const std::string& name);
@@ -169,12 +171,18 @@ int set_option(const std::string& key, const std::string& value);
 // Mean/std and/or labels of the loaded model (Engine::set_model_options JSON); the image is explained
 // again. labels_name names the labels file, if the JSON gives labels.
 int set_model_options(const std::string& options_json, const std::string& labels_name);
+// After the model's options changed (here or through gc_set_model_options): prepare and explain
+// again; a non-empty labels_name names the labels file that was given.
+int model_options_changed(const std::string& labels_name);
 int use_normalization(const Normalization& n);
 // The preset the model's mean/std match, or null (none matches: set through the API).
 const Normalization* current_normalization();
 int export_png();
 // Asks the page for "open-file", "export" or "image-chosen" (see app.cpp).
 void page_request(const char* what);
+
+// i wrapped into [0, n): keys step through a list of any length, both ways.
+inline int wrap(int i, int n) { return (i % n + n) % n; }
 
 template <class T, size_t N>
 int index_of(const T (&items)[N], T value) {
@@ -183,21 +191,53 @@ int index_of(const T (&items)[N], T value) {
   return 0;
 }
 
-// Zoom (panels.cpp): gestures at canvas device px; false if the point is not on an image panel.
+// The entry `delta` steps from `value` in a table, wrapping: the table's own length decides, so a
+// crop mode or colormap added to it is reached by its key too.
+template <class T, size_t N>
+T step_in(const T (&items)[N], T value, int delta) {
+  return items[size_t(wrap(index_of(items, value) + delta, int(N)))];
+}
+
+// Style (style.cpp): fonts and ImGui's style at the device pixel ratio, and the widgets that grow
+// to finger size with touch.
+void apply_style(float scale);
+void rebuild_fonts();
+float em();
+float touch_h();  // the least height of a touch target (device px); 0 with a mouse
+ImGuiComboFlags combo_flags();
+bool list_entry(const char* label, bool selected);  // an entry of a combo list
+bool option(const char* label, bool selected);      // one of a few choices: radio button or button
+bool hovered();                                     // for tooltips: never with touch
+void section(const char* title);
+
+// The control panel (control_panel.cpp): the title and every choice.
+void draw_title();
+void draw_controls();
+void draw_sidebar();
+void draw_shortcuts();
+
+// The image view (image_view.cpp): the image and overlay panels, the legend, and the gestures, at
+// canvas device px (false if the point is not on an image panel).
+ImVec2 fit(float max_w, float max_h);
+void panel_image(int which, GLuint texture, ImVec2 size);
+void render_overlay(int w, int h);
+std::string overlay_title();
+void draw_legend(float width);
 bool zoom_at(float x, float y, float factor);
 bool zoom_toggle(float x, float y);
 void pan_by(float dx, float dy);
 bool on_panel(float x, float y);
 bool touch_scroll(float x, float y, float dy);
 
-// Drawing (panels.cpp).
-void apply_style(float scale);
-void rebuild_fonts();
-float em();
-void draw_sidebar();
+// The result (result_panel.cpp): the top five, this explanation's facts, the status line.
+void draw_predictions(float width);
+void draw_facts();
+void draw_status_line();
+
+// The layouts (layouts.cpp): beside the sidebar, or one column on narrow screens (image and map,
+// top five, then the controls).
 void draw_main();
-void draw_stacked();  // the narrow layout: image and map, top five, then the controls
-void draw_shortcuts();
+void draw_stacked();
 
 // "Can I trust this?" (trust_panel.cpp): metrics, occlusion and the sanity check of the explanation
 // on screen.

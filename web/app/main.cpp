@@ -1,9 +1,9 @@
 // The Grad-CAM explorer: Dear ImGui on WebGL2 through Emscripten's GLFW, with the engine linked in.
 //
 // As in Dear ImGui's example_glfw_opengl3: set-up, one frame function, and the input callbacks.
-// The state is one struct (app.h), changed by app.cpp, drawn by panels.cpp; the browser glue (file
-// input, drop, paste, resize, the role="status" element, window.gradcamApp) is web/page.js, which
-// calls abi.cpp and hears back through Module.onStatus / onResult / onRequest.
+// The state is one struct (app.h), changed by app.cpp, drawn by the panels' files; the browser
+// glue (file input, drop, paste, resize, the role="status" element, window.gradcamApp) is
+// web/page.js, which calls abi.cpp and hears back through Module.onStatus / onResult / onRequest.
 //
 // What runs when: a new image or crop mode prepares the model input once; a new layer, method,
 // class or score re-runs explain() on that input; colormap, opacity, upsampling and view only
@@ -30,31 +30,31 @@ void handle_shortcut(int key, int action, int mods) {
     case GLFW_KEY_N:
       if (!g.samples.empty()) {
         const int n = int(g.samples.size());
-        load_sample(((current_sample() + dir) % n + n) % n);
+        load_sample(wrap(current_sample() + dir, n));
       }
       break;
     case GLFW_KEY_M: step_method(dir); break;
     case GLFW_KEY_L: step_layer(dir); break;
-    case GLFW_KEY_S: g.choice.score = g.choice.score == Score::logit ? Score::probability : Score::logit; break;
+    case GLFW_KEY_S: g.choice.options.score = g.choice.options.score == Score::logit ? Score::probability : Score::logit; break;
     case GLFW_KEY_R:
-      g.choice.crop = kCropModes[(index_of(kCropModes, g.choice.crop) + 1) % 3];
+      g.choice.crop = step_in(kCropModes, g.choice.crop, 1);
       set_crop_geometry();
       break;
-    case GLFW_KEY_C: g.look.colormap = kColormaps[(index_of(kColormaps, g.look.colormap) + 4 + dir) % 4]; break;
-    case GLFW_KEY_B: g.look.upsample = g.look.upsample == Upsample::bicubic ? Upsample::bilinear : Upsample::bicubic; break;
+    case GLFW_KEY_C: g.choice.colormap = step_in(kColormaps, g.choice.colormap, dir); break;
+    case GLFW_KEY_B: g.upsample = g.upsample == Upsample::bicubic ? Upsample::bilinear : Upsample::bicubic; break;
     case GLFW_KEY_V: g.view = g.view == View::overlay ? View::side_by_side : View::overlay; break;
     case GLFW_KEY_EQUAL:
-    case GLFW_KEY_KP_ADD: g.look.alpha = std::min(1.0f, g.look.alpha + 0.05f); break;
+    case GLFW_KEY_KP_ADD: g.choice.alpha = std::min(1.0f, g.choice.alpha + 0.05f); break;
     case GLFW_KEY_MINUS:
-    case GLFW_KEY_KP_SUBTRACT: g.look.alpha = std::max(0.0f, g.look.alpha - 0.05f); break;
+    case GLFW_KEY_KP_SUBTRACT: g.choice.alpha = std::max(0.0f, g.choice.alpha - 0.05f); break;
     case GLFW_KEY_A:
-    case GLFW_KEY_0: g.choice.target = -1; break;
+    case GLFW_KEY_0: g.choice.options.target = -1; break;
     case GLFW_KEY_H:
     case GLFW_KEY_SLASH: g.show_shortcuts = !g.show_shortcuts; break;
     default:
       if (key >= GLFW_KEY_1 && key <= GLFW_KEY_5 && g.have_result) {
         const auto top = top_k(g.result.probabilities, 5);
-        if (size_t(key - GLFW_KEY_1) < top.size()) g.choice.target = top[size_t(key - GLFW_KEY_1)].index;
+        if (size_t(key - GLFW_KEY_1) < top.size()) g.choice.options.target = top[size_t(key - GLFW_KEY_1)].index;
       }
       return;
   }
@@ -73,10 +73,10 @@ EM_JS(void, js_on_layout, (double css_height), {
 // Tells the page when an option or the sample changed, however it changed (a control, a key, a
 // script): every change wakes the frame loop, so this runs after each one.
 void report_view() {
-  std::string key = std::to_string(g.choice.layer) + "|" + std::to_string(int(g.choice.method)) + "|" +
-                    std::to_string(g.choice.target) + "|" + std::to_string(int(g.choice.score)) + "|" +
-                    std::to_string(int(g.choice.crop)) + "|" + std::to_string(int(g.look.colormap)) + "|" +
-                    std::to_string(g.look.alpha) + "|" + std::to_string(int(g.look.upsample)) + "|" +
+  std::string key = std::to_string(g.choice.options.layer) + "|" + std::to_string(int(g.choice.options.method)) + "|" +
+                    std::to_string(g.choice.options.target) + "|" + std::to_string(int(g.choice.options.score)) + "|" +
+                    std::to_string(int(g.choice.crop)) + "|" + std::to_string(int(g.choice.colormap)) + "|" +
+                    std::to_string(g.choice.alpha) + "|" + std::to_string(int(g.upsample)) + "|" +
                     std::to_string(int(g.view)) + "|" + g.image_name;
   if (key == g.view_reported) return;
   g.view_reported = std::move(key);
@@ -100,8 +100,8 @@ void frame() {
   ImGui::NewFrame();
   g.taps.after_new_frame();
   g.tabs.begin_frame();
-  const Choice choice_before = g.choice;
-  const Look look_before = g.look;
+  const ExplainRequest choice_before = g.choice;
+  const Look look_before = look();
   const View view_before = g.view;
 
   const ImGuiIO& io = ImGui::GetIO();
@@ -143,7 +143,7 @@ void frame() {
   report_view();
   ImGui::Render();
 
-  if (!(g.choice == choice_before) || !(g.look == look_before) || g.view != view_before) wake();
+  if (!same_request(g.choice, choice_before) || !(look() == look_before) || g.view != view_before) wake();
   int fw = 0, fh = 0;
   glfwGetFramebufferSize(g.window, &fw, &fh);
   glViewport(0, 0, fw, fh);

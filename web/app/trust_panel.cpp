@@ -23,21 +23,21 @@ namespace {
 // What the window shows, and for which explanation (its image serial and choice).
 struct Trust {
   uint64_t serial = 0;
-  Choice choice;
+  ExplainRequest choice;
   bool have_curves = false;
   Curve deletion, insertion;
   double curves_ms = 0;
 
   bool have_sanity = false;
   uint64_t sanity_serial = 0;
-  Choice sanity_choice;
+  ExplainRequest sanity_choice;
   SanityCheck sanity;
   double sanity_ms = 0;
 
   int patch_x = 12, patch_y = 12;  // the occluding patch's top-left corner, in input pixels
   bool have_occlusion = false;
   uint64_t occlusion_serial = 0;
-  Choice occlusion_choice;
+  ExplainRequest occlusion_choice;
   int occluded_x = -1, occluded_y = -1;
   Explanation occluded;
   std::vector<float> occluded_input;
@@ -48,7 +48,9 @@ Trust t;
 
 int patch_side() { return std::max(1, arch().width / 4); }
 
-bool current(uint64_t serial, const Choice& choice) { return serial == g.result_serial && choice == g.result_choice; }
+bool current(uint64_t serial, const ExplainRequest& choice) {
+  return serial == g.result_serial && same_map(choice, g.result_choice);
+}
 
 void update_curves() {
   if (!g.have_result || (t.have_curves && current(t.serial, t.choice))) return;
@@ -77,7 +79,7 @@ void update_occlusion() {
   for (int y = t.patch_y; y < t.patch_y + side; ++y)
     for (int x = t.patch_x; x < t.patch_x + side; ++x)
       for (int k = 0; k < c; ++k) t.occluded_input[(size_t(y) * iw + x) * c + k] = pixel_to_input(arch(), k, 127.5f);
-  ExplainOptions o = explain_options(g.result_choice);
+  ExplainOptions o = g.result_choice.options;
   o.target = g.result.target;  // the class on screen, even if the occluded image prefers another
   auto e = g.engine->explain(t.occluded_input, o);
   if (!e) {
@@ -115,7 +117,7 @@ void draw_map_cells(const Map& m, float side) {
   const float cw = side / float(std::max(1, m.width)), ch = side / float(std::max(1, m.height));
   for (int y = 0; y < m.height; ++y)
     for (int x = 0; x < m.width; ++x) {
-      const auto rgb = colormap_rgb(g.look.colormap, n[size_t(y) * m.width + x]);
+      const auto rgb = colormap_rgb(g.choice.colormap, n[size_t(y) * m.width + x]);
       dl->AddRectFilled(ImVec2(p.x + x * cw, p.y + y * ch), ImVec2(p.x + (x + 1) * cw, p.y + (y + 1) * ch),
                         IM_COL32(rgb[0], rgb[1], rgb[2], 255));
     }
@@ -223,7 +225,7 @@ void draw_sanity() {
 void run_sanity_check() {
   if (!g.have_result) return;
   const double t0 = emscripten_get_now();
-  ExplainOptions o = explain_options(g.result_choice);
+  ExplainOptions o = g.result_choice.options;
   o.target = g.result.target;
   auto r = sanity_check(g.engine->model(), g.input.data(), o);
   if (!r) {

@@ -1,0 +1,99 @@
+// Loading models for both WebAssembly programs (load.h): the table of loaded engines and the C ABI
+// that fills it. No function throws: a failure returns 0 / null and gc_error() says why.
+#include "load.h"
+
+#include <map>
+#include <memory>
+
+#include "gradcam/keras.h"
+
+using namespace gradcam;
+
+namespace {
+
+std::string g_error;
+std::map<int, std::unique_ptr<Engine>> g_engines;
+int g_next_engine = 1;
+std::string g_info;
+
+int keep(std::unique_ptr<Engine> engine) {
+  g_engines[g_next_engine] = std::move(engine);
+  return g_next_engine++;
+}
+
+}  // namespace
+
+namespace gradcam_js {
+
+Engine* loaded_engine(int handle) {
+  auto it = g_engines.find(handle);
+  if (it == g_engines.end()) {
+    g_error = "this engine was disposed";
+    return nullptr;
+  }
+  return it->second.get();
+}
+
+const char* fail(const std::string& message) {
+  g_error = message;
+  return nullptr;
+}
+
+}  // namespace gradcam_js
+
+using gradcam_js::fail;
+
+extern "C" {
+
+EMSCRIPTEN_KEEPALIVE const char* gc_error() { return g_error.c_str(); }
+
+// A model file (safetensors or ONNX) with the options it does not say (LoadOptions JSON, "" for
+// none). Returns the engine's handle, or 0.
+EMSCRIPTEN_KEEPALIVE int gc_load(const uint8_t* bytes, size_t size, const char* source, const char* options_json) {
+  try {
+    auto options = parse_load_options(options_json ? options_json : "");
+    if (!options) return fail(options.error()), 0;
+    auto e = Engine::load(bytes, size, source, *options);
+    if (!e) return fail(e.error()), 0;
+    return keep(std::move(e.value()));
+  } catch (const std::exception& ex) {
+    return fail(std::string(source) + ": cannot load model (" + ex.what() + ")"), 0;
+  }
+}
+
+// A Keras file that keras.mjs read with h5wasm: the manifest JSON and `count` floats (keras.h);
+// arch_json "" for the seed network.
+EMSCRIPTEN_KEEPALIVE int gc_load_keras(const char* manifest, const float* data, size_t count, const char* arch_json,
+                                       const char* source) {
+  try {
+    auto m = load_keras_manifest(manifest, data, count, arch_json, source);
+    if (!m) return fail(m.error()), 0;
+    return keep(std::make_unique<Engine>(std::move(m.value())));
+  } catch (const std::exception& ex) {
+    return fail(std::string(source) + ": cannot load Keras model (" + ex.what() + ")"), 0;
+  }
+}
+
+// Changes the normalisation and/or class names of a loaded model (Engine::set_model_options:
+// only the keys named change). 1 on success; on an error nothing changed.
+EMSCRIPTEN_KEEPALIVE int gc_set_model_options(int handle, const char* options_json) {
+  try {
+    Engine* e = gradcam_js::loaded_engine(handle);
+    if (!e) return 0;
+    if (Status s = e->set_model_options(options_json ? options_json : ""); !s) return fail(s.error()), 0;
+    return 1;
+  } catch (const std::exception& ex) {
+    return fail(std::string("cannot change the model's options (") + ex.what() + ")"), 0;
+  }
+}
+
+EMSCRIPTEN_KEEPALIVE const char* gc_info(int handle) {
+  Engine* e = gradcam_js::loaded_engine(handle);
+  if (!e) return nullptr;
+  g_info = e->info_json();
+  return g_info.c_str();
+}
+
+EMSCRIPTEN_KEEPALIVE void gc_dispose(int handle) { g_engines.erase(handle); }
+
+}  // extern "C"

@@ -1,0 +1,129 @@
+// load.mjs: the one JS path from a model file to an engine handle, for the JS API (gradcam.mjs)
+// and the page (web/page.js). Both WebAssembly programs link the same loader
+// (engine/js/load.cpp), so this module only needs the Emscripten module to call it on:
+//   readFileBytes   the bytes of a file given as a File/Blob, URL, path (Node), ArrayBuffer or typed array
+//   modelOptionsJson what a model file may not say (mean, std, labels, size), as the loader's JSON
+//   loadModel       a model file or a Keras file (read with h5wasm, keras.mjs) -> a handle
+//   setModelOptions new mean/std/labels for a loaded engine
+import { lastError, megabytes, withBytes, withString } from './abi.mjs';
+import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
+
+export const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
+
+const tooLarge = (label, size, maxBytes) => new Error(`${label} is ${megabytes(size)}; files over ${megabytes(maxBytes)} are not read`);
+
+// The bytes of a file and the name messages use for it: `name` if given, else the file's own name,
+// path or URL, else `what` ('model', 'labels', 'image'). maxBytes: larger files are refused before
+// they are read (where their size is known first).
+export async function readFileBytes(file, what = 'model', { name, maxBytes = Infinity } = {}) {
+  if (typeof Blob !== 'undefined' && file instanceof Blob) {
+    const label = name || file.name || what;
+    if (file.size > maxBytes) throw tooLarge(label, file.size, maxBytes);
+    try {
+      return { bytes: new Uint8Array(await file.arrayBuffer()), source: label };
+    } catch (e) {
+      throw new Error(`${label}: the browser could not read the file (${e.message})`);
+    }
+  }
+  if (file instanceof ArrayBuffer) return { bytes: new Uint8Array(file), source: name || what };
+  if (ArrayBuffer.isView(file)) {
+    return { bytes: new Uint8Array(file.buffer, file.byteOffset, file.byteLength), source: name || what };
+  }
+  if (typeof file !== 'string' && !(file instanceof URL)) {
+    throw new Error(`the ${what} must be a File, Blob, URL, path, ArrayBuffer or typed array`);
+  }
+  const url = String(file);
+  if (isNode && !/^(https?|data|blob):/.test(url)) {
+    const fs = await import('node:fs/promises');
+    const path = url.startsWith('file:') ? new URL(url) : url;
+    try {
+      return { bytes: new Uint8Array(await fs.readFile(path)), source: name || url };
+    } catch (e) {
+      throw new Error(`${url}: cannot read ${what} file (${e.code || e.message})`);
+    }
+  }
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`${url}: cannot download ${what} (${e.message})`);
+  }
+  if (!response.ok) throw new Error(`${url}: cannot download ${what} (HTTP ${response.status})`);
+  const size = Number(response.headers.get('Content-Length'));
+  if (size > maxBytes) throw tooLarge(url, size, maxBytes);
+  return { bytes: new Uint8Array(await response.arrayBuffer()), source: name || url };
+}
+
+// What a model file may not say (LoadOptions in engine.h), checked and read into the JSON the core
+// takes. mean and std: three numbers each (torchvision's x = (pixel/255 - mean) / std); null or []
+// for none. labels: the class names as an array of strings, or a labels file (one name per line)
+// as its bytes (File, Blob, ArrayBuffer, typed array), as its text (a string holding a line
+// break), or as a URL or path (any other string). Keys left undefined are not sent.
+// `caller` and `valid` name the function and its keys in the message for an unknown key.
+export async function modelOptionsJson(options, caller, valid) {
+  const out = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!valid.includes(key)) {
+      throw new Error(`${caller}: unknown option "${key}" (valid: ${valid.join(', ')})`);
+    }
+    if (value === undefined) continue;
+    if ((key === 'mean' || key === 'std') && value !== null &&
+        !(Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+      throw new Error(`${key} must be an array of numbers, one per channel (e.g. [0.485, 0.456, 0.406]), not ${JSON.stringify(value)}`);
+    }
+    if (key === 'size' && !Number.isInteger(value)) throw new Error(`size must be a whole number, not ${JSON.stringify(value)}`);
+    out[key] = key === 'labels' && value !== null ? await labelsValue(value) : value;
+  }
+  return JSON.stringify(out);
+}
+
+async function labelsValue(labels) {
+  if (Array.isArray(labels)) {
+    if (!labels.every((l) => typeof l === 'string')) throw new Error('labels must be an array of strings');
+    return labels;
+  }
+  if (typeof labels === 'string' && /[\r\n]/.test(labels)) return labels;
+  const isBlob = typeof Blob !== 'undefined' && labels instanceof Blob;
+  if (typeof labels !== 'string' && !(labels instanceof URL) && !(labels instanceof ArrayBuffer) && !ArrayBuffer.isView(labels) && !isBlob) {
+    throw new Error('labels must be an array of class names or a labels file (URL, path, File, ArrayBuffer or its text)');
+  }
+  // The engine reads the text (parse_labels: one name per line, trailing blank lines ignored).
+  const { bytes } = await readFileBytes(labels, 'labels');
+  return new TextDecoder().decode(bytes);
+}
+
+// A model file (safetensors, ONNX) or a Keras HDF5 file / .keras archive, told apart by their bytes,
+// loaded into `module` (the JS API's core or the page's app). optionsJson: modelOptionsJson's
+// result; arch: a Keras weights file's architecture JSON (text or object). Resolves with the
+// engine's handle; rejects with the loader's message.
+export async function loadModel(module, bytes, source, { optionsJson = '{}', arch } = {}) {
+  let handle;
+  if (isHdf5(bytes) || isZip(bytes)) {
+    if (optionsJson !== '{}') throw new Error(`${source}: mean, std, labels and size apply to ONNX models; a Keras file says them itself`);
+    const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source) : readKerasFile(bytes, source));
+    const archText = arch === undefined || arch === null ? '' : typeof arch === 'string' ? arch : JSON.stringify(arch);
+    const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    handle = withBytes(module, floats, (dataPtr) => withString(module, manifest, (manifestPtr) =>
+      withString(module, archText, (archPtr) => withString(module, source, (src) =>
+        module._gc_load_keras(manifestPtr, dataPtr, data.length, archPtr, src)))), source);
+  } else {
+    if (arch !== undefined && arch !== null) throw new Error(`${source}: arch applies to Keras weights files only`);
+    handle = withBytes(module, bytes, (ptr) => withString(module, source, (src) => withString(module, optionsJson, (opt) =>
+      module._gc_load(ptr, bytes.length, src, opt))), source);
+  }
+  if (!handle) throw new Error(lastError(module));
+  return handle;
+}
+
+// New mean/std and/or labels for a loaded engine (modelOptionsJson's JSON); on an error nothing
+// changed and this throws the engine's message.
+export function setModelOptions(module, handle, optionsJson) {
+  if (!withString(module, optionsJson, (p) => module._gc_set_model_options(handle, p))) throw new Error(lastError(module));
+}
+
+// The engine's info JSON, parsed.
+export function engineInfo(module, handle) {
+  const info = module._gc_info(handle);
+  if (!info) throw new Error(lastError(module));
+  return JSON.parse(module.UTF8ToString(info));
+}
