@@ -17,7 +17,7 @@ endforeach()
 
 # An ES module that works in browsers and, given the bytes, in plain node.
 add_executable(gradcam_core engine/js/core.cpp)
-target_link_libraries(gradcam_core PRIVATE gradcam_engine)
+target_link_libraries(gradcam_core PRIVATE gradcam_engine gradcam_warnings)
 set_target_properties(gradcam_core PROPERTIES SUFFIX ".mjs")
 target_link_options(gradcam_core PRIVATE -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web
   -sEXPORT_NAME=createGradcamCore -sALLOW_MEMORY_GROWTH=1
