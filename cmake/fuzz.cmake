@@ -17,7 +17,7 @@ foreach(src ${GRADCAM_FUZZ_SOURCES})
   get_filename_component(target ${src} NAME_WE)   # fuzz_model
   string(REGEX REPLACE "^fuzz_" "" name ${target}) # model: its corpus and regressions folders
   add_executable(${target} ${src})
-  target_link_libraries(${target} PRIVATE gradcam_engine_internals)
+  target_link_libraries(${target} PRIVATE gradcam_engine_internals gradcam_warnings)
   target_compile_options(${target} PRIVATE -fsanitize=fuzzer,${GRADCAM_FUZZ_SANITIZERS} -fno-sanitize-recover=undefined)
   target_link_options(${target} PRIVATE -fsanitize=fuzzer,${GRADCAM_FUZZ_SANITIZERS})
   add_test(NAME fuzz.${name}

@@ -40,8 +40,7 @@ add_custom_command(
 file(GLOB GRADCAM_APP_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/web/app/*.cpp)
 add_executable(gradcam_app ${GRADCAM_APP_SOURCES} ${CMAKE_SOURCE_DIR}/engine/js/load.cpp ${GRADCAM_SHADER_HEADER})
 target_include_directories(gradcam_app PRIVATE ${CMAKE_BINARY_DIR}/web_generated ${CMAKE_SOURCE_DIR}/engine/js)
-target_link_libraries(gradcam_app PRIVATE gradcam_engine imgui)
-target_compile_options(gradcam_app PRIVATE -Wall -Wextra)
+target_link_libraries(gradcam_app PRIVATE gradcam_engine imgui gradcam_warnings)
 set_target_properties(gradcam_app PROPERTIES SUFFIX ".mjs")
 target_link_options(gradcam_app PRIVATE ${GRADCAM_WEB_GL_FLAGS}
   -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web -sEXPORT_NAME=createGradcamApp

@@ -20,19 +20,11 @@
 #include <sstream>
 #include <thread>
 
+#include "batch_index.h"
 #include "cli.h"
+#include "gradcam/dataset.h"
 
 namespace gradcam::cli {
-
-// ordered: the index reads settings first and the images last, as written.
-using json = nlohmann::ordered_json;
-
-const CommandOptions kBatchOptions = [] {
-  CommandOptions o{{"model", "input", "out", "shard", "jobs"}, {"resume", "overwrite", "quiet"}};
-  o.values.insert(o.values.end(), request_keys().begin(), request_keys().end());
-  return o;
-}();
-const CommandOptions kMergeIndexOptions{{"out"}, {"overwrite"}};
 
 namespace {
 
@@ -43,12 +35,6 @@ extern "C" void on_interrupt(int) {
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
 }
 
-struct Shard {
-  int k = 1, n = 1;  // the k-th (1-based) of n
-  bool whole() const { return n == 1; }
-  std::string text() const { return std::to_string(k) + "/" + std::to_string(n); }
-};
-
 Shard parse_shard(const std::string& t) {
   Shard s;
   char slash = 0, extra = 0;
@@ -56,12 +42,6 @@ Shard parse_shard(const std::string& t) {
   if (!(in >> s.k >> slash >> s.n) || slash != '/' || (in >> extra) || s.n < 1 || s.n > 100000 || s.k < 1 || s.k > s.n)
     throw UsageError{"--shard must be K/N with 1 <= K <= N (for example 2/8), got \"" + t + "\""};
   return s;
-}
-
-// index.jsonl / index.json for a whole run; index.shard-K-of-N.jsonl / .json for one shard.
-std::string index_name(const Shard& s, const char* ext) {
-  if (s.whole()) return std::string("index.") + ext;
-  return "index.shard-" + std::to_string(s.k) + "-of-" + std::to_string(s.n) + "." + ext;
 }
 
 // The output for an input: its relative path with ".png" appended. Appending keeps distinct
@@ -80,41 +60,6 @@ json run_settings(const Args& a, const Engine& engine, const ExplainSettings& s)
           {"colormap", colormap_name(s.colormap)},
           {"alpha", std::round(double(s.alpha) * 1e6) / 1e6},  // 0.45, not float's 0.449999988
           {"samples", s.options.smoothgrad_samples}};
-}
-
-// The finished index: the settings, then one entry per image sorted by file. merge-index writes
-// the same bytes from the shards' entries, so a sharded run and a single run agree exactly.
-std::string index_json(const json& settings, std::vector<json> entries) {
-  std::sort(entries.begin(), entries.end(),
-            [](const json& x, const json& y) { return x["file"].get<std::string>() < y["file"].get<std::string>(); });
-  json doc = settings;
-  doc["images"] = entries;
-  return doc.dump(2) + "\n";
-}
-
-std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
-
-// Names the first setting that differs, for --resume and merge-index.
-std::string settings_difference(const json& want, const json& got) {
-  for (auto it = want.begin(); it != want.end(); ++it)
-    if (!got.contains(it.key()) || got[it.key()] != it.value())
-      return it.key() + " was " + (got.contains(it.key()) ? got[it.key()].dump() : "absent") + ", now " + it.value().dump();
-  return "";
-}
-
-// Image files below `in`, as sorted relative paths with '/' separators.
-std::vector<std::string> list_images(const fs::path& in) {
-  std::vector<std::string> rels;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    std::string ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    bool image = ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif";
-    if (image && it->is_regular_file(ec)) rels.push_back(fs::relative(it->path(), in).generic_string());
-  }
-  if (ec) throw FileError{in.string() + ": cannot list folder (" + ec.message() + ")"};
-  std::sort(rels.begin(), rels.end());
-  return rels;
 }
 
 // Temporary files that a killed run of this shard left (ours by their suffix and by the name they
@@ -191,9 +136,7 @@ json explain_one(Engine& engine, const ExplainSettings& s, const fs::path& in, c
   return entry;
 }
 
-}  // namespace
-
-int cmd_batch(const Args& a) {
+int run_batch(const Args& a) {
   auto engine = load_engine(a);
   const ExplainSettings s = explain_settings(a, engine->model());
   const fs::path in = a.require("input"), out = a.require("out");
@@ -214,7 +157,7 @@ int cmd_batch(const Args& a) {
     throw UsageError{"--input " + in.string() + " is inside --out " + out.string() + ": choose an --out folder outside the input"};
   if (fs::exists(out, ec) && !fs::is_directory(out, ec)) throw FileError{out.string() + ": exists and is not a folder"};
 
-  std::vector<std::string> all = list_images(in);
+  std::vector<std::string> all = unwrap_file(files_below(in.string(), is_image_file_name));
   if (all.empty()) throw FileError{in.string() + ": no .jpg, .png, .bmp or .gif files"};
   std::vector<std::string> mine;
   for (size_t i = 0; i < all.size(); ++i)
@@ -348,47 +291,17 @@ int cmd_batch(const Args& a) {
   return failures ? 1 : 0;
 }
 
-int cmd_merge_index(const Args& a) {
-  const fs::path dir = a.require("out");
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw FileError{dir.string() + ": not a folder"};
-  // Every index.shard-K-of-N.json in the folder; all must share N and cover 1..N once.
-  std::map<int, fs::path> shards;
-  int n = 0;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    int k = 0, m = 0;
-    char tail[8] = {};
-    const std::string name = it->path().filename().string();
-    if (std::sscanf(name.c_str(), "index.shard-%d-of-%d.%5s", &k, &m, tail) != 3 || std::string(tail) != "json") continue;
-    if (n && m != n) throw FileError{dir.string() + ": holds shards of " + std::to_string(n) + " and of " + std::to_string(m) + " (one split per folder)"};
-    n = m;
-    shards[k] = it->path();
-  }
-  if (!n) throw FileError{dir.string() + ": no index.shard-K-of-N.json files (write them with batch --shard K/N)"};
-  for (int k = 1; k <= n; ++k)
-    if (!shards.count(k))
-      throw FileError{"shard " + std::to_string(k) + "/" + std::to_string(n) + " is missing (" +
-                      (dir / index_name(Shard{k, n}, "json")).string() + "): run it, or finish it with --resume"};
-  json settings;
-  std::vector<json> entries;
-  for (const auto& [k, path] : shards) {
-    std::vector<uint8_t> bytes = read_file(path.string());
-    json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("images") || !doc["images"].is_array())
-      throw FileError{path.string() + ": is not a batch index"};
-    for (const json& e : doc["images"]) entries.push_back(e);
-    doc.erase("images");
-    doc.erase("shard");
-    if (k == 1) {
-      settings = doc;
-    } else if (std::string diff = settings_difference(settings, doc); !diff.empty() || doc.size() != settings.size()) {
-      throw FileError{path.string() + ": was made with other settings than shard 1 (" + diff + ")"};
-    }
-  }
-  const fs::path target = dir / "index.json";
-  write_file_atomic(target, bytes_of(index_json(settings, entries)), a.has("overwrite"));
-  std::printf("%zu images from %d shards; index: %s\n", entries.size(), n, target.string().c_str());
-  return 0;
+}  // namespace
+
+Command batch_command() {
+  CommandOptions options{{"model", "input", "out", "shard", "jobs"}, {"resume", "overwrite", "quiet"}};
+  options.values.insert(options.values.end(), request_keys().begin(), request_keys().end());
+  return {"batch", nullptr, run_batch, options,
+          "--model F --input DIR --out DIR [explain options] [--jobs N] [--shard K/N]\n"
+          "[--resume | --overwrite] [--quiet]",
+          "explain every image below DIR: DIR/<relative path>.png overlays (a/x.jpg ->\n"
+          "a/x.jpg.png), DIR/index.jsonl as it goes and DIR/index.json at the end; exits 1\n"
+          "when an image could not be explained (the index says which and why), 130 on Ctrl-C"};
 }
 
 }  // namespace gradcam::cli

@@ -1,6 +1,6 @@
 // What the CLI's commands share: their option parser, the two kinds of error (a usage error exits 2,
 // a file that cannot be used exits 1), file I/O that never leaves a partial file, the explain
-// settings and the progress bar.
+// settings, the progress bar and the shape of a command.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -87,10 +87,26 @@ struct Progress {
   void update(size_t done, const std::string& extra = "") const;
 };
 
-int cmd_batch(const Args& a);
-int cmd_merge_index(const Args& a);
-int cmd_evaluate(const Args& a);
-int cmd_import_keras(const Args& a);
-extern const CommandOptions kBatchOptions, kMergeIndexOptions, kEvaluateOptions;
+// A command: one file (info.cpp, accuracy.cpp, ...) that says what it takes and what it does, and
+// runs it. main.cpp dispatches on the name through the table of them and writes the usage text
+// from their synopses and help.
+struct Command {
+  const char* name;
+  const char* alias;  // another name it answers to (nullptr: none)
+  int (*run)(const Args&);
+  CommandOptions options;  // commands with --model also take kModelOptions (added by the table)
+  const char* synopsis;    // the options, as the usage text shows them (lines after the first indented)
+  const char* help;        // what it does, one line or a few
+};
+
+Command info_command();
+Command explain_command();
+Command accuracy_command();
+Command evaluate_command();
+Command batch_command();
+Command merge_index_command();
+Command import_keras_command();
+Command init_model_command();
+Command bench_command();
 
 }  // namespace gradcam::cli

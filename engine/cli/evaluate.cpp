@@ -7,14 +7,12 @@
 #include <sstream>
 
 #include "cli.h"
+#include "gradcam/dataset.h"
 #include "gradcam/metrics.h"
 
 namespace gradcam::cli {
 
 using json = nlohmann::ordered_json;
-
-const CommandOptions kEvaluateOptions{{"model", "data", "methods", "layer", "crop", "limit", "steps", "csv"},
-                                      {"json", "quiet", "overwrite"}};
 
 namespace {
 
@@ -25,24 +23,14 @@ constexpr int kMetrics = 5;
 // One image: a file, or a record of a CIFAR-10 binary batch.
 struct Sample {
   fs::path file;
-  const std::vector<uint8_t>* batch = nullptr;
+  const CifarBatch* batch = nullptr;
   size_t record = 0;
 };
 
-Image sample_image(const Sample& s) {
-  if (!s.batch) return load_image(s.file.string());
-  Image img{32, 32, std::vector<uint8_t>(32 * 32 * 4, 255)};
-  const uint8_t* r = s.batch->data() + s.record * 3073 + 1;  // label byte, then R, G, B planes
-  for (int i = 0; i < 1024; ++i)
-    for (int c = 0; c < 3; ++c) img.rgba[size_t(i) * 4 + size_t(c)] = r[size_t(c) * 1024 + size_t(i)];
-  return img;
-}
+Image sample_image(const Sample& s) { return s.batch ? s.batch->image(s.record) : load_image(s.file.string()); }
 
-}  // namespace
-
-int cmd_evaluate(const Args& a) {
+int run_evaluate(const Args& a) {
   auto engine = load_engine(a);
-  const Architecture& arch = engine->arch();
   std::vector<std::pair<std::string, std::string>> fields;
   for (const char* key : {"layer", "crop"})
     if (a.has(key)) fields.emplace_back(key, a.get(key));
@@ -68,29 +56,18 @@ int cmd_evaluate(const Args& a) {
   fs::path dir = a.require("data");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw FileError{dir.string() + ": not a folder"};
-  std::vector<fs::path> bins, files;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    std::string ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if (ext == ".bin") bins.push_back(it->path());
-    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif") files.push_back(it->path());
-  }
-  std::sort(bins.begin(), bins.end());
-  std::sort(files.begin(), files.end());
-  std::vector<std::vector<uint8_t>> batches;
+  std::vector<std::string> bins = unwrap_file(files_below(dir.string(), is_cifar_batch_name));
+  std::vector<CifarBatch> batches;
   std::vector<Sample> samples;
   if (!bins.empty()) {
-    auto test = std::find_if(bins.begin(), bins.end(), [](const fs::path& p) { return p.filename() == "test_batch.bin"; });
-    if (test != bins.end()) bins = {*test};
-    batches.reserve(bins.size());
-    for (const fs::path& b : bins) {
-      batches.push_back(read_file(b.string()));
-      if (batches.back().size() % 3073) throw FileError{b.string() + ": size is not a multiple of 3073 bytes (not a CIFAR-10 batch)"};
-      for (size_t r = 0; r < batches.back().size() / 3073; ++r) samples.push_back({b, &batches.back(), r});
+    bins = evaluation_batches(bins);
+    batches.reserve(bins.size());  // samples point into it
+    for (const std::string& b : bins) {
+      batches.push_back(unwrap_file(read_cifar_batch((dir / b).string())));
+      for (size_t r = 0; r < batches.back().size(); ++r) samples.push_back({dir / b, &batches.back(), r});
     }
   } else {
-    for (const fs::path& f : files) samples.push_back({f});
+    for (const std::string& f : unwrap_file(files_below(dir.string(), is_image_file_name))) samples.push_back({dir / f});
   }
   if (samples.empty()) throw FileError{dir.string() + ": no images and no CIFAR-10 *.bin files"};
   // --limit N: N images spread evenly over the sorted list (class folders sort by class, so the
@@ -169,6 +146,18 @@ int cmd_evaluate(const Args& a) {
     std::printf("\n");
   }
   return 0;
+}
+
+}  // namespace
+
+Command evaluate_command() {
+  return {"evaluate", nullptr, run_evaluate,
+          {{"model", "data", "methods", "layer", "crop", "limit", "steps", "csv"}, {"json", "quiet", "overwrite"}},
+          "--model F --data DIR [--methods a,b,...] [--layer NAME] [--crop MODE] [--limit N]\n"
+          "[--steps N] [--json] [--csv FILE [--overwrite]] [--quiet]",
+          "how faithful each method's maps are: deletion and insertion areas (RISE), ROAD\n"
+          "MoRF/LeRF, confidence change of the top 20%; means over the images (or the\n"
+          "CIFAR-10 test batch); --limit N takes N images spread over the sorted list"};
 }
 
 }  // namespace gradcam::cli

@@ -38,7 +38,8 @@ void write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes, 
   if (fs::is_directory(path, ec)) throw FileError{path.string() + ": is a folder"};
   // The temporary name is in the same folder, so the rename cannot cross file systems.
   fs::path tmp = path;
-  tmp += "." + std::to_string(::getpid()) + kPartialSuffix;
+  tmp += ".";  // appended piece by piece: GCC 12's -Wrestrict misreads "." + std::string&& at -O3
+  tmp += std::to_string(::getpid()) + kPartialSuffix;
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f || !f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size())) || !f.flush()) {

@@ -9,7 +9,9 @@
 
 namespace gradcam::cli {
 
-int cmd_import_keras(const Args& a) {
+namespace {
+
+int run_import_keras(const Args& a) {
   const std::string in = a.require("model"), out = a.require("out");
   for (const char* input : {"model", "arch"})
     if (a.has(input) && same_path(out, a.get(input)))
@@ -38,6 +40,16 @@ int cmd_import_keras(const Args& a) {
   std::printf("wrote %s: %zu layers, %zu parameters, %zu classes\n", out.c_str(), model->arch.layers.size(), values,
               model->arch.classes.size());
   return 0;
+}
+
+}  // namespace
+
+Command import_keras_command() {
+  return {"import-keras", nullptr, run_import_keras, {{"model", "out", "arch"}, {"overwrite"}},
+          "FILE.h5 --out F [--arch FILE.json] [--overwrite]",
+          "convert a Keras file (.h5 from save_weights / save, .weights.h5, .keras) to the model\n"
+          "file; the architecture is --arch if given, else the file's model_config, else\n"
+          "the seed network (--model FILE.h5 works wherever a model file does)"};
 }
 
 }  // namespace gradcam::cli

@@ -1,4 +1,5 @@
-// The progress bar of eval and batch: done/total, rate and time left, redrawn in place on stderr.
+// The progress bar of accuracy, evaluate and batch: done/total, rate and time left, redrawn in
+// place on stderr.
 #include <chrono>
 #include <cstdio>
 

@@ -135,8 +135,8 @@ class Engine {
   }
 
   // Every conv layer's map from one forward and one backward pass (methods gradcam, gradcam++,
-  // xgradcam, hirescam, layercam, eigencam): {probabilities, top, target, layers: [{name, height,
-  // width, channels, cam: {width, height, data}}], timings}.
+  // xgradcam, hirescam, layercam, eigencam, random): {probabilities, top, target, layers: [{name,
+  // height, width, channels, cam: {width, height, data}}], timings}.
   explainAll(image, options = {}) {
     const t0 = (globalThis.performance || Date).now();
     const r = this._run('_gc_explain_all', image, options);

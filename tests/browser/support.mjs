@@ -1,6 +1,8 @@
 // Shared set-up for the browser tests and the page benchmark: the real static server
 // (tools/serve.mjs) on a free port, and Debian's Chromium driven by playwright-core, headless,
-// with WebGL2 through SwiftShader (flags from ENVIRONMENT.md).
+// with WebGL2 through SwiftShader: no GPU is needed (--use-angle=swiftshader with
+// --enable-unsafe-swiftshader), and the background-networking flags keep Chromium from flooding a
+// closed network with connections.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';

@@ -70,7 +70,7 @@ test('explain --json --dump-input: native and wasm agree for layers, methods, sc
   }
 });
 
-test('info --json and eval agree', () => {
+test('info --json and accuracy agree, and eval is accuracy by its old name', () => {
   const { n, w } = both(['info', '--model', model, '--json']);
   assert.equal(n.status, 0);
   assert.equal(n.stdout, w.stdout);
@@ -79,8 +79,11 @@ test('info --json and eval agree', () => {
     fs.mkdirSync(path.join(data, cls), { recursive: true });
     fs.writeFileSync(path.join(data, cls, `${seed}.png`), encodePng(testPixels(32, 32, seed)));
   }
-  const e = both(['eval', '--model', model, '--data', data, '--json']);
+  const e = both(['accuracy', '--model', model, '--data', data, '--json']);
   assert.equal(e.n.status, 0, e.n.stderr);
+  const old = run(nativeCli, ['eval', '--model', model, '--data', data, '--json']);
+  assert.equal(old.status, 0, old.stderr);
+  assert.equal(old.stdout, e.n.stdout);
   const jn = JSON.parse(e.n.stdout);
   assert.equal(jn.images, 3);
   assert.equal(jn.confusion.flat().reduce((a, b) => a + b, 0), 3);

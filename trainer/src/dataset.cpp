@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "gradcam/dataset.h"
 #include "gradcam/image.h"
 #include "hash_random.h"
 
@@ -18,7 +19,7 @@ using gradcam::make_error;
 
 namespace {
 
-constexpr int kCifarSide = 32, kCifarRecord = 1 + 3 * 32 * 32;
+constexpr int kCifarSide = gradcam::CifarBatch::kSide;
 
 bool read_bytes(const fs::path& p, std::vector<uint8_t>& out) {
   std::ifstream f(p, std::ios::binary);
@@ -27,36 +28,11 @@ bool read_bytes(const fs::path& p, std::vector<uint8_t>& out) {
   return true;
 }
 
-bool is_image_name(const fs::path& p) {
-  std::string e = p.extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp" || e == ".gif";
-}
-
-std::vector<fs::path> sorted_entries(const fs::path& dir) {
-  std::vector<fs::path> v;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) v.push_back(e.path());
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
 gradcam::Result<Dataset> load_image_folder(const fs::path& dir, const std::vector<std::string>& classes,
                                            OnBadImage on_bad, int threads, LoadReport* report) {
-  std::error_code ec;
-  std::vector<std::pair<int, fs::path>> files;
-  for (const fs::path& p : sorted_entries(dir)) {
-    if (!fs::is_directory(p, ec)) continue;
-    const std::string name = p.filename().string();
-    auto it = std::find(classes.begin(), classes.end(), name);
-    if (it == classes.end()) {
-      std::string list;
-      for (const auto& c : classes) list += (list.empty() ? "" : ", ") + c;
-      return make_error(p.string() + ": folder is not one of the classes (" + list + ")");
-    }
-    for (const fs::path& f : sorted_entries(p))
-      if (is_image_name(f)) files.push_back({int(it - classes.begin()), f});
-  }
+  auto listed = gradcam::class_folder_images(dir.string(), classes);
+  if (!listed) return make_error(listed.error());
+  const std::vector<gradcam::LabelledFile>& files = *listed;
   if (files.empty())
     return make_error(dir.string() + ": no images found (expected <class>/*.jpg|png folders named after the classes)");
 
@@ -70,7 +46,7 @@ gradcam::Result<Dataset> load_image_folder(const fs::path& dir, const std::vecto
 #pragma omp parallel for schedule(dynamic, 256) num_threads(std::max(threads, 1))
   for (size_t i = 0; i < files.size(); ++i) {
     std::vector<uint8_t> bytes;
-    if (!read_bytes(files[i].second, bytes)) {
+    if (!read_bytes(files[i].path, bytes)) {
       error[i] = "cannot read the file";
       continue;
     }
@@ -79,7 +55,7 @@ gradcam::Result<Dataset> load_image_folder(const fs::path& dir, const std::vecto
       error[i] = img.error();
       continue;
     }
-    d.labels[i] = files[i].first;
+    d.labels[i] = files[i].label;
     uint8_t* dst = d.pixels.data() + int64_t(i) * per;
     if (img->width == d.width && img->height == d.height) {
       for (int k = 0; k < d.width * d.height; ++k)
@@ -93,7 +69,7 @@ gradcam::Result<Dataset> load_image_folder(const fs::path& dir, const std::vecto
   size_t kept = 0;
   for (size_t i = 0; i < files.size(); ++i) {
     if (!error[i].empty()) {
-      const std::string msg = files[i].second.string() + ": " + error[i];
+      const std::string msg = files[i].path + ": " + error[i];
       if (on_bad == OnBadImage::stop)
         return make_error(msg + " (use --on-bad-image skip to leave bad images out)");
       if (report) report->skipped.push_back(msg);
@@ -116,25 +92,15 @@ gradcam::Result<Dataset> load_image_folder(const fs::path& dir, const std::vecto
 gradcam::Result<Dataset> load_cifar_binary(const std::vector<std::string>& files) {
   Dataset d;
   d.height = d.width = kCifarSide;
-  const int plane = kCifarSide * kCifarSide;
   for (const std::string& f : files) {
-    std::vector<uint8_t> bytes;
-    if (!read_bytes(f, bytes)) return make_error(f + ": cannot read the file");
-    if (bytes.empty() || bytes.size() % kCifarRecord)
-      return make_error(f + ": " + std::to_string(bytes.size()) +
-                        " bytes is not a whole number of CIFAR-10 records (1 label byte + 3,072 pixel bytes)");
-    const size_t n = bytes.size() / kCifarRecord;
+    auto batch = gradcam::read_cifar_batch(f);
+    if (!batch) return make_error(batch.error());
     const size_t base = d.labels.size();
-    d.labels.resize(base + n);
-    d.pixels.resize((base + n) * size_t(3 * plane));
-    for (size_t r = 0; r < n; ++r) {
-      const uint8_t* rec = bytes.data() + r * kCifarRecord;
-      if (rec[0] > 9) return make_error(f + ": record " + std::to_string(r) + " has label " + std::to_string(rec[0]) +
-                                        " (CIFAR-10 labels are 0..9)");
-      d.labels[base + r] = rec[0];
-      uint8_t* dst = d.pixels.data() + (base + r) * size_t(3 * plane);
-      for (int k = 0; k < plane; ++k)  // planes R, G, B -> interleaved HWC
-        for (int c = 0; c < 3; ++c) dst[k * 3 + c] = rec[1 + c * plane + k];
+    d.labels.resize(base + batch->size());
+    d.pixels.resize(d.labels.size() * gradcam::CifarBatch::kPixelBytes);
+    for (size_t r = 0; r < batch->size(); ++r) {
+      d.labels[base + r] = batch->label(r);
+      batch->copy_rgb(r, d.pixels.data() + (base + r) * gradcam::CifarBatch::kPixelBytes);
     }
   }
   return d;

@@ -1,6 +1,7 @@
 // The model file: safetensors with Keras layer names and layouts, plus the architecture as JSON in
-// __metadata__.architecture. This file is the single source of truth for the network, its classes
-// and its weight layout; the engine, the CLI, the page and the trainer all read it.
+// __metadata__.architecture: the network, its classes and its weight layout in one file, which the
+// trainer and init-model write. It is one of the model formats the engine reads; Keras (.h5,
+// .keras) and ONNX files are models too (keras.h, formats/onnx_import.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -70,7 +71,7 @@ struct ModelLimits {
 };
 
 // Parses the architecture JSON and computes every layer's input and output shape.
-// Errors name the layer and the field ("layer 3 (conv2d_2): kernel must be two positive integers").
+// Errors name the layer and the field ("layer 3 (conv2d_2): kernel must be two integers from 1 to 4096").
 Result<Architecture> parse_architecture(const std::string& json);
 std::string architecture_to_json(const Architecture& arch);
 // Shape inference only (parse_architecture already does it); used after editing layers in code.

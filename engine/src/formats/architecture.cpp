@@ -38,7 +38,19 @@ std::string layer_label(size_t i, const LayerSpec& l) {
   return "layer " + std::to_string(i) + " (" + (l.name.empty() ? layer_type_name(l.type) : l.name) + ")";
 }
 
-// Reads a pair like "kernel":[3,3] (or a single integer meaning both).
+// One side of a pair: a JSON integer in [1, ModelLimits::kMaxSide], compared as int64 before it
+// becomes an int (4294967299 must not read as 3).
+bool read_side(const json& v, int& out) {
+  if (!v.is_number_integer()) return false;
+  if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(ModelLimits::kMaxSide) : v.get<int64_t>() > ModelLimits::kMaxSide)
+    return false;
+  const int64_t side = v.get<int64_t>();
+  if (side < 1) return false;
+  out = int(side);
+  return true;
+}
+
+// Reads a pair like "kernel":[3,3] (or a single integer meaning both), each in [1, kMaxSide].
 bool read_pair(const json& j, const char* key, int& a, int& b, int fallback_a, int fallback_b) {
   if (!j.contains(key)) {
     a = fallback_a;
@@ -46,15 +58,8 @@ bool read_pair(const json& j, const char* key, int& a, int& b, int fallback_a, i
     return fallback_a > 0;
   }
   const json& v = j.at(key);
-  if (v.is_number_integer()) {
-    a = b = v.get<int>();
-  } else if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer()) {
-    a = v[0].get<int>();
-    b = v[1].get<int>();
-  } else {
-    return false;
-  }
-  return a > 0 && b > 0 && a <= ModelLimits::kMaxSide && b <= ModelLimits::kMaxSide;
+  if (v.is_array() && v.size() == 2) return read_side(v[0], a) && read_side(v[1], b);
+  return read_side(v, a) && read_side(v, b);
 }
 
 // An integer field in [lo, hi]. JSON numbers such as 4e80 are refused here, before a conversion to
@@ -199,18 +204,18 @@ Result<Architecture> parse_architecture(const std::string& text) {
         if (!read_int(lj, "filters", 1, ModelLimits::kMaxChannels, l.filters))
           return make_error(where + ": filters must be an integer 1.." + std::to_string(ModelLimits::kMaxChannels));
         if (!read_pair(lj, "kernel", l.kernel_h, l.kernel_w, 0, 0))
-          return make_error(where + ": kernel must be two positive integers");
+          return make_error(where + ": kernel must be two integers from 1 to " + std::to_string(ModelLimits::kMaxSide));
         if (!read_pair(lj, "strides", l.stride_h, l.stride_w, 1, 1))
-          return make_error(where + ": strides must be two positive integers");
+          return make_error(where + ": strides must be two integers from 1 to " + std::to_string(ModelLimits::kMaxSide));
         auto p = read_padding(lj, where);
         if (!p) return make_error(p.error());
         l.padding = *p;
       } else if (type == "max_pool2d") {
         l.type = LayerType::max_pool2d;
         if (!read_pair(lj, "pool", l.pool_h, l.pool_w, 2, 2))
-          return make_error(where + ": pool must be two positive integers");
+          return make_error(where + ": pool must be two integers from 1 to " + std::to_string(ModelLimits::kMaxSide));
         if (!read_pair(lj, "strides", l.stride_h, l.stride_w, l.pool_h, l.pool_w))
-          return make_error(where + ": strides must be two positive integers");
+          return make_error(where + ": strides must be two integers from 1 to " + std::to_string(ModelLimits::kMaxSide));
         auto p = read_padding(lj, where);
         if (!p) return make_error(p.error());
         l.padding = *p;

@@ -43,7 +43,7 @@ Result<int> parse_target(const Architecture& arch, const std::string& text) {
     if (arch.classes[size_t(i)] == text) return i;
   const bool negative = text[0] == '-';
   const std::string magnitude = negative ? text.substr(1) : text;
-  bool digits = !magnitude.empty() && magnitude.size() < 9 && std::all_of(magnitude.begin(), magnitude.end(), ::isdigit);
+  bool digits = !magnitude.empty() && magnitude.size() < 9 && std::all_of(magnitude.begin(), magnitude.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (digits) {
     int v = std::stoi(magnitude);
     if (!negative && v < n) return v;

@@ -69,6 +69,17 @@ TEST_CASE("architecture errors name the layer and the problem") {
   json bad = j;
   bad["layers"][4]["kernel"] = json::array({3});
   CHECK(parse_architecture(bad.dump()).error().find("layer 4 (conv2d_2): kernel") != std::string::npos);
+  // Sides are range-checked before they become an int: 4294967299 = 2^32 + 3 must not read as 3.
+  for (const json& kernel : {json::array({4294967299LL, 3}), json(4294967299LL), json::array({3, -3}),
+                             json::array({3, 18446744073709551615ULL})}) {
+    bad = j;
+    bad["layers"][4]["kernel"] = kernel;
+    CHECK(parse_architecture(bad.dump()).error().find("layer 4 (conv2d_2): kernel must be two integers from 1 to") !=
+          std::string::npos);
+  }
+  bad = j;
+  bad["layers"][4]["strides"] = json::array({1, 4294967297LL});
+  CHECK(parse_architecture(bad.dump()).error().find("layer 4 (conv2d_2): strides must be two integers") != std::string::npos);
   bad = j;
   bad["layers"][2]["type"] = "conv3d";
   CHECK(parse_architecture(bad.dump()).error().find("unknown layer type \"conv3d\"") != std::string::npos);

@@ -186,6 +186,13 @@ TEST_CASE("method, score and target names parse, and unknown ones list the valid
   CHECK(*parse_target(arch, "9") == 9);
   CHECK(!parse_target(arch, "10").ok());
   CHECK(!parse_target(arch, "-1").ok());
+  // Non-ASCII names: bytes >= 0x80 are never digits (a plain char into ::isdigit was undefined).
+  CHECK(parse_target(arch, "\xc3\xa9t\xc3\xa9").error().find("unknown target \"\xc3\xa9t\xc3\xa9\"") == 0);
+  CHECK(parse_target(arch, "\xd9\xa3").error().find("unknown target") == 0);  // ARABIC-INDIC DIGIT THREE
+  CHECK(parse_target(arch, "-\xff").error().find("unknown target") == 0);
+  Architecture accented = arch;
+  accented.classes[5] = "\xc3\xa9l\xc3\xa9phant";
+  CHECK(*parse_target(accented, "\xc3\xa9l\xc3\xa9phant") == 5);
   const auto graph = graph_from_model(random_model(arch, 1));
   REQUIRE(graph.ok());
   CHECK(*find_layer(*graph, "auto") == 15);  // conv2d_8
