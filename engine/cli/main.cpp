@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "gradcam/contract.h"
 
 using namespace gradcam;
 using namespace gradcam::cli;
@@ -25,8 +26,8 @@ commands:
              classes, input shape, layers with output shapes (ONNX: the nodes that can be
              explained, with op type and output shape)
   explain  --model F --image F [--layer NAME] [--method NAME] [--target auto|INDEX|NAME]
-           [--score logit|probability] [--crop center|squash|letterbox]
-           [--colormap turbo|jet|viridis|inferno] [--alpha A] [--samples N]
+           [--score {scores}] [--crop {crops}]
+           [--colormap {colormaps}] [--alpha A] [--samples N]
            [--out overlay.png] [--overwrite] [--json] [--dump-input]
              classify an image and explain the prediction
   eval     --model F --data DIR [--crop MODE] [--json] [--limit N] [--quiet]
@@ -61,9 +62,13 @@ model options (every command with --model): F is a model file (.safetensors), a 
   --size N                   input height and width for a model whose size is dynamic
 )";
 
-// The usage text, with the methods as the method table lists them.
+// The usage text, with the scores, crop modes, colormaps and methods as the engine's tables list them.
 std::string usage() {
   std::string text = kUsage, line = "\nmethods:";
+  for (const auto& [slot, names] : {std::pair{"{scores}", names_text(kScoreNames, "|")},
+                                    std::pair{"{crops}", names_text(kCropModeNames, "|")},
+                                    std::pair{"{colormaps}", names_text(colormap_names(), "|")}})
+    text.replace(text.find(slot), std::strlen(slot), names);
   for (const MethodDescriptor& d : method_table()) {
     if (line.size() + std::strlen(d.name) + 1 > 96) {
       text += line + "\n";
@@ -79,9 +84,8 @@ void print_summary(const Engine& engine, const Explanation& e, const std::string
   std::printf("%s%s\n", image.c_str(), engine.model().trained() ? "" : "  (untrained model: random weights)");
   for (const ClassScore& s : top_k(e.probabilities, 5))
     std::printf("  %-12s %6.2f%%\n", arch.classes[size_t(s.index)].c_str(), 100.0 * s.probability);
-  std::printf("explained %s with %s at %s (%dx%dx%d), score %s; %.2f ms\n", arch.classes[size_t(e.target)].c_str(),
-              method_name(e.method), layer_name(engine.model(), e.layer).c_str(), e.layer_shape.h, e.layer_shape.w, e.layer_shape.c,
-              score_name(e.score), e.forward_ms + e.backward_ms + e.cam_ms);
+  std::printf("%s, score %s \u00b7 %.2f ms\n", explanation_summary(engine.model(), e).c_str(), score_name(e.score),
+              e.forward_ms + e.backward_ms + e.cam_ms);
 }
 
 int cmd_info(const Args& a) {
@@ -92,7 +96,7 @@ int cmd_info(const Args& a) {
   }
   const Architecture& arch = engine->arch();
   std::printf("model: %s (%s)\n", a.get("model").c_str(), engine->model().trained() ? "trained" : "untrained: random weights");
-  if (engine->is_onnx()) {
+  if (arch.layers.empty()) {  // no layer list (ONNX): the graph's explainable nodes
     const Graph& g = engine->graph();
     std::printf("input: %s [1,%d,%d,%d] (NCHW), x = pixel/255%s\n", g.input.name.c_str(), arch.channels, arch.height,
                 arch.width, arch.mean.empty() ? " (no --mean/--std)" : " then (x - mean) / std");
@@ -318,15 +322,17 @@ int cmd_bench(const Args& a) {
   };
   const Graph& graph = net.graph();
   time("forward", [&] { net.forward(input.data()); });
-  // The default layer (the seed network's conv2d_8), and for the model file two earlier ones.
-  std::vector<std::string> layers = {"auto"};
-  if (!engine->is_onnx()) layers = {"conv2d_8", "conv2d_2", "conv2d"};
-  for (const std::string& layer : layers) {
-    auto idx = find_layer(graph, layer);
-    if (!idx) continue;
+  // The default layer (the seed network's conv2d_8) and, for a model with a layer list, two earlier
+  // ones (the seed network's conv2d_2 and conv2d): maps of other sizes cost differently.
+  std::vector<int> layers = {graph.default_layer};
+  if (const std::vector<int> all = explainable_nodes(graph); !engine->arch().layers.empty() && all.size() > 1)
+    for (int i : {all[all.size() / 4], all.front()})
+      if (std::find(layers.begin(), layers.end(), i) == layers.end()) layers.push_back(i);
+  for (int layer : layers) {
+    if (layer < 0) continue;
     ExplainOptions o;
-    o.layer = *idx;
-    time("gradcam " + graph.nodes[size_t(*idx)].name, [&] { (void)explain(net, input.data(), o); });
+    o.layer = layer;
+    time("gradcam " + graph.nodes[size_t(layer)].name, [&] { (void)explain(net, input.data(), o); });
   }
   const std::vector<int> explainable = explainable_nodes(graph);
   if (!explainable.empty()) {
