@@ -83,12 +83,14 @@ function withString(core, text, fn) {
   }
 }
 
-// What a model file may not say (LoadOptions in engine.h), checked and read into the JSON the core
-// takes. mean and std: three numbers each (torchvision's x = (pixel/255 - mean) / std); null or []
-// for none. labels: the class names as an array of strings, or a labels file (one name per line)
-// as its bytes (ArrayBuffer, typed array), as its text (a string holding a line break), or as a
-// URL or path (any other string). Keys left undefined are not sent.
-// `caller` and `valid` name the function and its keys in the message for an unknown key.
+// What a model file may not say (LoadOptions in engine.h) as the JSON the core takes; the core's
+// contract (parse_load_options) checks every value. mean and std: three numbers each
+// (torchvision's x = (pixel/255 - mean) / std); null or [] for none. labels: the class names as an
+// array of strings, or a labels file (one name per line) as its bytes (ArrayBuffer, typed array),
+// as its text (a string holding a line break), or as a URL or path (any other string): a file is
+// read here, the engine parses its text. Keys left undefined are not sent.
+// `caller` and `valid` name the function and its keys (model and arch are this API's own) in the
+// message for an unknown key.
 async function modelOptionsJson(options, caller, valid) {
   const out = {};
   for (const [key, value] of Object.entries(options)) {
@@ -96,21 +98,22 @@ async function modelOptionsJson(options, caller, valid) {
       throw new Error(`${caller}: unknown option "${key}" (valid: ${valid.join(', ')})`);
     }
     if (value === undefined) continue;
-    if ((key === 'mean' || key === 'std') && value !== null &&
-        !(Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
-      throw new Error(`${key} must be an array of numbers, one per channel (e.g. [0.485, 0.456, 0.406]), not ${JSON.stringify(value)}`);
-    }
-    if (key === 'size' && !Number.isInteger(value)) throw new Error(`size must be a whole number, not ${JSON.stringify(value)}`);
     out[key] = key === 'labels' && value !== null ? await labelsValue(value) : value;
   }
-  return JSON.stringify(out);
+  return optionsText(out);
+}
+
+// An options object as the JSON the core reads. JSON has no NaN or Infinity (stringify would
+// send null, which means "absent"): such a value is an error naming its key, not a default.
+function optionsText(options) {
+  return JSON.stringify(options, (key, value) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`${key} must be a finite number, not ${value}`);
+    return value;
+  });
 }
 
 async function labelsValue(labels) {
-  if (Array.isArray(labels)) {
-    if (!labels.every((l) => typeof l === 'string')) throw new Error('labels must be an array of strings');
-    return labels;
-  }
+  if (Array.isArray(labels)) return labels;
   if (typeof labels === 'string' && /[\r\n]/.test(labels)) return labels;
   if (typeof labels !== 'string' && !(labels instanceof URL) && !(labels instanceof ArrayBuffer) && !ArrayBuffer.isView(labels)) {
     throw new Error('labels must be an array of class names or a labels file (URL, path, ArrayBuffer or its text)');
@@ -174,8 +177,19 @@ class Engine {
     const rgba = checkImage(image);
     if (options === null || typeof options !== 'object') throw new Error('options must be an object');
     const json = withBytes(core, rgba, (imgPtr) =>
-      withString(core, JSON.stringify(options), (optPtr) =>
+      withString(core, optionsText(options), (optPtr) =>
         core[entry](this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
+    if (!json) throw new Error(lastError(core));
+    return JSON.parse(core.UTF8ToString(json));
+  }
+
+  // Explain options checked and resolved as explain() would, without running anything: {layer (the
+  // node's name), method, target (a class index, -1 for the top class), score, crop, colormap,
+  // alpha, samples}. Errors name the key (the widget puts its own name in front).
+  parseRequest(options = {}) {
+    const core = this._live();
+    if (options === null || typeof options !== 'object') throw new Error('options must be an object');
+    const json = withString(core, optionsText(options), (optPtr) => core._gc_parse_request(this._handle, optPtr));
     if (!json) throw new Error(lastError(core));
     return JSON.parse(core.UTF8ToString(json));
   }
@@ -193,8 +207,8 @@ class Engine {
   }
 
   // Classifies and explains. options: layer (a conv layer name, default the last), method
-  // (default 'gradcam'), target ('auto', a class index or name), score ('logit' | 'probability'),
-  // crop ('center' | 'squash' | 'letterbox'), samples (SmoothGrad).
+  // (default 'gradcam'), target ('auto', a class index or name), score, crop (the names
+  // info.names.scores and info.names.crops list), samples (SmoothGrad).
   explain(image, options = {}) {
     const t0 = (globalThis.performance || Date).now();
     const r = this._run('_gc_explain', image, options);
@@ -212,6 +226,7 @@ class Engine {
       layer: r.layer,
       method: r.method,
       score: r.score,
+      summary: r.summary,  // one line: "cat (93.0%) · Grad-CAM for cat at conv2d_8 (8×8)"
       crop,
       trained: r.trained,
       cam,
@@ -256,8 +271,8 @@ class Engine {
 
   // How faithful an explanation's map is (engine/include/gradcam/metrics.h), for its target class:
   // {deletion: {fraction, probability, auc}, insertion: {...}, road: {fraction, morf, lerf,
-  // morf_mean, lerf_mean}, confidence_change}. options: metrics (a list of 'deletion', 'insertion',
-  // 'road', 'confidence_change'; default all), steps (default 32).
+  // morf_mean, lerf_mean}, confidence_change}. options: metrics (a list of info.names.metrics;
+  // default all), steps (default 32).
   evaluate(image, result, options = {}) {
     const core = this._live();
     const rgba = checkImage(image);
@@ -266,7 +281,7 @@ class Engine {
     const cam = result.cam;
     const camBytes = new Uint8Array(cam.data.buffer, cam.data.byteOffset, cam.data.byteLength);
     const json = withBytes(core, rgba, (imgPtr) => withBytes(core, camBytes, (camPtr) =>
-      withString(core, JSON.stringify({ crop: result.crop || 'center', ...options }), (optPtr) =>
+      withString(core, optionsText({ crop: result.crop || 'center', ...options }), (optPtr) =>
         core._gc_evaluate(this._handle, imgPtr, rgba.length, image.width, image.height, camPtr, cam.height, cam.width,
           result.target.index, optPtr))));
     if (!json) throw new Error(lastError(core));
