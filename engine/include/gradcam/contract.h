@@ -25,9 +25,10 @@ Result<std::vector<float>> read_real_list(const std::string& key, const std::str
 
 // An options object from JSON as key/value text: strings as they are, numbers as JSON writes them
 // (so 4e80 reaches read_integer as "4e+80" and is refused by range, never converted), booleans as
-// "true"/"false"; null means absent and is left out. Other values are errors naming the key.
+// "true"/"false", and for `list_keys` a list of names as the CLI writes it ("deletion,road"); null
+// means absent and is left out. Other values are errors naming the key.
 using OptionFields = std::vector<std::pair<std::string, std::string>>;
-Result<OptionFields> option_fields(const std::string& json_object);
+Result<OptionFields> option_fields(const std::string& json_object, const std::vector<std::string>& list_keys = {});
 
 // ---- Loading: LoadOptions (engine.h). ----
 // The keys, in the order help texts list them: mean, std, labels, size.
@@ -51,7 +52,7 @@ struct EvaluateOptions {
   int steps = 32;                                     // deletion / insertion curve points
   CropMode crop = CropMode::center;                   // how the image became the input
 };
-// {"metrics": [names], "steps": N, "crop": mode}; unknown keys and metrics are errors.
+// {"metrics": [names] or "a,b", "steps": N, "crop": mode}; unknown keys and metrics are errors.
 Result<EvaluateOptions> parse_evaluate_options(const std::string& options_json);
 // Runs the chosen metrics on the map for `target` and writes {deletion: {fraction, probability,
 // auc}, insertion: {...}, road: {fraction, morf, lerf, morf_mean, lerf_mean}, confidence_change}

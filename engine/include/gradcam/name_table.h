@@ -23,11 +23,19 @@ constexpr bool every_row_named(const std::array<const char*, N>& names) {
 }
 
 // "a, b, c": the names as messages and usage texts list them.
-template <size_t N>
-std::string names_text(const std::array<const char*, N>& names, const char* separator = ", ") {
+template <class Names>
+std::string names_text(const Names& names, const char* separator = ", ") {
   std::string out;
-  for (const char* n : names) out += (out.empty() ? "" : separator) + std::string(n);
+  for (const auto& n : names) out += (out.empty() ? "" : separator) + std::string(n);
   return out;
+}
+
+// The names of a table whose rows have a `name`, one per enum value, in order.
+template <class E, class Row>
+constexpr NameTable<E> names_of(const std::array<Row, size_t(E::count)>& rows) {
+  NameTable<E> names{};
+  for (size_t i = 0; i < names.size(); ++i) names[i] = rows[i].name;
+  return names;
 }
 
 // The value whose name is `text`, ignoring case; -1 when none is.

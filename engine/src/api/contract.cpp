@@ -2,6 +2,7 @@
 // evaluate options evaluation.cpp's.
 #include "gradcam/contract.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -57,7 +58,7 @@ Result<std::vector<float>> read_real_list(const std::string& key, const std::str
   return out;
 }
 
-Result<OptionFields> option_fields(const std::string& json_object) {
+Result<OptionFields> option_fields(const std::string& json_object, const std::vector<std::string>& list_keys) {
   const json o = json::parse(json_object.empty() ? "{}" : json_object, nullptr, false);
   if (o.is_discarded() || !o.is_object()) return make_error("options must be an object");
   OptionFields fields;
@@ -66,9 +67,12 @@ Result<OptionFields> option_fields(const std::string& json_object) {
     if (v.is_null()) continue;  // undefined in JS: the default
     if (v.is_string()) fields.emplace_back(it.key(), v.get<std::string>());
     else if (v.is_boolean()) fields.emplace_back(it.key(), v.get<bool>() ? "true" : "false");
-    else if (v.is_number_integer()) fields.emplace_back(it.key(), v.dump());
     else if (v.is_number()) fields.emplace_back(it.key(), v.dump());
-    else return make_error(it.key() + " must be a string or a number, not " + v.dump());
+    else if (std::find(list_keys.begin(), list_keys.end(), it.key()) == list_keys.end())
+      return make_error(it.key() + " must be a string or a number, not " + v.dump());
+    else if (v.is_array() && !v.empty() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); }))
+      fields.emplace_back(it.key(), names_text(v.get<std::vector<std::string>>(), ","));
+    else return make_error(it.key() + " must be a list of names, not " + v.dump());
   }
   return fields;
 }
@@ -86,9 +90,9 @@ namespace {
 constexpr long long kMaxInputSide = 4096;
 
 std::string keys_text(const std::string& prefix) {
-  std::string out;
-  for (const std::string& k : load_option_keys()) out += (out.empty() ? "" : ", ") + prefix + k;
-  return out;
+  std::vector<std::string> named;
+  for (const std::string& k : load_option_keys()) named.push_back(prefix + k);
+  return names_text(named);
 }
 
 }  // namespace

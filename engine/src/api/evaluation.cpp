@@ -34,12 +34,6 @@ const std::vector<MetricRow>& metric_table() {
   return table;
 }
 
-std::string metrics_text() {
-  std::string out;
-  for (const std::string& m : metric_names()) out += (out.empty() ? "" : ", ") + m;
-  return out;
-}
-
 }  // namespace
 
 const std::vector<std::string>& metric_names() {
@@ -52,32 +46,33 @@ const std::vector<std::string>& metric_names() {
 }
 
 Result<EvaluateOptions> parse_evaluate_options(const std::string& options_json) {
-  const json o = json::parse(options_json.empty() ? "{}" : options_json, nullptr, false);
-  if (o.is_discarded() || !o.is_object()) return make_error("options must be an object");
+  auto fields = option_fields(options_json, {"metrics"});
+  if (!fields) return make_error(fields.error());
   EvaluateOptions out;
-  for (auto it = o.begin(); it != o.end(); ++it) {
-    const json& v = it.value();
-    if (v.is_null()) continue;
-    if (it.key() == "metrics") {
-      if (!v.is_array() || v.empty()) return make_error("metrics must be a list of " + metrics_text());
+  const std::vector<std::string>& all = metric_names();
+  for (const auto& [key, value] : *fields) {
+    if (key == "metrics") {
       std::vector<std::string> chosen;
-      for (const json& m : v) {
-        const auto& all = metric_names();
-        if (!m.is_string() || std::find(all.begin(), all.end(), m.get<std::string>()) == all.end())
-          return make_error("unknown metric " + m.dump() + " (valid: " + metrics_text() + ")");
-        chosen.push_back(m.get<std::string>());
+      for (size_t pos = 0; pos <= value.size();) {
+        size_t end = value.find(',', pos);
+        if (end == std::string::npos) end = value.size();
+        const std::string name = value.substr(pos, end - pos);
+        if (std::find(all.begin(), all.end(), name) == all.end())
+          return make_error("unknown metric \"" + name + "\" (valid: " + names_text(all) + ")");
+        chosen.push_back(name);
+        pos = end + 1;
       }
       out.metrics = std::move(chosen);
-    } else if (it.key() == "steps") {
-      auto steps = read_integer("steps", v.is_string() ? v.get<std::string>() : v.dump(), 1, 4096);
+    } else if (key == "steps") {
+      auto steps = read_integer("steps", value, 1, 4096);
       if (!steps) return make_error(steps.error());
       out.steps = int(*steps);
-    } else if (it.key() == "crop") {
-      auto c = parse_crop_mode(v.is_string() ? v.get<std::string>() : v.dump());
+    } else if (key == "crop") {
+      auto c = parse_crop_mode(value);
       if (!c) return make_error("crop: " + c.error());
       out.crop = *c;
     } else {
-      return make_error("unknown option " + it.key() + " (valid: metrics, steps, crop)");
+      return make_error("unknown option " + key + " (valid: metrics, steps, crop)");
     }
   }
   return out;

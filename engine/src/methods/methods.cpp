@@ -54,11 +54,7 @@ static_assert(every_method_has_its_row(), "the method table needs one row per Me
 const MethodTable& method_table() { return kMethods; }
 
 const NameTable<Method>& method_names() {
-  static const NameTable<Method> names = [] {
-    NameTable<Method> out{};
-    for (size_t i = 0; i < out.size(); ++i) out[i] = kMethods[i].name;
-    return out;
-  }();
+  static constexpr NameTable<Method> names = names_of<Method>(kMethods);
   return names;
 }
 

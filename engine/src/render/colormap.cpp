@@ -105,11 +105,7 @@ static_assert(every_colormap_has_a_row(), "a Colormap value without a row in kCo
 }  // namespace
 
 const NameTable<Colormap>& colormap_names() {
-  static const NameTable<Colormap> names = [] {
-    NameTable<Colormap> out{};
-    for (size_t i = 0; i < out.size(); ++i) out[i] = kColormaps[i].name;
-    return out;
-  }();
+  static constexpr NameTable<Colormap> names = names_of<Colormap>(kColormaps);
   return names;
 }
 

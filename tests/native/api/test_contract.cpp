@@ -77,13 +77,17 @@ TEST_CASE("evaluate options: metrics by the table's names, steps through the num
         "unknown metric \"roc\" (valid: deletion, insertion, road, confidence_change)");
   CHECK(parse_evaluate_options(R"({"step": 3})").error() == "unknown option step (valid: metrics, steps, crop)");
   CHECK(parse_evaluate_options(R"({"steps": 1e10})").error().find("steps must be a whole number from 1 to 4096") == 0);
+  CHECK(parse_evaluate_options(R"({"metrics": "insertion,road"})")->metrics == std::vector<std::string>{"insertion", "road"});
+  CHECK(parse_evaluate_options(R"({"metrics": []})").error().find("metrics must be") == 0);
 }
 
 TEST_CASE("an options object becomes key/value text: numbers as JSON writes them, null left out, objects refused") {
   auto f = option_fields(R"({"layer": "conv2d_6", "samples": 25, "alpha": 0.5, "target": null, "predict_only": true})");
   REQUIRE(f);
   CHECK(*f == OptionFields{{"alpha", "0.5"}, {"layer", "conv2d_6"}, {"predict_only", "true"}, {"samples", "25"}});
-  CHECK(option_fields(R"({"layer": [1]})").error() == "layer must be a string or a number, not [1]");
+  CHECK(option_fields(R"({"layer": ["conv2d"]})").error() == "layer must be a string or a number, not [\"conv2d\"]");
+  CHECK(*option_fields(R"({"metrics": ["road", "deletion"]})", {"metrics"}) == OptionFields{{"metrics", "road,deletion"}});
+  CHECK(option_fields(R"({"metrics": [1]})", {"metrics"}).error() == "metrics must be a list of names, not [1]");
   CHECK(option_fields("3").error() == "options must be an object");
 }
 
