@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace gradcam {
@@ -14,6 +15,9 @@ namespace gradcam {
 using json = nlohmann::json;
 
 namespace {
+
+// What a float holds: a per-channel mean or std beyond it would become infinite.
+constexpr double kFloatMax = std::numeric_limits<float>::max();
 
 std::string number_text(double v) {
   char buf[32];
@@ -47,12 +51,9 @@ Result<std::vector<float>> read_real_list(const std::string& key, const std::str
   while (pos <= text.size()) {
     size_t end = text.find(',', pos);
     if (end == std::string::npos) end = text.size();
-    const std::string item = text.substr(pos, end - pos);
-    char* stop = nullptr;
-    const float v = std::strtof(item.c_str(), &stop);
-    if (item.empty() || *stop || !std::isfinite(v))
-      return make_error(key + " takes numbers separated by commas, e.g. 0.485,0.456,0.406 (got \"" + text + "\")");
-    out.push_back(v);
+    auto v = read_real(key, text.substr(pos, end - pos), -kFloatMax, kFloatMax);
+    if (!v) return make_error(key + " takes numbers separated by commas, e.g. 0.485,0.456,0.406 (got \"" + text + "\")");
+    out.push_back(float(*v));
     pos = end + 1;
   }
   return out;
@@ -144,14 +145,15 @@ Result<LoadOptions> parse_load_options(const std::string& options_json) {
       if (Status s = set_load_option(o, k, v.get<std::string>()); !s) return make_error(s.error());
     } else if (k == "mean" || k == "std") {
       std::vector<float>& out = k == "mean" ? o.mean : o.std;
-      bool numbers = v.is_array();
-      if (numbers)
-        for (const json& x : v) numbers = numbers && x.is_number() && std::isfinite(x.get<double>()) &&
-                                          std::fabs(x.get<double>()) <= 3.4e38;
+      const bool numbers = v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_number(); });
       if (!numbers)
         return make_error(k + " must be an array of numbers, one per channel (e.g. [0.485, 0.456, 0.406]) or their text " +
                           "(\"0.485,0.456,0.406\"), not " + v.dump());
-      for (const json& x : v) out.push_back(float(x.get<double>()));
+      for (const json& x : v) {
+        auto value = read_real(k, x.dump(), -kFloatMax, kFloatMax);  // as JSON wrote it: 1e39 is out of range
+        if (!value) return make_error(value.error());
+        out.push_back(float(*value));
+      }
     } else if (k == "labels" && v.is_string()) {
       if (Status s = set_load_option(o, k, v.get<std::string>()); !s) return make_error(s.error());
     } else if (k == "labels") {
