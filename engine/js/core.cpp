@@ -7,7 +7,6 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "gradcam/contract.h"
@@ -17,7 +16,6 @@
 #include "gradcam/request.h"
 
 using namespace gradcam;
-using json = nlohmann::json;
 
 namespace {
 
@@ -305,11 +303,7 @@ EMSCRIPTEN_KEEPALIVE const char* gc_crop_geometry(int handle, int width, int hei
   if (!crop) return fail(crop.error());
   if (width <= 0 || height <= 0) return fail("image size must be positive");
   const Architecture& a = e->arch();
-  const CropGeometry g = crop_geometry(width, height, a.width, a.height, *crop);
-  json j = {{"src", {g.src_x0 / width, g.src_y0 / height, g.src_x1 / width, g.src_y1 / height}},
-            {"dst", {double(g.dst_x0) / a.width, double(g.dst_y0) / a.height, double(g.dst_x1) / a.width,
-                     double(g.dst_y1) / a.height}}};
-  g_json = j.dump();
+  g_json = crop_geometry_json(crop_geometry(width, height, a.width, a.height, *crop), width, height, a.width, a.height);
   return g_json.c_str();
 }
 

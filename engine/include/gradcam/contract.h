@@ -70,6 +70,10 @@ std::string sanity_check_json(const SanityCheck& check, bool maps = true);
 // class), "score", "crop", "colormap", "alpha", "samples"}.
 std::string request_json(const Model& model, const ExplainRequest& request);
 
+// Where an image of width x height lands in an input of input_width x input_height: {"src": the
+// part of the image used, "dst": the part of the input it fills}, each [x0, y0, x1, y1] in [0, 1].
+std::string crop_geometry_json(const CropGeometry& geometry, int width, int height, int input_width, int input_height);
+
 // The names every front end lists, as `info` exports them: {"methods", "scores", "crops",
 // "colormaps", "metrics", "ops"}.
 std::string name_tables_json();

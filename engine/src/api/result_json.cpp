@@ -140,6 +140,13 @@ std::string sanity_check_json(const SanityCheck& check, bool maps) {
 
 std::string name_tables_json() { return name_tables().dump(); }
 
+std::string crop_geometry_json(const CropGeometry& g, int width, int height, int input_width, int input_height) {
+  const double w = width, h = height, iw = input_width, ih = input_height;
+  return json{{"src", {g.src_x0 / w, g.src_y0 / h, g.src_x1 / w, g.src_y1 / h}},
+              {"dst", {g.dst_x0 / iw, g.dst_y0 / ih, g.dst_x1 / iw, g.dst_y1 / ih}}}
+      .dump();
+}
+
 std::string request_json(const Model& model, const ExplainRequest& r) {
   const ExplainOptions& o = r.options;
   return json{{"layer", o.layer >= 0 ? json(layer_name(model, o.layer)) : json(nullptr)},
