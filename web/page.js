@@ -114,20 +114,21 @@ async function loadImage(source, name) {
 const MODEL_FILE = /\.(onnx|safetensors|h5|hdf5|keras)$/i;
 function loadFromUser(file, name) {
   const fileName = (file && file.name) || '';
-  const labels = /\.txt$/i.test(fileName) && modelIsOnnx();
+  const labels = /\.txt$/i.test(fileName) && modelAsksForInputOptions();
   const load = MODEL_FILE.test(fileName) ? loadModel : labels ? loadLabels : loadImage;
   load(file, name).catch(() => {});
 }
 
-// Only an ONNX file leaves its class names unsaid; the other formats name them.
-function modelIsOnnx() {
+// Whether the model's file leaves its class names (and normalisation) unsaid (ONNX): its importer
+// says so in info.
+function modelAsksForInputOptions() {
   const model = app && appState().model;
-  return !!model && model.format === 'onnx';
+  return !!model && model.asks_for_input_options;
 }
 
-// The labels input is offered while the model is an ONNX model.
+// The labels input is offered while the model's file names no classes.
 function offerLabels() {
-  document.getElementById('labels-choice').hidden = !modelIsOnnx();
+  document.getElementById('labels-choice').hidden = !modelAsksForInputOptions();
 }
 
 // A model the person brings: a Keras HDF5 file (save_weights / save, Keras 2 or 3), read with
@@ -541,19 +542,15 @@ async function copyLink() {
 
 const percentText = (p) => `${(p * 100).toFixed(p >= 0.0995 ? 1 : 2)}%`;
 
-let methodDetails = null;  // the engine's method table: {name, label, resolution, ...}
 function mirrorResult(r) {
-  if (!methodDetails && app) methodDetails = appState().model.method_details;
   const items = r.top.map((c) => {
     const li = document.createElement('li');
     li.textContent = `${c.name}: ${percentText(c.probability)}`;
     return li;
   });
   resultTop.replaceChildren(...items);
-  const method = (methodDetails || []).find((d) => d.name === r.method) || { label: r.method, resolution: 'layer' };
-  const at = method.resolution === 'input' ? 'at the input pixels' : `at layer ${r.layer.name}`;
-  resultSummary.textContent = `${r.image.name}: ${method.label} ${at}, explaining ${r.target.name} ` +
-    `(${percentText(r.target.probability)}, ${r.auto_target ? 'the top class' : 'chosen'}), ` +
+  // The engine's one-line summary (the app's status line and the widget's caption say the same).
+  resultSummary.textContent = `${r.image.name}: ${r.summary}, ${r.auto_target ? 'the top class' : 'a chosen class'}, ` +
     `score ${r.score}; took ${r.timings_ms.total.toFixed(1)} ms.`;
 }
 
@@ -662,8 +659,7 @@ const api = {
     return lastResult;
   },
   // Changes options, e.g. {layer: 'conv2d_6', method: 'gradcam++', target: 'dog' | 3 | 'auto',
-  // score: 'logit' | 'probability', crop: 'center' | 'squash' | 'letterbox', colormap: 'turbo' |
-  // 'jet' | 'viridis' | 'inferno', alpha: 0.45, upsample: 'bilinear' | 'bicubic',
+  // score, crop, colormap: names from model.names (the engine's tables), alpha: 0.45, upsample: 'bilinear' | 'bicubic',
   // view: 'side-by-side' | 'overlay'}. The view updates at once. Returns the last result.
   set(options) {
     if (!app) throw new Error('the app has not started yet: await gradcamApp.ready');

@@ -8,9 +8,9 @@
 // .onnx; default models/cifar10.safetensors next to this script), mean and std (what an ONNX model's
 // input was normalised with: three numbers each, comma-separated, e.g. mean="0.485,0.456,0.406"
 // std="0.229,0.224,0.225"; both or neither; none: pixels in [0,1]), labels (URL of a labels file,
-// one class name per line), layer ('auto' = the last conv layer; an ONNX node's name), method, target ('auto', a class index
-// or name), score ('logit' | 'probability'), crop ('center' | 'squash' | 'letterbox'), colormap
-// ('turbo' | 'jet' | 'viridis' | 'inferno'), alpha (0..1), upsample ('bicubic' | 'bilinear'),
+// one class name per line), layer ('auto' = the model's default layer; an ONNX node's name), method, target ('auto', a class index
+// or name), score, crop, colormap (the names engine.info.names lists: scores, crops, colormaps),
+// alpha (0..1), upsample ('bicubic' | 'bilinear'),
 // view ('overlay' | 'side-by-side'). Changing an attribute updates the view; colormap, alpha,
 // upsample and view only redraw.
 //
@@ -84,33 +84,27 @@ function styleSheet() {
   return sheet;
 }
 
-// The valid values of the attributes that only change the drawing (the others are checked
-// against the model in _options()).
-const LOOK_VALUES = {
-  colormap: ['turbo', 'jet', 'viridis', 'inferno'],
+// The attributes the engine's request parser checks (request.h: the same keys as explain()'s
+// options); its messages name the attribute, this widget puts its own name in front.
+const REQUEST_ATTRIBUTES = ['layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha'];
+// upsample and view are this widget's own: how it draws, not what the engine computes.
+const DRAW_VALUES = {
   upsample: ['bicubic', 'bilinear'],
   view: ['overlay', 'side-by-side'],
 };
-const SCORES = ['logit', 'probability'];
-const CROPS = ['center', 'squash', 'letterbox'];
-
-function invalid(name, value, valid) {
-  return new Error(`gradcam-view: ${name}="${value}" is not valid; use ${valid}`);
-}
 
 function oneOf(name, value, values) {
-  if (!values.includes(value)) throw invalid(name, value, `one of ${values.join(', ')}`);
+  if (!values.includes(value)) throw new Error(`gradcam-view: ${name}="${value}" is not valid; use one of ${values.join(', ')}`);
   return value;
 }
 
-// mean or std: three finite numbers separated by commas (spaces allowed).
-function channelValues(name, text) {
-  const parts = text.split(',').map((t) => t.trim());
-  const number = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
-  if (parts.length !== 3 || !parts.every((t) => number.test(t)) || (name === 'std' && !parts.every((t) => Number(t) > 0))) {
-    throw invalid(name, text, `three ${name === 'std' ? 'positive ' : ''}numbers separated by commas, e.g. ${name === 'std' ? '0.229,0.224,0.225' : '0.485,0.456,0.406'}`);
+// Runs fn; an Error from the engine gets this widget's name in front.
+function asWidget(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    throw new Error(`gradcam-view: ${e.message}`);
   }
-  return parts.map(Number);
 }
 
 class GradcamView extends HTMLElement {
@@ -200,16 +194,13 @@ class GradcamView extends HTMLElement {
     return v === null || v === '' ? fallback : v;
   }
 
-  // The model and its options as loadEngine takes them (throws an Error that names the attribute).
+  // The model and its options as loadEngine takes them: mean and std as their text ("r,g,b"), which
+  // the engine's contract checks when loading.
   _modelOptions() {
     const options = { model: this._attr('model', DEFAULT_MODEL) };
-    const mean = this._attr('mean', null), std = this._attr('std', null);
-    if ((mean === null) !== (std === null)) {
-      throw new Error(`gradcam-view: mean and std go together; set both (e.g. mean="0.485,0.456,0.406" std="0.229,0.224,0.225") or neither`);
-    }
-    if (mean !== null) {
-      options.mean = channelValues('mean', mean);
-      options.std = channelValues('std', std);
+    for (const name of ['mean', 'std']) {
+      const text = this._attr(name, null);
+      if (text !== null) options[name] = text;
     }
     const labels = this._attr('labels', null);
     // A URL relative to the page, as src is (the engine would read a bare string as a path under Node).
@@ -226,37 +217,23 @@ class GradcamView extends HTMLElement {
     }
   }
 
-  // colormap, alpha, upsample and view, checked (throws an Error that names the attribute).
-  _look() {
-    const look = {};
-    for (const [name, values] of Object.entries(LOOK_VALUES)) look[name] = oneOf(name, this._attr(name, values[0]), values);
-    const text = this._attr('alpha', '0.45');
-    const alpha = Number(text);
-    if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text) || !(alpha >= 0 && alpha <= 1)) {
-      throw invalid('alpha', text, 'a number from 0 to 1');
+  // The request attributes that are set, as explain() takes them.
+  _requestAttributes() {
+    const options = {};
+    for (const name of REQUEST_ATTRIBUTES) {
+      const value = this._attr(name, null);
+      if (value !== null) options[name] = value;
     }
-    look.alpha = alpha;
-    return look;
+    return options;
   }
 
-  // layer, method, target, score and crop, checked against the model (throws like _look()).
-  _options() {
-    const info = this._engine.info;
-    const layer = this._attr('layer', 'auto');
-    // A node's name or its output's (ONNX), as the engine takes them.
-    const outputs = info.layers.map((l) => l.output_name).filter(Boolean);
-    if (layer !== 'auto' && !info.conv_layers.includes(layer) && !outputs.includes(layer)) oneOf('layer', layer, info.conv_layers);
-    const method = oneOf('method', this._attr('method', 'gradcam'), info.methods);
-    const target = this._attr('target', 'auto');
-    const index = /^\d+$/.test(target) ? Number(target) : -1;
-    if (target !== 'auto' && !info.classes.includes(target) && !(index >= 0 && index < info.classes.length)) {
-      throw invalid('target', target, `auto, a class index from 0 to ${info.classes.length - 1} or one of ${info.classes.join(', ')}`);
-    }
-    return {
-      layer, method, target,
-      score: oneOf('score', this._attr('score', 'logit'), SCORES),
-      crop: oneOf('crop', this._attr('crop', 'center'), CROPS),
-    };
+  // colormap, alpha (checked by the engine's request parser with the other request attributes),
+  // upsample and view; throws an Error that names the attribute.
+  _look() {
+    const request = asWidget(() => this._engine.parseRequest(this._requestAttributes()));
+    const look = { colormap: request.colormap, alpha: request.alpha };
+    for (const [name, values] of Object.entries(DRAW_VALUES)) look[name] = oneOf(name, this._attr(name, values[0]), values);
+    return look;
   }
 
   // Shows the message in red, clears the picture and the result, and fires gradcam-error.
@@ -293,7 +270,8 @@ class GradcamView extends HTMLElement {
     this._caption.classList.remove('error');
     this._caption.textContent = 'Loading...';
     try {
-      const [engine, bytes] = await Promise.all([engineFor(modelOptions), fetch(src).then((r) => {
+      const loading = engineFor(modelOptions).catch((e) => { throw new Error(`gradcam-view: ${e.message}`); });
+      const [engine, bytes] = await Promise.all([loading, fetch(src).then((r) => {
         if (!r.ok) throw new Error(`${src}: cannot download (HTTP ${r.status})`);
         return r.arrayBuffer();
       }, (e) => { throw new Error(`${src}: cannot download (${e.message})`); })]);
@@ -317,8 +295,9 @@ class GradcamView extends HTMLElement {
     if (!this._image || !this._engine) return;
     let r;
     try {
-      this._look();  // a bad look attribute is reported before any picture is drawn
-      r = this._engine.explain(this._image, this._options());
+      this._look();  // every attribute checked before any picture is drawn
+      const { colormap, alpha, ...options } = this._requestAttributes();  // drawing only: no new map
+      r = asWidget(() => this._engine.explain(this._image, options));
     } catch (e) {
       this._fail(e.message);
       return;
@@ -326,20 +305,15 @@ class GradcamView extends HTMLElement {
     this._explanation = r;
     this._cam = { values: r.heatmap().data, width: r.cam.width, height: r.cam.height };  // the engine's normalisation
     this._cpuOverlay = null;
-    const top = r.top[0];
     const target = { index: r.target.index, name: r.target.name, probability: r.probabilities[r.target.index] };
-    const method = this._engine.info.method_details.find((m) => m.name === r.method);
-    const where = method.resolution === 'input' ? 'the input' : r.layer.name;
     this.result = {
       top: r.top, target, layer: r.layer.name, method: r.method, score: r.score,
       cam: { width: r.cam.width, height: r.cam.height }, trained: r.trained, timings_ms: r.timings,
     };
     this._caption.classList.remove('error');
     this._caption.textContent = '';
-    const text = document.createTextNode(
-      `${top.name} ${(top.probability * 100).toFixed(1)}% \u00b7 ${method.label} for ${target.name}` +
-      `${target.index === top.index ? '' : ` (${(target.probability * 100).toFixed(1)}%)`} at ${where} ` +
-      `(${r.cam.width}\u00d7${r.cam.height}) \u00b7 ${r.timings.call.toFixed(1)} ms`);
+    // The engine's one-line summary (the app's status line and the CLI say the same), and the time.
+    const text = document.createTextNode(`${r.summary} \u00b7 ${r.timings.call.toFixed(1)} ms`);
     this._caption.append(text);
     if (!r.trained) {
       const note = document.createElement('span');

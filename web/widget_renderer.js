@@ -11,7 +11,6 @@
 // widget draws on the CPU. Listeners (onChange) hear of both, so the widgets redraw at once.
 
 const SHADERS = /*@SHADERS@*/ null;  // {vertex, fragment} from shaders/, inlined at site build
-const COLORMAPS = ['jet', 'turbo', 'viridis', 'inferno'];  // rows of the lookup texture
 const SMALL_IMAGE = 256;  // up to this size an image is drawn with nearest filtering (sharp pixels)
 
 // Box filter by a whole factor, the explorer's way (web/app/heatmap_renderer.cpp), for images wider
@@ -45,8 +44,10 @@ class SharedRenderer {
     this.generation = 0;  // bumps at every (re)initialisation; uploads from older ones are gone
     this.lost = false;
     this.listeners = new Set();
-    this.lut = new Uint8Array(256 * COLORMAPS.length * 4);
-    COLORMAPS.forEach((name, row) => {
+    // One lookup row per colormap, in the engine's table order (info.names.colormaps), as the app's.
+    this.colormaps = engine.info.names.colormaps;
+    this.lut = new Uint8Array(256 * this.colormaps.length * 4);
+    this.colormaps.forEach((name, row) => {
       for (let i = 0; i < 256; i++) {
         const [r, g, b] = engine.colormap(name, i / 255);
         this.lut.set([r, g, b, 255], (row * 256 + i) * 4);
@@ -99,7 +100,7 @@ class SharedRenderer {
     this.lutTexture = gl.createTexture();
     this.sampling(this.lutTexture, gl.LINEAR, gl.LINEAR);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 256, COLORMAPS.length, 0, gl.RGBA, gl.UNSIGNED_BYTE, this.lut);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 256, this.colormaps.length, 0, gl.RGBA, gl.UNSIGNED_BYTE, this.lut);
     this.generation++;
   }
 
@@ -176,7 +177,7 @@ class SharedRenderer {
     gl.uniform1i(this.u.u_cam, 1);
     gl.uniform1i(this.u.u_lut, 2);
     gl.uniform1i(this.u.u_flip_y, 1);
-    gl.uniform1f(this.u.u_lut_row, (COLORMAPS.indexOf(look.colormap) + 0.5) / COLORMAPS.length);
+    gl.uniform1f(this.u.u_lut_row, (this.colormaps.indexOf(look.colormap) + 0.5) / this.colormaps.length);
     gl.uniform4fv(this.u.u_src_rect, rects.src);
     gl.uniform4fv(this.u.u_dst_rect, rects.dst);
     gl.uniform1f(this.u.u_alpha, look.alpha);

@@ -1,10 +1,8 @@
 // The CLI's one option parser. Every command declares what it takes; anything else is a usage error
 // that names the option and lists the valid ones, and numbers are whole numbers in range or an error
 // (never atoi's silent 0).
-#include <cerrno>
-#include <cstdlib>
-
 #include "cli.h"
+#include "gradcam/contract.h"
 
 namespace gradcam::cli {
 
@@ -71,14 +69,7 @@ std::string Args::require(const std::string& k) const {
 long long Args::integer(const std::string& k, long long fallback, long long lo, long long hi) const {
   auto it = values.find(k);
   if (it == values.end()) return fallback;
-  const std::string& t = it->second;
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(t.c_str(), &end, 10);
-  if (t.empty() || end == t.c_str() || *end || errno == ERANGE || v < lo || v > hi)
-    throw UsageError{"--" + k + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) +
-                     " (got \"" + t + "\")"};
-  return v;
+  return unwrap_usage(read_integer("--" + k, it->second, lo, hi));
 }
 
 }  // namespace gradcam::cli

@@ -43,15 +43,17 @@ int run_bench(const Args& a) {
   };
   const Graph& graph = net.graph();
   time("forward", [&] { net.forward(input.data()); });
-  // The default layer (the seed network's conv2d_8), and for the model file two earlier ones.
-  std::vector<std::string> layers = {"auto"};
-  if (!engine->is_onnx()) layers = {"conv2d_8", "conv2d_2", "conv2d"};
-  for (const std::string& layer : layers) {
-    auto idx = find_layer(graph, layer);
-    if (!idx) continue;
+  // The default layer (the seed network's conv2d_8) and, for a model with a layer list, two earlier
+  // ones (the seed network's conv2d_2 and conv2d): maps of other sizes cost differently.
+  std::vector<int> layers = {graph.default_layer};
+  if (const std::vector<int> all = explainable_nodes(graph); !engine->arch().layers.empty() && all.size() > 1)
+    for (int i : {all[all.size() / 4], all.front()})
+      if (std::find(layers.begin(), layers.end(), i) == layers.end()) layers.push_back(i);
+  for (int layer : layers) {
+    if (layer < 0) continue;
     ExplainOptions o;
-    o.layer = *idx;
-    time("gradcam " + graph.nodes[size_t(*idx)].name, [&] { (void)explain(net, input.data(), o); });
+    o.layer = layer;
+    time("gradcam " + graph.nodes[size_t(layer)].name, [&] { (void)explain(net, input.data(), o); });
   }
   const std::vector<int> explainable = explainable_nodes(graph);
   if (!explainable.empty()) {

@@ -95,7 +95,7 @@ struct Command {
   const char* alias;  // another name it answers to (nullptr: none)
   int (*run)(const Args&);
   CommandOptions options;  // commands with --model also take kModelOptions (added by the table)
-  const char* synopsis;    // the options, as the usage text shows them (lines after the first indented)
+  std::string synopsis;    // the options, as the usage text shows them (lines after the first indented)
   const char* help;        // what it does, one line or a few
 };
 

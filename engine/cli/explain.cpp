@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "gradcam/name_table.h"
 
 namespace gradcam::cli {
 
@@ -13,9 +14,8 @@ void print_summary(const Engine& engine, const Explanation& e, const std::string
   std::printf("%s%s\n", image.c_str(), engine.model().trained() ? "" : "  (untrained model: random weights)");
   for (const ClassScore& s : top_k(e.probabilities, 5))
     std::printf("  %-12s %6.2f%%\n", arch.classes[size_t(s.index)].c_str(), 100.0 * s.probability);
-  std::printf("explained %s with %s at %s (%dx%dx%d), score %s; %.2f ms\n", arch.classes[size_t(e.target)].c_str(),
-              method_name(e.method), layer_name(engine.model(), e.layer).c_str(), e.layer_shape.h, e.layer_shape.w, e.layer_shape.c,
-              score_name(e.score), e.forward_ms + e.backward_ms + e.cam_ms);
+  std::printf("%s, score %s \u00b7 %.2f ms\n", explanation_summary(engine.model(), e).c_str(), score_name(e.score),
+              e.forward_ms + e.backward_ms + e.cam_ms);
 }
 
 int run_explain(const Args& a) {
@@ -62,10 +62,11 @@ int run_explain(const Args& a) {
 Command explain_command() {
   CommandOptions options{{"model", "image", "out"}, {"json", "dump-input", "overwrite"}};
   options.values.insert(options.values.end(), request_keys().begin(), request_keys().end());
+  // The scores, crop modes and colormaps as the engine's name tables list them.
   return {"explain", nullptr, run_explain, options,
           "--model F --image F [--layer NAME] [--method NAME] [--target auto|INDEX|NAME]\n"
-          "[--score logit|probability] [--crop center|squash|letterbox]\n"
-          "[--colormap turbo|jet|viridis|inferno] [--alpha A] [--samples N]\n"
+          "[--score " + names_text(kScoreNames, "|") + "] [--crop " + names_text(kCropModeNames, "|") + "]\n"
+          "[--colormap " + names_text(colormap_names(), "|") + "] [--alpha A] [--samples N]\n"
           "[--out overlay.png] [--overwrite] [--json] [--dump-input]",
           "classify an image and explain the prediction"};
 }

@@ -7,10 +7,8 @@
 #include <fstream>
 #include <unistd.h>
 
-#include <cmath>
-#include <cstdlib>
-
 #include "cli.h"
+#include "gradcam/contract.h"
 
 namespace gradcam::cli {
 
@@ -86,45 +84,16 @@ bool path_within(const fs::path& inner, const fs::path& outer) {
 
 namespace gradcam::cli {
 
-namespace {
-
-// "0.485,0.456,0.406" -> three floats; anything else is a usage error naming the option.
-std::vector<float> float_list(const Args& a, const std::string& key) {
-  std::vector<float> out;
-  const std::string text = a.get(key);
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find(',', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string item = text.substr(pos, end - pos);
-    char* stop = nullptr;
-    const float v = std::strtof(item.c_str(), &stop);
-    if (item.empty() || *stop || !std::isfinite(v))
-      throw UsageError{"--" + key + " takes numbers separated by commas, e.g. 0.485,0.456,0.406 (got \"" + text + "\")"};
-    out.push_back(v);
-    pos = end + 1;
-  }
-  return out;
-}
-
-}  // namespace
-
 const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels", "size"};
 
 std::unique_ptr<Engine> load_engine(const Args& a) {
+  // The engine's contract reads and checks every option (contract.h); the CLI only reads the labels file.
   LoadOptions o;
-  if (a.has("mean") != a.has("std")) throw UsageError{"--mean and --std go together (torchvision: x = (pixel/255 - mean) / std)"};
-  if (a.has("mean")) {
-    o.mean = float_list(a, "mean");
-    o.std = float_list(a, "std");
-    // The count a model takes is checked against it on loading; a count no model takes is a usage error.
-    if (o.mean.size() != o.std.size() || (o.mean.size() != 3 && o.mean.size() != 1))
-      throw UsageError{"--mean and --std need 3 values each (R,G,B; 1 for a grayscale model), got " +
-                       std::to_string(o.mean.size()) + " and " + std::to_string(o.std.size())};
-    for (float s : o.std)
-      if (!(s > 0)) throw UsageError{"--std values must be positive"};
-  }
-  if (a.has("size")) o.size = int(a.integer("size", 0, 1, 4096));
+  for (const std::string& key : {"mean", "std", "size"})
+    if (a.has(key)) {
+      if (Status s = set_load_option(o, key, a.get(key), "--"); !s) throw UsageError{s.error()};
+    }
+  if (Status s = check_load_options(o, "--"); !s) throw UsageError{s.error()};
   if (a.has("labels")) {
     const std::vector<uint8_t> text = read_file(a.get("labels"));
     o.labels = unwrap_file(parse_labels(std::string(text.begin(), text.end()), a.get("labels")));

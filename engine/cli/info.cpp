@@ -16,7 +16,7 @@ int run_info(const Args& a) {
   }
   const Architecture& arch = engine->arch();
   std::printf("model: %s (%s)\n", a.get("model").c_str(), engine->model().trained() ? "trained" : "untrained: random weights");
-  if (engine->is_onnx()) {
+  if (arch.layers.empty()) {  // no layer list (ONNX): the graph's explainable nodes
     const Graph& g = engine->graph();
     std::printf("input: %s [1,%d,%d,%d] (NCHW), x = pixel/255%s\n", g.input.name.c_str(), arch.channels, arch.height,
                 arch.width, arch.mean.empty() ? " (no --mean/--std)" : " then (x - mean) / std");

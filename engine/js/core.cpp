@@ -7,16 +7,17 @@
 
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
+#include <map>
+#include <memory>
 #include <string>
 
+#include "gradcam/contract.h"
 #include "gradcam/engine.h"
 #include "gradcam/metrics.h"
 #include "gradcam/request.h"
 #include "load.h"
 
 using namespace gradcam;
-using json = nlohmann::json;
 
 namespace {
 
@@ -34,23 +35,15 @@ Engine* engine(int handle) { return gradcam_js::loaded_engine(handle); }
 // Returns an error message or null.
 const char* parse_call(const char* options_json, const Model& model, ExplainRequest& request, bool& predict_only) {
   static std::string message;
-  json o = json::parse(options_json, nullptr, false);
-  if (o.is_discarded() || !o.is_object()) return "options must be an object";
-  std::vector<std::pair<std::string, std::string>> fields;
+  auto fields = option_fields(options_json);
+  if (!fields) return (message = fields.error()).c_str();
   predict_only = false;
-  for (auto it = o.begin(); it != o.end(); ++it) {
-    const json& v = it.value();
-    if (it.key() == "predict_only") {
-      predict_only = v.is_boolean() && v.get<bool>();
-      continue;
-    }
-    if (v.is_null()) continue;  // undefined in JS: the default
-    if (v.is_string()) fields.emplace_back(it.key(), v.get<std::string>());
-    else if (v.is_number_integer()) fields.emplace_back(it.key(), std::to_string(v.get<long long>()));
-    else if (v.is_number()) fields.emplace_back(it.key(), v.dump());
-    else return (message = it.key() + " must be a string or a number, not " + v.dump()).c_str();
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (auto& [key, value] : *fields) {
+    if (key == "predict_only") predict_only = value == "true";
+    else keys.emplace_back(std::move(key), std::move(value));
   }
-  auto r = parse_request(model, fields);
+  auto r = parse_request(model, keys);
   if (!r) return (message = r.error()).c_str();
   request = std::move(r.value());
   return nullptr;
@@ -91,6 +84,23 @@ const char* image_call(int handle, const uint8_t* rgba, size_t size, int width, 
 }  // namespace
 
 extern "C" {
+
+// Explain options parsed by the one request parser without running anything (the widget checks its
+// attributes with it): the request as JSON (request_json), or null and gc_error() naming the key.
+EMSCRIPTEN_KEEPALIVE const char* gc_parse_request(int handle, const char* options_json) {
+  try {
+    Engine* e = engine(handle);
+    if (!e) return nullptr;
+    auto fields = option_fields(options_json ? options_json : "");
+    if (!fields) return fail(fields.error());
+    auto r = parse_request(e->model(), *fields);
+    if (!r) return fail(r.error());
+    g_json = request_json(e->model(), *r);
+    return g_json.c_str();
+  } catch (const std::exception& ex) {
+    return fail(std::string("parse request failed: ") + ex.what());
+  }
+}
 
 // Decodes an image file; its RGBA pixels are then at gc_image_pixels().
 EMSCRIPTEN_KEEPALIVE int gc_decode(const uint8_t* bytes, size_t size) {
@@ -150,8 +160,8 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain_all(int handle, const uint8_t* rgba,
                       return g_json.c_str();
                     });
 }
-// Faithfulness of a map (metrics.h) for a class: options {"crop", "steps", "metrics":[...]} with
-// metrics among deletion, insertion, road, confidence_change (default: all).
+// Faithfulness of a map (metrics.h) for a class: options {"crop", "steps", "metrics":[...]}
+// (parse_evaluate_options; the metrics are contract.h's metric_names(), default all).
 EMSCRIPTEN_KEEPALIVE const char* gc_evaluate(int handle, const uint8_t* rgba, size_t size, int width, int height,
                                              const float* cam, int cam_height, int cam_width, int target,
                                              const char* options_json) {
@@ -159,55 +169,16 @@ EMSCRIPTEN_KEEPALIVE const char* gc_evaluate(int handle, const uint8_t* rgba, si
     Engine* e = engine(handle);
     if (!e) return nullptr;
     const Architecture& arch = e->arch();
-    json o = json::parse(options_json, nullptr, false);
-    if (o.is_discarded() || !o.is_object()) return fail("options must be an object");
-    const std::vector<std::string> known = {"deletion", "insertion", "road", "confidence_change"};
-    std::vector<std::string> metrics = known;
-    int steps = 32;
-    CropMode crop = CropMode::center;
-    for (auto it = o.begin(); it != o.end(); ++it) {
-      const json& v = it.value();
-      if (it.key() == "metrics") {
-        if (!v.is_array() || v.empty()) return fail("metrics must be a list of deletion, insertion, road, confidence_change");
-        metrics.clear();
-        for (const json& m : v) {
-          if (!m.is_string() || std::find(known.begin(), known.end(), m.get<std::string>()) == known.end())
-            return fail("unknown metric " + m.dump() + " (valid: deletion, insertion, road, confidence_change)");
-          metrics.push_back(m.get<std::string>());
-        }
-      } else if (it.key() == "steps") {
-        if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 4096)
-          return fail("steps must be a whole number from 1 to 4096");
-        steps = v.get<int>();
-      } else if (it.key() == "crop") {
-        auto c = parse_crop_mode(v.is_string() ? v.get<std::string>() : v.dump());
-        if (!c) return fail("crop: " + c.error());
-        crop = *c;
-      } else {
-        return fail("unknown option " + it.key() + " (valid: metrics, steps, crop)");
-      }
-    }
+    auto options = parse_evaluate_options(options_json ? options_json : "");
+    if (!options) return fail(options.error());
     if (target < 0 || target >= int(arch.classes.size())) return fail("target class " + std::to_string(target) + " is out of range");
     if (cam_height <= 0 || cam_width <= 0 || int64_t(cam_height) * cam_width > int64_t(arch.height) * arch.width * 64)
       return fail("the map's size is not valid");
     auto img = image_from_rgba(rgba, size, width, height);
     if (!img) return fail(img.error());
-    g_input = e->prepare(*img, crop);
-    Map map{cam_height, cam_width, std::vector<float>(cam, cam + size_t(cam_height) * cam_width)};
-    Network& net = e->network();
-    auto curve_json = [](const Curve& c) { return json{{"fraction", c.fraction}, {"probability", c.probability}, {"auc", c.auc}}; };
-    json j = json::object();
-    for (const std::string& m : metrics) {
-      if (m == "deletion") j["deletion"] = curve_json(deletion_curve(net, g_input.data(), map, target, steps));
-      if (m == "insertion") j["insertion"] = curve_json(insertion_curve(net, g_input.data(), map, target, steps));
-      if (m == "road") {
-        RoadResult r = road(net, g_input.data(), map, target);
-        j["road"] = {{"fraction", r.fractions}, {"morf", r.morf}, {"lerf", r.lerf}, {"morf_mean", r.morf_mean},
-                     {"lerf_mean", r.lerf_mean}};
-      }
-      if (m == "confidence_change") j["confidence_change"] = confidence_change(net, g_input.data(), map, target);
-    }
-    g_json = j.dump();
+    g_input = e->prepare(*img, options->crop);
+    const Map map{cam_height, cam_width, std::vector<float>(cam, cam + size_t(cam_height) * cam_width)};
+    g_json = evaluation_json(e->network(), g_input.data(), map, target, *options);
     return g_json.c_str();
   } catch (const std::exception& ex) {
     return fail(std::string("evaluate failed: ") + ex.what());
@@ -222,13 +193,7 @@ EMSCRIPTEN_KEEPALIVE const char* gc_sanity_check(int handle, const uint8_t* rgba
                     [](Engine& e, const ExplainRequest& request, bool, double) -> const char* {
                       auto check = sanity_check(e.model(), g_input.data(), request.options);
                       if (!check) return fail(check.error());
-                      auto map_json = [](const Map& m) {
-                        return json{{"height", m.height}, {"width", m.width}, {"values", m.values}};
-                      };
-                      json steps = json::array();
-                      for (const SanityStep& s : check->steps)
-                        steps.push_back({{"layer", s.layer}, {"spearman", s.spearman}, {"ssim", s.ssim}, {"map", map_json(s.map)}});
-                      g_json = json{{"original", map_json(check->original)}, {"steps", steps}}.dump();
+                      g_json = sanity_check_json(*check);
                       return g_json.c_str();
                     });
 }
@@ -273,11 +238,7 @@ EMSCRIPTEN_KEEPALIVE const char* gc_crop_geometry(int handle, int width, int hei
   if (!crop) return fail(crop.error());
   if (width <= 0 || height <= 0) return fail("image size must be positive");
   const Architecture& a = e->arch();
-  const CropGeometry g = crop_geometry(width, height, a.width, a.height, *crop);
-  json j = {{"src", {g.src_x0 / width, g.src_y0 / height, g.src_x1 / width, g.src_y1 / height}},
-            {"dst", {double(g.dst_x0) / a.width, double(g.dst_y0) / a.height, double(g.dst_x1) / a.width,
-                     double(g.dst_y1) / a.height}}};
-  g_json = j.dump();
+  g_json = crop_geometry_json(crop_geometry(width, height, a.width, a.height, *crop), width, height, a.width, a.height);
   return g_json.c_str();
 }
 

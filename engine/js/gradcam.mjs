@@ -15,7 +15,7 @@
 // its models through the same two modules and the same C functions (engine/js/load.cpp).
 import createGradcamCore from './gradcam_core.mjs';
 import { lastError, readFloats, withBytes, withString } from './abi.mjs';
-import { engineInfo, isNode, loadModel, modelOptionsJson, readFileBytes, setModelOptions } from './load.mjs';
+import { engineInfo, isNode, loadModel, modelOptionsJson, optionsText, readFileBytes, setModelOptions } from './load.mjs';
 
 let corePromise = null;
 
@@ -80,8 +80,19 @@ class Engine {
     const rgba = checkImage(image);
     if (options === null || typeof options !== 'object') throw new Error('options must be an object');
     const json = withBytes(core, rgba, (imgPtr) =>
-      withString(core, JSON.stringify(options), (optPtr) =>
+      withString(core, optionsText(options), (optPtr) =>
         core[entry](this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
+    if (!json) throw new Error(lastError(core));
+    return JSON.parse(core.UTF8ToString(json));
+  }
+
+  // Explain options checked and resolved as explain() would, without running anything: {layer (the
+  // node's name), method, target (a class index, -1 for the top class), score, crop, colormap,
+  // alpha, samples}. Errors name the key (the widget puts its own name in front).
+  parseRequest(options = {}) {
+    const core = this._live();
+    if (options === null || typeof options !== 'object') throw new Error('options must be an object');
+    const json = withString(core, optionsText(options), (optPtr) => core._gc_parse_request(this._handle, optPtr));
     if (!json) throw new Error(lastError(core));
     return JSON.parse(core.UTF8ToString(json));
   }
@@ -99,8 +110,8 @@ class Engine {
   }
 
   // Classifies and explains. options: layer (a conv layer name, default the last), method
-  // (default 'gradcam'), target ('auto', a class index or name), score ('logit' | 'probability'),
-  // crop ('center' | 'squash' | 'letterbox'), samples (SmoothGrad).
+  // (default 'gradcam'), target ('auto', a class index or name), score, crop (the names
+  // info.names.scores and info.names.crops list), samples (SmoothGrad).
   explain(image, options = {}) {
     const t0 = (globalThis.performance || Date).now();
     const r = this._run('_gc_explain', image, options);
@@ -118,6 +129,7 @@ class Engine {
       layer: r.layer,
       method: r.method,
       score: r.score,
+      summary: r.summary,  // one line: "cat (93.0%) · Grad-CAM for cat at conv2d_8 (8×8)"
       crop,
       trained: r.trained,
       cam,
@@ -162,8 +174,8 @@ class Engine {
 
   // How faithful an explanation's map is (engine/include/gradcam/metrics.h), for its target class:
   // {deletion: {fraction, probability, auc}, insertion: {...}, road: {fraction, morf, lerf,
-  // morf_mean, lerf_mean}, confidence_change}. options: metrics (a list of 'deletion', 'insertion',
-  // 'road', 'confidence_change'; default all), steps (default 32).
+  // morf_mean, lerf_mean}, confidence_change}. options: metrics (a list of info.names.metrics;
+  // default all), steps (default 32).
   evaluate(image, result, options = {}) {
     const core = this._live();
     const rgba = checkImage(image);
@@ -172,7 +184,7 @@ class Engine {
     const cam = result.cam;
     const camBytes = new Uint8Array(cam.data.buffer, cam.data.byteOffset, cam.data.byteLength);
     const json = withBytes(core, rgba, (imgPtr) => withBytes(core, camBytes, (camPtr) =>
-      withString(core, JSON.stringify({ crop: result.crop || 'center', ...options }), (optPtr) =>
+      withString(core, optionsText({ crop: result.crop || 'center', ...options }), (optPtr) =>
         core._gc_evaluate(this._handle, imgPtr, rgba.length, image.width, image.height, camPtr, cam.height, cam.width,
           result.target.index, optPtr))));
     if (!json) throw new Error(lastError(core));

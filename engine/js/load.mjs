@@ -54,11 +54,12 @@ export async function readFileBytes(file, what = 'model', { name, maxBytes = Inf
   return { bytes: new Uint8Array(await response.arrayBuffer()), source: name || url };
 }
 
-// What a model file may not say (LoadOptions in engine.h), checked and read into the JSON the core
-// takes. mean and std: three numbers each (torchvision's x = (pixel/255 - mean) / std); null or []
-// for none. labels: the class names as an array of strings, or a labels file (one name per line)
-// as its bytes (File, Blob, ArrayBuffer, typed array), as its text (a string holding a line
-// break), or as a URL or path (any other string). Keys left undefined are not sent.
+// What a model file may not say (LoadOptions in engine.h) as the JSON the core takes; the core's
+// contract (parse_load_options) checks every value. mean and std: three numbers each
+// (torchvision's x = (pixel/255 - mean) / std); null or [] for none. labels: the class names as an
+// array of strings, or a labels file (one name per line) as its bytes (File, Blob, ArrayBuffer,
+// typed array), as its text (a string holding a line break), or as a URL or path (any other
+// string): a file is read here, the engine parses its text. Keys left undefined are not sent.
 // `caller` and `valid` name the function and its keys in the message for an unknown key.
 export async function modelOptionsJson(options, caller, valid) {
   const out = {};
@@ -67,21 +68,22 @@ export async function modelOptionsJson(options, caller, valid) {
       throw new Error(`${caller}: unknown option "${key}" (valid: ${valid.join(', ')})`);
     }
     if (value === undefined) continue;
-    if ((key === 'mean' || key === 'std') && value !== null &&
-        !(Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
-      throw new Error(`${key} must be an array of numbers, one per channel (e.g. [0.485, 0.456, 0.406]), not ${JSON.stringify(value)}`);
-    }
-    if (key === 'size' && !Number.isInteger(value)) throw new Error(`size must be a whole number, not ${JSON.stringify(value)}`);
     out[key] = key === 'labels' && value !== null ? await labelsValue(value) : value;
   }
-  return JSON.stringify(out);
+  return optionsText(out);
+}
+
+// An options object as the JSON the core reads. JSON has no NaN or Infinity (stringify would
+// send null, which means "absent"): such a value is an error naming its key, not a default.
+export function optionsText(options) {
+  return JSON.stringify(options, (key, value) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`${key} must be a finite number, not ${value}`);
+    return value;
+  });
 }
 
 async function labelsValue(labels) {
-  if (Array.isArray(labels)) {
-    if (!labels.every((l) => typeof l === 'string')) throw new Error('labels must be an array of strings');
-    return labels;
-  }
+  if (Array.isArray(labels)) return labels;
   if (typeof labels === 'string' && /[\r\n]/.test(labels)) return labels;
   const isBlob = typeof Blob !== 'undefined' && labels instanceof Blob;
   if (typeof labels !== 'string' && !(labels instanceof URL) && !(labels instanceof ArrayBuffer) && !ArrayBuffer.isView(labels) && !isBlob) {

@@ -197,7 +197,7 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
       return { result: w.result, caption: w.shadowRoot.querySelector('.caption').textContent };
     });
     assert.equal(bad.result, null);
-    assert.equal(bad.caption, 'gradcam-view: mean="0.5,0.5" is not valid; use three numbers separated by commas, e.g. 0.485,0.456,0.406');
+    assert.equal(bad.caption, "gradcam-view: mean and std need 3 values each (R,G,B: every model's input is RGB), got 2 and 3");
     assert.deepEqual(log.foreign, []);
     assert.deepEqual(log.errors, []);
   });

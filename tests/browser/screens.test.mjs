@@ -152,7 +152,7 @@ describe('explorer on phone, tablet, laptop and desktop screens', { skip: missin
         assert.deepEqual(top.map((t) => t.split(':')[0]), after.result.top.map((c) => c.name));
         assert.ok(top.every((t) => /: \d+(\.\d+)?%$/.test(t)), JSON.stringify(top));
         const summary = await page.locator('#result-summary').textContent();
-        for (const part of ['photo.jpg', label, `layer ${expect.layer}`, `explaining ${after.result.target.name}`]) {
+        for (const part of ['photo.jpg', after.result.summary, label, ` at ${expect.layer} `, ` for ${after.result.target.name}`]) {
           assert.ok(summary.includes(part), `"${part}" in "${summary}"`);
         }
         assert.match(summary, /took \d+(\.\d)? ms/);

@@ -35,11 +35,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.layer = conv[data[1] % conv.size()];
   o.target = data[2] % 11 == 10 ? -1 : data[2] % 10;
   o.smoothgrad_samples = 2;
-  auto input = engine.prepare(*img, gradcam::CropMode(data[2] % 3));
+  auto input = engine.prepare(*img, gradcam::CropMode(data[2] % int(gradcam::CropMode::count)));
   auto e = engine.explain(input, o);
   if (e.ok()) {
     auto ov = gradcam::overlay_on_source(*img, e->cam.values.data(), e->cam.height, e->cam.width, 32, 32,
-                                         gradcam::CropMode(data[2] % 3), gradcam::Colormap(data[1] % 4), 0.5f);
+                                         gradcam::CropMode(data[2] % int(gradcam::CropMode::count)), gradcam::Colormap(data[1] % int(gradcam::Colormap::count)), 0.5f);
     (void)ov;
   }
   return 0;

@@ -124,7 +124,9 @@ test('bad options and labels are errors that say what to fix, and the engine sta
     [{ model, means: [0.5, 0.5, 0.5] }, /loadEngine: unknown option "means" \(valid: model, arch, mean, std, labels, size\)$/],
     [{ model, mean: [0.5, 0.5, 0.5] }, /mean and std go together/],
     [{ model, mean: [0.5, 0.5], std: [0.5, 0.5] }, /mean and std need 3 values each/],
-    [{ model, mean: '0.5,0.5,0.5', std: [1, 1, 1] }, /mean must be an array of numbers/],
+    [{ model, mean: 5, std: [1, 1, 1] }, /mean must be an array of numbers/],
+    // Text is the CLI's and the widget's form, read by the same contract.
+    [{ model, mean: '0.5;0.5;0.5', std: [1, 1, 1] }, /mean takes numbers separated by commas/],
     [{ model, mean: [0, 0, 0], std: [1, 0, 1] }, /std must be positive/],
     [{ model, labels: ['one', 'two'] }, /the labels name 2 classes, the model has 10/],
     [{ model, labels: 'a\nb\n' }, /the labels name 2 classes, the model has 10/],
@@ -132,12 +134,16 @@ test('bad options and labels are errors that say what to fix, and the engine sta
     [{ model, labels: path.join(dir, 'missing.txt') }, /missing\.txt: cannot read labels file/],
     [{ model, labels: [1, 2] }, /labels must be an array of strings/],
     [{ model, size: 'big' }, /size must be a whole number/],
+    // Number.isInteger(4e80) is true; the engine's reader refuses it by range instead of converting it.
+    [{ model, size: 4e80 }, /size must be a whole number from 1 to 4096 \(got "4e\+80"\)/],
+    [{ model, size: NaN }, /size must be a finite number, not NaN/],
   ];
   for (const [options, message] of cases) {
     await assert.rejects(loadEngine(options), message, JSON.stringify(options));
   }
   await assert.rejects(allops.setModelOptions({ size: 64 }), /setModelOptions: unknown option "size" \(valid: mean, std, labels\)$/);
-  await assert.rejects(allops.setModelOptions({ mean: [0, 0, 0], std: [0, 1, 1], labels: ['x'] }), /the labels name 1 classes/);
+  // A valid normalisation with a bad label count: refused whole (the values alone are checked first).
+  await assert.rejects(allops.setModelOptions({ mean: [0, 0, 0], std: [1, 1, 1], labels: ['x'] }), /the labels name 1 classes/);
   await assert.rejects(allops.setModelOptions({ mean: [0, 0, 0], std: [0, 1, 1] }), /std must be positive/);
   // Nothing changed.
   assert.deepEqual(allops.info.input.mean, [0.5, 0.5, 0.5]);

@@ -8,6 +8,7 @@
 
 #include "gradcam/graph.h"
 #include "gradcam/model.h"
+#include "formats/onnx_import.h"
 
 namespace gradcam::testing {
 
@@ -82,6 +83,7 @@ struct GraphBuilder {
   Graph g;
   GraphBuilder(int h, int w, int c) {
     g.format = "onnx";
+    g.asks_for_input_options = true;
     g.input = {"input", h, w, c, true, false};
     g.values.push_back({"input", {h, w, c}, 4, -1});
   }
@@ -107,6 +109,7 @@ struct GraphBuilder {
   Model model(int output) {
     g.output = output;
     if (Status s = infer_shapes(g); !s) throw std::runtime_error(s.error());
+    mark_explainable_4d_outputs(g);
     Model m;
     m.arch.height = g.input.height;
     m.arch.width = g.input.width;

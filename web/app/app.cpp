@@ -127,18 +127,9 @@ bool ensure_explanation() {
   g.total_ms = emscripten_get_now() - t0;
   ++g.explain_count;
 
-  // The status line names the top class and its probability after every explanation.
-  const auto top = top_k(g.result.probabilities, 5);
-  const int target = g.result.target;
-  const bool input_map = method_is_input_resolution(g.result.method);
-  std::string text = g.image_name + ": top class " + class_name(top[0].index) + " (" + percent(top[0].probability) + "). ";
-  text += std::string(method_label(g.result.method)) + " for " + class_name(target);
-  if (target != top[0].index) text += " (" + percent(g.result.probabilities[size_t(target)]) + ")";
-  if (input_map)
-    text += " at the input";
-  else
-    text += " at " + layer_name(g.engine->model(), g.result.layer);
-  text += " (" + std::to_string(cam.width) + "\xC3\x97" + std::to_string(cam.height) + "), " + ms(g.total_ms) + ".";
+  // The status line names the top class and its probability after every explanation: the engine's
+  // one-line summary, with this page's image and time.
+  std::string text = g.image_name + ": top class " + explanation_summary(g.engine->model(), g.result) + ", " + ms(g.total_ms) + ".";
   if (!g.engine->model().trained()) text += " Untrained model: random weights, so classes and maps mean nothing yet.";
   if (g.map_is_flat) text += " The map is zero everywhere for this class and layer.";
 

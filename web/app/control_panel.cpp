@@ -131,7 +131,7 @@ void draw_controls() {
   }
 
   const float label_w = 5.9f * em();
-  if (g.engine && g.engine->is_onnx()) draw_model_input(label_w);
+  if (g.engine && g.engine->asks_for_input_options()) draw_model_input(label_w);
 
   section("Explanation");
   auto label = [&](const char* text) {
@@ -175,11 +175,12 @@ void draw_controls() {
   }
   ImGui::EndDisabled();
   label("Score");
-  if (option("logit", g.choice.options.score == Score::logit)) g.choice.options.score = Score::logit;
-  g.tabs.stop(std::string("Score: logit, ") + (g.choice.options.score == Score::logit ? "selected" : "not selected") + " (S)");
-  ImGui::SameLine();
-  if (option("probability", g.choice.options.score == Score::probability)) g.choice.options.score = Score::probability;
-  g.tabs.stop(std::string("Score: probability, ") + (g.choice.options.score == Score::probability ? "selected" : "not selected") + " (S)");
+  for (size_t i = 0; i < kScoreNames.size(); ++i) {  // the engine's score table
+    const Score s = Score(i);
+    if (i > 0) ImGui::SameLine();
+    if (option(kScoreNames[i], g.choice.options.score == s)) g.choice.options.score = s;
+    g.tabs.stop(std::string("Score: ") + kScoreNames[i] + ", " + (g.choice.options.score == s ? "selected" : "not selected") + " (S)");
+  }
   label("Crop");
   const bool crop_open = ImGui::BeginCombo("##crop", crop_mode_name(g.choice.crop), combo_flags());
   g.tabs.stop(std::string("Crop: ") + crop_mode_name(g.choice.crop) + ", list (R)");

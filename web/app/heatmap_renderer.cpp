@@ -6,8 +6,9 @@
 namespace gradcam_web {
 namespace {
 
-constexpr gradcam::Colormap kLutRows[] = {gradcam::Colormap::jet, gradcam::Colormap::turbo,
-                                          gradcam::Colormap::viridis, gradcam::Colormap::inferno};
+// One lookup row per colormap, in the engine's table order (the widget's renderer does the same
+// from info.names.colormaps).
+constexpr size_t kLutRows = size_t(gradcam::Colormap::count);
 constexpr int kLutWidth = 256;
 constexpr int kSmallImage = 256;  // at most this many pixels a side: show the pixels, not a blur
 
@@ -89,10 +90,10 @@ bool HeatmapRenderer::init(const char* vertex_source, const char* fragment_sourc
   glGetIntegerv(GL_MAX_TEXTURE_SIZE, &max_texture_size_);
 
   // Colormap lookup table: one row per colormap, from the engine's colormap_rgb.
-  std::vector<uint8_t> lut(size_t(kLutWidth) * std::size(kLutRows) * 4);
-  for (size_t row = 0; row < std::size(kLutRows); ++row)
+  std::vector<uint8_t> lut(size_t(kLutWidth) * kLutRows * 4);
+  for (size_t row = 0; row < kLutRows; ++row)
     for (int i = 0; i < kLutWidth; ++i) {
-      auto rgb = gradcam::colormap_rgb(kLutRows[row], float(i) / float(kLutWidth - 1));
+      auto rgb = gradcam::colormap_rgb(gradcam::Colormap(row), float(i) / float(kLutWidth - 1));
       uint8_t* p = &lut[(row * kLutWidth + size_t(i)) * 4];
       p[0] = rgb[0], p[1] = rgb[1], p[2] = rgb[2], p[3] = 255;
     }
@@ -100,16 +101,15 @@ bool HeatmapRenderer::init(const char* vertex_source, const char* fragment_sourc
   glBindTexture(GL_TEXTURE_2D, lut_texture_);
   set_sampling(GL_LINEAR, GL_LINEAR);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
-  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, kLutWidth, GLsizei(std::size(kLutRows)), 0, GL_RGBA,
+  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, kLutWidth, GLsizei(kLutRows), 0, GL_RGBA,
                GL_UNSIGNED_BYTE, lut.data());
   glGenTextures(1, &cam_texture_);
   return true;
 }
 
 float HeatmapRenderer::lut_row(gradcam::Colormap map) {
-  for (size_t row = 0; row < std::size(kLutRows); ++row)
-    if (kLutRows[row] == map) return (float(row) + 0.5f) / float(std::size(kLutRows));
-  return 0.5f / float(std::size(kLutRows));
+  const size_t row = size_t(map) < kLutRows ? size_t(map) : 0;
+  return (float(row) + 0.5f) / float(kLutRows);
 }
 
 void HeatmapRenderer::set_image(const gradcam::Image& image) {

@@ -48,7 +48,7 @@ class HeatmapRenderer {
   GLuint image_texture() const { return image_texture_; }
   int image_width() const { return image_width_; }
   int image_height() const { return image_height_; }
-  // The colormap lookup texture (256 x 4) and the v coordinate of a colormap's row, for legends.
+  // The colormap lookup texture (256 x one row per colormap) and the v coordinate of a colormap's row, for legends.
   GLuint lut_texture() const { return lut_texture_; }
   static float lut_row(gradcam::Colormap map);
 

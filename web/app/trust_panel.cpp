@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.h"
+#include "gradcam/contract.h"
 #include "gradcam/metrics.h"
 
 namespace app {
@@ -287,8 +288,8 @@ std::string trust_state_json() {
   using json = nlohmann::json;
   json j = {{"open", g.show_trust}};
   if (t.have_curves && current(t.serial, t.choice)) {
-    j["deletion"] = {{"auc", t.deletion.auc}, {"probability", t.deletion.probability}};
-    j["insertion"] = {{"auc", t.insertion.auc}, {"probability", t.insertion.probability}};
+    j["deletion"] = json::parse(curve_json(t.deletion));  // the engine's serialiser, as the JS API's
+    j["insertion"] = json::parse(curve_json(t.insertion));
     j["curves_ms"] = t.curves_ms;
   }
   if (t.have_occlusion && current(t.occlusion_serial, t.occlusion_choice)) {
@@ -299,9 +300,8 @@ std::string trust_state_json() {
                       {"drop", t.drop}, {"map_share", t.map_share}, {"ms", t.occlusion_ms}};
   }
   if (t.have_sanity && current(t.sanity_serial, t.sanity_choice)) {
-    json steps = json::array();
-    for (const SanityStep& s : t.sanity.steps) steps.push_back({{"layer", s.layer}, {"spearman", s.spearman}, {"ssim", s.ssim}});
-    j["sanity"] = {{"steps", steps}, {"ms", t.sanity_ms}};
+    j["sanity"] = json::parse(sanity_check_json(t.sanity, /*maps=*/false));
+    j["sanity"]["ms"] = t.sanity_ms;
   }
   return j.dump();
 }

@@ -7,13 +7,19 @@
 
 #include "gradcam/image.h"
 #include "gradcam/map.h"
+#include "gradcam/name_table.h"
 #include "gradcam/status.h"
 
 namespace gradcam {
 
-enum class Colormap { jet, turbo, viridis, inferno };
+// Adding a colormap: a value here and a row of the table in engine/src/render/colormap.cpp (its
+// name and its colours); the CLI's usage, `info` and through it the page, the widget and both
+// renderers' lookup textures read that table.
+enum class Colormap { jet, turbo, viridis, inferno, count };
 Result<Colormap> parse_colormap(const std::string& name);
 const char* colormap_name(Colormap map);
+// Every colormap's name, in the enum's order (the rows of the renderers' lookup textures).
+const NameTable<Colormap>& colormap_names();
 
 // t in [0,1] (clamped) -> RGB. Low values are "mattered less"; high values "mattered more"
 // (red for jet and turbo, yellow for viridis and inferno).

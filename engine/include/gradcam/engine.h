@@ -35,6 +35,7 @@ Status set_labels(Model& model, const std::vector<std::string>& labels);
 Result<std::vector<std::string>> parse_labels(const std::string& text, const std::string& source);
 // LoadOptions as the JS front ends send them: {"mean":[r,g,b], "std":[r,g,b], "labels":[names] or
 // the text of a labels file, "size":N}. Every key optional (null = absent); unknown keys are errors.
+// The contract's reader (engine/src/api/contract.cpp; the text form is in contract.h).
 Result<LoadOptions> parse_load_options(const std::string& options_json);
 
 class Engine {
@@ -52,7 +53,8 @@ class Engine {
   const Architecture& arch() const { return model_.arch; }
   Network& network() { return net_; }
   const Graph& graph() const { return net_.graph(); }
-  bool is_onnx() const { return graph().format == "onnx"; }
+  // The file leaves normalisation and class names to the person (the importer says so).
+  bool asks_for_input_options() const { return graph().asks_for_input_options; }
   // Changing what the file does not say, after loading (the page's panel).
   Status set_normalization(const std::vector<float>& mean, const std::vector<float>& std) {
     return gradcam::set_normalization(model_, mean, std);
@@ -69,8 +71,10 @@ class Engine {
   const std::vector<float>& predict(const std::vector<float>& input);
   Result<Explanation> explain(const std::vector<float>& input, const ExplainOptions& options);
 
-  // {"classes", "input", "layers":[{"name","type","output":[h,w,c], ...}], "explainable", "default_layer",
-  //  "trained", "parameters"}; for ONNX "layers" lists the nodes with a 4-D output, "output" [1,C,H,W].
+  // {"format", "classes", "input", "layers":[{"name","type","output":[h,w,c], ...}], "explainable",
+  //  "default_layer", "methods", "method_details", "names": every name table (contract.h's
+  //  name_tables_json), "trained", "parameters"}; a model without a layer list (ONNX) lists its
+  //  explainable nodes as "layers", "output" [1,C,H,W]. Written in result_json.cpp.
   std::string info_json() const;
 
  private:
@@ -99,6 +103,10 @@ struct JsonOptions {
   const char* crop = nullptr;  // include "crop" (the mode the input was prepared with)
 };
 std::string explanation_json(const Model& model, const Explanation& e, const JsonOptions& options);
+// The explanation in one line, as every front end shows it (the JSON's "summary"): "cat (93.0%) ·
+// Grad-CAM for cat at conv2d_8 (8×8)"; the target's own probability follows it when it is not the
+// top class. Front ends add their own timing and notes.
+std::string explanation_summary(const Model& model, const Explanation& e);
 // A prediction alone: {"probabilities", "logits", "top", "trained", "timings_ms":{"preprocess"}}.
 std::string prediction_json(const Model& model, const std::vector<float>& probabilities, const std::vector<float>& logits,
                             double preprocess_ms, int top = 5);

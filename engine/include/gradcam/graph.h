@@ -59,7 +59,7 @@ struct Node {
   OpAttributes attrs;
   // Constants in the op's own layout (e.g. Conv: kernel [kh][kw][ic/groups][oc], bias [oc]).
   std::vector<std::vector<float>> weights;
-  bool explainable = false;  // can be the explained layer (4-D output; Keras: conv2d layers only)
+  bool explainable = false;  // can be the explained layer (the importer decides: ExplainableWords)
 };
 
 // Per-node state computed once when the network is planned: transformed kernels, geometry.
@@ -134,19 +134,37 @@ struct GraphInput {
   bool dynamic_size = false;    // height/width were symbolic in the file (--size)
 };
 
+// How a format speaks of the nodes it lets a person explain, set by its importer with the nodes'
+// `explainable` flags and the default layer, so that nothing downstream asks which format it was.
+struct ExplainableWords {
+  std::string kind = "conv layer";                    // "no conv layer named \"x\" ..."
+  std::string plural = "conv layers";                 // the list that message gives
+  std::string refused = "is not a conv2d layer";      // "layer 7 is not a conv2d layer"
+  std::string none = "the model has no conv2d layer to explain";
+  // A named node that exists but cannot be explained: this message after "node \"x\" " (empty:
+  // it is reported as not found, with the list).
+  std::string named_but_refused;
+  size_t listed = 0;  // how many names that list shows, the last ones (0: all)
+};
+
 struct Graph {
   GraphInput input;
   std::vector<Value> values;  // values[0] is the input
   std::vector<Node> nodes;    // topological order
   int output = -1;            // the logits value
-  int default_layer = -1;     // node explained when none is named
-  std::string format;         // "keras" (model file) or "onnx"
+  int default_layer = -1;     // node explained when none is named (the importer's choice)
+  ExplainableWords words;
+  std::string format;         // for display only (`info`): "model" or "onnx"
+  // The file leaves the input's normalisation and the class names to the person (ONNX): front ends
+  // offer to set them.
+  bool asks_for_input_options = false;
 
   const Value& value(int id) const { return values[size_t(id)]; }
   const Value& output_of(int node) const { return values[size_t(nodes[size_t(node)].output)]; }
 };
 
-// Runs every op's shape inference in order and picks the default layer. Errors name the node.
+// Runs every op's shape inference in order; unless the importer chose one, the default layer is the
+// last explainable node. Errors name the node.
 Status infer_shapes(Graph& g);
 // The sequential model file's network as a graph: one node per layer, named after it.
 Result<Graph> graph_from_model(const Model& model);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "gradcam/name_table.h"
 #include "gradcam/status.h"
 
 namespace gradcam {
@@ -39,9 +40,13 @@ enum class CropMode {
   center,     // largest centred region with the input's aspect, then resized (default)
   squash,     // the whole image resized, aspect not kept
   letterbox,  // the whole image fitted inside, aspect kept, borders filled with black
+  count,
 };
 Result<CropMode> parse_crop_mode(const std::string& name);
 const char* crop_mode_name(CropMode mode);
+// Every crop mode's name, in the enum's order.
+inline constexpr NameTable<CropMode> kCropModeNames = {"center", "squash", "letterbox"};
+static_assert(every_row_named(kCropModeNames), "a CropMode value without a name");
 
 // The rectangle of the source image (in source pixels, fractional) that maps onto the model input,
 // and where it lands in the input (for letterbox the content covers a sub-rectangle).

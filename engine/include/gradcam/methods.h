@@ -2,12 +2,14 @@
 // paper and a row of the method table; explain() runs the network once and hands activations and
 // gradients to the chosen method.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "gradcam/image.h"
 #include "gradcam/map.h"
+#include "gradcam/name_table.h"
 #include "gradcam/network.h"
 
 namespace gradcam {
@@ -25,6 +27,7 @@ enum class Method {
   guided_backprop,  // Springenberg et al. 2015, arXiv 1412.6806
   guided_gradcam,   // Selvaraju et al. 2017, Sec. 3.1
   random,           // a baseline: uniform noise at the layer's resolution (the floor of every metric)
+  count,            // not a method: the size of the method table, which has a row for each above
 };
 Result<Method> parse_method(const std::string& name);
 const char* method_name(Method m);
@@ -34,9 +37,11 @@ bool method_is_input_resolution(Method m);
 
 // What is differentiated: the pre-softmax class score (the paper) or the softmax probability (what
 // the Keras tutorial did).
-enum class Score { logit, probability };
+enum class Score { logit, probability, count };
 Result<Score> parse_score(const std::string& name);
 const char* score_name(Score s);
+inline constexpr NameTable<Score> kScoreNames = {"logit", "probability"};
+static_assert(every_row_named(kScoreNames), "a Score value without a name");
 
 // Pure per-method pieces (what pytorch-grad-cam calls get_cam_weights), on one layer's
 // activations A and gradients G, both hw x c (HWC). They return the raw map after ReLU.
@@ -105,7 +110,11 @@ struct MethodDescriptor {
   // ... or a method that runs the network itself.
   Map (*run)(MethodContext& context);
 };
-const std::vector<MethodDescriptor>& method_table();
+// One row per Method value, in its order: a value without a row does not compile (methods.cpp).
+using MethodTable = std::array<MethodDescriptor, size_t(Method::count)>;
+const MethodTable& method_table();
+// Every method's name, in the enum's order.
+const NameTable<Method>& method_names();
 const MethodDescriptor& method_descriptor(Method m);
 const char* method_label(Method m);
 

@@ -68,39 +68,6 @@ Result<std::vector<std::string>> parse_labels(const std::string& text, const std
   return out;
 }
 
-Result<LoadOptions> parse_load_options(const std::string& options_json) {
-  LoadOptions o;
-  const json j = json::parse(options_json.empty() ? "{}" : options_json, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error("model options must be an object");
-  try {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      const std::string& k = it.key();
-      const json& v = it.value();
-      if (v.is_null()) continue;
-      if (k == "mean") {
-        o.mean = v.get<std::vector<float>>();
-      } else if (k == "std") {
-        o.std = v.get<std::vector<float>>();
-      } else if (k == "labels" && v.is_string()) {
-        auto labels = parse_labels(v.get<std::string>(), "labels");
-        if (!labels) return make_error(labels.error());
-        o.labels = std::move(*labels);
-      } else if (k == "labels") {
-        o.labels = v.get<std::vector<std::string>>();
-      } else if (k == "size") {
-        o.size = v.get<int>();
-      } else {
-        return make_error("unknown model option \"" + k + "\" (valid: mean, std, labels, size)");
-      }
-    }
-  } catch (const json::exception&) {
-    return make_error("model options: mean and std are arrays of numbers, labels an array of strings or a labels file's text, size a number");
-  }
-  if (o.mean.empty() != o.std.empty()) return make_error("mean and std go together");
-  if (o.size < 0 || o.size > 4096) return make_error("size must be 1..4096");
-  return o;
-}
-
 Status Engine::set_model_options(const std::string& options_json) {
   auto o = parse_load_options(options_json);
   if (!o) return make_error(o.error());
@@ -204,73 +171,6 @@ const std::vector<float>& Engine::predict(const std::vector<float>& input) {
 
 Result<Explanation> Engine::explain(const std::vector<float>& input, const ExplainOptions& options) {
   return gradcam::explain(net_, input.data(), options);
-}
-
-std::string Engine::info_json() const {
-  const Architecture& a = model_.arch;
-  const Graph& g = graph();
-  const bool onnx = is_onnx();
-  json layers = json::array();
-  // A model file counts its own tensors (batch norm stores four vectors, the graph folds them to
-  // two); an ONNX model, the constants its nodes hold.
-  int64_t parameters = 0;
-  if (onnx)
-    for (const Node& n : g.nodes)
-      for (const auto& w : n.weights) parameters += int64_t(w.size());
-  else
-    for (const auto& [name, v] : model_.params) parameters += int64_t(v.size());
-  if (!onnx) {
-    for (const LayerSpec& l : a.layers) {
-      json lj = {{"name", l.name}, {"type", layer_type_name(l.type)}, {"output", {l.output.h, l.output.w, l.output.c}}};
-      if (l.type == LayerType::conv2d) {
-        lj["kernel"] = {l.kernel_h, l.kernel_w};
-        lj["strides"] = {l.stride_h, l.stride_w};
-        lj["padding"] = l.padding == Padding::same ? "same" : "valid";
-      }
-      if (l.type == LayerType::conv2d || l.type == LayerType::dense) lj["activation"] = activation_name(l.activation);
-      layers.push_back(lj);
-    }
-  } else {
-    // Every node that can be explained: its name, op type, output tensor name and NCHW shape.
-    for (int i : explainable_nodes(g)) {
-      const Node& n = g.nodes[size_t(i)];
-      const Value& v = g.value(n.output);
-      layers.push_back({{"name", n.name}, {"type", n.op_type}, {"output_name", v.name}, {"output", {1, v.shape.c, v.shape.h, v.shape.w}}});
-    }
-  }
-  // The method table as front ends need it: names to send back, labels to show, whether the map
-  // lives at a layer or at the input, and whether one pass explains every layer.
-  json methods = json::array(), method_details = json::array();
-  for (const MethodDescriptor& d : method_table()) {
-    methods.push_back(d.name);
-    method_details.push_back({{"name", d.name},
-                              {"label", d.label},
-                              {"paper", d.paper},
-                              {"resolution", d.resolution == MapResolution::input ? "input" : "layer"},
-                              {"all_layers", d.layer_map != nullptr}});
-  }
-  json meta = json::object();
-  for (const auto& [k, v] : model_.metadata) meta[k] = v;
-  json explainable = json::array();
-  for (int i : explainable_nodes(g)) explainable.push_back(g.nodes[size_t(i)].name);
-  json input = {{"height", a.height}, {"width", a.width}, {"channels", a.channels}, {"scale", a.scale}};
-  if (!a.mean.empty()) input["mean"] = a.mean, input["std"] = a.std;
-  json j = {{"format", onnx ? "onnx" : "model"},
-            {"classes", a.classes},
-            {"input", input},
-            {"input_shape", model_input_shape(model_)},
-            {"input_layout", g.input.channels_first ? "NCHW" : "NHWC"},
-            {"layers", layers},
-            {"conv_layers", explainable},
-            {"explainable", explainable},
-            {"default_layer", g.default_layer >= 0 ? json(g.nodes[size_t(g.default_layer)].name) : json(nullptr)},
-            {"nodes", int(g.nodes.size())},
-            {"methods", methods},
-            {"method_details", method_details},
-            {"trained", model_.trained()},
-            {"parameters", parameters},
-            {"metadata", meta}};
-  return j.dump();
 }
 
 }  // namespace gradcam

@@ -1,8 +1,7 @@
 // The one parser of explain requests (see request.h).
 #include "gradcam/request.h"
 
-#include <cerrno>
-#include <cstdlib>
+#include "gradcam/contract.h"
 
 namespace gradcam {
 
@@ -33,20 +32,15 @@ Status set_request_field(ExplainRequest& r, const Model& model, const std::strin
   if (key == "crop") return assign(r.crop, parse_crop_mode(value), named);
   if (key == "colormap") return assign(r.colormap, parse_colormap(value), named);
   if (key == "alpha") {
-    char* end = nullptr;
-    const float v = std::strtof(value.c_str(), &end);
-    if (value.empty() || end == value.c_str() || *end || !(v >= 0 && v <= 1))
-      return make_error(named + " must be a number from 0 to 1 (got \"" + value + "\")");
-    r.alpha = v;
+    auto v = read_real(named, value, 0, 1);
+    if (!v) return make_error(v.error());
+    r.alpha = float(*v);
     return {};
   }
   if (key == "samples") {
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || end == value.c_str() || *end || errno == ERANGE || v < 1 || v > 1000)
-      return make_error(named + " must be a whole number from 1 to 1000 (got \"" + value + "\")");
-    r.options.smoothgrad_samples = int(v);
+    auto v = read_integer(named, value, 1, 1000);
+    if (!v) return make_error(v.error());
+    r.options.smoothgrad_samples = int(*v);
     return {};
   }
   std::string keys;
@@ -58,7 +52,7 @@ Result<ExplainRequest> parse_request(const Model& model,
                                      const std::vector<std::pair<std::string, std::string>>& fields,
                                      const std::string& prefix) {
   ExplainRequest r;
-  // The default layer (the last conv layer; ONNX: the last 4-D node before pooling), resolved here so the request is complete.
+  // The default layer (the importer's choice), resolved here so the request is complete.
   if (Status st = set_request_field(r, model, "layer", "auto", prefix); !st) return make_error(st.error());
   for (const auto& [key, value] : fields)
     if (Status st = set_request_field(r, model, key, value, prefix); !st) return make_error(st.error());

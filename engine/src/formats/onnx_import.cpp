@@ -8,6 +8,7 @@
 
 #include "gradcam/graph.h"
 #include "formats/onnx.h"
+#include "graph/ops/ops.h"
 
 namespace gradcam {
 
@@ -68,6 +69,7 @@ void prune(Graph& g) {
   Graph out;
   out.input = g.input;
   out.format = g.format;
+  out.asks_for_input_options = g.asks_for_input_options;
   out.values.push_back(g.values[0]);
   new_id[0] = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -86,6 +88,26 @@ void prune(Graph& g) {
 }
 
 }  // namespace
+
+void mark_explainable_4d_outputs(Graph& g) {
+  for (Node& n : g.nodes) n.explainable = g.values[size_t(n.output)].rank == 4;
+  // The last collapse of a spatial map (height or width above 1): earlier ones are
+  // squeeze-and-excitation gates, later ones flatten a map that is already 1x1.
+  g.default_layer = -1;
+  for (const Node& n : g.nodes) {
+    const bool collapses = n.op == &ops::global_average_pool_op || n.op == &ops::reduce_mean_op ||
+                           n.op == &ops::flatten_op || n.op == &ops::reshape_op;
+    const Value& in = g.values[size_t(n.inputs[0])];
+    if (!collapses || in.shape.h * in.shape.w <= 1) continue;
+    if (in.producer >= 0 && g.nodes[size_t(in.producer)].explainable) g.default_layer = in.producer;
+  }
+  if (g.default_layer < 0)
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      if (g.nodes[i].explainable) g.default_layer = int(i);
+  g.words = {"explainable node", "nodes with a 4-D output", "does not have a 4-D output",
+             "the model has no node with a 4-D output to explain",
+             "has a 2-D output: only nodes with a 4-D output [1,C,H,W] can be explained", 12};
+}
 
 Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::string& source, const OnnxOptions& options) {
   auto file = onnx::read_model(bytes, size, source);
@@ -112,6 +134,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
 
   Graph g;
   g.format = "onnx";
+  g.asks_for_input_options = true;  // torchvision's mean/std and the class names are not in the file
   g.input = *input;
   g.values.push_back({g.input.name, {g.input.height, g.input.width, g.input.channels}, 4, -1});
   std::map<std::string, int> value_id;  // by the file's own (raw) names
@@ -169,6 +192,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   g.output = out->second;
   prune(g);
   if (Status s = infer_shapes(g); !s) return make_error(source + ": " + s.error());
+  mark_explainable_4d_outputs(g);
 
   Model model;
   model.arch.height = g.input.height;

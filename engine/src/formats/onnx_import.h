@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "gradcam/graph.h"
 #include "gradcam/model.h"
 
 namespace gradcam {
@@ -15,5 +16,10 @@ struct OnnxOptions {
 // Reads and plans an ONNX model. Errors are one line naming the file and, for an unsupported or
 // malformed node, the node, its op type and the supported ops.
 Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::string& source, const OnnxOptions& options = {});
+
+// What ONNX lets a person explain, on a graph whose shapes are inferred: every node with a 4-D
+// output, by default the last one before the global pooling or flatten that leads to the
+// classifier (what Grad-CAM's paper explains), and the words its messages use for them.
+void mark_explainable_4d_outputs(Graph& graph);
 
 }  // namespace gradcam

@@ -17,8 +17,6 @@ Status infer_shapes(Graph& g) {
       if (v < 0 || v >= n.output) return make_error("node '" + n.name + "' reads a value computed after it");
     Value& out = g.values[size_t(n.output)];
     if (Status s = n.op->infer(g, n, out); !s) return s;
-    // ONNX: any node with a 4-D output can be explained (a model file: its conv layers).
-    if (g.format == "onnx") n.explainable = out.rank == 4;
     if (out.shape.h < 1 || out.shape.w < 1 || out.shape.c < 1 || out.shape.h > ModelLimits::kMaxSide ||
         out.shape.w > ModelLimits::kMaxSide || out.shape.c > ModelLimits::kMaxChannels ||
         out.shape.size() > ModelLimits::kMaxTensorElements)
@@ -34,20 +32,6 @@ Status infer_shapes(Graph& g) {
   }
   if (g.output < 0 || g.values[size_t(g.output)].rank != 2)
     return make_error("the model's output must be 2-D logits [1, classes]");
-  // The default layer: for a model file, the last conv layer; for ONNX, the last 4-D value before
-  // the global pooling or flatten that leads to the classifier (what Grad-CAM's paper explains).
-  g.default_layer = -1;
-  if (g.format == "onnx") {
-    // The last collapse of a spatial map (height or width above 1): earlier ones are
-    // squeeze-and-excitation gates, later ones flatten a map that is already 1x1.
-    for (const Node& n : g.nodes) {
-      const bool collapses = n.op == &ops::global_average_pool_op || n.op == &ops::reduce_mean_op ||
-                             n.op == &ops::flatten_op || n.op == &ops::reshape_op;
-      const Value& in = g.values[size_t(n.inputs[0])];
-      if (!collapses || in.shape.h * in.shape.w <= 1) continue;
-      if (in.producer >= 0 && g.nodes[size_t(in.producer)].explainable) g.default_layer = in.producer;
-    }
-  }
   if (g.default_layer < 0)
     for (size_t i = 0; i < g.nodes.size(); ++i)
       if (g.nodes[i].explainable) g.default_layer = int(i);
@@ -62,25 +46,23 @@ std::vector<int> explainable_nodes(const Graph& g) {
 }
 
 Result<int> find_layer(const Graph& g, const std::string& name) {
-  const bool keras = g.format != "onnx";
-  const std::string kind = keras ? "conv layer" : "explainable node";
+  const ExplainableWords& words = g.words;
   if (name.empty() || name == "auto") {
-    if (g.default_layer < 0) return make_error(keras ? "the model has no conv2d layer to explain" : "the model has no node with a 4-D output to explain");
+    if (g.default_layer < 0) return make_error(words.none);
     return g.default_layer;
   }
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     if (n.name != name && g.values[size_t(n.output)].name != name) continue;
     if (n.explainable) return int(i);
-    if (!keras)
-      return make_error("node \"" + name + "\" has a 2-D output: only nodes with a 4-D output [1,C,H,W] can be explained");
+    if (!words.named_but_refused.empty()) return make_error("node \"" + name + "\" " + words.named_but_refused);
   }
   std::string names;
   const std::vector<int> all = explainable_nodes(g);
-  const size_t shown = keras ? all.size() : std::min<size_t>(all.size(), 12);
+  const size_t shown = words.listed ? std::min(all.size(), words.listed) : all.size();
   for (size_t k = all.size() - shown; k < all.size(); ++k) names += (names.empty() ? "" : ", ") + g.nodes[size_t(all[k])].name;
   if (shown < all.size()) names = "the last " + std::to_string(shown) + " of " + std::to_string(all.size()) + ": " + names + "; `gradcam info` lists all";
-  return make_error("no " + kind + " named \"" + name + "\" (" + (keras ? "conv layers" : "nodes with a 4-D output") + ": " + names + ")");
+  return make_error("no " + words.kind + " named \"" + name + "\" (" + words.plural + ": " + names + ")");
 }
 
 namespace {
@@ -92,7 +74,7 @@ std::string auto_pad(Padding p) { return p == Padding::same ? "SAME_UPPER" : "VA
 Result<Graph> graph_from_model(const Model& model) {
   const Architecture& arch = model.arch;
   Graph g;
-  g.format = "keras";
+  g.format = "model";  // its defaults (ExplainableWords) speak of conv layers, which it marks below
   g.input = {"input", arch.height, arch.width, arch.channels, false, false};
   g.values.push_back({"input", {arch.height, arch.width, arch.channels}, 4, -1});
   for (const LayerSpec& l : arch.layers) {

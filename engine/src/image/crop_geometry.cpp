@@ -9,21 +9,13 @@
 namespace gradcam {
 
 Result<CropMode> parse_crop_mode(const std::string& name) {
-  std::string s = name;
-  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  if (s == "center") return CropMode::center;
-  if (s == "squash") return CropMode::squash;
-  if (s == "letterbox") return CropMode::letterbox;
-  return make_error("unknown crop mode '" + name + "'; valid: center, squash, letterbox");
+  const int i = find_name(kCropModeNames, name);
+  if (i < 0) return make_error("unknown crop mode '" + name + "'; valid: " + names_text(kCropModeNames));
+  return CropMode(i);
 }
 
 const char* crop_mode_name(CropMode mode) {
-  switch (mode) {
-    case CropMode::center: return "center";
-    case CropMode::squash: return "squash";
-    case CropMode::letterbox: return "letterbox";
-  }
-  return "center";
+  return kCropModeNames[size_t(mode) < kCropModeNames.size() ? size_t(mode) : 0];
 }
 
 CropGeometry crop_geometry(int src_width, int src_height, int dst_width, int dst_height,
@@ -34,6 +26,7 @@ CropGeometry crop_geometry(int src_width, int src_height, int dst_width, int dst
   const int64_t sw = src_width, sh = src_height, dw = dst_width, dh = dst_height;
   switch (mode) {
     case CropMode::squash:
+    case CropMode::count:  // not a mode
       break;
     case CropMode::center:
       if (sw * dh > sh * dw) {  // source wider than the input: cut the sides

@@ -18,12 +18,13 @@ int argmax(const std::vector<float>& v) { return int(std::max_element(v.begin(),
 }  // namespace
 
 Result<Score> parse_score(const std::string& name) {
-  if (name == "logit") return Score::logit;
-  if (name == "probability" || name == "softmax") return Score::probability;
-  return make_error("unknown score \"" + name + "\" (known: logit, probability)");
+  if (name == "softmax") return Score::probability;  // what the Keras tutorial calls it
+  for (size_t i = 0; i < kScoreNames.size(); ++i)
+    if (name == kScoreNames[i]) return Score(i);
+  return make_error("unknown score \"" + name + "\" (known: " + names_text(kScoreNames) + ")");
 }
 
-const char* score_name(Score s) { return s == Score::logit ? "logit" : "probability"; }
+const char* score_name(Score s) { return kScoreNames[size_t(s) < kScoreNames.size() ? size_t(s) : 0]; }
 
 void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target, Score score,
                     float* out) {
@@ -64,7 +65,7 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
     layer = *l;
   }
   if (layer >= net.layer_count() || !graph.nodes[size_t(layer)].explainable)
-    return make_error("layer " + std::to_string(layer) + (graph.format == "onnx" ? " does not have a 4-D output" : " is not a conv2d layer"));
+    return make_error("layer " + std::to_string(layer) + " " + graph.words.refused);
   if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
   if (opt.smoothgrad_samples < 1 || opt.smoothgrad_samples > 1000)
     return make_error("SmoothGrad samples must be 1..1000");

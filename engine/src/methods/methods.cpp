@@ -8,9 +8,10 @@
 
 namespace gradcam {
 
-const std::vector<MethodDescriptor>& method_table() {
-  using R = MapResolution;
-  static const std::vector<MethodDescriptor> table = {
+namespace {
+
+using R = MapResolution;
+constexpr MethodTable kMethods = {{
       {Method::gradcam, "gradcam", "Grad-CAM", "Selvaraju et al. 2017, arXiv 1610.02391, Eq. 1-2", R::layer,
        grad_cam, true, nullptr},
       {Method::gradcam_plusplus, "gradcam++", "Grad-CAM++", "Chattopadhyay et al. 2018, arXiv 1710.11063, Eq. 19",
@@ -35,15 +36,29 @@ const std::vector<MethodDescriptor>& method_table() {
        R::input, nullptr, false, guided_grad_cam},
       {Method::random, "random", "Random (baseline)", "a baseline, as in Adebayo et al. 2018 and Rong et al. 2022 (seeded by the layer shape)",
        R::layer, random_cam, false, nullptr},
-  };
-  return table;
+}};
+
+// Row i describes Method(i) and names a way to compute it: a Method value without a row (the array
+// leaves it zero) or rows out of order fail here, at compile time, instead of falling back to Grad-CAM.
+constexpr bool every_method_has_its_row() {
+  for (size_t i = 0; i < kMethods.size(); ++i) {
+    const MethodDescriptor& d = kMethods[i];
+    if (size_t(d.id) != i || !d.name || !d.label || !d.paper || (!d.layer_map && !d.run)) return false;
+  }
+  return true;
+}
+static_assert(every_method_has_its_row(), "the method table needs one row per Method value, in the enum's order");
+
+}  // namespace
+
+const MethodTable& method_table() { return kMethods; }
+
+const NameTable<Method>& method_names() {
+  static constexpr NameTable<Method> names = names_of<Method>(kMethods);
+  return names;
 }
 
-const MethodDescriptor& method_descriptor(Method m) {
-  for (const MethodDescriptor& d : method_table())
-    if (d.id == m) return d;
-  return method_table().front();  // unreachable for a valid enum value
-}
+const MethodDescriptor& method_descriptor(Method m) { return kMethods[size_t(m) < kMethods.size() ? size_t(m) : 0]; }
 
 Result<Method> parse_method(const std::string& name) {
   std::string n = name;
@@ -53,9 +68,7 @@ Result<Method> parse_method(const std::string& name) {
   if (n == "grad-cam") n = "gradcam";
   for (const MethodDescriptor& d : method_table())
     if (n == d.name) return d.id;
-  std::string all;
-  for (const MethodDescriptor& d : method_table()) all += std::string(all.empty() ? "" : ", ") + d.name;
-  return make_error("unknown method \"" + name + "\" (known: " + all + ")");
+  return make_error("unknown method \"" + name + "\" (known: " + names_text(method_names()) + ")");
 }
 
 const char* method_name(Method m) { return method_descriptor(m).name; }

@@ -55,7 +55,9 @@ Result<SanityCheck> sanity_check(const Model& model, const float* input, const E
     fixed.target = e->target;  // the same class at every step, not whatever the random net prefers
     fixed.layer = e->layer;
   }
-  if (model.graph && model.graph->format == "onnx") {
+  // An imported graph keeps its weights in its nodes: they are re-initialised there, node by node.
+  // A model with a layer list keeps them as named parameters, re-initialised as the trainer does.
+  if (model.graph && model.arch.layers.empty()) {
     Model randomised = model;
     auto graph = std::make_shared<Graph>(*model.graph);
     std::mt19937_64 rng(seed);

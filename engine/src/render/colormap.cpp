@@ -84,38 +84,43 @@ void guess_shape(size_t n, int img_w, int img_h, int* h, int* w) {
   }
 }
 
+// The colormap table: one row per Colormap value, in its order.
+struct ColormapRow {
+  const char* name;
+  RGB (*rgb)(float t);  // t in [0, 1]
+};
+constexpr std::array<ColormapRow, size_t(Colormap::count)> kColormaps = {{
+    {"jet", jet},
+    {"turbo", [](float t) { return interpolate(kTurbo, t); }},
+    {"viridis", [](float t) { return interpolate(kViridis, t); }},
+    {"inferno", [](float t) { return interpolate(kInferno, t); }},
+}};
+constexpr bool every_colormap_has_a_row() {
+  for (const ColormapRow& r : kColormaps)
+    if (!r.name || !r.rgb) return false;
+  return true;
+}
+static_assert(every_colormap_has_a_row(), "a Colormap value without a row in kColormaps");
+
 }  // namespace
 
-Result<Colormap> parse_colormap(const std::string& name) {
-  std::string s = name;
-  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  if (s == "jet") return Colormap::jet;
-  if (s == "turbo") return Colormap::turbo;
-  if (s == "viridis") return Colormap::viridis;
-  if (s == "inferno") return Colormap::inferno;
-  return make_error("unknown colormap '" + name + "'; valid: jet, turbo, viridis, inferno");
+const NameTable<Colormap>& colormap_names() {
+  static constexpr NameTable<Colormap> names = names_of<Colormap>(kColormaps);
+  return names;
 }
 
-const char* colormap_name(Colormap map) {
-  switch (map) {
-    case Colormap::jet: return "jet";
-    case Colormap::turbo: return "turbo";
-    case Colormap::viridis: return "viridis";
-    case Colormap::inferno: return "inferno";
-  }
-  return "jet";
+Result<Colormap> parse_colormap(const std::string& name) {
+  const int i = find_name(colormap_names(), name);
+  if (i < 0) return make_error("unknown colormap '" + name + "'; valid: " + names_text(colormap_names()));
+  return Colormap(i);
 }
+
+const char* colormap_name(Colormap map) { return kColormaps[size_t(map) < kColormaps.size() ? size_t(map) : 0].name; }
 
 std::array<uint8_t, 3> colormap_rgb(Colormap map, float t) {
   if (!(t >= 0.0f)) t = 0.0f;  // also NaN
   if (t > 1.0f) t = 1.0f;
-  switch (map) {
-    case Colormap::jet: return jet(t);
-    case Colormap::turbo: return interpolate(kTurbo, t);
-    case Colormap::viridis: return interpolate(kViridis, t);
-    case Colormap::inferno: return interpolate(kInferno, t);
-  }
-  return jet(t);
+  return kColormaps[size_t(map) < kColormaps.size() ? size_t(map) : 0].rgb(t);
 }
 
 Image colorize(const std::vector<float>& normalized, int width, int height, Colormap map) {

@@ -1,0 +1,89 @@
+// Evaluating a map: the metric table (name -> run and write), its options and its JSON. Adding a
+// metric is its function in engine/src/metrics/ and a row here; the JS API, the CLI's help and
+// `info` read the names from this table.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "gradcam/contract.h"
+
+namespace gradcam {
+
+using json = nlohmann::json;
+
+namespace {
+
+struct MetricRow {
+  const char* name;
+  json (*run)(Network& net, const float* input, const Map& map, int target, int steps);
+};
+
+json curve(const Curve& c) { return json::parse(curve_json(c)); }
+
+const std::vector<MetricRow>& metric_table() {
+  static const std::vector<MetricRow> table = {
+      {"deletion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve(deletion_curve(n, x, m, t, steps)); }},
+      {"insertion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve(insertion_curve(n, x, m, t, steps)); }},
+      {"road",
+       [](Network& n, const float* x, const Map& m, int t, int) {
+         const RoadResult r = road(n, x, m, t);
+         return json{{"fraction", r.fractions}, {"morf", r.morf}, {"lerf", r.lerf}, {"morf_mean", r.morf_mean},
+                     {"lerf_mean", r.lerf_mean}};
+       }},
+      {"confidence_change", [](Network& n, const float* x, const Map& m, int t, int) { return json(confidence_change(n, x, m, t)); }},
+  };
+  return table;
+}
+
+}  // namespace
+
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const MetricRow& r : metric_table()) out.push_back(r.name);
+    return out;
+  }();
+  return names;
+}
+
+Result<EvaluateOptions> parse_evaluate_options(const std::string& options_json) {
+  auto fields = option_fields(options_json, {"metrics"});
+  if (!fields) return make_error(fields.error());
+  EvaluateOptions out;
+  const std::vector<std::string>& all = metric_names();
+  for (const auto& [key, value] : *fields) {
+    if (key == "metrics") {
+      std::vector<std::string> chosen;
+      for (size_t pos = 0; pos <= value.size();) {
+        size_t end = value.find(',', pos);
+        if (end == std::string::npos) end = value.size();
+        const std::string name = value.substr(pos, end - pos);
+        if (std::find(all.begin(), all.end(), name) == all.end())
+          return make_error("unknown metric \"" + name + "\" (valid: " + names_text(all) + ")");
+        chosen.push_back(name);
+        pos = end + 1;
+      }
+      out.metrics = std::move(chosen);
+    } else if (key == "steps") {
+      auto steps = read_integer("steps", value, 1, 4096);
+      if (!steps) return make_error(steps.error());
+      out.steps = int(*steps);
+    } else if (key == "crop") {
+      auto c = parse_crop_mode(value);
+      if (!c) return make_error("crop: " + c.error());
+      out.crop = *c;
+    } else {
+      return make_error("unknown option " + key + " (valid: metrics, steps, crop)");
+    }
+  }
+  return out;
+}
+
+std::string evaluation_json(Network& net, const float* input, const Map& map, int target, const EvaluateOptions& options) {
+  json j = json::object();
+  for (const MetricRow& row : metric_table())
+    if (std::find(options.metrics.begin(), options.metrics.end(), row.name) != options.metrics.end())
+      j[row.name] = row.run(net, input, map, target, options.steps);
+  return j.dump();
+}
+
+}  // namespace gradcam
