@@ -89,7 +89,7 @@ const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels"
 std::unique_ptr<Engine> load_engine(const Args& a) {
   // The engine's contract reads and checks every option (contract.h); the CLI only reads the labels file.
   LoadOptions o;
-  for (const std::string& key : {"mean", "std", "size"})
+  for (const char* key : {"mean", "std", "size"})
     if (a.has(key)) {
       if (Status s = set_load_option(o, key, a.get(key), "--"); !s) throw UsageError{s.error()};
     }
