@@ -1,7 +1,9 @@
-// The table of ops: the one place that lists what the engine can run. Softmax and Constant are read
-// by the ONNX importer itself (a final Softmax marks its input as the logits; a Constant is a
-// constant), so they are not rows here but are named in supported_ops_text().
+// The table of ops, served to the importer, the executor and `info` (its rows are in ops/ops.h,
+// beside the descriptors' declarations). Softmax and Constant are read by the ONNX importer itself
+// (a final Softmax marks its input as the logits; a Constant is a constant), so they are not rows
+// but are named in supported_ops_text().
 #include <algorithm>
+#include <iterator>
 
 #include "gradcam/graph.h"
 #include "ops/ops.h"
@@ -9,13 +11,7 @@
 namespace gradcam {
 
 const std::vector<const OpDescriptor*>& op_table() {
-  using namespace ops;
-  static const std::vector<const OpDescriptor*> table = {
-      &add_op,       &average_pool_op, &batch_norm_op, &clip_op,      &concat_op,      &conv_op,
-      &dropout_op,   &flatten_op,      &gemm_op,       &global_average_pool_op,        &hard_sigmoid_op,
-      &hard_swish_op, &identity_op,    &leaky_relu_op, &matmul_op,    &max_pool_op,    &mul_op,
-      &pad_op,       &reduce_mean_op,  &relu_op,       &reshape_op,   &sigmoid_op,
-  };
+  static const std::vector<const OpDescriptor*> table(std::begin(ops::kOpTable), std::end(ops::kOpTable));
   return table;
 }
 

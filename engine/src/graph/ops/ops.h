@@ -1,4 +1,5 @@
-// The op descriptors, one per file family under ops/; op_table.cpp lists them.
+// The op descriptors, one per file family under ops/, and the table of them: adding an op is its
+// descriptor in its file and its declaration and row here (op_table.cpp serves the table).
 #pragma once
 #include "gradcam/graph.h"
 
@@ -14,6 +15,14 @@ extern const OpDescriptor batch_norm_op;                  // batch_norm.cpp
 extern const OpDescriptor add_op, mul_op;                 // binary.cpp
 extern const OpDescriptor concat_op;                      // concat.cpp
 extern const OpDescriptor flatten_op, reshape_op, pad_op, identity_op, dropout_op;  // shape.cpp
+
+// Every op the engine runs, in the order supported_ops_text() does not care about (it sorts).
+inline constexpr const OpDescriptor* kOpTable[] = {
+    &add_op,        &average_pool_op, &batch_norm_op, &clip_op,      &concat_op,      &conv_op,
+    &dropout_op,    &flatten_op,      &gemm_op,       &global_average_pool_op,        &hard_sigmoid_op,
+    &hard_swish_op, &identity_op,     &leaky_relu_op, &matmul_op,    &max_pool_op,    &mul_op,
+    &pad_op,        &reduce_mean_op,  &relu_op,       &reshape_op,   &sigmoid_op,
+};
 
 }  // namespace gradcam::ops
 
