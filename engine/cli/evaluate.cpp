@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli.h"
+#include "gradcam/contract.h"
 #include "gradcam/dataset.h"
 #include "gradcam/metrics.h"
 
@@ -15,10 +16,6 @@ namespace gradcam::cli {
 using json = nlohmann::ordered_json;
 
 namespace {
-
-// The metrics, in the order tables print them; lower-is-better ones say so in the text output.
-const char* const kMetricNames[] = {"deletion_auc", "insertion_auc", "road_morf", "road_lerf", "confidence_change"};
-constexpr int kMetrics = 5;
 
 // One image: a file, or a record of a CIFAR-10 binary batch.
 struct Sample {
@@ -78,7 +75,9 @@ int run_evaluate(const Args& a) {
     samples = std::move(spread);
   }
 
-  std::vector<std::array<double, kMetrics>> sums(methods.size(), std::array<double, kMetrics>{});
+  // The metric table's summaries (contract.h): its columns, in its order.
+  const std::vector<MetricSummary>& metrics = metric_summaries();
+  std::vector<std::vector<double>> sums(methods.size(), std::vector<double>(metrics.size()));
   long images = 0, failed = 0;
   Network& net = engine->network();
   Progress progress{samples.size(), now_ms(), a.has("quiet") || a.has("json")};
@@ -91,12 +90,8 @@ int run_evaluate(const Args& a) {
         o.method = methods[m];
         auto e = engine->explain(input, o);
         if (!e) throw FileError{samples[i].file.string() + ": " + e.error()};
-        const Curve del = deletion_curve(net, input.data(), e->cam, e->target, steps);
-        const Curve ins = insertion_curve(net, input.data(), e->cam, e->target, steps);
-        const RoadResult rd = road(net, input.data(), e->cam, e->target);
-        const double cc = confidence_change(net, input.data(), e->cam, e->target);
-        const double values[kMetrics] = {del.auc, ins.auc, rd.morf_mean, rd.lerf_mean, cc};
-        for (int k = 0; k < kMetrics; ++k) sums[m][size_t(k)] += values[k];
+        const std::vector<double> values = metric_summary_values(net, input.data(), e->cam, e->target, steps);
+        for (size_t k = 0; k < metrics.size(); ++k) sums[m][k] += values[k];
       }
       images++;
     } catch (const FileError& err) {
@@ -115,14 +110,14 @@ int run_evaluate(const Args& a) {
               {"steps", steps},
               {"methods", json::object()}};
   std::string csv = "method";
-  for (const char* name : kMetricNames) csv += std::string(",") + name;
+  for (const MetricSummary& metric : metrics) csv += std::string(",") + metric.name;
   csv += "\n";
   for (size_t m = 0; m < methods.size(); ++m) {
     json row = json::object();
     csv += method_name(methods[m]);
-    for (int k = 0; k < kMetrics; ++k) {
-      const double mean = sums[m][size_t(k)] / double(images);
-      row[kMetricNames[k]] = mean;
+    for (size_t k = 0; k < metrics.size(); ++k) {
+      const double mean = sums[m][k] / double(images);
+      row[metrics[k].name] = mean;
       char cell[32];
       std::snprintf(cell, sizeof cell, ",%.6f", mean);
       csv += cell;
@@ -138,11 +133,14 @@ int run_evaluate(const Args& a) {
   std::printf("%ld images%s, layer %s, target: the predicted class, %d steps\n", images,
               failed ? (", " + std::to_string(failed) + " unreadable skipped").c_str() : "",
               layer_name(engine->model(), request.options.layer).c_str(), steps);
-  std::printf("%-16s %10s %10s %10s %10s %10s\n", "method", "deletion", "insertion", "ROAD MoRF", "ROAD LeRF", "conf. chg");
-  std::printf("%-16s %10s %10s %10s %10s %10s\n", "", "(lower)", "(higher)", "(lower)", "(higher)", "(higher)");
+  std::printf("%-16s", "method");
+  for (const MetricSummary& metric : metrics) std::printf(" %10s", metric.label);
+  std::printf("\n%-16s", "");
+  for (const MetricSummary& metric : metrics) std::printf(" %10s", metric.lower_is_better ? "(lower)" : "(higher)");
+  std::printf("\n");
   for (size_t m = 0; m < methods.size(); ++m) {
     std::printf("%-16s", method_name(methods[m]));
-    for (int k = 0; k < kMetrics; ++k) std::printf(" %10.4f", sums[m][size_t(k)] / double(images));
+    for (size_t k = 0; k < metrics.size(); ++k) std::printf(" %10.4f", sums[m][k] / double(images));
     std::printf("\n");
   }
   return 0;

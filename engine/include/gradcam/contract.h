@@ -58,6 +58,17 @@ Result<EvaluateOptions> parse_evaluate_options(const std::string& options_json);
 // auc}, insertion: {...}, road: {fraction, morf, lerf, morf_mean, lerf_mean}, confidence_change}
 // (only those chosen). The network is left holding `input`'s activations.
 std::string evaluation_json(Network& net, const float* input, const Map& map, int target, const EvaluateOptions& options);
+// The one number per metric (two for ROAD) that a table of methods compares, e.g. the CLI's
+// `evaluate`: its column name ("deletion_auc"), its short label and which way is better.
+struct MetricSummary {
+  const char* name;
+  const char* label;
+  bool lower_is_better;
+};
+// Every metric's summaries, in the metric table's order.
+const std::vector<MetricSummary>& metric_summaries();
+// Runs every metric on the map for `target` and returns the summaries' values, in that order.
+std::vector<double> metric_summary_values(Network& net, const float* input, const Map& map, int target, int steps);
 
 // ---- Results that are not an explanation (result_json.cpp). ----
 // {"fraction", "probability", "auc"}.

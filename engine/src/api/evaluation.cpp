@@ -1,6 +1,6 @@
-// Evaluating a map: the metric table (name -> run and write), its options and its JSON. Adding a
-// metric is its function in engine/src/metrics/ and a row here; the JS API, the CLI's help and
-// `info` read the names from this table.
+// Evaluating a map: the metric table (name -> run, write, summarise), its options and its JSON.
+// Adding a metric is its function in engine/src/metrics/ and a row here; the JS API, the CLI's
+// `evaluate` (its columns) and `info` read this table.
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -12,24 +12,35 @@ using json = nlohmann::json;
 
 namespace {
 
+// A metric: its name, how it runs and writes its JSON, and its summaries: each the JSON field that
+// holds it (nullptr: the metric's value is the number itself).
+struct SummaryField {
+  MetricSummary summary;
+  const char* field;
+};
 struct MetricRow {
   const char* name;
   json (*run)(Network& net, const float* input, const Map& map, int target, int steps);
+  std::vector<SummaryField> summaries;
 };
 
 json curve(const Curve& c) { return json::parse(curve_json(c)); }
 
 const std::vector<MetricRow>& metric_table() {
   static const std::vector<MetricRow> table = {
-      {"deletion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve(deletion_curve(n, x, m, t, steps)); }},
-      {"insertion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve(insertion_curve(n, x, m, t, steps)); }},
+      {"deletion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve(deletion_curve(n, x, m, t, steps)); },
+       {{{"deletion_auc", "deletion", true}, "auc"}}},
+      {"insertion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve(insertion_curve(n, x, m, t, steps)); },
+       {{{"insertion_auc", "insertion", false}, "auc"}}},
       {"road",
        [](Network& n, const float* x, const Map& m, int t, int) {
          const RoadResult r = road(n, x, m, t);
          return json{{"fraction", r.fractions}, {"morf", r.morf}, {"lerf", r.lerf}, {"morf_mean", r.morf_mean},
                      {"lerf_mean", r.lerf_mean}};
-       }},
-      {"confidence_change", [](Network& n, const float* x, const Map& m, int t, int) { return json(confidence_change(n, x, m, t)); }},
+       },
+       {{{"road_morf", "ROAD MoRF", true}, "morf_mean"}, {{"road_lerf", "ROAD LeRF", false}, "lerf_mean"}}},
+      {"confidence_change", [](Network& n, const float* x, const Map& m, int t, int) { return json(confidence_change(n, x, m, t)); },
+       {{{"confidence_change", "conf. chg", false}, nullptr}}},
   };
   return table;
 }
@@ -84,6 +95,25 @@ std::string evaluation_json(Network& net, const float* input, const Map& map, in
     if (std::find(options.metrics.begin(), options.metrics.end(), row.name) != options.metrics.end())
       j[row.name] = row.run(net, input, map, target, options.steps);
   return j.dump();
+}
+
+const std::vector<MetricSummary>& metric_summaries() {
+  static const std::vector<MetricSummary> out = [] {
+    std::vector<MetricSummary> v;
+    for (const MetricRow& row : metric_table())
+      for (const SummaryField& f : row.summaries) v.push_back(f.summary);
+    return v;
+  }();
+  return out;
+}
+
+std::vector<double> metric_summary_values(Network& net, const float* input, const Map& map, int target, int steps) {
+  std::vector<double> values;
+  for (const MetricRow& row : metric_table()) {
+    const json j = row.run(net, input, map, target, steps);
+    for (const SummaryField& f : row.summaries) values.push_back(f.field ? j.at(f.field).get<double>() : j.get<double>());
+  }
+  return values;
 }
 
 }  // namespace gradcam
