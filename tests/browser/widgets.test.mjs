@@ -160,7 +160,7 @@ describe('widgets', { skip: missing || false }, () => {
     // The engine's request parser checks the attributes it shares with explain() (its messages
     // name the attribute and what is valid); upsample and view are the widget's own.
     const cases = [
-      ['colormap', 'rainbow', /^gradcam-view: colormap: unknown colormap 'rainbow'; valid: jet, turbo, viridis, inferno$/],
+      ['colormap', 'rainbow', /^gradcam-view: colormap: unknown colormap 'rainbow'; valid: turbo, jet, viridis, inferno$/],
       ['alpha', '2', /^gradcam-view: alpha must be a number from 0 to 1 \(got "2"\)$/],
       ['alpha', 'half', /^gradcam-view: alpha must be a number from 0 to 1 \(got "half"\)$/],
       ['upsample', 'nearest', /upsample="nearest" is not valid; use one of bicubic, bilinear/],

@@ -38,8 +38,9 @@ using gradcam_web::Upsample;
 
 enum class View { side_by_side, overlay };
 inline constexpr const char* kViewNames[] = {"side-by-side", "overlay"};
-inline constexpr Colormap kColormaps[] = {Colormap::turbo, Colormap::jet, Colormap::viridis, Colormap::inferno};
-inline constexpr CropMode kCropModes[] = {CropMode::center, CropMode::squash, CropMode::letterbox};
+// The engine's tables, in their order (the default first): the lists the panel shows.
+inline constexpr auto kColormaps = all_values<Colormap>();
+inline constexpr auto kCropModes = all_values<CropMode>();
 
 // How an image becomes the model's input when the file does not say (ONNX): torchvision's
 // normalisations, x = (pixel/255 - mean) / std. No mean and std: the pixels in [0,1].
@@ -184,18 +185,11 @@ void page_request(const char* what);
 // i wrapped into [0, n): keys step through a list of any length, both ways.
 inline int wrap(int i, int n) { return (i % n + n) % n; }
 
-template <class T, size_t N>
-int index_of(const T (&items)[N], T value) {
-  for (size_t i = 0; i < N; ++i)
-    if (items[i] == value) return int(i);
-  return 0;
-}
-
-// The entry `delta` steps from `value` in a table, wrapping: the table's own length decides, so a
-// crop mode or colormap added to it is reached by its key too.
-template <class T, size_t N>
-T step_in(const T (&items)[N], T value, int delta) {
-  return items[size_t(wrap(index_of(items, value) + delta, int(N)))];
+// The value `delta` steps from `value` in its enum's table (name_table.h), wrapping: the table's
+// own length decides, so a crop mode or colormap added to it is reached by its key too.
+template <class E>
+E step_in(E value, int delta) {
+  return E(wrap(int(value) + delta, int(E::count)));
 }
 
 // Style (style.cpp): fonts and ImGui's style at the device pixel ratio, and the widgets that grow

@@ -37,10 +37,10 @@ void handle_shortcut(int key, int action, int mods) {
     case GLFW_KEY_L: step_layer(dir); break;
     case GLFW_KEY_S: g.choice.options.score = g.choice.options.score == Score::logit ? Score::probability : Score::logit; break;
     case GLFW_KEY_R:
-      g.choice.crop = step_in(kCropModes, g.choice.crop, 1);
+      g.choice.crop = step_in(g.choice.crop, 1);
       set_crop_geometry();
       break;
-    case GLFW_KEY_C: g.choice.colormap = step_in(kColormaps, g.choice.colormap, dir); break;
+    case GLFW_KEY_C: g.choice.colormap = step_in(g.choice.colormap, dir); break;
     case GLFW_KEY_B: g.upsample = g.upsample == Upsample::bicubic ? Upsample::bilinear : Upsample::bicubic; break;
     case GLFW_KEY_V: g.view = g.view == View::overlay ? View::side_by_side : View::overlay; break;
     case GLFW_KEY_EQUAL:

@@ -15,7 +15,7 @@ namespace gradcam {
 // Adding a colormap: a value here and a row of the table in engine/src/render/colormap.cpp (its
 // name and its colours); the CLI's usage, `info` and through it the page, the widget and both
 // renderers' lookup textures read that table.
-enum class Colormap { jet, turbo, viridis, inferno, count };
+enum class Colormap { turbo, jet, viridis, inferno, count };  // turbo, the default, first
 Result<Colormap> parse_colormap(const std::string& name);
 const char* colormap_name(Colormap map);
 // Every colormap's name, in the enum's order (the rows of the renderers' lookup textures).

@@ -38,6 +38,14 @@ constexpr NameTable<E> names_of(const std::array<Row, size_t(E::count)>& rows) {
   return names;
 }
 
+// Every value of the enum, in its order: the lists a front end shows and its keys cycle through.
+template <class E>
+constexpr std::array<E, size_t(E::count)> all_values() {
+  std::array<E, size_t(E::count)> out{};
+  for (size_t i = 0; i < out.size(); ++i) out[i] = E(i);
+  return out;
+}
+
 // The value whose name is `text`, ignoring case; -1 when none is.
 template <size_t N>
 int find_name(const std::array<const char*, N>& names, const std::string& text) {

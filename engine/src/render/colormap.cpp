@@ -90,8 +90,8 @@ struct ColormapRow {
   RGB (*rgb)(float t);  // t in [0, 1]
 };
 constexpr std::array<ColormapRow, size_t(Colormap::count)> kColormaps = {{
-    {"jet", jet},
     {"turbo", [](float t) { return interpolate(kTurbo, t); }},
+    {"jet", jet},
     {"viridis", [](float t) { return interpolate(kViridis, t); }},
     {"inferno", [](float t) { return interpolate(kInferno, t); }},
 }};

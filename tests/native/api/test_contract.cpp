@@ -99,7 +99,7 @@ TEST_CASE("every enum has a name for each value, and info exports the tables fro
   for (size_t i = 0; i < size_t(CropMode::count); ++i) CHECK(*parse_crop_mode(kCropModeNames[i]) == CropMode(i));
   for (size_t i = 0; i < size_t(Score::count); ++i) CHECK(*parse_score(kScoreNames[i]) == Score(i));
   const json names = json::parse(name_tables_json());
-  CHECK(names["colormaps"] == json{"jet", "turbo", "viridis", "inferno"});
+  CHECK(names["colormaps"] == json{"turbo", "jet", "viridis", "inferno"});
   CHECK(names["crops"] == json{"center", "squash", "letterbox"});
   CHECK(names["scores"] == json{"logit", "probability"});
   CHECK(names["metrics"] == json{"deletion", "insertion", "road", "confidence_change"});

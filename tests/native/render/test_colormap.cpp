@@ -34,7 +34,7 @@ std::string str(C3 c) {
   return o.str();
 }
 
-const Colormap kAll[] = {Colormap::jet, Colormap::turbo, Colormap::viridis, Colormap::inferno};
+const Colormap kAll[] = {Colormap::turbo, Colormap::jet, Colormap::viridis, Colormap::inferno};
 
 Image solid_pattern(int w, int h) {
   Image img;
@@ -82,7 +82,7 @@ TEST_CASE("colormap names") {
   auto bad = parse_colormap("rainbow");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().find("rainbow") != std::string::npos);
-  CHECK(bad.error().find("jet, turbo, viridis, inferno") != std::string::npos);
+  CHECK(bad.error().find("turbo, jet, viridis, inferno") != std::string::npos);
 }
 
 TEST_CASE("jet is MATLAB's jet, in RGB order") {
