@@ -110,7 +110,7 @@ struct MethodDescriptor {
   // ... or a method that runs the network itself.
   Map (*run)(MethodContext& context);
 };
-// One row per Method value, in its order: a value without a row does not compile (methods.cpp).
+// One row per Method value, in its order: a value without a row does not compile (kMethodTable).
 using MethodTable = std::array<MethodDescriptor, size_t(Method::count)>;
 const MethodTable& method_table();
 // Every method's name, in the enum's order.
@@ -124,6 +124,49 @@ Map saliency_map(MethodContext& context);
 Map smooth_grad(MethodContext& context);
 Map guided_backprop(MethodContext& context);
 Map guided_grad_cam(MethodContext& context);
+
+// The method table: every method's id, name, label, paper, resolution and function, one row per
+// Method value. It is the only place a method is described; parse_method, the CLI's usage, `info`
+// (and through it the page and the widget) and explain() all read it (method_table()). Adding a
+// method is its function and, here, its id in the enum and its row.
+inline constexpr MethodTable kMethodTable = {{
+      {Method::gradcam, "gradcam", "Grad-CAM", "Selvaraju et al. 2017, arXiv 1610.02391, Eq. 1-2", MapResolution::layer,
+       grad_cam, true, nullptr},
+      {Method::gradcam_plusplus, "gradcam++", "Grad-CAM++", "Chattopadhyay et al. 2018, arXiv 1710.11063, Eq. 19",
+       MapResolution::layer, grad_cam_plusplus, true, nullptr},
+      {Method::xgradcam, "xgradcam", "XGrad-CAM", "Fu et al. 2020, arXiv 2008.02312, Eq. 9", MapResolution::layer, xgrad_cam,
+       true, nullptr},
+      {Method::hirescam, "hirescam", "HiResCAM", "Draelos & Carin 2020, arXiv 2011.08891, Eq. 4", MapResolution::layer,
+       hires_cam, true, nullptr},
+      {Method::layercam, "layercam", "LayerCAM", "Jiang et al. 2021, IEEE TIP 30, Eq. 5-6", MapResolution::layer, layer_cam,
+       true, nullptr},
+      {Method::scorecam, "scorecam", "Score-CAM", "Wang et al. 2020, arXiv 1910.01279, Alg. 1", MapResolution::layer, nullptr,
+       false, score_cam},
+      {Method::eigencam, "eigencam", "Eigen-CAM", "Muhammad & Yeasin 2020, arXiv 2008.00299, Eq. 5", MapResolution::layer,
+       eigen_cam, false, nullptr},
+      {Method::saliency, "saliency", "Saliency (gradient)", "Simonyan et al. 2014, arXiv 1312.6034, Sec. 3.1",
+       MapResolution::input, nullptr, false, saliency_map},
+      {Method::smoothgrad, "smoothgrad", "SmoothGrad", "Smilkov et al. 2017, arXiv 1706.03825, Eq. 1", MapResolution::input,
+       nullptr, false, smooth_grad},
+      {Method::guided_backprop, "guided-backprop", "Guided backprop", "Springenberg et al. 2015, arXiv 1412.6806",
+       MapResolution::input, nullptr, false, guided_backprop},
+      {Method::guided_gradcam, "guided-gradcam", "Guided Grad-CAM", "Selvaraju et al. 2017, arXiv 1610.02391, Sec. 3.1",
+       MapResolution::input, nullptr, false, guided_grad_cam},
+      {Method::random, "random", "Random (baseline)", "a baseline, as in Adebayo et al. 2018 and Rong et al. 2022 (seeded by the layer shape)",
+       MapResolution::layer, random_cam, false, nullptr},
+}};
+
+// Row i describes Method(i): a Method value without a row (the array leaves it zero) or rows out of
+// order fail here, at compile time, instead of falling back to Grad-CAM. (That each row names a way
+// to compute it is a test: clang cannot compare a function's address with null in a constant.)
+inline constexpr bool every_method_has_its_row() {
+  for (size_t i = 0; i < kMethodTable.size(); ++i) {
+    const MethodDescriptor& d = kMethodTable[i];
+    if (size_t(d.id) != i || !d.name || !d.label || !d.paper) return false;
+  }
+  return true;
+}
+static_assert(every_method_has_its_row(), "the method table needs one row per Method value, in the enum's order");
 
 // Class index from "auto", an index or a class name.
 Result<int> parse_target(const Architecture& arch, const std::string& text);
