@@ -10,7 +10,7 @@
 #        BEST_EPOCHS=auto|N (auto: what fits beside the seed run, at most 100; 0 skips it),
 #        PYTORCH=1|0 (0 skips the PyTorch timing).
 # Inputs (ignored folders carried beside the checkout):
-#   .devdata/cifar10-jpeg.tar.gz   the CIFAR-10 JPEG archive (../shared/data)
+#   .devdata/cifar10-jpeg.tar.gz   the CIFAR-10 JPEG archive (train/, test/ class folders)
 #   .devbin/{train,trainer_tests}  the trainer built on the workstation (trainer/gpu/prepare.sh); when
 #                                  they do not run there, it builds from source with .devdeps/ headers
 set -u

@@ -2,10 +2,10 @@
 # Gets the inputs of trainer/gpu/device_run.sh ready on the workstation, in ignored folders that the
 # device tool carries: the trainer built without -march=native and for the H100/H200 (sm_90), the
 # CIFAR-10 archive, and the header-only dependencies for a rebuild there if the binaries don't run.
-#   bash trainer/gpu/prepare.sh [path/to/cifar10-jpeg.tar.gz]
+#   bash trainer/gpu/prepare.sh path/to/cifar10-jpeg.tar.gz   (train/<class>/*.jpg, test/<class>/*.jpg)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-archive=${1:-../shared/data/cifar10-jpeg.tar.gz}
+archive=${1:?usage: bash trainer/gpu/prepare.sh path/to/cifar10-jpeg.tar.gz (train/<class>/*.jpg, test/<class>/*.jpg)}
 for d in .devbin .devdata .devdeps; do
   grep -qx "/$d/" .git/info/exclude 2>/dev/null || echo "/$d/" >>.git/info/exclude
 done

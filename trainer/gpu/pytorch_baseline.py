@@ -15,7 +15,7 @@ Differences we know of: PyTorch's RMSprop adds eps outside the square root (TF/K
 add it inside); with eps 1e-7 this changes no time and hardly any step.
 
 Usage: pytorch_baseline.py --data DIR [--epochs N] [--batch N] [--val N] [--tf32] [--json FILE]
-DIR holds train/<class>/*.jpg (the layout of ../shared/data/cifar10-jpeg.tar.gz).
+DIR holds train/<class>/*.jpg (the layout of a CIFAR-10 JPEG archive, as the trainer reads it).
 """
 import argparse
 import json
