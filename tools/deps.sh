@@ -65,7 +65,7 @@ if [ ! -f build/_deps/nanopb/pb_decode.c ]; then
   echo "deps: nanopb $(basename "$orig") in build/_deps/nanopb"
 fi
 
-bash web/deps.sh   # Dear ImGui 1.86 sources for the page's app (build/_deps/imgui-1.86)
+bash web/deps.sh   # Dear ImGui 1.90.1 sources for the page's app (build/_deps/imgui-1.90.1)
 
 if [ ! -d node_modules/@tensorflow/tfjs-backend-wasm ] || [ ! -d node_modules/onnxruntime-node ] || [ package.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund --loglevel=error

@@ -1,10 +1,20 @@
-# The page's app (issue: ImGui/WebGL2 front end): Dear ImGui 1.86 on Emscripten's GLFW and WebGL2,
+# The page's app (issue: ImGui/WebGL2 front end): Dear ImGui 1.90.1 on Emscripten's GLFW and WebGL2,
 # linked with the engine. Included from the root CMakeLists.txt for Emscripten builds only.
 # Output: build/wasm/gradcam_app.mjs + .wasm (web/site.cmake copies them into the site).
 
-set(IMGUI_DIR ${CMAKE_SOURCE_DIR}/build/_deps/imgui-1.86 CACHE PATH "Dear ImGui 1.86+ sources (imgui.cpp, backends/)")
+set(GRADCAM_IMGUI_DEFAULT ${CMAKE_SOURCE_DIR}/build/_deps/imgui-1.90.1)
+set(IMGUI_DIR ${GRADCAM_IMGUI_DEFAULT} CACHE PATH "Dear ImGui 1.90.1+ sources (imgui.cpp, backends/)")
+# A tree configured before the app moved to 1.90.1 has the old default in its cache: follow the new.
+if(IMGUI_DIR STREQUAL "${CMAKE_SOURCE_DIR}/build/_deps/imgui-1.86")
+  set(IMGUI_DIR ${GRADCAM_IMGUI_DEFAULT} CACHE PATH "Dear ImGui 1.90.1+ sources (imgui.cpp, backends/)" FORCE)
+endif()
 if(NOT EXISTS ${IMGUI_DIR}/imgui.cpp OR NOT EXISTS ${IMGUI_DIR}/backends/imgui_impl_opengl3.cpp)
-  message(FATAL_ERROR "web: ${IMGUI_DIR}/imgui.cpp is missing: run tools/deps.sh (or point IMGUI_DIR at ImGui 1.86+)")
+  message(FATAL_ERROR "web: ${IMGUI_DIR}/imgui.cpp is missing: run tools/deps.sh (or point IMGUI_DIR at ImGui 1.90.1+)")
+endif()
+file(STRINGS ${IMGUI_DIR}/imgui.h GRADCAM_IMGUI_VERSION REGEX "^#define IMGUI_VERSION_NUM")
+string(REGEX MATCH "[0-9]+" GRADCAM_IMGUI_VERSION "${GRADCAM_IMGUI_VERSION}")
+if(NOT GRADCAM_IMGUI_VERSION OR GRADCAM_IMGUI_VERSION LESS 19010)
+  message(FATAL_ERROR "web: ${IMGUI_DIR} holds ImGui ${GRADCAM_IMGUI_VERSION} (IMGUI_VERSION_NUM); the app needs 1.90.1 (19010) or newer: run tools/deps.sh, or point IMGUI_DIR at ImGui 1.90.1+")
 endif()
 
 set(GRADCAM_WEB_GL_FLAGS -sUSE_GLFW=3 -sUSE_WEBGL2=1 -sFULL_ES3=1)

@@ -30,7 +30,6 @@ namespace app {
 
 using namespace gradcam;
 using gradcam_web::HeatmapRenderer;
-using gradcam_web::KeyTaps;
 using gradcam_web::TabOrder;
 using gradcam_web::Look;
 using gradcam_web::RenderTarget;
@@ -122,7 +121,6 @@ struct App {
 
   std::vector<Sample> samples;
   TabOrder tabs{[](const std::string& label) { announce_focus(label); }};
-  KeyTaps taps;
   std::vector<uint8_t> font_ttf;
   bool fonts_dirty = true;
   bool show_shortcuts = false;

@@ -119,9 +119,10 @@ void draw_controls() {
       const bool selected = i == current;
       if (selected) ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.30f, 0.62f, 0.98f, 1.0f));
       ImGui::PushID(i);
-      if (ImGui::ImageButton((ImTextureID)(intptr_t)g.samples[size_t(i)].texture, ImVec2(side, side), ImVec2(0, 0),
-                             ImVec2(1, 1), int(pad)))
+      ImGui::PushStyleVar(ImGuiStyleVar_FramePadding, ImVec2(std::floor(pad), std::floor(pad)));
+      if (ImGui::ImageButton("sample", (ImTextureID)(intptr_t)g.samples[size_t(i)].texture, ImVec2(side, side)))
         load_sample(i);
+      ImGui::PopStyleVar();
       g.tabs.stop("Sample image " + g.samples[size_t(i)].name + (selected ? ", shown" : "") + ", button (N)");
       if (hovered()) ImGui::SetTooltip("%s", g.samples[size_t(i)].name.c_str());
       ImGui::PopID();

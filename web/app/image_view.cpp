@@ -73,7 +73,7 @@ void pan_by(float dx, float dy) {
 }
 
 // A finger dragged over a window that scrolls (the sidebar, an open list) scrolls it by dy device
-// px: ImGui 1.86 scrolls only with a wheel, and no mouse event follows a drag on a touch screen.
+// px: ImGui scrolls only with a wheel, and no mouse event follows a drag on a touch screen.
 bool touch_scroll(float x, float y, float dy) {
   ImGuiContext& c = *GImGui;
   for (int i = c.Windows.Size - 1; i >= 0; --i) {  // front to back

@@ -30,7 +30,7 @@ void TabOrder::stop(const std::string& label) {
     ImGui::SetFocusID(id, window);
     g.NavDisableHighlight = false;  // draw the focus frame around it
     g.NavDisableMouseHover = true;
-    ImGui::ScrollToBringRectIntoView(window, ImRect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax()));
+    ImGui::ScrollToRect(window, ImRect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax()), ImGuiScrollFlags_KeepVisibleEdgeY);
   }
   if (g.NavId == id) {
     current_ = id;
@@ -68,29 +68,6 @@ void TabOrder::leave() {
 bool TabOrder::wants_escape() const {
   const ImGuiContext& g = *GImGui;
   return !g.OpenPopupStack.empty() || g.ActiveId != 0;
-}
-
-void KeyTaps::on_key(int key, bool down) {
-  if (key < 0 || key >= int(std::size(held_))) return;
-  held_[key] = down;
-  if (down) tapped_.push_back(key);
-}
-
-void KeyTaps::before_new_frame() {
-  ImGuiIO& io = ImGui::GetIO();
-  for (int key : tapped_) io.KeysDown[key] = true;  // seen as pressed in this frame even if released
-  // Enter uses the focused control as Space does (ImGui 1.86 gives Enter to text fields only, and
-  // people press Enter on buttons); not while a text field takes the keys.
-  const int enter = io.KeyMap[ImGuiKey_Enter], space = io.KeyMap[ImGuiKey_Space];
-  enter_as_space_ = !io.WantTextInput && io.KeysDown[enter] && !io.KeysDown[space];
-  if (enter_as_space_) io.KeysDown[space] = true;
-}
-
-void KeyTaps::after_new_frame() {
-  ImGuiIO& io = ImGui::GetIO();
-  for (int key : tapped_) io.KeysDown[key] = held_[key];  // released keys show as released next frame
-  if (enter_as_space_) io.KeysDown[io.KeyMap[ImGuiKey_Space]] = held_[io.KeyMap[ImGuiKey_Space]];
-  tapped_.clear();
 }
 
 }  // namespace gradcam_web

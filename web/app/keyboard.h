@@ -2,15 +2,14 @@
 // it asks tab() whether the next control is inside the app or whether focus leaves the canvas for
 // the page's next real element, so the page's own tab order runs through the app and out again.
 //
-// ImGui 1.86's own Tab only visits text-like fields, so the app keeps its own tab order: each
-// frame, stop() after every control records it in drawing order, with a label for screen readers
-// (the page announces the focused control's label in a live region). A Tab moves ImGui's
-// navigation focus to the next stop in the following frame; arrows, Space and Escape are ImGui's
-// own keyboard navigation from there.
-//
-// Taps: ImGui 1.86 reads the keys once per frame, so a press and release that both land between
-// two frames (a quick tap, or a test's key press) would be lost; KeyTaps holds such a key down for
-// one frame. It also lets Enter use a control as Space does.
+// Dear ImGui (1.90) moves its focus with Tab through every control, presses the focused one with
+// Enter or Space, and queues quick key presses between frames. The app still keeps its own tab
+// order, because ImGui's cannot do three things the page needs: say when Tab leaves the canvas
+// (ImGui's Tab wraps around and never gives focus back to the page), give each control a label
+// for screen readers (the page announces the focused control's label in a live region), and tell
+// the page and the tests where each control is drawn. Each frame, stop() after every control records
+// it in drawing order with its label; a Tab moves ImGui's navigation focus to the next stop in the
+// following frame; arrows, Space, Enter and Escape are ImGui's own keyboard navigation from there.
 #pragma once
 #include <functional>
 #include <string>
@@ -62,18 +61,6 @@ class TabOrder {
   ImGuiID current_ = 0;  // the last stop that had focus (ImGui's NavId may be in a popup)
   std::string announced_;
   bool canvas_focused_ = false;
-};
-
-class KeyTaps {
- public:
-  void on_key(int key, bool down);  // from the GLFW key callback
-  void before_new_frame();          // right before ImGui::NewFrame()
-  void after_new_frame();           // right after it
-
- private:
-  std::vector<int> tapped_;  // keys pressed since the last frame
-  bool held_[512] = {};
-  bool enter_as_space_ = false;
 };
 
 }  // namespace gradcam_web

@@ -14,8 +14,9 @@
 
 namespace app {
 
-// Keyboard shortcuts act on the key event itself (GLFW's callback): ImGui 1.86 polls key state
-// once a frame and misses a press and release that both land between two frames.
+// Keyboard shortcuts act on the key event itself (GLFW's callback) rather than on ImGui's key state
+// in a frame: each press acts once, and a held + or - repeats at the keyboard's own rate (ImGui
+// would repeat at its own).
 void handle_shortcut(int key, int action, int mods) {
   if (action != GLFW_PRESS && !(action == GLFW_REPEAT && (key == GLFW_KEY_EQUAL || key == GLFW_KEY_MINUS ||
                                                          key == GLFW_KEY_KP_ADD || key == GLFW_KEY_KP_SUBTRACT)))
@@ -96,9 +97,7 @@ void frame() {
 
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
-  g.taps.before_new_frame();
   ImGui::NewFrame();
-  g.taps.after_new_frame();
   g.tabs.begin_frame();
   const ExplainRequest choice_before = g.choice;
   const Look look_before = look();
@@ -162,10 +161,18 @@ using namespace app;
 void on_input() { wake(); }
 void cursor_pos_cb(GLFWwindow*, double, double) { on_input(); }
 void mouse_button_cb(GLFWwindow*, int, int, int) { on_input(); }
-void scroll_cb(GLFWwindow*, double, double) { on_input(); }
+// ImGui 1.90's GLFW backend listens for the wheel on the whole document and cancels each event: the
+// browser treats that listener as passive and logs an error for every wheel over the page, and
+// ImGui would take a wheel anywhere on the page as one over the app. The app takes the wheel over
+// the canvas only, at the backend's scale (100 px or 3 lines a step).
+EM_BOOL wheel_cb(int, const EmscriptenWheelEvent* e, void*) {
+  const double step = e->deltaMode == DOM_DELTA_PIXEL ? 1.0 / 100 : e->deltaMode == DOM_DELTA_LINE ? 1.0 / 3 : 80.0;
+  ImGui::GetIO().AddMouseWheelEvent(float(-e->deltaX * step), float(-e->deltaY * step));
+  on_input();
+  return EM_TRUE;
+}
 void key_cb(GLFWwindow*, int key, int, int action, int mods) {
   on_input();
-  if (action == GLFW_PRESS || action == GLFW_RELEASE) g.taps.on_key(key, action == GLFW_PRESS);
   handle_shortcut(key, action, mods);
 }
 void char_cb(GLFWwindow*, unsigned int) { on_input(); }
@@ -199,7 +206,6 @@ int main() {
   // Input wakes the frame loop; ImGui's backend chains these callbacks.
   glfwSetCursorPosCallback(g.window, cursor_pos_cb);
   glfwSetMouseButtonCallback(g.window, mouse_button_cb);
-  glfwSetScrollCallback(g.window, scroll_cb);
   glfwSetKeyCallback(g.window, key_cb);
   glfwSetCharCallback(g.window, char_cb);
   glfwSetCursorEnterCallback(g.window, cursor_enter_cb);
@@ -210,6 +216,8 @@ int main() {
   io.IniFilename = nullptr;
   io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
   ImGui_ImplGlfw_InitForOpenGL(g.window, true);
+  emscripten_set_wheel_callback(EMSCRIPTEN_EVENT_TARGET_DOCUMENT, nullptr, false, nullptr);
+  emscripten_set_wheel_callback("#canvas", nullptr, false, wheel_cb);
   ImGui_ImplOpenGL3_Init("#version 300 es");
 
   std::string error;

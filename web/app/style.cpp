@@ -69,8 +69,9 @@ void rebuild_fonts() {
     cfg.SizePixels = 13.0f * std::max(1.0f, std::round(g.dpr));
     io.Fonts->AddFontDefault(&cfg);
   }
-  // Only the font texture: in 1.86, DestroyDeviceObjects() leaves the recorded buffer sizes behind
-  // and the next frame overflows the new, empty buffers. Before the first frame, NewFrame makes it.
+  // Only the font texture: in ImGui 1.86 to 1.90, DestroyDeviceObjects() leaves the recorded buffer
+  // sizes behind and the next frame overflows the new, empty buffers. Before the first frame,
+  // NewFrame makes it.
   if (g.frames_drawn > 0) {
     ImGui_ImplOpenGL3_DestroyFontsTexture();
     ImGui_ImplOpenGL3_CreateFontsTexture();
