@@ -226,9 +226,7 @@ int set_option(const std::string& key, const std::string& value) {
     if (value != kViewNames[0] && value != kViewNames[1]) return fail("view must be side-by-side or overlay, not \"" + value + "\"");
     g.view = value == kViewNames[0] ? View::side_by_side : View::overlay;
   } else {
-    std::string all;
-    for (const std::string& k : keys) all += k + ", ";
-    return fail("unknown option " + key + " (valid: " + all + "upsample, view)");
+    return fail("unknown option " + key + " (valid: " + names_text(keys) + ", upsample, view)");
   }
   wake();
   return 1;

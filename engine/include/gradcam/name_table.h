@@ -22,11 +22,12 @@ constexpr bool every_row_named(const std::array<const char*, N>& names) {
   return true;
 }
 
-// "a, b, c": the names as messages and usage texts list them.
+// "a, b, c": the names as messages and usage texts list them, each after `prefix` ("--" for the
+// CLI's options).
 template <class Names>
-std::string names_text(const Names& names, const char* separator = ", ") {
+std::string names_text(const Names& names, const char* separator = ", ", const std::string& prefix = "") {
   std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : separator) + std::string(n);
+  for (const auto& n : names) out += (out.empty() ? "" : separator) + prefix + std::string(n);
   return out;
 }
 

@@ -90,12 +90,6 @@ namespace {
 // 0 means "not given" (the file's own size); a person gives 1..4096.
 constexpr long long kMaxInputSide = 4096;
 
-std::string keys_text(const std::string& prefix) {
-  std::vector<std::string> named;
-  for (const std::string& k : load_option_keys()) named.push_back(prefix + k);
-  return names_text(named);
-}
-
 }  // namespace
 
 Status set_load_option(LoadOptions& o, const std::string& key, const std::string& value, const std::string& prefix) {
@@ -118,7 +112,7 @@ Status set_load_option(LoadOptions& o, const std::string& key, const std::string
     o.labels = std::move(*labels);
     return {};
   }
-  return make_error("unknown option " + named + " (valid: " + keys_text(prefix) + ")");
+  return make_error("unknown option " + named + " (valid: " + names_text(load_option_keys(), ", ", prefix) + ")");
 }
 
 Status check_load_options(const LoadOptions& o, const std::string& prefix) {
@@ -166,7 +160,7 @@ Result<LoadOptions> parse_load_options(const std::string& options_json) {
       // A JSON number as JSON writes it: 4e80 is out of range, not converted.
       if (Status s = set_load_option(o, k, v.is_string() ? v.get<std::string>() : v.dump()); !s) return make_error(s.error());
     } else {
-      return make_error("unknown model option \"" + k + "\" (valid: " + keys_text("") + ")");
+      return make_error("unknown model option \"" + k + "\" (valid: " + names_text(load_option_keys()) + ")");
     }
   }
   if (Status s = check_load_options(o); !s) return make_error(s.error());

@@ -43,9 +43,7 @@ Status set_request_field(ExplainRequest& r, const Model& model, const std::strin
     r.options.smoothgrad_samples = int(*v);
     return {};
   }
-  std::string keys;
-  for (const std::string& k : request_keys()) keys += (keys.empty() ? "" : ", ") + prefix + k;
-  return make_error("unknown option " + named + " (valid: " + keys + ")");
+  return make_error("unknown option " + named + " (valid: " + names_text(request_keys(), ", ", prefix) + ")");
 }
 
 Result<ExplainRequest> parse_request(const Model& model,
