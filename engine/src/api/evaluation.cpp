@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "api/result_values.h"
 #include "gradcam/contract.h"
 
 namespace gradcam {
@@ -24,20 +25,14 @@ struct MetricRow {
   std::vector<SummaryField> summaries;
 };
 
-json curve(const Curve& c) { return json::parse(curve_json(c)); }
-
 const std::vector<MetricRow>& metric_table() {
   static const std::vector<MetricRow> table = {
-      {"deletion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve(deletion_curve(n, x, m, t, steps)); },
+      {"deletion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve_value(deletion_curve(n, x, m, t, steps)); },
        {{{"deletion_auc", "deletion", true}, "auc"}}},
-      {"insertion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve(insertion_curve(n, x, m, t, steps)); },
+      {"insertion", [](Network& n, const float* x, const Map& m, int t, int steps) { return curve_value(insertion_curve(n, x, m, t, steps)); },
        {{{"insertion_auc", "insertion", false}, "auc"}}},
       {"road",
-       [](Network& n, const float* x, const Map& m, int t, int) {
-         const RoadResult r = road(n, x, m, t);
-         return json{{"fraction", r.fractions}, {"morf", r.morf}, {"lerf", r.lerf}, {"morf_mean", r.morf_mean},
-                     {"lerf_mean", r.lerf_mean}};
-       },
+       [](Network& n, const float* x, const Map& m, int t, int) { return road_value(road(n, x, m, t)); },
        {{{"road_morf", "ROAD MoRF", true}, "morf_mean"}, {{"road_lerf", "ROAD LeRF", false}, "lerf_mean"}}},
       {"confidence_change", [](Network& n, const float* x, const Map& m, int t, int) { return json(confidence_change(n, x, m, t)); },
        {{{"confidence_change", "conf. chg", false}, nullptr}}},

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "api/result_values.h"
 #include "gradcam/contract.h"
 #include "gradcam/engine.h"
 
@@ -122,9 +123,13 @@ std::string all_layers_json(const Model& model, const std::vector<Explanation>& 
   return j.dump();
 }
 
-std::string curve_json(const Curve& c) {
-  return json{{"fraction", c.fraction}, {"probability", c.probability}, {"auc", c.auc}}.dump();
+json curve_value(const Curve& c) { return {{"fraction", c.fraction}, {"probability", c.probability}, {"auc", c.auc}}; }
+
+json road_value(const RoadResult& r) {
+  return {{"fraction", r.fractions}, {"morf", r.morf}, {"lerf", r.lerf}, {"morf_mean", r.morf_mean}, {"lerf_mean", r.lerf_mean}};
 }
+
+std::string curve_json(const Curve& c) { return curve_value(c).dump(); }
 
 std::string sanity_check_json(const SanityCheck& check, bool maps) {
   json steps = json::array();
