@@ -67,6 +67,15 @@ fi
 
 bash web/deps.sh   # Dear ImGui 1.90.1 sources for the page's app (build/_deps/imgui-1.90.1)
 
-if [ ! -d node_modules/@tensorflow/tfjs-backend-wasm ] || [ ! -d node_modules/onnxruntime-node ] || [ package.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules/@tensorflow/tfjs-backend-wasm ] || [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/esbuild ] \
+   || [ ! -d node_modules/typescript ] || [ package.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund --loglevel=error
 fi
+
+# The npm package's dependencies (npm/package.json) in an npm cache of their own, build/npm-cache:
+# the package's test installs the tarball with `npm install --offline --cache build/npm-cache`, so it
+# needs no network.
+for dep in $(node -e 'const d = require("./npm/package.json").dependencies || {}; for (const [n, v] of Object.entries(d)) console.log(`${n}@${v}`)'); do
+  npm cache ls --cache build/npm-cache 2>/dev/null | grep -q "/${dep%@*}/-/${dep%@*}-${dep##*@}.tgz" \
+    || npm cache add "$dep" --cache build/npm-cache --loglevel=error
+done

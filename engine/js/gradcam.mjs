@@ -1,7 +1,8 @@
 // gradcam.mjs: the engine's JS API, for browsers and plain Node 20 (no flags).
 //
 //   import { loadEngine } from './gradcam.mjs';
-//   const engine = await loadEngine({ model: 'cifar10.safetensors' });  // URL, path, ArrayBuffer, File
+//   const engine = await loadEngine();  // the shipped CIFAR-10 model, models/cifar10.safetensors
+//   const other = await loadEngine({ model: 'cifar10.safetensors' });  // URL, path, ArrayBuffer, File
 //   const mine = await loadEngine({ model: 'model.h5' });  // a Keras file (keras.mjs, h5wasm)
 //   const onnx = await loadEngine({ model: 'resnet18.onnx', mean: [0.485, 0.456, 0.406],
 //                                   std: [0.229, 0.224, 0.225], labels: 'imagenet_classes.txt' });
@@ -15,7 +16,7 @@
 // its models through the same two modules and the same C functions (engine/js/load.cpp).
 import createGradcamCore from './gradcam_core.mjs';
 import { lastError, readFloats, withBytes, withString } from './abi.mjs';
-import { engineInfo, isNode, loadModel, modelOptionsJson, optionsText, readFileBytes, setModelOptions } from './load.mjs';
+import { engineInfo, isNode, loadModel, nodeModule, modelOptionsJson, optionsText, readFileBytes, setModelOptions } from './load.mjs';
 
 let corePromise = null;
 
@@ -24,7 +25,7 @@ function instantiateCore() {
     corePromise = (async () => {
       if (isNode) {
         // Under Node this Emscripten's web glue cannot fetch a file path: hand it the bytes.
-        const fs = await import('node:fs');
+        const fs = await nodeModule('fs');
         const wasmBinary = fs.readFileSync(new URL('./gradcam_core.wasm', import.meta.url));
         return createGradcamCore({ wasmBinary });
       }
@@ -255,16 +256,21 @@ class Engine {
   }
 }
 
-// model: the model file, a Keras HDF5 file (save_weights / save, Keras 2 or 3), a Keras 3 .keras
-// archive or an ONNX model (exported by PyTorch), told apart by their bytes. arch (Keras
+// The shipped model, beside this module (in the site and in the npm package). Written as
+// `new URL('<literal>', import.meta.url)` so that bundlers which follow that pattern (Vite,
+// webpack) copy the file; in Node it is read from the file system (load.mjs), not fetched.
+const shippedModel = () => new URL('./models/cifar10.safetensors', import.meta.url);
+
+// model (default: the shipped CIFAR-10 model): the model file, a Keras HDF5 file (save_weights /
+// save, Keras 2 or 3), a Keras 3 .keras archive or an ONNX model (exported by PyTorch), told apart by their bytes. arch (Keras
 // weights-only files of another network than the seed one): the architecture JSON, as text or an
 // object. mean, std, labels, size: what the file does not say (ONNX models mostly; see
 // modelOptionsJson in load.mjs): the per-channel normalisation, the class names, and the input
 // size of a model whose size is dynamic. An unknown key is an error.
 export async function loadEngine(options = {}) {
-  if (options === null || typeof options !== 'object') throw new Error('loadEngine needs {model: URL | path | ArrayBuffer | File}');
-  const { model, arch, ...modelOptions } = options;
-  if (model === undefined || model === null) throw new Error('loadEngine needs {model: URL | path | ArrayBuffer | File}');
+  if (options === null || typeof options !== 'object') throw new Error('loadEngine takes {model: URL | path | ArrayBuffer | File, ...} or nothing');
+  const { model: given, arch, ...modelOptions } = options;
+  const model = given ?? shippedModel();
   const [core, { bytes, source }, optionsJson] = await Promise.all([instantiateCore(), readFileBytes(model),
     modelOptionsJson(modelOptions, 'loadEngine', ['model', 'arch', 'mean', 'std', 'labels', 'size'])]);
   const handle = await loadModel(core, bytes, source, { optionsJson, arch });

@@ -19,10 +19,14 @@ const TYPE_CLASS = { 0: 'integer', 2: 'time', 3: 'string', 4: 'bitfield', 5: 'op
 let h5Promise = null;
 let fileSerial = 0;
 
-// h5wasm from beside this module (the site serves it itself: no CDN, and the page's CSP allows it).
+// h5wasm through h5wasm.mjs: in the site, the copy the site serves itself (no CDN, and the page's
+// CSP allows it); in the npm package, the `h5wasm` dependency, which Node and bundlers resolve.
 function loadH5wasm() {
   if (!h5Promise) {
-    h5Promise = import('./h5wasm/hdf5_hl.js').then(async (h5) => { await h5.ready; return h5; });
+    h5Promise = import('./h5wasm.mjs').then(async (h5) => { await h5.ready; return h5; }, (e) => {
+      throw new Error(`h5wasm, which reads Keras files, could not be loaded (${e.message}); in a browser without a `
+        + 'bundler, map "h5wasm" to its dist/esm/hdf5_hl.js with an import map');
+    });
     h5Promise.catch(() => { h5Promise = null; });
   }
   return h5Promise;

@@ -10,6 +10,14 @@ import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
 
 export const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
 
+// One of Node's own modules ('fs', 'fs/promises'), reached without an `import('node:fs')` that a
+// bundler building for the browser would try to resolve and fail on (esbuild does): Node >= 20.16
+// hands it over directly; older Node imports it by a name that is not a literal.
+export async function nodeModule(name) {
+  if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(name);
+  return import(`node:${name}`);
+}
+
 const tooLarge = (label, size, maxBytes) => new Error(`${label} is ${megabytes(size)}; files over ${megabytes(maxBytes)} are not read`);
 
 // The bytes of a file and the name messages use for it: `name` if given, else the file's own name,
@@ -34,7 +42,7 @@ export async function readFileBytes(file, what = 'model', { name, maxBytes = Inf
   }
   const url = String(file);
   if (isNode && !/^(https?|data|blob):/.test(url)) {
-    const fs = await import('node:fs/promises');
+    const fs = await nodeModule('fs/promises');
     const path = url.startsWith('file:') ? new URL(url) : url;
     try {
       return { bytes: new Uint8Array(await fs.readFile(path)), source: name || url };

@@ -171,8 +171,18 @@ test('bad model files are refused with a message naming the problem', async () =
   len.writeBigUInt64LE(BigInt(h.length));
   const mismatched = Buffer.concat([len, h, good.subarray(8 + n)]);
   await assert.rejects(loadEngine({ model: mismatched }), /conv2d.kernel has shape \[3,3,3,32\], expected \[3,3,3,16\]/);
-  await assert.rejects(loadEngine({}), /needs \{model/);
+  await assert.rejects(loadEngine(null), /takes \{model/);
   assertUsable();
+});
+
+test('with no model, loadEngine loads the shipped model from beside the module', async () => {
+  const shipped = await loadEngine({ model: shippedModel });
+  for (const e of [await loadEngine(), await loadEngine({})]) {
+    assert.deepEqual(e.info, shipped.info);
+    assert.deepEqual(e.predict(pixels).probabilities, shipped.predict(pixels).probabilities);
+    e.dispose();
+  }
+  shipped.dispose();
 });
 
 test('a disposed engine says so', async () => {
