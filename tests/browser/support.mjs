@@ -50,10 +50,11 @@ function freePort() {
   });
 }
 
-// Starts tools/serve.mjs on build/site; resolves with {origin, close()}.
-export async function startServer() {
+// Starts tools/serve.mjs on build/site (or another folder with an index.html); resolves with
+// {origin, close()}.
+export async function startServer(root = SITE) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'tools/serve.mjs'), '--port', String(port), '--root', SITE],
+  const child = spawn(process.execPath, [path.join(ROOT, 'tools/serve.mjs'), '--port', String(port), '--root', root],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   await new Promise((resolve, reject) => {
