@@ -33,8 +33,9 @@ add_custom_command(OUTPUT ${GRADCAM_NPM_TARBALL}
   COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:gradcam> ${stage}/cli/gradcam.cjs
   COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE_DIR:gradcam>/gradcam.wasm ${stage}/cli/gradcam.wasm
   COMMAND ${CMAKE_COMMAND} -E rm -f ${GRADCAM_NPM_TARBALL}
-  COMMAND ${NPM_EXECUTABLE} pack --silent --ignore-scripts --pack-destination ${GRADCAM_NPM_DIR} ${stage}
-  DEPENDS ${site_files} ${npm_files} ${model} ${bin} gradcam site
+  COMMAND ${CMAKE_COMMAND} -DNPM=${NPM_EXECUTABLE} -DSTAGE=${stage} -DDEST=${GRADCAM_NPM_DIR}
+          -P ${CMAKE_SOURCE_DIR}/npm/pack.cmake
+  DEPENDS ${site_files} ${npm_files} ${model} ${bin} ${CMAKE_SOURCE_DIR}/npm/pack.cmake gradcam site
   COMMENT "npm_package: ${GRADCAM_NPM_TARBALL}"
   VERBATIM)
 add_custom_target(npm_package ALL DEPENDS ${GRADCAM_NPM_TARBALL})

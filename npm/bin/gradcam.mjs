@@ -6,6 +6,7 @@
 //   npx gradcam info --json
 //   npx gradcam explain --model resnet18.onnx --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 ...
 import { spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../cli/gradcam.cjs', import.meta.url));
@@ -23,5 +24,5 @@ if (r.error) {
   console.error(`gradcam: cannot run ${cli} (${r.error.message})`);
   process.exit(1);
 }
-// A signal (Ctrl-C) is passed on as the shell's 128 + n, as the native CLI's batch reports 130.
-process.exit(r.status ?? 128 + ({ SIGINT: 2, SIGTERM: 15 }[r.signal] ?? 1));
+// A signal (Ctrl-C) is passed on as the shell's 128 + its number (130 for SIGINT).
+process.exit(r.status ?? 128 + (constants.signals[r.signal] ?? 0));

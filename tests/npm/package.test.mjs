@@ -45,7 +45,10 @@ before(() => {
   if (k.status !== 0) throw new Error(`keras_fixtures.py failed (install python3-h5py: tools/deps.sh): ${k.stderr}`);
 });
 
-after(() => fs.rmSync(project, { recursive: true, force: true }));
+after(() => {
+  fs.rmSync(project, { recursive: true, force: true });
+  fs.rmSync(path.dirname(keras), { recursive: true, force: true });
+});
 
 test('the tarball holds the API, the widget, the model, the CLI, types and docs, and no copy of h5wasm', () => {
   const files = sh('tar', ['tzf', tarball]).stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
