@@ -98,6 +98,27 @@ console.log(JSON.stringify(out));
   assert.deepEqual(out.onnx.cam, Array.from(onnxExpected.cam.data));
 });
 
+test("the declarations' name unions hold only names the engine knows", async () => {
+  const dts = fs.readFileSync(path.join(installed, 'index.d.ts'), 'utf8');
+  const union = (type) => {
+    const m = dts.match(new RegExp(`export type ${type} =([^;]*);`));
+    assert.ok(m, `index.d.ts declares ${type}`);
+    const names = [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]);
+    assert.ok(names.length > 0, `${type} lists names`);
+    return names;
+  };
+  const { loadEngine } = await import(siteModule);
+  const { names, method_details: details } = (await loadEngine()).info;
+  // A new engine method is still accepted (the unions end in `string & {}`); a name the engine
+  // dropped or renamed fails here.
+  for (const m of union('MethodName')) assert.ok(names.methods.includes(m), `MethodName ${m}`);
+  for (const m of union('AllLayersMethodName')) assert.ok(details.find((d) => d.name === m)?.all_layers, `AllLayersMethodName ${m}`);
+  assert.deepEqual(union('ScoreName'), names.scores);
+  assert.deepEqual(union('CropMode'), names.crops);
+  for (const c of union('ColormapName')) assert.ok(names.colormaps.includes(c), `ColormapName ${c}`);
+  for (const m of union('MetricName')) assert.ok(names.metrics.includes(m), `MetricName ${m}`);
+});
+
 test('npx gradcam runs the wasm CLI with the shipped model when --model is absent', () => {
   const info = sh('npx', ['--offline', 'gradcam', 'info', '--json']);
   assert.equal(info.status, 0, info.stderr);
