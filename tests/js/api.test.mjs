@@ -214,8 +214,8 @@ test('evaluate and sanityCheck: the metrics of a map for its class, as the nativ
   assert.ok(m.deletion.auc >= 0 && m.deletion.auc <= 1 && m.insertion.auc >= 0 && m.insertion.auc <= 1);
   assert.equal(m.road.fraction.length, 9);
   assert.equal(typeof m.confidence_change, 'number');
-  // Deleting in Grad-CAM's order drops the cat's probability faster than the random baseline's order.
-  const random = trained.evaluate(image, trained.explain(image, { layer: 'conv2d_6', method: 'random', target: r.target.index }));
+  // Deleting in Grad-CAM's order drops the cat's probability faster than the random-noise baseline's order.
+  const random = trained.evaluate(image, trained.explain(image, { layer: 'conv2d_6', method: 'random-noise', target: r.target.index }));
   assert.ok(m.deletion.auc < random.deletion.auc, `${m.deletion.auc} vs random ${random.deletion.auc}`);
   assert.deepEqual(Object.keys(trained.evaluate(image, r, { metrics: ['road'] })), ['road']);
   assert.throws(() => trained.evaluate(image, r, { metrics: ['roc'] }), /unknown metric "roc" \(valid: deletion, insertion, road, confidence_change\)/);
