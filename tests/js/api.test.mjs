@@ -105,6 +105,16 @@ test('every method gives a finite map of the documented resolution', () => {
   }
 });
 
+test('eigenSmooth: the first principal component instead of the channel sum, through the one request parser', () => {
+  const plain = engine.explain(pixels, { layer: 'conv2d_4', method: 'layercam' });
+  const smooth = engine.explain(pixels, { layer: 'conv2d_4', method: 'layercam', eigenSmooth: true });
+  assert.deepEqual([smooth.cam.height, smooth.cam.width], [plain.cam.height, plain.cam.width]);
+  assert.notDeepEqual(Array.from(smooth.cam.data), Array.from(plain.cam.data));
+  assert.deepEqual(Array.from(engine.explain(pixels, { layer: 'conv2d_4', method: 'layercam', eigenSmooth: false }).cam.data), Array.from(plain.cam.data));
+  assert.equal(engine.parseRequest({ eigenSmooth: true }).eigen_smooth, true);
+  assert.throws(() => engine.explain(pixels, { eigenSmooth: 'yes' }), /eigen-smooth must be true or false \(got "yes"\)/);
+});
+
 test('crop modes change what the network sees', () => {
   const wide = testPixels(96, 32, 4);
   const a = engine.explain(wide, { crop: 'center' }).input;
@@ -148,7 +158,7 @@ test('bad options throw and name what is valid', () => {
   assert.throws(() => engine.explain(pixels, { score: 'loss' }), /unknown score/);
   assert.throws(() => engine.explain(pixels, { crop: 'zoom' }), /center, squash, letterbox|crop/);
   // A mistyped key is an error naming it and the valid ones, never a silent default.
-  assert.throws(() => engine.explain(pixels, { methd: 'scorecam' }), /unknown option methd \(valid: layer, method, target, score, crop, colormap, alpha, samples\)/);
+  assert.throws(() => engine.explain(pixels, { methd: 'scorecam' }), /unknown option methd \(valid: layer, method, target, score, crop, colormap, alpha, samples, eigen-smooth\)/);
   assert.throws(() => engine.explain(pixels, { method: 'smoothgrad', samples: 2.5 }), /samples must be a whole number from 1 to 1000 \(got "2.5"\)/);
   assert.throws(() => engine.explain(pixels, { layer: ['conv2d'] }), /layer must be a string or a number/);
   assert.throws(() => engine.explainAll(pixels, { methd: 'gradcam' }), /unknown option methd/);
