@@ -78,6 +78,8 @@ double now_ms();
 // one request parser.
 using ExplainSettings = ExplainRequest;
 ExplainSettings explain_settings(const Args& a, const Model& model);
+// The request keys as a command's options: switches (request_key_is_switch) as flags, the rest as values.
+void add_request_options(CommandOptions& options);
 
 // A progress bar on stderr, redrawn in place.
 struct Progress {

@@ -36,6 +36,15 @@ function instantiateCore() {
   return corePromise;
 }
 
+// Explain options as the engine's request reads them: the JS API spells a key in camelCase
+// (eigenSmooth), the request in kebab-case (eigen-smooth, as the CLI's --eigen-smooth and the
+// widget's attribute).
+function requestText(options) {
+  const out = {};
+  for (const [key, value] of Object.entries(options)) out[key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = value;
+  return optionsText(out);
+}
+
 function checkImage(image) {
   if (!image || typeof image !== 'object') throw new Error('image must be an object like ImageData: {data, width, height}');
   const { data, width, height } = image;
@@ -81,7 +90,7 @@ class Engine {
     const rgba = checkImage(image);
     if (options === null || typeof options !== 'object') throw new Error('options must be an object');
     const json = withBytes(core, rgba, (imgPtr) =>
-      withString(core, optionsText(options), (optPtr) =>
+      withString(core, requestText(options), (optPtr) =>
         core[entry](this._handle, imgPtr, rgba.length, image.width, image.height, optPtr)));
     if (!json) throw new Error(lastError(core));
     return JSON.parse(core.UTF8ToString(json));
@@ -89,11 +98,11 @@ class Engine {
 
   // Explain options checked and resolved as explain() would, without running anything: {layer (the
   // node's name), method, target (a class index, -1 for the top class), score, crop, colormap,
-  // alpha, samples}. Errors name the key (the widget puts its own name in front).
+  // alpha, samples, eigen_smooth}. Errors name the key (the widget puts its own name in front).
   parseRequest(options = {}) {
     const core = this._live();
     if (options === null || typeof options !== 'object') throw new Error('options must be an object');
-    const json = withString(core, optionsText(options), (optPtr) => core._gc_parse_request(this._handle, optPtr));
+    const json = withString(core, requestText(options), (optPtr) => core._gc_parse_request(this._handle, optPtr));
     if (!json) throw new Error(lastError(core));
     return JSON.parse(core.UTF8ToString(json));
   }

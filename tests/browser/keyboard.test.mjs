@@ -79,7 +79,7 @@ describe('explorer by keyboard', { skip: missing || false }, () => {
       }
       assert.equal(f.element, 'file', 'after the last drawn control, Tab reaches the file input');
       const expected = [/^Open image, button/, /^Sample image airplane\.jpg/, /^Method: Grad-CAM/, /^Layer: conv2d_8/, /^Class: top class/,
-        /^Score: logit, selected/, /^Score: probability/, /^Crop: center/, /^View: /, /^Opacity: 0\.45/, /^Colormap: turbo/,
+        /^Score: logit, selected/, /^Score: probability/, /^Eigen-smooth: off, selected/, /^Eigen-smooth: on/, /^Crop: center/, /^View: /, /^Opacity: 0\.45/, /^Colormap: turbo/,
         /^Upsample: bilinear/, /^Upsample: bicubic/, /^Export the overlay as PNG/, /^Keyboard shortcuts/, /^Class 1: /, /^Class 5: /];
       let at = -1;
       for (const re of expected) {

@@ -39,7 +39,7 @@ describe('explorer: can I trust this?', { skip: siteMissing() || false }, () => 
     assert.ok(s.deletion.auc >= 0 && s.deletion.auc <= 1 && s.insertion.auc >= 0 && s.insertion.auc <= 1);
     console.log(`# deletion ${s.deletion.auc.toFixed(3)}, insertion ${s.insertion.auc.toFixed(3)}: both curves in ${s.curves_ms.toFixed(0)} ms (engine, wasm)`);
     // Another method: the curves follow it.
-    await page.evaluate(() => window.gradcamApp.set({ method: 'random' }));
+    await page.evaluate(() => window.gradcamApp.set({ method: 'random-noise' }));
     await page.waitForFunction((auc) => {
       const d = window.gradcamApp.trust.state().deletion;
       return d && d.auc !== auc;

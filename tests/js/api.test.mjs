@@ -105,6 +105,16 @@ test('every method gives a finite map of the documented resolution', () => {
   }
 });
 
+test('eigenSmooth: the first principal component instead of the channel sum, through the one request parser', () => {
+  const plain = engine.explain(pixels, { layer: 'conv2d_4', method: 'layercam' });
+  const smooth = engine.explain(pixels, { layer: 'conv2d_4', method: 'layercam', eigenSmooth: true });
+  assert.deepEqual([smooth.cam.height, smooth.cam.width], [plain.cam.height, plain.cam.width]);
+  assert.notDeepEqual(Array.from(smooth.cam.data), Array.from(plain.cam.data));
+  assert.deepEqual(Array.from(engine.explain(pixels, { layer: 'conv2d_4', method: 'layercam', eigenSmooth: false }).cam.data), Array.from(plain.cam.data));
+  assert.equal(engine.parseRequest({ eigenSmooth: true }).eigen_smooth, true);
+  assert.throws(() => engine.explain(pixels, { eigenSmooth: 'yes' }), /eigen-smooth must be true or false \(got "yes"\)/);
+});
+
 test('crop modes change what the network sees', () => {
   const wide = testPixels(96, 32, 4);
   const a = engine.explain(wide, { crop: 'center' }).input;
@@ -148,7 +158,7 @@ test('bad options throw and name what is valid', () => {
   assert.throws(() => engine.explain(pixels, { score: 'loss' }), /unknown score/);
   assert.throws(() => engine.explain(pixels, { crop: 'zoom' }), /center, squash, letterbox|crop/);
   // A mistyped key is an error naming it and the valid ones, never a silent default.
-  assert.throws(() => engine.explain(pixels, { methd: 'scorecam' }), /unknown option methd \(valid: layer, method, target, score, crop, colormap, alpha, samples\)/);
+  assert.throws(() => engine.explain(pixels, { methd: 'scorecam' }), /unknown option methd \(valid: layer, method, target, score, crop, colormap, alpha, samples, eigen-smooth\)/);
   assert.throws(() => engine.explain(pixels, { method: 'smoothgrad', samples: 2.5 }), /samples must be a whole number from 1 to 1000 \(got "2.5"\)/);
   assert.throws(() => engine.explain(pixels, { layer: ['conv2d'] }), /layer must be a string or a number/);
   assert.throws(() => engine.explainAll(pixels, { methd: 'gradcam' }), /unknown option methd/);
@@ -226,8 +236,8 @@ test('evaluate and sanityCheck: the metrics of a map for its class, as the nativ
   assert.ok(m.deletion.auc >= 0 && m.deletion.auc <= 1 && m.insertion.auc >= 0 && m.insertion.auc <= 1);
   assert.equal(m.road.fraction.length, 9);
   assert.equal(typeof m.confidence_change, 'number');
-  // Deleting in Grad-CAM's order drops the cat's probability faster than the random baseline's order.
-  const random = trained.evaluate(image, trained.explain(image, { layer: 'conv2d_6', method: 'random', target: r.target.index }));
+  // Deleting in Grad-CAM's order drops the cat's probability faster than the random-noise baseline's order.
+  const random = trained.evaluate(image, trained.explain(image, { layer: 'conv2d_6', method: 'random-noise', target: r.target.index }));
   assert.ok(m.deletion.auc < random.deletion.auc, `${m.deletion.auc} vs random ${random.deletion.auc}`);
   assert.deepEqual(Object.keys(trained.evaluate(image, r, { metrics: ['road'] })), ['road']);
   assert.throws(() => trained.evaluate(image, r, { metrics: ['roc'] }), /unknown metric "roc" \(valid: deletion, insertion, road, confidence_change\)/);

@@ -182,6 +182,15 @@ void draw_controls() {
     if (option(kScoreNames[i], g.choice.options.score == s)) g.choice.options.score = s;
     g.tabs.stop(std::string("Score: ") + kScoreNames[i] + ", " + (g.choice.options.score == s ? "selected" : "not selected") + " (S)");
   }
+  // pytorch-grad-cam's eigen_smooth: a layer map's first principal component instead of its sum.
+  label("Eigen-smooth");
+  ImGui::BeginDisabled(input_map);
+  for (const bool on : {false, true}) {
+    if (on) ImGui::SameLine();
+    if (option(on ? "on##eigen-smooth" : "off##eigen-smooth", g.choice.options.eigen_smooth == on)) g.choice.options.eigen_smooth = on;
+    g.tabs.stop(std::string("Eigen-smooth: ") + (on ? "on" : "off") + ", " + (g.choice.options.eigen_smooth == on ? "selected" : "not selected"));
+  }
+  ImGui::EndDisabled();
   label("Crop");
   const bool crop_open = ImGui::BeginCombo("##crop", crop_mode_name(g.choice.crop), combo_flags());
   g.tabs.stop(std::string("Crop: ") + crop_mode_name(g.choice.crop) + ", list (R)");

@@ -78,7 +78,7 @@ std::string curve_json(const Curve& curve);
 std::string sanity_check_json(const SanityCheck& check, bool maps = true);
 
 // A parsed explain request: {"layer": node name, "method", "target": class index (-1: the top
-// class), "score", "crop", "colormap", "alpha", "samples"}.
+// class), "score", "crop", "colormap", "alpha", "samples", "eigen_smooth"}.
 std::string request_json(const Model& model, const ExplainRequest& request);
 
 // Where an image of width x height lands in an input of input_width x input_height: {"src": the

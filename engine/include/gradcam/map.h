@@ -18,6 +18,10 @@ std::vector<float> normalize_map(const float* values, int count);
 // resize with align_corners=false); edges clamp. src is sh*sw, output dh*dw.
 std::vector<float> upsample_bilinear(const float* src, int sh, int sw, int dh, int dw);
 
+// Bilinear resampling with the corner pixels aligned (PyTorch's align_corners=True, as its
+// UpsamplingBilinear2d): s = d * (sn - 1) / (dn - 1). src is sh*sw, output dh*dw.
+std::vector<float> upsample_bilinear_aligned(const float* src, int sh, int sw, int dh, int dw);
+
 // Normalised heat map of a raw map, upsampled to width x height.
 std::vector<float> heatmap(const float* raw, int raw_height, int raw_width, int width, int height);
 

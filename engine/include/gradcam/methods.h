@@ -26,7 +26,12 @@ enum class Method {
   smoothgrad,       // Smilkov et al. 2017, arXiv 1706.03825
   guided_backprop,  // Springenberg et al. 2015, arXiv 1412.6806
   guided_gradcam,   // Selvaraju et al. 2017, Sec. 3.1
-  random,           // a baseline: uniform noise at the layer's resolution (the floor of every metric)
+  random,           // pytorch-grad-cam's RandomCAM: random channel weights on the real activations
+  gradcam_plusplus_paper,  // Grad-CAM++ exactly as the paper's Eq. 19 (no eps)
+  gradcam_elementwise,     // pytorch-grad-cam's GradCAMElementWise
+  eigengradcam,            // pytorch-grad-cam's EigenGradCAM
+  segeigencam,             // Chung & Ying 2025, Appl. Sci. 15(13) 7562
+  random_noise,            // a baseline: uniform noise at the layer's resolution (the floor of every metric)
   count,            // not a method: the size of the method table, which has a row for each above
 };
 Result<Method> parse_method(const std::string& name);
@@ -43,20 +48,38 @@ const char* score_name(Score s);
 inline constexpr NameTable<Score> kScoreNames = {"logit", "probability"};
 static_assert(every_row_named(kScoreNames), "a Score value without a name");
 
-// Pure per-method pieces (what pytorch-grad-cam calls get_cam_weights), on one layer's
-// activations A and gradients G, both hw x c (HWC). They return the raw map after ReLU.
-Map grad_cam(const float* A, const float* G, int h, int w, int c);
-Map grad_cam_plusplus(const float* A, const float* G, int h, int w, int c);
-Map xgrad_cam(const float* A, const float* G, int h, int w, int c);
-Map hires_cam(const float* A, const float* G, int h, int w, int c);
-Map layer_cam(const float* A, const float* G, int h, int w, int c);
+// Pure per-method pieces (what pytorch-grad-cam calls get_cam_weights / get_cam_image), on one
+// layer's activations A and gradients G, both hw x c (HWC). They return the raw map after ReLU.
+// eigen_smooth (pytorch-grad-cam's option): the map is the first-principal-component projection of
+// the per-channel weighted activations instead of their sum over channels; the methods that are
+// already a projection (Eigen-CAM and its kin) and the noise baseline ignore it.
+Map grad_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+Map grad_cam_plusplus(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+Map grad_cam_plusplus_paper(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+Map xgrad_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+Map hires_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+Map grad_cam_elementwise(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+Map layer_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+// pytorch-grad-cam's RandomCAM with channel weights random_channel_weights(h, w, c): uniform in
+// [-1, 1], drawn by splitmix64 seeded with the layer's shape, so every run and build agrees.
+Map random_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+std::vector<float> random_channel_weights(int h, int w, int c);
 // A seeded random map at the layer's resolution: the floor a faithful method must beat. Seeded by
 // the layer's shape, so it is the same in every run and build, and knows nothing of the image.
-Map random_cam(const float* A, const float* G, int h, int w, int c);
+Map random_noise_map(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
 // Eigen-CAM uses no gradient; G is ignored (the signature is the table's).
-Map eigen_cam(const float* A, const float* G, int h, int w, int c);
-// ReLU(sum_k w_k A^k) for given channel weights (shared by the weighted methods and ScoreCAM).
-Map weighted_channel_sum(const float* A, const float* weights, int h, int w, int c);
+Map eigen_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+Map eigen_grad_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+Map seg_eigen_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+// ReLU(sum_k w_k A^k) for given channel weights (shared by the weighted methods and ScoreCAM), or
+// with eigen_smooth the ReLU of the first-component projection of w_k A^k.
+Map weighted_channel_sum(const float* A, const float* weights, int h, int w, int c, bool eigen_smooth = false);
+// ReLU of the sum over channels of X (hw x c), or with eigen_smooth of its projection.
+Map combine_channels(const float* X, int h, int w, int c, bool eigen_smooth);
+// X (hw x c) centred per channel and projected on its first principal component (pytorch-grad-cam's
+// get_2d_projection). Its sign, which SVD leaves free, is the one that correlates positively with
+// the centred channel sum.
+std::vector<double> first_component_projection(const float* X, int h, int w, int c);
 
 struct ExplainOptions {
   int layer = -1;  // node index of an explainable layer (find_layer); -1: the default layer
@@ -66,6 +89,7 @@ struct ExplainOptions {
   int smoothgrad_samples = 25;
   float smoothgrad_sigma = 0.15f;  // noise std as a fraction of the input's range
   uint64_t seed = 1;               // SmoothGrad's noise
+  bool eigen_smooth = false;       // layer maps: first principal component instead of the channel sum
 };
 
 struct Explanation {
@@ -105,7 +129,7 @@ struct MethodDescriptor {
   MapResolution resolution;
   // Either a map from one layer's activations A and gradients G (hw x c each, HWC): such a method
   // can explain every layer from one backward pass (explain_all_layers) ...
-  Map (*layer_map)(const float* A, const float* G, int h, int w, int c);
+  Map (*layer_map)(const float* A, const float* G, int h, int w, int c, bool eigen_smooth);
   bool needs_gradient;  // ... and unless false, G is computed first;
   // ... or a method that runs the network itself.
   Map (*run)(MethodContext& context);
@@ -152,8 +176,22 @@ inline constexpr MethodTable kMethodTable = {{
        MapResolution::input, nullptr, false, guided_backprop},
       {Method::guided_gradcam, "guided-gradcam", "Guided Grad-CAM", "Selvaraju et al. 2017, arXiv 1610.02391, Sec. 3.1",
        MapResolution::input, nullptr, false, guided_grad_cam},
-      {Method::random, "random", "Random (baseline)", "a baseline, as in Adebayo et al. 2018 and Rong et al. 2022 (seeded by the layer shape)",
+      {Method::random, "random", "RandomCAM", "pytorch-grad-cam's RandomCAM (2021): random channel weights, a baseline as in Adebayo et al. 2018",
        MapResolution::layer, random_cam, false, nullptr},
+      {Method::gradcam_plusplus_paper, "gradcam++-paper", "Grad-CAM++ (paper)",
+       "Chattopadhyay et al. 2018, arXiv 1710.11063, Eq. 19 without eps", MapResolution::layer, grad_cam_plusplus_paper, true,
+       nullptr},
+      {Method::gradcam_elementwise, "gradcam-elementwise", "Grad-CAM element-wise",
+       "pytorch-grad-cam's GradCAMElementWise (Gildenblat 2022), HiResCAM with a ReLU per element", MapResolution::layer,
+       grad_cam_elementwise, true, nullptr},
+      {Method::eigengradcam, "eigengradcam", "EigenGrad-CAM",
+       "pytorch-grad-cam's EigenGradCAM (Gildenblat 2021), Eigen-CAM (arXiv 2008.00299) on G (.) A", MapResolution::layer,
+       eigen_grad_cam, true, nullptr},
+      {Method::segeigencam, "segeigencam", "Seg-Eigen-CAM", "Chung & Ying 2025, Appl. Sci. 15(13) 7562, Eq. 10 and 13",
+       MapResolution::layer, seg_eigen_cam, true, nullptr},
+      {Method::random_noise, "random-noise", "Random noise (baseline)",
+       "a baseline, as in Adebayo et al. 2018 and Rong et al. 2022 (seeded by the layer shape)", MapResolution::layer,
+       random_noise_map, false, nullptr},
 }};
 
 // Row i describes Method(i): a Method value without a row (the array leaves it zero) or rows out of
@@ -176,7 +214,7 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
 
 // Every conv layer's map from one forward and one backward pass (the backward runs down to the
 // first conv layer and keeps every gradient on the way). For the methods that need only one
-// layer's activations and gradients: gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, random.
+// layer's activations and gradients: every method with a layer_map in the table.
 // options.layer is ignored; the result is in layer order.
 Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* input, const ExplainOptions& options);
 

@@ -15,15 +15,18 @@
 namespace gradcam {
 
 struct ExplainRequest {
-  ExplainOptions options;               // layer, method, target, score, samples
+  ExplainOptions options;               // layer, method, target, score, samples, eigen_smooth
   CropMode crop = CropMode::center;     // how the image becomes the model's input
   Colormap colormap = Colormap::turbo;  // rendering: perceptually ordered, unlike jet
   float alpha = 0.45f;                  // rendering: the map's opacity over the image
 };
 
 // The keys a request takes, in the order help texts list them:
-// layer, method, target, score, crop, colormap, alpha, samples.
+// layer, method, target, score, crop, colormap, alpha, samples, eigen-smooth.
 const std::vector<std::string>& request_keys();
+// Keys whose value is "true" or "false": a front end with switches (the CLI's --eigen-smooth)
+// gives "true" when the switch is present.
+bool request_key_is_switch(const std::string& key);
 
 // Sets one key from its text (model.graph must be planned: an Engine's model is). Errors name the key as the front end spells it (`key_prefix` "--"
 // for the CLI) and list what is valid.

@@ -17,10 +17,12 @@ Status assign(T& out, Result<T> r, const std::string& key) {
 }  // namespace
 
 const std::vector<std::string>& request_keys() {
-  static const std::vector<std::string> keys = {"layer", "method", "target", "score",
-                                                "crop",  "colormap", "alpha", "samples"};
+  static const std::vector<std::string> keys = {"layer", "method", "target", "score",       "crop",
+                                                "colormap", "alpha", "samples", "eigen-smooth"};
   return keys;
 }
+
+bool request_key_is_switch(const std::string& key) { return key == "eigen-smooth"; }
 
 Status set_request_field(ExplainRequest& r, const Model& model, const std::string& key, const std::string& value,
                          const std::string& prefix) {
@@ -41,6 +43,12 @@ Status set_request_field(ExplainRequest& r, const Model& model, const std::strin
     auto v = read_integer(named, value, 1, 1000);
     if (!v) return make_error(v.error());
     r.options.smoothgrad_samples = int(*v);
+    return {};
+  }
+  if (key == "eigen-smooth") {
+    if (value != "true" && value != "false")
+      return make_error(named + " must be true or false (got \"" + value + "\")");
+    r.options.eigen_smooth = value == "true";
     return {};
   }
   return make_error("unknown option " + named + " (valid: " + names_text(request_keys(), ", ", prefix) + ")");

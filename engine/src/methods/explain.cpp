@@ -94,7 +94,7 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
       t1 = std::chrono::steady_clock::now();
     }
     const Shape& s = e.layer_shape;
-    e.cam = method.layer_map(net.output(layer).data(), net.output_grad(layer).data(), s.h, s.w, s.c);
+    e.cam = method.layer_map(net.output(layer).data(), net.output_grad(layer).data(), s.h, s.w, s.c, opt.eigen_smooth);
     e.cam_ms = ms_since(t1);
   } else {
     MethodContext context{net, input, layer, e.target, dscore, opt};
@@ -141,7 +141,7 @@ Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* i
     e.method = opt.method;
     e.score = opt.score;
     const Shape& s = e.layer_shape;
-    e.cam = method.layer_map(net.output(layer).data(), net.output_grad(layer).data(), s.h, s.w, s.c);
+    e.cam = method.layer_map(net.output(layer).data(), net.output_grad(layer).data(), s.h, s.w, s.c, opt.eigen_smooth);
     e.forward_ms = forward_ms;
     e.backward_ms = backward_ms;
     e.cam_ms = ms_since(t2);

@@ -35,15 +35,18 @@ std::vector<float> normalize_map(const float* values, int count) {
   return out;
 }
 
-std::vector<float> upsample_bilinear(const float* src, int sh, int sw, int dh, int dw) {
+namespace {
+
+// Bilinear resampling given where each output row and column samples the source (in source pixels).
+template <class Coordinate>
+std::vector<float> resample_bilinear(const float* src, int sh, int sw, int dh, int dw, Coordinate source_of) {
   if (dh <= 0 || dw <= 0) return {};
   std::vector<float> out(size_t(dh) * size_t(dw), 0.0f);
   if (src == nullptr || sh <= 0 || sw <= 0) return out;
   std::vector<BilinearTap> xs(static_cast<size_t>(dw));
-  for (int x = 0; x < dw; ++x)
-    xs[size_t(x)] = bilinear_tap((x + 0.5) * double(sw) / double(dw) - 0.5, sw);
+  for (int x = 0; x < dw; ++x) xs[size_t(x)] = bilinear_tap(source_of(x, sw, dw), sw);
   for (int y = 0; y < dh; ++y) {
-    const BilinearTap ty = bilinear_tap((y + 0.5) * double(sh) / double(dh) - 0.5, sh);
+    const BilinearTap ty = bilinear_tap(source_of(y, sh, dh), sh);
     const float* r0 = src + size_t(ty.i0) * sw;
     const float* r1 = src + size_t(ty.i1) * sw;
     float* o = out.data() + size_t(y) * dw;
@@ -55,6 +58,18 @@ std::vector<float> upsample_bilinear(const float* src, int sh, int sw, int dh, i
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<float> upsample_bilinear(const float* src, int sh, int sw, int dh, int dw) {
+  return resample_bilinear(src, sh, sw, dh, dw,
+                           [](int d, int sn, int dn) { return (d + 0.5) * double(sn) / double(dn) - 0.5; });
+}
+
+std::vector<float> upsample_bilinear_aligned(const float* src, int sh, int sw, int dh, int dw) {
+  return resample_bilinear(src, sh, sw, dh, dw,
+                           [](int d, int sn, int dn) { return dn > 1 ? d * double(sn - 1) / double(dn - 1) : 0.0; });
 }
 
 std::vector<float> heatmap(const float* raw, int raw_height, int raw_width, int width, int height) {

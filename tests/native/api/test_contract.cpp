@@ -126,3 +126,17 @@ TEST_CASE("the one-line summary is written once, in the explanation's JSON") {
   CHECK(summary.find("Grad-CAM for " + engine.arch().classes[3]) != std::string::npos);
   CHECK(summary.find(" at conv2d_8 (") != std::string::npos);
 }
+
+TEST_CASE("eigen-smooth is a request key: true or false, a switch for the CLI, and the request's JSON reports it") {
+  Engine engine(random_model(seed_architecture(), 1));
+  CHECK(request_key_is_switch("eigen-smooth"));
+  CHECK(!request_key_is_switch("samples"));
+  auto on = parse_request(engine.model(), {{"method", "layercam"}, {"eigen-smooth", "true"}});
+  REQUIRE(on);
+  CHECK(on->options.eigen_smooth);
+  CHECK(json::parse(request_json(engine.model(), *on))["eigen_smooth"] == true);
+  CHECK(!parse_request(engine.model(), {})->options.eigen_smooth);
+  CHECK(parse_request(engine.model(), {{"eigen-smooth", "yes"}}, "--").error() == "--eigen-smooth must be true or false (got \"yes\")");
+  // The JS API's JSON booleans arrive as "true"/"false".
+  CHECK(*option_fields(R"({"eigen-smooth": false})") == OptionFields{{"eigen-smooth", "false"}});
+}

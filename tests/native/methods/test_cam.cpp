@@ -73,13 +73,78 @@ TEST_CASE("XGrad-CAM weights are activation-normalised gradient sums (Eq. 9)") {
   CHECK(m.values[3] == doctest::Approx(w0 * 4 + w1 * 2).epsilon(1e-5));
 }
 
-TEST_CASE("Grad-CAM++ weights follow Eq. 19") {
+TEST_CASE("Grad-CAM++ (paper) weights follow Eq. 19") {
   const float a[2] = {1, 3};   // 1x2 spatial, 1 channel; sum A = 4
   const float g[2] = {0.5f, -1};
   // a_ij = g^2 / (2 g^2 + 4 g^3): at g=0.5: 0.25 / (0.5 + 0.5) = 0.25; w = 0.25 * 0.5 (g=-1 has ReLU 0)
-  Map m = grad_cam_plusplus(a, g, 1, 2, 1);
+  Map m = grad_cam_plusplus_paper(a, g, 1, 2, 1);
   CHECK(m.values[0] == doctest::Approx(0.125));
   CHECK(m.values[1] == doctest::Approx(0.375));
+}
+
+TEST_CASE("Grad-CAM++ by default adds pytorch-grad-cam's eps = 1e-6 to Eq. 19's denominator") {
+  // With g = 1e-3 and sum A = 4: g^2 = 1e-6 is the size of eps, so a = 1e-6 / (2e-6 + 4e-9 + 1e-6)
+  // instead of the paper's 1e-6 / (2e-6 + 4e-9): a third smaller.
+  const float a[2] = {1, 3};
+  const float g[2] = {1e-3f, 0};
+  const double g1 = double(1e-3f), g2 = g1 * g1, g3 = g2 * g1;
+  const double ours = g2 / (2 * g2 + 4 * g3 + 1e-6) * g1, paper = g2 / (2 * g2 + 4 * g3) * g1;
+  CHECK(grad_cam_plusplus(a, g, 1, 2, 1).values[1] == doctest::Approx(3 * ours).epsilon(1e-5));
+  CHECK(grad_cam_plusplus_paper(a, g, 1, 2, 1).values[1] == doctest::Approx(3 * paper).epsilon(1e-5));
+}
+
+TEST_CASE("Grad-CAM element-wise is ReLU(sum_k ReLU(G^k A^k)): negative products do not cancel positive ones") {
+  // Pixel 0: G*A = (0.5, -0) -> 0.5; pixel 1: (1, 1) -> 2; pixel 2: (0, 1.5) -> 1.5; pixel 3: (1, -1) -> 1.
+  Map m = grad_cam_elementwise(A, G, 2, 2, 2);
+  CHECK(m.values == std::vector<float>{0.5f, 2.f, 1.5f, 1.f});
+  // HiResCAM sums before its ReLU: pixel 3 cancels to 0 there.
+  CHECK(hires_cam(A, G, 2, 2, 2).values[3] == doctest::Approx(0.0));
+}
+
+TEST_CASE("RandomCAM weighs the real activations by seeded weights in [-1, 1]") {
+  const std::vector<float> w = random_channel_weights(2, 2, 2);
+  REQUIRE(w.size() == 2);
+  CHECK(w == random_channel_weights(2, 2, 2));
+  CHECK(w != random_channel_weights(2, 2, 3));  // another layer shape, other weights
+  for (float v : random_channel_weights(7, 7, 512)) CHECK((v >= -1.f && v <= 1.f));
+  Map m = random_cam(A, G, 2, 2, 2);
+  for (int i = 0; i < 4; ++i) CHECK(m.values[size_t(i)] == doctest::Approx(std::max(0.f, w[0] * A[2 * i] + w[1] * A[2 * i + 1])));
+}
+
+TEST_CASE("eigen_smooth: a rank-one weighted activation projects onto its spatial pattern") {
+  // Weighted activations w_k A^k = u_ij v_k: the sum over channels is u * sum(v); the projection is
+  // (u - mean u) * |v|, the same pattern centred (and so, after ReLU, its above-mean part).
+  const int h = 3, w = 3, c = 2;
+  const float u[9] = {0, 1, 0, 1, 5, 1, 0, 1, 0}, v[2] = {3, 4};
+  std::vector<float> a(size_t(h) * w * c), ones(static_cast<size_t>(h) * w * c, 1.f);
+  for (int i = 0; i < h * w; ++i)
+    for (int k = 0; k < c; ++k) a[size_t(i) * c + size_t(k)] = u[i] * v[k];
+  Map summed = hires_cam(a.data(), ones.data(), h, w, c, false), smoothed = hires_cam(a.data(), ones.data(), h, w, c, true);
+  for (int i = 0; i < 9; ++i) {
+    CHECK(summed.values[size_t(i)] == doctest::Approx(u[i] * 7));
+    CHECK(smoothed.values[size_t(i)] == doctest::Approx(std::max(0.f, (u[i] - 1.f) * 5.f)).epsilon(1e-4));
+  }
+  // Grad-CAM's smoothed map is the projection of alpha_k A^k (here alpha = mean G = 1 per channel).
+  CHECK(grad_cam(a.data(), ones.data(), h, w, c, true).values == smoothed.values);
+}
+
+TEST_CASE("EigenGrad-CAM projects G (.) A; Seg-Eigen-CAM projects |G| (.) A with the larger magnitude positive") {
+  const int h = 3, w = 3, c = 2;
+  const float u[9] = {0, 1, 0, 1, 5, 1, 0, 1, 0};
+  std::vector<float> a(size_t(h) * w * c), g(size_t(h) * w * c);
+  for (int i = 0; i < h * w; ++i) {
+    a[size_t(i) * c] = u[i], a[size_t(i) * c + 1] = 2 * u[i];
+    g[size_t(i) * c] = -1, g[size_t(i) * c + 1] = -0.5f;  // G (.) A = -u (1, 1): the pattern, negated
+  }
+  // The projection of -u (1,1) is -(u - 1) sqrt 2 up to sign; ours correlates with the centred sum,
+  // which is -(u - 1) * 2 itself: so ReLU keeps the dim ring, not the bright centre.
+  Map eg = eigen_grad_cam(a.data(), g.data(), h, w, c);
+  CHECK(eg.values[4] == doctest::Approx(0.0));
+  CHECK(eg.values[0] == doctest::Approx(std::sqrt(2.0)).epsilon(1e-4));
+  // |G| (.) A = u (1, 1): centred, the centre (+4) outweighs the ring (-1), so the centre is positive.
+  Map seg = seg_eigen_cam(a.data(), g.data(), h, w, c);
+  CHECK(seg.values[4] == doctest::Approx(4 * std::sqrt(2.0)).epsilon(1e-4));
+  CHECK(seg.values[0] == doctest::Approx(0.0));
 }
 
 TEST_CASE("Eigen-CAM recovers the dominant spatial pattern of rank-one activations") {

@@ -139,12 +139,12 @@ TEST_CASE("confidence change: keeping the map's top pixels keeps the prediction 
   CHECK(confidence_change(net, input.data(), random_map(9), 0, 0.1f) < -0.3);
 }
 
-TEST_CASE("the random baseline is a method: a fixed map at the layer's resolution, blind to the image") {
+TEST_CASE("the random-noise baseline is a method: a fixed map at the layer's resolution, blind to the image") {
   Model model = random_model(seed_architecture(), 2);
   Network net(model);
   auto a = random_vector(32 * 32 * 3, 1), b = random_vector(32 * 32 * 3, 2);
   ExplainOptions o;
-  o.method = *parse_method("random");
+  o.method = *parse_method("random-noise");
   auto ra = explain(net, a.data(), o), ra2 = explain(net, a.data(), o), rb = explain(net, b.data(), o);
   REQUIRE(ra.ok());
   CHECK(ra->cam.height == ra->layer_shape.h);

@@ -195,6 +195,16 @@ TEST_CASE("upsample_bilinear: hand-derived 2x2 -> 4x4 (half-pixel centres, clamp
   CHECK(v == want);
 }
 
+TEST_CASE("upsample_bilinear_aligned: corners on corners (PyTorch's align_corners=True), 2x2 -> 3x3 and 2x2 -> 2x4") {
+  const float src[] = {0, 1, 2, 3};
+  CHECK(upsample_bilinear_aligned(src, 2, 2, 3, 3) == std::vector<float>{0, 0.5f, 1, 1, 1.5f, 2, 2, 2.5f, 3});
+  // Source x for output x: x * (2 - 1) / (4 - 1) = 0, 1/3, 2/3, 1.
+  const std::vector<float> v = upsample_bilinear_aligned(src, 2, 2, 2, 4);
+  CHECK(v[1] == doctest::Approx(1.0 / 3));
+  CHECK(v[6] == doctest::Approx(2 + 2.0 / 3));
+  CHECK(v[3] == 1.f);
+}
+
 TEST_CASE("upsample_bilinear agrees with an independent four-neighbour formula") {
   std::vector<float> src(3 * 5);
   for (size_t i = 0; i < src.size(); ++i) src[i] = float((i * 37) % 11) - 4.0f;
