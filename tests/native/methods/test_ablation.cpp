@@ -87,7 +87,8 @@ TEST_CASE("ShapleyCAM: with the logit and a linear head the Hessian term vanishe
   const float top = *std::max_element(g.values.begin(), g.values.end());
   for (size_t i = 0; i < g.values.size(); ++i) CHECK(std::abs(e->cam.values[i] - g.values[i]) <= 1e-4f * top);
 
-  // With the probability the score is curved in A, and the map moves away from Grad-CAM's weights.
+  // With the probability the score is curved in A; that term is checked against autograd in
+  // tests/js/methods_ablation_crosscheck.test.mjs. Here: a finite map.
   o.score = Score::probability;
   auto p = explain(net, input.data(), o);
   REQUIRE(p.ok());
