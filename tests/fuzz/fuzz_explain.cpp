@@ -9,7 +9,9 @@ namespace {
 // The seed network with a quarter of its channels. Score-CAM runs one forward pass per channel of
 // the explained layer (128 at conv2d_1 of the full network: about a minute under ASan on a loaded
 // machine), so the full network would make the run's outcome depend on load. Every layer type,
-// padding and kernel path is still reached; only the widths shrink.
+// padding and kernel path is still reached; only the widths shrink. AblationCAM's one pass per
+// channel runs only the layers after the explained one, so it stays under Score-CAM's cost (at most
+// 32 channels here); ShapleyCAM adds two such passes, FullGrad one backward.
 gradcam::Model narrow_seed_model() {
   gradcam::Architecture arch = gradcam::seed_architecture();
   for (size_t i = 0; i + 1 < arch.layers.size(); ++i) {

@@ -98,7 +98,8 @@ test('predict agrees with explain, and explain targets any class and both scores
 test('every method gives a finite map of the documented resolution', () => {
   for (const method of engine.info.methods) {
     const r = engine.explain(pixels, { layer: 'conv2d_4', method, samples: 4 });
-    const inputRes = ['saliency', 'smoothgrad', 'guided-backprop', 'guided-gradcam'].includes(method);
+    // The resolution each method's row declares (saliency and its kin, fullgrad: the input's).
+    const inputRes = engine.info.method_details.find((d) => d.name === method).resolution === 'input';
     assert.deepEqual([r.cam.height, r.cam.width], inputRes ? [32, 32] : [7, 7], method);
     assert.ok(r.cam.data.every((v) => v >= 0 && Number.isFinite(v)), method);
     assert.equal(r.method, method);

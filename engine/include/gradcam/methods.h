@@ -32,6 +32,9 @@ enum class Method {
   eigengradcam,            // pytorch-grad-cam's EigenGradCAM
   segeigencam,             // Chung & Ying 2025, Appl. Sci. 15(13) 7562
   random_noise,            // a baseline: uniform noise at the layer's resolution (the floor of every metric)
+  ablationcam,      // Desai & Ramaswamy 2020, WACV
+  shapleycam,       // Cai et al. 2025, arXiv 2501.06261
+  fullgrad,         // Srinivas & Fleuret 2019, arXiv 1905.00780
   count,            // not a method: the size of the method table, which has a row for each above
 };
 Result<Method> parse_method(const std::string& name);
@@ -148,6 +151,10 @@ Map saliency_map(MethodContext& context);
 Map smooth_grad(MethodContext& context);
 Map guided_backprop(MethodContext& context);
 Map guided_grad_cam(MethodContext& context);
+// (ablation_cam.cpp, shapley_cam.cpp, full_grad.cpp)
+Map ablation_cam(MethodContext& context);
+Map shapley_cam(MethodContext& context);
+Map full_grad(MethodContext& context);
 
 // The method table: every method's id, name, label, paper, resolution and function, one row per
 // Method value. It is the only place a method is described; parse_method, the CLI's usage, `info`
@@ -192,6 +199,12 @@ inline constexpr MethodTable kMethodTable = {{
       {Method::random_noise, "random-noise", "Random noise (baseline)",
        "a baseline, as in Adebayo et al. 2018 and Rong et al. 2022 (seeded by the layer shape)", MapResolution::layer,
        random_noise_map, false, nullptr},
+      {Method::ablationcam, "ablationcam", "Ablation-CAM", "Desai & Ramaswamy 2020, WACV (pytorch-grad-cam's AblationCAM)",
+       MapResolution::layer, nullptr, false, ablation_cam},
+      {Method::shapleycam, "shapleycam", "ShapleyCAM", "Cai et al. 2025, arXiv 2501.06261 (Hessian term by finite difference)",
+       MapResolution::layer, nullptr, false, shapley_cam},
+      {Method::fullgrad, "fullgrad", "FullGrad", "Srinivas & Fleuret 2019, arXiv 1905.00780 (pytorch-grad-cam's FullGrad)",
+       MapResolution::input, nullptr, false, full_grad},
 }};
 
 // Row i describes Method(i): a Method value without a row (the array leaves it zero) or rows out of

@@ -32,6 +32,12 @@ class Network {
   // Runs nodes first..end with x as the first input of node `first` (the earlier outputs keep their
   // values). Used by finite-difference checks of intermediate gradients and profiling.
   void forward_from(int first, const float* x);
+  // The network from a layer on: node `layer`'s output is replaced by `output` (its shape's size)
+  // and only the nodes after it run; values computed before it (a residual branch's input
+  // included) keep theirs. Methods that perturb one layer's activations (AblationCAM, ShapleyCAM's
+  // finite difference) pay for the rest of the network only. After a forward, passing the layer's
+  // own output reproduces that forward.
+  void forward_after(int layer, const float* output);
   // Runs node i alone on the values as they are (after a forward: its inputs are valid). Profiling.
   void run_node(int i);
 
@@ -48,6 +54,9 @@ class Network {
   const std::vector<float>& probabilities() const { return probs_; }
 
  private:
+  // Runs nodes first..end and reads the logits and probabilities off the output.
+  void run_from(int first);
+
   const Model& model_;
   std::shared_ptr<const Graph> graph_;
   std::vector<NodePlan> plans_;

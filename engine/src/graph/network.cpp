@@ -72,6 +72,17 @@ void Network::forward_from(int first, const float* x) {
   const Graph& g = *graph_;
   std::vector<float>& target = values_[size_t(g.nodes[size_t(first)].inputs[0])];
   if (x != target.data()) std::copy(x, x + target.size(), target.begin());
+  run_from(first);
+}
+
+void Network::forward_after(int layer, const float* output) {
+  std::vector<float>& target = values_[size_t(graph_->nodes[size_t(layer)].output)];
+  if (output != target.data()) std::copy(output, output + target.size(), target.begin());
+  run_from(layer + 1);
+}
+
+void Network::run_from(int first) {
+  const Graph& g = *graph_;
   for (int i = first; i < layer_count(); ++i) run_node(i);
   const std::vector<float>& out = values_[size_t(g.output)];
   std::copy(out.begin(), out.end(), logits_.begin());
