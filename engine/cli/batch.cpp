@@ -59,7 +59,8 @@ json run_settings(const Args& a, const Engine& engine, const ExplainSettings& s)
           {"crop", crop_mode_name(s.crop)},
           {"colormap", colormap_name(s.colormap)},
           {"alpha", std::round(double(s.alpha) * 1e6) / 1e6},  // 0.45, not float's 0.449999988
-          {"samples", s.options.smoothgrad_samples}};
+          {"samples", s.options.smoothgrad_samples},
+          {"augSmooth", s.options.aug_smooth}};
 }
 
 // Temporary files that a killed run of this shard left (ours by their suffix and by the name they
@@ -295,7 +296,7 @@ int run_batch(const Args& a) {
 
 Command batch_command() {
   CommandOptions options{{"model", "input", "out", "shard", "jobs"}, {"resume", "overwrite", "quiet"}};
-  options.values.insert(options.values.end(), request_keys().begin(), request_keys().end());
+  add_explain_options(options);
   return {"batch", nullptr, run_batch, options,
           "--model F --input DIR --out DIR [explain options] [--jobs N] [--shard K/N]\n"
           "[--resume | --overwrite] [--quiet]",

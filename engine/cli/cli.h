@@ -78,6 +78,8 @@ double now_ms();
 // one request parser.
 using ExplainSettings = ExplainRequest;
 ExplainSettings explain_settings(const Args& a, const Model& model);
+// Adds the explain options to a command's: the request keys as --key value, and --aug-smooth.
+void add_explain_options(CommandOptions& options);
 
 // A progress bar on stderr, redrawn in place.
 struct Progress {

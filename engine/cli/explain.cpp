@@ -61,12 +61,12 @@ int run_explain(const Args& a) {
 
 Command explain_command() {
   CommandOptions options{{"model", "image", "out"}, {"json", "dump-input", "overwrite"}};
-  options.values.insert(options.values.end(), request_keys().begin(), request_keys().end());
+  add_explain_options(options);
   // The scores, crop modes and colormaps as the engine's name tables list them.
   return {"explain", nullptr, run_explain, options,
           "--model F --image F [--layer NAME] [--method NAME] [--target auto|INDEX|NAME]\n"
           "[--score " + names_text(kScoreNames, "|") + "] [--crop " + names_text(kCropModeNames, "|") + "]\n"
-          "[--colormap " + names_text(colormap_names(), "|") + "] [--alpha A] [--samples N]\n"
+          "[--colormap " + names_text(colormap_names(), "|") + "] [--alpha A] [--samples N] [--aug-smooth]\n"
           "[--out overlay.png] [--overwrite] [--json] [--dump-input]",
           "classify an image and explain the prediction"};
 }

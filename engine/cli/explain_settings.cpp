@@ -4,10 +4,24 @@
 
 namespace gradcam::cli {
 
+namespace {
+
+// The request's one switch, spelled as a flag here: --aug-smooth means augSmooth true.
+const std::pair<const char*, const char*> kAugSmooth = {"aug-smooth", "augSmooth"};
+
+}  // namespace
+
+void add_explain_options(CommandOptions& options) {
+  for (const std::string& key : request_keys())
+    if (key != kAugSmooth.second) options.values.push_back(key);
+  options.flags.push_back(kAugSmooth.first);
+}
+
 ExplainSettings explain_settings(const Args& a, const Model& model) {
   std::vector<std::pair<std::string, std::string>> fields;
   for (const std::string& key : request_keys())
-    if (a.has(key)) fields.emplace_back(key, a.get(key));
+    if (key != kAugSmooth.second && a.has(key)) fields.emplace_back(key, a.get(key));
+  if (a.has(kAugSmooth.first)) fields.emplace_back(kAugSmooth.second, "true");
   return unwrap_usage(parse_request(model, fields, "--"));
 }
 

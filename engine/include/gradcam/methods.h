@@ -27,6 +27,9 @@ enum class Method {
   guided_backprop,  // Springenberg et al. 2015, arXiv 1412.6806
   guided_gradcam,   // Selvaraju et al. 2017, Sec. 3.1
   random,           // a baseline: uniform noise at the layer's resolution (the floor of every metric)
+  kpcacam,          // Karmani et al. 2024, arXiv 2410.00267
+  fem,              // Fuad et al. 2020, IPTA, hal-02963298
+  finercam,         // Zhang et al. 2025, arXiv 2501.11309
   count,            // not a method: the size of the method table, which has a row for each above
 };
 Result<Method> parse_method(const std::string& name);
@@ -55,6 +58,12 @@ Map layer_cam(const float* A, const float* G, int h, int w, int c);
 Map random_cam(const float* A, const float* G, int h, int w, int c);
 // Eigen-CAM uses no gradient; G is ignored (the signature is the table's).
 Map eigen_cam(const float* A, const float* G, int h, int w, int c);
+// KPCA-CAM: Eigen-CAM with kernel PCA (pytorch-grad-cam's defaults: sigmoid kernel
+// tanh(<x,y>/c + 1), one component, sklearn's scaling and sign). Costs O((h w)^3): a dense
+// eigen-decomposition of the h w x h w kernel matrix.
+Map kpca_cam(const float* A, const float* G, int h, int w, int c);
+// FEM: channels weighted by the share of their positions above mean + 2 std; no gradient.
+Map fem_cam(const float* A, const float* G, int h, int w, int c);
 // ReLU(sum_k w_k A^k) for given channel weights (shared by the weighted methods and ScoreCAM).
 Map weighted_channel_sum(const float* A, const float* weights, int h, int w, int c);
 
@@ -66,6 +75,8 @@ struct ExplainOptions {
   int smoothgrad_samples = 25;
   float smoothgrad_sigma = 0.15f;  // noise std as a fraction of the input's range
   uint64_t seed = 1;               // SmoothGrad's noise
+  // pytorch-grad-cam's aug_smooth: the map averaged over test-time augmentations (methods/aug_smooth.cpp).
+  bool aug_smooth = false;
 };
 
 struct Explanation {
@@ -124,6 +135,7 @@ Map saliency_map(MethodContext& context);
 Map smooth_grad(MethodContext& context);
 Map guided_backprop(MethodContext& context);
 Map guided_grad_cam(MethodContext& context);
+Map finer_cam(MethodContext& context);
 
 // The method table: every method's id, name, label, paper, resolution and function, one row per
 // Method value. It is the only place a method is described; parse_method, the CLI's usage, `info`
@@ -154,6 +166,12 @@ inline constexpr MethodTable kMethodTable = {{
        MapResolution::input, nullptr, false, guided_grad_cam},
       {Method::random, "random", "Random (baseline)", "a baseline, as in Adebayo et al. 2018 and Rong et al. 2022 (seeded by the layer shape)",
        MapResolution::layer, random_cam, false, nullptr},
+      {Method::kpcacam, "kpcacam", "KPCA-CAM", "Karmani et al. 2024, arXiv 2410.00267 (pytorch-grad-cam KPCA_CAM defaults)",
+       MapResolution::layer, kpca_cam, false, nullptr},
+      {Method::fem, "fem", "FEM", "Fuad et al. 2020, IPTA, hal-02963298 (k = 2)", MapResolution::layer, fem_cam, false,
+       nullptr},
+      {Method::finercam, "finercam", "Finer-CAM", "Zhang et al. 2025, arXiv 2501.11309 (3 nearest classes, alpha 1)",
+       MapResolution::layer, nullptr, false, finer_cam},
 }};
 
 // Row i describes Method(i): a Method value without a row (the array leaves it zero) or rows out of

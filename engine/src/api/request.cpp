@@ -18,7 +18,8 @@ Status assign(T& out, Result<T> r, const std::string& key) {
 
 const std::vector<std::string>& request_keys() {
   static const std::vector<std::string> keys = {"layer", "method", "target", "score",
-                                                "crop",  "colormap", "alpha", "samples"};
+                                                "crop",  "colormap", "alpha", "samples",
+                                                "augSmooth"};
   return keys;
 }
 
@@ -41,6 +42,11 @@ Status set_request_field(ExplainRequest& r, const Model& model, const std::strin
     auto v = read_integer(named, value, 1, 1000);
     if (!v) return make_error(v.error());
     r.options.smoothgrad_samples = int(*v);
+    return {};
+  }
+  if (key == "augSmooth") {
+    if (value != "true" && value != "false") return make_error(named + " must be true or false (got \"" + value + "\")");
+    r.options.aug_smooth = value == "true";
     return {};
   }
   return make_error("unknown option " + named + " (valid: " + names_text(request_keys(), ", ", prefix) + ")");

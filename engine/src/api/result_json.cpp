@@ -161,7 +161,8 @@ std::string request_json(const Model& model, const ExplainRequest& r) {
               {"crop", crop_mode_name(r.crop)},
               {"colormap", colormap_name(r.colormap)},
               {"alpha", r.alpha},
-              {"samples", o.smoothgrad_samples}}
+              {"samples", o.smoothgrad_samples},
+              {"augSmooth", o.aug_smooth}}
       .dump();
 }
 
