@@ -10,7 +10,8 @@
 // std="0.229,0.224,0.225"; both or neither; none: pixels in [0,1]), labels (URL of a labels file,
 // one class name per line), layer ('auto' = the model's default layer; an ONNX node's name), method, target ('auto', a class index
 // or name), score, crop, colormap (the names engine.info.names lists: scores, crops, colormaps),
-// alpha (0..1), upsample ('bicubic' | 'bilinear'),
+// alpha (0..1), aug-smooth (present, or "true": pytorch-grad-cam's test-time augmentation
+// smoothing; "false" or absent: off), upsample ('bicubic' | 'bilinear'),
 // view ('overlay' | 'side-by-side'). Changing an attribute updates the view; colormap, alpha,
 // upsample and view only redraw.
 //
@@ -28,7 +29,7 @@ import { loadEngine } from './gradcam.mjs';
 import { sharedRenderer } from './widget_renderer.js';
 
 const DEFAULT_MODEL = new URL('models/cifar10.safetensors', import.meta.url).href;
-const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop']);
+const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop', 'aug-smooth']);
 const LOAD_ATTRIBUTES = new Set(['src', 'model', 'mean', 'std', 'labels']);
 
 // One engine per model URL and model options (the options live in the engine).
@@ -87,6 +88,8 @@ function styleSheet() {
 // The attributes the engine's request parser checks (request.h: the same keys as explain()'s
 // options); its messages name the attribute, this widget puts its own name in front.
 const REQUEST_ATTRIBUTES = ['layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha'];
+// Attributes spelled apart from their request key; a boolean attribute present without a value is true.
+const REQUEST_SWITCHES = { 'aug-smooth': 'augSmooth' };
 // upsample and view are this widget's own: how it draws, not what the engine computes.
 const DRAW_VALUES = {
   upsample: ['bicubic', 'bilinear'],
@@ -109,7 +112,7 @@ function asWidget(fn) {
 
 class GradcamView extends HTMLElement {
   static get observedAttributes() {
-    return ['src', 'model', 'mean', 'std', 'labels', 'layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'upsample', 'view'];
+    return ['src', 'model', 'mean', 'std', 'labels', 'layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'aug-smooth', 'upsample', 'view'];
   }
 
   constructor() {
@@ -223,6 +226,10 @@ class GradcamView extends HTMLElement {
     for (const name of REQUEST_ATTRIBUTES) {
       const value = this._attr(name, null);
       if (value !== null) options[name] = value;
+    }
+    for (const [name, key] of Object.entries(REQUEST_SWITCHES)) {
+      const value = this.getAttribute(name);
+      if (value !== null) options[key] = value === '' ? 'true' : value;  // the engine refuses anything but true/false
     }
     return options;
   }
