@@ -59,8 +59,8 @@ Map random_cam(const float* A, const float* G, int h, int w, int c);
 // Eigen-CAM uses no gradient; G is ignored (the signature is the table's).
 Map eigen_cam(const float* A, const float* G, int h, int w, int c);
 // KPCA-CAM: Eigen-CAM with kernel PCA (pytorch-grad-cam's defaults: sigmoid kernel
-// tanh(<x,y>/c + 1), one component, sklearn's scaling and sign). Costs O((h w)^3): a dense
-// eigen-decomposition of the h w x h w kernel matrix.
+// tanh(<x,y>/c + 1), one component, sklearn's scaling and sign). The h w x h w kernel matrix
+// costs O((h w)^2 c); its top eigenvector, Lanczos iterations of O((h w)^2) each.
 Map kpca_cam(const float* A, const float* G, int h, int w, int c);
 // FEM: channels weighted by the share of their positions above mean + 2 std; no gradient.
 Map fem_cam(const float* A, const float* G, int h, int w, int c);

@@ -3,6 +3,7 @@
 // pytorch-grad-cam's definitions is tests/js/methods_more_crosscheck.test.mjs.
 #include <doctest/doctest.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 
@@ -146,4 +147,25 @@ TEST_CASE("the request key augSmooth takes true or false, and says so otherwise"
   auto bad = parse_request(model, {{"augSmooth", "yes"}});
   REQUIRE(!bad.ok());
   CHECK(bad.error() == "augSmooth must be true or false (got \"yes\")");
+}
+
+TEST_CASE("KPCA-CAM above 128 positions (Lanczos) gives the dense eigen-decomposition's map") {
+  const int h = 15, w = 15, c = 8, n = h * w;
+  auto A = random_vector(size_t(n) * c, 71);
+  Map m = kpca_cam(A.data(), nullptr, h, w, c);
+  // The definition again, with Eigen's dense solver.
+  Eigen::MatrixXd X(n, c);
+  for (int i = 0; i < n; ++i)
+    for (int k = 0; k < c; ++k) X(i, k) = A[size_t(i) * c + k];
+  X.rowwise() -= X.colwise().mean();
+  Eigen::MatrixXd K = (((X * X.transpose()) / double(c)).array() + 1.0).tanh().matrix();
+  Eigen::MatrixXd J = Eigen::MatrixXd::Identity(n, n) - Eigen::MatrixXd::Constant(n, n, 1.0 / n);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(J * K * J);
+  Eigen::VectorXd v = eig.eigenvectors().col(n - 1) * std::sqrt(eig.eigenvalues()(n - 1));
+  Eigen::Index largest = 0;
+  v.cwiseAbs().maxCoeff(&largest);
+  if (v(largest) < 0) v = -v;
+  const double peak = v.maxCoeff();
+  REQUIRE(peak > 0);
+  for (int i = 0; i < n; ++i) CHECK(m.values[size_t(i)] == doctest::Approx(std::max(v(i), 0.0)).scale(peak).epsilon(1e-6));
 }
