@@ -11,7 +11,8 @@
 // one class name per line), layer ('auto' = the model's default layer; an ONNX node's name), method, target ('auto', a class index
 // or name), score, crop, colormap (the names engine.info.names lists: scores, crops, colormaps),
 // alpha (0..1), eigen-smooth (present or "true": the first principal component of the weighted
-// activations instead of their sum, as pytorch-grad-cam's eigen_smooth), upsample ('bicubic' | 'bilinear'),
+// activations instead of their sum, as pytorch-grad-cam's eigen_smooth), aug-smooth (present or
+// "true": pytorch-grad-cam's test-time augmentation smoothing), upsample ('bicubic' | 'bilinear'),
 // view ('overlay' | 'side-by-side'). Changing an attribute updates the view; colormap, alpha,
 // upsample and view only redraw.
 //
@@ -29,7 +30,7 @@ import { loadEngine } from './gradcam.mjs';
 import { sharedRenderer } from './widget_renderer.js';
 
 const DEFAULT_MODEL = new URL('models/cifar10.safetensors', import.meta.url).href;
-const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop', 'eigen-smooth']);
+const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop', 'eigen-smooth', 'aug-smooth']);
 const LOAD_ATTRIBUTES = new Set(['src', 'model', 'mean', 'std', 'labels']);
 
 // One engine per model URL and model options (the options live in the engine).
@@ -87,7 +88,9 @@ function styleSheet() {
 
 // The attributes the engine's request parser checks (request.h: the same keys as explain()'s
 // options); its messages name the attribute, this widget puts its own name in front.
-const REQUEST_ATTRIBUTES = ['layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'eigen-smooth'];
+const REQUEST_ATTRIBUTES = ['layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'eigen-smooth', 'aug-smooth'];
+// HTML boolean attributes: present without a value means true.
+const BOOLEAN_ATTRIBUTES = new Set(['eigen-smooth', 'aug-smooth']);
 // upsample and view are this widget's own: how it draws, not what the engine computes.
 const DRAW_VALUES = {
   upsample: ['bicubic', 'bilinear'],
@@ -110,7 +113,7 @@ function asWidget(fn) {
 
 class GradcamView extends HTMLElement {
   static get observedAttributes() {
-    return ['src', 'model', 'mean', 'std', 'labels', 'layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'eigen-smooth', 'upsample', 'view'];
+    return ['src', 'model', 'mean', 'std', 'labels', 'layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'eigen-smooth', 'aug-smooth', 'upsample', 'view'];
   }
 
   constructor() {
@@ -222,8 +225,7 @@ class GradcamView extends HTMLElement {
   _requestAttributes() {
     const options = {};
     for (const name of REQUEST_ATTRIBUTES) {
-      // eigen-smooth is an HTML boolean attribute: present without a value means true.
-      const value = name === 'eigen-smooth' && this.getAttribute(name) === '' ? 'true' : this._attr(name, null);
+      const value = BOOLEAN_ATTRIBUTES.has(name) && this.getAttribute(name) === '' ? 'true' : this._attr(name, null);
       if (value !== null) options[name] = value;
     }
     return options;

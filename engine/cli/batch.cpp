@@ -60,7 +60,8 @@ json run_settings(const Args& a, const Engine& engine, const ExplainSettings& s)
           {"colormap", colormap_name(s.colormap)},
           {"alpha", std::round(double(s.alpha) * 1e6) / 1e6},  // 0.45, not float's 0.449999988
           {"samples", s.options.smoothgrad_samples},
-          {"eigen_smooth", s.options.eigen_smooth}};
+          {"eigen_smooth", s.options.eigen_smooth},
+          {"aug_smooth", s.options.aug_smooth}};
 }
 
 // Temporary files that a killed run of this shard left (ours by their suffix and by the name they

@@ -5,6 +5,19 @@
 
 namespace gradcam::cli {
 
+namespace {
+
+// The request's one switch, spelled as a flag here: --aug-smooth means augSmooth true.
+const std::pair<const char*, const char*> kAugSmooth = {"aug-smooth", "augSmooth"};
+
+}  // namespace
+
+void add_explain_options(CommandOptions& options) {
+  for (const std::string& key : request_keys())
+    if (key != kAugSmooth.second) options.values.push_back(key);
+  options.flags.push_back(kAugSmooth.first);
+}
+
 ExplainSettings explain_settings(const Args& a, const Model& model) {
   std::vector<std::pair<std::string, std::string>> fields;
   for (const std::string& key : request_keys())

@@ -98,7 +98,7 @@ class Engine {
 
   // Explain options checked and resolved as explain() would, without running anything: {layer (the
   // node's name), method, target (a class index, -1 for the top class), score, crop, colormap,
-  // alpha, samples, eigen_smooth}. Errors name the key (the widget puts its own name in front).
+  // alpha, samples, eigen_smooth, aug_smooth}. Errors name the key (the widget puts its own name in front).
   parseRequest(options = {}) {
     const core = this._live();
     if (options === null || typeof options !== 'object') throw new Error('options must be an object');
@@ -121,7 +121,8 @@ class Engine {
 
   // Classifies and explains. options: layer (a conv layer name, default the last), method
   // (default 'gradcam'), target ('auto', a class index or name), score, crop (the names
-  // info.names.scores and info.names.crops list), samples (SmoothGrad).
+  // info.names.scores and info.names.crops list), samples (SmoothGrad), augSmooth (true: the map
+  // averaged over pytorch-grad-cam's six test-time augmentations, each normalised to [0, 1]).
   explain(image, options = {}) {
     const t0 = (globalThis.performance || Date).now();
     const r = this._run('_gc_explain', image, options);

@@ -159,7 +159,7 @@ test('bad options throw and name what is valid', () => {
   assert.throws(() => engine.explain(pixels, { score: 'loss' }), /unknown score/);
   assert.throws(() => engine.explain(pixels, { crop: 'zoom' }), /center, squash, letterbox|crop/);
   // A mistyped key is an error naming it and the valid ones, never a silent default.
-  assert.throws(() => engine.explain(pixels, { methd: 'scorecam' }), /unknown option methd \(valid: layer, method, target, score, crop, colormap, alpha, samples, eigen-smooth\)/);
+  assert.throws(() => engine.explain(pixels, { methd: 'scorecam' }), /unknown option methd \(valid: layer, method, target, score, crop, colormap, alpha, samples, eigen-smooth, aug-smooth\)/);
   assert.throws(() => engine.explain(pixels, { method: 'smoothgrad', samples: 2.5 }), /samples must be a whole number from 1 to 1000 \(got "2.5"\)/);
   assert.throws(() => engine.explain(pixels, { layer: ['conv2d'] }), /layer must be a string or a number/);
   assert.throws(() => engine.explainAll(pixels, { methd: 'gradcam' }), /unknown option methd/);

@@ -175,6 +175,7 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
       {"method", method_name(g.choice.options.method)},
       {"target", g.choice.options.target < 0 || !g.engine ? json("auto") : json(g.choice.options.target)},
       {"score", score_name(g.choice.options.score)},
+      {"augSmooth", g.choice.options.aug_smooth},
       {"crop", crop_mode_name(g.choice.crop)},
       {"colormap", colormap_name(g.choice.colormap)},
       {"alpha", g.choice.alpha},

@@ -76,7 +76,7 @@ bool same_map(const ExplainRequest& a, const ExplainRequest& b) {
   const ExplainOptions &x = a.options, &y = b.options;
   return x.layer == y.layer && x.method == y.method && x.target == y.target && x.score == y.score &&
          x.smoothgrad_samples == y.smoothgrad_samples && x.smoothgrad_sigma == y.smoothgrad_sigma && x.seed == y.seed &&
-         x.eigen_smooth == y.eigen_smooth && a.crop == b.crop;
+         x.eigen_smooth == y.eigen_smooth && x.aug_smooth == y.aug_smooth && a.crop == b.crop;
 }
 
 bool same_request(const ExplainRequest& a, const ExplainRequest& b) {

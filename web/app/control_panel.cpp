@@ -191,6 +191,9 @@ void draw_controls() {
     g.tabs.stop(std::string("Eigen-smooth: ") + (on ? "on" : "off") + ", " + (g.choice.options.eigen_smooth == on ? "selected" : "not selected"));
   }
   ImGui::EndDisabled();
+  // pytorch-grad-cam's aug_smooth: six test-time augmentations averaged (methods/aug_smooth.cpp).
+  ImGui::Checkbox("Aug-smooth (flip x 0.9/1/1.1)", &g.choice.options.aug_smooth);
+  g.tabs.stop(std::string("Aug-smooth: ") + (g.choice.options.aug_smooth ? "checked" : "not checked") + ", check box");
   label("Crop");
   const bool crop_open = ImGui::BeginCombo("##crop", crop_mode_name(g.choice.crop), combo_flags());
   g.tabs.stop(std::string("Crop: ") + crop_mode_name(g.choice.crop) + ", list (R)");

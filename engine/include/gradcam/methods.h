@@ -35,6 +35,9 @@ enum class Method {
   ablationcam,      // Desai & Ramaswamy 2020, WACV
   shapleycam,       // Cai et al. 2025, arXiv 2501.06261
   fullgrad,         // Srinivas & Fleuret 2019, arXiv 1905.00780
+  kpcacam,          // Karmani et al. 2024, arXiv 2410.00267
+  fem,              // Fuad et al. 2020, IPTA, hal-02963298
+  finercam,         // Zhang et al. 2025, arXiv 2501.11309
   count,            // not a method: the size of the method table, which has a row for each above
 };
 Result<Method> parse_method(const std::string& name);
@@ -74,6 +77,13 @@ Map random_noise_map(const float* A, const float* G, int h, int w, int c, bool e
 Map eigen_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
 Map eigen_grad_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
 Map seg_eigen_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+// KPCA-CAM: Eigen-CAM with kernel PCA (pytorch-grad-cam's defaults: sigmoid kernel
+// tanh(<x,y>/c + 1), one component, sklearn's scaling and sign). The h w x h w kernel matrix
+// costs O((h w)^2 c); its top eigenvector, Lanczos iterations of O((h w)^2) each. Already a
+// projection: eigen_smooth is ignored.
+Map kpca_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
+// FEM: channels weighted by the share of their positions above mean + 2 std; no gradient.
+Map fem_cam(const float* A, const float* G, int h, int w, int c, bool eigen_smooth = false);
 // ReLU(sum_k w_k A^k) for given channel weights (shared by the weighted methods and ScoreCAM), or
 // with eigen_smooth the ReLU of the first-component projection of w_k A^k.
 Map weighted_channel_sum(const float* A, const float* weights, int h, int w, int c, bool eigen_smooth = false);
@@ -93,6 +103,8 @@ struct ExplainOptions {
   float smoothgrad_sigma = 0.15f;  // noise std as a fraction of the input's range
   uint64_t seed = 1;               // SmoothGrad's noise
   bool eigen_smooth = false;       // layer maps: first principal component instead of the channel sum
+  // pytorch-grad-cam's aug_smooth: the map averaged over test-time augmentations (methods/aug_smooth.cpp).
+  bool aug_smooth = false;
 };
 
 struct Explanation {
@@ -155,6 +167,7 @@ Map guided_grad_cam(MethodContext& context);
 Map ablation_cam(MethodContext& context);
 Map shapley_cam(MethodContext& context);
 Map full_grad(MethodContext& context);
+Map finer_cam(MethodContext& context);
 
 // The method table: every method's id, name, label, paper, resolution and function, one row per
 // Method value. It is the only place a method is described; parse_method, the CLI's usage, `info`
@@ -205,6 +218,12 @@ inline constexpr MethodTable kMethodTable = {{
        MapResolution::layer, nullptr, false, shapley_cam},
       {Method::fullgrad, "fullgrad", "FullGrad", "Srinivas & Fleuret 2019, arXiv 1905.00780 (pytorch-grad-cam's FullGrad)",
        MapResolution::input, nullptr, false, full_grad},
+      {Method::kpcacam, "kpcacam", "KPCA-CAM", "Karmani et al. 2024, arXiv 2410.00267 (pytorch-grad-cam KPCA_CAM defaults)",
+       MapResolution::layer, kpca_cam, false, nullptr},
+      {Method::fem, "fem", "FEM", "Fuad et al. 2020, IPTA, hal-02963298 (k = 2)", MapResolution::layer, fem_cam, false,
+       nullptr},
+      {Method::finercam, "finercam", "Finer-CAM", "Zhang et al. 2025, arXiv 2501.11309 (3 nearest classes, alpha 1)",
+       MapResolution::layer, nullptr, false, finer_cam},
 }};
 
 // Row i describes Method(i): a Method value without a row (the array leaves it zero) or rows out of

@@ -17,12 +17,12 @@ Status assign(T& out, Result<T> r, const std::string& key) {
 }  // namespace
 
 const std::vector<std::string>& request_keys() {
-  static const std::vector<std::string> keys = {"layer", "method", "target", "score",       "crop",
-                                                "colormap", "alpha", "samples", "eigen-smooth"};
+  static const std::vector<std::string> keys = {"layer",   "method",  "target",       "score",     "crop",
+                                                "colormap", "alpha", "samples", "eigen-smooth", "aug-smooth"};
   return keys;
 }
 
-bool request_key_is_switch(const std::string& key) { return key == "eigen-smooth"; }
+bool request_key_is_switch(const std::string& key) { return key == "eigen-smooth" || key == "aug-smooth"; }
 
 Status set_request_field(ExplainRequest& r, const Model& model, const std::string& key, const std::string& value,
                          const std::string& prefix) {
@@ -45,10 +45,10 @@ Status set_request_field(ExplainRequest& r, const Model& model, const std::strin
     r.options.smoothgrad_samples = int(*v);
     return {};
   }
-  if (key == "eigen-smooth") {
+  if (key == "eigen-smooth" || key == "aug-smooth") {
     if (value != "true" && value != "false")
       return make_error(named + " must be true or false (got \"" + value + "\")");
-    r.options.eigen_smooth = value == "true";
+    (key == "eigen-smooth" ? r.options.eigen_smooth : r.options.aug_smooth) = value == "true";
     return {};
   }
   return make_error("unknown option " + named + " (valid: " + names_text(request_keys(), ", ", prefix) + ")");

@@ -162,7 +162,8 @@ std::string request_json(const Model& model, const ExplainRequest& r) {
               {"colormap", colormap_name(r.colormap)},
               {"alpha", r.alpha},
               {"samples", o.smoothgrad_samples},
-              {"eigen_smooth", o.eigen_smooth}}
+              {"eigen_smooth", o.eigen_smooth},
+              {"aug_smooth", o.aug_smooth}}
       .dump();
 }
 

@@ -56,7 +56,7 @@ Map ablation_cam(MethodContext& cx) {
     for (int i = 0; i < hw; ++i) ablated[size_t(i) * c + k] = activations[size_t(i) * c + k];
   }
   net.forward_after(cx.layer, activations.data());  // leave the network holding this image's activations
-  return weighted_channel_sum(activations.data(), weights.data(), s.h, s.w, c);
+  return weighted_channel_sum(activations.data(), weights.data(), s.h, s.w, c, cx.options.eigen_smooth);
 }
 
 }  // namespace gradcam

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "gradcam/methods.h"
+#include "methods/aug_smooth.h"
 
 namespace gradcam {
 
@@ -14,6 +15,9 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 
 int argmax(const std::vector<float>& v) { return int(std::max_element(v.begin(), v.end()) - v.begin()); }
+
+// Zeros the size of `like`, for a sum of maps.
+Map zero_map_like(const Map& like) { return Map{like.height, like.width, std::vector<float>(like.values.size(), 0.f)}; }
 
 }  // namespace
 
@@ -86,6 +90,29 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
   std::vector<float> dscore(e.logits.size());
   score_gradient(e.logits, e.probabilities, e.target, opt.score, dscore.data());
 
+  if (opt.aug_smooth) {
+    // Every augmentation explains the target chosen on the image itself (pytorch-grad-cam, given
+    // no target, would take each augmented input's own top class).
+    const Architecture& arch = net.arch();
+    const auto& augmentations = test_time_augmentations();
+    ExplainOptions once = opt;
+    once.aug_smooth = false;
+    once.layer = layer;
+    once.target = e.target;
+    for (const Augmentation& a : augmentations) {
+      const std::vector<float> x = augment_input(input, arch.height, arch.width, arch.channels, a);
+      auto one = explain(net, x.data(), once);
+      if (!one) return make_error(one.error());
+      if (e.cam.values.empty()) e.cam = zero_map_like(one->cam);
+      add_deaugmented(one->cam, a, arch.height, arch.width, 1.f / float(augmentations.size()), e.cam);
+      e.forward_ms += one->forward_ms;
+      e.backward_ms += one->backward_ms;
+      e.cam_ms += one->cam_ms;
+    }
+    net.forward(input);  // leave the network holding this image's activations
+    return e;
+  }
+
   auto t1 = std::chrono::steady_clock::now();
   if (method.layer_map) {
     if (method.needs_gradient) {
@@ -116,6 +143,29 @@ Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* i
   if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
   const std::vector<int> conv = explainable_nodes(net.graph());
   if (conv.empty()) return make_error("the model has no layer to explain");
+  if (opt.aug_smooth) {  // as in explain(): every augmentation's maps, de-augmented and averaged
+    const Architecture& arch = net.arch();
+    net.forward(input);
+    ExplainOptions once = opt;
+    once.aug_smooth = false;
+    once.target = opt.target < 0 ? argmax(net.probabilities()) : opt.target;
+    const auto& augmentations = test_time_augmentations();
+    std::vector<Explanation> out;
+    for (const Augmentation& a : augmentations) {
+      const std::vector<float> x = augment_input(input, arch.height, arch.width, arch.channels, a);
+      auto all = explain_all_layers(net, x.data(), once);
+      if (!all) return make_error(all.error());
+      if (out.empty()) {
+        out = *all;
+        for (Explanation& e : out) e.cam = zero_map_like(e.cam);
+      }
+      for (size_t i = 0; i < out.size(); ++i)
+        add_deaugmented((*all)[i].cam, a, arch.height, arch.width, 1.f / float(augmentations.size()), out[i].cam);
+    }
+    net.forward(input);  // the image's own logits in every result, and its activations left in the network
+    for (Explanation& e : out) e.logits = net.logits(), e.probabilities = net.probabilities();
+    return out;
+  }
 
   auto t0 = std::chrono::steady_clock::now();
   net.forward(input);

@@ -85,7 +85,7 @@ Map shapley_cam(MethodContext& cx) {
     }
   std::vector<float> weights(static_cast<size_t>(c));
   for (int k = 0; k < c; ++k) weights[size_t(k)] = float(sums[size_t(k)] / hw);
-  return weighted_channel_sum(A.data(), weights.data(), s.h, s.w, c);
+  return weighted_channel_sum(A.data(), weights.data(), s.h, s.w, c, cx.options.eigen_smooth);
 }
 
 }  // namespace gradcam
