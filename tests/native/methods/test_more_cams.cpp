@@ -137,16 +137,16 @@ TEST_CASE("aug-smooth: the average of the six augmentations' normalised maps, th
   for (size_t i = 0; i < 16; ++i) CHECK((*all)[1].cam.values[i] == doctest::Approx(expect.values[i]));
 }
 
-TEST_CASE("the request key augSmooth takes true or false, and says so otherwise") {
+TEST_CASE("the request key aug-smooth takes true or false, and says so otherwise") {
   Engine engine(random_model(small_arch(6, 6, {conv("c", 2, 3, 3, 1, 1, Padding::same)}, 2), 3));
   const Model& model = engine.model();
-  auto on = parse_request(model, {{"augSmooth", "true"}});
+  auto on = parse_request(model, {{"aug-smooth", "true"}});
   REQUIRE(on.ok());
   CHECK(on->options.aug_smooth);
   CHECK(!parse_request(model, {})->options.aug_smooth);
-  auto bad = parse_request(model, {{"augSmooth", "yes"}});
+  auto bad = parse_request(model, {{"aug-smooth", "yes"}});
   REQUIRE(!bad.ok());
-  CHECK(bad.error() == "augSmooth must be true or false (got \"yes\")");
+  CHECK(bad.error() == "aug-smooth must be true or false (got \"yes\")");
 }
 
 TEST_CASE("KPCA-CAM above 128 positions (Lanczos) gives the dense eigen-decomposition's map") {
