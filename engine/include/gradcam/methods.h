@@ -194,7 +194,8 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
 
 // Every conv layer's map from one forward and one backward pass (the backward runs down to the
 // first conv layer and keeps every gradient on the way). For the methods that need only one
-// layer's activations and gradients: gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, random.
+// layer's activations and gradients: gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, random,
+// kpcacam, fem.
 // options.layer is ignored; the result is in layer order.
 Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* input, const ExplainOptions& options);
 
