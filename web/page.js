@@ -471,7 +471,8 @@ function viewFragment() {
     ['target', o.target === 'auto' ? 'auto' : s.model.classes[o.target]], ['score', o.score], ['crop', o.crop],
     ['colormap', o.colormap], ['alpha', String(Math.round(o.alpha * 100) / 100)], ['view', o.view],
     ['upsample', o.upsample]);
-  if (o.augSmooth) entries.push(['augSmooth', 'true']);
+  if (o.eigen_smooth) entries.push(['eigen-smooth', 'true']);
+  if (o.aug_smooth) entries.push(['aug-smooth', 'true']);
   return entries.map(([k, v]) => `${k}=${encodeValue(v)}`).join('&');
 }
 

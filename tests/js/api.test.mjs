@@ -166,6 +166,19 @@ test('bad options throw and name what is valid', () => {
   assertUsable();
 });
 
+test('augSmooth: true averages six normalised maps (in [0, 1]) for the target of the image itself; only booleans are taken', () => {
+  const plain = engine.explain(pixels, { layer: 'conv2d_4', method: 'fem' });
+  const smooth = engine.explain(pixels, { layer: 'conv2d_4', method: 'fem', augSmooth: true });
+  assert.equal(smooth.target.index, plain.target.index);
+  assert.deepEqual(Array.from(smooth.probabilities), Array.from(plain.probabilities));
+  assert.ok(smooth.cam.data.every((v) => v >= 0 && v <= 1));
+  assert.notDeepEqual(Array.from(smooth.cam.data), Array.from(plain.cam.data));
+  assert.deepEqual(Array.from(engine.explain(pixels, { layer: 'conv2d_4', method: 'fem', augSmooth: false }).cam.data), Array.from(plain.cam.data));
+  assert.equal(engine.parseRequest({ augSmooth: true }).aug_smooth, true);
+  assert.throws(() => engine.explain(pixels, { augSmooth: 'yes' }), /aug-smooth must be true or false \(got "yes"\)/);
+  assertUsable();
+});
+
 test('bad model files are refused with a message naming the problem', async () => {
   const good = fs.readFileSync(modelPath);
   await assert.rejects(loadEngine({ model: good.subarray(0, good.length >> 1) }), /truncated/);
