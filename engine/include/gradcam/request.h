@@ -15,14 +15,14 @@
 namespace gradcam {
 
 struct ExplainRequest {
-  ExplainOptions options;               // layer, method, target, score, samples
+  ExplainOptions options;               // layer, method, target, score, samples, steps, baseline, window, stride
   CropMode crop = CropMode::center;     // how the image becomes the model's input
   Colormap colormap = Colormap::turbo;  // rendering: perceptually ordered, unlike jet
   float alpha = 0.45f;                  // rendering: the map's opacity over the image
 };
 
 // The keys a request takes, in the order help texts list them:
-// layer, method, target, score, crop, colormap, alpha, samples.
+// layer, method, target, score, crop, colormap, alpha, samples, steps, baseline, window, stride.
 const std::vector<std::string>& request_keys();
 
 // Sets one key from its text (model.graph must be planned: an Engine's model is). Errors name the key as the front end spells it (`key_prefix` "--"
