@@ -4,8 +4,8 @@
 // model (--json --dump-input). The signed per-channel "attribution" of the CLI's JSON is compared
 // element by element, and the displayed map must be |sum over channels| of it.
 // Natively: ResNet-18 (224x224) with every method, and allops (32x32); in wasm, allops only.
-// Costs kept small: 16 quadrature points and 3 GradientSHAP samples on ResNet-18, occlusion with
-// 25 windows (64 pixels, stride 48: overlapping, the last cut at the border).
+// Costs kept small: 8 quadrature points and 2 GradientSHAP samples on ResNet-18, occlusion with
+// 9 windows (90 pixels, stride 70: overlapping, the last cut at the border).
 //
 //   node --test tests/js/captum_crosscheck.test.mjs
 //
@@ -51,10 +51,10 @@ const TOL = 1e-3;
 const RUNS = {
   resnet18: [
     { method: 'input-x-gradient' },
-    { method: 'integrated-gradients', steps: 16, baseline: 'black' },
-    { method: 'gradient-shap', samples: 3, baseline: 'black' },
+    { method: 'integrated-gradients', steps: 8, baseline: 'black' },
+    { method: 'gradient-shap', samples: 2, baseline: 'black' },
     { method: 'deconvolution' },
-    { method: 'occlusion', window: 64, stride: 48 },
+    { method: 'occlusion', window: 90, stride: 70 },
   ],
   allops: [
     { method: 'input-x-gradient' },
