@@ -30,7 +30,7 @@ import { loadEngine } from './gradcam.mjs';
 import { sharedRenderer } from './widget_renderer.js';
 
 const DEFAULT_MODEL = new URL('models/cifar10.safetensors', import.meta.url).href;
-const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop', 'eigen-smooth', 'aug-smooth']);
+const EXPLAIN_ATTRIBUTES = new Set(['layer', 'method', 'target', 'score', 'crop', 'samples', 'steps', 'baseline', 'window', 'stride', 'eigen-smooth', 'aug-smooth']);
 const LOAD_ATTRIBUTES = new Set(['src', 'model', 'mean', 'std', 'labels']);
 
 // One engine per model URL and model options (the options live in the engine).
@@ -88,7 +88,7 @@ function styleSheet() {
 
 // The attributes the engine's request parser checks (request.h: the same keys as explain()'s
 // options); its messages name the attribute, this widget puts its own name in front.
-const REQUEST_ATTRIBUTES = ['layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'eigen-smooth', 'aug-smooth'];
+const REQUEST_ATTRIBUTES = ['layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'samples', 'steps', 'baseline', 'window', 'stride', 'eigen-smooth', 'aug-smooth'];
 // HTML boolean attributes: present without a value means true.
 const BOOLEAN_ATTRIBUTES = new Set(['eigen-smooth', 'aug-smooth']);
 // upsample and view are this widget's own: how it draws, not what the engine computes.
@@ -113,7 +113,8 @@ function asWidget(fn) {
 
 class GradcamView extends HTMLElement {
   static get observedAttributes() {
-    return ['src', 'model', 'mean', 'std', 'labels', 'layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'eigen-smooth', 'aug-smooth', 'upsample', 'view'];
+    return ['src', 'model', 'mean', 'std', 'labels', 'layer', 'method', 'target', 'score', 'crop', 'colormap', 'alpha', 'upsample', 'view',
+      'samples', 'steps', 'baseline', 'window', 'stride', 'eigen-smooth', 'aug-smooth'];
   }
 
   constructor() {

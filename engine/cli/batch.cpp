@@ -60,6 +60,10 @@ json run_settings(const Args& a, const Engine& engine, const ExplainSettings& s)
           {"colormap", colormap_name(s.colormap)},
           {"alpha", std::round(double(s.alpha) * 1e6) / 1e6},  // 0.45, not float's 0.449999988
           {"samples", s.options.smoothgrad_samples},
+          {"steps", s.options.ig_steps},
+          {"baseline", s.options.baseline ? baseline_name(*s.options.baseline) : "default"},
+          {"window", s.options.occlusion_window},
+          {"stride", s.options.occlusion_stride},
           {"eigen_smooth", s.options.eigen_smooth},
           {"aug_smooth", s.options.aug_smooth}};
 }

@@ -66,7 +66,8 @@ Command explain_command() {
   return {"explain", nullptr, run_explain, options,
           "--model F --image F [--layer NAME] [--method NAME] [--target auto|INDEX|NAME]\n"
           "[--score " + names_text(kScoreNames, "|") + "] [--crop " + names_text(kCropModeNames, "|") + "]\n"
-          "[--colormap " + names_text(colormap_names(), "|") + "] [--alpha A] [--samples N] [--eigen-smooth] [--aug-smooth]\n"
+          "[--colormap " + names_text(colormap_names(), "|") + "] [--alpha A] [--samples N] [--steps N]\n"
+          "[--baseline " + names_text(kBaselineNames, "|") + "] [--window N] [--stride N] [--eigen-smooth] [--aug-smooth]\n"
           "[--out overlay.png] [--overwrite] [--json] [--dump-input]",
           "classify an image and explain the prediction"};
 }

@@ -98,7 +98,7 @@ class Engine {
 
   // Explain options checked and resolved as explain() would, without running anything: {layer (the
   // node's name), method, target (a class index, -1 for the top class), score, crop, colormap,
-  // alpha, samples, eigen_smooth, aug_smooth}. Errors name the key (the widget puts its own name in front).
+  // alpha, samples, steps, baseline, window, stride, eigen_smooth, aug_smooth}. Errors name the key (the widget puts its own name in front).
   parseRequest(options = {}) {
     const core = this._live();
     if (options === null || typeof options !== 'object') throw new Error('options must be an object');
@@ -121,8 +121,10 @@ class Engine {
 
   // Classifies and explains. options: layer (a conv layer name, default the last), method
   // (default 'gradcam'), target ('auto', a class index or name), score, crop (the names
-  // info.names.scores and info.names.crops list), samples (SmoothGrad), augSmooth (true: the map
-  // averaged over pytorch-grad-cam's six test-time augmentations, each normalised to [0, 1]).
+  // info.names.scores and info.names.crops list), samples (SmoothGrad's noisy copies, GradientSHAP's
+  // draws), steps (Integrated Gradients), baseline (black|blur|noise|zero), window and stride (occlusion),
+  // eigenSmooth (true: a layer map's first principal component instead of its channel sum), augSmooth
+  // (true: the map averaged over pytorch-grad-cam's six test-time augmentations, each normalised to [0, 1]).
   explain(image, options = {}) {
     const t0 = (globalThis.performance || Date).now();
     const r = this._run('_gc_explain', image, options);
@@ -145,6 +147,9 @@ class Engine {
       trained: r.trained,
       cam,
       input,
+      // The signed per-channel attribution of integrated-gradients, input-x-gradient, gradient-shap,
+      // deconvolution and occlusion, laid out as `input` (the model's layout); null for the others.
+      attribution: r.attribution ? Float32Array.from(r.attribution) : null,
       timings,
       // The normalised map ([0,1]) resampled bilinearly to width x height.
       heatmap(width = cam.width, height = cam.height) {

@@ -173,6 +173,9 @@ describe('widgets', { skip: missing || false }, () => {
       ['crop', 'fit', /^gradcam-view: crop: unknown crop mode 'fit'; valid: center, squash, letterbox$/],
       ['eigen-smooth', 'maybe', /^gradcam-view: eigen-smooth must be true or false \(got "maybe"\)$/],
       ['aug-smooth', 'yes', /^gradcam-view: aug-smooth must be true or false \(got "yes"\)$/],
+      ['steps', '0', /^gradcam-view: steps must be a whole number from 1 to 1000 \(got "0"\)$/],
+      ['baseline', 'grey', /^gradcam-view: baseline: unknown baseline "grey" \(known: black, blur, noise, zero\)$/],
+      ['window', 'wide', /^gradcam-view: window must be a whole number from 1 to 4096 \(got "wide"\)$/],
     ];
     test('every invalid attribute value is an error that names the attribute and its valid values', T, async () => {
       const { page, log } = p;
@@ -187,7 +190,8 @@ describe('widgets', { skip: missing || false }, () => {
         assert.equal(e.result, null);
         const gone = await canvasStats(page, '#w');
         assert.deepEqual([gone.width, gone.display], [0, 'none'], `${name}="${value}": the picture is cleared`);
-        const ok = await change(page, '#w', { [name]: name === 'alpha' ? '0.5' : name === 'target' ? 'auto' : name === 'layer' ? 'conv2d_6' : { colormap: 'viridis', upsample: 'bilinear', view: 'overlay', method: 'gradcam', score: 'logit', crop: 'center', 'eigen-smooth': 'false', 'aug-smooth': '' }[name] });
+        const ok = await change(page, '#w', { [name]: name === 'alpha' ? '0.5' : name === 'target' ? 'auto' : name === 'layer' ? 'conv2d_6' : { colormap: 'viridis', upsample: 'bilinear', view: 'overlay', method: 'gradcam', score: 'logit', crop: 'center',
+          steps: '10', baseline: 'black', window: '8', 'eigen-smooth': 'false', 'aug-smooth': '' }[name] });
         assert.equal(ok.type, 'gradcam-result', `a valid ${name} brings the picture back`);
         assert.ok((await canvasStats(page, '#w')).heat > 0.2);
       }

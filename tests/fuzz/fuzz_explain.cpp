@@ -37,6 +37,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.layer = conv[data[1] % conv.size()];
   o.target = data[2] % 11 == 10 ? -1 : data[2] % 10;
   o.smoothgrad_samples = 2;
+  // The methods that run the network per step, sample or window, bounded so a run stays fast:
+  // 2 quadrature points, 2 GradientSHAP draws, 4 occlusion windows on the 32x32 input.
+  o.ig_steps = 2;
+  o.gradient_shap_samples = 2;
+  o.occlusion_window = o.occlusion_stride = 16;
   auto input = engine.prepare(*img, gradcam::CropMode(data[2] % int(gradcam::CropMode::count)));
   auto e = engine.explain(input, o);
   if (e.ok()) {

@@ -159,9 +159,18 @@ test('bad options throw and name what is valid', () => {
   assert.throws(() => engine.explain(pixels, { score: 'loss' }), /unknown score/);
   assert.throws(() => engine.explain(pixels, { crop: 'zoom' }), /center, squash, letterbox|crop/);
   // A mistyped key is an error naming it and the valid ones, never a silent default.
-  assert.throws(() => engine.explain(pixels, { methd: 'scorecam' }), /unknown option methd \(valid: layer, method, target, score, crop, colormap, alpha, samples, eigen-smooth, aug-smooth\)/);
+  assert.throws(() => engine.explain(pixels, { methd: 'scorecam' }), /unknown option methd \(valid: layer, method, target, score, crop, colormap, alpha, samples, steps, baseline, window, stride, eigen-smooth, aug-smooth\)/);
   assert.throws(() => engine.explain(pixels, { method: 'smoothgrad', samples: 2.5 }), /samples must be a whole number from 1 to 1000 \(got "2.5"\)/);
   assert.throws(() => engine.explain(pixels, { layer: ['conv2d'] }), /layer must be a string or a number/);
+  // Captum's methods' options: bounded whole numbers and named baselines; the window fits the input.
+  assert.throws(() => engine.explain(pixels, { method: 'integrated-gradients', steps: 0 }), /steps must be a whole number from 1 to 1000 \(got "0"\)/);
+  assert.throws(() => engine.explain(pixels, { baseline: 'grey' }), /baseline: unknown baseline "grey" \(known: black, blur, noise, zero\)/);
+  assert.throws(() => engine.explain(pixels, { method: 'occlusion', window: 33 }), /occlusion window must be 1\.\.32 pixels \(the input is 32x32\), got 33/);
+  assert.throws(() => engine.explain(pixels, { method: 'occlusion', window: 4, stride: 5 }), /occlusion stride must be 1 to the window \(4 pixels\)/);
+  assert.throws(() => engine.explain(pixels, { method: 'occlusion', stride: 'two' }), /stride must be a whole number/);
+  const occluded = engine.explain(pixels, { method: 'occlusion', window: 8, stride: 4, baseline: 'blur' });
+  assert.equal(occluded.attribution.length, 32 * 32 * 3);
+  assert.equal(engine.explain(pixels, { method: 'gradcam' }).attribution, null);
   assert.throws(() => engine.explainAll(pixels, { methd: 'gradcam' }), /unknown option methd/);
   assertUsable();
 });

@@ -76,6 +76,8 @@ bool same_map(const ExplainRequest& a, const ExplainRequest& b) {
   const ExplainOptions &x = a.options, &y = b.options;
   return x.layer == y.layer && x.method == y.method && x.target == y.target && x.score == y.score &&
          x.smoothgrad_samples == y.smoothgrad_samples && x.smoothgrad_sigma == y.smoothgrad_sigma && x.seed == y.seed &&
+         x.gradient_shap_samples == y.gradient_shap_samples && x.ig_steps == y.ig_steps && x.baseline == y.baseline &&
+         x.occlusion_window == y.occlusion_window && x.occlusion_stride == y.occlusion_stride &&
          x.eigen_smooth == y.eigen_smooth && x.aug_smooth == y.aug_smooth && a.crop == b.crop;
 }
 

@@ -85,6 +85,13 @@ struct ForwardArgs {
   float* out;
   Scratch& scratch;
 };
+// How ReLU passes gradients back. Guided Backprop (Springenberg et al., arXiv 1412.6806, Eq. 6)
+// also zeroes negative incoming gradients; the deconvnet (Zeiler & Fergus 2014, arXiv 1311.2901,
+// Sec. 2.1, as Captum's Deconvolution) passes ReLU of the incoming gradient and ignores the forward
+// mask. Captum changes only nn.ReLU for the deconvnet, so here Relu (and ReLUs fused into Conv or
+// Gemm) take that rule and LeakyRelu and Clip keep their plain gradient.
+enum class ReluBackward { standard, guided, deconvnet };
+
 struct BackwardArgs {
   const Graph& graph;
   const float* const* in;  // forward inputs
@@ -92,7 +99,7 @@ struct BackwardArgs {
   const float* gout;       // d score / d output
   float* const* gin;       // d score / d each input: written over (the network adds where needed)
   Scratch& scratch;
-  bool guided;             // guided backprop: ReLU-like ops also drop negative incoming gradients
+  ReluBackward relu;       // the rule ReLU-like ops follow (guided backprop, deconvnet)
 };
 
 // What an ONNX importer hands an op: the file's node, the graph so far (inputs already hold the
@@ -118,7 +125,7 @@ struct OpDescriptor {
   // Derived constants and scratch sizes.
   void (*plan)(const Graph& g, const Node& n, NodePlan& p, ScratchSizes& s);
   void (*forward)(const Node& n, NodePlan& p, const ForwardArgs& a);
-  // Writes d(score)/d(input) for every input. ReLU-like ops honour BackwardArgs::guided.
+  // Writes d(score)/d(input) for every input. ReLU-like ops honour BackwardArgs::relu.
   void (*backward)(const Node& n, NodePlan& p, const BackwardArgs& a);
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ enum class Method {
   kpcacam,          // Karmani et al. 2024, arXiv 2410.00267
   fem,              // Fuad et al. 2020, IPTA, hal-02963298
   finercam,         // Zhang et al. 2025, arXiv 2501.11309
+  integrated_gradients,  // Sundararajan et al. 2017, arXiv 1703.01365 (Captum's IntegratedGradients)
+  input_x_gradient,      // Shrikumar et al. 2016, arXiv 1605.01713 (Captum's InputXGradient)
+  gradient_shap,         // Lundberg & Lee 2017, arXiv 1705.07874 (Captum's GradientShap)
+  deconvolution,         // Zeiler & Fergus 2014, arXiv 1311.2901 (Captum's Deconvolution)
+  occlusion,             // Zeiler & Fergus 2014, arXiv 1311.2901, Sec. 4.2 (Captum's Occlusion)
   count,            // not a method: the size of the method table, which has a row for each above
 };
 Result<Method> parse_method(const std::string& name);
@@ -94,6 +100,16 @@ Map combine_channels(const float* X, int h, int w, int c, bool eigen_smooth);
 // the centred channel sum.
 std::vector<double> first_component_projection(const float* X, int h, int w, int c);
 
+// The reference input an attribution is measured from (Integrated Gradients, GradientSHAP,
+// Occlusion): black pixels, the image blurred (metrics.h's blurred_input), uniform noise pixels
+// (seeded), or zero in the model's input space (Captum's default baseline; black only when the
+// model's input scale maps a black pixel to 0).
+enum class Baseline { black, blur, noise, zero, count };
+inline constexpr NameTable<Baseline> kBaselineNames = {"black", "blur", "noise", "zero"};
+static_assert(every_row_named(kBaselineNames), "a Baseline value without a name");
+Result<Baseline> parse_baseline(const std::string& name);
+const char* baseline_name(Baseline b);
+
 struct ExplainOptions {
   int layer = -1;  // node index of an explainable layer (find_layer); -1: the default layer
   Method method = Method::gradcam;
@@ -101,10 +117,20 @@ struct ExplainOptions {
   Score score = Score::logit;
   int smoothgrad_samples = 25;
   float smoothgrad_sigma = 0.15f;  // noise std as a fraction of the input's range
-  uint64_t seed = 1;               // SmoothGrad's noise
+  uint64_t seed = 1;               // SmoothGrad's noise, GradientSHAP's draws, the noise baseline
   bool eigen_smooth = false;       // layer maps: first principal component instead of the channel sum
   // pytorch-grad-cam's aug_smooth: the map averaged over test-time augmentations (methods/aug_smooth.cpp).
   bool aug_smooth = false;
+  // Captum's defaults: IntegratedGradients n_steps = 50 (Gauss-Legendre), GradientShap n_samples = 5.
+  int ig_steps = 50;
+  int gradient_shap_samples = 5;
+  // Not given: Integrated Gradients from black, GradientSHAP from black, blur and noise drawn at
+  // random, Occlusion with zero (Captum's default). Given: that one baseline for each.
+  std::optional<Baseline> baseline;
+  // Occlusion's square window and stride in input pixels; 0: an eighth of the input's shorter side,
+  // and half the window (Captum has no default; this keeps 15 x 15 windows at any input size).
+  int occlusion_window = 0;
+  int occlusion_stride = 0;
 };
 
 struct Explanation {
@@ -115,6 +141,9 @@ struct Explanation {
   Method method = Method::gradcam;
   Score score = Score::logit;
   Map cam;                 // raw map after ReLU, before normalisation
+  // The signed per-pixel, per-channel attribution (HWC, input size) of the Captum-style methods
+  // (integrated-gradients, input-x-gradient, gradient-shap, deconvolution, occlusion); empty for the others.
+  std::vector<float> attribution;
   double forward_ms = 0, backward_ms = 0, cam_ms = 0;
 };
 
@@ -134,6 +163,7 @@ struct MethodContext {
   const std::vector<float>& dscore; // d score / d logits for the target
   const ExplainOptions& options;
   double backward_ms = 0;           // time in backward passes, reported by the method
+  std::vector<float> attribution;   // set by the methods with a signed per-channel attribution
 };
 
 struct MethodDescriptor {
@@ -168,6 +198,12 @@ Map ablation_cam(MethodContext& context);
 Map shapley_cam(MethodContext& context);
 Map full_grad(MethodContext& context);
 Map finer_cam(MethodContext& context);
+// Captum's attributions at the input (engine/src/methods/captum_attributions.cpp, occlusion.cpp).
+Map integrated_gradients(MethodContext& context);
+Map input_x_gradient(MethodContext& context);
+Map gradient_shap(MethodContext& context);
+Map deconvolution(MethodContext& context);
+Map occlusion(MethodContext& context);
 
 // The method table: every method's id, name, label, paper, resolution and function, one row per
 // Method value. It is the only place a method is described; parse_method, the CLI's usage, `info`
@@ -224,6 +260,19 @@ inline constexpr MethodTable kMethodTable = {{
        nullptr},
       {Method::finercam, "finercam", "Finer-CAM", "Zhang et al. 2025, arXiv 2501.11309 (3 nearest classes, alpha 1)",
        MapResolution::layer, nullptr, false, finer_cam},
+      {Method::integrated_gradients, "integrated-gradients", "Integrated Gradients",
+       "Sundararajan et al. 2017, arXiv 1703.01365, Eq. 1 (Captum IntegratedGradients)", MapResolution::input, nullptr,
+       false, integrated_gradients},
+      {Method::input_x_gradient, "input-x-gradient", "Input x Gradient",
+       "Shrikumar et al. 2016, arXiv 1605.01713 (Captum InputXGradient)", MapResolution::input, nullptr, false,
+       input_x_gradient},
+      {Method::gradient_shap, "gradient-shap", "GradientSHAP", "Lundberg & Lee 2017, arXiv 1705.07874 (Captum GradientShap)",
+       MapResolution::input, nullptr, false, gradient_shap},
+      {Method::deconvolution, "deconvolution", "Deconvolution",
+       "Zeiler & Fergus 2014, arXiv 1311.2901, Sec. 2.1 (Captum Deconvolution)", MapResolution::input, nullptr, false,
+       deconvolution},
+      {Method::occlusion, "occlusion", "Occlusion", "Zeiler & Fergus 2014, arXiv 1311.2901, Sec. 4.2 (Captum Occlusion)",
+       MapResolution::input, nullptr, false, occlusion},
 }};
 
 // Row i describes Method(i): a Method value without a row (the array leaves it zero) or rows out of

@@ -13,10 +13,6 @@
 
 namespace gradcam {
 
-// How ReLU passes gradients back. Guided Backprop (Springenberg et al., arXiv 1412.6806, Eq. 6)
-// also zeroes negative incoming gradients.
-enum class ReluBackward { standard, guided };
-
 class Network {
  public:
   explicit Network(const Model& model);  // model must outlive the network

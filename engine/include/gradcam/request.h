@@ -15,14 +15,15 @@
 namespace gradcam {
 
 struct ExplainRequest {
-  ExplainOptions options;               // layer, method, target, score, samples, eigen_smooth
+  ExplainOptions options;               // layer, method, target, score, samples, steps, baseline, window, stride, eigen_smooth, aug_smooth
   CropMode crop = CropMode::center;     // how the image becomes the model's input
   Colormap colormap = Colormap::turbo;  // rendering: perceptually ordered, unlike jet
   float alpha = 0.45f;                  // rendering: the map's opacity over the image
 };
 
 // The keys a request takes, in the order help texts list them:
-// layer, method, target, score, crop, colormap, alpha, samples, eigen-smooth.
+// layer, method, target, score, crop, colormap, alpha, samples, steps, baseline, window, stride,
+// eigen-smooth, aug-smooth.
 const std::vector<std::string>& request_keys();
 // Keys whose value is "true" or "false": a front end with switches (the CLI's --eigen-smooth)
 // gives "true" when the switch is present.

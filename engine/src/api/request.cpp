@@ -17,8 +17,8 @@ Status assign(T& out, Result<T> r, const std::string& key) {
 }  // namespace
 
 const std::vector<std::string>& request_keys() {
-  static const std::vector<std::string> keys = {"layer",   "method",  "target",       "score",     "crop",
-                                                "colormap", "alpha", "samples", "eigen-smooth", "aug-smooth"};
+  static const std::vector<std::string> keys = {"layer", "method",   "target", "score",  "crop",         "colormap",  "alpha",
+                                                "samples", "steps", "baseline", "window", "stride", "eigen-smooth", "aug-smooth"};
   return keys;
 }
 
@@ -42,7 +42,27 @@ Status set_request_field(ExplainRequest& r, const Model& model, const std::strin
   if (key == "samples") {
     auto v = read_integer(named, value, 1, 1000);
     if (!v) return make_error(v.error());
-    r.options.smoothgrad_samples = int(*v);
+    // One count of random samples: SmoothGrad's noisy copies and GradientSHAP's draws (each method's
+    // own default when not given: 25 and Captum's 5).
+    r.options.smoothgrad_samples = r.options.gradient_shap_samples = int(*v);
+    return {};
+  }
+  if (key == "steps") {  // Integrated Gradients' quadrature points
+    auto v = read_integer(named, value, 1, 1000);
+    if (!v) return make_error(v.error());
+    r.options.ig_steps = int(*v);
+    return {};
+  }
+  if (key == "baseline") {
+    auto b = parse_baseline(value);
+    if (!b) return make_error(named + ": " + b.error());
+    r.options.baseline = *b;
+    return {};
+  }
+  if (key == "window" || key == "stride") {  // occlusion's, in input pixels (explain checks them against the input)
+    auto v = read_integer(named, value, 1, ModelLimits::kMaxSide);
+    if (!v) return make_error(v.error());
+    (key == "window" ? r.options.occlusion_window : r.options.occlusion_stride) = int(*v);
     return {};
   }
   if (key == "eigen-smooth" || key == "aug-smooth") {

@@ -86,6 +86,9 @@ std::string explanation_json(const Model& model, const Explanation& e, const Jso
   if (o.cam_values) j["cam"]["values"] = e.cam.values;
   j["input_shape"] = model_input_shape(model);
   if (o.input) j["input"] = model_layout_input(model, *o.input);
+  // The signed per-channel attribution of the Captum-style methods, laid out as "input" is (the
+  // model's own layout), so it can be compared with a reference on that tensor element by element.
+  if (!e.attribution.empty()) j["attribution"] = model_layout_input(model, e.attribution);
   return j.dump();
 }
 
@@ -162,6 +165,10 @@ std::string request_json(const Model& model, const ExplainRequest& r) {
               {"colormap", colormap_name(r.colormap)},
               {"alpha", r.alpha},
               {"samples", o.smoothgrad_samples},
+              {"steps", o.ig_steps},
+              {"baseline", o.baseline ? json(baseline_name(*o.baseline)) : json(nullptr)},
+              {"window", o.occlusion_window},
+              {"stride", o.occlusion_stride},
               {"eigen_smooth", o.eigen_smooth},
               {"aug_smooth", o.aug_smooth}}
       .dump();

@@ -101,7 +101,7 @@ void Network::backward(const float* dscore_dlogits, int stop, ReluBackward relu)
     const size_t o = size_t(n.output);
     n.op->backward(n, plans_[size_t(i)],
                    BackwardArgs{g, in_[size_t(i)].data(), values_[o].data(), grads_[o].data(), gin_[size_t(i)].data(), scratch_,
-                                relu == ReluBackward::guided});
+                                relu});
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       if (!accumulate_slot_[size_t(i)][k]) continue;
       std::vector<float>& dst = grads_[size_t(n.inputs[k])];

@@ -113,8 +113,10 @@ Status same_shape(const Graph& g, Node& n, Value& out) {
   return {};
 }
 
-const float* relu_mask(const float* out, const float* gout, size_t n, bool guided, float* g) {
-  if (guided)
+const float* relu_mask(const float* out, const float* gout, size_t n, ReluBackward rule, float* g) {
+  if (rule == ReluBackward::deconvnet)
+    for (size_t k = 0; k < n; ++k) g[k] = gout[k] > 0.f ? gout[k] : 0.f;
+  else if (rule == ReluBackward::guided)
     for (size_t k = 0; k < n; ++k) g[k] = out[k] > 0.f && gout[k] > 0.f ? gout[k] : 0.f;
   else
     for (size_t k = 0; k < n; ++k) g[k] = out[k] > 0.f ? gout[k] : 0.f;

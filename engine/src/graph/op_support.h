@@ -38,8 +38,8 @@ Status same_shape(const Graph& g, Node& n, Value& out);
 void plan_nothing(const Graph& g, const Node& n, NodePlan& p, ScratchSizes& s);
 
 // d(pre-activation) of a ReLU from d(output): gout where the output is positive (guided backprop:
-// and where gout is positive too). Writes into `scratch`, returns it.
-const float* relu_mask(const float* out, const float* gout, size_t n, bool guided, float* scratch);
+// and where gout is positive too; deconvnet: ReLU(gout) wherever). Writes into `scratch`, returns it.
+const float* relu_mask(const float* out, const float* gout, size_t n, ReluBackward rule, float* scratch);
 
 // Node's input value, and its size.
 inline const Value& input_value(const Graph& g, const Node& n, int slot = 0) { return g.value(n.inputs[size_t(slot)]); }

@@ -5,6 +5,7 @@
 
 #include "gradcam/methods.h"
 #include "methods/aug_smooth.h"
+#include "methods/attribution.h"
 
 namespace gradcam {
 
@@ -29,6 +30,14 @@ Result<Score> parse_score(const std::string& name) {
 }
 
 const char* score_name(Score s) { return kScoreNames[size_t(s) < kScoreNames.size() ? size_t(s) : 0]; }
+
+Result<Baseline> parse_baseline(const std::string& name) {
+  for (size_t i = 0; i < kBaselineNames.size(); ++i)
+    if (name == kBaselineNames[i]) return Baseline(i);
+  return make_error("unknown baseline \"" + name + "\" (known: " + names_text(kBaselineNames) + ")");
+}
+
+const char* baseline_name(Baseline b) { return kBaselineNames[size_t(b) < kBaselineNames.size() ? size_t(b) : 0]; }
 
 void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target, Score score,
                     float* out) {
@@ -73,6 +82,22 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
   if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
   if (opt.smoothgrad_samples < 1 || opt.smoothgrad_samples > 1000)
     return make_error("SmoothGrad samples must be 1..1000");
+  if (opt.ig_steps < 1 || opt.ig_steps > 1000) return make_error("Integrated Gradients steps must be 1..1000");
+  if (opt.gradient_shap_samples < 1 || opt.gradient_shap_samples > 1000)
+    return make_error("GradientSHAP samples must be 1..1000");
+  if (opt.method == Method::occlusion) {
+    // Captum's conditions: the window fits the input, and a stride skips no pixel.
+    const int side = std::min(net.arch().height, net.arch().width);
+    const int window = occlusion_window(opt, net.arch().height, net.arch().width);
+    const int stride = occlusion_stride(opt, net.arch().height, net.arch().width);
+    if (opt.occlusion_window < 0 || window > side)
+      return make_error("the occlusion window must be 1.." + std::to_string(side) + " pixels (the input is " +
+                        std::to_string(net.arch().height) + "x" + std::to_string(net.arch().width) + "), got " +
+                        std::to_string(opt.occlusion_window));
+    if (opt.occlusion_stride < 0 || stride > window)
+      return make_error("the occlusion stride must be 1 to the window (" + std::to_string(window) +
+                        " pixels) so that every pixel is occluded, got " + std::to_string(stride));
+  }
   const MethodDescriptor& method = method_descriptor(opt.method);
 
   Explanation e;
@@ -124,8 +149,9 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
     e.cam = method.layer_map(net.output(layer).data(), net.output_grad(layer).data(), s.h, s.w, s.c, opt.eigen_smooth);
     e.cam_ms = ms_since(t1);
   } else {
-    MethodContext context{net, input, layer, e.target, dscore, opt};
+    MethodContext context{net, input, layer, e.target, dscore, opt, 0, {}};
     e.cam = method.run(context);
+    e.attribution = std::move(context.attribution);
     e.backward_ms = context.backward_ms;
     e.cam_ms = std::max(0.0, ms_since(t1) - context.backward_ms);
   }

@@ -1,6 +1,7 @@
 // Maps at the input's resolution, from the gradient of the target score with respect to the input
 // pixels: plain (saliency), averaged over noisy copies (SmoothGrad), through guided ReLUs (guided
-// backprop), and guided backprop times Grad-CAM (Guided Grad-CAM).
+// backprop), and guided backprop times Grad-CAM (Guided Grad-CAM); and Captum's Input x Gradient and
+// Deconvolution, which keep their signed per-channel attribution.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,6 +9,7 @@
 
 #include "gradcam/methods.h"
 #include "gradcam/map.h"
+#include "methods/attribution.h"
 
 namespace gradcam {
 
@@ -93,6 +95,29 @@ Map guided_grad_cam(MethodContext& cx) {
   std::vector<float> up = upsample_bilinear(cam.values.data(), s.h, s.w, arch.height, arch.width);
   for (size_t i = 0; i < up.size(); ++i) guided.values[i] *= up[i];
   return guided;
+}
+
+// Input x Gradient, Shrikumar et al. 2016, arXiv 1605.01713 (Captum's InputXGradient): x * dF/dx.
+Map input_x_gradient(MethodContext& cx) {
+  const Architecture& arch = cx.net.arch();
+  auto t0 = std::chrono::steady_clock::now();
+  cx.net.backward(cx.dscore.data(), -1);
+  cx.backward_ms = ms_since(t0);
+  const std::vector<float>& g = cx.net.input_grad();
+  cx.attribution.resize(g.size());
+  for (size_t i = 0; i < g.size(); ++i) cx.attribution[i] = cx.input[i] * g[i];
+  return attribution_map(cx.attribution, arch.height, arch.width, arch.channels);
+}
+
+// Deconvolution, Zeiler & Fergus 2014, arXiv 1311.2901 Sec. 2.1 (Captum's Deconvolution): the
+// gradient with every ReLU passing ReLU of the incoming gradient, its forward mask ignored.
+Map deconvolution(MethodContext& cx) {
+  const Architecture& arch = cx.net.arch();
+  auto t0 = std::chrono::steady_clock::now();
+  cx.net.backward(cx.dscore.data(), -1, ReluBackward::deconvnet);
+  cx.backward_ms = ms_since(t0);
+  cx.attribution = cx.net.input_grad();
+  return attribution_map(cx.attribution, arch.height, arch.width, arch.channels);
 }
 
 }  // namespace gradcam

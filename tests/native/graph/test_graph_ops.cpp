@@ -614,6 +614,16 @@ TEST_CASE("guided backprop: the ReLU-like ops (Relu, LeakyRelu, Clip) also drop 
       dropped += incoming[k] < 0.f && standard_at_op_input[k] != 0.f;
     }
     CHECK(dropped > 0);  // the rule was exercised
+    // The deconvnet (Captum's Deconvolution) changes nn.ReLU only: ReLU of the incoming gradient,
+    // wherever the forward input was; LeakyRelu and Clip keep their plain gradient.
+    net.backward(direction.data(), -1, ReluBackward::deconvnet);
+    const std::vector<float>& deconv_at_op_input = net.output_grad(0);
+    int passed_through_mask = 0;
+    for (size_t k = 0; k < incoming.size(); ++k) {
+      CHECK(deconv_at_op_input[k] == (type == "Relu" ? std::max(incoming[k], 0.f) : standard_at_op_input[k]));
+      passed_through_mask += incoming[k] > 0.f && standard_at_op_input[k] == 0.f;
+    }
+    if (type == "Relu") CHECK(passed_through_mask > 0);
   }
   for (const auto& case_ : std::vector<std::pair<std::string, OpAttributes>>{{"Sigmoid", {}}, {"HardSigmoid", hard_sigmoid}, {"HardSwish", {}}}) {
     const std::string& type = case_.first;
@@ -626,9 +636,9 @@ TEST_CASE("guided backprop: the ReLU-like ops (Relu, LeakyRelu, Clip) also drop 
 
 TEST_CASE("a ReLU fused into Conv or Gemm passes gradients as a Relu node after it, in both rules") {
   for (const bool conv_layer : {true, false})
-    for (const ReluBackward rule : {ReluBackward::standard, ReluBackward::guided}) {
+    for (const ReluBackward rule : {ReluBackward::standard, ReluBackward::guided, ReluBackward::deconvnet}) {
       CAPTURE(conv_layer);
-      CAPTURE(rule == ReluBackward::guided);
+      CAPTURE(int(rule));
       auto build = [&](bool fused) {
         GraphBuilder b(6, 5, 3);
         int x = 0;

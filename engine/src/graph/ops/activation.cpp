@@ -15,8 +15,10 @@ size_t count(const Graph& g, const Node& n) { return size_t(g.value(n.output).sh
 
 Status import_plain(const OnnxImport&, Node&) { return {}; }
 
-// y = f(x), dy/dx = d(x, y); `relu_like` ops take the guided rule.
-template <float (*f)(float, const OpAttributes&), float (*d)(float, float, const OpAttributes&), bool relu_like>
+// y = f(x), dy/dx = d(x, y); `relu_like` ops take the guided rule, and ReLU itself the deconvnet's
+// (ReLU of the incoming gradient, the forward mask ignored: graph.h's ReluBackward).
+template <float (*f)(float, const OpAttributes&), float (*d)(float, float, const OpAttributes&), bool relu_like,
+          bool is_relu = false>
 struct Elementwise {
   static void forward(const Node& n, NodePlan&, const ForwardArgs& a) {
     const size_t m = count(a.graph, n);
@@ -24,7 +26,11 @@ struct Elementwise {
   }
   static void backward(const Node& n, NodePlan&, const BackwardArgs& a) {
     const size_t m = count(a.graph, n);
-    const bool guided = relu_like && a.guided;
+    if (is_relu && a.relu == ReluBackward::deconvnet) {
+      for (size_t k = 0; k < m; ++k) a.gin[0][k] = a.gout[k] > 0.f ? a.gout[k] : 0.f;
+      return;
+    }
+    const bool guided = relu_like && a.relu == ReluBackward::guided;
     for (size_t k = 0; k < m; ++k) {
       const float g = guided && a.gout[k] < 0.f ? 0.f : a.gout[k];
       a.gin[0][k] = g * d(a.in[0][k], a.out[k], n.attrs);
@@ -88,7 +94,7 @@ Status import_clip(const OnnxImport& in, Node& n) {
   return {};
 }
 
-using Relu = Elementwise<relu, relu_d, true>;
+using Relu = Elementwise<relu, relu_d, true, true>;
 using Leaky = Elementwise<leaky, leaky_d, true>;
 using Clip = Elementwise<clip, clip_d, true>;
 using Sigmoid = Elementwise<sigmoid, sigmoid_d, false>;

@@ -140,7 +140,7 @@ void forward_conv(const Node& n, NodePlan& p, const ForwardArgs& a) {
 void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
   const kernels::ConvGeometry& g = p.geometry;
   const float* gpre = a.gout;
-  if (n.attrs.relu) gpre = relu_mask(a.out, a.gout, size_t(g.oh) * g.ow * g.oc, a.guided, a.scratch.grad.data());
+  if (n.attrs.relu) gpre = relu_mask(a.out, a.gout, size_t(g.oh) * g.ow * g.oc, a.relu, a.scratch.grad.data());
   float* padded = a.scratch.padded.data();
   switch (p.variant) {
     case winograd: {

@@ -69,7 +69,7 @@ void forward_dense(const Node& n, NodePlan&, const ForwardArgs& a) {
 
 void backward_dense(const Node& n, NodePlan&, const BackwardArgs& a) {
   const int units = n.attrs.out_channels;
-  const float* gpre = n.attrs.relu ? relu_mask(a.out, a.gout, size_t(units), a.guided, a.scratch.grad.data()) : a.gout;
+  const float* gpre = n.attrs.relu ? relu_mask(a.out, a.gout, size_t(units), a.relu, a.scratch.grad.data()) : a.gout;
   kernels::dense_backward_input(int(n.weights[0].size() / size_t(units)), units, gpre, n.weights[0].data(), a.gin[0]);
 }
 
