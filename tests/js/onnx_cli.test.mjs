@@ -56,9 +56,11 @@ function explain(cli, args) {
 
 // Native and wasm sum in different orders (SIMD widths): equal up to float rounding, as in
 // cli_parity.test.mjs; maps relative to their maximum.
-function assertClose(a, b, what) {
+// `floor`: a scale below which differences are rounding of something larger (occlusion's map is a
+// difference of two scores, each rounded relative to the score, not to the difference).
+function assertClose(a, b, what, floor = 1e-30) {
   assert.equal(a.length, b.length, `${what}: lengths`);
-  const scale = Math.max(1e-30, ...a.map(Math.abs), ...b.map(Math.abs));
+  const scale = Math.max(floor, ...a.map(Math.abs), ...b.map(Math.abs));
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * scale, `${what}[${i}]: ${a[i]} != ${b[i]}`);
 }
 
@@ -85,7 +87,8 @@ test('every method gives a finite, non-empty map at the default layer and at ano
       assert.ok(n.cam.values.length > 0 && n.cam.values.length === n.cam.width * n.cam.height, what);
       assert.ok(n.cam.values.every(Number.isFinite), `${what}: a value is not finite`);
       assert.deepEqual([w.cam.width, w.cam.height, w.layer.name, w.target.index], [n.cam.width, n.cam.height, n.layer.name, n.target.index], what);
-      assertClose(n.cam.values, w.cam.values, `${what}: map`);
+      const scoreScale = method === 'occlusion' ? Math.max(...n.logits.map(Math.abs)) : 1e-30;
+      assertClose(n.cam.values, w.cam.values, `${what}: map`, scoreScale);
       assertClose(n.logits, w.logits, `${what}: logits`);
     }
   }
