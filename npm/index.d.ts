@@ -4,11 +4,18 @@
 
 /** A method's name as `explain` takes it; `engine.info.names.methods` lists the engine's own. */
 export type MethodName =
-  | 'gradcam' | 'gradcam++' | 'xgradcam' | 'hirescam' | 'layercam' | 'scorecam' | 'eigencam'
-  | 'saliency' | 'smoothgrad' | 'guided-backprop' | 'guided-gradcam' | 'random'
+  | 'gradcam' | 'gradcam++' | 'gradcam++-paper' | 'xgradcam' | 'hirescam' | 'gradcam-elementwise' | 'layercam'
+  | 'scorecam' | 'ablationcam' | 'eigencam' | 'eigengradcam' | 'segeigencam' | 'kpcacam' | 'fem' | 'shapleycam'
+  | 'finercam' | 'fullgrad' | 'random' | 'random-noise'
+  | 'saliency' | 'smoothgrad' | 'guided-backprop' | 'guided-gradcam'
+  | 'integrated-gradients' | 'input-x-gradient' | 'gradient-shap' | 'deconvolution' | 'occlusion'
   | (string & {});
 /** The methods `explainAll` runs: one forward and one backward pass gives every layer's map. */
-export type AllLayersMethodName = 'gradcam' | 'gradcam++' | 'xgradcam' | 'hirescam' | 'layercam' | 'eigencam' | 'random' | (string & {});
+export type AllLayersMethodName =
+  | 'gradcam' | 'gradcam++' | 'gradcam++-paper' | 'xgradcam' | 'hirescam' | 'gradcam-elementwise' | 'layercam'
+  | 'eigencam' | 'eigengradcam' | 'segeigencam' | 'kpcacam' | 'fem' | 'random' | 'random-noise' | (string & {});
+/** What Integrated Gradients, GradientSHAP and occlusion measure from. */
+export type BaselineName = 'black' | 'blur' | 'noise' | 'zero';
 export type ScoreName = 'logit' | 'probability';
 export type CropMode = 'center' | 'squash' | 'letterbox';
 export type ColormapName = 'turbo' | 'jet' | 'viridis' | 'inferno' | (string & {});
@@ -52,8 +59,19 @@ export interface ExplainOptions {
   target?: 'auto' | number | (string & {});
   score?: ScoreName;
   crop?: CropMode;
-  /** SmoothGrad's sample count, 1 to 1000. */
+  /** SmoothGrad's noisy copies (default 25) and GradientSHAP's draws (default 5), 1 to 1000. */
   samples?: number;
+  /** Integrated Gradients' quadrature points, 1 to 1000 (default 50, Captum's). */
+  steps?: number;
+  /** Default: black for Integrated Gradients, drawn from black/blur/noise for GradientSHAP, zero for occlusion. */
+  baseline?: BaselineName;
+  /** Occlusion's square window and stride in input pixels (default: an eighth of the shorter side, and half of it). */
+  window?: number;
+  stride?: number;
+  /** A layer map's first principal component instead of its channel sum (pytorch-grad-cam's eigen_smooth). */
+  eigenSmooth?: boolean;
+  /** The map averaged over six test-time augmentations (pytorch-grad-cam's aug_smooth). */
+  augSmooth?: boolean;
 }
 
 export interface PredictOptions { crop?: CropMode }
@@ -103,6 +121,8 @@ export interface Explanation {
   trained: boolean;
   cam: FloatMap;
   input: Float32Array;
+  /** Captum's methods: the signed attribution per input value, laid out as `input`; null otherwise. */
+  attribution: Float32Array | null;
   timings: Timings;
   /** The normalised map ([0,1]) resampled bilinearly to width x height. */
   heatmap(width?: number, height?: number): FloatMap;
@@ -160,6 +180,13 @@ export interface ResolvedRequest {
   colormap: ColormapName;
   alpha: number;
   samples: number;
+  steps: number;
+  /** null: each method's own default. */
+  baseline: BaselineName | null;
+  window: number;
+  stride: number;
+  eigen_smooth: boolean;
+  aug_smooth: boolean;
 }
 
 /** Where an image lands in the model's input: [x0, y0, x1, y1], normalised to [0,1]. */

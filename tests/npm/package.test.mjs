@@ -215,6 +215,9 @@ const auc: number | undefined = e.deletion?.auc ?? e.road?.morf_mean ?? e.confid
 const sanity = engine.sanityCheck(image, { method: 'gradcam' }).steps.map((s) => s.spearman + s.ssim + s.map.values[0]);
 const request = engine.parseRequest({ method: 'xgradcam', colormap: 'turbo', alpha: 0.3 });
 const target: number = request.target;
+const ig = engine.explain(image, { method: 'integrated-gradients', steps: 32, baseline: 'blur', eigenSmooth: false, augSmooth: true });
+const occluded = engine.explain(image, { method: 'occlusion', window: 8, stride: 4 }).attribution?.[0] ?? request.steps;
+const smoothed: boolean = request.eigen_smooth || request.aug_smooth || request.baseline === 'zero';
 const g = engine.cropGeometry(640, 480, 'letterbox').src[0];
 const [red, green, blue] = engine.colormap('inferno', 0.5);
 const next: EngineInfo = await onnx.setModelOptions({ mean: null, std: null, labels: 'labels.txt' });
@@ -225,7 +228,7 @@ view.setAttribute('src', 'cat.jpg');
 view.addEventListener('gradcam-result', (ev) => console.log(ev.detail.top[0].name, ev.detail.layer, view.result?.method));
 view.addEventListener('gradcam-error', (ev) => console.log(ev.detail.message.length));
 const found = document.querySelector('gradcam-view')?.result?.target.probability;
-console.log(top, map, overlay, layers, auc, sanity, target, g, red, green, blue, next.classes, found);
+console.log(top, map, overlay, layers, auc, sanity, target, ig.attribution, occluded, smoothed, g, red, green, blue, next.classes, found);
 `;
   const bad = "import { loadEngine } from 'gradcam-wasm';\nconst e = await loadEngine();\ne.explain(e.decode(new Uint8Array(8)), { method: 42 });\n";
   fs.writeFileSync(path.join(project, 'good.ts'), good);
