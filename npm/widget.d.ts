@@ -1,5 +1,5 @@
 // Types of gradcam-wasm/widget: importing it registers the <gradcam-view> element.
-import type { ClassScore, ColormapName, CropMode, MethodName, ScoreName, Timings } from './index.js';
+import type { BaselineName, ClassScore, ColormapName, CropMode, MethodName, ScoreName, Timings } from './index.js';
 
 /** What 'gradcam-result' carries and element.result holds (web/widget.js). */
 export interface GradcamViewResult {
@@ -35,6 +35,15 @@ export interface GradcamViewAttributes {
   crop?: CropMode;
   colormap?: ColormapName;
   alpha?: string;
+  /** SmoothGrad's copies / GradientSHAP's draws; Integrated Gradients' steps; occlusion's window and stride. */
+  samples?: string;
+  steps?: string;
+  baseline?: BaselineName;
+  window?: string;
+  stride?: string;
+  /** Boolean attributes: present (or "true") turns them on. */
+  'eigen-smooth'?: '' | 'true' | 'false';
+  'aug-smooth'?: '' | 'true' | 'false';
   upsample?: 'bicubic' | 'bilinear';
   view?: 'overlay' | 'side-by-side';
 }
