@@ -3,6 +3,7 @@
 // change of keeping the top 20%, each averaged over the images, for the predicted class.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -133,13 +134,16 @@ int run_evaluate(const Args& a) {
   std::printf("%ld images%s, layer %s, target: the predicted class, %d steps\n", images,
               failed ? (", " + std::to_string(failed) + " unreadable skipped").c_str() : "",
               layer_name(engine->model(), request.options.layer).c_str(), steps);
-  std::printf("%-16s", "method");
+  // The first column as wide as the longest method name (integrated-gradients is 20 characters).
+  int name_width = int(std::strlen("method"));
+  for (Method m : methods) name_width = std::max(name_width, int(std::strlen(method_name(m))));
+  std::printf("%-*s", name_width, "method");
   for (const MetricSummary& metric : metrics) std::printf(" %10s", metric.label);
-  std::printf("\n%-16s", "");
+  std::printf("\n%-*s", name_width, "");
   for (const MetricSummary& metric : metrics) std::printf(" %10s", metric.lower_is_better ? "(lower)" : "(higher)");
   std::printf("\n");
   for (size_t m = 0; m < methods.size(); ++m) {
-    std::printf("%-16s", method_name(methods[m]));
+    std::printf("%-*s", name_width, method_name(methods[m]));
     for (size_t k = 0; k < metrics.size(); ++k) std::printf(" %10.4f", sums[m][k] / double(images));
     std::printf("\n");
   }

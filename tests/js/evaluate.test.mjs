@@ -40,3 +40,14 @@ test('evaluate: Grad-CAM beats the random-noise baseline on deletion and inserti
   assert.match(run(nativeCli, ['evaluate', '--model', shippedModel, '--data', samples, '--methods', 'gradcam,magic']).stderr,
     /unknown method "magic"/);
 });
+
+test('the text table keeps its columns when a method name is longer than the header (integrated-gradients)', () => {
+  const r = run(nativeCli, ['evaluate', '--model', shippedModel, '--data', samples, '--limit', '1', '--methods', 'gradcam,integrated-gradients']);
+  assert.equal(r.status, 0, r.stderr);
+  // After the summary line: the header, the better-direction line and one row per method, all as
+  // wide as the name column plus the metric columns.
+  const lines = r.stdout.trimEnd().split('\n').slice(1);
+  assert.equal(lines.length, 4, r.stdout);
+  assert.ok(lines[3].startsWith('integrated-gradients '), lines[3]);
+  assert.deepEqual(lines.map((l) => l.length), lines.map(() => lines[0].length), r.stdout);
+});
