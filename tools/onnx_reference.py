@@ -50,15 +50,16 @@ class Models:
             self.manifest = json.load(f)["models"]
         self.built = {}
 
-    def get(self, name):
-        if name not in self.built:
+    def get(self, name, dtype=torch.float32):
+        """The model in float32 as exported, or in float64 for a reference without float32 rounding."""
+        if (name, dtype) not in self.built:
             if name not in self.manifest:
                 raise ValueError(f"{name}: not in the manifest")
-            model = onnx_fixtures.build_model(name)
+            model = onnx_fixtures.build_model(name).to(dtype)
             for p in model.parameters():
                 p.requires_grad_(False)  # only the activations' gradients are needed
-            self.built[name] = model
-        return self.built[name], self.manifest[name]
+            self.built[(name, dtype)] = model
+        return self.built[(name, dtype)], self.manifest[name]
 
 
 def answer(models, case):
@@ -112,12 +113,18 @@ def answer(models, case):
     return out
 
 
-def main():
+def serve(answer_case):
+    """The protocol of every reference script here (tests/js/support.mjs's pythonReference): a request
+    {model_dir, cases} on stdin, {cases: [answer_case(models, case), ...]} on stdout."""
     request = json.load(sys.stdin)
     models = Models(request["model_dir"])
     torch.set_grad_enabled(True)
-    json.dump({"cases": [answer(models, c) for c in request["cases"]]}, sys.stdout)
+    json.dump({"cases": [answer_case(models, c) for c in request["cases"]]}, sys.stdout)
     sys.stdout.write("\n")
+
+
+def main():
+    serve(answer)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ final min-max scaling pytorch-grad-cam applies for display, summed in float64:
                  (1e-7 + max - min), upsample bilinear with half-pixel centres (cv2.resize)
 A map's magnitude is the largest sum of the absolute terms at one position (as onnx_reference.py).
 """
-import json
 import os
 import sys
 
@@ -31,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from onnx_reference import Models  # noqa: E402
+from onnx_reference import Models, serve  # noqa: E402
 
 ABLATION_BATCH = 64
 
@@ -174,10 +173,7 @@ def answer(models, case):
 
 
 def main():
-    request = json.load(sys.stdin)
-    models = Models(request["model_dir"])  # its models take no parameter gradients
-    json.dump({"cases": [answer(models, c) for c in request["cases"]]}, sys.stdout)
-    sys.stdout.write("\n")
+    serve(answer)
 
 
 if __name__ == "__main__":

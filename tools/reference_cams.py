@@ -23,7 +23,6 @@ the projection correlate positively with the centred channel sum. The maps here 
 and numpy_sign_agrees says whether numpy's own SVD (what pytorch-grad-cam would show) happened to
 give the same sign. SegEigenCAM's sign is its paper's rule (|min| > |max| flips), independent of SVD.
 """
-import json
 import os
 import sys
 
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from onnx_reference import Models  # noqa: E402
+from onnx_reference import Models, serve  # noqa: E402
 
 MASK = (1 << 64) - 1
 
@@ -222,11 +221,7 @@ def answer(models, case):
 
 
 def main():
-    request = json.load(sys.stdin)
-    models = Models(request["model_dir"])
-    torch.set_grad_enabled(True)
-    json.dump({"cases": [answer(models, c) for c in request["cases"]]}, sys.stdout)
-    sys.stdout.write("\n")
+    serve(answer)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ aug_smooth: BaseCAM.forward_augmentation_smoothing with tta.Compose([HorizontalF
   one as "map" and, as "aug_gap", the largest difference between its upsampling and pytorch-grad-
   cam's input-resolution average (the test requires it to be ~0: the two orders agree).
 """
-import json
 import os
 import sys
 
@@ -42,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from onnx_reference import Models  # noqa: E402
+from onnx_reference import Models, serve  # noqa: E402
 
 AUGMENTATIONS = [(flip, factor) for flip in (False, True) for factor in (0.9, 1.0, 1.1)]
 
@@ -163,11 +162,7 @@ def answer(models, case):
 
 
 def main():
-    request = json.load(sys.stdin)
-    models = Models(request["model_dir"])
-    torch.set_grad_enabled(True)
-    json.dump({"cases": [answer(models, c) for c in request["cases"]]}, sys.stdout)
-    sys.stdout.write("\n")
+    serve(answer)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ x the input and b the baseline (black: a black image normalised by the model's m
                         at the border; attribution = sum over windows of (F(x) - F(x occluded))
                         on the window's elements / number of windows covering the element
 """
-import json
 import os
 import sys
 
@@ -43,7 +42,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import onnx_fixtures  # noqa: E402
+from onnx_reference import Models, serve  # noqa: E402
 
 MASK64 = (1 << 64) - 1
 
@@ -85,23 +84,6 @@ class DeconvReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         return torch.relu(grad)
-
-
-class Models:
-    def __init__(self, model_dir):
-        with open(os.path.join(model_dir, "manifest.json")) as f:
-            self.manifest = json.load(f)["models"]
-        self.built = {}
-
-    def get(self, name, dtype=torch.float64):
-        if (name, dtype) not in self.built:
-            if name not in self.manifest:
-                raise ValueError(f"{name}: not in the manifest")
-            model = onnx_fixtures.build_model(name).to(dtype)
-            for p in model.parameters():
-                p.requires_grad_(False)
-            self.built[(name, dtype)] = model
-        return self.built[(name, dtype)], self.manifest[name]
 
 
 def scores(model, entry, x, target):
@@ -209,11 +191,7 @@ def answer(models, case):
 
 
 def main():
-    request = json.load(sys.stdin)
-    models = Models(request["model_dir"])
-    torch.set_grad_enabled(True)
-    json.dump({"cases": [answer(models, c) for c in request["cases"]]}, sys.stdout)
-    sys.stdout.write("\n")
+    serve(answer)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,11 @@
 // /usr/bin/python3); anything missing, the CLIs included, is a failure, never a skip.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ONNX_FIXTURES as FIXTURES, PYTHON, encodePng, nativeCli, onnxFixtures as fixtures, pool, requireBuilt, root,
-  runCliAsync, tempDir, testPixels, wasmCli } from './support.mjs';
+import { encodePng, maxAbs, nativeCli, ONNX_FIXTURES as FIXTURES, onnxFixtures as fixtures, pool,
+  pythonReference, requireBuilt, root, runCliAsync, tempDir, testPixels, wasmCli, worstDiff } from './support.mjs';
 
 const REFERENCE_SCRIPT = path.join(root, 'tools/reference_captum.py');
 
@@ -65,44 +64,6 @@ const RUNS = {
     { method: 'occlusion', window: 8, stride: 3 },
   ],
 };
-
-function reference(cases) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [REFERENCE_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out = [], err = [];
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.on('data', (d) => err.push(d));
-    child.on('error', (e) => reject(new Error(`${PYTHON} ${REFERENCE_SCRIPT}: ${e.message}`)));
-    child.on('close', (code) => {
-      const stderr = Buffer.concat(err).toString().trim();
-      if (code !== 0) {
-        reject(new Error(`reference_captum.py exit ${code} (it needs torch, torchvision and numpy): ${stderr.split('\n').slice(-5).join(' | ')}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(Buffer.concat(out).toString()).cases);
-      } catch (e) {
-        reject(new Error(`reference_captum.py: stdout is not JSON (${e.message}); stderr: ${stderr.slice(-500)}`));
-      }
-    });
-    child.stdin.end(JSON.stringify({ model_dir: FIXTURES, cases }));
-  });
-}
-
-function maxAbs(values) {
-  let m = 0;
-  for (const v of values) m = Math.max(m, Math.abs(v));
-  return m;
-}
-
-function worstDiff(a, b) {
-  let d = 0, at = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = Math.abs(a[i] - b[i]);
-    if (!(x <= d)) { d = x; at = i; }
-  }
-  return { d, at };
-}
 
 const PLANS = {
   native: { cli: () => path.resolve(process.env.GRADCAM_NATIVE_CLI ?? nativeCli), models: ['resnet18', 'allops'] },
@@ -153,7 +114,7 @@ for (const [which, plan] of Object.entries(PLANS)) {
       cases.push({ model: r.name, input: out.input, target: out.target.index, ...r.options });
       checks.push({ label, out });
     });
-    const answers = cases.length ? await reference(cases) : [];
+    const answers = cases.length ? await pythonReference(REFERENCE_SCRIPT, cases) : [];
     checks.forEach(({ label, out }, i) => {
       const ref = answers[i].attribution, gap = answers[i].float32_gap;
       const scale = maxAbs(ref), tol = Math.max(TOL, 2 * gap);

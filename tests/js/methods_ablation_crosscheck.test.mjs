@@ -11,10 +11,10 @@
 // Anything missing (torch, the fixtures, a CLI) is a failure, never a skip.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-import { ONNX_FIXTURES as FIXTURES, PYTHON, nativeCli, onnxFixtures, pool, requireBuilt, root, runCliAsync, wasmCli } from './support.mjs';
+import { maxAbs, nativeCli, ONNX_FIXTURES as FIXTURES, onnxFixtures, pool, pythonReference, requireBuilt,
+  root, runCliAsync, wasmCli } from './support.mjs';
 
 const REFERENCE_SCRIPT = path.join(root, 'tools/reference_ablation.py');
 const IMAGE = path.join(root, 'assets/samples/cat.jpg');
@@ -27,36 +27,6 @@ const LAYER4 = '/layer4/layer4.1/relu_1/Relu';
 // the logits (engine/src/methods/shapley_cam.cpp: measured up to 1.3e-2 of the maximum), so 3e-2.
 const TOL = { ablationcam: 1e-3, fullgrad: 1e-3, shapleycam: { logit: 1e-3, probability: 3e-2 } };
 const tolerance = (method, score) => (typeof TOL[method] === 'number' ? TOL[method] : TOL[method][score]);
-
-function reference(cases) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [REFERENCE_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out = [], err = [];
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.on('data', (d) => err.push(d));
-    child.on('error', (e) => reject(new Error(`${PYTHON} ${REFERENCE_SCRIPT}: ${e.message}`)));
-    child.on('close', (code) => {
-      const stderr = Buffer.concat(err).toString().trim();
-      if (code !== 0) {
-        reject(new Error(`reference_ablation.py exit ${code} (it needs torch and torchvision: tools/deps.sh): ` +
-          stderr.split('\n').slice(-5).join(' | ')));
-        return;
-      }
-      try {
-        resolve(JSON.parse(Buffer.concat(out).toString()).cases);
-      } catch (e) {
-        reject(new Error(`reference_ablation.py: stdout is not JSON (${e.message}); stderr: ${stderr.slice(-500)}`));
-      }
-    });
-    child.stdin.end(JSON.stringify({ model_dir: FIXTURES, cases }));
-  });
-}
-
-function maxAbs(values) {
-  let m = 0;
-  for (const v of values) m = Math.max(m, Math.abs(v));
-  return m;
-}
 
 const PLANS = {
   native: {
@@ -86,7 +56,7 @@ for (const [which, plan] of Object.entries(PLANS)) {
       assert.equal(res.status, 0, `${r.layer} ${r.method} ${r.score}: exit ${res.status}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       return JSON.parse(res.stdout);
     });
-    const answers = await reference(plan.runs.map((r, i) => ({ model: 'resnet18', input: outs[i].input, input_shape: entry.input_shape,
+    const answers = await pythonReference(REFERENCE_SCRIPT, plan.runs.map((r, i) => ({ model: 'resnet18', input: outs[i].input, input_shape: entry.input_shape,
       node: r.layer, target: outs[i].target.index, score: r.score, methods: [r.method] })));
     const problems = [];
     plan.runs.forEach((r, i) => {

@@ -19,10 +19,10 @@
 //   node --test tests/js/methods_crosscheck.test.mjs
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-import { ONNX_FIXTURES as FIXTURES, PYTHON, nativeCli, onnxFixtures as fixtures, pool, requireBuilt, root, runCliAsync, wasmCli } from './support.mjs';
+import { nativeCli, ONNX_FIXTURES as FIXTURES, onnxFixtures as fixtures, pool, pythonReference, requireBuilt,
+  root, runCliAsync, wasmCli, worstDiff } from './support.mjs';
 
 const REFERENCE_SCRIPT = path.join(root, 'tools/reference_cams.py');
 const IMAGE = path.join(root, 'assets/samples/cat.jpg');
@@ -57,41 +57,12 @@ function wasmPlan() {
     .concat([{ layer: LAYER4, target: 'top', method: 'hirescam', eigenSmooth: true }]);
 }
 
-function reference(cases) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [REFERENCE_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out = [], err = [];
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.on('data', (d) => err.push(d));
-    child.on('error', (e) => reject(new Error(`${PYTHON} ${REFERENCE_SCRIPT}: ${e.message}`)));
-    child.on('close', (code) => {
-      const stderr = Buffer.concat(err).toString().trim();
-      if (code !== 0) {
-        reject(new Error(`reference_cams.py exit ${code} (it needs torch, torchvision and numpy: tools/deps.sh): ` +
-          stderr.split('\n').slice(-5).join(' | ')));
-        return;
-      }
-      resolve(JSON.parse(Buffer.concat(out).toString()).cases);
-    });
-    child.stdin.end(JSON.stringify({ model_dir: FIXTURES, cases }));
-  });
-}
-
 function argsFor(entry, run, targetIndex) {
   const args = ['explain', '--model', path.join(FIXTURES, entry.file), '--image', IMAGE, '--layer', run.layer,
     '--mean', entry.mean.join(','), '--std', entry.std.join(','), '--method', run.method, '--json', '--dump-input'];
   if (targetIndex !== undefined) args.push('--target', String(targetIndex));
   if (run.eigenSmooth) args.push('--eigen-smooth');
   return args;
-}
-
-function worstDiff(a, b) {
-  let d = 0, at = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = Math.abs(a[i] - b[i]);
-    if (!(x <= d)) { d = x; at = i; }
-  }
-  return { d, at };
 }
 
 async function crosscheck(t, cli, runs) {
@@ -127,7 +98,7 @@ async function crosscheck(t, cli, runs) {
   });
   const cases = [...groups.values()].map((g) => ({ model: MODEL, input: base.input, input_shape: entry.input_shape,
     node: g.layer, target: g.target, eigen_smooth: g.eigen_smooth, methods: g.runs.map((i) => runs[i].method) }));
-  const answers = await reference(cases);
+  const answers = await pythonReference(REFERENCE_SCRIPT, cases);
 
   let compared = 0, nonzero = 0;
   [...groups.values()].forEach((g, c) => {

@@ -13,10 +13,10 @@
 // anything missing, the CLIs included, is a failure, never a skip.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-import { ONNX_FIXTURES as FIXTURES, PYTHON, nativeCli, onnxFixtures as fixtures, pool, requireBuilt, root, runCliAsync, wasmCli } from './support.mjs';
+import { nativeCli, ONNX_FIXTURES as FIXTURES, onnxFixtures as fixtures, pool, pythonReference, requireBuilt,
+  root, runCliAsync, wasmCli, worstDiff } from './support.mjs';
 
 const REFERENCE_SCRIPT = path.join(root, 'tools/reference_cams_extra.py');
 const IMAGE = path.join(root, 'assets/samples/cat.jpg');
@@ -31,39 +31,6 @@ const NATIVE_RUNS = [
   ['gradcam', DEFAULT_LAYER, true], ['gradcam', EARLIER_LAYER, true], ['fem', DEFAULT_LAYER, true], ['kpcacam', DEFAULT_LAYER, true],
 ];
 const WASM_RUNS = [['kpcacam', DEFAULT_LAYER, false], ['fem', DEFAULT_LAYER, false], ['finercam', DEFAULT_LAYER, false], ['gradcam', DEFAULT_LAYER, true]];
-
-function reference(cases) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [REFERENCE_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out = [], err = [];
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.on('data', (d) => err.push(d));
-    child.on('error', (e) => reject(new Error(`${PYTHON} ${REFERENCE_SCRIPT}: ${e.message}`)));
-    child.on('close', (code) => {
-      const stderr = Buffer.concat(err).toString().trim();
-      if (code !== 0) {
-        reject(new Error(`reference_cams_extra.py exit ${code} (it needs torch and torchvision: tools/deps.sh): ` +
-          stderr.split('\n').slice(-5).join(' | ')));
-        return;
-      }
-      try {
-        resolve(JSON.parse(Buffer.concat(out).toString()).cases);
-      } catch (e) {
-        reject(new Error(`reference_cams_extra.py: stdout is not JSON (${e.message}); stderr: ${stderr.slice(-500)}`));
-      }
-    });
-    child.stdin.end(JSON.stringify({ model_dir: FIXTURES, cases }));
-  });
-}
-
-function worstDiff(a, b) {
-  let d = 0, at = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = Math.abs(a[i] - b[i]);
-    if (!(x <= d)) { d = x; at = i; }
-  }
-  return { d, at };
-}
 
 const PLANS = {
   native: () => ({ cli: path.resolve(process.env.GRADCAM_NATIVE_CLI ?? nativeCli), runs: NATIVE_RUNS }),
@@ -82,7 +49,7 @@ for (const [which, plan] of Object.entries(PLANS)) {
       assert.equal(res.status, 0, `${runs[i].join(' ')}: exit ${res.status}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       return JSON.parse(res.stdout);
     });
-    const answers = await reference(outs.map((out, i) => ({ model: 'resnet18', input: out.input, node: runs[i][1],
+    const answers = await pythonReference(REFERENCE_SCRIPT, outs.map((out, i) => ({ model: 'resnet18', input: out.input, node: runs[i][1],
       target: out.target.index, method: runs[i][0], aug_smooth: runs[i][2] })));
 
     const problems = [];

@@ -16,12 +16,12 @@
 // override the CLIs (a .js path runs under node).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 
-import { ONNX_FIXTURES as FIXTURES, PYTHON, nativeCli, onnxFixtures as fixtures, pool, requireBuilt, root, runCliAsync, wasmCli } from './support.mjs';
+import { maxAbs, nativeCli, ONNX_FIXTURES as FIXTURES, onnxFixtures as fixtures, pool, pythonReference,
+  requireBuilt, root, runCliAsync, wasmCli, worstDiff } from './support.mjs';
 
 const REFERENCE_SCRIPT = path.join(root, 'tools/onnx_reference.py');
 const IMAGE = path.join(root, 'assets/samples/cat.jpg');
@@ -55,49 +55,8 @@ async function runOrt(file, inputName, input, shape) {
   return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.data]));
 }
 
-// One tools/onnx_reference.py process for all cases (importing torch is the slow part).
-function reference(cases) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [REFERENCE_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out = [], err = [];
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.on('data', (d) => err.push(d));
-    child.on('error', (e) => reject(new Error(`${PYTHON} ${REFERENCE_SCRIPT}: ${e.message}`)));
-    child.on('close', (code) => {
-      const stderr = Buffer.concat(err).toString().trim();
-      if (code !== 0) {
-        reject(new Error(`onnx_reference.py exit ${code} (it needs torch and torchvision: tools/deps.sh): ` +
-          stderr.split('\n').slice(-5).join(' | ')));
-        return;
-      }
-      try {
-        resolve(JSON.parse(Buffer.concat(out).toString()).cases);
-      } catch (e) {
-        reject(new Error(`onnx_reference.py: stdout is not JSON (${e.message}); stderr: ${stderr.slice(-500)}`));
-      }
-    });
-    child.stdin.end(JSON.stringify({ model_dir: FIXTURES, cases }));
-  });
-}
-
 // ------------------------------------------------------------------------------------------
 // Helpers.
-
-function maxAbs(values) {
-  let m = 0;
-  for (const v of values) m = Math.max(m, Math.abs(v));
-  return m;
-}
-
-// Largest |a - b| and where; NaN sticks.
-function worstDiff(a, b) {
-  let d = 0, at = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = Math.abs(a[i] - b[i]);
-    if (!(x <= d)) { d = x; at = i; }
-  }
-  return { d, at };
-}
 
 function argmax(values) {
   let best = 0;
@@ -148,7 +107,7 @@ test('fixtures: onnxruntime-node and PyTorch agree on every model, at the output
         target, methods: METHODS, activations: true, entry, outputs, tensor: node.tensor, shape: node.shape });
     }
   }
-  const answers = await reference(cases.map(({ entry, outputs, tensor, shape, ...c }) => c));
+  const answers = await pythonReference(REFERENCE_SCRIPT, cases.map(({ entry, outputs, tensor, shape, ...c }) => c));
 
   let maps = 0, nonzero = 0;
   const worst = [];
@@ -286,7 +245,7 @@ for (const [which, plan] of Object.entries(PLANS)) {
     let maps = 0, nonzero = 0;
     const worst = new Map();
     if (cases.length > 0) {
-      const answers = await reference(cases);
+      const answers = await pythonReference(REFERENCE_SCRIPT, cases);
       checks.forEach(({ r, out }, i) => {
         const ref = answers[i];
         const label = `${r.name} ${r.node} ${r.method}`;

@@ -1,5 +1,5 @@
 // Shared by the Node tests: paths, generated images, a random model made by the engine's CLI.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,6 +95,51 @@ export function onnxFixtures() {
   }
   manifestCache = manifest;
   return manifest;
+}
+
+// A PyTorch reference script (tools/onnx_reference.py, reference_cams.py, ...) asked once for every
+// case: one process, since importing torch is the slow part. It reads {model_dir, cases} on stdin
+// and answers {cases: [...]} on stdout; a failure to run or to answer is an Error naming the script.
+export function pythonReference(script, cases) {
+  const name = path.basename(script);
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out = [], err = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    child.on('error', (e) => reject(new Error(`${PYTHON} ${script}: ${e.message}`)));
+    child.on('close', (code) => {
+      const stderr = Buffer.concat(err).toString().trim();
+      if (code !== 0) {
+        reject(new Error(`${name} exit ${code} (it needs ${PYTHON} with torch, torchvision and numpy: tools/deps.sh): ` +
+          stderr.split('\n').slice(-5).join(' | ')));
+        return;
+      }
+      try {
+        resolve(JSON.parse(Buffer.concat(out).toString()).cases);
+      } catch (e) {
+        reject(new Error(`${name}: stdout is not JSON (${e.message}); stderr: ${stderr.slice(-500)}`));
+      }
+    });
+    child.stdin.end(JSON.stringify({ model_dir: ONNX_FIXTURES, cases }));
+  });
+}
+
+// The largest magnitude in `values`.
+export function maxAbs(values) {
+  let m = 0;
+  for (const v of values) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+// Largest |a - b| and where; NaN sticks.
+export function worstDiff(a, b) {
+  let d = 0, at = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = Math.abs(a[i] - b[i]);
+    if (!(x <= d)) { d = x; at = i; }
+  }
+  return { d, at };
 }
 
 // A CLI run without blocking (a .js or .mjs CLI, the wasm build, runs under node): its exit status,
