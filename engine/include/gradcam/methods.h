@@ -299,6 +299,10 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
 // options.layer is ignored; the result is in layer order.
 Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* input, const ExplainOptions& options);
 
+// The target's score after the network's last forward pass: its logit or its probability. The
+// methods that compare scores of perturbed inputs (Score-, Ablation-CAM, occlusion) read it here.
+float target_score(const Network& net, int target, Score score);
+
 // d(score)/d(logits) for a target class.
 void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target,
                     Score score, float* out);

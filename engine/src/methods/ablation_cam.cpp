@@ -23,10 +23,6 @@ float ablation_value(const std::vector<float>& A) {
   return lo == 0.f ? 0.f : lo - 1e7f;
 }
 
-float target_score(const Network& net, const MethodContext& cx) {
-  return cx.options.score == Score::logit ? net.logits()[size_t(cx.target)] : net.probabilities()[size_t(cx.target)];
-}
-
 }  // namespace
 
 Map ablation_cam(MethodContext& cx) {
@@ -34,7 +30,7 @@ Map ablation_cam(MethodContext& cx) {
   const Shape& s = net.output_shape(cx.layer);
   const int hw = s.h * s.w, c = s.c;
   const std::vector<float> activations = net.output(cx.layer);
-  const float original = target_score(net, cx);
+  const float original = target_score(net, cx.target, cx.options.score);
   const float value = ablation_value(activations);
   std::vector<float> ablated = activations, weights(size_t(c), 0.f);
   // pytorch-grad-cam divides by the score as it is; a score of exactly 0 would make every weight
@@ -51,7 +47,7 @@ Map ablation_cam(MethodContext& cx) {
     // is: its weight is 0 without a pass.
     if (changed) {
       net.forward_after(cx.layer, ablated.data());
-      weights[size_t(k)] = (original - target_score(net, cx)) / divisor;
+      weights[size_t(k)] = (original - target_score(net, cx.target, cx.options.score)) / divisor;
     }
     for (int i = 0; i < hw; ++i) ablated[size_t(i) * c + k] = activations[size_t(i) * c + k];
   }

@@ -39,6 +39,10 @@ Result<Baseline> parse_baseline(const std::string& name) {
 
 const char* baseline_name(Baseline b) { return kBaselineNames[size_t(b) < kBaselineNames.size() ? size_t(b) : 0]; }
 
+float target_score(const Network& net, int target, Score score) {
+  return score == Score::logit ? net.logits()[size_t(target)] : net.probabilities()[size_t(target)];
+}
+
 void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target, Score score,
                     float* out) {
   const size_t n = logits.size();

@@ -12,10 +12,6 @@ namespace gradcam {
 
 namespace {
 
-float score_of(const Network& net, int target, Score score) {
-  return score == Score::logit ? net.logits()[size_t(target)] : net.probabilities()[size_t(target)];
-}
-
 int window_positions(int side, int window, int stride) { return (side - window + stride - 1) / stride + 1; }
 
 }  // namespace
@@ -28,7 +24,7 @@ Map occlusion(MethodContext& cx) {
   const int window = occlusion_window(opt, h, w), stride = occlusion_stride(opt, h, w);
   const size_t n = size_t(h) * w * c;
   const std::vector<float> b = baseline_input(arch, cx.input, opt.baseline.value_or(Baseline::zero), opt.seed);
-  const float original = score_of(net, cx.target, opt.score);  // the network has run on the input
+  const float original = target_score(net, cx.target, opt.score);  // the network has run on the input
   std::vector<float> x(cx.input, cx.input + n);
   std::vector<double> drop(size_t(h) * w, 0.0);
   std::vector<int> covered(size_t(h) * w, 0);
@@ -39,7 +35,7 @@ Map occlusion(MethodContext& cx) {
       for (int y = y0; y < y1; ++y)
         std::copy(b.begin() + (ptrdiff_t(y) * w + x0) * c, b.begin() + (ptrdiff_t(y) * w + x1) * c, x.begin() + (ptrdiff_t(y) * w + x0) * c);
       net.forward(x.data());
-      const double d = double(original) - double(score_of(net, cx.target, opt.score));
+      const double d = double(original) - double(target_score(net, cx.target, opt.score));
       for (int y = y0; y < y1; ++y) {
         std::copy(cx.input + (ptrdiff_t(y) * w + x0) * c, cx.input + (ptrdiff_t(y) * w + x1) * c, x.begin() + (ptrdiff_t(y) * w + x0) * c);
         for (int xx = x0; xx < x1; ++xx) {

@@ -38,8 +38,7 @@ Map score_cam(MethodContext& cx) {
     for (int i = 0; i < ih * iw; ++i)
       for (int ch = 0; ch < ic; ++ch) masked[size_t(i) * ic + ch] = cx.input[size_t(i) * ic + ch] * mask[size_t(i)];
     net.forward(masked.data());
-    scores[size_t(k)] = cx.options.score == Score::logit ? net.logits()[size_t(cx.target)]
-                                                         : net.probabilities()[size_t(cx.target)];
+    scores[size_t(k)] = target_score(net, cx.target, cx.options.score);
     if (constant) have_zero_score = true, zero_score = scores[size_t(k)];
   }
   float m = *std::max_element(scores.begin(), scores.end());
