@@ -47,6 +47,10 @@ Result<std::vector<size_t>> match_keras_tensors(const Architecture& arch, const 
 // The model: the architecture and the matched tensors' values (every one finite).
 Result<Model> model_from_keras(const Architecture& arch, const KerasFile& file, const std::string& source);
 
+// The model from what a reader found: the architecture (keras_architecture), then the tensors
+// matched and checked (model_from_keras). Every reader (HDF5, archive, manifest) ends here.
+Result<Model> load_keras_file(const KerasFile& file, const std::string& source, const Architecture* override_arch);
+
 // HDF5's 8-byte signature at the start of the file (Keras .h5 files carry no user block).
 bool is_hdf5(const uint8_t* bytes, size_t size);
 bool is_zip(const uint8_t* bytes, size_t size);
@@ -55,6 +59,7 @@ bool is_zip(const uint8_t* bytes, size_t size);
 // the HDF5 library; only in builds with HDF5 (the native one). Elsewhere it returns an error that
 // says how to convert the file.
 // `archive_config`: the config.json of a .keras archive, used when the file has no model_config.
+// It is read_keras_hdf5, then load_keras_file.
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
                               const Architecture* override_arch = nullptr, const std::string* archive_config = nullptr);
 
@@ -67,6 +72,9 @@ Result<ZipSlice> find_stored_zip_entry(const uint8_t* bytes, size_t size, const 
 Result<Model> load_keras_archive(const uint8_t* bytes, size_t size, const std::string& source,
                                  const Architecture* override_arch = nullptr);
 bool keras_hdf5_available();
+// The HDF5 library's part: the file's model_config (empty for a weights-only file), Keras version
+// and every weight tensor with its values, in the file's layer order. Errors name the tensor.
+Result<KerasFile> read_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source);
 
 // The JS API's hand-over (h5wasm reads the file in JS): a manifest JSON {"model_config": "...",
 // "keras_version": "...", "tensors": [{"layer", "weight", "shape": [..], "offset"}]} with offsets

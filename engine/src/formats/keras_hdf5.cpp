@@ -205,8 +205,7 @@ bool keras_name_less(const std::string& a, const std::string& b) {
 
 bool keras_hdf5_available() { return true; }
 
-Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
-                              const Architecture* override_arch, const std::string* archive_config) {
+Result<KerasFile> read_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source) {
   auto fail = [&](const std::string& m) { return make_error(source + ": " + m); };
   if (size == 0) return fail("empty file");
   if (size > ModelLimits::kMaxFileBytes) return fail("file is larger than the 512 MiB model limit");
@@ -239,7 +238,6 @@ Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::stri
     if (!model_weights->ok()) return fail("model_weights is not a group");
     weights = model_weights->get();
   }
-  if (kf.model_config.empty() && archive_config) kf.model_config = *archive_config;
   for (hid_t obj : {root.get(), weights})
     if (kf.keras_version.empty() && has_attribute(obj, "keras_version")) {
       auto v = read_strings(obj, "keras_version");
@@ -288,25 +286,28 @@ Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::stri
                 "layers/ group (Keras 3 .weights.h5)");
   }
 
-  auto arch = keras_architecture(kf, override_arch);
-  if (!arch) return fail(arch.error());
-  auto match = match_keras_tensors(*arch, kf.tensors, source);
-  if (!match) return make_error(match.error());
-  for (size_t i : *match) {
+  for (size_t i = 0; i < kf.tensors.size(); ++i)
     if (Status s = read_dataset(paths[i].first, paths[i].second, kf.tensors[i]); !s) return fail(s.error());
-  }
-  return model_from_keras(*arch, kf, source);
+  return kf;
 }
 
 #else  // no HDF5 library in this build (the wasm engine)
 
 bool keras_hdf5_available() { return false; }
 
-Result<Model> load_keras_hdf5(const uint8_t*, size_t, const std::string& source, const Architecture*, const std::string*) {
+Result<KerasFile> read_keras_hdf5(const uint8_t*, size_t, const std::string& source) {
   return make_error(source + ": a Keras HDF5 file; this build reads them through the JS API (loadEngine) or the "
                     "native CLI: convert it with `gradcam import-keras " + source + " --out model.safetensors`");
 }
 
 #endif
+
+Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
+                              const Architecture* override_arch, const std::string* archive_config) {
+  auto file = read_keras_hdf5(bytes, size, source);
+  if (!file) return make_error(file.error());
+  if (file->model_config.empty() && archive_config) file->model_config = *archive_config;
+  return load_keras_file(*file, source, override_arch);
+}
 
 }  // namespace gradcam

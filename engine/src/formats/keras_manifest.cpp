@@ -59,9 +59,7 @@ Result<Model> load_keras_manifest(const std::string& manifest, const float* data
     if (!parsed) return make_error("arch: " + parsed.error());
     override_arch = std::move(parsed.value());
   }
-  auto arch = keras_architecture(*file, arch_json.empty() ? nullptr : &override_arch);
-  if (!arch) return make_error(source + ": " + arch.error());
-  return model_from_keras(*arch, *file, source);
+  return load_keras_file(*file, source, arch_json.empty() ? nullptr : &override_arch);
 }
 
 }  // namespace gradcam

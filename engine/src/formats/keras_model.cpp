@@ -1,0 +1,13 @@
+// From what a Keras reader found (a KerasFile: the native HDF5 reader, the JS API's manifest) to
+// a model: every reader ends here, so each format maps layers and weights the same way.
+#include "gradcam/keras.h"
+
+namespace gradcam {
+
+Result<Model> load_keras_file(const KerasFile& file, const std::string& source, const Architecture* override_arch) {
+  auto arch = keras_architecture(file, override_arch);
+  if (!arch) return make_error(source + ": " + arch.error());
+  return model_from_keras(*arch, file, source);
+}
+
+}  // namespace gradcam
