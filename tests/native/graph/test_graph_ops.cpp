@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <tuple>
 
 #include "gradcam/graph.h"
 #include "gradcam/network.h"
@@ -161,6 +162,19 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
         } else if (t == "HardSwish") {
           const double s = v / 6 + 0.5;
           branch(s < 0 ? 0 : (s > 1 ? 2 : 1)), y[k] = v * std::min(std::max(s, 0.0), 1.0);
+        } else if (t == "Tanh") {
+          y[k] = std::tanh(v);
+        } else if (t == "Elu") {
+          branch(v > 0), y[k] = v > 0 ? v : a.alpha * (std::exp(v) - 1);
+        } else if (t == "Gelu") {
+          y[k] = a.approximate_tanh ? 0.5 * v * (1 + std::tanh(std::sqrt(2 / 3.141592653589793) * (v + 0.044715 * v * v * v)))
+                                    : 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+        } else if (t == "Swish") {
+          y[k] = v / (1 + std::exp(-v));
+        } else if (t == "KerasReLU") {
+          // Keras: min(x, max_value) where x > threshold, negative_slope (x - threshold) elsewhere.
+          branch(v > a.lo ? (v < a.hi ? 1 : 2) : 0);
+          y[k] = v > a.lo ? std::min(v, double(a.hi)) : a.alpha * (v - a.lo);
         } else {
           FAIL("the reference has no definition of ", t);
         }
@@ -472,6 +486,31 @@ const std::vector<OpCase>& op_cases() {
                    return activation_graph("HardSigmoid", a, 540);
                  }});
     c.push_back({"HardSwish", "", [] { return activation_graph("HardSwish", {}, 550); }});
+    c.push_back({"Tanh", "", [] { return activation_graph("Tanh", {}, 560); }});
+    c.push_back({"Elu", "alpha 1.3", [] {
+                   OpAttributes a;
+                   a.alpha = 1.3f;
+                   return activation_graph("Elu", a, 565);
+                 }});
+    c.push_back({"Gelu", "exact (erf)", [] { return activation_graph("Gelu", {}, 570); }});
+    c.push_back({"Gelu", "tanh approximation", [] {
+                   OpAttributes a;
+                   a.approximate_tanh = true;
+                   return activation_graph("Gelu", a, 575);
+                 }});
+    c.push_back({"Swish", "", [] { return activation_graph("Swish", {}, 580); }});
+    for (const auto& [variant, slope, threshold, max_value] :
+         std::vector<std::tuple<const char*, float, float, float>>{
+             {"plain ReLU", 0.f, 0.f, std::numeric_limits<float>::infinity()},
+             {"max_value 2 (ReLU6-like)", 0.f, 0.f, 2.f},
+             {"negative_slope 0.3, threshold 0.5, max_value 2", 0.3f, 0.5f, 2.f},
+             {"threshold 1 (a jump at 1)", 0.f, 1.f, std::numeric_limits<float>::infinity()}}) {
+      c.push_back({"KerasReLU", variant, [slope = slope, threshold = threshold, max_value = max_value] {
+                     OpAttributes a;
+                     a.alpha = slope, a.lo = threshold, a.hi = max_value;
+                     return activation_graph("KerasReLU", a, 590);
+                   }});
+    }
     c.push_back({"BatchNormalization", "folded scale and shift", [] {
                    GraphBuilder b(5, 6, 3);
                    const int x = conv1x1(b, 0, 4, 600);
@@ -669,4 +708,97 @@ TEST_CASE("a ReLU fused into Conv or Gemm passes gradients as a Relu node after 
       REQUIRE(largest > 0);
       for (size_t k = 0; k < a.input_grad().size(); ++k) CHECK(std::abs(a.input_grad()[k] - b.input_grad()[k]) <= 1e-5 * largest);
     }
+}
+
+namespace {
+
+// The outputs of one element-wise op on the values `x` (a 1x1xN input), read off the network.
+std::vector<float> apply_op(const std::string& type, OpAttributes a, const std::vector<float>& x) {
+  GraphBuilder b(1, 1, int(x.size()));
+  const int y = b.add(type, {0}, a);
+  Network net(b.model(dense(b, "Gemm", b.add("Flatten", {y}, flatten_attrs(false)), 2, 1600)));
+  net.forward(x.data());
+  return net.output(0);
+}
+
+void check_values(const std::vector<float>& got, const std::vector<float>& expected, float tolerance) {
+  REQUIRE(got.size() == expected.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    CAPTURE(k);
+    CHECK(std::abs(got[k] - expected[k]) <= tolerance);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("KerasReLU and Gelu give the values Keras documents for them") {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> x = {-10.f, -5.f, 0.f, 5.f, 10.f};
+  auto relu = [&](float slope, float threshold, float max_value) {
+    OpAttributes a;
+    a.alpha = slope, a.lo = threshold, a.hi = max_value;
+    return apply_op("KerasReLU", a, x);
+  };
+  // keras/src/activations/activations.py, relu's docstring.
+  check_values(relu(0.f, 0.f, inf), {0.f, 0.f, 0.f, 5.f, 10.f}, 0.f);
+  check_values(relu(0.5f, 0.f, inf), {-5.f, -2.5f, 0.f, 5.f, 10.f}, 0.f);
+  check_values(relu(0.f, 0.f, 5.f), {0.f, 0.f, 0.f, 5.f, 5.f}, 0.f);
+  check_values(relu(0.f, 5.f, inf), {0.f, 0.f, 0.f, 0.f, 10.f}, 0.f);  // x == threshold gives 0
+  // The ReLU layer's docstring: max_value 10, negative_slope 0.5.
+  check_values(relu(0.5f, 0.f, 10.f), {-5.f, -2.5f, 0.f, 5.f, 10.f}, 0.f);
+  check_values(relu(0.5f, 2.f, 8.f), {-6.f, -3.5f, -1.f, 5.f, 8.f}, 0.f);
+
+  // tf_keras/activations.py, gelu's docstring (float32 values).
+  const std::vector<float> g = {-3.f, -1.f, 0.f, 1.f, 3.f};
+  OpAttributes exact, approximate;
+  approximate.approximate_tanh = true;
+  check_values(apply_op("Gelu", exact, g), {-0.00404951f, -0.15865529f, 0.f, 0.8413447f, 2.9959507f}, 2e-6f);
+  check_values(apply_op("Gelu", approximate, g), {-0.00363752f, -0.15880796f, 0.f, 0.841192f, 2.9963627f}, 2e-6f);
+}
+
+TEST_CASE("KerasReLU takes the ReLU rules of guided backprop and the deconvnet only without slope or threshold") {
+  const float inf = std::numeric_limits<float>::infinity();
+  struct Case {
+    const char* what;
+    float slope, threshold, max_value;
+    bool guided, deconvnet;
+  };
+  for (const Case& k : {Case{"plain ReLU", 0.f, 0.f, inf, true, true}, Case{"ReLU6 (as Clip)", 0.f, 0.f, 6.f, true, false},
+                        Case{"leaky", 0.3f, 0.f, inf, false, false}, Case{"thresholded", 0.f, 0.5f, inf, false, false}}) {
+    CAPTURE(k.what);
+    OpAttributes a;
+    a.alpha = k.slope, a.lo = k.threshold, a.hi = k.max_value;
+    const Model model = activation_graph("KerasReLU", a, 1700);
+    Network net(model);
+    const auto input = random_vector(size_t(model.graph->values[0].shape.size()), 1701, -2.f, 2.f);
+    const auto direction = random_vector(size_t(net.num_classes()), 1702, -1.f, 1.f);
+    net.forward(input.data());
+    net.backward(direction.data(), -1);
+    const std::vector<float> standard = net.output_grad(0), incoming = net.output_grad(1);
+    net.backward(direction.data(), -1, ReluBackward::guided);
+    const std::vector<float> guided = net.output_grad(0);
+    net.backward(direction.data(), -1, ReluBackward::deconvnet);
+    const std::vector<float>& deconvnet = net.output_grad(0);
+    int guided_differs = 0, deconvnet_differs = 0;
+    for (size_t i = 0; i < incoming.size(); ++i) {
+      CHECK(guided[i] == (k.guided && incoming[i] < 0.f ? 0.f : standard[i]));
+      CHECK(deconvnet[i] == (k.deconvnet ? std::max(incoming[i], 0.f) : standard[i]));
+      guided_differs += guided[i] != standard[i];
+      deconvnet_differs += deconvnet[i] != standard[i];
+    }
+    // The rule was exercised where it applies.
+    CHECK((guided_differs > 0) == k.guided);
+    CHECK((deconvnet_differs > 0) == k.deconvnet);
+  }
+}
+
+TEST_CASE("Tanh, Elu, Gelu and Swish pass gradients unchanged under guided backprop") {
+  OpAttributes elu, gelu;
+  elu.alpha = 1.f;
+  gelu.approximate_tanh = true;
+  for (const auto& case_ : std::vector<std::pair<std::string, OpAttributes>>{{"Tanh", {}}, {"Elu", elu}, {"Gelu", gelu}, {"Swish", {}}}) {
+    CAPTURE(case_.first);
+    const auto [standard, guided] = standard_and_guided(activation_graph(case_.first, case_.second, 1800), 1801);
+    CHECK(guided == standard);
+  }
 }
