@@ -101,6 +101,28 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
               y[at(os, oy, ox, c)] = sum / (a.count_include_pad ? padded : inside);
             }
           }
+    } else if (t == "GlobalMaxPool") {
+      for (int c = 0; c < is.c; ++c) {
+        int argmax = 0;
+        for (int i = 1; i < is.h * is.w; ++i)
+          if (x[size_t(i) * is.c + c] > x[size_t(argmax) * is.c + c]) argmax = i;
+        branch(argmax);
+        y[size_t(c)] = x[size_t(argmax) * is.c + c];
+      }
+    } else if (t == "SoftmaxChannels") {
+      for (int i = 0; i < is.h * is.w; ++i) {
+        double sum = 0;
+        for (int c = 0; c < is.c; ++c) sum += std::exp(x[size_t(i) * is.c + c]);
+        for (int c = 0; c < is.c; ++c) y[size_t(i) * is.c + c] = std::exp(x[size_t(i) * is.c + c]) / sum;
+      }
+    } else if (t == "KerasReshape") {
+      y = x;  // channels-last in and out: the same order
+    } else if (t == "PRelu") {
+      const std::vector<float>& slope = n.weights[0];
+      for (size_t k = 0; k < y.size(); ++k) {
+        const double s = slope.size() == 1 ? slope[0] : (slope.size() == size_t(is.c) ? slope[k % size_t(is.c)] : slope[k]);
+        branch(x[k] > 0), y[k] = x[k] > 0 ? x[k] : s * x[k];
+      }
     } else if (t == "GlobalAveragePool" || t == "ReduceMean") {
       for (int i = 0; i < is.h * is.w; ++i)
         for (int c = 0; c < is.c; ++c) y[size_t(c)] += x[size_t(i) * is.c + c] / (is.h * is.w);
@@ -455,6 +477,18 @@ const std::vector<OpCase>& op_cases() {
                    GraphBuilder b(5, 6, 3);
                    return with_head(b, b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 400)}), 401);
                  }});
+    c.push_back({"GlobalAveragePool", "keep_dims false (2-D, Keras)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 405)}, keepdims_0()), 406);
+                 }});
+    c.push_back({"GlobalMaxPool", "then flatten", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("GlobalMaxPool", {conv1x1(b, 0, 4, 430)}), 431);
+                 }});
+    c.push_back({"GlobalMaxPool", "keep_dims false (2-D, Keras)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("GlobalMaxPool", {conv1x1(b, 0, 4, 440)}, keepdims_0()), 441);
+                 }});
     c.push_back({"ReduceMean", "keepdims=1", [] {
                    GraphBuilder b(5, 6, 3);
                    return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 410)}), 411);
@@ -511,6 +545,31 @@ const std::vector<OpCase>& op_cases() {
                      return activation_graph("KerasReLU", a, 590);
                    }});
     }
+    c.push_back({"PRelu", "one slope per channel (Keras shared_axes=[1,2])", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int x = conv1x1(b, 0, 4, 1900, 2.f);
+                   return with_head(b, b.add("PRelu", {x}, {}, {random_vector(4, 1901, -0.5f, 1.5f)}), 1902);
+                 }});
+    c.push_back({"PRelu", "one slope per element (Keras default)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int x = conv1x1(b, 0, 4, 1910, 2.f);
+                   return with_head(b, b.add("PRelu", {x}, {}, {random_vector(5 * 6 * 4, 1911, -0.5f, 1.5f)}), 1912);
+                 }});
+    c.push_back({"PRelu", "one slope, 2-D input", [] {
+                   GraphBuilder b(4, 4, 3);
+                   const int x = dense(b, "Gemm", b.add("Flatten", {0}, flatten_attrs(true)), 10, 1920);
+                   return with_head(b, b.add("PRelu", {x}, {}, {{0.25f}}), 1922);
+                 }});
+    c.push_back({"SoftmaxChannels", "per position of a 4-D map, then a conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int p = b.add("SoftmaxChannels", {conv1x1(b, 0, 4, 1950, 2.f)});
+                   return with_head(b, conv1x1(b, p, 3, 1951, 4.f), 1952);
+                 }});
+    c.push_back({"SoftmaxChannels", "over a 2-D value, then a Gemm", [] {
+                   GraphBuilder b(4, 4, 3);
+                   const int x = dense(b, "Gemm", b.add("Flatten", {0}, flatten_attrs(true)), 7, 1960);
+                   return b.model(dense(b, "Gemm", b.add("SoftmaxChannels", {x}), 4, 1961));
+                 }});
     c.push_back({"BatchNormalization", "folded scale and shift", [] {
                    GraphBuilder b(5, 6, 3);
                    const int x = conv1x1(b, 0, 4, 600);
@@ -553,6 +612,27 @@ const std::vector<OpCase>& op_cases() {
                    OpAttributes a = flatten_attrs(true);
                    a.out_channels = 120;
                    return with_head(b, b.add("Reshape", {conv1x1(b, 0, 4, 930)}, a), 931);
+                 }});
+    c.push_back({"KerasReshape", "Flatten: [5,6,4] to (-1,)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a;
+                   a.reshape_c = -1;
+                   return b.model(dense(b, "Gemm", b.add("KerasReshape", {conv1x1(b, 0, 4, 940)}, a), 4, 941));
+                 }});
+    c.push_back({"KerasReshape", "a squeeze-and-excitation gate: [4] to (1,1,4), times the map", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int m = conv1x1(b, 0, 4, 950);
+                   OpAttributes a;
+                   a.reshape_h = 1, a.reshape_w = 1, a.reshape_c = 4;
+                   const int gate = b.add("KerasReshape", {b.add("GlobalAveragePool", {m}, keepdims_0())}, a);
+                   return with_head(b, b.add("Mul", {m, conv1x1(b, gate, 4, 951)}), 952);
+                 }});
+    c.push_back({"KerasReshape", "[5,6,4] to (3,-1,4), then a 3x3 conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a;
+                   a.reshape_h = 3, a.reshape_w = -1, a.reshape_c = 4;
+                   const int r = b.add("KerasReshape", {conv1x1(b, 0, 4, 960)}, a);
+                   return with_head(b, conv(b, r, 3, window(3, 1, 1, 1, 1, 1), 961), 962);
                  }});
     c.push_back({"Pad", "asymmetric, constant 0.5, then a conv", [] {
                    GraphBuilder b(5, 6, 3);
@@ -801,4 +881,34 @@ TEST_CASE("Tanh, Elu, Gelu and Swish pass gradients unchanged under guided backp
     const auto [standard, guided] = standard_and_guided(activation_graph(case_.first, case_.second, 1800), 1801);
     CHECK(guided == standard);
   }
+}
+
+TEST_CASE("KerasReshape and PRelu refuse shapes that do not fit, naming the node") {
+  auto error = [](const std::string& type, OpAttributes a, std::vector<std::vector<float>> weights = {}) {
+    GraphBuilder b(5, 6, 4);
+    try {
+      b.add(type, {0}, a, std::move(weights));
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  OpAttributes a;
+  a.reshape_h = 4, a.reshape_w = 5, a.reshape_c = 7;
+  CHECK(error("KerasReshape", a) == "node 'KerasReshape_0' (KerasReshape): cannot reshape 120 values to (4, 5, 7)");
+  a.reshape_h = 0, a.reshape_c = 119;
+  CHECK(error("KerasReshape", a) == "node 'KerasReshape_0' (KerasReshape): cannot reshape 120 values to (119,)");
+  a.reshape_h = -1, a.reshape_w = -1, a.reshape_c = 4;
+  CHECK(error("KerasReshape", a) ==
+        "node 'KerasReshape_0' (KerasReshape): the target shape (-1, -1, 4) needs positive dimensions (one may be -1)");
+  a.reshape_h = 7, a.reshape_w = -1, a.reshape_c = 4;
+  CHECK(error("KerasReshape", a) == "node 'KerasReshape_0' (KerasReshape): cannot reshape 120 values to (7, -1, 4)");
+  a.reshape_h = 2, a.reshape_w = -1, a.reshape_c = 4;
+  CHECK(error("KerasReshape", a) == "(no error)");
+  CHECK(error("PRelu", {}, {std::vector<float>(6, 0.1f)}) ==
+        "node 'PRelu_0' (PRelu): the slope has 6 values; the input has 4 channels and 120 values");
+  OpAttributes onnx_vector;
+  onnx_vector.constant_rank = 1;
+  CHECK(error("PRelu", onnx_vector, {std::vector<float>(4, 0.1f)}) ==
+        "node 'PRelu_0' (PRelu): a [C] slope broadcasts over the width of a 4-D input: not supported");
 }

@@ -127,6 +127,55 @@ Status import_gelu(const OnnxImport& in, Node& n) {
   return {};
 }
 
+// PRelu: x where x > 0, slope * x elsewhere, the slope a constant in weights[0]: one value, one per
+// channel, or (Keras's PReLU without shared_axes) one per element in the value's own h x w x c order.
+// A learned slope can be anything (even above 1 or negative), so guided backprop does not treat it
+// as a ReLU: its gradient is the plain one.
+Status import_prelu(const OnnxImport& in, Node& n) {
+  const onnx::Tensor* k = in.constant(1);
+  if (!k || k->floats.empty()) return make_error(where(in.node) + "the slope must be a constant float tensor");
+  int non_unit = 0;
+  for (int64_t d : k->dims) non_unit += d != 1;
+  const size_t nd = k->dims.size();
+  // One value, or one per channel: [C,1,1], [1,C,1,1] for a 4-D input; [C], [1,C] for a 2-D one.
+  if (non_unit > 1 || (non_unit == 1 && nd >= 3 && (k->dims[nd - 1] != 1 || k->dims[nd - 2] != 1)))
+    return make_error(where(in.node) + "the slope must be a scalar or hold one value per channel");
+  n.weights = {k->floats};
+  n.attrs.constant_rank = int(std::max<size_t>(nd, 1));
+  return {};
+}
+
+Status infer_prelu(const Graph& g, Node& n, Value& out) {
+  const Value& x = input_value(g, n);
+  if (n.weights.size() != 1) return make_error(where(n) + "needs its slope as one constant");
+  const size_t m = n.weights[0].size(), channels = size_t(x.shape.c), total = size_t(x.shape.size());
+  if (m != 1 && m != channels && m != total)
+    return make_error(where(n) + "the slope has " + std::to_string(m) + " values; the input has " + std::to_string(channels) +
+                      " channels and " + std::to_string(total) + " values");
+  // An ONNX [C] or [1,C] slope would broadcast over the width of a 4-D input, not its channels.
+  if (m != 1 && (n.attrs.constant_rank == 1 || n.attrs.constant_rank == 2) && x.rank == 4 && x.shape.h * x.shape.w > 1)
+    return make_error(where(n) + "a [C] slope broadcasts over the width of a 4-D input: not supported");
+  return same_shape(g, n, out);
+}
+
+// Slope of element k: one shared, one per channel, or its own.
+inline float slope_at(const std::vector<float>& s, size_t k, size_t channels) {
+  return s.size() == 1 ? s[0] : (s.size() == channels ? s[k % channels] : s[k]);
+}
+
+void forward_prelu(const Node& n, NodePlan&, const ForwardArgs& a) {
+  const size_t m = count(a.graph, n), c = size_t(a.graph.value(n.output).shape.c);
+  for (size_t k = 0; k < m; ++k) {
+    const float x = a.in[0][k];
+    a.out[k] = x > 0.f ? x : slope_at(n.weights[0], k, c) * x;
+  }
+}
+
+void backward_prelu(const Node& n, NodePlan&, const BackwardArgs& a) {
+  const size_t m = count(a.graph, n), c = size_t(a.graph.value(n.output).shape.c);
+  for (size_t k = 0; k < m; ++k) a.gin[0][k] = a.in[0][k] > 0.f ? a.gout[k] : slope_at(n.weights[0], k, c) * a.gout[k];
+}
+
 Status import_leaky(const OnnxImport& in, Node& n) {
   n.attrs.alpha = attr_float(in.node, "alpha", 0.01f);
   return {};
@@ -201,6 +250,7 @@ const OpDescriptor hard_swish_op = {"HardSwish", import_plain, same_shape, plan_
 const OpDescriptor tanh_op = {"Tanh", import_plain, same_shape, plan_nothing, Tanh::forward, Tanh::backward};
 const OpDescriptor elu_op = {"Elu", import_elu, same_shape, plan_nothing, Elu::forward, Elu::backward};
 const OpDescriptor gelu_op = {"Gelu", import_gelu, same_shape, plan_nothing, Gelu::forward, Gelu::backward};
+const OpDescriptor prelu_op = {"PRelu", import_prelu, infer_prelu, plan_nothing, forward_prelu, backward_prelu};
 // Not ONNX ops (no import): Keras's swish/silu and its ReLU layer.
 const OpDescriptor swish_op = {"Swish", nullptr, same_shape, plan_nothing, Swish::forward, Swish::backward};
 const OpDescriptor keras_relu_op = {"KerasReLU", nullptr, same_shape, plan_nothing, KerasRelu::forward, KerasRelu::backward};
