@@ -128,7 +128,7 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
         for (int c = 0; c < is.c; ++c) y[size_t(c)] += x[size_t(i) * is.c + c] / (is.h * is.w);
     } else if (t == "BatchNormalization") {
       for (size_t k = 0; k < y.size(); ++k) y[k] = x[k] * n.weights[0][k % size_t(os.c)] + n.weights[1][k % size_t(os.c)];
-    } else if (t == "Add" || t == "Mul") {
+    } else if (t == "Add" || t == "Mul" || t == "Sub") {
       // ONNX broadcasting of the forms supported: the same shape, [1,C,1,1] or a scalar.
       auto operand = [&](const std::vector<double>& v, size_t k) {
         return v.size() == y.size() ? v[k] : (v.size() == 1 ? v[0] : v[k % size_t(os.c)]);
@@ -136,9 +136,26 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
       const std::vector<double> constant(n.weights.empty() ? std::vector<double>{}
                                                            : std::vector<double>(n.weights[0].begin(), n.weights[0].end()));
       const std::vector<double>& other = n.inputs.size() > 1 ? r.values[size_t(n.inputs[1])] : constant;
+      const bool swap = n.inputs.size() == 1 && a.constant_first;  // c - x
       for (size_t k = 0; k < y.size(); ++k) {
-        const double u = operand(x, k), v = operand(other, k);
-        y[k] = t == "Add" ? u + v : u * v;
+        double u = operand(x, k), v = operand(other, k);
+        if (swap) std::swap(u, v);
+        y[k] = t == "Add" ? u + v : (t == "Sub" ? u - v : u * v);
+      }
+    } else if (t == "Max" || t == "Mean" || t == "Sum") {
+      auto operand = [&](const std::vector<double>& v, size_t k) {
+        return v.size() == y.size() ? v[k] : (v.size() == 1 ? v[0] : v[k % size_t(os.c)]);
+      };
+      for (size_t k = 0; k < y.size(); ++k) {
+        double acc = operand(r.values[size_t(n.inputs[0])], k);
+        int first_max = 0;
+        for (size_t i = 1; i < n.inputs.size(); ++i) {
+          const double u = operand(r.values[size_t(n.inputs[i])], k);
+          if (t == "Max" && u > acc) first_max = int(i);
+          acc = t == "Max" ? std::max(acc, u) : acc + u;
+        }
+        if (t == "Max") branch(first_max);
+        y[k] = t == "Mean" ? acc / double(n.inputs.size()) : acc;
       }
     } else if (t == "Concat") {
       int offset = 0;
@@ -370,6 +387,15 @@ Model binary_graph(const std::string& type, const std::string& form, uint64_t se
   } else if (form == "constant [C,1,1]") {
     auto [a, w] = constant(4, 3);
     out = b.add(type, {m}, a, w);
+  } else if (form == "constant [C,1,1] first") {
+    auto [a, w] = constant(4, 3);
+    a.constant_first = true;
+    out = b.add(type, {m}, a, w);
+  } else if (form == "2-D [C] gate second (Keras)" || form == "2-D [C] gate first (Keras)") {
+    OpAttributes a;
+    a.broadcast_channels_last = true;
+    const int g = dense(b, "Gemm", b.add("GlobalAveragePool", {conv1x1(b, 0, 4, seed + 10)}, keepdims_0()), 4, seed + 12);
+    out = form == "2-D [C] gate second (Keras)" ? b.add(type, {m, g}, a) : b.add(type, {g, m}, a);
   } else if (form == "2-D same shape") {
     const int x = b.add("Flatten", {m}, flatten_attrs(true));
     out = b.add(type, {dense(b, "Gemm", x, 6, seed + 30), dense(b, "Gemm", x, 6, seed + 32)});
@@ -576,12 +602,38 @@ const std::vector<OpCase>& op_cases() {
                    return with_head(b, b.add("BatchNormalization", {x}, {}, {random_vector(4, 601, 0.5f, 1.5f), random_vector(4, 602, -1.f, 1.f)}), 603);
                  }});
     uint64_t seed = 700;
-    for (const char* type : {"Add", "Mul"})
+    for (const char* type : {"Add", "Mul", "Sub"})
       for (const char* form : {"same shape", "[1,C,1,1] second", "[1,C,1,1] first", "scalar second", "scalar first",
-                               "x with itself", "constant scalar", "constant [C,1,1]", "2-D same shape", "2-D constant [C]"}) {
+                               "x with itself", "constant scalar", "constant [C,1,1]", "constant [C,1,1] first",
+                               "2-D same shape", "2-D constant [C]", "2-D [C] gate second (Keras)",
+                               "2-D [C] gate first (Keras)"}) {
         c.push_back({type, form, [type, form, seed] { return binary_graph(type, form, seed); }});
         seed += 50;
       }
+    for (const char* type : {"Max", "Mean", "Sum"}) {
+      c.push_back({type, "three of one shape", [type, seed] {
+                     GraphBuilder b(5, 6, 3);
+                     const int x = b.add(type, {conv1x1(b, 0, 4, seed), conv1x1(b, 0, 4, seed + 2), conv1x1(b, 0, 4, seed + 4)});
+                     return with_head(b, x, seed + 6);
+                   }});
+      c.push_back({type, "a map, a [1,1,C] gate, a 2-D [C] (Keras) and a scalar, either order", [type, seed] {
+                     GraphBuilder b(5, 6, 3);
+                     const int m = conv1x1(b, 0, 4, seed + 10);
+                     const int pooled = b.add("GlobalAveragePool", {conv1x1(b, 0, 4, seed + 12)});
+                     const int gate = conv1x1(b, pooled, 4, seed + 14, 3.f);
+                     const int flat = dense(b, "Gemm", b.add("Flatten", {pooled}, flatten_attrs(false)), 4, seed + 16);
+                     const int scalar = conv1x1(b, pooled, 1, seed + 18);
+                     OpAttributes a;
+                     a.broadcast_channels_last = true;
+                     return with_head(b, b.add(type, {gate, m, flat, scalar, m}, a), seed + 20);
+                   }});
+      c.push_back({type, "2-D, two inputs", [type, seed] {
+                     GraphBuilder b(4, 4, 3);
+                     const int f = b.add("Flatten", {0}, flatten_attrs(true));
+                     return with_head(b, b.add(type, {dense(b, "Gemm", f, 6, seed + 30), dense(b, "Gemm", f, 6, seed + 32)}), seed + 34);
+                   }});
+      seed += 50;
+    }
     c.push_back({"Concat", "three 4-D inputs (the image among them)", [] {
                    GraphBuilder b(5, 6, 3);
                    const int x = b.add("Concat", {conv1x1(b, 0, 5, 800), 0, conv(b, 0, 2, window(3, 1, 1, 1, 1, 1), 801)});
@@ -911,4 +963,25 @@ TEST_CASE("KerasReshape and PRelu refuse shapes that do not fit, naming the node
   onnx_vector.constant_rank = 1;
   CHECK(error("PRelu", onnx_vector, {std::vector<float>(4, 0.1f)}) ==
         "node 'PRelu_0' (PRelu): a [C] slope broadcasts over the width of a 4-D input: not supported");
+}
+
+TEST_CASE("a 2-D [C] operand broadcasts over a 4-D one's channels only as Keras's merge layers ask (ONNX aligns it with [H,W])") {
+  for (const char* type : {"Add", "Sub", "Mul", "Max", "Mean", "Sum"}) {
+    CAPTURE(type);
+    GraphBuilder b(5, 6, 3);
+    const int m = conv1x1(b, 0, 4, 2000);
+    const int flat = dense(b, "Gemm", b.add("Flatten", {m}, flatten_attrs(false)), 4, 2001);
+    std::string error;
+    try {
+      b.add(type, {m, flat});
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+    CHECK(error.find("cannot broadcast") != std::string::npos);
+    OpAttributes keras;
+    keras.broadcast_channels_last = true;
+    const int out = b.add(type, {m, flat}, keras);
+    CHECK(b.value(out).shape == b.value(m).shape);
+    CHECK(b.value(out).rank == 4);
+  }
 }
