@@ -304,6 +304,13 @@ int conv(GraphBuilder& b, int x, int oc, OpAttributes a, uint64_t seed, float sc
   const float w = scale * std::sqrt(3.f / float(taps));
   return b.add("Conv", {x}, a, {random_vector(taps * size_t(oc), seed, -w, w), random_vector(size_t(oc), seed + 1, -0.5f, 0.5f)});
 }
+// A Conv as a Keras layer without bias (use_bias=False) gives it: the kernel alone.
+int conv_without_bias(GraphBuilder& b, int x, int oc, OpAttributes a, uint64_t seed) {
+  a.out_channels = oc;
+  const size_t taps = size_t(a.kh) * a.kw * size_t(b.value(x).shape.c / a.groups);
+  const float w = std::sqrt(3.f / float(taps));
+  return b.add("Conv", {x}, a, {random_vector(taps * size_t(oc), seed, -w, w)});
+}
 int conv1x1(GraphBuilder& b, int x, int oc, uint64_t seed, float scale = 1.f) { return conv(b, x, oc, window(1, 1, 0, 0, 0, 0), seed, scale); }
 
 // Gemm/MatMul: W [in][out], bias [out] (MatMul's import leaves a zero bias).
@@ -478,6 +485,39 @@ const std::vector<OpCase>& op_cases() {
                    OpAttributes a = window(3, 2, 2, 1, 2, 2);
                    a.dh = a.dw = 2, a.groups = 3;
                    return with_head(b, conv(b, 0, 3, a, 195), 196);
+                 }});
+    // The forms Keras layers need: use_bias=False (the kernel alone), dilation with 'same' padding
+    // (SAME_UPPER), Conv2D(groups=g), DepthwiseConv2D with a depth multiplier.
+    c.push_back({"Conv", "Keras: no bias, 3x3 dilation 2 stride 1 SAME_UPPER", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 0, 0, 0, 0);
+                   a.dh = a.dw = 2, a.auto_pad = "SAME_UPPER";
+                   return with_head(b, conv_without_bias(b, 0, 4, a, 197), 198);
+                 }});
+    c.push_back({"Conv", "Keras: Conv2D(groups=3) 6 to 9 channels, no bias, stride 2 SAME_UPPER", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 2, 0, 0, 0, 0);
+                   a.groups = 3, a.auto_pad = "SAME_UPPER";
+                   return with_head(b, conv_without_bias(b, conv1x1(b, 0, 6, 199), 9, a, 200), 201);
+                 }});
+    c.push_back({"Conv", "Keras: DepthwiseConv2D depth_multiplier 3, no bias, SAME_UPPER", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 0, 0, 0, 0);
+                   a.groups = 3, a.auto_pad = "SAME_UPPER";
+                   return with_head(b, conv_without_bias(b, 0, 9, a, 203), 204);
+                 }});
+    c.push_back({"Conv", "Keras: DepthwiseConv2D depth_multiplier 2, 3x3 dilation 2 SAME_UPPER, fused ReLU", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 0, 0, 0, 0);
+                   a.groups = 4, a.dh = a.dw = 2, a.auto_pad = "SAME_UPPER", a.relu = true;
+                   return with_head(b, conv(b, conv1x1(b, 0, 4, 205), 8, a, 206), 207);
+                 }});
+    c.push_back({"Gemm", "Keras: Dense(use_bias=False), the weight alone", [] {
+                   GraphBuilder b(4, 5, 3);
+                   OpAttributes a;
+                   a.out_channels = 4;
+                   const int f = b.add("Flatten", {0}, flatten_attrs(false));
+                   return b.model(b.add("Gemm", {f}, a, {random_vector(60 * 4, 208, -0.3f, 0.3f)}));
                  }});
     for (const char* type : {"Gemm", "MatMul"}) {
       c.push_back({type, "two layers, the first with a fused ReLU", [type] {
@@ -984,4 +1024,57 @@ TEST_CASE("a 2-D [C] operand broadcasts over a 4-D one's channels only as Keras'
     CHECK(b.value(out).shape == b.value(m).shape);
     CHECK(b.value(out).rank == 4);
   }
+}
+
+TEST_CASE("a Keras DepthwiseConv2D kernel [kh,kw,ic,m] is the Conv's own layout: output channel c*m + k reads input channel c") {
+  // tf.nn.depthwise_conv2d (which Keras's DepthwiseConv2D calls): output[i, j, c*m + k] =
+  // sum over (di, dj) of filter[di, dj, c, k] * input[i + di, j + dj, c] (valid padding, stride 1).
+  const int h = 5, w = 4, ic = 3, m = 2, kh = 3, kw = 2;
+  const std::vector<float> kernel = random_vector(size_t(kh) * kw * ic * m, 2100, -1.f, 1.f);  // [kh][kw][ic][m]
+  const std::vector<float> input = random_vector(size_t(h) * w * ic, 2101, -1.f, 1.f);
+  GraphBuilder b(h, w, ic);
+  OpAttributes a;
+  a.kh = kh, a.kw = kw, a.groups = ic, a.out_channels = ic * m;
+  const int y = b.add("Conv", {0}, a, {kernel});  // Keras's bytes, as they are; no bias
+  Network net(b.model(dense(b, "Gemm", b.add("Flatten", {y}, flatten_attrs(false)), 2, 2102)));
+  net.forward(input.data());
+  const std::vector<float>& out = net.output(0);
+  const int oh = h - kh + 1, ow = w - kw + 1;
+  REQUIRE(out.size() == size_t(oh) * ow * ic * m);
+  for (int i = 0; i < oh; ++i)
+    for (int j = 0; j < ow; ++j)
+      for (int c = 0; c < ic; ++c)
+        for (int k = 0; k < m; ++k) {
+          double expected = 0;
+          for (int di = 0; di < kh; ++di)
+            for (int dj = 0; dj < kw; ++dj)
+              expected += double(kernel[((size_t(di) * kw + dj) * ic + c) * m + k]) * input[(size_t(i + di) * w + j + dj) * ic + c];
+          CHECK(std::abs(out[(size_t(i) * ow + j) * ic * m + size_t(c * m + k)] - expected) <= 1e-5);
+        }
+}
+
+TEST_CASE("Conv and Gemm nodes with a kernel that does not fit say so") {
+  auto error = [](const std::string& type, int rank, OpAttributes a, std::vector<std::vector<float>> weights) {
+    GraphBuilder b(5, 6, 4);
+    const int x = rank == 4 ? 0 : b.add("Flatten", {0}, flatten_attrs(false));
+    try {
+      b.add(type, {x}, a, std::move(weights));
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  OpAttributes a = window(3, 1, 0, 0, 0, 0);
+  a.out_channels = 5;
+  CHECK(error("Conv", 4, a, {std::vector<float>(3 * 3 * 4 * 5 + 1)}) ==
+        "node 'Conv_0' (Conv): the kernel has 181 values, not a multiple of 3x3x5");
+  CHECK(error("Conv", 4, a, {std::vector<float>(3 * 3 * 4 * 5), std::vector<float>(4)}) ==
+        "node 'Conv_0' (Conv): the bias has 4 values, not one per output channel (5)");
+  a.groups = 2;
+  CHECK(error("Conv", 4, a, {std::vector<float>(3 * 3 * 2 * 5)}) ==
+        "node 'Conv_0' (Conv): needs a kernel (and a bias) and groups dividing its 5 output channels");
+  OpAttributes d;
+  d.out_channels = 3;
+  CHECK(error("Gemm", 2, d, {std::vector<float>(120 * 3), std::vector<float>(2)}) == "node 'Gemm_1' (Gemm): the bias has 2 values for 3 units");
+  CHECK(error("Gemm", 2, d, {std::vector<float>(120 * 3)}) == "(no error)");
 }
