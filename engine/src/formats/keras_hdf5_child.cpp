@@ -8,6 +8,7 @@
 #define GRADCAM_HDF5_IN_CHILD 1
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,12 +109,16 @@ std::optional<Result<KerasFile>> read_keras_read_frame(const FrameReader& read) 
 
 namespace {
 
-[[noreturn]] void run_child(int fd, const uint8_t* bytes, size_t size, const std::string& source) {
+[[noreturn]] void run_child(int fd, pid_t parent, const uint8_t* bytes, size_t size, const std::string& source,
+                           unsigned cpu_seconds) {
   // A crash must end the child with its signal for the parent to name, not in a handler this
   // process inherited (a sanitizer's report, libFuzzer's crash file, an application's reporter).
-  for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) ::signal(s, SIG_DFL);
+  for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS, SIGXCPU}) ::signal(s, SIG_DFL);
   ::signal(SIGPIPE, SIG_DFL);  // the parent stopped listening: end quietly
-  const rlimit cpu{kChildCpuSeconds, kChildCpuSeconds + 10};
+  // A parent that dies (killed, or a timeout around it) takes the child with it, loop or not.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(1);
+  const rlimit cpu{cpu_seconds, cpu_seconds + 1};  // SIGXCPU at the first, SIGKILL at the second
   ::setrlimit(RLIMIT_CPU, &cpu);
   const Result<KerasFile> r = read_keras_hdf5(bytes, size, source);
   const bool sent = write_keras_read_frame(r, [fd](const void* data, size_t n) {
@@ -130,7 +135,12 @@ namespace {
   ::_exit(sent ? 0 : 1);  // no atexit handlers: they belong to the parent
 }
 
-std::string describe_end(int status) {
+std::string describe_end(int status, const rusage& usage, unsigned cpu_seconds) {
+  // The CPU limit ends the child with SIGXCPU, or SIGKILL at the hard limit if it went on.
+  const bool out_of_time = WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU ||
+                                                   (WTERMSIG(status) == SIGKILL &&
+                                                    usage.ru_utime.tv_sec + usage.ru_stime.tv_sec >= time_t(cpu_seconds)));
+  if (out_of_time) return "it ran for " + std::to_string(cpu_seconds) + " s of CPU time without finishing";
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) return "exited with status " + std::to_string(WEXITSTATUS(status));
   return "it ended without a complete answer";
@@ -138,10 +148,12 @@ std::string describe_end(int status) {
 
 }  // namespace
 
-Result<KerasFile> read_keras_hdf5_isolated(const uint8_t* bytes, size_t size, const std::string& source) {
+Result<KerasFile> read_keras_hdf5_isolated(const uint8_t* bytes, size_t size, const std::string& source,
+                                           unsigned cpu_seconds) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     return make_error(source + ": cannot start a process to read the HDF5 file: " + std::strerror(errno));
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int e = errno;
@@ -151,7 +163,7 @@ Result<KerasFile> read_keras_hdf5_isolated(const uint8_t* bytes, size_t size, co
   }
   if (pid == 0) {
     ::close(fds[0]);
-    run_child(fds[1], bytes, size, source);
+    run_child(fds[1], parent, bytes, size, source, cpu_seconds);
   }
   ::close(fds[1]);
   const int fd = fds[0];
@@ -169,20 +181,21 @@ Result<KerasFile> read_keras_hdf5_isolated(const uint8_t* bytes, size_t size, co
   if (!answer) ::kill(pid, SIGKILL);  // the frame is broken: whatever the child does next is not needed
   ::close(fd);
   int status = 0;
+  rusage usage{};
   pid_t waited;
-  while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  while ((waited = ::wait4(pid, &status, 0, &usage)) < 0 && errno == EINTR) {
   }
-  // waitpid fails only where the application reaps its children itself (SIGCHLD ignored): then the
+  // wait4 fails only where the application reaps its children itself (SIGCHLD ignored): then the
   // complete frame is the whole answer.
   const bool clean = waited < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
   if (answer && clean) return std::move(*answer);
-  return make_error(source + ": " + kHdf5LibraryFailed + " (" + (waited < 0 ? "it ended without a complete answer" : describe_end(status)) +
-                    "): it is damaged or not a Keras file");
+  const std::string why = waited < 0 ? "it ended without a complete answer" : describe_end(status, usage, cpu_seconds);
+  return make_error(source + ": " + kHdf5LibraryFailed + " (" + why + "): it is damaged or not a Keras file");
 }
 
 #else  // no HDF5 library here (the wasm engine), or no processes: nothing to isolate
 
-Result<KerasFile> read_keras_hdf5_isolated(const uint8_t* bytes, size_t size, const std::string& source) {
+Result<KerasFile> read_keras_hdf5_isolated(const uint8_t* bytes, size_t size, const std::string& source, unsigned) {
   return read_keras_hdf5(bytes, size, source);
 }
 
