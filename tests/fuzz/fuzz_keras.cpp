@@ -36,7 +36,7 @@ bool same_read(const gradcam::Result<gradcam::KerasFile>& a, const gradcam::Resu
   for (size_t i = 0; i < a->tensors.size(); ++i) {
     const gradcam::KerasTensor &x = a->tensors[i], &y = b->tensors[i];
     if (x.layer != y.layer || x.weight != y.weight || x.shape != y.shape || x.values.size() != y.values.size() ||
-        std::memcmp(x.values.data(), y.values.data(), x.values.size() * sizeof(float)) != 0)
+        (!x.values.empty() && std::memcmp(x.values.data(), y.values.data(), x.values.size() * sizeof(float)) != 0))
       return false;
   }
   return true;

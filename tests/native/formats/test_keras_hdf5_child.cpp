@@ -43,7 +43,7 @@ std::optional<Result<KerasFile>> unframe(const std::string& bytes) {
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 void check_same(const KerasFile& a, const KerasFile& b) {
@@ -125,11 +125,12 @@ TEST_CASE("natively the child process reads a Keras file exactly as the library 
     CHECK(!isolated->tensors.empty());
     check_same(*isolated, *direct);
   }
-  // The reader's own errors come back word for word.
+  // The reader's own errors come back word for word (read here only in the child: in this process
+  // libhdf5 leaks on this file, which LeakSanitizer would report in the asan tree).
   const std::vector<uint8_t> regression = source_file("tests/fuzz/regressions/keras/hdf5-corrupt-root-header.h5");
   auto isolated = read_keras_hdf5_isolated(regression.data(), regression.size(), "r.h5");
   REQUIRE(!isolated.ok());
-  CHECK(isolated.error() == read_keras_hdf5(regression.data(), regression.size(), "r.h5").error());
+  CHECK(isolated.error() == "r.h5: not a readable HDF5 file (no root group)");
 }
 
 TEST_CASE("a file that crashes libhdf5 1.10.8 gives one error and the process goes on") {
@@ -139,9 +140,15 @@ TEST_CASE("a file that crashes libhdf5 1.10.8 gives one error and the process go
   REQUIRE(!bytes.empty());
   auto r = load_keras_hdf5(bytes.data(), bytes.size(), "hdf5-vlen-global-heap-overlap.h5");
   REQUIRE(!r.ok());
-  CHECK(r.error() ==
-        "hdf5-vlen-global-heap-overlap.h5: the HDF5 library failed on this file (killed by signal 11): it is damaged or "
-        "not a Keras file");
+#if defined(__SANITIZE_ADDRESS__)
+  // The asan tree: ASan's memcpy interceptor stops the child at the library's overlapping copy,
+  // before the segmentation fault, and exits with its status 1 (its report goes to stderr).
+  const std::string why = "exited with status 1";
+#else
+  const std::string why = "killed by signal 11";
+#endif
+  CHECK(r.error() == "hdf5-vlen-global-heap-overlap.h5: the HDF5 library failed on this file (" + why +
+                         "): it is damaged or not a Keras file");
   // Nothing of the crash stays behind: the next file loads.
   const std::vector<uint8_t> good = source_file("tests/fuzz/corpus/keras/whole.h5");
   auto again = load_keras_hdf5(good.data(), good.size(), "whole.h5");
