@@ -146,8 +146,21 @@ export async function readKerasArchive(bytes, source = 'model') {
 }
 
 // Reads bytes of a Keras HDF5 file: {manifest (JSON text), data (Float32Array)}. archiveConfig: a
-// .keras archive's config.json, used when the file has no model_config.
+// .keras archive's config.json, used when the file has no model_config. h5wasm throws its own
+// exceptions on what it cannot parse (a damaged object header: "error - name not defined!"); they
+// become one error naming the file, in the words the native reader uses when libhdf5 crashes.
 export async function readKerasFile(bytes, source = 'model', archiveConfig = '') {
+  await loadH5wasm();  // its own error says how to make h5wasm available
+  try {
+    return await readKerasHdf5(bytes, source, archiveConfig);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith(`${source}: `)) throw e;  // the reader's own error
+    throw new Error(`${source}: the HDF5 library failed on this file (${e instanceof Error ? e.message : String(e)}): `
+      + 'it is damaged or not a Keras file');
+  }
+}
+
+async function readKerasHdf5(bytes, source, archiveConfig) {
   if (bytes.length === 0) throw new Error(`${source}: empty file`);
   const h5 = await loadH5wasm();
   const path = `/gradcam-keras-${++fileSerial}.h5`;

@@ -22,6 +22,11 @@ runs=${FUZZ_RUNS:-20000}
 seconds=${FUZZ_SECONDS:-600}
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+# fuzz_keras forks a child per HDF5 input (the native reader's isolation), and a fork costs in
+# proportion to the fuzzer's resident memory, most of it ASan's quarantine of freed blocks (256 MiB
+# by default): 16 MiB keeps use-after-free detection for this target's small inputs and cuts the
+# run's system time about 3x.
+[ "$target" = keras ] && ASAN_OPTIONS+=:quarantine_size_mb=16
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan_hdf5.supp  # leaks inside libhdf5 itself (see the file)
 limits=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1)
 work=$(dirname "$bin")/$target; rm -rf "$work"; mkdir -p "$work/corpus"

@@ -59,7 +59,8 @@ bool is_zip(const uint8_t* bytes, size_t size);
 // the HDF5 library; only in builds with HDF5 (the native one). Elsewhere it returns an error that
 // says how to convert the file.
 // `archive_config`: the config.json of a .keras archive, used when the file has no model_config.
-// It is read_keras_hdf5, then load_keras_file.
+// It is read_keras_hdf5 (natively in a child process, so that a crash inside the HDF5 library on a
+// damaged file is an error), then load_keras_file.
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
                               const Architecture* override_arch = nullptr, const std::string* archive_config = nullptr);
 

@@ -13,6 +13,8 @@
 // are read, so a hostile file cannot size an allocation.
 #include "gradcam/keras.h"
 
+#include "formats/keras_hdf5_child.h"
+
 #if GRADCAM_HAVE_HDF5
 #include <hdf5.h>
 
@@ -73,12 +75,6 @@ Result<std::vector<std::string>> read_strings_once(hid_t obj, const std::string&
   // Keras writes a layer without weights as weight_names = np.asarray([]): an empty float array.
   if (n == 0) return out;
   if (H5Tget_class(type.get()) != H5T_STRING) return make_error("attribute " + name + " is not text");
-#ifdef GRADCAM_FUZZ_NO_VLEN_STRINGS
-  // The fuzz build stops here: libhdf5 1.10.8 itself crashes (a segmentation fault in H5HG_read)
-  // reading a corrupt variable-length string, which Keras's attributes are (h5py writes bytes that
-  // way). Input: tests/fuzz/known-libhdf5-crashes/. Not ours to fix; see README "Known limits".
-  if (H5Tis_variable_str(type.get()) > 0) return make_error("attribute " + name + ": variable-length strings are not read in the fuzz build");
-#endif
   if (H5Tis_variable_str(type.get()) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
@@ -304,7 +300,7 @@ Result<KerasFile> read_keras_hdf5(const uint8_t*, size_t, const std::string& sou
 
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
                               const Architecture* override_arch, const std::string* archive_config) {
-  auto file = read_keras_hdf5(bytes, size, source);
+  auto file = read_keras_hdf5_isolated(bytes, size, source);  // a crash in libhdf5 is an error
   if (!file) return make_error(file.error());
   if (file->model_config.empty() && archive_config) file->model_config = *archive_config;
   return load_keras_file(*file, source, override_arch);

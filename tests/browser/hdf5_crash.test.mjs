@@ -1,0 +1,51 @@
+// A damaged .h5 opened in the page (the input that crashes Debian 12's libhdf5 natively, one of
+// fuzz_keras's regressions): h5wasm's exception becomes one error in the status line, the page
+// keeps the model it had, and the next Keras file opens as usual.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { ROOT, launchBrowser, openPage, siteMissing, startServer } from './support.mjs';
+
+const missing = siteMissing();
+const T = { timeout: 120000 };
+const crash = fs.readFileSync(path.join(ROOT, 'tests/fuzz/regressions/keras/hdf5-vlen-global-heap-overlap.h5'));
+const good = fs.readFileSync(path.join(ROOT, 'tests/fuzz/corpus/keras/whole.h5'));
+
+describe('a damaged Keras file in the browser', { skip: missing || false }, () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.close();
+  });
+
+  test('the page says what is wrong with it, keeps its model and opens the next file', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await page.goto(`${server.origin}/index.html`);
+    await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
+    const before = await page.evaluate(() => window.gradcamApp.lastResult());
+
+    await page.setInputFiles('#file', { name: 'broken.h5', mimeType: 'application/x-hdf5', buffer: crash });
+    await page.waitForFunction(() => /the HDF5 library failed/.test(document.querySelector('#status').textContent), null,
+      { timeout: 60000 });
+    assert.match(await page.locator('#status').textContent(),
+      /^broken\.h5: the HDF5 library failed on this file \(.+\): it is damaged or not a Keras file$/);
+    const still = await page.evaluate(() => window.gradcamApp.lastResult());
+    assert.equal(still.layer.name, before.layer.name);
+    assert.deepEqual(still.probabilities, before.probabilities);
+
+    // whole.h5 of the fuzz corpus: an 8x8 network whose one conv layer is conv2d.
+    await page.setInputFiles('#file', { name: 'good.h5', mimeType: 'application/x-hdf5', buffer: good });
+    await page.waitForFunction(() => window.gradcamApp.lastResult().layer.name === 'conv2d', null, { timeout: 60000 });
+    assert.deepEqual(log.foreign, []);
+    // The page's own errors only: h5wasm writes HDF5's diagnostics for the damaged file to the console.
+    assert.deepEqual(log.errors.filter((e) => e.startsWith('pageerror')), []);
+  });
+});
