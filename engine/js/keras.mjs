@@ -7,7 +7,8 @@
 //    its chunks layer_names0, 1, ...), a group per layer with attribute weight_names, datasets at
 //    <layer>/<weight name>; a whole model adds attribute model_config and puts all this under
 //    model_weights/;
-//  - Keras 3 .weights.h5 (keras/src/saving/saving_lib.py, H5IOStore): layers/<name>/vars/0..n-1.
+//  - Keras 3 .weights.h5 (keras/src/saving/saving_lib.py, H5IOStore): layers/<class>[_N]/vars/0..n-1,
+//    nested models below (layers/functional/layers/conv2d/vars/0); a tensor's layer is its path.
 // Sizes are checked before any dataset is read: the file is not trusted.
 
 const MAX_TENSOR_VALUES = 2 ** 27;  // the engine's ModelLimits::kMaxTensorElements
@@ -145,6 +146,46 @@ export async function readKerasArchive(bytes, source = 'model') {
   return readKerasFile(storedZipEntry(bytes, 'model.weights.h5', source), source, config);
 }
 
+// Keras's automatic numbering order: conv2d, conv2d_1, ..., conv2d_10 (HDF5 lists by name).
+function kerasNameOrder(a, b) {
+  const order = (s) => { const m = /^(.*)_(\d{1,9})$/.exec(s); return m ? [m[1], +m[2]] : [s, -1]; };
+  const [x, i] = order(a), [y, j] = order(b);
+  return x < y ? -1 : x > y ? 1 : i - j;
+}
+
+// Keras 3's layers/ tree (saving_lib.py: a saveable's own variables at <path>/vars/0..n-1, its
+// children below <path>, a container's members named by class in snake case and numbered per
+// class: layers/conv2d_1, a nested model's layers/functional/layers/conv2d), as
+// engine/src/formats/keras_hdf5.cpp walks it: depth-first, a layer before its sublayers, siblings
+// in Keras's numbering order; [{path, count}]. Links may form cycles: depth and groups are bounded.
+function keras3Layers(root, path, depth, visited, source) {
+  const bad = (why) => new Error(`${source}: ${why}`);
+  if (depth > 16) throw bad(`${path} is nested more than 16 deep`);
+  if (++visited.count > 4 * 4096) throw bad(`layers/ holds more than ${4 * 4096} groups`);
+  const group = root.get(path);
+  const names = group.keys().sort(kerasNameOrder);
+  const out = [];
+  if (names.includes('vars')) {
+    const vars = root.get(`${path}/vars`);
+    if (!vars || vars.type !== 'Group') throw bad(`${path}/vars is not a group`);
+    const numbers = vars.keys().map((n) => {
+      if (!/^\d{1,6}$/.test(n)) throw bad(`${path}/vars holds '${n}'; Keras numbers a layer's variables 0, 1, ...`);
+      return Number(n);
+    }).sort((a, b) => a - b);
+    numbers.forEach((n, i) => {
+      if (n !== i) {
+        throw bad(`${path}/vars has variables ${i ? `${numbers[i - 1]} then ` : ''}${n}; Keras numbers them 0, 1, ... without gaps`);
+      }
+    });
+    if (numbers.length) out.push({ path, count: numbers.length });
+  }
+  for (const child of names) {
+    if (child === 'vars' || root.get(`${path}/${child}`)?.type !== 'Group') continue;
+    out.push(...keras3Layers(root, `${path}/${child}`, depth + 1, visited, source));
+  }
+  return out;
+}
+
 // Reads bytes of a Keras HDF5 file: {manifest (JSON text), data (Float32Array)}. archiveConfig: a
 // .keras archive's config.json, used when the file has no model_config.
 export async function readKerasFile(bytes, source = 'model', archiveConfig = '') {
@@ -188,17 +229,9 @@ export async function readKerasFile(bytes, source = 'model', archiveConfig = '')
         }
       }
     } else if (root.get('layers')?.type === 'Group') {
-      const layers = root.get('layers');
-      const order = (s) => { const m = /^(.*)_(\d{1,9})$/.exec(s); return m ? [m[1], +m[2]] : [s, -1]; };
-      const names = layers.keys().sort((a, b) => {
-        const [x, i] = order(a), [y, j] = order(b);
-        return x < y ? -1 : x > y ? 1 : i - j;
-      });
-      for (const layer of names) {
-        const vars = root.get(`layers/${layer}/vars`);
-        if (!vars || vars.type !== 'Group') continue;  // a layer without variables
-        const count = vars.keys().length;
-        for (let i = 0; i < count; i++) found.push([{ layer, weight: String(i) }, vars.get(String(i)), `${layer}/${i}`]);
+      const visited = { count: 0 };
+      for (const { path, count } of keras3Layers(root, 'layers', 0, visited, source)) {
+        for (let i = 0; i < count; i++) found.push([{ layer: path, weight: String(i) }, root.get(`${path}/vars/${i}`), `${path}/${i}`]);
       }
     } else {
       throw new Error(`${source}: not a Keras weights file: no layer_names attribute (Keras 2 save_weights or save) ` +

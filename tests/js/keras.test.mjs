@@ -10,7 +10,7 @@ import { root, nativeCli, siteModule, shippedModel, requireBuilt, tempDir, run }
 
 const dir = tempDir('gradcam-keras-');
 const image = path.join(root, 'assets/samples', fs.readdirSync(path.join(root, 'assets/samples')).filter((n) => /\.(jpe?g|png)$/.test(n)).sort()[0]);
-const LAYOUTS = ['weights.h5', 'rerun.h5', 'whole.h5', 'functional.h5', 'model.weights.h5', 'model.keras'];
+const LAYOUTS = ['weights.h5', 'rerun.h5', 'whole.h5', 'functional.h5', 'model.weights.h5', 'model.keras', 'nested.weights.h5'];
 // One line on stderr naming the file and the problem.
 const ERRORS = {
   'empty.h5': 'empty file',

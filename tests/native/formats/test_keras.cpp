@@ -178,7 +178,8 @@ Result<Model> load_fixture(const std::string& name) {
 TEST_CASE("Keras HDF5 files and .keras archives in every layout load the shipped model's weights exactly") {
   auto shipped = load_model_file(GRADCAM_SOURCE_DIR "/assets/models/cifar10.safetensors");
   REQUIRE(shipped.ok());
-  for (const char* name : {"weights.h5", "rerun.h5", "whole.h5", "functional.h5", "model.weights.h5", "model.keras"}) {
+  for (const char* name : {"weights.h5", "rerun.h5", "whole.h5", "functional.h5", "model.weights.h5", "model.keras",
+                           "nested.weights.h5"}) {
     CAPTURE(name);
     auto m = load_fixture(name);
     REQUIRE_MESSAGE(m.ok(), error_of(m));
@@ -190,6 +191,48 @@ TEST_CASE("Keras HDF5 files and .keras archives in every layout load the shipped
   }
   CHECK(load_fixture("whole.h5")->arch.layers[0].name == "conv2d_9");
   CHECK(load_fixture("functional.h5")->metadata.at("keras_version") == "3.6.0");
+}
+
+namespace {
+Result<KerasFile> read_fixture(const std::string& name) {
+  std::vector<uint8_t> b = read_bytes(fixtures() / name);
+  return read_keras_hdf5(b.data(), b.size(), name);
+}
+}  // namespace
+
+TEST_CASE("Keras 3 weights are listed by their path in the file, nested models' too, optimizer/ left out") {
+  auto flat = read_fixture("model.weights.h5");
+  REQUIRE_MESSAGE(flat.ok(), flat.error());
+  CHECK(flat->tensors.front().layer == "layers/batch_normalization");
+  CHECK(flat->tensors.front().weight == "0");
+  auto nested = read_fixture("nested.weights.h5");
+  REQUIRE_MESSAGE(nested.ok(), nested.error());
+  std::vector<std::string> layers;
+  for (const KerasTensor& t : nested->tensors)
+    if (layers.empty() || layers.back() != t.layer) layers.push_back(t.layer);
+  // Keras's numbering order within each container (conv2d_2 before conv2d_10 would be), the
+  // nested model's layers below its path; the empty vars groups (Flatten, Dropout) and the
+  // optimizer's variables give no tensors.
+  const std::vector<std::string> expected = {
+      "layers/dense", "layers/dense_1", "layers/dense_2",
+      "layers/functional/layers/batch_normalization", "layers/functional/layers/batch_normalization_1",
+      "layers/functional/layers/conv2d", "layers/functional/layers/conv2d_1", "layers/functional/layers/conv2d_2",
+      "layers/functional/layers/conv2d_3", "layers/functional/layers/conv2d_4", "layers/functional/layers/conv2d_5",
+      "layers/functional/layers/conv2d_6", "layers/functional/layers/conv2d_7", "layers/functional/layers/conv2d_8"};
+  CHECK(layers == expected);
+  CHECK(nested->tensors.size() == 32);  // 9 conv and 3 dense (kernel, bias), 2 batch norms (4 each)
+}
+
+TEST_CASE("a Keras 3 layer's variables come in numeric order: vars/10 after vars/9") {
+  auto f = read_fixture("many_vars.weights.h5");
+  REQUIRE_MESSAGE(f.ok(), f.error());
+  REQUIRE(f->tensors.size() == 12);
+  for (size_t i = 0; i < 12; ++i) {
+    CAPTURE(i);
+    CHECK(f->tensors[i].layer == "layers/dense");
+    CHECK(f->tensors[i].weight == std::to_string(i));
+    CHECK(f->tensors[i].values == std::vector<float>{float(i), float(i)});
+  }
 }
 
 TEST_CASE("broken and hostile Keras HDF5 files give one clear error each") {
