@@ -83,9 +83,54 @@ export function isZip(bytes) {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
 }
 
-// A stored entry of a zip archive, found through the central directory (with its Zip64 records), as
-// engine/src/formats/zip_stored.cpp does natively; every offset checked against the archive.
-function storedZipEntry(bytes, name, source) {
+const MAX_ENTRY_BYTES = 512 * 2 ** 20;  // the engine's ModelLimits::kMaxFileBytes
+
+let crcTable = null;
+// CRC-32 (ISO 3309, as zip uses it).
+function crc32(bytes) {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) {
+      let c = i;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[i] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+// A raw deflate stream (zip's method 8) into exactly `size` bytes, through the platform's
+// DecompressionStream (browsers, Node 18+): the wasm engine carries no inflater.
+async function inflateRaw(data, size, name, bad) {
+  const out = new Uint8Array(size);
+  let done = 0;
+  const reader = new Blob([data]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      throw bad(`${name}: damaged deflate data (${e.message})`);
+    }
+    if (chunk.done) break;
+    if (chunk.value.length > size - done) {
+      reader.cancel().catch(() => {});
+      throw bad(`${name} inflates to more bytes than the archive says (damaged archive)`);
+    }
+    out.set(chunk.value, done);
+    done += chunk.value.length;
+  }
+  if (done < size) throw bad(`${name} inflates to fewer bytes than the archive says (damaged archive)`);
+  return out;
+}
+
+// An entry of a zip archive, stored (as Keras writes .keras archives) or deflated (as a re-zipped
+// one has it), found through the central directory (with its Zip64 records), as
+// engine/src/formats/zip_archive.cpp reads it natively, with the same limits and messages: every
+// offset checked against the archive, at most the model limit once inflated, its CRC-32 checked.
+async function zipEntry(bytes, name, source) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u16 = (p) => view.getUint16(p, true), u32 = (p) => view.getUint32(p, true);
   const u64 = (p) => Number(view.getBigUint64(p, true));
@@ -124,15 +169,25 @@ function storedZipEntry(bytes, name, source) {
         }
         e += 4 + len;
       }
-      if (u16(p + 8) & 1) throw bad(`${name} is encrypted`);
+      if (u16(p + 8) & 1) throw bad(`${name} is encrypted (a password-protected zip); zip it again without a password`);
       const method = u16(p + 10);
-      if (method !== 0 || f.csize !== f.usize) {
-        throw bad(`${name} is compressed (method ${method}); only stored entries are read, as Keras writes them`);
+      if (method !== 0 && method !== 8) {
+        throw bad(`${name} is compressed with zip method ${method}; stored and deflated entries are read: zip it again `
+          + "with deflate (zip's default) or none");
       }
+      if (f.usize > MAX_ENTRY_BYTES) throw bad(`${name} holds ${f.usize} bytes, over the ${MAX_ENTRY_BYTES / 2 ** 20} MiB model limit`);
       if (f.local > bytes.length - 30 || u32(f.local) !== 0x04034b50) throw bad(`${name}: local header outside the archive (truncated?)`);
       const data = f.local + 30 + u16(f.local + 26) + u16(f.local + 28);
       if (data > bytes.length || f.csize > bytes.length - data) throw bad(`${name} lies outside the archive (truncated?)`);
-      return bytes.subarray(data, data + f.csize);
+      let out;
+      if (method === 0) {
+        if (f.csize !== f.usize) throw bad(`${name} is stored with two different sizes (damaged archive)`);
+        out = bytes.subarray(data, data + f.csize);
+      } else {
+        out = await inflateRaw(bytes.subarray(data, data + f.csize), f.usize, name, bad);
+      }
+      if (crc32(out) !== u32(p + 16)) throw bad(`${name} fails its CRC-32 check (damaged archive)`);
+      return out;
     }
     p += 46 + n + extra + comment;
   }
@@ -142,8 +197,8 @@ function storedZipEntry(bytes, name, source) {
 // A Keras 3 .keras archive (keras/src/saving/saving_lib.py): config.json and model.weights.h5.
 export async function readKerasArchive(bytes, source = 'model') {
   if (bytes.length < 22) throw new Error(`${source}: not a zip archive (too short)`);
-  const config = new TextDecoder().decode(storedZipEntry(bytes, 'config.json', source));
-  return readKerasFile(storedZipEntry(bytes, 'model.weights.h5', source), source, config);
+  const config = new TextDecoder().decode(await zipEntry(bytes, 'config.json', source));
+  return readKerasFile(await zipEntry(bytes, 'model.weights.h5', source), source, config);
 }
 
 // Keras's automatic numbering order: conv2d, conv2d_1, ..., conv2d_10 (HDF5 lists by name).

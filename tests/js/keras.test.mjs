@@ -10,7 +10,8 @@ import { root, nativeCli, siteModule, shippedModel, requireBuilt, tempDir, run }
 
 const dir = tempDir('gradcam-keras-');
 const image = path.join(root, 'assets/samples', fs.readdirSync(path.join(root, 'assets/samples')).filter((n) => /\.(jpe?g|png)$/.test(n)).sort()[0]);
-const LAYOUTS = ['weights.h5', 'rerun.h5', 'whole.h5', 'functional.h5', 'model.weights.h5', 'model.keras', 'nested.weights.h5'];
+const LAYOUTS = ['weights.h5', 'rerun.h5', 'whole.h5', 'functional.h5', 'model.weights.h5', 'model.keras', 'nested.weights.h5',
+  'deflated.keras'];
 // One line on stderr naming the file and the problem.
 const ERRORS = {
   'empty.h5': 'empty file',
@@ -21,7 +22,11 @@ const ERRORS = {
   'string_dtype.h5': 'tensor dense/dense/bias:0 holds string values; Keras weights are floats',
   'nan.h5': 'tensor dense_2/dense_2/bias:0 contains NaN or infinity',
   'unsupported.h5': 'layer class Conv2DTranspose is not supported',
-  'deflated.keras': 'config.json is compressed (method 8); only stored entries are read, as Keras writes them',
+  'bzip2.keras': "config.json is compressed with zip method 12; stored and deflated entries are read: zip it again with deflate (zip's default) or none",
+  'encrypted.keras': 'config.json is encrypted (a password-protected zip); zip it again without a password',
+  'crc.keras': 'model.weights.h5 fails its CRC-32 check (damaged archive)',
+  'oversize.keras': 'config.json holds 2147483647 bytes, over the 512 MiB model limit',
+  'overflow.keras': 'config.json inflates to more bytes than the archive says (damaged archive)',
 };
 
 before(() => {

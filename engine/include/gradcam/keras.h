@@ -63,11 +63,17 @@ bool is_zip(const uint8_t* bytes, size_t size);
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
                               const Architecture* override_arch = nullptr, const std::string* archive_config = nullptr);
 
-// Where a stored (uncompressed) entry of a zip archive lies in it.
-struct ZipSlice {
-  size_t offset = 0, size = 0;
+// An entry of a zip archive: a stored one where it lies in the archive, a deflated one inflated.
+struct ZipEntry {
+  size_t offset = 0, size = 0;    // a stored entry's bytes within the archive
+  std::vector<uint8_t> inflated;  // a deflated entry's bytes (empty for a stored one)
+  const uint8_t* data(const uint8_t* archive) const { return inflated.empty() ? archive + offset : inflated.data(); }
 };
-Result<ZipSlice> find_stored_zip_entry(const uint8_t* bytes, size_t size, const std::string& name);
+// The entry `name` of a zip archive, stored or deflated (natively; the wasm engine refuses deflated
+// entries, which its JS front end inflates), at most `max_size` bytes once inflated, its CRC-32
+// checked. Errors say what is wrong with the entry (encrypted, another compression method, over the
+// limit, damaged).
+Result<ZipEntry> read_zip_entry(const uint8_t* bytes, size_t size, const std::string& name, size_t max_size);
 // A Keras 3 .keras archive: its config.json and model.weights.h5 (load_keras_hdf5).
 Result<Model> load_keras_archive(const uint8_t* bytes, size_t size, const std::string& source,
                                  const Architecture* override_arch = nullptr);

@@ -179,7 +179,7 @@ TEST_CASE("Keras HDF5 files and .keras archives in every layout load the shipped
   auto shipped = load_model_file(GRADCAM_SOURCE_DIR "/assets/models/cifar10.safetensors");
   REQUIRE(shipped.ok());
   for (const char* name : {"weights.h5", "rerun.h5", "whole.h5", "functional.h5", "model.weights.h5", "model.keras",
-                           "nested.weights.h5"}) {
+                           "nested.weights.h5", "deflated.keras"}) {
     CAPTURE(name);
     auto m = load_fixture(name);
     REQUIRE_MESSAGE(m.ok(), error_of(m));
@@ -246,7 +246,12 @@ TEST_CASE("broken and hostile Keras HDF5 files give one clear error each") {
       {"nan.h5", "nan.h5: tensor dense_2/dense_2/bias:0 contains NaN or infinity"},
       {"not_keras.h5", "not_keras.h5: not a Keras weights file: no layer_names attribute (Keras 2 save_weights or save) "
                        "and no layers/ group (Keras 3 .weights.h5)"},
-      {"deflated.keras", "deflated.keras: config.json is compressed (method 8); only stored entries are read, as Keras writes them"},
+      {"bzip2.keras", "bzip2.keras: config.json is compressed with zip method 12; stored and deflated entries are read: "
+                      "zip it again with deflate (zip's default) or none"},
+      {"encrypted.keras", "encrypted.keras: config.json is encrypted (a password-protected zip); zip it again without a password"},
+      {"crc.keras", "crc.keras: model.weights.h5 fails its CRC-32 check (damaged archive)"},
+      {"oversize.keras", "oversize.keras: config.json holds 2147483647 bytes, over the 512 MiB model limit"},
+      {"overflow.keras", "overflow.keras: config.json inflates to more bytes than the archive says (damaged archive)"},
   };
   for (const auto& [name, message] : cases) {
     CAPTURE(name);
