@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gradcam/engine.h"
+#include "gradcam/keras.h"
 #include "gradcam/request.h"
 
 namespace gradcam::cli {
@@ -69,7 +70,9 @@ T unwrap_file(Result<T> r) {
 // What every command that reads a model takes: --model, and what the file may not say (ONNX):
 // --mean R,G,B --std R,G,B (torchvision's normalisation), --labels FILE (a class name per line),
 // --size N (a dynamic input size).
+// --arch FILE: a Keras weights file's architecture (the architecture JSON or a Keras config).
 extern const std::vector<std::string> kModelOptions;
+KerasArch read_keras_arch(const std::string& path);
 std::unique_ptr<Engine> load_engine(const Args& a);
 Image load_image(const std::string& path);
 double now_ms();

@@ -84,7 +84,14 @@ bool path_within(const fs::path& inner, const fs::path& outer) {
 
 namespace gradcam::cli {
 
-const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels", "size"};
+const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels", "size", "arch"};
+
+KerasArch read_keras_arch(const std::string& path) {
+  const std::vector<uint8_t> text = read_file(path);
+  auto parsed = parse_keras_arch(std::string(text.begin(), text.end()));
+  if (!parsed) throw FileError{path + ": " + parsed.error()};
+  return std::move(parsed.value());
+}
 
 std::unique_ptr<Engine> load_engine(const Args& a) {
   // The engine's contract reads and checks every option (contract.h); the CLI only reads the labels file.
@@ -97,6 +104,11 @@ std::unique_ptr<Engine> load_engine(const Args& a) {
   if (a.has("labels")) {
     const std::vector<uint8_t> text = read_file(a.get("labels"));
     o.labels = unwrap_file(parse_labels(std::string(text.begin(), text.end()), a.get("labels")));
+  }
+  if (a.has("arch")) {
+    const std::vector<uint8_t> text = read_file(a.get("arch"));
+    o.arch.assign(text.begin(), text.end());
+    o.arch_source = a.get("arch");
   }
   auto e = Engine::load_file(a.require("model"), o);
   if (!e) throw FileError{e.error()};

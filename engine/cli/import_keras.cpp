@@ -20,15 +20,10 @@ int run_import_keras(const Args& a) {
   std::error_code ec;
   if (!a.has("overwrite") && fs::exists(out, ec)) throw UsageError{out + ": already exists (pass --overwrite to replace it)"};
   if (!keras_hdf5_available()) throw FileError{in + ": this build has no HDF5 library (the native build reads Keras files)"};
-  Architecture arch;
-  if (a.has("arch")) {
-    std::vector<uint8_t> text = read_file(a.get("arch"));
-    auto parsed = parse_architecture(std::string(text.begin(), text.end()));
-    if (!parsed) throw FileError{a.get("arch") + ": " + parsed.error()};
-    arch = parsed.value();
-  }
+  KerasArch given;
+  if (a.has("arch")) given = read_keras_arch(a.get("arch"));
   std::vector<uint8_t> bytes = read_file(in);
-  const Architecture* override_arch = a.has("arch") ? &arch : nullptr;
+  const KerasArch* override_arch = a.has("arch") ? &given : nullptr;
   Result<Model> model = make_error("");
   if (is_hdf5(bytes.data(), bytes.size())) model = load_keras_hdf5(bytes.data(), bytes.size(), in, override_arch);
   else if (is_zip(bytes.data(), bytes.size())) model = load_keras_archive(bytes.data(), bytes.size(), in, override_arch);
@@ -48,8 +43,9 @@ Command import_keras_command() {
   return {"import-keras", nullptr, run_import_keras, {{"model", "out", "arch"}, {"overwrite"}},
           "FILE.h5 --out F [--arch FILE.json] [--overwrite]",
           "convert a Keras file (.h5 from save_weights / save, .weights.h5, .keras) to the model\n"
-          "file; the architecture is --arch if given, else the file's model_config, else\n"
-          "the seed network (--model FILE.h5 works wherever a model file does)"};
+          "file; the architecture is --arch if given (an architecture JSON or a Keras config),\n"
+          "else the file's model_config, else the seed network (--model FILE.h5 works wherever\n"
+          "a model file does)"};
 }
 
 }  // namespace gradcam::cli

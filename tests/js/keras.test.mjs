@@ -36,8 +36,8 @@ before(() => {
 });
 
 // What an explanation says, without its timings.
-function explainJson(model) {
-  const r = run(nativeCli, ['explain', '--model', model, '--image', image, '--json']);
+function explainJson(model, extra = []) {
+  const r = run(nativeCli, ['explain', '--model', model, '--image', image, '--json', ...extra]);
   assert.equal(r.status, 0, r.stderr);
   const { probabilities, logits, cam, top } = JSON.parse(r.stdout);
   return { probabilities, logits, cam, top };
@@ -70,6 +70,32 @@ test('import-keras writes a model file that predicts bit-identically to the .h5,
   const notHdf5 = run(nativeCli, ['import-keras', shippedModel, '--out', path.join(dir, 'b.safetensors')]);
   assert.equal(notHdf5.status, 1);
   assert.match(notHdf5.stderr, /not a Keras file/);
+});
+
+test('--arch gives a weights-only file its architecture, a Keras config (config.json, to_json) or the project JSON', () => {
+  // Keras 3's config.json out of a .keras archive: the seed network's own names.
+  const expected = explainJson(shippedModel);
+  assert.deepEqual(explainJson(path.join(dir, 'model.weights.h5'), ['--arch', path.join(dir, 'config.json')]), expected);
+  // Keras 2's model.to_json() of a notebook re-run: its names become the layers' names.
+  const toJson = path.join(dir, 'rerun_to_json.json');
+  const info = run(nativeCli, ['info', '--json', '--model', path.join(dir, 'weights.h5'), '--arch', toJson]);
+  assert.equal(info.status, 0, info.stderr);
+  assert.equal(JSON.parse(info.stdout).conv_layers[0], 'conv2d_9');
+  const explained = run(nativeCli, ['explain', '--model', path.join(dir, 'weights.h5'), '--arch', toJson, '--image', image,
+    '--layer', 'conv2d_15', '--json']);
+  assert.equal(explained.status, 0, explained.stderr);
+  assert.equal(JSON.parse(explained.stdout).layer.name, 'conv2d_15');
+  const imported = run(nativeCli, ['import-keras', path.join(dir, 'model.weights.h5'), '--arch', path.join(dir, 'config.json'),
+    '--out', path.join(dir, 'from_config.safetensors')]);
+  assert.equal(imported.status, 0, imported.stderr);
+  // Not a Keras file, or not an architecture: one line naming the file.
+  const notKeras = run(nativeCli, ['info', '--model', shippedModel, '--arch', toJson]);
+  assert.equal(notKeras.status, 1);
+  assert.match(notKeras.stderr, /rerun_to_json\.json is the architecture of a Keras weights file, and this is not a Keras file/);
+  fs.writeFileSync(path.join(dir, 'broken.json'), '{"class_name": "Sequential"');
+  const broken = run(nativeCli, ['info', '--model', path.join(dir, 'weights.h5'), '--arch', path.join(dir, 'broken.json')]);
+  assert.equal(broken.status, 1);
+  assert.equal(broken.stderr.trim(), `gradcam info: ${path.join(dir, 'broken.json')}: not a JSON object (an architecture JSON or a Keras config)`);
 });
 
 test('broken and hostile Keras files give one clear error line each (CLI, exit 1)', () => {

@@ -25,6 +25,10 @@ struct LoadOptions {
   int size = 0;                     // input height and width when the file leaves them dynamic
   std::vector<float> mean, std;     // per-channel normalisation (torchvision's); empty: none
   std::vector<std::string> labels;  // class names; empty: the file's (ONNX: "0", "1", ...)
+  // A Keras weights file's architecture (the CLI's --arch): the architecture JSON or a Keras config
+  // (keras.h, parse_keras_arch), named by arch_source in messages; empty: the file's own. The JS
+  // front ends hand it to load_keras_manifest instead.
+  std::string arch, arch_source = "arch";
 };
 
 // Checks and sets a normalisation (3 means, 3 positive stds, or both empty) on a model.

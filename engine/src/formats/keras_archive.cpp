@@ -6,14 +6,14 @@
 namespace gradcam {
 
 Result<Model> load_keras_archive(const uint8_t* bytes, size_t size, const std::string& source,
-                                 const Architecture* override_arch) {
+                                 const KerasArch* given) {
   if (size > ModelLimits::kMaxFileBytes) return make_error(source + ": file is larger than the 512 MiB model limit");
   auto config = read_zip_entry(bytes, size, "config.json", ModelLimits::kMaxFileBytes);
   if (!config) return make_error(source + ": " + config.error());
   auto weights = read_zip_entry(bytes, size, "model.weights.h5", ModelLimits::kMaxFileBytes);
   if (!weights) return make_error(source + ": " + weights.error());
   const std::string text(reinterpret_cast<const char*>(config->data(bytes)), config->size);
-  return load_keras_hdf5(weights->data(bytes), weights->size, source, override_arch, &text);
+  return load_keras_hdf5(weights->data(bytes), weights->size, source, given, &text);
 }
 
 }  // namespace gradcam

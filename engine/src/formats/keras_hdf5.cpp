@@ -356,11 +356,11 @@ Result<KerasFile> read_keras_hdf5(const uint8_t*, size_t, const std::string& sou
 #endif
 
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
-                              const Architecture* override_arch, const std::string* archive_config) {
+                              const KerasArch* given, const std::string* archive_config) {
   auto file = read_keras_hdf5(bytes, size, source);
   if (!file) return make_error(file.error());
   if (file->model_config.empty() && archive_config) file->model_config = *archive_config;
-  return load_keras_file(*file, source, override_arch);
+  return load_keras_file(std::move(file.value()), source, given);
 }
 
 }  // namespace gradcam

@@ -43,6 +43,40 @@ json sequential(const json& layers) {
 }
 json layer(const std::string& cls, json config) { return {{"class_name", cls}, {"config", config}}; }
 
+// A seed-shaped architecture's Sequential config, as model.to_json() writes it.
+json keras_config_of(const Architecture& a) {
+  json layers = json::array();
+  for (const LayerSpec& l : a.layers) {
+    json c = {{"name", l.name}};
+    const char* act = activation_name(l.activation);
+    switch (l.type) {
+      case LayerType::conv2d:
+        c.update({{"filters", l.filters}, {"kernel_size", {l.kernel_h, l.kernel_w}}, {"strides", {l.stride_h, l.stride_w}},
+                  {"padding", l.padding == Padding::same ? "same" : "valid"}, {"activation", act}});
+        layers.push_back(layer("Conv2D", c));
+        break;
+      case LayerType::dense:
+        c.update({{"units", l.filters}, {"activation", act}});
+        layers.push_back(layer("Dense", c));
+        break;
+      case LayerType::max_pool2d:
+        c.update({{"pool_size", {l.pool_h, l.pool_w}}, {"strides", nullptr}, {"padding", "valid"}});
+        layers.push_back(layer("MaxPooling2D", c));
+        break;
+      case LayerType::dropout:
+        c["rate"] = l.rate;
+        layers.push_back(layer("Dropout", c));
+        break;
+      case LayerType::batch_norm:
+        c.update({{"epsilon", l.epsilon}, {"axis", {3}}});
+        layers.push_back(layer("BatchNormalization", c));
+        break;
+      case LayerType::flatten: layers.push_back(layer("Flatten", c)); break;
+    }
+  }
+  return sequential(layers);
+}
+
 }  // namespace
 
 TEST_CASE("a Keras weights file with the seed network's names maps onto it unchanged") {
@@ -136,6 +170,47 @@ TEST_CASE("unsupported Keras layers and graphs are named in the error") {
   CHECK(!architecture_from_keras_config("{").ok());
   CHECK(architecture_from_keras_config(R"({"class_name":"Sequential","config":{"layers":[]}})").error() ==
         "model_config has no layers");
+}
+
+TEST_CASE("--arch takes the project's architecture JSON or a Keras config, told apart by class_name") {
+  auto project = parse_keras_arch(architecture_to_json(seed_architecture()));
+  REQUIRE_MESSAGE(project.ok(), project.error());
+  CHECK(project->arch.has_value());
+  CHECK(project->model_config.empty());
+  const std::string text = sequential({layer("Flatten", {{"name", "f"}}), layer("Dense", {{"name", "out"}, {"units", 10}})}).dump();
+  auto keras = parse_keras_arch(text);
+  REQUIRE_MESSAGE(keras.ok(), keras.error());
+  CHECK(!keras->arch.has_value());
+  CHECK(keras->model_config == text);
+  CHECK(parse_keras_arch("[1]").error() == "not a JSON object (an architecture JSON or a Keras config)");
+  CHECK(parse_keras_arch(R"({"class_name": 3, "config": {}})").error().find("needs \"class_name\" (text)") != std::string::npos);
+}
+
+TEST_CASE("a Keras config given for a weights-only file names its layers (the manifest's arch)") {
+  // The seed network's weights, saved from a notebook's re-run (conv2d_9.., dense_3..), with the
+  // config that model.to_json() wrote: its names are the layers' names, the weights map by order.
+  Model m = random_model(seed_architecture(), 5);
+  std::map<std::string, std::string> rename;
+  for (int i = 0; i <= 8; ++i) rename[i ? "conv2d_" + std::to_string(i) : "conv2d"] = "conv2d_" + std::to_string(9 + i);
+  for (int i = 0; i <= 2; ++i) rename[i ? "dense_" + std::to_string(i) : "dense"] = "dense_" + std::to_string(3 + i);
+  json manifest = {{"tensors", json::array()}};
+  std::vector<float> data;
+  for (const KerasTensor& t : keras_file(m).tensors) {  // saved under the seed's names
+    manifest["tensors"].push_back({{"layer", t.layer}, {"weight", t.weight}, {"shape", t.shape}, {"offset", data.size()}});
+    data.insert(data.end(), t.values.begin(), t.values.end());
+  }
+  Architecture renamed = m.arch;
+  for (LayerSpec& l : renamed.layers)
+    if (rename.count(l.name)) l.name = rename.at(l.name);
+  for (const std::string& given : {keras_config_of(renamed).dump(), architecture_to_json(renamed)}) {
+    auto r = load_keras_manifest(manifest.dump(), data.data(), data.size(), given, "model.h5");
+    REQUIRE_MESSAGE(r.ok(), error_of(r));
+    CHECK(r->arch.layers[0].name == "conv2d_9");
+    CHECK(r->params.at("conv2d_9.kernel") == m.params.at("conv2d.kernel"));
+    CHECK(r->params.at("dense_5.bias") == m.params.at("dense_2.bias"));
+  }
+  auto bad = load_keras_manifest(manifest.dump(), data.data(), data.size(), "{", "model.h5");
+  CHECK(error_of(bad) == "arch: not a JSON object (an architecture JSON or a Keras config)");
 }
 
 TEST_CASE("the JS API's Keras manifest is checked against its data") {
