@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -72,7 +73,10 @@ T unwrap_file(Result<T> r) {
 // --size N (a dynamic input size).
 // --arch FILE: a Keras weights file's architecture (the architecture JSON or a Keras config).
 extern const std::vector<std::string> kModelOptions;
-KerasArch read_keras_arch(const std::string& path);
+// The wasm CLI's Keras --model, read in JS before main() (keras_handover.cpp); nullopt when nothing
+// was handed over for `path` (always, natively). `arch`: --arch's text (or empty), named `arch_source`.
+std::optional<Result<Model>> handed_over_keras_model(const std::string& path, const std::string& arch,
+                                                     const std::string& arch_source);
 std::unique_ptr<Engine> load_engine(const Args& a);
 Image load_image(const std::string& path);
 double now_ms();

@@ -86,13 +86,6 @@ namespace gradcam::cli {
 
 const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels", "size", "arch"};
 
-KerasArch read_keras_arch(const std::string& path) {
-  const std::vector<uint8_t> text = read_file(path);
-  auto parsed = parse_keras_arch(std::string(text.begin(), text.end()));
-  if (!parsed) throw FileError{path + ": " + parsed.error()};
-  return std::move(parsed.value());
-}
-
 std::unique_ptr<Engine> load_engine(const Args& a) {
   // The engine's contract reads and checks every option (contract.h); the CLI only reads the labels file.
   LoadOptions o;
@@ -109,6 +102,11 @@ std::unique_ptr<Engine> load_engine(const Args& a) {
     const std::vector<uint8_t> text = read_file(a.get("arch"));
     o.arch.assign(text.begin(), text.end());
     o.arch_source = a.get("arch");
+  }
+  if (auto handed = handed_over_keras_model(a.require("model"), o.arch, o.arch_source)) {  // the wasm CLI
+    auto e = Engine::from_model(unwrap_file(std::move(*handed)), a.require("model"), o);
+    if (!e) throw FileError{e.error()};
+    return std::move(e.value());
   }
   auto e = Engine::load_file(a.require("model"), o);
   if (!e) throw FileError{e.error()};

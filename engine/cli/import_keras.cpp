@@ -19,13 +19,23 @@ int run_import_keras(const Args& a) {
                        ": choose another name"};
   std::error_code ec;
   if (!a.has("overwrite") && fs::exists(out, ec)) throw UsageError{out + ": already exists (pass --overwrite to replace it)"};
-  if (!keras_hdf5_available()) throw FileError{in + ": this build has no HDF5 library (the native build reads Keras files)"};
+  std::string arch_text;  // an architecture JSON or a Keras config (parse_keras_arch)
   KerasArch given;
-  if (a.has("arch")) given = read_keras_arch(a.get("arch"));
-  std::vector<uint8_t> bytes = read_file(in);
+  if (a.has("arch")) {
+    const std::vector<uint8_t> text = read_file(a.get("arch"));
+    arch_text.assign(text.begin(), text.end());
+    auto parsed = parse_keras_arch(arch_text);
+    if (!parsed) throw FileError{a.get("arch") + ": " + parsed.error()};
+    given = std::move(parsed.value());
+  }
   const KerasArch* override_arch = a.has("arch") ? &given : nullptr;
   Result<Model> model = make_error("");
-  if (is_hdf5(bytes.data(), bytes.size())) model = load_keras_hdf5(bytes.data(), bytes.size(), in, override_arch);
+  std::vector<uint8_t> bytes = read_file(in);
+  if (auto handed = handed_over_keras_model(in, arch_text, a.has("arch") ? a.get("arch") : "arch"))  // the wasm CLI
+    model = std::move(*handed);
+  else if (!keras_hdf5_available() && is_hdf5(bytes.data(), bytes.size()))
+    throw FileError{in + ": this build has no HDF5 library (the native build reads Keras files)"};
+  else if (is_hdf5(bytes.data(), bytes.size())) model = load_keras_hdf5(bytes.data(), bytes.size(), in, override_arch);
   else if (is_zip(bytes.data(), bytes.size())) model = load_keras_archive(bytes.data(), bytes.size(), in, override_arch);
   else throw FileError{in + ": not a Keras file (neither HDF5, as .h5 and .weights.h5 are, nor a .keras zip archive)"};
   if (!model) throw FileError{model.error()};

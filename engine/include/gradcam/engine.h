@@ -48,6 +48,9 @@ class Engine {
   static Result<std::unique_ptr<Engine>> load(const uint8_t* bytes, size_t size, const std::string& source,
                                               const LoadOptions& options = {});
   static Result<std::unique_ptr<Engine>> load_file(const std::string& path, const LoadOptions& options = {});
+  // An engine for a model read elsewhere (the wasm CLI's Keras files, read in JS), with the options
+  // applied as load() applies them.
+  static Result<std::unique_ptr<Engine>> from_model(Model model, const std::string& source, const LoadOptions& options = {});
   explicit Engine(Model model);
   // The network holds references into model_: a copied or moved Engine would point into the old one.
   Engine(const Engine&) = delete;

@@ -109,12 +109,16 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
   else
     m = load_model(bytes, size, source);
   if (!m) return make_error(m.error());
-  if (options.size > 0 && !m->graph && (options.size != m->arch.height || options.size != m->arch.width))
+  return from_model(std::move(m.value()), source, options);
+}
+
+Result<std::unique_ptr<Engine>> Engine::from_model(Model m, const std::string& source, const LoadOptions& options) {
+  if (options.size > 0 && !m.graph && (options.size != m.arch.height || options.size != m.arch.width))
     return make_error(source + ": --size applies to ONNX models with a dynamic input size; this model takes " +
-                      std::to_string(m->arch.height) + "x" + std::to_string(m->arch.width));
-  if (Status s = gradcam::set_normalization(*m, options.mean, options.std); !s) return make_error(s.error());
-  if (Status s = gradcam::set_labels(*m, options.labels); !s) return make_error(s.error());
-  return std::make_unique<Engine>(std::move(m.value()));
+                      std::to_string(m.arch.height) + "x" + std::to_string(m.arch.width));
+  if (Status s = gradcam::set_normalization(m, options.mean, options.std); !s) return make_error(s.error());
+  if (Status s = gradcam::set_labels(m, options.labels); !s) return make_error(s.error());
+  return std::make_unique<Engine>(std::move(m));
 }
 
 Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path, const LoadOptions& options) {
