@@ -15,6 +15,7 @@
     if (args[i] === '--model' && i + 1 < args.length) model = args[i + 1];
     else if (args[i].startsWith('--model=')) model = args[i].slice('--model='.length);
   }
+  if (args[0] === 'import-keras' && args.length > 1 && args[1][0] !== '-') model = args[1];  // main.cpp's positional FILE
   if (model === null) return;
   const fs = require('fs'), path = require('path'), url = require('url');
   let bytes;

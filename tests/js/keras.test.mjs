@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { root, nativeCli, siteModule, shippedModel, requireBuilt, tempDir, run } from './support.mjs';
+import { root, nativeCli, wasmCli, siteModule, shippedModel, requireBuilt, tempDir, run } from './support.mjs';
 
 const dir = tempDir('gradcam-keras-');
 const image = path.join(root, 'assets/samples', fs.readdirSync(path.join(root, 'assets/samples')).filter((n) => /\.(jpe?g|png)$/.test(n)).sort()[0]);
@@ -36,8 +36,8 @@ before(() => {
 });
 
 // What an explanation says, without its timings.
-function explainJson(model, extra = []) {
-  const r = run(nativeCli, ['explain', '--model', model, '--image', image, '--json', ...extra]);
+function explainJson(model, extra = [], cli = nativeCli) {
+  const r = run(cli, ['explain', '--model', model, '--image', image, '--json', ...extra]);
   assert.equal(r.status, 0, r.stderr);
   const { probabilities, logits, cam, top } = JSON.parse(r.stdout);
   return { probabilities, logits, cam, top };
@@ -109,6 +109,42 @@ test('broken and hostile Keras files give one clear error line each (CLI, exit 1
   }
 });
 
+// The wasm CLI has no HDF5 library: its --pre-js reads Keras files with the JS API's reader
+// (engine/cli/keras_handover.js). Same weights, same build: bit-identical to the shipped model file.
+test('the wasm CLI reads every Keras layout (explain, info, batch, import-keras) as the native CLI does', () => {
+  requireBuilt(wasmCli);
+  const expected = explainJson(shippedModel, [], wasmCli);
+  for (const name of LAYOUTS) assert.deepEqual(explainJson(path.join(dir, name), [], wasmCli), expected, name);
+  for (const [name, extra] of [['model.keras', []], ['weights.h5', ['--arch', path.join(dir, 'rerun_to_json.json')]]]) {
+    const args = ['info', '--json', '--model', path.join(dir, name), ...extra];
+    const n = run(nativeCli, args), w = run(wasmCli, args);
+    assert.equal(w.status, 0, w.stderr);
+    assert.deepEqual(JSON.parse(w.stdout), JSON.parse(n.stdout), name);
+  }
+  const input = path.join(dir, 'batch-in');
+  fs.mkdirSync(input, { recursive: true });
+  fs.copyFileSync(image, path.join(input, path.basename(image)));
+  const batch = run(wasmCli, ['batch', '--model', path.join(dir, 'deflated.keras'), '--input', input, '--out', path.join(dir, 'batch-out'), '--quiet']);
+  assert.equal(batch.status, 0, batch.stderr);
+  assert.ok(fs.existsSync(path.join(dir, 'batch-out', `${path.basename(image)}.png`)));
+  const out = path.join(dir, 'wasm-import.safetensors');
+  const imported = run(wasmCli, ['import-keras', path.join(dir, 'nested.weights.h5'), '--out', out]);
+  assert.equal(imported.status, 0, imported.stderr);
+  assert.deepEqual(explainJson(out), explainJson(shippedModel));
+});
+
+test('the wasm CLI refuses broken Keras files with the native CLI\'s one line, naming the file', () => {
+  requireBuilt(wasmCli);
+  for (const [name, message] of Object.entries(ERRORS)) {
+    const r = run(wasmCli, ['info', '--model', path.join(dir, name)]);
+    assert.equal(r.status, 1, name);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `${name}: ${r.stderr}`);
+    assert.ok(lines[0].startsWith(`gradcam info: ${path.join(dir, name)}: `), lines[0]);
+    assert.ok(lines[0].includes(message), `${name}: ${lines[0]}`);
+  }
+});
+
 test('the JS API loads Keras files (path or bytes) and predicts as the model file', async () => {
   requireBuilt(siteModule);
   const { loadEngine } = await import(siteModule);
@@ -128,6 +164,14 @@ test('the JS API loads Keras files (path or bytes) and predicts as the model fil
   const r = fromBytes.explain(img, { layer: 'conv2d_15' });
   assert.equal(r.layer.name, 'conv2d_15');
   fromBytes.dispose();
+  // arch: a Keras config (here Keras 2's to_json(), as text and as an object) names a weights-only file's layers.
+  const toJson = fs.readFileSync(path.join(dir, 'rerun_to_json.json'), 'utf8');
+  for (const arch of [toJson, JSON.parse(toJson)]) {
+    const withConfig = await loadEngine({ model: path.join(dir, 'weights.h5'), arch });
+    assert.equal(withConfig.info.conv_layers[0], 'conv2d_9');
+    assert.deepEqual(withConfig.predict(img).probabilities, expected.probabilities);
+    withConfig.dispose();
+  }
   reference.dispose();
 });
 
