@@ -33,7 +33,17 @@
   const text = (s) => new TextEncoder().encode(s);
   Module['preRun'] = [].concat(Module['preRun'] || [], function () {
     addRunDependency('gradcam-keras');
+    // h5wasm prints HDF5's own error stack (HDF5-DIAG ...) through console.error, which it binds
+    // when it loads: while the file is read those lines are dropped, so that a broken file gives
+    // the one line the CLI writes for every error.
+    const consoleError = console.error;
+    let reading = true;
+    console.error = function () {
+      if (!reading) consoleError.apply(console, arguments);
+    };
     const done = (handover) => {
+      reading = false;
+      console.error = consoleError;
       Module['gradcamKeras'] = handover;
       removeRunDependency('gradcam-keras');
     };
