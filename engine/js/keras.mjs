@@ -217,14 +217,20 @@ function keras3Layers(root, path, depth, visited, source) {
   const bad = (why) => new Error(`${source}: ${why}`);
   if (depth > 16) throw bad(`${path} is nested more than 16 deep`);
   if (++visited.count > 4 * 4096) throw bad(`layers/ holds more than ${4 * 4096} groups`);
+  // h5wasm returns an external link as itself (type ExternalLink): never followed, it would open
+  // another file.
+  const linked = (obj) => obj?.type === 'ExternalLink';
   const group = root.get(path);
+  if (linked(group)) throw bad(`${path} is a link to another file, not a group`);
   const names = group.keys().sort(kerasNameOrder);
   const out = [];
   if (names.includes('vars')) {
     const vars = root.get(`${path}/vars`);
+    if (linked(vars)) throw bad(`${path}/vars is a link to another file, not a group`);
     if (!vars || vars.type !== 'Group') throw bad(`${path}/vars is not a group`);
     const numbers = vars.keys().map((n) => {
       if (!/^\d{1,6}$/.test(n)) throw bad(`${path}/vars holds '${n}'; Keras numbers a layer's variables 0, 1, ...`);
+      if (linked(root.get(`${path}/vars/${n}`))) throw bad(`${path}/vars/${n} is a link to another file, not a dataset`);
       return Number(n);
     }).sort((a, b) => a - b);
     numbers.forEach((n, i) => {
@@ -235,7 +241,9 @@ function keras3Layers(root, path, depth, visited, source) {
     if (numbers.length) out.push({ path, count: numbers.length });
   }
   for (const child of names) {
-    if (child === 'vars' || root.get(`${path}/${child}`)?.type !== 'Group') continue;
+    if (child === 'vars') continue;
+    if (linked(root.get(`${path}/${child}`))) throw bad(`${path}/${child} is a link to another file, not a group`);
+    if (root.get(`${path}/${child}`)?.type !== 'Group') continue;
     out.push(...keras3Layers(root, `${path}/${child}`, depth + 1, visited, source));
   }
   return out;

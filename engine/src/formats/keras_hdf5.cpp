@@ -204,6 +204,14 @@ bool keras_name_less(const std::string& a, const std::string& b) {
   return split(a) < split(b);
 }
 
+// True when `path`'s last link stays in this file (hard or soft): the walk below never follows an
+// external link, which would open another file on this machine.
+bool links_within_file(hid_t loc, const std::string& path) {
+  H5L_info_t info;
+  return H5Lget_info(loc, path.c_str(), &info, H5P_DEFAULT) >= 0 &&
+         (info.type == H5L_TYPE_HARD || info.type == H5L_TYPE_SOFT);
+}
+
 // A Keras 3 layer's variables: <path>/vars/0, 1, ... (Layer.save_own_variables numbers them in
 // the layer's weight order).
 struct Keras3Layer {
@@ -213,6 +221,7 @@ struct Keras3Layer {
 
 // The numbered variables of one vars group, in numeric order (HDF5 lists "10" before "2").
 Status numbered_vars(hid_t root, const std::string& vars, std::vector<std::string>& out) {
+  if (!links_within_file(root, vars)) return make_error(vars + " is a link to another file, not a group");
   Handle g(H5Gopen2(root, vars.c_str(), H5P_DEFAULT), H5Gclose);
   if (!g.ok()) return make_error(vars + " is not a group");
   auto names = link_names(g.get(), vars);
@@ -221,6 +230,7 @@ Status numbered_vars(hid_t root, const std::string& vars, std::vector<std::strin
   for (const std::string& n : *names) {
     if (n.empty() || n.size() > 6 || n.find_first_not_of("0123456789") != std::string::npos)
       return make_error(vars + " holds '" + n + "'; Keras numbers a layer's variables 0, 1, ...");
+    if (!links_within_file(root, vars + "/" + n)) return make_error(vars + "/" + n + " is a link to another file, not a dataset");
     numbers.push_back(std::stol(n));
   }
   std::sort(numbers.begin(), numbers.end());
@@ -243,6 +253,7 @@ Status list_keras3_layers(hid_t root, const std::string& path, int depth, size_t
                           std::vector<Keras3Layer>& out) {
   if (depth > 16) return make_error(path + " is nested more than 16 deep");
   if (++visited > 4 * kMaxNames) return make_error("layers/ holds more than " + std::to_string(4 * kMaxNames) + " groups");
+  if (!links_within_file(root, path)) return make_error(path + " is a link to another file, not a group");
   Handle g(H5Gopen2(root, path.c_str(), H5P_DEFAULT), H5Gclose);
   if (!g.ok()) return make_error(path + " is not a group");
   auto names = link_names(g.get(), path);
@@ -256,6 +267,7 @@ Status list_keras3_layers(hid_t root, const std::string& path, int depth, size_t
   for (const std::string& child : *names) {
     if (child == "vars") continue;
     const std::string sub = path + "/" + child;
+    if (!links_within_file(root, sub)) return make_error(sub + " is a link to another file, not a group");
     Handle o(H5Oopen(root, sub.c_str(), H5P_DEFAULT), H5Oclose);
     if (!o.ok() || H5Iget_type(o.get()) != H5I_GROUP) continue;  // not a layer (nothing Keras writes)
     if (Status s = list_keras3_layers(root, sub, depth + 1, visited, out); !s) return s;
