@@ -59,6 +59,7 @@ function strings(obj, name, source) {
 }
 
 function describe(dataset, what, source) {
+  if (dataset?.type === 'ExternalLink') throw new Error(`${source}: tensor ${what} is a link to another file`);
   if (!dataset || dataset.type !== 'Dataset') throw new Error(`${source}: tensor ${what} is listed but missing from the file`);
   const meta = dataset.metadata;
   if (meta.type !== H5T_FLOAT) {
@@ -286,6 +287,7 @@ export async function readKerasFile(bytes, source = 'model', archiveConfig = '')
     if (layerNames) {
       for (const layer of layerNames) {
         const g = layer ? weights.get(layer) : null;
+        if (g?.type === 'ExternalLink') throw new Error(`${source}: layer ${layer} is a link to another file, not a group`);
         if (!g || g.type !== 'Group') throw new Error(`${source}: layer ${layer} is listed in layer_names but has no group`);
         for (const w of strings(g, 'weight_names', source) || []) {
           found.push([{ layer, weight: w }, g.get(w), `${layer}/${w}`]);

@@ -139,10 +139,19 @@ const char* type_class_name(H5T_class_t c) {
   }
 }
 
+// True when `path`'s last link stays in this file (hard or soft): the walk below never follows an
+// external link, which would open another file on this machine.
+bool links_within_file(hid_t loc, const std::string& path) {
+  H5L_info_t info;
+  return H5Lget_info(loc, path.c_str(), &info, H5P_DEFAULT) >= 0 &&
+         (info.type == H5L_TYPE_HARD || info.type == H5L_TYPE_SOFT);
+}
+
 // A weight's shape (and that it holds floats), without reading its values.
 Status describe_dataset(hid_t loc, const std::string& path, KerasTensor& t) {
   const std::string what = "tensor " + t.layer + "/" + t.weight;
   if (!has_link(loc, path)) return make_error(what + " is listed but missing from the file");
+  if (!links_within_file(loc, path)) return make_error(what + " is a link to another file");
   Handle d(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), H5Dclose);
   if (!d.ok()) return make_error(what + " is not a dataset");
   Handle type(H5Dget_type(d.get()), H5Tclose);
@@ -202,14 +211,6 @@ bool keras_name_less(const std::string& a, const std::string& b) {
     return std::make_pair(s, -1L);
   };
   return split(a) < split(b);
-}
-
-// True when `path`'s last link stays in this file (hard or soft): the walk below never follows an
-// external link, which would open another file on this machine.
-bool links_within_file(hid_t loc, const std::string& path) {
-  H5L_info_t info;
-  return H5Lget_info(loc, path.c_str(), &info, H5P_DEFAULT) >= 0 &&
-         (info.type == H5L_TYPE_HARD || info.type == H5L_TYPE_SOFT);
 }
 
 // A Keras 3 layer's variables: <path>/vars/0, 1, ... (Layer.save_own_variables numbers them in
@@ -323,6 +324,7 @@ Result<KerasFile> read_keras_hdf5(const uint8_t* bytes, size_t size, const std::
     if (!layers) return fail(layers.error());
     for (const std::string& layer : *layers) {
       if (layer.empty() || !has_link(weights, layer)) return fail("layer " + layer + " is listed in layer_names but has no group");
+      if (!links_within_file(weights, layer)) return fail("layer " + layer + " is a link to another file, not a group");
       Handle g(H5Gopen2(weights, layer.c_str(), H5P_DEFAULT), H5Gclose);
       if (!g.ok()) return fail("layer " + layer + " is not a group");
       auto names = read_strings(g.get(), "weight_names");
