@@ -352,3 +352,46 @@ TEST_CASE("Keras 3's hard_sigmoid is relu6(x + 3) / 6, Keras 2's is 0.2 x + 0.5"
   REQUIRE_MESSAGE(k2.ok(), error_of(k2));
   CHECK(k2->graph->nodes[0].attrs.alpha == doctest::Approx(0.2));
 }
+
+TEST_CASE("import-keras: a chain of the model file's layers is written with the graph's own weights; a functional network is refused") {
+  json layers = json::array({{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_input_shape", {nullptr, 6, 6, 3}}}}},
+                             {{"class_name", "Conv2D"}, {"config", {{"name", "c"}, {"filters", 2}, {"kernel_size", 3}, {"padding", "same"}}}},
+                             {{"class_name", "Activation"}, {"config", {{"name", "act"}, {"activation", "relu"}}}},
+                             {{"class_name", "MaxPooling2D"}, {"config", {{"name", "p"}}}},
+                             {{"class_name", "BatchNormalization"}, {"config", {{"name", "bn"}, {"axis", {3}}}}},
+                             {{"class_name", "Dropout"}, {"config", {{"name", "d"}, {"rate", 0.5}}}},
+                             {{"class_name", "Flatten"}, {"config", {{"name", "f"}}}},
+                             {{"class_name", "Dense"}, {"config", {{"name", "out"}, {"units", 4}, {"activation", "softmax"}}}}});
+  json model = {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
+  std::vector<KerasTensor> t = {{"c", "c/kernel:0", {3, 3, 3, 2}, ramp(54, 0.f, 0.1f)},
+                                {"c", "c/bias:0", {2}, {0.1f, -0.2f}},
+                                {"bn", "bn/gamma:0", {2}, {1.5f, 0.7f}},
+                                {"bn", "bn/beta:0", {2}, {0.1f, -0.3f}},
+                                {"bn", "bn/moving_mean:0", {2}, {0.2f, 0.4f}},
+                                {"bn", "bn/moving_variance:0", {2}, {0.9f, 2.5f}},
+                                {"out", "out/kernel:0", {18, 4}, ramp(72, 0.f, 0.2f)},
+                                {"out", "out/bias:0", {4}, {0.f, 0.1f, 0.2f, 0.3f}}};
+  auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", t}, "chain.h5", nullptr);
+  REQUIRE_MESSAGE(m.ok(), error_of(m));
+  auto chain = sequential_model_of(*m);
+  REQUIRE_MESSAGE(chain.ok(), chain.ok() ? "" : chain.error());
+  REQUIRE(chain->arch.layers.size() == 6);
+  CHECK(chain->arch.layers[0].name == "c");
+  CHECK(chain->arch.layers[0].activation == Activation::relu);  // Activation('relu') fused, as the model file holds it
+  auto reloaded = load_model(save_model(*chain).data(), save_model(*chain).size(), "chain.safetensors");
+  REQUIRE_MESSAGE(reloaded.ok(), reloaded.ok() ? "" : reloaded.error());
+  std::vector<float> x(6 * 6 * 3);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::cos(0.91 * double(i)));
+  Network a(*m), b(*reloaded);
+  a.forward(x.data());
+  b.forward(x.data());
+  CHECK(a.logits() == b.logits());  // bit for bit: the folded batch norm folds back to the same floats
+
+  Weights w;
+  auto residual = load_keras_file(KerasFile{functional(residual_layers(false), false).dump(), "2.15.0", keras2_tensors(w)}, "r.h5", nullptr);
+  REQUIRE(residual.ok());
+  auto refused = sequential_model_of(*residual);
+  REQUIRE(!refused.ok());
+  CHECK(refused.error() == "node 'block_relu' (Relu) is not one of the model file's layers (conv2d, max_pool2d, dropout, batch_norm, "
+                           "flatten, dense)");
+}
