@@ -134,7 +134,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       continue;
     }
     const OpDescriptor* op = find_op(fn.op_type);
-    if (!op) return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")");
+    if (!op || !op->import) return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")");
     Node n;
     n.name = name;
     n.op_type = op_type;
