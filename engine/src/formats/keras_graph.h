@@ -87,9 +87,6 @@ std::string activation_of(const json& cfg);
 // The stand-in of a softmax until the importer knows whether it is the model's last op.
 bool is_softmax_marker(const OpDescriptor* op);
 
-// The op a descriptor type names, or an error naming the layer when this build lacks it.
-Result<const OpDescriptor*> require_op(const LayerCall& call, const char* type);
-
 // Keras's snake_case of a class name (keras/src/utils/naming.py to_snake_case): the Keras 3 path
 // of a layer is "layers/" + this, numbered _1, _2, ... per name in its model's layer order.
 std::string snake_case(const std::string& class_name);

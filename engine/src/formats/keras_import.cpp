@@ -121,13 +121,13 @@ const json& layers_of(const json& model) {
 constexpr int kMaxNesting = 16;
 
 struct Importer {
+  Importer(WeightStore& w, bool k3) : weights(w), keras3(k3) {}
   GraphBuilder b;
   WeightStore& weights;
   bool keras3 = false;
   bool input_made = false;
   bool scales_pixels = false;  // the first layer on the image is Rescaling or Normalization
   std::set<std::string> names;
-  std::string source;
 
   // [batch, height, width, channels] of an InputLayer or a Sequential's first layer.
   Status make_input(const json& shape, const std::string& from) {
@@ -317,7 +317,7 @@ void mark_explainable_layers(Graph& g) {
   g.default_layer = -1;
   for (const Node& n : g.nodes) {
     const Value& in = g.values[size_t(n.inputs[0])];
-    const bool collapses = n.op == &ops::global_average_pool_op || n.op == find_op("GlobalMaxPool") ||
+    const bool collapses = n.op == &ops::global_average_pool_op || n.op == &ops::global_max_pool_op ||
                            n.op == &ops::flatten_op || (in.rank == 4 && g.values[size_t(n.output)].rank == 2);
     if (!collapses || in.shape.h * in.shape.w <= 1 || in.producer < 0) continue;
     int p = in.producer;
@@ -356,13 +356,8 @@ Status settle_softmax(Graph& g) {
     }
   }
   prune_to_output(g);
-  for (Node& n : g.nodes) {
-    if (!is_softmax_marker(n.op)) continue;
-    const OpDescriptor* op = find_op("SoftmaxChannels");
-    if (!op) return make_error("node '" + n.name + "': a softmax is supported only as the model's last activation");
-    n.op = op;
-    n.op_type = op->type;
-  }
+  for (Node& n : g.nodes)
+    if (is_softmax_marker(n.op)) n.op = &ops::softmax_op, n.op_type = ops::softmax_op.type;
   return {};
 }
 
@@ -380,8 +375,7 @@ Result<Model> import_keras_model(const KerasFile& file, const std::string& sourc
   if (!keras::is_model(cls))
     return fail("the model's class \"" + cls + "\" is not supported (Sequential, Functional, Model)");
   keras::WeightStore weights(file.tensors, source);
-  keras::Importer im{{}, weights, false, false, false, {}, source};
-  im.keras3 = file.keras_version.rfind("3", 0) == 0;
+  keras::Importer im(weights, file.keras_version.rfind("3", 0) == 0);
   Graph& g = im.b.g;
   try {
     auto outs = im.model(j, nullptr, "", "layers", 0);

@@ -299,10 +299,8 @@ Result<int> relu_layer(LayerCall& c) {
     a.alpha = float(slope);
     return c.node(&ops::leaky_relu_op, c.inputs, "", a);
   }
-  auto op = require_op(c, "KerasReLU");
-  if (!op) return make_error(op.error());
   a.alpha = float(slope), a.lo = float(threshold), a.hi = capped ? float(cap) : std::numeric_limits<float>::infinity();
-  return c.node(*op, c.inputs, "", a);
+  return c.node(&ops::keras_relu_op, c.inputs, "", a);
 }
 
 Result<int> leaky_relu_layer(LayerCall& c) {
@@ -313,8 +311,6 @@ Result<int> leaky_relu_layer(LayerCall& c) {
 
 // PReLU's alpha has the input's shape with the shared axes set to 1 (tf-keras and Keras 3 build()).
 Result<int> prelu_layer(LayerCall& c) {
-  auto op = require_op(c, "PRelu");
-  if (!op) return make_error(op.error());
   const Value& in = c.input();
   std::vector<int64_t> shape = in.rank == 4 ? std::vector<int64_t>{in.shape.h, in.shape.w, in.shape.c}
                                             : std::vector<int64_t>{in.shape.c};
@@ -329,53 +325,44 @@ Result<int> prelu_layer(LayerCall& c) {
   if (!per_channel && !per_element) return c.fail("alpha must be shared over both height and width, or over neither");
   auto alpha = c.weight("alpha", shape);
   if (!alpha) return make_error(alpha.error());
-  return c.node(*op, c.inputs, "", {}, {std::move(*alpha)});
+  return c.node(&ops::prelu_op, c.inputs, "", {}, {std::move(*alpha)});
 }
 
 // ---- merging layers ----
+
+// Keras's merge layers expand a 2-D [C] operand to [1,1,C]: it broadcasts over channels.
+OpAttributes merge_attrs() {
+  OpAttributes a;
+  a.broadcast_channels_last = true;
+  return a;
+}
 
 Result<int> merge_chain(LayerCall& c, const OpDescriptor* op, const char* part) {
   if (c.inputs.size() < 2) return c.fail("needs at least two inputs");
   int acc = c.inputs[0];
   for (size_t k = 1; k < c.inputs.size(); ++k) {
-    auto v = c.node(op, {acc, c.inputs[k]}, k + 1 == c.inputs.size() ? "" : std::string(part) + "_" + std::to_string(k));
+    auto v = c.node(op, {acc, c.inputs[k]}, k + 1 == c.inputs.size() ? "" : std::string(part) + "_" + std::to_string(k),
+                    merge_attrs());
     if (!v) return v;
     acc = *v;
   }
   return acc;
 }
 
-// Max, Mean and Sub take all their inputs in one node where this build has them.
-Result<int> merge_all(LayerCall& c, const char* type) {
+// Max, Mean and Sub take all their inputs in one node.
+Result<int> merge_all(LayerCall& c, const OpDescriptor* op) {
   if (c.inputs.size() < 2) return c.fail("needs at least two inputs");
-  auto op = require_op(c, type);
-  if (!op) return make_error(op.error());
-  return c.node(*op, c.inputs, "");
+  return c.node(op, c.inputs, "", merge_attrs());
 }
 
 Result<int> add(LayerCall& c) { return merge_chain(c, &ops::add_op, "add"); }
 Result<int> multiply(LayerCall& c) { return merge_chain(c, &ops::mul_op, "mul"); }
-Result<int> maximum(LayerCall& c) { return merge_all(c, "Max"); }
+Result<int> maximum(LayerCall& c) { return merge_all(c, &ops::max_op); }
+Result<int> average(LayerCall& c) { return merge_all(c, &ops::mean_op); }
 
 Result<int> subtract(LayerCall& c) {
   if (c.inputs.size() != 2) return c.fail("needs exactly two inputs");
-  if (find_op("Sub")) return merge_all(c, "Sub");
-  OpAttributes minus;
-  auto negated = c.node(&ops::mul_op, {c.inputs[1]}, "negate", minus, {{-1.f}});
-  if (!negated) return negated;
-  return c.node(&ops::add_op, {c.inputs[0], *negated}, "");
-}
-
-Result<int> average(LayerCall& c) {
-  if (find_op("Mean")) return merge_all(c, "Mean");
-  const float n = float(c.inputs.size());
-  const std::string name = c.name;
-  auto sum = merge_chain(c, &ops::add_op, "add");
-  if (!sum) return sum;
-  // merge_chain named the sum after the layer; the mean takes the name instead.
-  c.b.g.nodes.back().name = name + "/sum";
-  c.b.g.values[size_t(*sum)].name = name + "/sum";
-  return c.node(&ops::mul_op, {*sum}, "", {}, {{1.f / n}});
+  return merge_all(c, &ops::sub_op);
 }
 
 Result<int> concatenate(LayerCall& c) {
@@ -417,11 +404,7 @@ Result<int> global_pooling(LayerCall& c, const OpDescriptor* op) {
 }
 
 Result<int> global_average_pooling2d(LayerCall& c) { return global_pooling(c, &ops::global_average_pool_op); }
-Result<int> global_max_pooling2d(LayerCall& c) {
-  auto op = require_op(c, "GlobalMaxPool");
-  if (!op) return make_error(op.error());
-  return global_pooling(c, *op);
-}
+Result<int> global_max_pooling2d(LayerCall& c) { return global_pooling(c, &ops::global_max_pool_op); }
 
 Result<int> zero_padding2d(LayerCall& c) {
   if (Status s = channels_last(c); !s) return make_error(s.error());
@@ -471,13 +454,9 @@ Result<int> reshape(LayerCall& c) {
     return c.fail("target_shape " + t.dump() + " holds " + std::to_string(size) + " values, its input " + std::to_string(in_size));
   if (dims.size() == 1) return c.node(&ops::flatten_op, c.inputs, "");
   if (dims.size() == 2) return c.fail("a 2-axis target_shape is not supported (one axis, or height, width, channels)");
-  const Value& in = c.input();
-  if (in.rank == 4 && in.shape == Shape{dims[0], dims[1], dims[2]}) return c.node(&ops::identity_op, c.inputs, "");
-  auto op = require_op(c, "KerasReshape");
-  if (!op) return make_error(op.error());
   OpAttributes a;
-  a.kh = dims[0], a.kw = dims[1], a.out_channels = dims[2];
-  return c.node(*op, c.inputs, "", a);
+  a.reshape_h = dims[0], a.reshape_w = dims[1], a.reshape_c = dims[2];
+  return c.node(&ops::keras_reshape_op, c.inputs, "", a);
 }
 
 Result<int> identity(LayerCall& c) { return c.node(&ops::dropout_op, c.inputs, ""); }
@@ -537,11 +516,6 @@ Result<int> LayerCall::node(const OpDescriptor* op, std::vector<int> in, const s
   return v;
 }
 
-Result<const OpDescriptor*> require_op(const LayerCall& call, const char* type) {
-  if (const OpDescriptor* op = find_op(type)) return op;
-  return make_error(call.where() + "needs the op " + type + ", which this engine does not have");
-}
-
 std::string activation_of(const json& cfg) {
   if (!cfg.contains("activation") || cfg["activation"].is_null()) return "linear";
   const json& a = cfg["activation"];
@@ -571,18 +545,15 @@ Result<int> activation_node(LayerCall& c, int in, const std::string& act, const 
     return c.node(&ops::leaky_relu_op, {in}, part, a);
   }
   if (act == "softmax") return c.node(&softmax_marker, {in}, part);
-  if (act == "swish" || act == "silu") {
-    if (find_op("Swish")) return c.node(find_op("Swish"), {in}, part);
-    auto gate = c.node(&ops::sigmoid_op, {in}, part.empty() ? "sigmoid" : part + "_sigmoid");
-    if (!gate) return gate;
-    return c.node(&ops::mul_op, {in, *gate}, part);
+  if (act == "swish" || act == "silu") return c.node(&ops::swish_op, {in}, part);
+  if (act == "tanh") return c.node(&ops::tanh_op, {in}, part);
+  if (act == "elu") {
+    a.alpha = 1.f;
+    return c.node(&ops::elu_op, {in}, part, a);
   }
-  if (act == "tanh" || act == "elu" || act == "gelu") {
-    const char* type = act == "tanh" ? "Tanh" : act == "elu" ? "Elu" : "Gelu";
-    auto op = require_op(c, type);
-    if (!op) return make_error(op.error());
-    if (act == "elu") a.alpha = 1.f;
-    return c.node(*op, {in}, part, a);
+  if (act == "gelu") {
+    a.approximate_tanh = false;  // keras.activations.gelu's default, Keras 2 and 3
+    return c.node(&ops::gelu_op, {in}, part, a);
   }
   return c.fail("activation '" + act +
                 "' is not supported (linear, relu, relu6, sigmoid, hard_sigmoid, hard_swish, hard_silu, leaky_relu, swish, "

@@ -374,12 +374,12 @@ TEST_CASE("import-keras: a chain of the model file's layers is written with the 
   auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", t}, "chain.h5", nullptr);
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   auto chain = sequential_model_of(*m);
-  REQUIRE_MESSAGE(chain.ok(), chain.ok() ? "" : chain.error());
+  REQUIRE_MESSAGE(chain.ok(), (chain.ok() ? std::string() : chain.error()));
   REQUIRE(chain->arch.layers.size() == 6);
   CHECK(chain->arch.layers[0].name == "c");
   CHECK(chain->arch.layers[0].activation == Activation::relu);  // Activation('relu') fused, as the model file holds it
   auto reloaded = load_model(save_model(*chain).data(), save_model(*chain).size(), "chain.safetensors");
-  REQUIRE_MESSAGE(reloaded.ok(), reloaded.ok() ? "" : reloaded.error());
+  REQUIRE_MESSAGE(reloaded.ok(), (reloaded.ok() ? std::string() : reloaded.error()));
   std::vector<float> x(6 * 6 * 3);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::cos(0.91 * double(i)));
   Network a(*m), b(*reloaded);
