@@ -1,0 +1,209 @@
+// Keras Applications networks, as Keras writes them, explained exactly as TF.js explains them.
+// tests/fixtures/keras_apps.py writes small ResNet, MobileNetV2, Xception, DenseNet, EfficientNet and
+// VGG networks, a nested model (a Functional base inside a Sequential) and a "misc" network with
+// every other layer class the engine reads, each in Keras 2.15 model.save("m.h5"), Keras 3
+// model.save("m.keras") (stored, and re-zipped deflated) and Keras 3 save_weights("m.weights.h5") with
+// its config.json given by --arch. The reference (keras_reference.mjs) builds each network in
+// @tensorflow/tfjs-layers from the .h5's model_config and weights and computes Grad-CAM at a named
+// layer on the very tensor the engine classified (--dump-input, or the JS API's `input`).
+//
+//   node --test tests/js/keras_apps.test.mjs
+//
+// Tolerances, as measured (native CLI, 2026-12): probabilities within 1e-6 of the reference, logits
+// within 1e-5 relative, maps within 1e-5 of the reference map's maximum; the bounds below leave the
+// same 1e-4 / 1e-3 / 1e-3 headroom as the other cross-checks, for other CPUs and the wasm build.
+// Grad-CAM sums each channel's gradient over positions, so where a max-pool or ReLU routes a
+// gradient among tied inputs does not move the map.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { root, nativeCli, wasmCli, siteModule, requireBuilt, tempDir, testPixels, encodePng, runCliAsync, pool,
+  PYTHON } from './support.mjs';
+import { kerasReference } from './keras_reference.mjs';
+
+const PROB_TOL = 1e-4;   // absolute
+const LOGIT_TOL = 1e-3;  // relative to max(1, |logit|)
+const CAM_TOL = 1e-3;    // relative to the reference map's maximum
+const MIN_NONZERO = 0.75; // share of compared maps whose reference maximum is > 0
+
+const dir = tempDir('gradcam-keras-apps-');
+let manifest;
+const image = path.join(dir, 'image.png');
+const references = new Map();
+
+before(() => {
+  const r = spawnSync(PYTHON, [path.join(root, 'tests/fixtures/keras_apps.py'), dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`keras_apps.py failed (it needs python3-h5py: tools/deps.sh): ${r.stderr}`);
+  manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  // Wider than tall: the engine's centre crop and area resize make the input, --dump-input shows it.
+  fs.writeFileSync(image, encodePng(testPixels(44, 36, 5)));
+});
+
+after(() => {
+  for (const ref of references.values()) ref.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// The reference of a family in one dialect. Only a network with hard_sigmoid needs its own
+// Keras 3 reference (Keras 3's hard_sigmoid is relu6(x + 3) / 6, Keras 2's clip(0.2 x + 0.5)).
+async function reference(family, dialect) {
+  const h5 = path.join(dir, manifest[family].keras2.file);
+  const config = fs.readFileSync(path.join(dir, manifest[family].keras3.config), 'utf8');
+  const own = dialect === 'keras3' && config.includes('"hard_sigmoid"') ? 'keras3' : 'keras2';
+  const key = `${family}|${own}`;
+  if (!references.has(key)) references.set(key, await kerasReference(h5, { dialect: own }));
+  return references.get(key);
+}
+
+// Every way to hand the engine a family: [label, model args, dialect, layer names in that file].
+function layouts(family) {
+  const m = manifest[family];
+  const at = (f) => path.join(dir, f);
+  return [
+    [m.keras2.file, ['--model', at(m.keras2.file)], 'keras2', m.keras2.layers],
+    ...m.keras3.files.map((f) => [f, ['--model', at(f)], 'keras3', m.keras3.layers]),
+    [`${m.keras3.weights} --arch ${m.keras3.config}`, ['--model', at(m.keras3.weights), '--arch', at(m.keras3.config)],
+      'keras3', m.keras3.layers],
+  ];
+}
+
+function argmax(v) {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+// Compares one explanation ({probabilities, logits, target, layer, cam: {width, height, values}})
+// with the reference run on its own input; returns the problems and the worst map ratio.
+async function compare(label, out, input, family, dialect, layerIndex) {
+  const problems = [];
+  const ref = await reference(family, dialect);
+  const shape = manifest[family].input;
+  const target = out.target?.index;
+  if (!Number.isInteger(target)) return { problems: [`${label}: no target`] };
+  const r = await ref.explain(input, shape, manifest[family].keras2.layers[layerIndex], target);
+  const P = r.probabilities, L = r.logits;
+  if (target !== argmax(P)) problems.push(`${label}: target ${target}, the reference's top class is ${argmax(P)}`);
+  if (out.probabilities?.length !== P.length) problems.push(`${label}: ${out.probabilities?.length} probabilities`);
+  else {
+    const d = Math.max(...P.map((p, k) => Math.abs(out.probabilities[k] - p)));
+    if (!(d <= PROB_TOL)) problems.push(`${label}: probabilities differ by ${d.toExponential(3)}`);
+  }
+  if (out.logits?.length === L.length) {
+    const d = Math.max(...L.map((l, k) => Math.abs(out.logits[k] - l) / Math.max(1, Math.abs(l))));
+    if (!(d <= LOGIT_TOL)) problems.push(`${label}: logits differ by ${d.toExponential(3)} (relative)`);
+  } else problems.push(`${label}: ${out.logits?.length} logits`);
+  const [h, w, c] = r.shape;
+  if (out.layer && (out.layer.height !== h || out.layer.width !== w || out.layer.channels !== c)) {
+    problems.push(`${label}: layer ${JSON.stringify(out.layer)}, the reference's is ${h}x${w}x${c}`);
+  }
+  const cam = out.cam ?? {};
+  const values = cam.values ?? cam.data;
+  if (cam.height !== h || cam.width !== w || values?.length !== h * w) {
+    problems.push(`${label}: map ${cam.height}x${cam.width}, the reference's ${h}x${w}`);
+    return { problems };
+  }
+  // When the terms cancel, float32 error scales with what was summed, not with the result.
+  const scale = Math.max(r.cam.max, 1e-3 * r.cam.magnitude, 1e-30);
+  let diff = 0, at = 0;
+  for (let k = 0; k < values.length; k++) {
+    const d = Math.abs(values[k] - r.cam.values[k]);
+    if (!(d <= diff)) { diff = d; at = k; }
+  }
+  if (!(diff <= CAM_TOL * scale)) {
+    problems.push(`${label}: map differs by ${diff.toExponential(3)} at (${Math.floor(at / w)},${at % w}): ` +
+      `engine ${values[at]}, reference ${r.cam.values[at]}, reference max ${r.cam.max.toExponential(3)}`);
+  }
+  return { problems, ratio: diff / scale, nonzero: r.cam.max > 0 };
+}
+
+async function cliCases(cli, pick) {
+  const cases = [];
+  for (const family of Object.keys(manifest)) {
+    for (const [label, modelArgs, dialect, layers] of pick(family)) {
+      layers.forEach((layer, i) => cases.push({ family, label: `${family}: ${label} --layer ${layer}`, modelArgs, dialect,
+        layerIndex: i, layer }));
+    }
+  }
+  const runs = await pool(cases.map((c) => () => runCliAsync(cli, ['explain', ...c.modelArgs, '--image', image,
+    '--layer', c.layer, '--json', '--dump-input'])));
+  const problems = [];
+  const worst = new Map();
+  let maps = 0, nonzero = 0;
+  for (const [i, c] of cases.entries()) {
+    const run = runs[i];
+    if (run.status !== 0) {
+      problems.push(`${c.label}: exit ${run.status}: ${(run.error ?? run.stderr).trim().split('\n')[0]}`);
+      continue;
+    }
+    const out = JSON.parse(run.stdout);
+    const r = await compare(c.label, out, Float32Array.from(out.input), c.family, c.dialect, c.layerIndex);
+    problems.push(...r.problems);
+    if (r.ratio !== undefined) {
+      maps++;
+      if (r.nonzero) nonzero++;
+      if (!(worst.get(c.family) >= r.ratio)) worst.set(c.family, r.ratio);
+    }
+  }
+  return { problems, worst, maps, nonzero, cases: cases.length };
+}
+
+function report(t, result) {
+  for (const [family, ratio] of result.worst) t.diagnostic(`${family.padEnd(13)} worst |map - reference| / max ${ratio.toExponential(2)}`);
+  t.diagnostic(`${result.maps} of ${result.cases} maps compared, ${result.nonzero} with a nonzero reference`);
+  assert.deepEqual(result.problems.slice(0, 30), [], `${result.problems.length} disagreements (first 30 shown)`);
+  assert.ok(result.nonzero >= MIN_NONZERO * result.maps,
+    `only ${result.nonzero} of ${result.maps} reference maps are nonzero: the comparison would prove little`);
+}
+
+test('native CLI: every family, every Keras layout, two named layers each, as the TF.js reference', async (t) => {
+  requireBuilt(nativeCli);
+  report(t, await cliCases(nativeCli, layouts));
+});
+
+test('wasm CLI: every family from its Keras 2 .h5 and its Keras 3 .keras, as the TF.js reference', async (t) => {
+  requireBuilt(wasmCli);
+  report(t, await cliCases(wasmCli, (family) => layouts(family).slice(0, 2)));
+});
+
+test('JS API: loadEngine({model}) on the .h5 and .keras files, and .weights.h5 with arch, as the TF.js reference', async (t) => {
+  requireBuilt(siteModule);
+  const { loadEngine } = await import(siteModule);
+  const problems = [];
+  let maps = 0;
+  for (const family of Object.keys(manifest)) {
+    const m = manifest[family];
+    const files = [
+      [m.keras2.file, { model: path.join(dir, m.keras2.file) }, 'keras2', m.keras2.layers],
+      [m.keras3.files[0], { model: path.join(dir, m.keras3.files[0]) }, 'keras3', m.keras3.layers],
+      [`${m.keras3.weights} + arch`, { model: path.join(dir, m.keras3.weights),
+        arch: fs.readFileSync(path.join(dir, m.keras3.config), 'utf8') }, 'keras3', m.keras3.layers],
+    ];
+    for (const [label, options, dialect, layers] of files) {
+      let engine;
+      try {
+        engine = await loadEngine(options);
+      } catch (e) {
+        problems.push(`${family}: ${label}: ${e.message}`);
+        continue;
+      }
+      try {
+        const pixels = engine.decode(fs.readFileSync(image));
+        for (const [i, layer] of layers.entries()) {
+          const out = engine.explain(pixels, { layer });
+          const r = await compare(`${family}: ${label} layer ${layer}`, out, out.input, family, dialect, i);
+          problems.push(...r.problems);
+          maps++;
+        }
+      } catch (e) {
+        problems.push(`${family}: ${label}: ${e.message}`);
+      } finally {
+        engine.dispose();
+      }
+    }
+  }
+  t.diagnostic(`${maps} maps compared`);
+  assert.deepEqual(problems.slice(0, 30), [], `${problems.length} disagreements (first 30 shown)`);
+});
