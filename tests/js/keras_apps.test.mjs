@@ -158,6 +158,31 @@ function report(t, result) {
     `only ${result.nonzero} of ${result.maps} reference maps are nonzero: the comparison would prove little`);
 }
 
+test('the reference: its probe gradient is d(logit)/d(layer output), by central differences', async () => {
+  // misc runs through every layer the reference writes itself; nested has the probe inside a model.
+  const problems = [];
+  for (const [family, layer] of [['misc', 'gelu'], ['nested', 'block1_relu']]) {
+    const ref = await reference(family, 'keras2');
+    const shape = manifest[family].input;
+    const { data } = testPixels(shape[1], shape[0], 3);
+    const input = Float32Array.from({ length: shape[0] * shape[1] * 3 }, (_, i) => data[4 * Math.floor(i / 3) + (i % 3)] / 255);
+    const target = argmax((await ref.predict(input, shape)).logits);
+    const { gradients: G } = await ref.explain(input, shape, layer, target);
+    const largest = [...G.keys()].sort((a, b) => Math.abs(G[b]) - Math.abs(G[a])).slice(0, 6);
+    for (const i of largest) {
+      // Two step sizes: a ReLU or max-pool kink within one of them spoils only that one.
+      let best = Infinity;
+      for (const eps of [1e-2, 1e-3]) {
+        const fd = ((await ref.logitWithOffset(input, shape, layer, target, i, eps)) -
+          (await ref.logitWithOffset(input, shape, layer, target, i, -eps))) / (2 * eps);
+        best = Math.min(best, Math.abs(fd - G[i]) / Math.abs(G[i]));
+      }
+      if (!(best <= 1e-2)) problems.push(`${family} ${layer} [${i}]: gradient ${G[i]}, central differences off by ${best}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
 test('native CLI: every family, every Keras layout, two named layers each, as the TF.js reference', async (t) => {
   requireBuilt(nativeCli);
   report(t, await cliCases(nativeCli, layouts));

@@ -310,9 +310,23 @@ export async function kerasReference(file, { dialect = 'keras2' } = {}) {
       const A = probe.seen.dataSync().slice();
       const [, lh, lw, lc] = probe.seen.shape;
       const out = { logits: logits.dataSync().slice(), probabilities: tf.softmax(logits).dataSync().slice(),
-        shape: [lh, lw, lc], cam: camFromActivations('gradcam', A, G, lh, lw, lc) };
+        shape: [lh, lw, lc], activations: A, gradients: G, cam: camFromActivations('gradcam', A, G, lh, lw, lc) };
       tf.dispose([x, logits, ...Object.values(grads)]);
       return out;
+    },
+    // The target's logit with the probe's offset set to `eps` at one position of the layer's output
+    // (HWC index): central differences of it check the probe's gradient.
+    async logitWithOffset(input, [h, w, c], layer, target, index, eps) {
+      const { model, probe } = await get(layer);
+      const delta = probe.delta.val;
+      const offset = new Float32Array(delta.size);
+      offset[index] = eps;
+      delta.assign(tf.tensor(offset, delta.shape));
+      try {
+        return tf.tidy(() => model.apply(tf.tensor4d(input, [1, h, w, c]), { training: false }).dataSync()[target]);
+      } finally {
+        delta.assign(tf.zerosLike(delta));
+      }
     },
     dispose() {
       for (const { model } of models.values()) model.dispose();
