@@ -188,9 +188,10 @@ test('native CLI: every family, every Keras layout, two named layers each, as th
   report(t, await cliCases(nativeCli, layouts));
 });
 
-test('wasm CLI: every family from its Keras 2 .h5 and its Keras 3 .keras, as the TF.js reference', async (t) => {
+test('wasm CLI: one file per family, Keras 2 .h5 and Keras 3 .keras in turn, as the TF.js reference', async (t) => {
   requireBuilt(wasmCli);
-  report(t, await cliCases(wasmCli, (family) => layouts(family).slice(0, 2)));
+  const families = Object.keys(manifest);
+  report(t, await cliCases(wasmCli, (family) => [layouts(family)[families.indexOf(family) % 2]]));
 });
 
 test('JS API: loadEngine({model}) on the .h5 and .keras files, and .weights.h5 with arch, as the TF.js reference', async (t) => {
