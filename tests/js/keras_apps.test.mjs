@@ -1,6 +1,7 @@
 // Keras Applications networks, as Keras writes them, explained exactly as TF.js explains them.
 // tests/fixtures/keras_apps.py writes small ResNet, MobileNetV2, Xception, DenseNet, EfficientNet and
-// VGG networks, a nested model (a Functional base inside a Sequential) and a "misc" network with
+// VGG networks, a nested model (a Functional base inside a Sequential), a Teachable-Machine-shaped
+// one (a Sequential of two Sequentials, MobileNet base and dense head, 224x224) and a "misc" network with
 // every other layer class the engine reads, each in Keras 2.15 model.save("m.h5"), Keras 3
 // model.save("m.keras") (stored, and re-zipped deflated) and Keras 3 save_weights("m.weights.h5") with
 // its config.json given by --arch. The reference (keras_reference.mjs) builds each network in

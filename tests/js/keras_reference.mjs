@@ -232,12 +232,13 @@ function insertProbe(model, layerName) {
 }
 
 // The model's output layer, when it is a Dense with a softmax: its logits are the input of the
-// softmax, as the engine reports them.
+// softmax, as the engine reports them. A model nested last (Teachable Machine's head) is looked into.
 function logitsOutput(model) {
   const layers = model.config.layers;
   const last = model.class_name === 'Sequential' ? layers.at(-1)
     : layers.find((e) => e.name === model.config.output_layers[0][0]);
-  if (last.class_name === 'Dense' && last.config.activation === 'softmax') last.config.activation = 'linear';
+  if (last.class_name === 'Functional' || last.class_name === 'Sequential') logitsOutput(last);
+  else if (last.class_name === 'Dense' && last.config.activation === 'softmax') last.config.activation = 'linear';
 }
 
 function leafLayers(model, out = []) {
