@@ -1,12 +1,13 @@
 // Keras Applications networks, as Keras writes them, explained exactly as TF.js explains them.
 // tests/fixtures/keras_apps.py writes small ResNet, MobileNetV2, Xception, DenseNet, EfficientNet and
 // VGG networks, a nested model (a Functional base inside a Sequential), a Teachable-Machine-shaped
-// one (a Sequential of two Sequentials, MobileNet base and dense head, 224x224) and a "misc" network with
-// every other layer class the engine reads, each in Keras 2.15 model.save("m.h5"), Keras 3
-// model.save("m.keras") (stored, and re-zipped deflated) and Keras 3 save_weights("m.weights.h5") with
-// its config.json given by --arch. The reference (keras_reference.mjs) builds each network in
-// @tensorflow/tfjs-layers from the .h5's model_config and weights and computes Grad-CAM at a named
-// layer on the very tensor the engine classified (--dump-input, or the JS API's `input`).
+// one (a Sequential of two Sequentials, MobileNet base and dense head, 224x224) and a "misc" network
+// with every other layer class the engine reads, each in Keras 2.15 model.save("m.h5"), Keras 3
+// model.save("m.keras") (stored, and re-zipped deflated) and Keras 3 save_weights("m.weights.h5")
+// with its config.json given by --arch; and one with the activations only Keras 3 has, in Keras 3
+// files. The reference (keras_reference.mjs) builds each network in @tensorflow/tfjs-layers from the
+// Keras 2 .h5's model_config and weights and computes Grad-CAM at a named layer on the very tensor
+// the engine classified (--dump-input, or the JS API's `input`).
 //
 //   node --test tests/js/keras_apps.test.mjs
 //
@@ -50,7 +51,7 @@ after(() => {
 // The reference of a family in one dialect. Only a network with hard_sigmoid needs its own
 // Keras 3 reference (Keras 3's hard_sigmoid is relu6(x + 3) / 6, Keras 2's clip(0.2 x + 0.5)).
 async function reference(family, dialect) {
-  const h5 = path.join(dir, manifest[family].keras2.file);
+  const h5 = path.join(dir, manifest[family].reference);
   const config = fs.readFileSync(path.join(dir, manifest[family].keras3.config), 'utf8');
   const own = dialect === 'keras3' && config.includes('"hard_sigmoid"') ? 'keras3' : 'keras2';
   const key = `${family}|${own}`;
@@ -63,7 +64,7 @@ function layouts(family) {
   const m = manifest[family];
   const at = (f) => path.join(dir, f);
   return [
-    [m.keras2.file, ['--model', at(m.keras2.file)], 'keras2', m.keras2.layers],
+    ...(m.keras2 ? [[m.keras2.file, ['--model', at(m.keras2.file)], 'keras2', m.keras2.layers]] : []),
     ...m.keras3.files.map((f) => [f, ['--model', at(f)], 'keras3', m.keras3.layers]),
     [`${m.keras3.weights} --arch ${m.keras3.config}`, ['--model', at(m.keras3.weights), '--arch', at(m.keras3.config)],
       'keras3', m.keras3.layers],
@@ -84,7 +85,8 @@ async function compare(label, out, input, family, dialect, layerIndex) {
   const shape = manifest[family].input;
   const target = out.target?.index;
   if (!Number.isInteger(target)) return { problems: [`${label}: no target`] };
-  const r = await ref.explain(input, shape, manifest[family].keras2.layers[layerIndex], target);
+  const names = (manifest[family].keras2 ?? manifest[family].keras3).layers;  // the reference's are Keras 2's
+  const r = await ref.explain(input, shape, names[layerIndex], target);
   const P = r.probabilities, L = r.logits;
   if (target !== argmax(P)) problems.push(`${label}: target ${target}, the reference's top class is ${argmax(P)}`);
   if (out.probabilities?.length !== P.length) problems.push(`${label}: ${out.probabilities?.length} probabilities`);
@@ -160,9 +162,10 @@ function report(t, result) {
 }
 
 test('the reference: its probe gradient is d(logit)/d(layer output), by central differences', async () => {
-  // misc runs through every layer the reference writes itself; nested has the probe inside a model.
+  // misc and activations3 run through every layer the reference writes itself; nested has the probe
+  // inside a model.
   const problems = [];
-  for (const [family, layer] of [['misc', 'gelu'], ['nested', 'block1_relu']]) {
+  for (const [family, layer] of [['misc', 'gelu'], ['nested', 'block1_relu'], ['activations3', 'silu']]) {
     const ref = await reference(family, 'keras2');
     const shape = manifest[family].input;
     const { data } = testPixels(shape[1], shape[0], 3);
@@ -203,7 +206,7 @@ test('JS API: loadEngine({model}) on the .h5 and .keras files, and .weights.h5 w
   for (const family of Object.keys(manifest)) {
     const m = manifest[family];
     const files = [
-      [m.keras2.file, { model: path.join(dir, m.keras2.file) }, 'keras2', m.keras2.layers],
+      ...(m.keras2 ? [[m.keras2.file, { model: path.join(dir, m.keras2.file) }, 'keras2', m.keras2.layers]] : []),
       [m.keras3.files[0], { model: path.join(dir, m.keras3.files[0]) }, 'keras3', m.keras3.layers],
       [`${m.keras3.weights} + arch`, { model: path.join(dir, m.keras3.weights),
         arch: fs.readFileSync(path.join(dir, m.keras3.config), 'utf8') }, 'keras3', m.keras3.layers],

@@ -13,7 +13,8 @@
 // fused kernel fails without an offset or a scale), Subtract, SpatialDropout2D (identity at inference), Normalization
 // ((x - mean) / sqrt(variance), Keras clamps the variance at epsilon 1e-7), Conv2D with groups,
 // ReLU with negative_slope and threshold, GlobalAveragePooling2D keepdims, and hard_sigmoid
-// (Keras 2: clip(0.2 x + 0.5, 0, 1); Keras 3: clip(x / 6 + 0.5, 0, 1), so `dialect` says whose).
+// (Keras 2: clip(0.2 x + 0.5, 0, 1); Keras 3: clip(x / 6 + 0.5, 0, 1), so `dialect` says whose), and
+// Keras 3's silu (x sigmoid(x)) and hard_silu / hard_swish (x relu6(x + 3) / 6).
 //
 // Grad-CAM's gradient d(logit)/d(layer output) comes from a probe: an identity layer inserted after
 // the named layer (wherever it sits, inside a nested model too) that adds a zero variable; the
@@ -128,6 +129,8 @@ class KerasReference extends tfl.layers.Layer {
           return y;
         }
         case 'hardSigmoidKeras3': return tf.clipByValue(tf.add(tf.div(x, 6), 0.5), 0, 1);
+        case 'silu': return tf.mul(x, tf.sigmoid(x));
+        case 'hardSilu': return tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6));
         case 'groupedConv': {
           const xs = tf.split(x, s.groups, 3);
           const ks = tf.split(this.kernel.read(), s.groups, 3);
@@ -191,6 +194,8 @@ function rewrite(config, dialect) {
         break;
       case 'Activation':
         if (c.activation === 'hard_sigmoid' && dialect === 'keras3') custom(entry, { op: 'hardSigmoidKeras3' });
+        if (c.activation === 'silu') custom(entry, { op: 'silu' });
+        if (c.activation === 'hard_silu' || c.activation === 'hard_swish') custom(entry, { op: 'hardSilu' });
         break;
       case 'BatchNormalization':
         if (c.center === false || c.scale === false) custom(entry, { op: 'batchNorm', center: c.center, scale: c.scale, epsilon: c.epsilon });
