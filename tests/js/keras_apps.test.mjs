@@ -166,6 +166,21 @@ function report(t, result) {
     `only ${result.nonzero} of ${result.maps} reference maps are nonzero: the comparison would prove little`);
 }
 
+function testInput([h, w]) {
+  const { data } = testPixels(w, h, 3);
+  return Float32Array.from({ length: h * w * 3 }, (_, i) => data[4 * Math.floor(i / 3) + (i % 3)] / 255);
+}
+
+test('the fixtures: every network loads in TF.js and predicts finite logits that differ between classes', async () => {
+  const problems = [];
+  for (const family of Object.keys(manifest)) {
+    const { logits } = await (await reference(family, 'keras2')).predict(testInput(manifest[family].input), manifest[family].input);
+    const spread = Math.max(...logits) - Math.min(...logits);
+    if (!logits.every(Number.isFinite) || !(spread > 0.5)) problems.push(`${family}: logits ${Array.from(logits)}`);
+  }
+  assert.deepEqual(problems, []);
+});
+
 test('the reference: its probe gradient is d(logit)/d(layer output), by central differences', async () => {
   // misc and activations3 run through every layer the reference writes itself; nested has the probe
   // inside a model.
@@ -173,8 +188,7 @@ test('the reference: its probe gradient is d(logit)/d(layer output), by central 
   for (const [family, layer] of [['misc', 'gelu'], ['nested', 'block1_relu'], ['activations3', 'silu']]) {
     const ref = await reference(family, 'keras2');
     const shape = manifest[family].input;
-    const { data } = testPixels(shape[1], shape[0], 3);
-    const input = Float32Array.from({ length: shape[0] * shape[1] * 3 }, (_, i) => data[4 * Math.floor(i / 3) + (i % 3)] / 255);
+    const input = testInput(shape);
     const target = argmax((await ref.predict(input, shape)).logits);
     const { gradients: G } = await ref.explain(input, shape, layer, target);
     const largest = [...G.keys()].sort((a, b) => Math.abs(G[b]) - Math.abs(G[a])).slice(0, 6);
