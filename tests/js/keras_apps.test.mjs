@@ -11,9 +11,11 @@
 //
 //   node --test tests/js/keras_apps.test.mjs
 //
-// Tolerances, as measured (native CLI, 2026-12): probabilities within 1e-6 of the reference, logits
-// within 1e-5 relative, maps within 1e-5 of the reference map's maximum; the bounds below leave the
-// same 1e-4 / 1e-3 / 1e-3 headroom as the other cross-checks, for other CPUs and the wasm build.
+// Tolerances, as measured (native CLI, x86-64, December 2026, every family the engine reads right):
+// probabilities within 4e-7 of the reference, maps within 7e-7 of the reference map's maximum. The
+// bounds below (1e-5, 1e-4) are over twenty times that and far below what one mis-read layer gives
+// (Keras 2's hard_sigmoid read in a Keras 3 file moved misc's probabilities by 2.3e-4); the
+// diagnostics print the worst case per family.
 // Grad-CAM sums each channel's gradient over positions, so where a max-pool or ReLU routes a
 // gradient among tied inputs does not move the map.
 import { test, before, after } from 'node:test';
@@ -26,9 +28,9 @@ import { root, nativeCli, wasmCli, siteModule, requireBuilt, tempDir, testPixels
   PYTHON } from './support.mjs';
 import { kerasReference } from './keras_reference.mjs';
 
-const PROB_TOL = 1e-4;   // absolute
-const LOGIT_TOL = 1e-3;  // relative to max(1, |logit|)
-const CAM_TOL = 1e-3;    // relative to the reference map's maximum
+const PROB_TOL = 1e-5;   // absolute
+const LOGIT_TOL = 1e-4;  // relative to max(1, |logit|)
+const CAM_TOL = 1e-4;    // relative to the reference map's maximum
 const MIN_NONZERO = 0.75; // share of compared maps whose reference maximum is > 0
 
 const dir = tempDir('gradcam-keras-apps-');
@@ -93,10 +95,12 @@ async function compare(label, out, input, family, dialect, layerIndex) {
   if (!explained.has(key)) explained.set(key, await ref.explain(input, shape, names[layerIndex], target));
   const r = explained.get(key);
   const P = r.probabilities, L = r.logits;
+  let probDiff;
   if (target !== argmax(P)) problems.push(`${label}: target ${target}, the reference's top class is ${argmax(P)}`);
   if (out.probabilities?.length !== P.length) problems.push(`${label}: ${out.probabilities?.length} probabilities`);
   else {
     const d = Math.max(...P.map((p, k) => Math.abs(out.probabilities[k] - p)));
+    probDiff = d;
     if (!(d <= PROB_TOL)) problems.push(`${label}: probabilities differ by ${d.toExponential(3)}`);
   }
   if (out.logits?.length === L.length) {
@@ -124,7 +128,7 @@ async function compare(label, out, input, family, dialect, layerIndex) {
     problems.push(`${label}: map differs by ${diff.toExponential(3)} at (${Math.floor(at / w)},${at % w}): ` +
       `engine ${values[at]}, reference ${r.cam.values[at]}, reference max ${r.cam.max.toExponential(3)}`);
   }
-  return { problems, ratio: diff / scale, nonzero: r.cam.max > 0 };
+  return { problems, ratio: diff / scale, probDiff, nonzero: r.cam.max > 0 };
 }
 
 async function cliCases(cli, pick) {
@@ -152,14 +156,18 @@ async function cliCases(cli, pick) {
     if (r.ratio !== undefined) {
       maps++;
       if (r.nonzero) nonzero++;
-      if (!(worst.get(c.family) >= r.ratio)) worst.set(c.family, r.ratio);
+      const w = worst.get(c.family) ?? { ratio: 0, probDiff: 0 };
+      worst.set(c.family, { ratio: Math.max(w.ratio, r.ratio), probDiff: Math.max(w.probDiff, r.probDiff ?? 0) });
     }
   }
   return { problems, worst, maps, nonzero, cases: cases.length };
 }
 
 function report(t, result) {
-  for (const [family, ratio] of result.worst) t.diagnostic(`${family.padEnd(13)} worst |map - reference| / max ${ratio.toExponential(2)}`);
+  for (const [family, w] of result.worst) {
+    t.diagnostic(`${family.padEnd(13)} worst |map - reference| / max ${w.ratio.toExponential(2)}, ` +
+      `|probability - reference| ${w.probDiff.toExponential(2)}`);
+  }
   t.diagnostic(`${result.maps} of ${result.cases} maps compared, ${result.nonzero} with a nonzero reference`);
   assert.deepEqual(result.problems.slice(0, 30), [], `${result.problems.length} disagreements (first 30 shown)`);
   assert.ok(result.nonzero >= MIN_NONZERO * result.maps,
