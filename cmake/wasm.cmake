@@ -14,6 +14,9 @@ foreach(program gradcam engine_tests)
   set_target_properties(${program} PROPERTIES SUFFIX ".js")
   target_link_options(${program} PRIVATE ${GRADCAM_NODE_PROGRAM})
 endforeach()
+# The CLI reads Keras files with the JS API's reader (h5wasm) before main(): engine/cli/keras_handover.js.
+target_link_options(gradcam PRIVATE --pre-js ${CMAKE_SOURCE_DIR}/engine/cli/keras_handover.js)
+set_property(TARGET gradcam APPEND PROPERTY LINK_DEPENDS ${CMAKE_SOURCE_DIR}/engine/cli/keras_handover.js)
 
 # An ES module that works in browsers and, given the bytes, in plain node.
 add_executable(gradcam_core engine/js/core.cpp engine/js/load.cpp)

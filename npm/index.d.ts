@@ -38,7 +38,8 @@ export interface LoadOptions extends ModelOptions {
   /** The model: safetensors, Keras (.h5, .keras; read with h5wasm) or ONNX, told apart by their
    *  bytes. Default: the package's shipped CIFAR-10 model. */
   model?: FileSource;
-  /** A Keras weights-only file's architecture JSON (text or object). */
+  /** A Keras weights-only file's architecture: a Keras config (Keras 3's config.json, Keras 2's
+   *  model.to_json()) or the project's architecture JSON, as text or an object. */
   arch?: string | object;
   /** Input height and width for a model whose size is dynamic. */
   size?: number;

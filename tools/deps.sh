@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 for p in cmake ninja-build g++ libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev \
          emscripten node-acorn clang-14 libclang-rt-14-dev chromium fonts-dejavu-core ca-certificates \
-         libhdf5-dev python3-h5py nanopb libnanopb-dev python3-protobuf protobuf-compiler \
+         libhdf5-dev zlib1g-dev python3-h5py nanopb libnanopb-dev python3-protobuf protobuf-compiler \
          python3-torch python3-torchvision python3-onnx; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

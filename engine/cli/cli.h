@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "gradcam/engine.h"
+#include "gradcam/keras.h"
 #include "gradcam/request.h"
 
 namespace gradcam::cli {
@@ -69,7 +71,12 @@ T unwrap_file(Result<T> r) {
 // What every command that reads a model takes: --model, and what the file may not say (ONNX):
 // --mean R,G,B --std R,G,B (torchvision's normalisation), --labels FILE (a class name per line),
 // --size N (a dynamic input size).
+// --arch FILE: a Keras weights file's architecture (the architecture JSON or a Keras config).
 extern const std::vector<std::string> kModelOptions;
+// The wasm CLI's Keras --model, read in JS before main() (keras_handover.cpp); nullopt when nothing
+// was handed over for `path` (always, natively). `arch`: --arch's text (or empty), named `arch_source`.
+std::optional<Result<Model>> handed_over_keras_model(const std::string& path, const std::string& arch,
+                                                     const std::string& arch_source);
 std::unique_ptr<Engine> load_engine(const Args& a);
 Image load_image(const std::string& path);
 double now_ms();

@@ -84,7 +84,7 @@ bool path_within(const fs::path& inner, const fs::path& outer) {
 
 namespace gradcam::cli {
 
-const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels", "size"};
+const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels", "size", "arch"};
 
 std::unique_ptr<Engine> load_engine(const Args& a) {
   // The engine's contract reads and checks every option (contract.h); the CLI only reads the labels file.
@@ -97,6 +97,16 @@ std::unique_ptr<Engine> load_engine(const Args& a) {
   if (a.has("labels")) {
     const std::vector<uint8_t> text = read_file(a.get("labels"));
     o.labels = unwrap_file(parse_labels(std::string(text.begin(), text.end()), a.get("labels")));
+  }
+  if (a.has("arch")) {
+    const std::vector<uint8_t> text = read_file(a.get("arch"));
+    o.arch.assign(text.begin(), text.end());
+    o.arch_source = a.get("arch");
+  }
+  if (auto handed = handed_over_keras_model(a.require("model"), o.arch, o.arch_source)) {  // the wasm CLI
+    auto e = Engine::from_model(unwrap_file(std::move(*handed)), a.require("model"), o);
+    if (!e) throw FileError{e.error()};
+    return std::move(e.value());
   }
   auto e = Engine::load_file(a.require("model"), o);
   if (!e) throw FileError{e.error()};

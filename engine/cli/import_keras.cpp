@@ -19,18 +19,23 @@ int run_import_keras(const Args& a) {
                        ": choose another name"};
   std::error_code ec;
   if (!a.has("overwrite") && fs::exists(out, ec)) throw UsageError{out + ": already exists (pass --overwrite to replace it)"};
-  if (!keras_hdf5_available()) throw FileError{in + ": this build has no HDF5 library (the native build reads Keras files)"};
-  Architecture arch;
+  std::string arch_text;  // an architecture JSON or a Keras config (parse_keras_arch)
+  KerasArch given;
   if (a.has("arch")) {
-    std::vector<uint8_t> text = read_file(a.get("arch"));
-    auto parsed = parse_architecture(std::string(text.begin(), text.end()));
+    const std::vector<uint8_t> text = read_file(a.get("arch"));
+    arch_text.assign(text.begin(), text.end());
+    auto parsed = parse_keras_arch(arch_text);
     if (!parsed) throw FileError{a.get("arch") + ": " + parsed.error()};
-    arch = parsed.value();
+    given = std::move(parsed.value());
   }
-  std::vector<uint8_t> bytes = read_file(in);
-  const Architecture* override_arch = a.has("arch") ? &arch : nullptr;
+  const KerasArch* override_arch = a.has("arch") ? &given : nullptr;
   Result<Model> model = make_error("");
-  if (is_hdf5(bytes.data(), bytes.size())) model = load_keras_hdf5(bytes.data(), bytes.size(), in, override_arch);
+  std::vector<uint8_t> bytes = read_file(in);
+  if (auto handed = handed_over_keras_model(in, arch_text, a.has("arch") ? a.get("arch") : "arch"))  // the wasm CLI
+    model = std::move(*handed);
+  else if (!keras_hdf5_available() && is_hdf5(bytes.data(), bytes.size()))
+    throw FileError{in + ": this build has no HDF5 library (the native build reads Keras files)"};
+  else if (is_hdf5(bytes.data(), bytes.size())) model = load_keras_hdf5(bytes.data(), bytes.size(), in, override_arch);
   else if (is_zip(bytes.data(), bytes.size())) model = load_keras_archive(bytes.data(), bytes.size(), in, override_arch);
   else throw FileError{in + ": not a Keras file (neither HDF5, as .h5 and .weights.h5 are, nor a .keras zip archive)"};
   if (!model) throw FileError{model.error()};
@@ -55,8 +60,9 @@ Command import_keras_command() {
   return {"import-keras", nullptr, run_import_keras, {{"model", "out", "arch"}, {"overwrite"}},
           "FILE.h5 --out F [--arch FILE.json] [--overwrite]",
           "convert a Keras file (.h5 from save_weights / save, .weights.h5, .keras) to the model\n"
-          "file; the architecture is --arch if given, else the file's model_config, else\n"
-          "the seed network (--model FILE.h5 works wherever a model file does)"};
+          "file; the architecture is --arch if given (an architecture JSON or a Keras config),\n"
+          "else the file's model_config, else the seed network (--model FILE.h5 works wherever\n"
+          "a model file does)"};
 }
 
 }  // namespace gradcam::cli

@@ -278,7 +278,8 @@ const shippedModel = () => new URL('./models/cifar10.safetensors', import.meta.u
 
 // model (default: the shipped CIFAR-10 model): the model file, a Keras HDF5 file (save_weights /
 // save, Keras 2 or 3), a Keras 3 .keras archive or an ONNX model (exported by PyTorch), told apart by their bytes. arch (Keras
-// weights-only files of another network than the seed one): the architecture JSON, as text or an
+// weights-only files of another network than the seed one): the architecture JSON or a Keras config
+// (Keras 3's config.json, Keras 2's model.to_json(); told apart by its "class_name"), as text or an
 // object. mean, std, labels, size: what the file does not say (ONNX models mostly; see
 // modelOptionsJson in load.mjs): the per-channel normalisation, the class names, and the input
 // size of a model whose size is dynamic. An unknown key is an error.

@@ -7,7 +7,8 @@
 //    its chunks layer_names0, 1, ...), a group per layer with attribute weight_names, datasets at
 //    <layer>/<weight name>; a whole model adds attribute model_config and puts all this under
 //    model_weights/;
-//  - Keras 3 .weights.h5 (keras/src/saving/saving_lib.py, H5IOStore): layers/<name>/vars/0..n-1.
+//  - Keras 3 .weights.h5 (keras/src/saving/saving_lib.py, H5IOStore): layers/<class>[_N]/vars/0..n-1,
+//    nested models below (layers/functional/layers/conv2d/vars/0); a tensor's layer is its path.
 // Sizes are checked before any dataset is read: the file is not trusted.
 
 const MAX_TENSOR_VALUES = 2 ** 27;  // the engine's ModelLimits::kMaxTensorElements
@@ -82,9 +83,54 @@ export function isZip(bytes) {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
 }
 
-// A stored entry of a zip archive, found through the central directory (with its Zip64 records), as
-// engine/src/formats/zip_stored.cpp does natively; every offset checked against the archive.
-function storedZipEntry(bytes, name, source) {
+const MAX_ENTRY_BYTES = 512 * 2 ** 20;  // the engine's ModelLimits::kMaxFileBytes
+
+let crcTable = null;
+// CRC-32 (ISO 3309, as zip uses it).
+function crc32(bytes) {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) {
+      let c = i;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[i] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+// A raw deflate stream (zip's method 8) into exactly `size` bytes, through the platform's
+// DecompressionStream (browsers, Node 18+): the wasm engine carries no inflater.
+async function inflateRaw(data, size, name, bad) {
+  const out = new Uint8Array(size);
+  let done = 0;
+  const reader = new Blob([data]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      throw bad(`${name}: damaged deflate data (${e.message})`);
+    }
+    if (chunk.done) break;
+    if (chunk.value.length > size - done) {
+      reader.cancel().catch(() => {});
+      throw bad(`${name} inflates to more bytes than the archive says (damaged archive)`);
+    }
+    out.set(chunk.value, done);
+    done += chunk.value.length;
+  }
+  if (done < size) throw bad(`${name} inflates to fewer bytes than the archive says (damaged archive)`);
+  return out;
+}
+
+// An entry of a zip archive, stored (as Keras writes .keras archives) or deflated (as a re-zipped
+// one has it), found through the central directory (with its Zip64 records), as
+// engine/src/formats/zip_archive.cpp reads it natively, with the same limits and messages: every
+// offset checked against the archive, at most the model limit once inflated, its CRC-32 checked.
+async function zipEntry(bytes, name, source) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u16 = (p) => view.getUint16(p, true), u32 = (p) => view.getUint32(p, true);
   const u64 = (p) => Number(view.getBigUint64(p, true));
@@ -123,15 +169,25 @@ function storedZipEntry(bytes, name, source) {
         }
         e += 4 + len;
       }
-      if (u16(p + 8) & 1) throw bad(`${name} is encrypted`);
+      if (u16(p + 8) & 1) throw bad(`${name} is encrypted (a password-protected zip); zip it again without a password`);
       const method = u16(p + 10);
-      if (method !== 0 || f.csize !== f.usize) {
-        throw bad(`${name} is compressed (method ${method}); only stored entries are read, as Keras writes them`);
+      if (method !== 0 && method !== 8) {
+        throw bad(`${name} is compressed with zip method ${method}; stored and deflated entries are read: zip it again `
+          + "with deflate (zip's default) or none");
       }
+      if (f.usize > MAX_ENTRY_BYTES) throw bad(`${name} holds ${f.usize} bytes, over the ${MAX_ENTRY_BYTES / 2 ** 20} MiB model limit`);
       if (f.local > bytes.length - 30 || u32(f.local) !== 0x04034b50) throw bad(`${name}: local header outside the archive (truncated?)`);
       const data = f.local + 30 + u16(f.local + 26) + u16(f.local + 28);
       if (data > bytes.length || f.csize > bytes.length - data) throw bad(`${name} lies outside the archive (truncated?)`);
-      return bytes.subarray(data, data + f.csize);
+      let out;
+      if (method === 0) {
+        if (f.csize !== f.usize) throw bad(`${name} is stored with two different sizes (damaged archive)`);
+        out = bytes.subarray(data, data + f.csize);
+      } else {
+        out = await inflateRaw(bytes.subarray(data, data + f.csize), f.usize, name, bad);
+      }
+      if (crc32(out) !== u32(p + 16)) throw bad(`${name} fails its CRC-32 check (damaged archive)`);
+      return out;
     }
     p += 46 + n + extra + comment;
   }
@@ -141,8 +197,48 @@ function storedZipEntry(bytes, name, source) {
 // A Keras 3 .keras archive (keras/src/saving/saving_lib.py): config.json and model.weights.h5.
 export async function readKerasArchive(bytes, source = 'model') {
   if (bytes.length < 22) throw new Error(`${source}: not a zip archive (too short)`);
-  const config = new TextDecoder().decode(storedZipEntry(bytes, 'config.json', source));
-  return readKerasFile(storedZipEntry(bytes, 'model.weights.h5', source), source, config);
+  const config = new TextDecoder().decode(await zipEntry(bytes, 'config.json', source));
+  return readKerasFile(await zipEntry(bytes, 'model.weights.h5', source), source, config);
+}
+
+// Keras's automatic numbering order: conv2d, conv2d_1, ..., conv2d_10 (HDF5 lists by name).
+function kerasNameOrder(a, b) {
+  const order = (s) => { const m = /^(.*)_(\d{1,9})$/.exec(s); return m ? [m[1], +m[2]] : [s, -1]; };
+  const [x, i] = order(a), [y, j] = order(b);
+  return x < y ? -1 : x > y ? 1 : i - j;
+}
+
+// Keras 3's layers/ tree (saving_lib.py: a saveable's own variables at <path>/vars/0..n-1, its
+// children below <path>, a container's members named by class in snake case and numbered per
+// class: layers/conv2d_1, a nested model's layers/functional/layers/conv2d), as
+// engine/src/formats/keras_hdf5.cpp walks it: depth-first, a layer before its sublayers, siblings
+// in Keras's numbering order; [{path, count}]. Links may form cycles: depth and groups are bounded.
+function keras3Layers(root, path, depth, visited, source) {
+  const bad = (why) => new Error(`${source}: ${why}`);
+  if (depth > 16) throw bad(`${path} is nested more than 16 deep`);
+  if (++visited.count > 4 * 4096) throw bad(`layers/ holds more than ${4 * 4096} groups`);
+  const group = root.get(path);
+  const names = group.keys().sort(kerasNameOrder);
+  const out = [];
+  if (names.includes('vars')) {
+    const vars = root.get(`${path}/vars`);
+    if (!vars || vars.type !== 'Group') throw bad(`${path}/vars is not a group`);
+    const numbers = vars.keys().map((n) => {
+      if (!/^\d{1,6}$/.test(n)) throw bad(`${path}/vars holds '${n}'; Keras numbers a layer's variables 0, 1, ...`);
+      return Number(n);
+    }).sort((a, b) => a - b);
+    numbers.forEach((n, i) => {
+      if (n !== i) {
+        throw bad(`${path}/vars has variables ${i ? `${numbers[i - 1]} then ` : ''}${n}; Keras numbers them 0, 1, ... without gaps`);
+      }
+    });
+    if (numbers.length) out.push({ path, count: numbers.length });
+  }
+  for (const child of names) {
+    if (child === 'vars' || root.get(`${path}/${child}`)?.type !== 'Group') continue;
+    out.push(...keras3Layers(root, `${path}/${child}`, depth + 1, visited, source));
+  }
+  return out;
 }
 
 // Reads bytes of a Keras HDF5 file: {manifest (JSON text), data (Float32Array)}. archiveConfig: a
@@ -188,17 +284,9 @@ export async function readKerasFile(bytes, source = 'model', archiveConfig = '')
         }
       }
     } else if (root.get('layers')?.type === 'Group') {
-      const layers = root.get('layers');
-      const order = (s) => { const m = /^(.*)_(\d{1,9})$/.exec(s); return m ? [m[1], +m[2]] : [s, -1]; };
-      const names = layers.keys().sort((a, b) => {
-        const [x, i] = order(a), [y, j] = order(b);
-        return x < y ? -1 : x > y ? 1 : i - j;
-      });
-      for (const layer of names) {
-        const vars = root.get(`layers/${layer}/vars`);
-        if (!vars || vars.type !== 'Group') continue;  // a layer without variables
-        const count = vars.keys().length;
-        for (let i = 0; i < count; i++) found.push([{ layer, weight: String(i) }, vars.get(String(i)), `${layer}/${i}`]);
+      const visited = { count: 0 };
+      for (const { path, count } of keras3Layers(root, 'layers', 0, visited, source)) {
+        for (let i = 0; i < count; i++) found.push([{ layer: path, weight: String(i) }, root.get(`${path}/vars/${i}`), `${path}/${i}`]);
       }
     } else {
       throw new Error(`${source}: not a Keras weights file: no layer_names attribute (Keras 2 save_weights or save) ` +

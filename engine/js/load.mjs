@@ -104,7 +104,8 @@ async function labelsValue(labels) {
 
 // A model file (safetensors, ONNX) or a Keras HDF5 file / .keras archive, told apart by their bytes,
 // loaded into `module` (the JS API's core or the page's app). optionsJson: modelOptionsJson's
-// result; arch: a Keras weights file's architecture JSON (text or object). Resolves with the
+// result; arch: a Keras weights file's architecture (a Keras config or the architecture JSON, text
+// or object). Resolves with the
 // engine's handle; rejects with the loader's message.
 export async function loadModel(module, bytes, source, { optionsJson = '{}', arch } = {}) {
   let handle;

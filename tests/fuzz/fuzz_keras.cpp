@@ -13,8 +13,8 @@
 #include "gradcam/keras.h"
 
 namespace {
-const gradcam::Architecture& tiny() {
-  static const gradcam::Architecture a = *gradcam::parse_architecture(R"({"format":"gradcam-cnn","version":1,
+const gradcam::KerasArch& tiny() {
+  static const gradcam::KerasArch a = *gradcam::parse_keras_arch(R"({"format":"gradcam-cnn","version":1,
     "input":{"height":8,"width":8,"channels":3},"classes":["0","1","2","3","4","5","6","7","8","9"],
     "layers":[{"type":"conv2d","name":"conv2d","filters":2,"kernel":[3,3],"activation":"relu"},
               {"type":"max_pool2d","name":"max_pooling2d"},{"type":"batch_norm","name":"batch_normalization"},

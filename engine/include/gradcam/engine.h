@@ -25,6 +25,10 @@ struct LoadOptions {
   int size = 0;                     // input height and width when the file leaves them dynamic
   std::vector<float> mean, std;     // per-channel normalisation (torchvision's); empty: none
   std::vector<std::string> labels;  // class names; empty: the file's (ONNX: "0", "1", ...)
+  // A Keras weights file's architecture (the CLI's --arch): the architecture JSON or a Keras config
+  // (keras.h, parse_keras_arch), named by arch_source in messages; empty: the file's own. The JS
+  // front ends hand it to load_keras_manifest instead.
+  std::string arch, arch_source = "arch";
 };
 
 // Checks and sets a normalisation (3 means, 3 positive stds, or both empty) on a model.
@@ -44,6 +48,9 @@ class Engine {
   static Result<std::unique_ptr<Engine>> load(const uint8_t* bytes, size_t size, const std::string& source,
                                               const LoadOptions& options = {});
   static Result<std::unique_ptr<Engine>> load_file(const std::string& path, const LoadOptions& options = {});
+  // An engine for a model read elsewhere (the wasm CLI's Keras files, read in JS), with the options
+  // applied as load() applies them.
+  static Result<std::unique_ptr<Engine>> from_model(Model model, const std::string& source, const LoadOptions& options = {});
   explicit Engine(Model model);
   // The network holds references into model_: a copied or moved Engine would point into the old one.
   Engine(const Engine&) = delete;

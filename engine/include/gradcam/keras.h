@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,18 @@ Result<Model> import_keras_model(const KerasFile& file, const std::string& sourc
 // it (model_from_keras).
 Result<Model> load_keras_file(const KerasFile& file, const std::string& source, const Architecture* override_arch);
 
+// The architecture a person gives a Keras weights file (--arch, the JS API's `arch`): either this
+// project's architecture JSON (`arch`) or a Keras config (`model_config`: Keras 3's config.json,
+// Keras 2's model.to_json()), told apart by the config's top-level "class_name".
+struct KerasArch {
+  std::optional<Architecture> arch;
+  std::string model_config;
+};
+Result<KerasArch> parse_keras_arch(const std::string& text);
+// load_keras_file with what the person gave: a Keras config replaces the file's model_config, an
+// architecture overrides it.
+Result<Model> load_keras_file(KerasFile file, const std::string& source, const KerasArch* given);
+
 // HDF5's 8-byte signature at the start of the file (Keras .h5 files carry no user block).
 bool is_hdf5(const uint8_t* bytes, size_t size);
 bool is_zip(const uint8_t* bytes, size_t size);
@@ -70,19 +83,25 @@ bool is_zip(const uint8_t* bytes, size_t size);
 // Reads a Keras HDF5 file (Keras 2 save_weights / save, Keras 3 .weights.h5) from memory through
 // the HDF5 library; only in builds with HDF5 (the native one). Elsewhere it returns an error that
 // says how to convert the file.
-// `archive_config`: the config.json of a .keras archive, used when the file has no model_config.
-// It is read_keras_hdf5, then load_keras_file.
+// `archive_config`: the config.json of a .keras archive, used when the file has no model_config;
+// `given`: what --arch gave (parse_keras_arch), before either. It is read_keras_hdf5, then load_keras_file.
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
-                              const Architecture* override_arch = nullptr, const std::string* archive_config = nullptr);
+                              const KerasArch* given = nullptr, const std::string* archive_config = nullptr);
 
-// Where a stored (uncompressed) entry of a zip archive lies in it.
-struct ZipSlice {
-  size_t offset = 0, size = 0;
+// An entry of a zip archive: a stored one where it lies in the archive, a deflated one inflated.
+struct ZipEntry {
+  size_t offset = 0, size = 0;    // a stored entry's bytes within the archive
+  std::vector<uint8_t> inflated;  // a deflated entry's bytes (empty for a stored one)
+  const uint8_t* data(const uint8_t* archive) const { return inflated.empty() ? archive + offset : inflated.data(); }
 };
-Result<ZipSlice> find_stored_zip_entry(const uint8_t* bytes, size_t size, const std::string& name);
+// The entry `name` of a zip archive, stored or deflated (natively; the wasm engine refuses deflated
+// entries, which its JS front end inflates), at most `max_size` bytes once inflated, its CRC-32
+// checked. Errors say what is wrong with the entry (encrypted, another compression method, over the
+// limit, damaged).
+Result<ZipEntry> read_zip_entry(const uint8_t* bytes, size_t size, const std::string& name, size_t max_size);
 // A Keras 3 .keras archive: its config.json and model.weights.h5 (load_keras_hdf5).
 Result<Model> load_keras_archive(const uint8_t* bytes, size_t size, const std::string& source,
-                                 const Architecture* override_arch = nullptr);
+                                 const KerasArch* given = nullptr);
 bool keras_hdf5_available();
 // The HDF5 library's part: the file's model_config (empty for a weights-only file), Keras version
 // and every weight tensor with its values, in the file's layer order. Errors name the tensor.
@@ -93,7 +112,8 @@ Result<KerasFile> read_keras_hdf5(const uint8_t* bytes, size_t size, const std::
 // in floats into `data`. Every offset and shape is checked against `count`.
 Result<KerasFile> keras_file_from_manifest(const std::string& manifest, const float* data, size_t count);
 // The model from such a hand-over: keras_architecture, then model_from_keras. `arch_json` (the
-// architecture JSON, for a weights-only file of another network) may be empty.
+// architecture JSON or a Keras config, parse_keras_arch; for a weights-only file of another network)
+// may be empty.
 Result<Model> load_keras_manifest(const std::string& manifest, const float* data, size_t count,
                                   const std::string& arch_json, const std::string& source);
 

@@ -85,10 +85,21 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
                                              const LoadOptions& options) {
   // The format is told by the file's first bytes, not its name.
   Result<Model> m = make_error("");
+  KerasArch given;
+  const bool keras = is_hdf5(bytes, size) || is_zip(bytes, size);
+  if (!options.arch.empty()) {
+    if (!keras)
+      return make_error(source + ": " + options.arch_source + " is the architecture of a Keras weights file, and this is " +
+                        "not a Keras file (.h5, .weights.h5, .keras)");
+    auto parsed = parse_keras_arch(options.arch);
+    if (!parsed) return make_error(options.arch_source + ": " + parsed.error());
+    given = std::move(parsed.value());
+  }
+  const KerasArch* keras_arch = options.arch.empty() ? nullptr : &given;
   if (is_hdf5(bytes, size))
-    m = load_keras_hdf5(bytes, size, source);
+    m = load_keras_hdf5(bytes, size, source, keras_arch);
   else if (is_zip(bytes, size))  // a Keras 3 .keras archive
-    m = load_keras_archive(bytes, size, source);
+    m = load_keras_archive(bytes, size, source, keras_arch);
   else if (onnx::looks_like_onnx(bytes, size))
     m = load_onnx_model(bytes, size, source, OnnxOptions{options.size});
   else if (size > 8 && bytes[8] != '{')
@@ -98,12 +109,16 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
   else
     m = load_model(bytes, size, source);
   if (!m) return make_error(m.error());
-  if (options.size > 0 && !m->graph && (options.size != m->arch.height || options.size != m->arch.width))
+  return from_model(std::move(m.value()), source, options);
+}
+
+Result<std::unique_ptr<Engine>> Engine::from_model(Model m, const std::string& source, const LoadOptions& options) {
+  if (options.size > 0 && !m.graph && (options.size != m.arch.height || options.size != m.arch.width))
     return make_error(source + ": --size applies to ONNX models with a dynamic input size; this model takes " +
-                      std::to_string(m->arch.height) + "x" + std::to_string(m->arch.width));
-  if (Status s = gradcam::set_normalization(*m, options.mean, options.std); !s) return make_error(s.error());
-  if (Status s = gradcam::set_labels(*m, options.labels); !s) return make_error(s.error());
-  return std::make_unique<Engine>(std::move(m.value()));
+                      std::to_string(m.arch.height) + "x" + std::to_string(m.arch.width));
+  if (Status s = gradcam::set_normalization(m, options.mean, options.std); !s) return make_error(s.error());
+  if (Status s = gradcam::set_labels(m, options.labels); !s) return make_error(s.error());
+  return std::make_unique<Engine>(std::move(m));
 }
 
 Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path, const LoadOptions& options) {

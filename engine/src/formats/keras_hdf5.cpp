@@ -8,7 +8,10 @@
 //  - Keras 2 save("m.h5") (save_model_to_hdf5): root attribute model_config (JSON), the weights in
 //    the layout above under model_weights/.
 //  - Keras 3 save_weights("m.weights.h5") (keras/src/saving/saving_lib.py, H5IOStore): a group per
-//    layer at layers/<name>/vars holding datasets 0..n-1 in the layer's weight order.
+//    layer at layers/<class in snake case>[_N]/vars holding datasets 0..n-1 in the layer's weight
+//    order, a nested model's layers below its own (layers/functional/layers/conv2d/vars); the
+//    tensors' layer is that path ("layers/conv2d_1"). Other top-level groups (optimizer/, vars/)
+//    are not weights of the network.
 // Shapes are read and matched first; only matched tensors (whose shapes the architecture bounds)
 // are read, so a hostile file cannot size an allocation.
 #include "gradcam/keras.h"
@@ -201,6 +204,65 @@ bool keras_name_less(const std::string& a, const std::string& b) {
   return split(a) < split(b);
 }
 
+// A Keras 3 layer's variables: <path>/vars/0, 1, ... (Layer.save_own_variables numbers them in
+// the layer's weight order).
+struct Keras3Layer {
+  std::string path;               // "layers/conv2d_1", "layers/functional/layers/conv2d"
+  std::vector<std::string> vars;  // "0", "1", ..., "10" in numeric order
+};
+
+// The numbered variables of one vars group, in numeric order (HDF5 lists "10" before "2").
+Status numbered_vars(hid_t root, const std::string& vars, std::vector<std::string>& out) {
+  Handle g(H5Gopen2(root, vars.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) return make_error(vars + " is not a group");
+  auto names = link_names(g.get(), vars);
+  if (!names) return make_error(names.error());
+  std::vector<long> numbers;
+  for (const std::string& n : *names) {
+    if (n.empty() || n.size() > 6 || n.find_first_not_of("0123456789") != std::string::npos)
+      return make_error(vars + " holds '" + n + "'; Keras numbers a layer's variables 0, 1, ...");
+    numbers.push_back(std::stol(n));
+  }
+  std::sort(numbers.begin(), numbers.end());
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    if (numbers[i] != long(i))
+      return make_error(vars + " has variables " + (i ? std::to_string(numbers[i - 1]) + " then " : "") +
+                        std::to_string(numbers[i]) + "; Keras numbers them 0, 1, ... without gaps");
+    out.push_back(std::to_string(i));
+  }
+  return Status::Ok();
+}
+
+// Keras 3's layers/ tree (saving_lib.py: _save_state writes a saveable's own variables at
+// <path>/vars, then its children below <path>; _save_container_state names a container's
+// members by class in snake case, numbered per class: layers/conv2d, layers/conv2d_1, and a nested
+// model's at layers/functional/layers/conv2d). Depth-first, a layer before its sublayers, siblings
+// in Keras's numbering order. HDF5 links may form cycles: depth and the number of groups visited
+// are bounded.
+Status list_keras3_layers(hid_t root, const std::string& path, int depth, size_t& visited,
+                          std::vector<Keras3Layer>& out) {
+  if (depth > 16) return make_error(path + " is nested more than 16 deep");
+  if (++visited > 4 * kMaxNames) return make_error("layers/ holds more than " + std::to_string(4 * kMaxNames) + " groups");
+  Handle g(H5Gopen2(root, path.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) return make_error(path + " is not a group");
+  auto names = link_names(g.get(), path);
+  if (!names) return make_error(names.error());
+  std::sort(names->begin(), names->end(), keras_name_less);
+  if (std::find(names->begin(), names->end(), "vars") != names->end()) {
+    Keras3Layer layer{path, {}};
+    if (Status s = numbered_vars(root, path + "/vars", layer.vars); !s) return s;
+    if (!layer.vars.empty()) out.push_back(std::move(layer));
+  }
+  for (const std::string& child : *names) {
+    if (child == "vars") continue;
+    const std::string sub = path + "/" + child;
+    Handle o(H5Oopen(root, sub.c_str(), H5P_DEFAULT), H5Oclose);
+    if (!o.ok() || H5Iget_type(o.get()) != H5I_GROUP) continue;  // not a layer (nothing Keras writes)
+    if (Status s = list_keras3_layers(root, sub, depth + 1, visited, out); !s) return s;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool keras_hdf5_available() { return true; }
@@ -262,25 +324,16 @@ Result<KerasFile> read_keras_hdf5(const uint8_t* bytes, size_t size, const std::
       }
     }
   } else if (has_link(root.get(), "layers")) {
-    Handle layers(H5Gopen2(root.get(), "layers", H5P_DEFAULT), H5Gclose);
-    if (!layers.ok()) return fail("layers is not a group");
-    auto names = link_names(layers.get(), "layers/");
-    if (!names) return fail(names.error());
-    std::sort(names->begin(), names->end(), keras_name_less);
-    for (const std::string& layer : *names) {
-      const std::string vars = "layers/" + layer + "/vars";
-      if (!has_link(root.get(), vars)) continue;  // a layer without variables (Flatten, Dropout)
-      Handle g(H5Gopen2(root.get(), vars.c_str(), H5P_DEFAULT), H5Gclose);
-      if (!g.ok()) return fail(vars + " is not a group");
-      auto count = link_names(g.get(), vars);
-      if (!count) return fail(count.error());
-      for (size_t i = 0; i < count->size(); ++i) {
-        KerasTensor t{layer, std::to_string(i), {}, {}};
-        if (Status s = describe_dataset(g.get(), std::to_string(i), t); !s) return fail(s.error());
+    std::vector<Keras3Layer> layers;
+    size_t visited = 0;
+    if (Status s = list_keras3_layers(root.get(), "layers", 0, visited, layers); !s) return fail(s.error());
+    for (const Keras3Layer& layer : layers)
+      for (const std::string& i : layer.vars) {
+        KerasTensor t{layer.path, i, {}, {}};
+        if (Status s = describe_dataset(root.get(), layer.path + "/vars/" + i, t); !s) return fail(s.error());
         kf.tensors.push_back(std::move(t));
-        paths.push_back({root.get(), vars + "/" + std::to_string(i)});
+        paths.push_back({root.get(), layer.path + "/vars/" + i});
       }
-    }
   } else {
     return fail("not a Keras weights file: no layer_names attribute (Keras 2 save_weights or save) and no "
                 "layers/ group (Keras 3 .weights.h5)");
@@ -303,11 +356,11 @@ Result<KerasFile> read_keras_hdf5(const uint8_t*, size_t, const std::string& sou
 #endif
 
 Result<Model> load_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source,
-                              const Architecture* override_arch, const std::string* archive_config) {
+                              const KerasArch* given, const std::string* archive_config) {
   auto file = read_keras_hdf5(bytes, size, source);
   if (!file) return make_error(file.error());
   if (file->model_config.empty() && archive_config) file->model_config = *archive_config;
-  return load_keras_file(*file, source, override_arch);
+  return load_keras_file(std::move(file.value()), source, given);
 }
 
 }  // namespace gradcam

@@ -53,13 +53,13 @@ Result<Model> load_keras_manifest(const std::string& manifest, const float* data
                                   const std::string& arch_json, const std::string& source) {
   auto file = keras_file_from_manifest(manifest, data, count);
   if (!file) return make_error(source + ": " + file.error());
-  Architecture override_arch;
+  KerasArch given;
   if (!arch_json.empty()) {
-    auto parsed = parse_architecture(arch_json);
+    auto parsed = parse_keras_arch(arch_json);
     if (!parsed) return make_error("arch: " + parsed.error());
-    override_arch = std::move(parsed.value());
+    given = std::move(parsed.value());
   }
-  return load_keras_file(*file, source, arch_json.empty() ? nullptr : &override_arch);
+  return load_keras_file(std::move(file.value()), source, arch_json.empty() ? nullptr : &given);
 }
 
 }  // namespace gradcam

@@ -31,8 +31,16 @@ std::string short_weight_name(const std::string& w) {
   return colon == std::string::npos ? s : s.substr(0, colon);
 }
 
+// Keras 3 files name a layer by its path ("layers/conv2d_1", a nested model's
+// "layers/functional/layers/conv2d"); the seed network's layers are matched by its last part.
+std::string layer_name_of_path(const std::string& path) {
+  if (path.rfind("layers/", 0) != 0) return path;  // Keras 2: the layer's own name
+  return path.substr(path.find_last_of('/') + 1);
+}
+
 struct FileLayer {
-  std::string name;
+  std::string name;  // as the architecture would name it
+  std::string path;  // as the file does
   std::vector<size_t> tensors;
 };
 
@@ -44,8 +52,11 @@ Result<std::vector<size_t>> match_keras_tensors(const Architecture& arch, const 
   std::vector<FileLayer> file;
   std::map<std::string, size_t> by_name;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    auto [it, fresh] = by_name.emplace(tensors[i].layer, file.size());
-    if (fresh) file.push_back({tensors[i].layer, {}});
+    auto [it, fresh] = by_name.emplace(layer_name_of_path(tensors[i].layer), file.size());
+    if (fresh) file.push_back({it->first, tensors[i].layer, {}});
+    else if (file[it->second].path != tensors[i].layer)
+      return fail("the file has weights for layer " + it->first + " at both " + file[it->second].path + " and " +
+                  tensors[i].layer + " (a model nested in another: give its config with --arch)");
     file[it->second].tensors.push_back(i);
   }
 
@@ -85,7 +96,7 @@ Result<std::vector<size_t>> match_keras_tensors(const Architecture& arch, const 
   }
   for (size_t f = 0; f < file.size(); ++f)
     if (!used.count(f))
-      return fail("the file has weights for layer " + file[f].name +
+      return fail("the file has weights for layer " + file[f].path +
                   " that the architecture has no layer for (is the file from another network? pass its "
                   "architecture with --arch)");
 
@@ -100,7 +111,7 @@ Result<std::vector<size_t>> match_keras_tensors(const Architecture& arch, const 
     std::vector<std::string> params;
     if (l.type == LayerType::batch_norm) params = {"gamma", "beta", "moving_mean", "moving_variance"};
     else params = {"kernel", "bias"};
-    const std::string label = "layer " + l.name + (fl.name != l.name ? " (file: " + fl.name + ")" : "");
+    const std::string label = "layer " + l.name + (fl.path != l.name ? " (file: " + fl.path + ")" : "");
     std::map<std::string, size_t> named;
     for (size_t t : fl.tensors) named[short_weight_name(tensors[t].weight)] = t;
     bool all_named = true;

@@ -44,6 +44,40 @@ json sequential(const json& layers) {
 }
 json layer(const std::string& cls, json config) { return {{"class_name", cls}, {"config", config}}; }
 
+// A seed-shaped architecture's Sequential config, as model.to_json() writes it.
+json keras_config_of(const Architecture& a) {
+  json layers = json::array();
+  for (const LayerSpec& l : a.layers) {
+    json c = {{"name", l.name}};
+    const char* act = activation_name(l.activation);
+    switch (l.type) {
+      case LayerType::conv2d:
+        c.update({{"filters", l.filters}, {"kernel_size", {l.kernel_h, l.kernel_w}}, {"strides", {l.stride_h, l.stride_w}},
+                  {"padding", l.padding == Padding::same ? "same" : "valid"}, {"activation", act}});
+        layers.push_back(layer("Conv2D", c));
+        break;
+      case LayerType::dense:
+        c.update({{"units", l.filters}, {"activation", act}});
+        layers.push_back(layer("Dense", c));
+        break;
+      case LayerType::max_pool2d:
+        c.update({{"pool_size", {l.pool_h, l.pool_w}}, {"strides", nullptr}, {"padding", "valid"}});
+        layers.push_back(layer("MaxPooling2D", c));
+        break;
+      case LayerType::dropout:
+        c["rate"] = l.rate;
+        layers.push_back(layer("Dropout", c));
+        break;
+      case LayerType::batch_norm:
+        c.update({{"epsilon", l.epsilon}, {"axis", {3}}});
+        layers.push_back(layer("BatchNormalization", c));
+        break;
+      case LayerType::flatten: layers.push_back(layer("Flatten", c)); break;
+    }
+  }
+  return sequential(layers);
+}
+
 }  // namespace
 
 TEST_CASE("a Keras weights file with the seed network's names maps onto it unchanged") {
@@ -139,6 +173,47 @@ TEST_CASE("unsupported Keras layers and graphs are named in the error") {
         "model_config has no layers");
 }
 
+TEST_CASE("--arch takes the project's architecture JSON or a Keras config, told apart by class_name") {
+  auto project = parse_keras_arch(architecture_to_json(seed_architecture()));
+  REQUIRE_MESSAGE(project.ok(), project.error());
+  CHECK(project->arch.has_value());
+  CHECK(project->model_config.empty());
+  const std::string text = sequential({layer("Flatten", {{"name", "f"}}), layer("Dense", {{"name", "out"}, {"units", 10}})}).dump();
+  auto keras = parse_keras_arch(text);
+  REQUIRE_MESSAGE(keras.ok(), keras.error());
+  CHECK(!keras->arch.has_value());
+  CHECK(keras->model_config == text);
+  CHECK(parse_keras_arch("[1]").error() == "not a JSON object (an architecture JSON or a Keras config)");
+  CHECK(parse_keras_arch(R"({"class_name": 3, "config": {}})").error().find("needs \"class_name\" (text)") != std::string::npos);
+}
+
+TEST_CASE("a Keras config given for a weights-only file names its layers (the manifest's arch)") {
+  // The seed network's weights, saved from a notebook's re-run (conv2d_9.., dense_3..), with the
+  // config that model.to_json() wrote: its names are the layers' names, the weights map by order.
+  Model m = random_model(seed_architecture(), 5);
+  std::map<std::string, std::string> rename;
+  for (int i = 0; i <= 8; ++i) rename[i ? "conv2d_" + std::to_string(i) : "conv2d"] = "conv2d_" + std::to_string(9 + i);
+  for (int i = 0; i <= 2; ++i) rename[i ? "dense_" + std::to_string(i) : "dense"] = "dense_" + std::to_string(3 + i);
+  json manifest = {{"tensors", json::array()}};
+  std::vector<float> data;
+  for (const KerasTensor& t : keras_file(m).tensors) {  // saved under the seed's names
+    manifest["tensors"].push_back({{"layer", t.layer}, {"weight", t.weight}, {"shape", t.shape}, {"offset", data.size()}});
+    data.insert(data.end(), t.values.begin(), t.values.end());
+  }
+  Architecture renamed = m.arch;
+  for (LayerSpec& l : renamed.layers)
+    if (rename.count(l.name)) l.name = rename.at(l.name);
+  for (const std::string& given : {keras_config_of(renamed).dump(), architecture_to_json(renamed)}) {
+    auto r = load_keras_manifest(manifest.dump(), data.data(), data.size(), given, "model.h5");
+    REQUIRE_MESSAGE(r.ok(), error_of(r));
+    CHECK(r->arch.layers[0].name == "conv2d_9");
+    CHECK(r->params.at("conv2d_9.kernel") == m.params.at("conv2d.kernel"));
+    CHECK(r->params.at("dense_5.bias") == m.params.at("dense_2.bias"));
+  }
+  auto bad = load_keras_manifest(manifest.dump(), data.data(), data.size(), "{", "model.h5");
+  CHECK(error_of(bad) == "arch: not a JSON object (an architecture JSON or a Keras config)");
+}
+
 TEST_CASE("the JS API's Keras manifest is checked against its data") {
   std::vector<float> data(10, 1.f);
   auto ok = keras_file_from_manifest(R"({"tensors":[{"layer":"d","weight":"d/bias:0","shape":[10],"offset":0}]})",
@@ -179,7 +254,8 @@ Result<Model> load_fixture(const std::string& name) {
 TEST_CASE("Keras HDF5 files and .keras archives in every layout load the shipped model's weights exactly") {
   auto shipped = load_model_file(GRADCAM_SOURCE_DIR "/assets/models/cifar10.safetensors");
   REQUIRE(shipped.ok());
-  for (const char* name : {"weights.h5", "rerun.h5", "whole.h5", "functional.h5", "model.weights.h5", "model.keras"}) {
+  for (const char* name : {"weights.h5", "rerun.h5", "whole.h5", "functional.h5", "model.weights.h5", "model.keras",
+                           "nested.weights.h5", "deflated.keras"}) {
     CAPTURE(name);
     auto m = load_fixture(name);
     REQUIRE_MESSAGE(m.ok(), error_of(m));
@@ -199,6 +275,48 @@ TEST_CASE("Keras HDF5 files and .keras archives in every layout load the shipped
   CHECK(load_fixture("functional.h5")->metadata.at("keras_version") == "3.6.0");
 }
 
+namespace {
+Result<KerasFile> read_fixture(const std::string& name) {
+  std::vector<uint8_t> b = read_bytes(fixtures() / name);
+  return read_keras_hdf5(b.data(), b.size(), name);
+}
+}  // namespace
+
+TEST_CASE("Keras 3 weights are listed by their path in the file, nested models' too, optimizer/ left out") {
+  auto flat = read_fixture("model.weights.h5");
+  REQUIRE_MESSAGE(flat.ok(), flat.error());
+  CHECK(flat->tensors.front().layer == "layers/batch_normalization");
+  CHECK(flat->tensors.front().weight == "0");
+  auto nested = read_fixture("nested.weights.h5");
+  REQUIRE_MESSAGE(nested.ok(), nested.error());
+  std::vector<std::string> layers;
+  for (const KerasTensor& t : nested->tensors)
+    if (layers.empty() || layers.back() != t.layer) layers.push_back(t.layer);
+  // Keras's numbering order within each container (conv2d_2 before conv2d_10 would be), the
+  // nested model's layers below its path; the empty vars groups (Flatten, Dropout) and the
+  // optimizer's variables give no tensors.
+  const std::vector<std::string> expected = {
+      "layers/dense", "layers/dense_1", "layers/dense_2",
+      "layers/functional/layers/batch_normalization", "layers/functional/layers/batch_normalization_1",
+      "layers/functional/layers/conv2d", "layers/functional/layers/conv2d_1", "layers/functional/layers/conv2d_2",
+      "layers/functional/layers/conv2d_3", "layers/functional/layers/conv2d_4", "layers/functional/layers/conv2d_5",
+      "layers/functional/layers/conv2d_6", "layers/functional/layers/conv2d_7", "layers/functional/layers/conv2d_8"};
+  CHECK(layers == expected);
+  CHECK(nested->tensors.size() == 32);  // 9 conv and 3 dense (kernel, bias), 2 batch norms (4 each)
+}
+
+TEST_CASE("a Keras 3 layer's variables come in numeric order: vars/10 after vars/9") {
+  auto f = read_fixture("many_vars.weights.h5");
+  REQUIRE_MESSAGE(f.ok(), f.error());
+  REQUIRE(f->tensors.size() == 12);
+  for (size_t i = 0; i < 12; ++i) {
+    CAPTURE(i);
+    CHECK(f->tensors[i].layer == "layers/dense");
+    CHECK(f->tensors[i].weight == std::to_string(i));
+    CHECK(f->tensors[i].values == std::vector<float>{float(i), float(i)});
+  }
+}
+
 TEST_CASE("broken and hostile Keras HDF5 files give one clear error each") {
   const std::vector<std::pair<const char*, const char*>> cases = {
       {"empty.h5", "empty.h5: empty file"},
@@ -210,7 +328,12 @@ TEST_CASE("broken and hostile Keras HDF5 files give one clear error each") {
       {"nan.h5", "nan.h5: tensor dense_2/dense_2/bias:0 contains NaN or infinity"},
       {"not_keras.h5", "not_keras.h5: not a Keras weights file: no layer_names attribute (Keras 2 save_weights or save) "
                        "and no layers/ group (Keras 3 .weights.h5)"},
-      {"deflated.keras", "deflated.keras: config.json is compressed (method 8); only stored entries are read, as Keras writes them"},
+      {"bzip2.keras", "bzip2.keras: config.json is compressed with zip method 12; stored and deflated entries are read: "
+                      "zip it again with deflate (zip's default) or none"},
+      {"encrypted.keras", "encrypted.keras: config.json is encrypted (a password-protected zip); zip it again without a password"},
+      {"crc.keras", "crc.keras: model.weights.h5 fails its CRC-32 check (damaged archive)"},
+      {"oversize.keras", "oversize.keras: config.json holds 2147483647 bytes, over the 512 MiB model limit"},
+      {"overflow.keras", "overflow.keras: config.json inflates to more bytes than the archive says (damaged archive)"},
   };
   for (const auto& [name, message] : cases) {
     CAPTURE(name);
