@@ -5,6 +5,7 @@
 // layer's variables as vars/0, vars/1, ... in the order its build() creates them, under a path of
 // class names: the file never says which layer it is, the config's order does.
 #include <cmath>
+#include <set>
 
 #include "formats/keras_graph.h"
 
@@ -36,7 +37,44 @@ std::string keras3_path(const std::string& layer) { return layer.rfind("layers/"
 
 std::string tensor_label(const KerasTensor& t) { return t.layer.empty() ? t.weight : t.layer + "/" + t.weight; }
 
+// "conv2d_12" -> "conv2d"; "dense" -> "dense".
+std::string automatic_base(const std::string& name) {
+  const size_t u = name.find_last_of('_');
+  if (u == std::string::npos || u + 1 == name.size() || !all_digits(name.substr(u + 1))) return name;
+  return name.substr(0, u);
+}
+
 }  // namespace
+
+std::optional<std::vector<KerasTensor>> renumbered_tensors(const std::vector<KerasTensor>& tensors,
+                                                           const std::vector<std::string>& layer_names) {
+  if (tensors.empty() || all_digits(tensors[0].weight)) return std::nullopt;  // Keras 3 goes by path
+  const std::set<std::string> named(layer_names.begin(), layer_names.end());
+  std::vector<std::string> groups;  // the file's layers with weights, in file order
+  std::set<std::string> seen;
+  for (const KerasTensor& t : tensors)
+    if (!t.layer.empty() && seen.insert(t.layer).second) groups.push_back(t.layer);
+  std::map<std::string, std::vector<std::string>> stray, unfilled;  // by base name, in order
+  for (const std::string& g : groups)
+    if (!named.count(g)) stray[automatic_base(g)].push_back(g);
+  for (const std::string& n : layer_names)
+    if (!seen.count(n)) unfilled[automatic_base(n)].push_back(n);
+  std::map<std::string, std::string> rename;
+  for (const auto& [base, from] : stray) {
+    const auto to = unfilled.find(base);
+    if (to == unfilled.end() || to->second.size() != from.size()) continue;
+    for (size_t k = 0; k < from.size(); ++k) rename[from[k]] = to->second[k];
+  }
+  if (rename.empty()) return std::nullopt;
+  std::vector<KerasTensor> out = tensors;
+  for (KerasTensor& t : out) {
+    auto r = rename.find(t.layer);
+    if (r == rename.end()) continue;
+    if (t.weight.rfind(t.layer + "/", 0) == 0) t.weight = r->second + t.weight.substr(t.layer.size());
+    t.layer = r->second;
+  }
+  return out;
+}
 
 WeightStore::WeightStore(const std::vector<KerasTensor>& tensors, const std::string& source)
     : tensors_(tensors), source_(source), used_(tensors.size(), 0) {
