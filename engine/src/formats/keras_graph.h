@@ -38,7 +38,7 @@ class WeightStore {
   std::string source_;
   bool by_position_ = false;
   std::vector<char> used_;
-  std::map<std::string, std::vector<size_t>> by_suffix_;            // "conv/kernel" -> tensors
+  std::map<std::string, std::vector<size_t>> by_short_;             // "kernel" -> tensors
   std::map<std::string, std::map<std::string, size_t>> by_path_;    // "layers/conv2d" -> "0" -> tensor
   std::map<std::string, std::vector<std::vector<float>>> taken_;    // a layer's weights, in order
   std::map<std::string, size_t> cursor_;

@@ -390,7 +390,11 @@ Result<Model> import_keras_model(const KerasFile& file, const std::string& sourc
   keras::collect_layer_names(j, layer_names, 0);
   const std::optional<std::vector<KerasTensor>> renamed = keras::renumbered_tensors(file.tensors, layer_names);
   keras::WeightStore weights(renamed ? *renamed : file.tensors, source);
-  keras::Importer im(weights, file.keras_version.rfind("3", 0) == 0);
+  // Keras 3 by its version, or, where the file names none (a .keras archive keeps it in
+  // metadata.json), by its config's Keras 3 form or its weights stored by position.
+  const bool keras3 = file.keras_version.rfind("3", 0) == 0 ||
+                      (file.keras_version.empty() && (j.contains("module") || j.contains("registered_name") || weights.by_position()));
+  keras::Importer im(weights, keras3);
   Graph& g = im.b.g;
   try {
     auto outs = im.model(j, nullptr, "", "layers", 0);
