@@ -397,3 +397,30 @@ TEST_CASE("import-keras: a chain of the model file's layers is written with the 
   CHECK(refused.error() == "node 'block_relu' (Relu) is not one of the model file's layers (conv2d, max_pool2d, dropout, batch_norm, "
                            "flatten, dense)");
 }
+
+TEST_CASE("Keras 2 layer names holding '/' bind their weights; a Keras 3 config without a version is read as Keras 3") {
+  // tf-keras DenseNet names its layers "conv1/conv": the weight is "conv1/conv/kernel:0".
+  json layers = json::array({{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_input_shape", {nullptr, 4, 4, 3}}}}},
+                             {{"class_name", "Conv2D"}, {"config", {{"name", "conv1/conv"}, {"filters", 2}, {"kernel_size", 1}}}},
+                             {{"class_name", "Conv2D"}, {"config", {{"name", "conv"}, {"filters", 2}, {"kernel_size", 1}}}},
+                             {{"class_name", "Flatten"}, {"config", {{"name", "flat"}}}}});
+  json model = {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
+  const std::vector<float> k1 = ramp(6, 0.f, 0.1f), k2 = ramp(4, 1.f, 0.1f);
+  std::vector<KerasTensor> t = {{"conv1/conv", "conv1/conv/kernel:0", {1, 1, 3, 2}, k1},
+                                {"conv1/conv", "conv1/conv/bias:0", {2}, {0.f, 0.f}},
+                                {"conv", "conv/kernel:0", {1, 1, 2, 2}, k2},
+                                {"conv", "conv/bias:0", {2}, {0.f, 0.f}}};
+  auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", t}, "densenet.h5", kNoArch);
+  REQUIRE_MESSAGE(m.ok(), error_of(m));
+  CHECK(m->graph->nodes[0].weights[0] == k1);
+  CHECK(m->graph->nodes[1].weights[0] == k2);
+
+  // A .keras archive's weights file names no Keras version: its config's form says Keras 3.
+  json gate = json::array({{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_shape", {nullptr, 2, 2, 3}}}}},
+                           {{"class_name", "Activation"}, {"config", {{"name", "gate"}, {"activation", "hard_sigmoid"}}}},
+                           {{"class_name", "Flatten"}, {"config", {{"name", "flat"}}}}});
+  json k3 = {{"module", "keras"}, {"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", gate}}}, {"registered_name", nullptr}};
+  auto unversioned = load_keras_file(KerasFile{k3.dump(), "", {}}, "m.keras", kNoArch);
+  REQUIRE_MESSAGE(unversioned.ok(), error_of(unversioned));
+  CHECK(unversioned->graph->nodes[0].attrs.alpha == doctest::Approx(1.0 / 6));
+}
