@@ -56,7 +56,9 @@ Result<Model> model_from_keras(const Architecture& arch, const KerasFile& file, 
 // "layers/<snake_case class>[_N]", nested "layers/functional/layers/...", as saving_lib.py
 // numbers them; a bare "conv2d_1" means "layers/conv2d_1"). Every shape is checked, every value
 // finite, every tensor used. Errors name the layer and its class.
-Result<Model> import_keras_model(const KerasFile& file, const std::string& source);
+// `size` (--size) gives an input whose height and width the config leaves open (None); a fixed
+// input must match it.
+Result<Model> import_keras_model(const KerasFile& file, const std::string& source, int size = 0);
 
 // The model from what a reader found. Every reader (HDF5, archive, manifest, TF.js) ends here: a
 // file with a config and no `override_arch` through import_keras_model; otherwise the
@@ -70,6 +72,7 @@ Result<Model> load_keras_file(const KerasFile& file, const std::string& source, 
 struct KerasArch {
   std::optional<Architecture> arch;
   std::string model_config;
+  int size = 0;  // --size: the input's height and width where the config leaves them open (None)
 };
 Result<KerasArch> parse_keras_arch(const std::string& text);
 // load_keras_file with what the person gave: a Keras config replaces the file's model_config, an
