@@ -27,14 +27,9 @@ struct KerasFile {
   std::vector<KerasTensor> tensors;  // layers in model order, weights in the layer's order
 };
 
-// The architecture of a Keras Sequential or linear Functional config (model_config / config.json).
-// Layer classes: InputLayer, Rescaling (first), Conv2D, MaxPooling2D, Dropout, BatchNormalization,
-// Flatten, Dense, Activation (merged into the conv/dense before it). Classes: CIFAR-10's names when
-// the output has 10 units, else class_0..class_N-1. Errors name the layer and its class.
-Result<Architecture> architecture_from_keras_config(const std::string& model_config);
 
-// The architecture for a Keras file: `override_arch` if given (--arch), else the file's
-// model_config, else the seed network (the tutorial's save_weights file has no config).
+// The architecture for a Keras weights file: `override_arch` if given (--arch), else the seed
+// network (the tutorial's save_weights file has no config; a file with one is imported as a graph).
 Result<Architecture> keras_architecture(const KerasFile& file, const Architecture* override_arch);
 
 // For every parameter of the architecture (parameter_specs order), the index of the tensor that
