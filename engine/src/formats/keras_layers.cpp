@@ -22,7 +22,19 @@ Status import_nothing(const OnnxImport&, Node&) { return {}; }
 const OpDescriptor softmax_marker = {"Softmax", import_nothing, ops::same_shape, ops::plan_nothing, ops::copy_forward,
                                      ops::copy_backward};
 
-bool is_int(const json& v) { return v.is_number_integer() || (v.is_number_float() && v.get<double>() == std::floor(v.get<double>())); }
+// A whole number that fits an int (so get<int>() is defined), as JSON or as Python's 3.0 writes it.
+bool is_int(const json& v) {
+  if (!v.is_number()) return false;
+  const double d = v.get<double>();
+  return d == std::floor(d) && std::fabs(d) <= double(1 << 30);
+}
+
+// A number of the config, clamped to what a float holds (a cast out of range is undefined).
+double number_or(const json& cfg, const char* key, double fallback) {
+  if (!cfg.contains(key) || !cfg[key].is_number()) return fallback;
+  const double d = cfg[key].get<double>();
+  return std::isnan(d) ? fallback : std::clamp(d, -3e38, 3e38);
+}
 
 // kernel_size, strides, pool_size, dilation_rate: an integer or two; 1..kMaxSide.
 Result<std::pair<int, int>> pair_field(const LayerCall& c, const char* key, std::pair<int, int> fallback) {
@@ -184,7 +196,7 @@ Result<int> batch_normalization(LayerCall& c) {
                     (rank == 2 && (axis == json(1) || axis == json{1}));
   if (!last) return c.fail("axis must be the channel axis (-1), not " + axis.dump());
   const int ch = c.input().shape.c;
-  const double eps = c.cfg.contains("epsilon") && c.cfg["epsilon"].is_number() ? c.cfg["epsilon"].get<double>() : 1e-3;
+  const double eps = number_or(c.cfg, "epsilon", 1e-3);
   if (!(eps >= 0) || !std::isfinite(eps)) return c.fail("epsilon must be a non-negative number");
   std::vector<float> gamma(size_t(ch), 1.f), beta(size_t(ch), 0.f);
   if (c.cfg.value("scale", true)) {
@@ -206,15 +218,18 @@ Result<int> batch_normalization(LayerCall& c) {
   return c.node(&ops::batch_norm_op, c.inputs, "", {}, std::move(folded.weights));
 }
 
+// A float from a JSON number, clamped to the float range (a cast out of range is undefined).
+float as_float(const json& v) { return float(std::clamp(v.get<double>(), -3e38, 3e38)); }
+
 // A number or one per channel, as Rescaling and Normalization take them.
 Result<std::vector<float>> per_channel(const LayerCall& c, const json& v, const char* key, int ch, float fallback) {
   if (v.is_null()) return std::vector<float>(size_t(ch), fallback);
-  if (v.is_number()) return std::vector<float>(size_t(ch), v.get<float>());
+  if (v.is_number()) return std::vector<float>(size_t(ch), as_float(v));
   if (v.is_array() && (v.size() == size_t(ch) || v.size() == 1)) {
     std::vector<float> out;
     for (const json& x : v) {
       if (!x.is_number()) break;
-      out.push_back(x.get<float>());
+      out.push_back(as_float(x));
     }
     if (out.size() == v.size()) {
       if (out.size() == 1) out.assign(size_t(ch), out[0]);
@@ -279,15 +294,12 @@ Result<int> softmax_layer(LayerCall& c) {
   return activation_node(c, c.inputs[0], "softmax");
 }
 
-double number_or(const json& cfg, const char* key, double fallback) {
-  return cfg.contains(key) && cfg[key].is_number() ? cfg[key].get<double>() : fallback;
-}
 
 // ReLU(max_value, negative_slope, threshold): Relu, Clip or LeakyRelu when it is one of them.
 Result<int> relu_layer(LayerCall& c) {
   const double slope = number_or(c.cfg, "negative_slope", 0.0), threshold = number_or(c.cfg, "threshold", 0.0);
   const bool capped = c.cfg.contains("max_value") && c.cfg["max_value"].is_number();
-  const double cap = capped ? c.cfg["max_value"].get<double>() : 0.0;
+  const double cap = capped ? number_or(c.cfg, "max_value", 0.0) : 0.0;
   if (capped && !(cap >= 0)) return c.fail("max_value must not be negative");
   OpAttributes a;
   if (threshold == 0 && slope == 0 && !capped) return c.node(&ops::relu_op, c.inputs, "");
