@@ -39,6 +39,13 @@ int run_import_keras(const Args& a) {
   else if (is_zip(bytes.data(), bytes.size())) model = load_keras_archive(bytes.data(), bytes.size(), in, override_arch);
   else throw FileError{in + ": not a Keras file (neither HDF5, as .h5 and .weights.h5 are, nor a .keras zip archive)"};
   if (!model) throw FileError{model.error()};
+  // A config's network is imported as a graph; the model file holds it when it is a chain of its layers.
+  auto sequential = sequential_model_of(*model);
+  if (!sequential)
+    throw FileError{in + ": the model file holds a chain of conv2d, max_pool2d, dropout, batch_norm, flatten and dense "
+                    "layers, and this network is not one (" + sequential.error() + "); pass " + in +
+                    " to --model directly, which runs it as it is"};
+  model = std::move(sequential);
   write_file_atomic(out, save_model(*model), a.has("overwrite"));
   size_t values = 0;
   for (const auto& [name, v] : model->params) values += v.size();

@@ -1,6 +1,7 @@
 // gradcam info: what a model holds: its classes, its input and its layers (ONNX: the nodes that
 // can be explained, with op type and output shape), as a table or as the engine's info JSON.
 #include <cstdio>
+#include <string>
 
 #include "cli.h"
 
@@ -18,14 +19,26 @@ int run_info(const Args& a) {
   std::printf("model: %s (%s)\n", a.get("model").c_str(), engine->model().trained() ? "trained" : "untrained: random weights");
   if (arch.layers.empty()) {  // no layer list (ONNX): the graph's explainable nodes
     const Graph& g = engine->graph();
-    std::printf("input: %s [1,%d,%d,%d] (NCHW), x = pixel/255%s\n", g.input.name.c_str(), arch.channels, arch.height,
-                arch.width, arch.mean.empty() ? " (no --mean/--std)" : " then (x - mean) / std");
-    std::printf("classes: %zu, nodes: %zu; explainable (4-D output):\n", arch.classes.size(), g.nodes.size());
+    // Shapes in the model's own layout: NCHW for PyTorch's ONNX, NHWC for Keras.
+    const bool nchw = g.input.channels_first;
+    auto shape = [&](const Shape& s) {
+      char text[64];
+      if (nchw) std::snprintf(text, sizeof text, "[1,%d,%d,%d]", s.c, s.h, s.w);
+      else std::snprintf(text, sizeof text, "[1,%d,%d,%d]", s.h, s.w, s.c);
+      return std::string(text);
+    };
+    char scale[32];
+    if (arch.scale == 1.f) std::snprintf(scale, sizeof scale, "pixel");
+    else if (arch.scale == 1.f / 255.f) std::snprintf(scale, sizeof scale, "pixel/255");
+    else std::snprintf(scale, sizeof scale, "pixel*%g", double(arch.scale));
+    std::printf("input: %s %s (%s), x = %s%s\n", g.input.name.c_str(),
+                shape(Shape{arch.height, arch.width, arch.channels}).c_str(), nchw ? "NCHW" : "NHWC", scale,
+                arch.mean.empty() ? (g.asks_for_input_options ? " (no --mean/--std)" : "") : " then (x - mean) / std");
+    std::printf("classes: %zu, nodes: %zu; explainable (%s):\n", arch.classes.size(), g.nodes.size(), g.words.plural.c_str());
     std::printf("%-52s %-18s %s\n", "node", "op", "output");
     for (int i : explainable_nodes(g)) {
       const Node& n = g.nodes[size_t(i)];
-      const Shape& s = g.output_of(i).shape;
-      std::printf("%-52s %-18s [1,%d,%d,%d]%s\n", n.name.c_str(), n.op_type.c_str(), s.c, s.h, s.w,
+      std::printf("%-52s %-18s %s%s\n", n.name.c_str(), n.op_type.c_str(), shape(g.output_of(i).shape).c_str(),
                   i == g.default_layer ? "  (default)" : "");
     }
     return 0;

@@ -21,7 +21,7 @@ const ERRORS = {
   'int_dtype.h5': 'tensor dense/dense/bias:0 holds integer values; Keras weights are floats',
   'string_dtype.h5': 'tensor dense/dense/bias:0 holds string values; Keras weights are floats',
   'nan.h5': 'tensor dense_2/dense_2/bias:0 contains NaN or infinity',
-  'unsupported.h5': 'layer class Conv2DTranspose is not supported',
+  'unsupported.h5': "layer 'conv2d_transpose' (Conv2DTranspose): this layer class is not supported",
   'bzip2.keras': "config.json is compressed with zip method 12; stored and deflated entries are read: zip it again with deflate (zip's default) or none",
   'encrypted.keras': 'config.json is encrypted (a password-protected zip); zip it again without a password',
   'crc.keras': 'model.weights.h5 fails its CRC-32 check (damaged archive)',

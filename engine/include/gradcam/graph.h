@@ -177,6 +177,8 @@ struct Graph {
   const Value& output_of(int node) const { return values[size_t(nodes[size_t(node)].output)]; }
 };
 
+// Keeps only the nodes the output depends on, renumbering values (ops index values by id).
+void prune_to_output(Graph& g);
 // Runs every op's shape inference in order; unless the importer chose one, the default layer is the
 // last explainable node. Errors name the node.
 Status infer_shapes(Graph& g);

@@ -27,14 +27,9 @@ struct KerasFile {
   std::vector<KerasTensor> tensors;  // layers in model order, weights in the layer's order
 };
 
-// The architecture of a Keras Sequential or linear Functional config (model_config / config.json).
-// Layer classes: InputLayer, Rescaling (first), Conv2D, MaxPooling2D, Dropout, BatchNormalization,
-// Flatten, Dense, Activation (merged into the conv/dense before it). Classes: CIFAR-10's names when
-// the output has 10 units, else class_0..class_N-1. Errors name the layer and its class.
-Result<Architecture> architecture_from_keras_config(const std::string& model_config);
 
-// The architecture for a Keras file: `override_arch` if given (--arch), else the file's
-// model_config, else the seed network (the tutorial's save_weights file has no config).
+// The architecture for a Keras weights file: `override_arch` if given (--arch), else the seed
+// network (the tutorial's save_weights file has no config; a file with one is imported as a graph).
 Result<Architecture> keras_architecture(const KerasFile& file, const Architecture* override_arch);
 
 // For every parameter of the architecture (parameter_specs order), the index of the tensor that
@@ -48,8 +43,22 @@ Result<std::vector<size_t>> match_keras_tensors(const Architecture& arch, const 
 // The model: the architecture and the matched tensors' values (every one finite).
 Result<Model> model_from_keras(const Architecture& arch, const KerasFile& file, const std::string& source);
 
-// The model from what a reader found: the architecture (keras_architecture), then the tensors
-// matched and checked (model_from_keras). Every reader (HDF5, archive, manifest) ends here.
+// A whole-model file's network: its config (Keras 2 model_config, Keras 3 config.json, TF.js
+// modelTopology; Sequential or Functional, models nested in models inlined) as the engine's graph
+// of op descriptors, one Keras layer as one or a few nodes named after it, with the file's tensors
+// bound to the layers that own them (Keras 2 and TF.js by weight name, "<layer>/<weight>[:0]" in
+// the group `layer` (a nested model's for its layers; empty: any); Keras 3 by position under
+// "layers/<snake_case class>[_N]", nested "layers/functional/layers/...", as saving_lib.py
+// numbers them; a bare "conv2d_1" means "layers/conv2d_1"). Every shape is checked, every value
+// finite, every tensor used. Errors name the layer and its class.
+// `size` (--size) gives an input whose height and width the config leaves open (None); a fixed
+// input must match it.
+Result<Model> import_keras_model(const KerasFile& file, const std::string& source, int size = 0);
+
+// The model from what a reader found. Every reader (HDF5, archive, manifest, TF.js) ends here: a
+// file with a config and no `override_arch` through import_keras_model; otherwise the
+// architecture (keras_architecture: --arch, else the seed network) and the tensors matched onto
+// it (model_from_keras).
 Result<Model> load_keras_file(const KerasFile& file, const std::string& source, const Architecture* override_arch);
 
 // The architecture a person gives a Keras weights file (--arch, the JS API's `arch`): either this
@@ -58,6 +67,7 @@ Result<Model> load_keras_file(const KerasFile& file, const std::string& source, 
 struct KerasArch {
   std::optional<Architecture> arch;
   std::string model_config;
+  int size = 0;  // --size: the input's height and width where the config leaves them open (None)
 };
 Result<KerasArch> parse_keras_arch(const std::string& text);
 // load_keras_file with what the person gave: a Keras config replaces the file's model_config, an

@@ -110,6 +110,13 @@ std::string shape_text(const std::vector<int64_t>& shape);
 std::vector<uint8_t> save_model(const Model& model);
 Status save_model_file(const Model& model, const std::string& path);
 
+// A model whose network is an imported graph (model.graph), as the model file's sequential network
+// with the graph's own weights, when the graph is a chain of what the model file holds (Conv
+// without groups or dilation, with or without ReLU; MaxPool; Dropout; BatchNormalization; Flatten in
+// Keras's order; Gemm last). Errors name the node that cannot be held. A model without a graph is
+// returned as it is.
+Result<Model> sequential_model_of(const Model& m);
+
 // The seed network of the Keras Grad-CAM tutorial, with Keras's automatic layer names.
 Architecture seed_architecture();
 const std::vector<std::string>& cifar10_classes();
