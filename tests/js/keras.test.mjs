@@ -20,7 +20,7 @@ const ERRORS = {
   'int_dtype.h5': 'tensor dense/dense/bias:0 holds integer values; Keras weights are floats',
   'string_dtype.h5': 'tensor dense/dense/bias:0 holds string values; Keras weights are floats',
   'nan.h5': 'tensor dense_2/dense_2/bias:0 contains NaN or infinity',
-  'unsupported.h5': 'layer class Conv2DTranspose is not supported',
+  'unsupported.h5': "layer 'conv2d_transpose' (Conv2DTranspose): this layer class is not supported",
   'deflated.keras': 'config.json is compressed (method 8); only stored entries are read, as Keras writes them',
 };
 

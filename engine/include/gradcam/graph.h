@@ -41,10 +41,16 @@ struct OpAttributes {
   bool ceil_mode = false, count_include_pad = false;
   bool channels_first_flatten = false;  // ONNX Flatten/Reshape: the [C,H,W] order of the 2-D result
   bool keep_dims = true;                // ReduceMean: [1,C,1,1] (4-D) or [1,C] (2-D)
-  float alpha = 0.f, beta = 0.f;        // LeakyRelu slope; HardSigmoid alpha, beta
-  float lo = 0.f, hi = 0.f;             // Clip bounds
+  float alpha = 0.f, beta = 0.f;        // LeakyRelu, KerasReLU slope; Elu alpha; HardSigmoid alpha, beta
+  float lo = 0.f, hi = 0.f;             // Clip bounds; KerasReLU threshold and max_value (+inf: none)
   float pad_value = 0.f;                // Pad constant
-  int constant_rank = 0;                // Add/Mul: the rank of a constant operand
+  int constant_rank = 0;                // Add/Mul/Sub/PRelu: the rank of an ONNX constant operand (0: Keras, channels-last)
+  bool constant_first = false;          // Sub: the constant is the first operand (c - x)
+  // Add/Mul/Sub/Max/Mean/Sum: a 2-D [C] operand broadcasts over the channels of a 4-D one, as
+  // Keras's merge layers do (they expand it to [1,1,C]); ONNX would align it with [H,W] instead.
+  bool broadcast_channels_last = false;
+  bool approximate_tanh = false;        // Gelu: the tanh approximation instead of the exact erf form
+  int reshape_h = 0, reshape_w = 0, reshape_c = 0;  // KerasReshape target: [h,w,c] (h 0: 2-D [c]); one may be -1
   int axis = 1;                         // Concat
 };
 
@@ -115,9 +121,10 @@ struct OnnxImport {
 };
 
 struct OpDescriptor {
-  const char* type;  // ONNX op type
+  const char* type;  // ONNX op type, or the engine's own name for an op ONNX does not have
   // Reads ONNX attributes and constant inputs into `out` (inputs already hold the activation
-  // value ids). Errors name what is unsupported.
+  // value ids). Errors name what is unsupported. nullptr: not an ONNX op (a Keras layer's own
+  // semantics, e.g. KerasReLU); the ONNX importer refuses a node of that type as unknown.
   Status (*import)(const OnnxImport& in, Node& out);
   // Sets the output value's shape and rank from the inputs'; errors name the problem. May resolve
   // attributes that depend on the input's size (auto_pad into pads).
@@ -132,7 +139,7 @@ struct OpDescriptor {
 // The op table (engine/src/graph/op_table.cpp).
 const OpDescriptor* find_op(const std::string& type);
 const std::vector<const OpDescriptor*>& op_table();
-std::string supported_ops_text();  // "Add, AveragePool, ..." for error messages
+std::string supported_ops_text();  // the ONNX ops: "Add, AveragePool, ..." for the ONNX importer's errors
 
 struct GraphInput {
   std::string name = "input";
@@ -170,6 +177,8 @@ struct Graph {
   const Value& output_of(int node) const { return values[size_t(nodes[size_t(node)].output)]; }
 };
 
+// Keeps only the nodes the output depends on, renumbering values (ops index values by id).
+void prune_to_output(Graph& g);
 // Runs every op's shape inference in order; unless the importer chose one, the default layer is the
 // last explainable node. Errors name the node.
 Status infer_shapes(Graph& g);

@@ -47,8 +47,20 @@ Result<std::vector<size_t>> match_keras_tensors(const Architecture& arch, const 
 // The model: the architecture and the matched tensors' values (every one finite).
 Result<Model> model_from_keras(const Architecture& arch, const KerasFile& file, const std::string& source);
 
-// The model from what a reader found: the architecture (keras_architecture), then the tensors
-// matched and checked (model_from_keras). Every reader (HDF5, archive, manifest) ends here.
+// A whole-model file's network: its config (Keras 2 model_config, Keras 3 config.json, TF.js
+// modelTopology; Sequential or Functional, models nested in models inlined) as the engine's graph
+// of op descriptors, one Keras layer as one or a few nodes named after it, with the file's tensors
+// bound to the layers that own them (Keras 2 and TF.js by weight name, "<layer>/<weight>[:0]" in
+// the group `layer` (a nested model's for its layers; empty: any); Keras 3 by position under
+// "layers/<snake_case class>[_N]", nested "layers/functional/layers/...", as saving_lib.py
+// numbers them; a bare "conv2d_1" means "layers/conv2d_1"). Every shape is checked, every value
+// finite, every tensor used. Errors name the layer and its class.
+Result<Model> import_keras_model(const KerasFile& file, const std::string& source);
+
+// The model from what a reader found. Every reader (HDF5, archive, manifest, TF.js) ends here: a
+// file with a config and no `override_arch` through import_keras_model; otherwise the
+// architecture (keras_architecture: --arch, else the seed network) and the tensors matched onto
+// it (model_from_keras).
 Result<Model> load_keras_file(const KerasFile& file, const std::string& source, const Architecture* override_arch);
 
 // HDF5's 8-byte signature at the start of the file (Keras .h5 files carry no user block).

@@ -5,6 +5,7 @@
 namespace gradcam {
 
 Result<Model> load_keras_file(const KerasFile& file, const std::string& source, const Architecture* override_arch) {
+  if (!override_arch && !file.model_config.empty()) return import_keras_model(file, source);
   auto arch = keras_architecture(file, override_arch);
   if (!arch) return make_error(source + ": " + arch.error());
   return model_from_keras(*arch, file, source);

@@ -56,37 +56,6 @@ Result<GraphInput> read_input(const onnx::Model& m, const Constants& constants, 
   return g;
 }
 
-// Keeps only the nodes the output depends on, renumbering values (ops index values by id).
-void prune(Graph& g) {
-  std::vector<char> needed_value(g.values.size(), 0), needed_node(g.nodes.size(), 0);
-  needed_value[size_t(g.output)] = 1;
-  for (size_t i = g.nodes.size(); i-- > 0;) {
-    if (!needed_value[size_t(g.nodes[i].output)]) continue;
-    needed_node[i] = 1;
-    for (int v : g.nodes[i].inputs) needed_value[size_t(v)] = 1;
-  }
-  std::vector<int> new_id(g.values.size(), -1);
-  Graph out;
-  out.input = g.input;
-  out.format = g.format;
-  out.asks_for_input_options = g.asks_for_input_options;
-  out.values.push_back(g.values[0]);
-  new_id[0] = 0;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!needed_node[i]) continue;
-    Node n = std::move(g.nodes[i]);
-    for (int& v : n.inputs) v = new_id[size_t(v)];
-    Value value = g.values[size_t(n.output)];
-    value.producer = int(out.nodes.size());
-    new_id[size_t(n.output)] = int(out.values.size());
-    n.output = int(out.values.size());
-    out.values.push_back(std::move(value));
-    out.nodes.push_back(std::move(n));
-  }
-  out.output = new_id[size_t(g.output)];
-  g = std::move(out);
-}
-
 }  // namespace
 
 void mark_explainable_4d_outputs(Graph& g) {
@@ -165,7 +134,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       continue;
     }
     const OpDescriptor* op = find_op(fn.op_type);
-    if (!op) return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")");
+    if (!op || !op->import) return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")");
     Node n;
     n.name = name;
     n.op_type = op_type;
@@ -190,7 +159,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   if (out == value_id.end() || out->second == 0)
     return make_error(source + ": no node computes the output '" + onnx::printable(output_name) + "'");
   g.output = out->second;
-  prune(g);
+  prune_to_output(g);
   if (Status s = infer_shapes(g); !s) return make_error(source + ": " + s.error());
   mark_explainable_4d_outputs(g);
 

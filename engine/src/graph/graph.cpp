@@ -38,6 +38,36 @@ Status infer_shapes(Graph& g) {
   return {};
 }
 
+void prune_to_output(Graph& g) {
+  std::vector<char> needed_value(g.values.size(), 0), needed_node(g.nodes.size(), 0);
+  needed_value[size_t(g.output)] = 1;
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    if (!needed_value[size_t(g.nodes[i].output)]) continue;
+    needed_node[i] = 1;
+    for (int v : g.nodes[i].inputs) needed_value[size_t(v)] = 1;
+  }
+  std::vector<int> new_id(g.values.size(), -1);
+  Graph out;
+  out.input = g.input;
+  out.format = g.format;
+  out.asks_for_input_options = g.asks_for_input_options;
+  out.values.push_back(g.values[0]);
+  new_id[0] = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!needed_node[i]) continue;
+    Node n = std::move(g.nodes[i]);
+    for (int& v : n.inputs) v = new_id[size_t(v)];
+    Value value = g.values[size_t(n.output)];
+    value.producer = int(out.nodes.size());
+    new_id[size_t(n.output)] = int(out.values.size());
+    n.output = int(out.values.size());
+    out.values.push_back(std::move(value));
+    out.nodes.push_back(std::move(n));
+  }
+  out.output = new_id[size_t(g.output)];
+  g = std::move(out);
+}
+
 std::vector<int> explainable_nodes(const Graph& g) {
   std::vector<int> out;
   for (size_t i = 0; i < g.nodes.size(); ++i)

@@ -23,7 +23,8 @@ const OpDescriptor* find_op(const std::string& type) {
 
 std::string supported_ops_text() {
   std::vector<std::string> names = {"Constant", "Softmax (last)"};
-  for (const OpDescriptor* d : op_table()) names.push_back(d->type);
+  for (const OpDescriptor* d : op_table())
+    if (d->import) names.push_back(d->type);  // the Keras-only ops are not ONNX's to offer
   std::sort(names.begin(), names.end());
   std::string text;
   for (const std::string& n : names) text += (text.empty() ? "" : ", ") + n;

@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <tuple>
 
 #include "gradcam/graph.h"
 #include "gradcam/network.h"
@@ -100,12 +101,34 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
               y[at(os, oy, ox, c)] = sum / (a.count_include_pad ? padded : inside);
             }
           }
+    } else if (t == "GlobalMaxPool") {
+      for (int c = 0; c < is.c; ++c) {
+        int argmax = 0;
+        for (int i = 1; i < is.h * is.w; ++i)
+          if (x[size_t(i) * is.c + c] > x[size_t(argmax) * is.c + c]) argmax = i;
+        branch(argmax);
+        y[size_t(c)] = x[size_t(argmax) * is.c + c];
+      }
+    } else if (t == "SoftmaxChannels") {
+      for (int i = 0; i < is.h * is.w; ++i) {
+        double sum = 0;
+        for (int c = 0; c < is.c; ++c) sum += std::exp(x[size_t(i) * is.c + c]);
+        for (int c = 0; c < is.c; ++c) y[size_t(i) * is.c + c] = std::exp(x[size_t(i) * is.c + c]) / sum;
+      }
+    } else if (t == "KerasReshape") {
+      y = x;  // channels-last in and out: the same order
+    } else if (t == "PRelu") {
+      const std::vector<float>& slope = n.weights[0];
+      for (size_t k = 0; k < y.size(); ++k) {
+        const double s = slope.size() == 1 ? slope[0] : (slope.size() == size_t(is.c) ? slope[k % size_t(is.c)] : slope[k]);
+        branch(x[k] > 0), y[k] = x[k] > 0 ? x[k] : s * x[k];
+      }
     } else if (t == "GlobalAveragePool" || t == "ReduceMean") {
       for (int i = 0; i < is.h * is.w; ++i)
         for (int c = 0; c < is.c; ++c) y[size_t(c)] += x[size_t(i) * is.c + c] / (is.h * is.w);
     } else if (t == "BatchNormalization") {
       for (size_t k = 0; k < y.size(); ++k) y[k] = x[k] * n.weights[0][k % size_t(os.c)] + n.weights[1][k % size_t(os.c)];
-    } else if (t == "Add" || t == "Mul") {
+    } else if (t == "Add" || t == "Mul" || t == "Sub") {
       // ONNX broadcasting of the forms supported: the same shape, [1,C,1,1] or a scalar.
       auto operand = [&](const std::vector<double>& v, size_t k) {
         return v.size() == y.size() ? v[k] : (v.size() == 1 ? v[0] : v[k % size_t(os.c)]);
@@ -113,9 +136,26 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
       const std::vector<double> constant(n.weights.empty() ? std::vector<double>{}
                                                            : std::vector<double>(n.weights[0].begin(), n.weights[0].end()));
       const std::vector<double>& other = n.inputs.size() > 1 ? r.values[size_t(n.inputs[1])] : constant;
+      const bool swap = n.inputs.size() == 1 && a.constant_first;  // c - x
       for (size_t k = 0; k < y.size(); ++k) {
-        const double u = operand(x, k), v = operand(other, k);
-        y[k] = t == "Add" ? u + v : u * v;
+        double u = operand(x, k), v = operand(other, k);
+        if (swap) std::swap(u, v);
+        y[k] = t == "Add" ? u + v : (t == "Sub" ? u - v : u * v);
+      }
+    } else if (t == "Max" || t == "Mean" || t == "Sum") {
+      auto operand = [&](const std::vector<double>& v, size_t k) {
+        return v.size() == y.size() ? v[k] : (v.size() == 1 ? v[0] : v[k % size_t(os.c)]);
+      };
+      for (size_t k = 0; k < y.size(); ++k) {
+        double acc = operand(r.values[size_t(n.inputs[0])], k);
+        int first_max = 0;
+        for (size_t i = 1; i < n.inputs.size(); ++i) {
+          const double u = operand(r.values[size_t(n.inputs[i])], k);
+          if (t == "Max" && u > acc) first_max = int(i);
+          acc = t == "Max" ? std::max(acc, u) : acc + u;
+        }
+        if (t == "Max") branch(first_max);
+        y[k] = t == "Mean" ? acc / double(n.inputs.size()) : acc;
       }
     } else if (t == "Concat") {
       int offset = 0;
@@ -161,6 +201,19 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
         } else if (t == "HardSwish") {
           const double s = v / 6 + 0.5;
           branch(s < 0 ? 0 : (s > 1 ? 2 : 1)), y[k] = v * std::min(std::max(s, 0.0), 1.0);
+        } else if (t == "Tanh") {
+          y[k] = std::tanh(v);
+        } else if (t == "Elu") {
+          branch(v > 0), y[k] = v > 0 ? v : a.alpha * (std::exp(v) - 1);
+        } else if (t == "Gelu") {
+          y[k] = a.approximate_tanh ? 0.5 * v * (1 + std::tanh(std::sqrt(2 / 3.141592653589793) * (v + 0.044715 * v * v * v)))
+                                    : 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+        } else if (t == "Swish") {
+          y[k] = v / (1 + std::exp(-v));
+        } else if (t == "KerasReLU") {
+          // Keras: min(x, max_value) where x > threshold, negative_slope (x - threshold) elsewhere.
+          branch(v > a.lo ? (v < a.hi ? 1 : 2) : 0);
+          y[k] = v > a.lo ? std::min(v, double(a.hi)) : a.alpha * (v - a.lo);
         } else {
           FAIL("the reference has no definition of ", t);
         }
@@ -251,6 +304,13 @@ int conv(GraphBuilder& b, int x, int oc, OpAttributes a, uint64_t seed, float sc
   const float w = scale * std::sqrt(3.f / float(taps));
   return b.add("Conv", {x}, a, {random_vector(taps * size_t(oc), seed, -w, w), random_vector(size_t(oc), seed + 1, -0.5f, 0.5f)});
 }
+// A Conv as a Keras layer without bias (use_bias=False) gives it: the kernel alone.
+int conv_without_bias(GraphBuilder& b, int x, int oc, OpAttributes a, uint64_t seed) {
+  a.out_channels = oc;
+  const size_t taps = size_t(a.kh) * a.kw * size_t(b.value(x).shape.c / a.groups);
+  const float w = std::sqrt(3.f / float(taps));
+  return b.add("Conv", {x}, a, {random_vector(taps * size_t(oc), seed, -w, w)});
+}
 int conv1x1(GraphBuilder& b, int x, int oc, uint64_t seed, float scale = 1.f) { return conv(b, x, oc, window(1, 1, 0, 0, 0, 0), seed, scale); }
 
 // Gemm/MatMul: W [in][out], bias [out] (MatMul's import leaves a zero bias).
@@ -334,6 +394,15 @@ Model binary_graph(const std::string& type, const std::string& form, uint64_t se
   } else if (form == "constant [C,1,1]") {
     auto [a, w] = constant(4, 3);
     out = b.add(type, {m}, a, w);
+  } else if (form == "constant [C,1,1] first") {
+    auto [a, w] = constant(4, 3);
+    a.constant_first = true;
+    out = b.add(type, {m}, a, w);
+  } else if (form == "2-D [C] gate second (Keras)" || form == "2-D [C] gate first (Keras)") {
+    OpAttributes a;
+    a.broadcast_channels_last = true;
+    const int g = dense(b, "Gemm", b.add("GlobalAveragePool", {conv1x1(b, 0, 4, seed + 10)}, keepdims_0()), 4, seed + 12);
+    out = form == "2-D [C] gate second (Keras)" ? b.add(type, {m, g}, a) : b.add(type, {g, m}, a);
   } else if (form == "2-D same shape") {
     const int x = b.add("Flatten", {m}, flatten_attrs(true));
     out = b.add(type, {dense(b, "Gemm", x, 6, seed + 30), dense(b, "Gemm", x, 6, seed + 32)});
@@ -417,6 +486,39 @@ const std::vector<OpCase>& op_cases() {
                    a.dh = a.dw = 2, a.groups = 3;
                    return with_head(b, conv(b, 0, 3, a, 195), 196);
                  }});
+    // The forms Keras layers need: use_bias=False (the kernel alone), dilation with 'same' padding
+    // (SAME_UPPER), Conv2D(groups=g), DepthwiseConv2D with a depth multiplier.
+    c.push_back({"Conv", "Keras: no bias, 3x3 dilation 2 stride 1 SAME_UPPER", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 0, 0, 0, 0);
+                   a.dh = a.dw = 2, a.auto_pad = "SAME_UPPER";
+                   return with_head(b, conv_without_bias(b, 0, 4, a, 197), 198);
+                 }});
+    c.push_back({"Conv", "Keras: Conv2D(groups=3) 6 to 9 channels, no bias, stride 2 SAME_UPPER", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 2, 0, 0, 0, 0);
+                   a.groups = 3, a.auto_pad = "SAME_UPPER";
+                   return with_head(b, conv_without_bias(b, conv1x1(b, 0, 6, 199), 9, a, 200), 201);
+                 }});
+    c.push_back({"Conv", "Keras: DepthwiseConv2D depth_multiplier 3, no bias, SAME_UPPER", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 0, 0, 0, 0);
+                   a.groups = 3, a.auto_pad = "SAME_UPPER";
+                   return with_head(b, conv_without_bias(b, 0, 9, a, 203), 204);
+                 }});
+    c.push_back({"Conv", "Keras: DepthwiseConv2D depth_multiplier 2, 3x3 dilation 2 SAME_UPPER, fused ReLU", [] {
+                   GraphBuilder b(7, 6, 3);
+                   OpAttributes a = window(3, 1, 0, 0, 0, 0);
+                   a.groups = 4, a.dh = a.dw = 2, a.auto_pad = "SAME_UPPER", a.relu = true;
+                   return with_head(b, conv(b, conv1x1(b, 0, 4, 205), 8, a, 206), 207);
+                 }});
+    c.push_back({"Gemm", "Keras: Dense(use_bias=False), the weight alone", [] {
+                   GraphBuilder b(4, 5, 3);
+                   OpAttributes a;
+                   a.out_channels = 4;
+                   const int f = b.add("Flatten", {0}, flatten_attrs(false));
+                   return b.model(b.add("Gemm", {f}, a, {random_vector(60 * 4, 208, -0.3f, 0.3f)}));
+                 }});
     for (const char* type : {"Gemm", "MatMul"}) {
       c.push_back({type, "two layers, the first with a fused ReLU", [type] {
                      GraphBuilder b(4, 5, 3);
@@ -440,6 +542,18 @@ const std::vector<OpCase>& op_cases() {
     c.push_back({"GlobalAveragePool", "then flatten", [] {
                    GraphBuilder b(5, 6, 3);
                    return with_head(b, b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 400)}), 401);
+                 }});
+    c.push_back({"GlobalAveragePool", "keep_dims false (2-D, Keras)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 405)}, keepdims_0()), 406);
+                 }});
+    c.push_back({"GlobalMaxPool", "then flatten", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("GlobalMaxPool", {conv1x1(b, 0, 4, 430)}), 431);
+                 }});
+    c.push_back({"GlobalMaxPool", "keep_dims false (2-D, Keras)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("GlobalMaxPool", {conv1x1(b, 0, 4, 440)}, keepdims_0()), 441);
                  }});
     c.push_back({"ReduceMean", "keepdims=1", [] {
                    GraphBuilder b(5, 6, 3);
@@ -472,18 +586,94 @@ const std::vector<OpCase>& op_cases() {
                    return activation_graph("HardSigmoid", a, 540);
                  }});
     c.push_back({"HardSwish", "", [] { return activation_graph("HardSwish", {}, 550); }});
+    c.push_back({"Tanh", "", [] { return activation_graph("Tanh", {}, 560); }});
+    c.push_back({"Elu", "alpha 1.3", [] {
+                   OpAttributes a;
+                   a.alpha = 1.3f;
+                   return activation_graph("Elu", a, 565);
+                 }});
+    c.push_back({"Gelu", "exact (erf)", [] { return activation_graph("Gelu", {}, 570); }});
+    c.push_back({"Gelu", "tanh approximation", [] {
+                   OpAttributes a;
+                   a.approximate_tanh = true;
+                   return activation_graph("Gelu", a, 575);
+                 }});
+    c.push_back({"Swish", "", [] { return activation_graph("Swish", {}, 580); }});
+    for (const auto& [variant, slope, threshold, max_value] :
+         std::vector<std::tuple<const char*, float, float, float>>{
+             {"plain ReLU", 0.f, 0.f, std::numeric_limits<float>::infinity()},
+             {"max_value 2 (ReLU6-like)", 0.f, 0.f, 2.f},
+             {"negative_slope 0.3, threshold 0.5, max_value 2", 0.3f, 0.5f, 2.f},
+             {"threshold 1 (a jump at 1)", 0.f, 1.f, std::numeric_limits<float>::infinity()}}) {
+      c.push_back({"KerasReLU", variant, [slope = slope, threshold = threshold, max_value = max_value] {
+                     OpAttributes a;
+                     a.alpha = slope, a.lo = threshold, a.hi = max_value;
+                     return activation_graph("KerasReLU", a, 590);
+                   }});
+    }
+    c.push_back({"PRelu", "one slope per channel (Keras shared_axes=[1,2])", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int x = conv1x1(b, 0, 4, 1900, 2.f);
+                   return with_head(b, b.add("PRelu", {x}, {}, {random_vector(4, 1901, -0.5f, 1.5f)}), 1902);
+                 }});
+    c.push_back({"PRelu", "one slope per element (Keras default)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int x = conv1x1(b, 0, 4, 1910, 2.f);
+                   return with_head(b, b.add("PRelu", {x}, {}, {random_vector(5 * 6 * 4, 1911, -0.5f, 1.5f)}), 1912);
+                 }});
+    c.push_back({"PRelu", "one slope, 2-D input", [] {
+                   GraphBuilder b(4, 4, 3);
+                   const int x = dense(b, "Gemm", b.add("Flatten", {0}, flatten_attrs(true)), 10, 1920);
+                   return with_head(b, b.add("PRelu", {x}, {}, {{0.25f}}), 1922);
+                 }});
+    c.push_back({"SoftmaxChannels", "per position of a 4-D map, then a conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int p = b.add("SoftmaxChannels", {conv1x1(b, 0, 4, 1950, 2.f)});
+                   return with_head(b, conv1x1(b, p, 3, 1951, 4.f), 1952);
+                 }});
+    c.push_back({"SoftmaxChannels", "over a 2-D value, then a Gemm", [] {
+                   GraphBuilder b(4, 4, 3);
+                   const int x = dense(b, "Gemm", b.add("Flatten", {0}, flatten_attrs(true)), 7, 1960);
+                   return b.model(dense(b, "Gemm", b.add("SoftmaxChannels", {x}), 4, 1961));
+                 }});
     c.push_back({"BatchNormalization", "folded scale and shift", [] {
                    GraphBuilder b(5, 6, 3);
                    const int x = conv1x1(b, 0, 4, 600);
                    return with_head(b, b.add("BatchNormalization", {x}, {}, {random_vector(4, 601, 0.5f, 1.5f), random_vector(4, 602, -1.f, 1.f)}), 603);
                  }});
     uint64_t seed = 700;
-    for (const char* type : {"Add", "Mul"})
+    for (const char* type : {"Add", "Mul", "Sub"})
       for (const char* form : {"same shape", "[1,C,1,1] second", "[1,C,1,1] first", "scalar second", "scalar first",
-                               "x with itself", "constant scalar", "constant [C,1,1]", "2-D same shape", "2-D constant [C]"}) {
+                               "x with itself", "constant scalar", "constant [C,1,1]", "constant [C,1,1] first",
+                               "2-D same shape", "2-D constant [C]", "2-D [C] gate second (Keras)",
+                               "2-D [C] gate first (Keras)"}) {
         c.push_back({type, form, [type, form, seed] { return binary_graph(type, form, seed); }});
         seed += 50;
       }
+    for (const char* type : {"Max", "Mean", "Sum"}) {
+      c.push_back({type, "three of one shape", [type, seed] {
+                     GraphBuilder b(5, 6, 3);
+                     const int x = b.add(type, {conv1x1(b, 0, 4, seed), conv1x1(b, 0, 4, seed + 2), conv1x1(b, 0, 4, seed + 4)});
+                     return with_head(b, x, seed + 6);
+                   }});
+      c.push_back({type, "a map, a [1,1,C] gate, a 2-D [C] (Keras) and a scalar, either order", [type, seed] {
+                     GraphBuilder b(5, 6, 3);
+                     const int m = conv1x1(b, 0, 4, seed + 10);
+                     const int pooled = b.add("GlobalAveragePool", {conv1x1(b, 0, 4, seed + 12)});
+                     const int gate = conv1x1(b, pooled, 4, seed + 14, 3.f);
+                     const int flat = dense(b, "Gemm", b.add("Flatten", {pooled}, flatten_attrs(false)), 4, seed + 16);
+                     const int scalar = conv1x1(b, pooled, 1, seed + 18);
+                     OpAttributes a;
+                     a.broadcast_channels_last = true;
+                     return with_head(b, b.add(type, {gate, m, flat, scalar, m}, a), seed + 20);
+                   }});
+      c.push_back({type, "2-D, two inputs", [type, seed] {
+                     GraphBuilder b(4, 4, 3);
+                     const int f = b.add("Flatten", {0}, flatten_attrs(true));
+                     return with_head(b, b.add(type, {dense(b, "Gemm", f, 6, seed + 30), dense(b, "Gemm", f, 6, seed + 32)}), seed + 34);
+                   }});
+      seed += 50;
+    }
     c.push_back({"Concat", "three 4-D inputs (the image among them)", [] {
                    GraphBuilder b(5, 6, 3);
                    const int x = b.add("Concat", {conv1x1(b, 0, 5, 800), 0, conv(b, 0, 2, window(3, 1, 1, 1, 1, 1), 801)});
@@ -514,6 +704,27 @@ const std::vector<OpCase>& op_cases() {
                    OpAttributes a = flatten_attrs(true);
                    a.out_channels = 120;
                    return with_head(b, b.add("Reshape", {conv1x1(b, 0, 4, 930)}, a), 931);
+                 }});
+    c.push_back({"KerasReshape", "Flatten: [5,6,4] to (-1,)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a;
+                   a.reshape_c = -1;
+                   return b.model(dense(b, "Gemm", b.add("KerasReshape", {conv1x1(b, 0, 4, 940)}, a), 4, 941));
+                 }});
+    c.push_back({"KerasReshape", "a squeeze-and-excitation gate: [4] to (1,1,4), times the map", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int m = conv1x1(b, 0, 4, 950);
+                   OpAttributes a;
+                   a.reshape_h = 1, a.reshape_w = 1, a.reshape_c = 4;
+                   const int gate = b.add("KerasReshape", {b.add("GlobalAveragePool", {m}, keepdims_0())}, a);
+                   return with_head(b, b.add("Mul", {m, conv1x1(b, gate, 4, 951)}), 952);
+                 }});
+    c.push_back({"KerasReshape", "[5,6,4] to (3,-1,4), then a 3x3 conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a;
+                   a.reshape_h = 3, a.reshape_w = -1, a.reshape_c = 4;
+                   const int r = b.add("KerasReshape", {conv1x1(b, 0, 4, 960)}, a);
+                   return with_head(b, conv(b, r, 3, window(3, 1, 1, 1, 1, 1), 961), 962);
                  }});
     c.push_back({"Pad", "asymmetric, constant 0.5, then a conv", [] {
                    GraphBuilder b(5, 6, 3);
@@ -669,4 +880,201 @@ TEST_CASE("a ReLU fused into Conv or Gemm passes gradients as a Relu node after 
       REQUIRE(largest > 0);
       for (size_t k = 0; k < a.input_grad().size(); ++k) CHECK(std::abs(a.input_grad()[k] - b.input_grad()[k]) <= 1e-5 * largest);
     }
+}
+
+namespace {
+
+// The outputs of one element-wise op on the values `x` (a 1x1xN input), read off the network.
+std::vector<float> apply_op(const std::string& type, OpAttributes a, const std::vector<float>& x) {
+  GraphBuilder b(1, 1, int(x.size()));
+  const int y = b.add(type, {0}, a);
+  Network net(b.model(dense(b, "Gemm", b.add("Flatten", {y}, flatten_attrs(false)), 2, 1600)));
+  net.forward(x.data());
+  return net.output(0);
+}
+
+void check_values(const std::vector<float>& got, const std::vector<float>& expected, float tolerance) {
+  REQUIRE(got.size() == expected.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    CAPTURE(k);
+    CHECK(std::abs(got[k] - expected[k]) <= tolerance);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("KerasReLU and Gelu give the values Keras documents for them") {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> x = {-10.f, -5.f, 0.f, 5.f, 10.f};
+  auto relu = [&](float slope, float threshold, float max_value) {
+    OpAttributes a;
+    a.alpha = slope, a.lo = threshold, a.hi = max_value;
+    return apply_op("KerasReLU", a, x);
+  };
+  // keras/src/activations/activations.py, relu's docstring.
+  check_values(relu(0.f, 0.f, inf), {0.f, 0.f, 0.f, 5.f, 10.f}, 0.f);
+  check_values(relu(0.5f, 0.f, inf), {-5.f, -2.5f, 0.f, 5.f, 10.f}, 0.f);
+  check_values(relu(0.f, 0.f, 5.f), {0.f, 0.f, 0.f, 5.f, 5.f}, 0.f);
+  check_values(relu(0.f, 5.f, inf), {0.f, 0.f, 0.f, 0.f, 10.f}, 0.f);  // x == threshold gives 0
+  // The ReLU layer's docstring: max_value 10, negative_slope 0.5.
+  check_values(relu(0.5f, 0.f, 10.f), {-5.f, -2.5f, 0.f, 5.f, 10.f}, 0.f);
+  check_values(relu(0.5f, 2.f, 8.f), {-6.f, -3.5f, -1.f, 5.f, 8.f}, 0.f);
+
+  // tf_keras/activations.py, gelu's docstring (float32 values).
+  const std::vector<float> g = {-3.f, -1.f, 0.f, 1.f, 3.f};
+  OpAttributes exact, approximate;
+  approximate.approximate_tanh = true;
+  check_values(apply_op("Gelu", exact, g), {-0.00404951f, -0.15865529f, 0.f, 0.8413447f, 2.9959507f}, 2e-6f);
+  check_values(apply_op("Gelu", approximate, g), {-0.00363752f, -0.15880796f, 0.f, 0.841192f, 2.9963627f}, 2e-6f);
+}
+
+TEST_CASE("KerasReLU takes the ReLU rules of guided backprop and the deconvnet only without slope or threshold") {
+  const float inf = std::numeric_limits<float>::infinity();
+  struct Case {
+    const char* what;
+    float slope, threshold, max_value;
+    bool guided, deconvnet;
+  };
+  for (const Case& k : {Case{"plain ReLU", 0.f, 0.f, inf, true, true}, Case{"ReLU6 (as Clip)", 0.f, 0.f, 6.f, true, false},
+                        Case{"leaky", 0.3f, 0.f, inf, false, false}, Case{"thresholded", 0.f, 0.5f, inf, false, false}}) {
+    CAPTURE(k.what);
+    OpAttributes a;
+    a.alpha = k.slope, a.lo = k.threshold, a.hi = k.max_value;
+    const Model model = activation_graph("KerasReLU", a, 1700);
+    Network net(model);
+    const auto input = random_vector(size_t(model.graph->values[0].shape.size()), 1701, -2.f, 2.f);
+    const auto direction = random_vector(size_t(net.num_classes()), 1702, -1.f, 1.f);
+    net.forward(input.data());
+    net.backward(direction.data(), -1);
+    const std::vector<float> standard = net.output_grad(0), incoming = net.output_grad(1);
+    net.backward(direction.data(), -1, ReluBackward::guided);
+    const std::vector<float> guided = net.output_grad(0);
+    net.backward(direction.data(), -1, ReluBackward::deconvnet);
+    const std::vector<float>& deconvnet = net.output_grad(0);
+    int guided_differs = 0, deconvnet_differs = 0;
+    for (size_t i = 0; i < incoming.size(); ++i) {
+      CHECK(guided[i] == (k.guided && incoming[i] < 0.f ? 0.f : standard[i]));
+      CHECK(deconvnet[i] == (k.deconvnet ? std::max(incoming[i], 0.f) : standard[i]));
+      guided_differs += guided[i] != standard[i];
+      deconvnet_differs += deconvnet[i] != standard[i];
+    }
+    // The rule was exercised where it applies.
+    CHECK((guided_differs > 0) == k.guided);
+    CHECK((deconvnet_differs > 0) == k.deconvnet);
+  }
+}
+
+TEST_CASE("Tanh, Elu, Gelu and Swish pass gradients unchanged under guided backprop") {
+  OpAttributes elu, gelu;
+  elu.alpha = 1.f;
+  gelu.approximate_tanh = true;
+  for (const auto& case_ : std::vector<std::pair<std::string, OpAttributes>>{{"Tanh", {}}, {"Elu", elu}, {"Gelu", gelu}, {"Swish", {}}}) {
+    CAPTURE(case_.first);
+    const auto [standard, guided] = standard_and_guided(activation_graph(case_.first, case_.second, 1800), 1801);
+    CHECK(guided == standard);
+  }
+}
+
+TEST_CASE("KerasReshape and PRelu refuse shapes that do not fit, naming the node") {
+  auto error = [](const std::string& type, OpAttributes a, std::vector<std::vector<float>> weights = {}) {
+    GraphBuilder b(5, 6, 4);
+    try {
+      b.add(type, {0}, a, std::move(weights));
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  OpAttributes a;
+  a.reshape_h = 4, a.reshape_w = 5, a.reshape_c = 7;
+  CHECK(error("KerasReshape", a) == "node 'KerasReshape_0' (KerasReshape): cannot reshape 120 values to (4, 5, 7)");
+  a.reshape_h = 0, a.reshape_c = 119;
+  CHECK(error("KerasReshape", a) == "node 'KerasReshape_0' (KerasReshape): cannot reshape 120 values to (119,)");
+  a.reshape_h = -1, a.reshape_w = -1, a.reshape_c = 4;
+  CHECK(error("KerasReshape", a) ==
+        "node 'KerasReshape_0' (KerasReshape): the target shape (-1, -1, 4) needs positive dimensions (one may be -1)");
+  a.reshape_h = 7, a.reshape_w = -1, a.reshape_c = 4;
+  CHECK(error("KerasReshape", a) == "node 'KerasReshape_0' (KerasReshape): cannot reshape 120 values to (7, -1, 4)");
+  a.reshape_h = 2, a.reshape_w = -1, a.reshape_c = 4;
+  CHECK(error("KerasReshape", a) == "(no error)");
+  CHECK(error("PRelu", {}, {std::vector<float>(6, 0.1f)}) ==
+        "node 'PRelu_0' (PRelu): the slope has 6 values; the input has 4 channels and 120 values");
+  OpAttributes onnx_vector;
+  onnx_vector.constant_rank = 1;
+  CHECK(error("PRelu", onnx_vector, {std::vector<float>(4, 0.1f)}) ==
+        "node 'PRelu_0' (PRelu): a [C] slope broadcasts over the width of a 4-D input: not supported");
+}
+
+TEST_CASE("a 2-D [C] operand broadcasts over a 4-D one's channels only as Keras's merge layers ask (ONNX aligns it with [H,W])") {
+  for (const char* type : {"Add", "Sub", "Mul", "Max", "Mean", "Sum"}) {
+    CAPTURE(type);
+    GraphBuilder b(5, 6, 3);
+    const int m = conv1x1(b, 0, 4, 2000);
+    const int flat = dense(b, "Gemm", b.add("Flatten", {m}, flatten_attrs(false)), 4, 2001);
+    std::string error;
+    try {
+      b.add(type, {m, flat});
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+    CHECK(error.find("cannot broadcast") != std::string::npos);
+    OpAttributes keras;
+    keras.broadcast_channels_last = true;
+    const int out = b.add(type, {m, flat}, keras);
+    CHECK(b.value(out).shape == b.value(m).shape);
+    CHECK(b.value(out).rank == 4);
+  }
+}
+
+TEST_CASE("a Keras DepthwiseConv2D kernel [kh,kw,ic,m] is the Conv's own layout: output channel c*m + k reads input channel c") {
+  // tf.nn.depthwise_conv2d (which Keras's DepthwiseConv2D calls): output[i, j, c*m + k] =
+  // sum over (di, dj) of filter[di, dj, c, k] * input[i + di, j + dj, c] (valid padding, stride 1).
+  const int h = 5, w = 4, ic = 3, m = 2, kh = 3, kw = 2;
+  const std::vector<float> kernel = random_vector(size_t(kh) * kw * ic * m, 2100, -1.f, 1.f);  // [kh][kw][ic][m]
+  const std::vector<float> input = random_vector(size_t(h) * w * ic, 2101, -1.f, 1.f);
+  GraphBuilder b(h, w, ic);
+  OpAttributes a;
+  a.kh = kh, a.kw = kw, a.groups = ic, a.out_channels = ic * m;
+  const int y = b.add("Conv", {0}, a, {kernel});  // Keras's bytes, as they are; no bias
+  Network net(b.model(dense(b, "Gemm", b.add("Flatten", {y}, flatten_attrs(false)), 2, 2102)));
+  net.forward(input.data());
+  const std::vector<float>& out = net.output(0);
+  const int oh = h - kh + 1, ow = w - kw + 1;
+  REQUIRE(out.size() == size_t(oh) * ow * ic * m);
+  for (int i = 0; i < oh; ++i)
+    for (int j = 0; j < ow; ++j)
+      for (int c = 0; c < ic; ++c)
+        for (int k = 0; k < m; ++k) {
+          double expected = 0;
+          for (int di = 0; di < kh; ++di)
+            for (int dj = 0; dj < kw; ++dj)
+              expected += double(kernel[((size_t(di) * kw + dj) * ic + c) * m + k]) * input[(size_t(i + di) * w + j + dj) * ic + c];
+          CHECK(std::abs(out[(size_t(i) * ow + j) * ic * m + size_t(c * m + k)] - expected) <= 1e-5);
+        }
+}
+
+TEST_CASE("Conv and Gemm nodes with a kernel that does not fit say so") {
+  auto error = [](const std::string& type, int rank, OpAttributes a, std::vector<std::vector<float>> weights) {
+    GraphBuilder b(5, 6, 4);
+    const int x = rank == 4 ? 0 : b.add("Flatten", {0}, flatten_attrs(false));
+    try {
+      b.add(type, {x}, a, std::move(weights));
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  OpAttributes a = window(3, 1, 0, 0, 0, 0);
+  a.out_channels = 5;
+  CHECK(error("Conv", 4, a, {std::vector<float>(3 * 3 * 4 * 5 + 1)}) ==
+        "node 'Conv_0' (Conv): the kernel has 181 values, not a multiple of 3x3x5");
+  CHECK(error("Conv", 4, a, {std::vector<float>(3 * 3 * 4 * 5), std::vector<float>(4)}) ==
+        "node 'Conv_0' (Conv): the bias has 4 values, not one per output channel (5)");
+  a.groups = 2;
+  CHECK(error("Conv", 4, a, {std::vector<float>(3 * 3 * 2 * 5)}) ==
+        "node 'Conv_0' (Conv): needs a kernel (and a bias) and groups dividing its 5 output channels");
+  OpAttributes d;
+  d.out_channels = 3;
+  CHECK(error("Gemm", 2, d, {std::vector<float>(120 * 3), std::vector<float>(2)}) == "node 'Gemm_1' (Gemm): the bias has 2 values for 3 units");
+  CHECK(error("Gemm", 2, d, {std::vector<float>(120 * 3)}) == "(no error)");
 }

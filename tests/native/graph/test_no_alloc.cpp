@@ -107,3 +107,45 @@ TEST_CASE("a planned graph (residual sum, concat, depthwise conv, average poolin
   }
   CHECK(g_allocations.load() - before == 0);
 }
+
+TEST_CASE("a planned graph of the ops Keras layers add (squeeze-and-excitation, merges, reshapes) allocates nothing") {
+  using namespace gradcam;
+  testing::GraphBuilder b(8, 6, 3);
+  auto conv1x1 = [&](int x, int oc, uint64_t seed) {
+    OpAttributes a;
+    a.out_channels = oc;
+    return b.add("Conv", {x}, a, {testing::random_vector(size_t(b.value(x).shape.c) * size_t(oc), seed, -0.5f, 0.5f)});  // no bias
+  };
+  OpAttributes relu, gelu, two_d, gate_shape, flatten, keras;
+  relu.alpha = 0.1f, relu.lo = 0.f, relu.hi = 6.f;
+  gelu.approximate_tanh = true;
+  two_d.keep_dims = false;
+  gate_shape.reshape_h = gate_shape.reshape_w = 1, gate_shape.reshape_c = 6;
+  flatten.reshape_c = -1;
+  keras.broadcast_channels_last = true;
+  const int x = b.add("Swish", {conv1x1(0, 6, 80)});
+  const int gate = b.add("KerasReshape", {b.add("Sigmoid", {b.add("GlobalAveragePool", {x}, two_d)})}, gate_shape);
+  const int excited = b.add("Mul", {x, gate});
+  const int activated = b.add("PRelu", {b.add("KerasReLU", {b.add("Gelu", {b.add("Tanh", {excited})}, gelu)}, relu)}, {},
+                              {testing::random_vector(6, 81)});
+  const int merged = b.add("Sum", {b.add("Max", {activated, x, excited}), b.add("Mean", {x, activated}), b.add("Sub", {x, gate})});
+  const int channel_mix = b.add("SoftmaxChannels", {b.add("Elu", {merged})});
+  const int pooled = b.add("GlobalMaxPool", {channel_mix}, two_d);
+  const int with_vector = b.add("Add", {channel_mix, pooled}, keras);
+  OpAttributes dense;
+  dense.out_channels = 4;
+  const int logits = b.add("Gemm", {b.add("KerasReshape", {with_vector}, flatten)}, dense, {testing::random_vector(8 * 6 * 6 * 4, 82, -0.5f, 0.5f)});
+  const Model model = b.model(logits);
+  Network net(model);
+  auto input = testing::random_vector(8 * 6 * 3, 83);
+  std::vector<float> d(4, 0.f);
+  d[1] = 1.f;
+  net.forward(input.data());
+  const long before = g_allocations.load();
+  for (int i = 0; i < 3; ++i) {
+    net.forward(input.data());
+    net.backward(d.data(), -1);
+    net.backward(d.data(), 1, ReluBackward::guided);
+  }
+  CHECK(g_allocations.load() - before == 0);
+}

@@ -1,9 +1,12 @@
 // Element-wise activations. Each backward reads the forward input (and output) of the element, with
 // the derivative at kinks as PyTorch's autograd defines it (so the cross-check holds exactly where
 // inputs sit on a kink, e.g. ReLU6 at 6). Guided backprop (Springenberg et al., Eq. 6) also zeroes
-// negative incoming gradients at the ReLU-like ops: Relu, Clip (ReLU6) and LeakyRelu.
+// negative incoming gradients at the ReLU-like ops: Relu, Clip (ReLU6), LeakyRelu and a KerasReLU
+// without slope or threshold.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "../op_support.h"
 #include "ops.h"
@@ -70,6 +73,109 @@ float hard_swish_d(float x, float, const OpAttributes&) {
   return 1.f;
 }
 
+float tanh_(float x, const OpAttributes&) { return std::tanh(x); }
+float tanh_d(float, float y, const OpAttributes&) { return 1.f - y * y; }
+
+// alpha (e^x - 1) below zero (Clevert et al., arXiv 1511.07289; ONNX Elu, Keras elu).
+float elu(float x, const OpAttributes& a) { return x > 0.f ? x : a.alpha * std::expm1(x); }
+float elu_d(float x, float y, const OpAttributes& a) { return x > 0.f ? 1.f : y + a.alpha; }
+
+// x * sigmoid(x): Keras swish / silu (EfficientNet's activation), one op instead of Sigmoid and Mul.
+float swish(float x, const OpAttributes&) { return x / (1.f + std::exp(-x)); }
+float swish_d(float x, float, const OpAttributes&) {
+  const float s = 1.f / (1.f + std::exp(-x));
+  return s * (1.f + x * (1.f - s));
+}
+
+// GELU (Hendrycks & Gimpel, arXiv 1606.08415): x Phi(x), exactly with erf or by the paper's tanh
+// approximation. Keras 2.15's tf.keras.activations.gelu and Keras 3's keras.activations.gelu (so
+// Activation('gelu')) both default to approximate=False, the erf form; TF.js's 'gelu' is the erf
+// form and its 'gelu_new' the tanh one. (keras.ops.gelu alone defaults to approximate=True.)
+constexpr float kSqrt2OverPi = 0.7978845608028654f, kGeluCubic = 0.044715f;
+float gelu(float x, const OpAttributes& a) {
+  if (a.approximate_tanh) return 0.5f * x * (1.f + std::tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x)));
+  return 0.5f * x * (1.f + std::erf(x * 0.7071067811865476f));
+}
+float gelu_d(float x, float, const OpAttributes& a) {
+  if (a.approximate_tanh) {
+    const float t = std::tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x));
+    return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * kSqrt2OverPi * (1.f + 3.f * kGeluCubic * x * x);
+  }
+  // Phi(x) + x phi(x)
+  return 0.5f * (1.f + std::erf(x * 0.7071067811865476f)) + x * 0.3989422804014327f * std::exp(-0.5f * x * x);
+}
+
+// Keras's ReLU layer (keras activations.relu, tf-keras backend.relu; both enforce threshold >= 0):
+// min(x, max_value) where x > threshold, negative_slope * (x - threshold) elsewhere. Keras compares
+// x > threshold strictly, so x == threshold gives 0 (its docstring's "threshold <= x" is not what
+// it computes). attrs: alpha = negative_slope, lo = threshold, hi = max_value (+inf: none).
+float keras_relu(float x, const OpAttributes& a) { return x > a.lo ? std::min(x, a.hi) : a.alpha * (x - a.lo); }
+// At the kinks PyTorch's rule: 1 strictly inside (threshold, max_value), the slope at threshold.
+float keras_relu_d(float x, float, const OpAttributes& a) { return x > a.lo ? (x < a.hi ? 1.f : 0.f) : a.alpha; }
+
+Status import_elu(const OnnxImport& in, Node& n) {
+  n.attrs.alpha = attr_float(in.node, "alpha", 1.f);
+  return {};
+}
+
+// ONNX Gelu (opset 20): approximate = "none" | "tanh".
+Status import_gelu(const OnnxImport& in, Node& n) {
+  const std::string approximate = attr_string(in.node, "approximate", "none");
+  if (approximate != "none" && approximate != "tanh")
+    return make_error(where(in.node) + "approximate must be \"none\" or \"tanh\", not \"" + onnx::printable(approximate) + "\"");
+  n.attrs.approximate_tanh = approximate == "tanh";
+  return {};
+}
+
+// PRelu: x where x > 0, slope * x elsewhere, the slope a constant in weights[0]: one value, one per
+// channel, or (Keras's PReLU without shared_axes) one per element in the value's own h x w x c order.
+// A learned slope can be anything (even above 1 or negative), so guided backprop does not treat it
+// as a ReLU: its gradient is the plain one.
+Status import_prelu(const OnnxImport& in, Node& n) {
+  const onnx::Tensor* k = in.constant(1);
+  if (!k || k->floats.empty()) return make_error(where(in.node) + "the slope must be a constant float tensor");
+  int non_unit = 0;
+  for (int64_t d : k->dims) non_unit += d != 1;
+  const size_t nd = k->dims.size();
+  // One value, or one per channel: [C,1,1], [1,C,1,1] for a 4-D input; [C], [1,C] for a 2-D one.
+  if (non_unit > 1 || (non_unit == 1 && nd >= 3 && (k->dims[nd - 1] != 1 || k->dims[nd - 2] != 1)))
+    return make_error(where(in.node) + "the slope must be a scalar or hold one value per channel");
+  n.weights = {k->floats};
+  n.attrs.constant_rank = int(std::max<size_t>(nd, 1));
+  return {};
+}
+
+Status infer_prelu(const Graph& g, Node& n, Value& out) {
+  const Value& x = input_value(g, n);
+  if (n.weights.size() != 1) return make_error(where(n) + "needs its slope as one constant");
+  const size_t m = n.weights[0].size(), channels = size_t(x.shape.c), total = size_t(x.shape.size());
+  if (m != 1 && m != channels && m != total)
+    return make_error(where(n) + "the slope has " + std::to_string(m) + " values; the input has " + std::to_string(channels) +
+                      " channels and " + std::to_string(total) + " values");
+  // An ONNX [C] or [1,C] slope would broadcast over the width of a 4-D input, not its channels.
+  if (m != 1 && (n.attrs.constant_rank == 1 || n.attrs.constant_rank == 2) && x.rank == 4 && x.shape.h * x.shape.w > 1)
+    return make_error(where(n) + "a [C] slope broadcasts over the width of a 4-D input: not supported");
+  return same_shape(g, n, out);
+}
+
+// Slope of element k: one shared, one per channel, or its own.
+inline float slope_at(const std::vector<float>& s, size_t k, size_t channels) {
+  return s.size() == 1 ? s[0] : (s.size() == channels ? s[k % channels] : s[k]);
+}
+
+void forward_prelu(const Node& n, NodePlan&, const ForwardArgs& a) {
+  const size_t m = count(a.graph, n), c = size_t(a.graph.value(n.output).shape.c);
+  for (size_t k = 0; k < m; ++k) {
+    const float x = a.in[0][k];
+    a.out[k] = x > 0.f ? x : slope_at(n.weights[0], k, c) * x;
+  }
+}
+
+void backward_prelu(const Node& n, NodePlan&, const BackwardArgs& a) {
+  const size_t m = count(a.graph, n), c = size_t(a.graph.value(n.output).shape.c);
+  for (size_t k = 0; k < m; ++k) a.gin[0][k] = a.in[0][k] > 0.f ? a.gout[k] : slope_at(n.weights[0], k, c) * a.gout[k];
+}
+
 Status import_leaky(const OnnxImport& in, Node& n) {
   n.attrs.alpha = attr_float(in.node, "alpha", 0.01f);
   return {};
@@ -94,12 +200,42 @@ Status import_clip(const OnnxImport& in, Node& n) {
   return {};
 }
 
+// Guided backprop and the deconvnet treat a KerasReLU as ReLU only when it is one below its
+// threshold: no slope and a threshold of 0 (then it is Relu, or ReLU6 as Clip with max_value, and
+// takes their rules: guided always, the deconvnet's only without max_value, as Captum changes only
+// nn.ReLU). A leaky or thresholded unit keeps its plain gradient: it passes gradients where the
+// paper's ReLU would not, and the paper does not say which of them to drop.
+struct KerasRelu {
+  static bool relu_like(const OpAttributes& a) { return a.alpha == 0.f && a.lo == 0.f; }
+  static void forward(const Node& n, NodePlan&, const ForwardArgs& a) {
+    const size_t m = count(a.graph, n);
+    for (size_t k = 0; k < m; ++k) a.out[k] = keras_relu(a.in[0][k], n.attrs);
+  }
+  static void backward(const Node& n, NodePlan&, const BackwardArgs& a) {
+    const size_t m = count(a.graph, n);
+    const bool like_relu = relu_like(n.attrs);
+    if (like_relu && a.relu == ReluBackward::deconvnet && std::isinf(n.attrs.hi) && n.attrs.hi > 0.f) {
+      for (size_t k = 0; k < m; ++k) a.gin[0][k] = a.gout[k] > 0.f ? a.gout[k] : 0.f;
+      return;
+    }
+    const bool guided = like_relu && a.relu == ReluBackward::guided;
+    for (size_t k = 0; k < m; ++k) {
+      const float g = guided && a.gout[k] < 0.f ? 0.f : a.gout[k];
+      a.gin[0][k] = g * keras_relu_d(a.in[0][k], 0.f, n.attrs);
+    }
+  }
+};
+
 using Relu = Elementwise<relu, relu_d, true, true>;
 using Leaky = Elementwise<leaky, leaky_d, true>;
 using Clip = Elementwise<clip, clip_d, true>;
 using Sigmoid = Elementwise<sigmoid, sigmoid_d, false>;
 using HardSigmoid = Elementwise<hard_sigmoid, hard_sigmoid_d, false>;
 using HardSwish = Elementwise<hard_swish, hard_swish_d, false>;
+using Tanh = Elementwise<tanh_, tanh_d, false>;
+using Elu = Elementwise<elu, elu_d, false>;
+using Gelu = Elementwise<gelu, gelu_d, false>;
+using Swish = Elementwise<swish, swish_d, false>;
 
 }  // namespace
 
@@ -111,5 +247,12 @@ const OpDescriptor hard_sigmoid_op = {"HardSigmoid", import_hard_sigmoid, same_s
                                       HardSigmoid::backward};
 const OpDescriptor hard_swish_op = {"HardSwish", import_plain, same_shape, plan_nothing, HardSwish::forward,
                                     HardSwish::backward};
+const OpDescriptor tanh_op = {"Tanh", import_plain, same_shape, plan_nothing, Tanh::forward, Tanh::backward};
+const OpDescriptor elu_op = {"Elu", import_elu, same_shape, plan_nothing, Elu::forward, Elu::backward};
+const OpDescriptor gelu_op = {"Gelu", import_gelu, same_shape, plan_nothing, Gelu::forward, Gelu::backward};
+const OpDescriptor prelu_op = {"PRelu", import_prelu, infer_prelu, plan_nothing, forward_prelu, backward_prelu};
+// Not ONNX ops (no import): Keras's swish/silu and its ReLU layer.
+const OpDescriptor swish_op = {"Swish", nullptr, same_shape, plan_nothing, Swish::forward, Swish::backward};
+const OpDescriptor keras_relu_op = {"KerasReLU", nullptr, same_shape, plan_nothing, KerasRelu::forward, KerasRelu::backward};
 
 }  // namespace gradcam::ops

@@ -1,6 +1,8 @@
-// Add and Mul with ONNX broadcasting in the forms CNNs use: two activations of one shape (a residual
-// sum), an activation and a per-channel [1,C,1,1] activation (squeeze-and-excitation gates), a
-// scalar, or an activation and a constant (scalar or one value per channel).
+// Add, Sub and Mul with ONNX broadcasting in the forms CNNs use: two activations of one shape (a
+// residual sum), an activation and a per-channel [1,C,1,1] activation either side (squeeze-and-
+// excitation gates: Keras's Multiply of [h,w,C] and [1,1,C]), a scalar, or an activation and a
+// constant (scalar or one value per channel; Sub remembers which side). With broadcast_channels_last
+// a 2-D [C] operand broadcasts over a 4-D one's channels, as Keras's merge layers do.
 #include <algorithm>
 
 #include "../op_support.h"
@@ -27,6 +29,7 @@ Status import_binary(const OnnxImport& in, Node& n) {
       return make_error(where(in.node) + "a constant operand must be a scalar or hold one value per channel");
     n.weights = {k->floats};
     n.attrs.constant_rank = int(nd);
+    n.attrs.constant_first = in.constant(0) != nullptr;
   }
   return {};
 }
@@ -45,11 +48,12 @@ Status infer_binary(const Graph& g, Node& n, Value& out) {
     return same_shape(g, n, out);
   }
   const Value& b = input_value(g, n, 1);
-  auto per_channel = [](const Value& v, const Value& full) {
-    return v.rank == 4 && v.shape.h == 1 && v.shape.w == 1 && v.shape.c == full.shape.c;
+  const bool keras = n.attrs.broadcast_channels_last;
+  auto per_channel = [keras](const Value& v, const Value& full) {
+    return (v.rank == 4 || keras) && v.shape.h == 1 && v.shape.w == 1 && v.shape.c == full.shape.c;
   };
-  if (a.shape == b.shape && a.rank == b.rank) {
-    out.shape = a.shape, out.rank = a.rank;
+  if (a.shape == b.shape && (a.rank == b.rank || keras)) {
+    out.shape = a.shape, out.rank = std::max(a.rank, b.rank);  // Keras: [C] and [1,1,C] give [1,1,C]
   } else if (per_channel(b, a) || b.shape.size() == 1) {
     out.shape = a.shape, out.rank = a.rank;
   } else if (per_channel(a, b) || a.shape.size() == 1) {
@@ -73,7 +77,16 @@ void plan_binary(const Graph& g, const Node& n, NodePlan& p, ScratchSizes&) {
 // Element k of an operand of `m` values broadcast over an output of `c` channels.
 inline size_t at(size_t k, size_t m, size_t c) { return m == 1 ? 0 : (m == c ? k % c : k); }
 
-template <bool multiply>
+enum class Arithmetic { add, subtract, multiply };
+
+template <Arithmetic op>
+inline float apply(float u, float v) {
+  if constexpr (op == Arithmetic::add) return u + v;
+  if constexpr (op == Arithmetic::subtract) return u - v;
+  return u * v;
+}
+
+template <Arithmetic op>
 void forward_binary(const Node& n, NodePlan& p, const ForwardArgs& a) {
   const Shape& s = a.graph.value(n.output).shape;
   const size_t total = size_t(s.size()), c = size_t(s.c);
@@ -86,19 +99,23 @@ void forward_binary(const Node& n, NodePlan& p, const ForwardArgs& a) {
     case broadcast_first: y = a.in[1], mx = size_t(a.graph.value(n.inputs[0]).shape.size()); break;
     case constant: y = n.weights[0].data(), my = n.weights[0].size(); break;
   }
+  // x is the activation and y the constant; Sub's constant first operand (c - x) swaps them back.
+  const bool swap = op == Arithmetic::subtract && p.variant == constant && n.attrs.constant_first;
   for (size_t k = 0; k < total; ++k) {
     const float u = x[at(k, mx, c)], v = y[at(k, my, c)];
-    a.out[k] = multiply ? u * v : u + v;
+    a.out[k] = swap ? apply<op>(v, u) : apply<op>(u, v);
   }
 }
 
-template <bool multiply>
+template <Arithmetic op>
 void backward_binary(const Node& n, NodePlan& p, const BackwardArgs& a) {
+  constexpr bool multiply = op == Arithmetic::multiply;
   const Shape& s = a.graph.value(n.output).shape;
   const size_t total = size_t(s.size()), c = size_t(s.c);
   if (p.variant == constant) {
     const size_t m = n.weights[0].size();
-    for (size_t k = 0; k < total; ++k) a.gin[0][k] = multiply ? a.gout[k] * n.weights[0][at(k, m, c)] : a.gout[k];
+    const float sign = op == Arithmetic::subtract && n.attrs.constant_first ? -1.f : 1.f;
+    for (size_t k = 0; k < total; ++k) a.gin[0][k] = multiply ? a.gout[k] * n.weights[0][at(k, m, c)] : sign * a.gout[k];
     return;
   }
   const size_t mx = size_t(a.graph.value(n.inputs[0]).shape.size()), my = size_t(a.graph.value(n.inputs[1]).shape.size());
@@ -108,15 +125,20 @@ void backward_binary(const Node& n, NodePlan& p, const BackwardArgs& a) {
   for (size_t k = 0; k < total; ++k) {
     const size_t i = at(k, mx, c), j = at(k, my, c);
     a.gin[0][i] += multiply ? a.gout[k] * a.in[1][j] : a.gout[k];
-    a.gin[1][j] += multiply ? a.gout[k] * a.in[0][i] : a.gout[k];
+    if constexpr (op == Arithmetic::subtract)
+      a.gin[1][j] -= a.gout[k];
+    else
+      a.gin[1][j] += multiply ? a.gout[k] * a.in[0][i] : a.gout[k];
   }
 }
 
 }  // namespace
 
-const OpDescriptor add_op = {"Add", import_binary, infer_binary, plan_binary, forward_binary<false>,
-                             backward_binary<false>};
-const OpDescriptor mul_op = {"Mul", import_binary, infer_binary, plan_binary, forward_binary<true>,
-                             backward_binary<true>};
+const OpDescriptor add_op = {"Add", import_binary, infer_binary, plan_binary, forward_binary<Arithmetic::add>,
+                             backward_binary<Arithmetic::add>};
+const OpDescriptor sub_op = {"Sub", import_binary, infer_binary, plan_binary, forward_binary<Arithmetic::subtract>,
+                             backward_binary<Arithmetic::subtract>};
+const OpDescriptor mul_op = {"Mul", import_binary, infer_binary, plan_binary, forward_binary<Arithmetic::multiply>,
+                             backward_binary<Arithmetic::multiply>};
 
 }  // namespace gradcam::ops

@@ -47,11 +47,27 @@ Status import_conv(const OnnxImport& in, Node& n) {
   return {};
 }
 
+// A node built from a layer without bias (Keras use_bias=False) may carry its kernel alone: the bias
+// is zeros. Keras layers map here directly: Conv2D (groups g: kernel [kh,kw,ic/g,oc], output
+// channels grouped contiguously), DepthwiseConv2D (groups = ic, oc = ic*m: its kernel [kh,kw,ic,m]
+// is already this layout, [kh][kw][1][ic*m] with output channel c*m + k reading input channel c, as
+// tf.nn.depthwise_conv2d defines output[..., c*m + k]), and SeparableConv2D as that then a 1x1.
 Status infer_conv(const Graph& g, Node& n, Value& out) {
   if (Status s = require_rank4(g, n); !s) return s;
   const Shape& in = input_value(g, n).shape;
   OpAttributes& a = n.attrs;
-  const int icg = int(n.weights[0].size() / (size_t(a.kh) * a.kw * size_t(a.out_channels)));
+  if (a.out_channels < 1 || a.groups < 1 || a.out_channels % a.groups != 0 || n.weights.empty() || n.weights.size() > 2)
+    return make_error(where(n) + "needs a kernel (and a bias) and groups dividing its " + std::to_string(a.out_channels) +
+                      " output channels");
+  const size_t taps = size_t(a.kh) * a.kw * size_t(a.out_channels);
+  const int icg = int(n.weights[0].size() / taps);
+  if (icg < 1 || size_t(icg) * taps != n.weights[0].size())
+    return make_error(where(n) + "the kernel has " + std::to_string(n.weights[0].size()) + " values, not a multiple of " +
+                      std::to_string(a.kh) + "x" + std::to_string(a.kw) + "x" + std::to_string(a.out_channels));
+  if (n.weights.size() == 1) n.weights.emplace_back(size_t(a.out_channels), 0.f);
+  if (n.weights[1].size() != size_t(a.out_channels))
+    return make_error(where(n) + "the bias has " + std::to_string(n.weights[1].size()) + " values, not one per output channel (" +
+                      std::to_string(a.out_channels) + ")");
   if (icg * a.groups != in.c)
     return make_error(where(n) + "expects " + std::to_string(icg * a.groups) + " input channels, its input has " +
                       std::to_string(in.c));

@@ -49,6 +49,13 @@ Status infer_dense(const Graph& g, Node& n, Value& out) {
   const Value& x = input_value(g, n);
   if (x.rank != 2) return make_error(where(n) + "needs a 2-D input [1, n]: flatten the 4-D '" + x.name + "' first");
   const int units = n.attrs.out_channels;
+  if (units < 1 || n.weights.empty() || n.weights.size() > 2)
+    return make_error(where(n) + "needs a weight (and a bias) and at least one unit");
+  // Keras Dense(use_bias=False): the weight alone, the bias zeros.
+  if (n.weights.size() == 1) n.weights.emplace_back(size_t(units), 0.f);
+  if (n.weights[1].size() != size_t(units))
+    return make_error(where(n) + "the bias has " + std::to_string(n.weights[1].size()) + " values for " +
+                      std::to_string(units) + " units");
   if (int64_t(n.weights[0].size()) != x.shape.size() * units)
     return make_error(where(n) + "its weight expects " + std::to_string(n.weights[0].size() / size_t(units)) +
                       " inputs, '" + x.name + "' has " + std::to_string(x.shape.size()));

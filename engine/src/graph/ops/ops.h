@@ -8,20 +8,38 @@ namespace gradcam::ops {
 extern const OpDescriptor conv_op;                        // conv.cpp
 extern const OpDescriptor gemm_op, matmul_op;             // dense.cpp
 extern const OpDescriptor max_pool_op, average_pool_op,   // pool.cpp
-    global_average_pool_op, reduce_mean_op;
+    global_average_pool_op, global_max_pool_op, reduce_mean_op;
 extern const OpDescriptor relu_op, leaky_relu_op, clip_op, sigmoid_op, hard_sigmoid_op,  // activation.cpp
-    hard_swish_op;
+    hard_swish_op, tanh_op, elu_op, gelu_op, swish_op, keras_relu_op, prelu_op;
+extern const OpDescriptor softmax_op;                     // softmax.cpp
 extern const OpDescriptor batch_norm_op;                  // batch_norm.cpp
-extern const OpDescriptor add_op, mul_op;                 // binary.cpp
+extern const OpDescriptor add_op, sub_op, mul_op;         // binary.cpp
+extern const OpDescriptor max_op, mean_op, sum_op;        // variadic.cpp
 extern const OpDescriptor concat_op;                      // concat.cpp
-extern const OpDescriptor flatten_op, reshape_op, pad_op, identity_op, dropout_op;  // shape.cpp
+extern const OpDescriptor flatten_op, reshape_op, keras_reshape_op, pad_op, identity_op, dropout_op;  // shape.cpp
 
-// Every op the engine runs, in the order supported_ops_text() does not care about (it sorts).
+// Every op the engine runs, in the order supported_ops_text() does not care about (it sorts). The
+// ops without an ONNX import carry a Keras layer's own semantics:
+//   Swish            x * sigmoid(x) (Keras swish / silu), fused
+//   KerasReLU        Keras's ReLU layer: alpha = negative_slope, lo = threshold, hi = max_value (+inf: none)
+//   SoftmaxChannels  softmax over the channels of each position, anywhere in the graph (Activation('softmax'));
+//                    not "Softmax", which the ONNX importer reads itself (a final one only)
+//   KerasReshape     Reshape/Flatten on channels-last memory: the data unchanged, the shape from
+//                    reshape_h/w/c ([h,w,c] rank 4; h == 0: rank 2 [c]; one of them may be -1)
+// and of the ONNX ops, these serve Keras layers too: Tanh, Elu (alpha), Gelu (approximate_tanh),
+// PRelu (slope in weights[0]: one, one per channel, or one per element in h,w,c order),
+// GlobalMaxPool and GlobalAveragePool (keep_dims: 1x1xC rank 4, the default, or rank 2 [C]), Sub,
+// and of 2+ inputs Max (the gradient to the first maximal input), Mean (Keras Average) and Sum
+// (Keras Add of 3+). Add/Sub/Mul/Max/Mean/Sum take a [1,1,C] operand on either side, or a 2-D [C]
+// one with broadcast_channels_last (Keras's merge layers), and Add/Sub/Mul a constant as ONNX does.
 inline constexpr const OpDescriptor* kOpTable[] = {
     &add_op,        &average_pool_op, &batch_norm_op, &clip_op,      &concat_op,      &conv_op,
     &dropout_op,    &flatten_op,      &gemm_op,       &global_average_pool_op,        &hard_sigmoid_op,
     &hard_swish_op, &identity_op,     &leaky_relu_op, &matmul_op,    &max_pool_op,    &mul_op,
     &pad_op,        &reduce_mean_op,  &relu_op,       &reshape_op,   &sigmoid_op,
+    &tanh_op,       &elu_op,          &gelu_op,       &swish_op,     &keras_relu_op,  &prelu_op,
+    &softmax_op,    &global_max_pool_op,              &keras_reshape_op,              &sub_op,
+    &max_op,        &mean_op,         &sum_op,
 };
 
 }  // namespace gradcam::ops

@@ -1,5 +1,7 @@
-// Pooling: MaxPool and AveragePool over windows (explicit padding, ceil_mode), and the global
-// average over height and width (GlobalAveragePool, ReduceMean over axes 2 and 3).
+// Pooling: MaxPool and AveragePool over windows (explicit padding, ceil_mode), the global average
+// over height and width (GlobalAveragePool, ReduceMean over axes 2 and 3) and the global maximum
+// (GlobalMaxPool). The global ones keep 1x1xC (4-D) or give [C] (2-D) by keep_dims: ONNX's are 4-D
+// (the default), Keras's GlobalAveragePooling2D/GlobalMaxPooling2D are 2-D unless keepdims=True.
 #include <algorithm>
 
 #include "../op_support.h"
@@ -90,11 +92,35 @@ void backward_global(const Node& n, NodePlan&, const BackwardArgs& a) {
     for (size_t k = 0; k < c; ++k) a.gin[0][i * c + k] = a.gout[k] * inv;
 }
 
+// The gradient goes to the first position holding the channel's maximum (row-major), as MaxPool's
+// does within a window; a tie (a channel of equal values, e.g. all zero after a ReLU) is not split.
+void forward_global_max(const Node& n, NodePlan&, const ForwardArgs& a) {
+  const Shape& s = a.graph.value(n.inputs[0]).shape;
+  const size_t hw = size_t(s.h) * s.w, c = size_t(s.c);
+  std::copy(a.in[0], a.in[0] + c, a.out);
+  for (size_t i = 1; i < hw; ++i)
+    for (size_t k = 0; k < c; ++k) a.out[k] = std::max(a.out[k], a.in[0][i * c + k]);
+}
+
+void backward_global_max(const Node& n, NodePlan&, const BackwardArgs& a) {
+  const Shape& s = a.graph.value(n.inputs[0]).shape;
+  const size_t hw = size_t(s.h) * s.w, c = size_t(s.c);
+  std::fill(a.gin[0], a.gin[0] + hw * c, 0.f);
+  for (size_t k = 0; k < c; ++k)
+    for (size_t i = 0; i < hw; ++i)
+      if (a.in[0][i * c + k] == a.out[k]) {
+        a.gin[0][i * c + k] = a.gout[k];
+        break;
+      }
+}
+
 }  // namespace
 
 const OpDescriptor max_pool_op = {"MaxPool", import_window, infer_window, plan_window, forward_max, backward_max};
 const OpDescriptor average_pool_op = {"AveragePool", import_window, infer_window, plan_window, forward_average, backward_average};
 const OpDescriptor global_average_pool_op = {"GlobalAveragePool", import_global, infer_global, plan_nothing, forward_global, backward_global};
+const OpDescriptor global_max_pool_op = {"GlobalMaxPool", import_global, infer_global, plan_nothing, forward_global_max,
+                                         backward_global_max};
 const OpDescriptor reduce_mean_op = {"ReduceMean", import_reduce_mean, infer_global, plan_nothing, forward_global, backward_global};
 
 }  // namespace gradcam::ops

@@ -1,5 +1,5 @@
-// Ops that move values without arithmetic: Flatten and Reshape to 2-D, constant Pad, and the
-// inference no-ops Identity and Dropout.
+// Ops that move values without arithmetic: Flatten and Reshape to 2-D, Keras's Reshape, constant
+// Pad, and the inference no-ops Identity and Dropout.
 //
 // An ONNX Flatten of [1,C,H,W] reads channels-first order, while values here are stored channels-
 // last: the op permutes (and its backward permutes back). A Keras flatten reads channels-last order
@@ -111,10 +111,55 @@ void backward_pad(const Node& n, NodePlan&, const BackwardArgs& a) {
 
 Status import_plain(const OnnxImport&, Node&) { return {}; }
 
+// KerasReshape: Keras's Reshape and Flatten read and write channels-last order, the storage order,
+// so the data stays as it is and only the shape and rank change. The target is reshape_h/w/c, the
+// dimensions after the batch: [h,w,c] (rank 4) or, with reshape_h == 0, [c] (rank 2: Flatten,
+// Reshape((n,))); one of them may be -1 (inferred, as Keras allows). Reshape((1,1,c)) of a [c] is
+// how squeeze-and-excitation blocks in Keras Applications make their gate.
+Status infer_keras_reshape(const Graph& g, Node& n, Value& out) {
+  const int64_t size = input_value(g, n).shape.size();
+  const OpAttributes& a = n.attrs;
+  const bool two_d = a.reshape_h == 0;
+  std::vector<int64_t> dims = two_d ? std::vector<int64_t>{a.reshape_c} : std::vector<int64_t>{a.reshape_h, a.reshape_w, a.reshape_c};
+  auto target = [&] {  // as Keras writes it: (n,) or (h, w, c)
+    std::string t = "(";
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (i > 0) t += ", ";
+      t += std::to_string(dims[i]);
+    }
+    t += two_d ? ",)" : ")";
+    return t;
+  };
+  int64_t known = 1;
+  int unknown = -1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == -1 && unknown < 0) {
+      unknown = int(i);
+    } else if (dims[i] < 1) {
+      return make_error(where(n) + "the target shape " + target() + " needs positive dimensions (one may be -1)");
+    } else {
+      known *= dims[i];
+      if (known > size) return make_error(where(n) + "cannot reshape " + std::to_string(size) + " values to " + target());
+    }
+  }
+  if (unknown >= 0) {
+    if (size % known != 0)
+      return make_error(where(n) + "cannot reshape " + std::to_string(size) + " values to " + target());
+    dims[size_t(unknown)] = size / known;
+  }
+  int64_t product = 1;
+  for (int64_t d : dims) product *= d;
+  if (product != size) return make_error(where(n) + "cannot reshape " + std::to_string(size) + " values to " + target());
+  out.shape = two_d ? Shape{1, 1, int(dims[0])} : Shape{int(dims[0]), int(dims[1]), int(dims[2])};
+  out.rank = two_d ? 2 : 4;
+  return {};
+}
+
 }  // namespace
 
 const OpDescriptor flatten_op = {"Flatten", import_flatten, infer_flatten, plan_nothing, forward_flatten, backward_flatten};
 const OpDescriptor reshape_op = {"Reshape", import_reshape, infer_flatten, plan_nothing, forward_flatten, backward_flatten};
+const OpDescriptor keras_reshape_op = {"KerasReshape", nullptr, infer_keras_reshape, plan_nothing, copy_forward, copy_backward};
 const OpDescriptor pad_op = {"Pad", import_pad, infer_pad, plan_nothing, forward_pad, backward_pad};
 const OpDescriptor identity_op = {"Identity", import_plain, same_shape, plan_nothing, copy_forward, copy_backward};
 const OpDescriptor dropout_op = {"Dropout", import_plain, same_shape, plan_nothing, copy_forward, copy_backward};
