@@ -24,7 +24,8 @@ using TfjsWeightReader = std::function<Result<std::vector<uint8_t>>(const std::s
 bool is_tfjs_model_json(const uint8_t* bytes, size_t size);
 
 // model.json and its weight files as a KerasFile: the topology's Keras config as model_config,
-// every weight (manifest name as `weight`, its first path component as `layer`) dequantised as
+// every weight (manifest name as `weight`; as `layer`, the first path component of a name with
+// three or more, the nested model it belongs to, else empty: any group) dequantised as
 // TF.js does (uint8/uint16: q * scale + min; float16: the half's value). Each group's files are
 // concatenated in `paths` order and must hold exactly the bytes its weights need. Errors start
 // with `source` and name the file or weight and what is wrong.

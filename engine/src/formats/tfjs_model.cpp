@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/half_float.h"
+#include "gradcam/graph.h"
 
 namespace gradcam {
 
@@ -180,8 +181,13 @@ Result<KerasFile> keras_file_from_tfjs(const std::string& model_json, const Tfjs
                       std::to_string(data.size()) + " bytes, the manifest's weights need " + std::to_string(needed) +
                       " (" + l.name + " is cut off)");
         if (!l.skip) {
-          const std::string layer = l.name.substr(0, l.name.find('/'));
-          file.tensors.push_back({layer, l.name, l.shape, decode_weight(l, data.data() + offset)});
+          // "conv_pw_13/kernel" names its layer only: it binds by that name wherever the layer sits
+          // (an empty group, as a Teachable Machine's nested base writes it); "model_1/conv/kernel"
+          // also names the top-level layer (the nested model) it belongs to, as a Keras 2 group.
+          const size_t first = l.name.find('/');
+          const bool grouped = first != std::string::npos && l.name.find('/', first + 1) != std::string::npos;
+          file.tensors.push_back({grouped ? l.name.substr(0, first) : std::string(), l.name, l.shape,
+                                  decode_weight(l, data.data() + offset)});
         }
         offset += l.bytes();
       }
@@ -221,6 +227,12 @@ Status apply_tfjs_metadata(Model& model, const std::string& metadata_json, const
     model.arch.mean.assign(size_t(model.arch.channels), 1.f);
     model.arch.std.assign(size_t(model.arch.channels), 1.f);
     model.metadata["description"] = "imported from a Teachable Machine image model";
+    // The file now says its normalisation and classes: nothing is left for the person to give.
+    if (model.graph && model.graph->asks_for_input_options) {
+      auto graph = std::make_shared<Graph>(*model.graph);
+      graph->asks_for_input_options = false;
+      model.graph = std::move(graph);
+    }
   }
   return {};
 }

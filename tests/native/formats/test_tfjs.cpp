@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "gradcam/graph.h"
 #include "gradcam/tfjs.h"
 
 using namespace gradcam;
@@ -83,7 +84,7 @@ TEST_CASE("a TF.js model.json with float32 weights becomes a KerasFile named as 
   CHECK(json::parse(f->model_config)["class_name"] == "Sequential");
   CHECK(f->keras_version == "tfjs-layers 4.22.0");
   REQUIRE(f->tensors.size() == 2);
-  CHECK(f->tensors[0].layer == "dense");
+  CHECK(f->tensors[0].layer == "");  // a two-part name says no group: it binds by "dense/kernel" anywhere
   CHECK(f->tensors[0].weight == "dense/kernel");
   CHECK(f->tensors[0].shape == std::vector<int64_t>{12, 2});
   const std::vector<float> all = iota_floats(26, 0.03f);
@@ -186,6 +187,9 @@ TEST_CASE("a Teachable Machine metadata.json names the classes and scales the in
   auto m = load(meta);
   REQUIRE_MESSAGE(m, (m ? "" : m.error()));
   CHECK(m->arch.classes == std::vector<std::string>{"Cat", "Dog"});
+  // Nothing left for the person to give (the page's input panel stays hidden).
+  REQUIRE(m->graph);
+  CHECK_FALSE(m->graph->asks_for_input_options);
   // pixel 0 -> -1, 255 -> 1, as @teachablemachine/image's (pixel - 127.5) / 127.5.
   for (float pixel : {0.f, 127.5f, 255.f}) {
     const float x = (pixel * m->arch.scale - m->arch.mean[0]) / m->arch.std[0];
@@ -201,6 +205,7 @@ TEST_CASE("a Teachable Machine metadata.json names the classes and scales the in
   auto other = load({{"labels", {"a", "b"}}});
   REQUIRE(other);
   CHECK(other->arch.mean.empty());
+  CHECK(other->graph->asks_for_input_options);
   CHECK(other->arch.scale == doctest::Approx(1.0 / 255));
 }
 
