@@ -52,11 +52,14 @@ async function expectedProbabilities(folder, input) {
   return tf.tidy(() => Array.from(model.predict(tf.tensor4d(Float32Array.from(input), [1, h, w, c])).dataSync()));
 }
 
+// A chain of Sequential models (nested ones too, as Teachable Machine's) as its layers in order.
+const leafLayers = (m) => m.layers.flatMap((l) => (l.layers ? leafLayers(l) : [l])).filter((l) => l.getClassName() !== 'InputLayer');
+
 // Grad-CAM of a Sequential tfjs-layers model at `layerName` for class `target`'s logit (the input
 // of the last Dense layer's softmax), from tf.grad through the layers after it.
 async function expectedCam(folder, input, layerName, target) {
   const model = await reference(folder);
-  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const layers = leafLayers(model);
   const k = layers.findIndex((l) => l.name === layerName);
   const last = layers.at(-1);
   return tf.tidy(() => {
@@ -64,7 +67,8 @@ async function expectedCam(folder, input, layerName, target) {
     for (const l of layers.slice(0, k + 1)) a = l.apply(a, { training: false });
     const logit = (x) => {
       for (const l of layers.slice(k + 1, -1)) x = l.apply(x, { training: false });
-      const logits = tf.add(tf.matMul(x, last.kernel.read()), last.bias.read());
+      const product = tf.matMul(x, last.kernel.read());
+      const logits = last.bias ? tf.add(product, last.bias.read()) : product;
       return tf.sum(tf.slice(logits, [0, target], [1, 1]));
     };
     const g = tf.grad(logit)(a);
@@ -120,6 +124,10 @@ test('a Teachable Machine export loads with its labels and its [-1, 1] scale, wi
   const lo = out.input.reduce((a, b) => Math.min(a, b)), hi = out.input.reduce((a, b) => Math.max(a, b));
   assert.ok(lo >= -1 && hi <= 1 && lo < -0.5 && hi > 0.5, `the input spans [${lo}, ${hi}], not [-1, 1]`);
   await assertAgrees('tm', out.probabilities, out.input, 'tm');
+  for (const layer of ['expanded_conv_project_BN', 'out_relu']) {
+    const at = cliJson(nativeCli, path.join(dir, 'tm', 'model.json'), ['--layer', layer, '--score', 'logit']);
+    assertCam(at.cam, await expectedCam('tm', at.input, layer, at.target.index), `tm at ${layer}`);
+  }
 });
 
 test('broken TF.js folders give one clear error line each (CLI, exit 1)', () => {
