@@ -1,5 +1,6 @@
 // A TF.js layers model in the browser: the explorer takes model.json with its .bin files together
-// (opened or dropped), or a zipped folder (deflated, as zip tools write it), and the widget takes
+// (opened or dropped), or a zipped folder (deflated, as zip tools write it; a Teachable Machine
+// export's, stored, with its labels and scale), and the widget takes
 // model=".../model.json", reading the shards beside it; each predicts as the native CLI on the same
 // image. The files are written by tests/fixtures/tfjs_fixtures.py (tfjs-converter's layout).
 import assert from 'node:assert/strict';
@@ -78,6 +79,26 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
       fs.readFileSync(path.join(dir, 'cnn-float32', 'model.json'), 'utf8'));
     assert.equal(message, 'model.json: weight file group1-shard1of1.bin is missing (hand over model.json with its .bin files together)');
     assert.equal(await page.locator('#status').textContent(), message);
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
+  });
+
+  test('a Teachable Machine export, dropped as its zip, loads in the explorer with its labels and scale and no input panel', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await page.goto(`${server.origin}/index.html`);
+    await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
+    const sample = (await page.evaluate(() => window.gradcamApp.lastResult())).image.name;
+    await page.evaluate((data) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(data)], 'my-model.zip', { type: 'application/zip' }));
+      document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, Array.from(fs.readFileSync(path.join(dir, 'tm.zip'))));
+    await page.waitForFunction(() => window.gradcamApp.lastResult().layer.name === 'out_relu', null, { timeout: 60000 });
+    const info = await page.evaluate(() => window.gradcamApp.info);
+    assert.deepEqual(info.classes, ['Cat', 'Dog', 'Other']);
+    assert.equal(info.asks_for_input_options, false);
+    assert.equal(await page.locator('#labels-choice').isHidden(), true);
+    assertClose((await page.evaluate(() => window.gradcamApp.lastResult())).probabilities, nativeProbabilities('tm', sample), 'tm');
     assert.deepEqual(log.foreign, []);
     assert.deepEqual(log.errors, []);
   });
