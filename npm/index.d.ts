@@ -36,8 +36,10 @@ export interface ModelOptions {
 
 export interface LoadOptions extends ModelOptions {
   /** The model: safetensors, Keras (.h5, .keras; read with h5wasm) or ONNX, told apart by their
-   *  bytes. Default: the package's shipped CIFAR-10 model. */
-  model?: FileSource;
+   *  bytes; or a TF.js model.json by URL/path (its .bin files and a Teachable Machine
+   *  metadata.json read beside it), as a list of Files holding them, or as a .zip of them.
+   *  Default: the package's shipped CIFAR-10 model. */
+  model?: FileSource | readonly Blob[];
   /** A Keras weights-only file's architecture: a Keras config (Keras 3's config.json, Keras 2's
    *  model.to_json()) or the project's architecture JSON, as text or an object. */
   arch?: string | object;

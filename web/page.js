@@ -18,7 +18,7 @@
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
 import { withBytes as copyBytes, withString as copyString } from './abi.mjs';
-import { loadModel as loadModelHandle, modelOptionsJson, readFileBytes, setModelOptions as setEngineOptions } from './load.mjs';
+import { loadModel as loadModelHandle, modelOptionsJson, readFileBytes, readModelInput, setModelOptions as setEngineOptions } from './load.mjs';
 
 const MODEL_URL = 'models/cifar10.safetensors';
 const SAMPLES_URL = 'samples/index.json';
@@ -108,11 +108,17 @@ async function loadImage(source, name) {
   return lastResult;
 }
 
-// A file the person opened, dropped or pasted, told apart by its name: a model file is the model,
-// a .txt file the class names of an ONNX model, anything else an image (the status line says what
-// went wrong). ONNX files have no signature of their own to tell them by.
-const MODEL_FILE = /\.(onnx|safetensors|h5|hdf5|keras)$/i;
+// A file the person opened, dropped or pasted, told apart by its name: a model file is the model
+// (a TF.js model.json, or a .zip of a model's folder, too), a .txt file the class names of an ONNX
+// model, anything else an image (the status line says what went wrong). ONNX files have no
+// signature of their own to tell them by. Several files at once (or a folder) are a TF.js model:
+// model.json with its .bin files and metadata.json.
+const MODEL_FILE = /\.(onnx|safetensors|h5|hdf5|keras|json|zip)$/i;
 function loadFromUser(file, name) {
+  if (Array.isArray(file)) {
+    if (file.length > 1 && file.some((f) => /\.(json|bin)$/i.test(f.name))) return void loadModel(file).catch(() => {});
+    file = file[0];
+  }
   const fileName = (file && file.name) || '';
   const labels = /\.txt$/i.test(fileName) && modelAsksForInputOptions();
   const load = MODEL_FILE.test(fileName) ? loadModel : labels ? loadLabels : loadImage;
@@ -135,11 +141,12 @@ function offerLabels() {
 // h5wasm and mapped by the engine, or the model file itself. Explains the current image again.
 async function loadModel(source, name) {
   await ready;
-  let input;
   try {
-    input = await readSource(source, name, 'model');
-    setStatus(`Reading ${input.name}...`, false);
-    useModel(await loadModelHandle(app, input.bytes, input.name), input.name);
+    const isBlob = source instanceof Blob;
+    const input = await readModelInput(source, { name: isBlob ? fileLabel(name || source.name) : undefined, maxBytes: MAX_FILE_BYTES });
+    const label = fileLabel(name || input.source);
+    setStatus(`Reading ${label}...`, false);
+    useModel(await loadModelHandle(app, input.bytes, label, { tfjs: input.tfjs }), label);
   } catch (e) {
     throw reportError(e.message);
   } finally {
@@ -187,8 +194,8 @@ function loadLabels(file) {
 
 for (const input of [fileInput, cameraInput, labelsInput]) {
   input.addEventListener('change', () => {
-    const file = input.files && input.files[0];
-    if (file) loadFromUser(file);
+    const files = Array.from(input.files || []);
+    if (files.length) loadFromUser(files);
     input.value = '';  // choosing the same file again fires 'change' again
   });
 }
@@ -214,13 +221,37 @@ document.addEventListener('drop', (e) => {
   e.preventDefault();
   dragDepth = 0;
   dropHint.hidden = true;
-  const file = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
-  if (file) {
-    loadFromUser(file);
+  const files = Array.from((e.dataTransfer && e.dataTransfer.files) || []);
+  const entries = Array.from((e.dataTransfer && e.dataTransfer.items) || [], (i) => i.webkitGetAsEntry && i.webkitGetAsEntry());
+  if (entries.some((entry) => entry && entry.isDirectory)) {
+    droppedFolderFiles(entries).then(loadFromUser, (err) => reportError(err.message));
+  } else if (files.length) {
+    loadFromUser(files);
   } else {
     reportError('Nothing to load: drop an image file (PNG, JPEG, BMP or GIF). Images dragged from other sites cannot be read here; save them first.');
   }
 });
+
+// The files of a dropped folder (a TF.js model's: model.json, its .bin files, metadata.json), read
+// through the entries API; the entries must be taken while the drop event runs.
+async function droppedFolderFiles(entries) {
+  const files = [];
+  const visit = async (entry, depth) => {
+    if (!entry || depth > 4) return;
+    if (entry.isFile) {
+      files.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {  // readEntries hands out a folder's entries in batches, then an empty one
+        const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+        if (!batch.length) break;
+        for (const child of batch) await visit(child, depth + 1);
+      }
+    }
+  };
+  for (const entry of entries) await visit(entry, 0);
+  return files;
+}
 
 // Chromium names every pasted bitmap "image.png"; a copied file keeps its own name. The name shows
 // in the status line, the image's heading and the exported file's name.
@@ -647,7 +678,8 @@ const api = {
   // Resolves with the result (as lastResult()); rejects with an Error whose message the status shows.
   loadImage,
   // Loads a model: an ONNX model, a Keras .h5/.keras or a model file (File, Blob, ArrayBuffer,
-  // Uint8Array or same-origin URL; told apart by their bytes). Resolves with the current image's new
+  // Uint8Array or same-origin URL; told apart by their bytes), or a TF.js model.json (its URL, a
+  // list of Files with its .bin files and metadata.json, or a .zip of them). Resolves with the current image's new
   // result (or null); rejects with the status's message, and the previous model stays.
   loadModel,
   // Normalisation and class names of the model (ONNX): {mean, std, labels}; see setModelOptions.

@@ -16,7 +16,7 @@
 // its models through the same two modules and the same C functions (engine/js/load.cpp).
 import createGradcamCore from './gradcam_core.mjs';
 import { lastError, readFloats, withBytes, withString } from './abi.mjs';
-import { engineInfo, isNode, loadModel, nodeModule, modelOptionsJson, optionsText, readFileBytes, setModelOptions } from './load.mjs';
+import { engineInfo, isNode, loadModel, nodeModule, modelOptionsJson, optionsText, readModelInput, setModelOptions } from './load.mjs';
 
 let corePromise = null;
 
@@ -277,18 +277,20 @@ class Engine {
 const shippedModel = () => new URL('./models/cifar10.safetensors', import.meta.url);
 
 // model (default: the shipped CIFAR-10 model): the model file, a Keras HDF5 file (save_weights /
-// save, Keras 2 or 3), a Keras 3 .keras archive or an ONNX model (exported by PyTorch), told apart by their bytes. arch (Keras
+// save, Keras 2 or 3), a Keras 3 .keras archive or an ONNX model (exported by PyTorch), told apart by their bytes; or a
+// TF.js model.json (by path or URL, its .bin files and a Teachable Machine metadata.json read beside it; or a list of
+// Files holding them, or a .zip of them). arch (Keras
 // weights-only files of another network than the seed one): the architecture JSON or a Keras config
 // (Keras 3's config.json, Keras 2's model.to_json(); told apart by its "class_name"), as text or an
 // object. mean, std, labels, size: what the file does not say (ONNX models mostly; see
 // modelOptionsJson in load.mjs): the per-channel normalisation, the class names, and the input
 // size of a model whose size is dynamic. An unknown key is an error.
 export async function loadEngine(options = {}) {
-  if (options === null || typeof options !== 'object') throw new Error('loadEngine takes {model: URL | path | ArrayBuffer | File, ...} or nothing');
+  if (options === null || typeof options !== 'object') throw new Error('loadEngine takes {model: URL | path | ArrayBuffer | File | File[], ...} or nothing');
   const { model: given, arch, ...modelOptions } = options;
   const model = given ?? shippedModel();
-  const [core, { bytes, source }, optionsJson] = await Promise.all([instantiateCore(), readFileBytes(model),
+  const [core, { bytes, source, tfjs }, optionsJson] = await Promise.all([instantiateCore(), readModelInput(model),
     modelOptionsJson(modelOptions, 'loadEngine', ['model', 'arch', 'mean', 'std', 'labels', 'size'])]);
-  const handle = await loadModel(core, bytes, source, { optionsJson, arch });
+  const handle = await loadModel(core, bytes, source, { optionsJson, arch, tfjs });
   return new Engine(core, handle);
 }

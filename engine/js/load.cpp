@@ -4,8 +4,10 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "gradcam/keras.h"
+#include "gradcam/tfjs.h"
 
 using namespace gradcam;
 
@@ -71,6 +73,35 @@ EMSCRIPTEN_KEEPALIVE int gc_load_keras(const char* manifest, const float* data, 
     return keep(std::make_unique<Engine>(std::move(m.value())));
   } catch (const std::exception& ex) {
     return fail(std::string(source) + ": cannot load Keras model (" + ex.what() + ")"), 0;
+  }
+}
+
+// A TF.js model.json with the files found beside it (load.mjs read them): `files_json` lists
+// [{"path", "offset", "size"}] in bytes of `data`, by the names model.json's manifest uses;
+// metadata_json is null when there is none. Returns the engine's handle, or 0.
+EMSCRIPTEN_KEEPALIVE int gc_load_tfjs(const char* model_json, const char* metadata_json, const char* files_json,
+                                      const uint8_t* data, size_t size, const char* source, const char* options_json) {
+  try {
+    auto options = parse_load_options(options_json ? options_json : "");
+    if (!options) return fail(options.error()), 0;
+    const nlohmann::json files = nlohmann::json::parse(files_json ? files_json : "", nullptr, false);
+    if (!files.is_array()) return fail("gc_load_tfjs: the file list is not a JSON list"), 0;
+    TfjsWeightReader reader = [&](const std::string& path) -> Result<std::vector<uint8_t>> {
+      for (const auto& f : files) {
+        if (!f.is_object() || f.value("path", std::string()) != path) continue;
+        const uint64_t offset = f.value("offset", uint64_t(0)), n = f.value("size", uint64_t(0));
+        if (offset > size || n > size - offset) return make_error("weight file " + path + " lies outside the data");
+        return std::vector<uint8_t>(data + offset, data + offset + n);
+      }
+      return make_error("weight file " + path + " is missing (hand over model.json with its .bin files together)");
+    };
+    const std::string meta = metadata_json ? metadata_json : "";
+    auto e = Engine::with_options(load_tfjs_model(model_json, reader, metadata_json ? &meta : nullptr, source), source,
+                                  *options);
+    if (!e) return fail(e.error()), 0;
+    return keep(std::move(e.value()));
+  } catch (const std::exception& ex) {
+    return fail(std::string(source) + ": cannot load TF.js model (" + ex.what() + ")"), 0;
   }
 }
 

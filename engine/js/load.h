@@ -1,8 +1,8 @@
 // The one loading path of the two WebAssembly programs: the JS API's core (engine/js/core.cpp) and
-// the page's app (web/app) both link load.cpp, so a model file, a Keras file and the model options
-// reach an Engine through the same exported functions (gc_load, gc_load_keras,
-// gc_set_model_options) and the same JS (engine/js/load.mjs). Loaded engines live in a table of
-// handles; the JS API keeps one per Engine object, the app uses the one the page hands it.
+// the page's app (web/app) both link load.cpp, so a model file, a Keras file, a TF.js model and the
+// model options reach an Engine through the same exported functions (gc_load, gc_load_keras,
+// gc_load_tfjs, gc_set_model_options) and the same JS (engine/js/load.mjs). Loaded engines live in
+// a table of handles; the JS API keeps one per Engine object, the app uses the one the page hands it.
 #pragma once
 #include <emscripten/emscripten.h>
 
@@ -24,6 +24,8 @@ extern "C" {
 const char* gc_error();
 int gc_load(const uint8_t* bytes, size_t size, const char* source, const char* options_json);
 int gc_load_keras(const char* manifest, const float* data, size_t count, const char* arch_json, const char* source);
+int gc_load_tfjs(const char* model_json, const char* metadata_json, const char* files_json, const uint8_t* data,
+                 size_t size, const char* source, const char* options_json);
 int gc_set_model_options(int handle, const char* options_json);
 const char* gc_info(int handle);
 void gc_dispose(int handle);

@@ -3,10 +3,13 @@
 // (engine/js/load.cpp), so this module only needs the Emscripten module to call it on:
 //   readFileBytes   the bytes of a file given as a File/Blob, URL, path (Node), ArrayBuffer or typed array
 //   modelOptionsJson what a model file may not say (mean, std, labels, size), as the loader's JSON
-//   loadModel       a model file or a Keras file (read with h5wasm, keras.mjs) -> a handle
+//   readModelInput  a model as the API and the page take it: a file, or a list of Files (TF.js)
+//   loadModel       a model file, a Keras file (read with h5wasm, keras.mjs) or a TF.js model.json
+//                   with its files (tfjs.mjs) -> a handle
 //   setModelOptions new mean/std/labels for a loaded engine
 import { lastError, megabytes, withBytes, withString } from './abi.mjs';
 import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
+import { tfjsFromFileList, tfjsFromZip, tfjsModelInput, weightPaths } from './tfjs.mjs';
 
 export const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
 
@@ -62,6 +65,21 @@ export async function readFileBytes(file, what = 'model', { name, maxBytes = Inf
   return { bytes: new Uint8Array(await response.arrayBuffer()), source: name || url };
 }
 
+const isFileList = (x) => Array.isArray(x) || (typeof FileList !== 'undefined' && x instanceof FileList);
+
+// A model as the JS API and the page take it: anything readFileBytes reads, or a list of Files
+// (a TF.js model.json with its .bin files and metadata.json). {bytes, source, tfjs}: tfjs is set
+// for a TF.js model (tfjs.mjs: its JSON and a reader for the files beside it).
+export async function readModelInput(model, options = {}) {
+  if (isFileList(model)) {
+    const tfjs = await tfjsFromFileList(model);
+    if (!tfjs) throw new Error('none of the files is a TF.js model.json (a list of files is a model.json with its .bin files)');
+    return { bytes: tfjs.bytes, source: tfjs.source, tfjs };
+  }
+  const { bytes, source } = await readFileBytes(model, 'model', options);
+  return { bytes, source, tfjs: await tfjsModelInput(model, bytes, source) };
+}
+
 // What a model file may not say (LoadOptions in engine.h) as the JSON the core takes; the core's
 // contract (parse_load_options) checks every value. mean and std: three numbers each
 // (torchvision's x = (pixel/255 - mean) / std); null or [] for none. labels: the class names as an
@@ -107,9 +125,13 @@ async function labelsValue(labels) {
 // result; arch: a Keras weights file's architecture (a Keras config or the architecture JSON, text
 // or object). Resolves with the
 // engine's handle; rejects with the loader's message.
-export async function loadModel(module, bytes, source, { optionsJson = '{}', arch } = {}) {
+export async function loadModel(module, bytes, source, { optionsJson = '{}', arch, tfjs } = {}) {
   let handle;
-  if (isHdf5(bytes) || isZip(bytes)) {
+  if (!tfjs && isZip(bytes)) tfjs = await tfjsFromZip(bytes, source);  // a zipped model folder
+  if (tfjs) {
+    if (arch !== undefined && arch !== null) throw new Error(`${tfjs.source}: arch applies to Keras weights files only`);
+    handle = await loadTfjs(module, tfjs, optionsJson);
+  } else if (isHdf5(bytes) || isZip(bytes)) {
     if (optionsJson !== '{}') throw new Error(`${source}: mean, std, labels and size apply to ONNX models; a Keras file says them itself`);
     const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source) : readKerasFile(bytes, source));
     const archText = arch === undefined || arch === null ? '' : typeof arch === 'string' ? arch : JSON.stringify(arch);
@@ -124,6 +146,32 @@ export async function loadModel(module, bytes, source, { optionsJson = '{}', arc
   }
   if (!handle) throw new Error(lastError(module));
   return handle;
+}
+
+// A TF.js model.json and the files it names, as far as they are found (the engine says which is
+// missing), plus metadata.json when there is one.
+async function loadTfjs(module, { bytes, source, json, beside }, optionsJson) {
+  const files = [];
+  for (const path of weightPaths(json)) {
+    const data = await beside(path);
+    if (data) files.push({ path, data });
+  }
+  const metadata = await beside('metadata.json');
+  const all = new Uint8Array(files.reduce((n, f) => n + f.data.length, 0));
+  let offset = 0;
+  const list = files.map(({ path, data }) => {
+    all.set(data, offset);
+    offset += data.length;
+    return { path, offset: offset - data.length, size: data.length };
+  });
+  const text = new TextDecoder().decode(bytes);
+  const metaText = metadata ? new TextDecoder().decode(metadata) : null;
+  return withBytes(module, all, (dataPtr) => withString(module, text, (modelPtr) =>
+    withString(module, JSON.stringify(list), (listPtr) => withString(module, source, (src) =>
+      withString(module, optionsJson, (opt) => {
+        const call = (metaPtr) => module._gc_load_tfjs(modelPtr, metaPtr, listPtr, dataPtr, all.length, src, opt);
+        return metaText === null ? call(0) : withString(module, metaText, call);
+      })))), source);
 }
 
 // New mean/std and/or labels for a loaded engine (modelOptionsJson's JSON); on an error nothing

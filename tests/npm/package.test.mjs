@@ -54,7 +54,7 @@ test('the tarball holds the API, the widget, the model, the CLI, types and docs,
   const files = sh('tar', ['tzf', tarball]).stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
   assert.deepEqual(files, ['CHANGELOG.md', 'README.md', 'abi.mjs', 'bin/gradcam.mjs', 'cli/gradcam.cjs', 'cli/gradcam.wasm',
     'gradcam.mjs', 'gradcam_core.mjs', 'gradcam_core.wasm', 'h5wasm.mjs', 'index.d.ts', 'keras.mjs', 'load.mjs',
-    'models/cifar10.safetensors', 'package.json', 'widget.d.ts', 'widget.js', 'widget_renderer.js']);
+    'models/cifar10.safetensors', 'package.json', 'tfjs.mjs', 'widget.d.ts', 'widget.js', 'widget_renderer.js']);
   const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
   assert.equal(manifest.version, version);
   assert.equal(manifest.engines.node, '>=20');

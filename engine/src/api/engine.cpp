@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "gradcam/keras.h"
+#include "gradcam/tfjs.h"
 #include "formats/onnx.h"
 #include "formats/onnx_import.h"
 
@@ -101,6 +102,9 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
     m = load_keras_hdf5(bytes, size, source, keras_arch);
   else if (is_zip(bytes, size))  // a Keras 3 .keras archive
     m = load_keras_archive(bytes, size, source, keras_arch);
+  else if (is_tfjs_model_json(bytes, size))
+    m = make_error(source + ": a TF.js model.json: its weight files are read beside it, so load it by its path "
+                   "(or, in the JS API, hand over model.json with its .bin files)");
   else if (onnx::looks_like_onnx(bytes, size))
     m = load_onnx_model(bytes, size, source, OnnxOptions{options.size});
   else if (size > 8 && bytes[8] != '{')
@@ -109,6 +113,11 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
     m = make_error(source + ": not a model file: its bytes are none of safetensors, Keras (.h5, .keras) or ONNX");
   else
     m = load_model(bytes, size, source);
+  return with_options(std::move(m), source, options);
+}
+
+Result<std::unique_ptr<Engine>> Engine::with_options(Result<Model> m, const std::string& source,
+                                                     const LoadOptions& options) {
   if (!m) return make_error(m.error());
   return from_model(std::move(m.value()), source, options);
 }
@@ -117,7 +126,9 @@ Result<std::unique_ptr<Engine>> Engine::from_model(Model m, const std::string& s
   if (options.size > 0 && !m.graph && (options.size != m.arch.height || options.size != m.arch.width))
     return make_error(source + ": --size applies to ONNX models with a dynamic input size; this model takes " +
                       std::to_string(m.arch.height) + "x" + std::to_string(m.arch.width));
-  if (Status s = gradcam::set_normalization(m, options.mean, options.std); !s) return make_error(s.error());
+  // Only a normalisation the caller gives replaces the file's own (a Teachable Machine model's [-1, 1]).
+  if (!options.mean.empty() || !options.std.empty())
+    if (Status s = gradcam::set_normalization(m, options.mean, options.std); !s) return make_error(s.error());
   if (Status s = gradcam::set_labels(m, options.labels); !s) return make_error(s.error());
   return std::make_unique<Engine>(std::move(m));
 }
@@ -125,6 +136,8 @@ Result<std::unique_ptr<Engine>> Engine::from_model(Model m, const std::string& s
 Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path, const LoadOptions& options) {
   auto bytes = read_model_bytes(path);  // raw: load() tells the formats apart by the bytes
   if (!bytes) return make_error(bytes.error());
+  // A TF.js model.json names weight files beside it, which only a path can find.
+  if (is_tfjs_model_json(bytes->data(), bytes->size())) return with_options(load_tfjs_model_file(path), path, options);
   return load(bytes->data(), bytes->size(), path, options);
 }
 

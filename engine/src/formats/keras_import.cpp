@@ -169,6 +169,21 @@ struct Importer {
     return false;
   }
 
+  // The input shape of a Sequential's first layer, looking inside it when it is a model itself:
+  // tfjs-layers (a Teachable Machine export) writes the base network's batch_input_shape on the
+  // first layer of the nested Sequential, not on the outer one.
+  static bool first_input_shape(const json& entry, json& shape, int depth = 0) {
+    if (input_shape(entry, shape)) return true;
+    if (depth > kMaxNesting || !is_model(class_of(entry))) return false;
+    const json& cfg = entry.contains("config") ? entry["config"] : json();
+    if (cfg.is_object() && cfg.contains("build_input_shape") && cfg["build_input_shape"].is_array()) {
+      shape = cfg["build_input_shape"];
+      return true;
+    }
+    const json& layers = layers_of(entry);
+    return layers.is_array() && !layers.empty() && first_input_shape(layers[0], shape, depth + 1);
+  }
+
   // One call of one layer: its outputs' value ids.
   Result<std::vector<int>> call(const json& entry, size_t call_index, std::vector<int> inputs, const std::string& group,
                                 const std::string& path, int depth) {
@@ -228,7 +243,7 @@ struct Importer {
         if (x < 0) {
           json shape;
           const json& config = entry["config"];
-          if (!input_shape(l, shape) && !(config.is_object() && config.contains("build_input_shape") &&
+          if (!first_input_shape(l, shape) && !(config.is_object() && config.contains("build_input_shape") &&
                                            (shape = config["build_input_shape"]).is_array()))
             return make_error("the model gives no input shape [batch, height, width, channels] (an InputLayer, or "
                               "batch_input_shape on the first layer)");
