@@ -18,22 +18,44 @@
   if (args[0] === 'import-keras' && args.length > 1 && args[1][0] !== '-') model = args[1];  // main.cpp's positional FILE
   if (model === null) return;
   const fs = require('fs'), path = require('path'), url = require('url');
-  let bytes;
+  // The first bytes say whether it is a Keras file; only then is the whole file read here.
+  const head = new Uint8Array(8);
   try {
     if (fs.statSync(model).size > 512 * 2 ** 20) return;  // ModelLimits::kMaxFileBytes: the engine says so
+    const fd = fs.openSync(model, 'r');
+    try {
+      fs.readSync(fd, head, 0, 8, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    return;
+  }
+  const hdf5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a].every((b, i) => head[i] === b);
+  const zip = head[0] === 0x50 && head[1] === 0x4b && head[2] === 3 && head[3] === 4;
+  if (!hdf5 && !zip) return;
+  const reader = [path.join(__dirname, '..', 'keras.mjs'), path.join(__dirname, '..', 'site', 'keras.mjs')].find((f) => fs.existsSync(f));
+  if (!reader) return;
+  let bytes;
+  try {
     bytes = new Uint8Array(fs.readFileSync(model));
   } catch (e) {
     return;
   }
-  const hdf5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a].every((b, i) => bytes[i] === b);
-  const zip = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
-  if (!hdf5 && !zip) return;
-  const reader = [path.join(__dirname, '..', 'keras.mjs'), path.join(__dirname, '..', 'site', 'keras.mjs')].find((f) => fs.existsSync(f));
-  if (!reader) return;
   const text = (s) => new TextEncoder().encode(s);
   Module['preRun'] = [].concat(Module['preRun'] || [], function () {
     addRunDependency('gradcam-keras');
+    // h5wasm prints HDF5's own error stack (HDF5-DIAG ...) through console.error, which it binds
+    // when it loads: while the file is read those lines are dropped, so that a broken file gives
+    // the one line the CLI writes for every error.
+    const consoleError = console.error;
+    let reading = true;
+    console.error = function () {
+      if (!reading) consoleError.apply(console, arguments);
+    };
     const done = (handover) => {
+      reading = false;
+      console.error = consoleError;
       Module['gradcamKeras'] = handover;
       removeRunDependency('gradcam-keras');
     };

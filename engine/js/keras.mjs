@@ -59,6 +59,7 @@ function strings(obj, name, source) {
 }
 
 function describe(dataset, what, source) {
+  if (dataset?.type === 'ExternalLink') throw new Error(`${source}: tensor ${what} is a link to another file`);
   if (!dataset || dataset.type !== 'Dataset') throw new Error(`${source}: tensor ${what} is listed but missing from the file`);
   const meta = dataset.metadata;
   if (meta.type !== H5T_FLOAT) {
@@ -217,14 +218,20 @@ function keras3Layers(root, path, depth, visited, source) {
   const bad = (why) => new Error(`${source}: ${why}`);
   if (depth > 16) throw bad(`${path} is nested more than 16 deep`);
   if (++visited.count > 4 * 4096) throw bad(`layers/ holds more than ${4 * 4096} groups`);
+  // h5wasm returns an external link as itself (type ExternalLink): never followed, it would open
+  // another file.
+  const linked = (obj) => obj?.type === 'ExternalLink';
   const group = root.get(path);
+  if (linked(group)) throw bad(`${path} is a link to another file, not a group`);
   const names = group.keys().sort(kerasNameOrder);
   const out = [];
   if (names.includes('vars')) {
     const vars = root.get(`${path}/vars`);
+    if (linked(vars)) throw bad(`${path}/vars is a link to another file, not a group`);
     if (!vars || vars.type !== 'Group') throw bad(`${path}/vars is not a group`);
     const numbers = vars.keys().map((n) => {
       if (!/^\d{1,6}$/.test(n)) throw bad(`${path}/vars holds '${n}'; Keras numbers a layer's variables 0, 1, ...`);
+      if (linked(root.get(`${path}/vars/${n}`))) throw bad(`${path}/vars/${n} is a link to another file, not a dataset`);
       return Number(n);
     }).sort((a, b) => a - b);
     numbers.forEach((n, i) => {
@@ -235,7 +242,9 @@ function keras3Layers(root, path, depth, visited, source) {
     if (numbers.length) out.push({ path, count: numbers.length });
   }
   for (const child of names) {
-    if (child === 'vars' || root.get(`${path}/${child}`)?.type !== 'Group') continue;
+    if (child === 'vars') continue;
+    if (linked(root.get(`${path}/${child}`))) throw bad(`${path}/${child} is a link to another file, not a group`);
+    if (root.get(`${path}/${child}`)?.type !== 'Group') continue;
     out.push(...keras3Layers(root, `${path}/${child}`, depth + 1, visited, source));
   }
   return out;
@@ -278,6 +287,7 @@ export async function readKerasFile(bytes, source = 'model', archiveConfig = '')
     if (layerNames) {
       for (const layer of layerNames) {
         const g = layer ? weights.get(layer) : null;
+        if (g?.type === 'ExternalLink') throw new Error(`${source}: layer ${layer} is a link to another file, not a group`);
         if (!g || g.type !== 'Group') throw new Error(`${source}: layer ${layer} is listed in layer_names but has no group`);
         for (const w of strings(g, 'weight_names', source) || []) {
           found.push([{ layer, weight: w }, g.get(w), `${layer}/${w}`]);

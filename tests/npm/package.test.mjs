@@ -6,7 +6,7 @@
 //  - a browser app importing gradcam-wasm and gradcam-wasm/widget, bundled by esbuild, served,
 //    in headless Chromium: the widget draws a map, the API explains and reads a Keras file, and no
 //    request leaves the origin;
-//  - `npx gradcam info --json` and `npx gradcam explain ... --json --out`;
+//  - `npx gradcam info --json` and `npx gradcam explain ... --json --out`, with a Keras --model too;
 //  - `tsc --strict` passes on an example using every call and fails on `method: 42`, for that.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -138,6 +138,10 @@ test('npx gradcam runs the wasm CLI with the shipped model when --model is absen
   const explicit = sh('npx', ['--offline', 'gradcam', 'explain', '--model', path.join(root, 'assets/models/cifar10.safetensors'),
     '--image', image, '--method', 'layercam', '--json']);
   assert.deepEqual(JSON.parse(explicit.stdout).probabilities, r.probabilities);
+  // A Keras file: the package's CLI reads it with the package's keras.mjs and its h5wasm dependency.
+  const fromKeras = sh('npx', ['--offline', 'gradcam', 'explain', '--model', keras, '--image', image, '--method', 'layercam', '--json']);
+  assert.equal(fromKeras.status, 0, fromKeras.stderr);
+  assert.deepEqual(JSON.parse(fromKeras.stdout).probabilities, r.probabilities);
 
   const typo = sh('npx', ['--offline', 'gradcam', 'explain', '--imagee', image]);
   assert.equal(typo.status, 2, typo.stderr);

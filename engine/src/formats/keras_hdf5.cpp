@@ -139,10 +139,19 @@ const char* type_class_name(H5T_class_t c) {
   }
 }
 
+// True when `path`'s last link stays in this file (hard or soft): the walk below never follows an
+// external link, which would open another file on this machine.
+bool links_within_file(hid_t loc, const std::string& path) {
+  H5L_info_t info;
+  return H5Lget_info(loc, path.c_str(), &info, H5P_DEFAULT) >= 0 &&
+         (info.type == H5L_TYPE_HARD || info.type == H5L_TYPE_SOFT);
+}
+
 // A weight's shape (and that it holds floats), without reading its values.
 Status describe_dataset(hid_t loc, const std::string& path, KerasTensor& t) {
   const std::string what = "tensor " + t.layer + "/" + t.weight;
   if (!has_link(loc, path)) return make_error(what + " is listed but missing from the file");
+  if (!links_within_file(loc, path)) return make_error(what + " is a link to another file");
   Handle d(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), H5Dclose);
   if (!d.ok()) return make_error(what + " is not a dataset");
   Handle type(H5Dget_type(d.get()), H5Tclose);
@@ -213,6 +222,7 @@ struct Keras3Layer {
 
 // The numbered variables of one vars group, in numeric order (HDF5 lists "10" before "2").
 Status numbered_vars(hid_t root, const std::string& vars, std::vector<std::string>& out) {
+  if (!links_within_file(root, vars)) return make_error(vars + " is a link to another file, not a group");
   Handle g(H5Gopen2(root, vars.c_str(), H5P_DEFAULT), H5Gclose);
   if (!g.ok()) return make_error(vars + " is not a group");
   auto names = link_names(g.get(), vars);
@@ -221,6 +231,7 @@ Status numbered_vars(hid_t root, const std::string& vars, std::vector<std::strin
   for (const std::string& n : *names) {
     if (n.empty() || n.size() > 6 || n.find_first_not_of("0123456789") != std::string::npos)
       return make_error(vars + " holds '" + n + "'; Keras numbers a layer's variables 0, 1, ...");
+    if (!links_within_file(root, vars + "/" + n)) return make_error(vars + "/" + n + " is a link to another file, not a dataset");
     numbers.push_back(std::stol(n));
   }
   std::sort(numbers.begin(), numbers.end());
@@ -243,6 +254,7 @@ Status list_keras3_layers(hid_t root, const std::string& path, int depth, size_t
                           std::vector<Keras3Layer>& out) {
   if (depth > 16) return make_error(path + " is nested more than 16 deep");
   if (++visited > 4 * kMaxNames) return make_error("layers/ holds more than " + std::to_string(4 * kMaxNames) + " groups");
+  if (!links_within_file(root, path)) return make_error(path + " is a link to another file, not a group");
   Handle g(H5Gopen2(root, path.c_str(), H5P_DEFAULT), H5Gclose);
   if (!g.ok()) return make_error(path + " is not a group");
   auto names = link_names(g.get(), path);
@@ -256,6 +268,7 @@ Status list_keras3_layers(hid_t root, const std::string& path, int depth, size_t
   for (const std::string& child : *names) {
     if (child == "vars") continue;
     const std::string sub = path + "/" + child;
+    if (!links_within_file(root, sub)) return make_error(sub + " is a link to another file, not a group");
     Handle o(H5Oopen(root, sub.c_str(), H5P_DEFAULT), H5Oclose);
     if (!o.ok() || H5Iget_type(o.get()) != H5I_GROUP) continue;  // not a layer (nothing Keras writes)
     if (Status s = list_keras3_layers(root, sub, depth + 1, visited, out); !s) return s;
@@ -311,6 +324,7 @@ Result<KerasFile> read_keras_hdf5(const uint8_t* bytes, size_t size, const std::
     if (!layers) return fail(layers.error());
     for (const std::string& layer : *layers) {
       if (layer.empty() || !has_link(weights, layer)) return fail("layer " + layer + " is listed in layer_names but has no group");
+      if (!links_within_file(weights, layer)) return fail("layer " + layer + " is a link to another file, not a group");
       Handle g(H5Gopen2(weights, layer.c_str(), H5P_DEFAULT), H5Gclose);
       if (!g.ok()) return fail("layer " + layer + " is not a group");
       auto names = read_strings(g.get(), "weight_names");
