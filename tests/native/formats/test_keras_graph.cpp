@@ -191,7 +191,7 @@ void check_residual(const Model& m, const Weights& w) {
 TEST_CASE("a Keras 2 functional model_config becomes a graph named after its layers, its weights bound by name") {
   Weights w;
   KerasFile f{functional(residual_layers(false), false).dump(), "2.15.0", keras2_tensors(w)};
-  auto m = load_keras_file(f, "resnet.h5", nullptr);
+  auto m = load_keras_file(f, "resnet.h5", static_cast<const Architecture*>(nullptr));
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   check_residual(*m, w);
 }
@@ -199,12 +199,12 @@ TEST_CASE("a Keras 2 functional model_config becomes a graph named after its lay
 TEST_CASE("a Keras 3 config.json binds weights by class-numbered path, whatever the layers are named") {
   Weights w;
   KerasFile f{functional(residual_layers(true), true).dump(), "3.6.0", keras3_tensors(w)};
-  auto m = load_keras_file(f, "resnet.keras", nullptr);
+  auto m = load_keras_file(f, "resnet.keras", static_cast<const Architecture*>(nullptr));
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   check_residual(*m, w);
   // A reader that gives only the group under layers/ ("conv2d_1") means the same path.
   for (KerasTensor& t : f.tensors) t.layer = t.layer.substr(7);
-  auto bare = load_keras_file(f, "resnet.keras", nullptr);
+  auto bare = load_keras_file(f, "resnet.keras", static_cast<const Architecture*>(nullptr));
   REQUIRE_MESSAGE(bare.ok(), error_of(bare));
   check_residual(*bare, w);
 }
@@ -213,7 +213,7 @@ TEST_CASE("Keras weight errors name the layer, its class and what is wrong") {
   Weights w;
   const std::string k2 = functional(residual_layers(false), false).dump();
   auto load = [&](std::vector<KerasTensor> t, const std::string& config, const char* version) {
-    return error_of(load_keras_file(KerasFile{config, version, std::move(t)}, "m.h5", nullptr));
+    return error_of(load_keras_file(KerasFile{config, version, std::move(t)}, "m.h5", static_cast<const Architecture*>(nullptr)));
   };
   auto tensors = keras2_tensors(w);
   tensors.erase(tensors.begin() + 3);  // block_bn/beta
@@ -245,14 +245,14 @@ TEST_CASE("a Keras layer class the engine does not read is one error naming the 
   json layers = residual_layers(false);
   layers[4] = k2_layer("Conv2DTranspose", "up", {{"filters", 4}, {"kernel_size", 1}}, {"block_relu"});
   layers[5]["inbound_nodes"] = json::array({json::array({{"block_relu", 0, 0, json::object()}, {"up", 0, 0, json::object()}})});
-  auto m = load_keras_file(KerasFile{functional(layers, false).dump(), "2.15.0", keras2_tensors(Weights())}, "m.h5", nullptr);
+  auto m = load_keras_file(KerasFile{functional(layers, false).dump(), "2.15.0", keras2_tensors(Weights())}, "m.h5", static_cast<const Architecture*>(nullptr));
   REQUIRE(!m.ok());
   CHECK(m.error().rfind("m.h5: layer 'up' (Conv2DTranspose): this layer class is not supported (supported: InputLayer, ", 0) == 0);
   CHECK(m.error().find("SeparableConv2D") != std::string::npos);
   // A layer that reads a tensor no layer computes.
   layers = residual_layers(false);
   layers[3]["inbound_nodes"] = json::array({json::array({{"nowhere", 0, 0, json::object()}})});
-  m = load_keras_file(KerasFile{functional(layers, false).dump(), "2.15.0", keras2_tensors(Weights())}, "m.h5", nullptr);
+  m = load_keras_file(KerasFile{functional(layers, false).dump(), "2.15.0", keras2_tensors(Weights())}, "m.h5", static_cast<const Architecture*>(nullptr));
   CHECK(error_of(m) == "m.h5: layer 'block_relu' (Activation) reads 'nowhere', which no layer of the model computes");
 }
 
@@ -274,7 +274,7 @@ TEST_CASE("a TF.js modelTopology (Sequential, batch_input_shape on its first lay
                                 {"", "sep/bias", {2}, {0.1f, -0.1f}},
                                 {"", "logits/kernel", {32, 10}, ramp(320, 0.f, 0.01f)},
                                 {"", "logits/bias", {10}, ramp(10, 0.f, 0.01f)}};
-  auto m = load_keras_file(KerasFile{topology.dump(), "tfjs-layers 4.22.0", t}, "model.json", nullptr);
+  auto m = load_keras_file(KerasFile{topology.dump(), "tfjs-layers 4.22.0", t}, "model.json", static_cast<const Architecture*>(nullptr));
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   const Graph& g = *m->graph;
   CHECK(node_names(g) == std::vector<std::string>{"rescale", "pad", "dw/depthwise", "dw", "sep/depthwise", "sep/pointwise", "sep",
@@ -330,7 +330,7 @@ TEST_CASE("a model nested in a model is inlined, its layers explainable by their
            {"base", "base_conv/bias:0", {2}, bias},
            {"head", "head/kernel:0", {2, 3}, dk},
            {"head", "head/bias:0", {3}, db}};
-    auto m = load_keras_file(KerasFile{model.dump(), keras3 ? "3.6.0" : "2.15.0", t}, "transfer", nullptr);
+    auto m = load_keras_file(KerasFile{model.dump(), keras3 ? "3.6.0" : "2.15.0", t}, "transfer", static_cast<const Architecture*>(nullptr));
     REQUIRE_MESSAGE(m.ok(), error_of(m));
     const Graph& g = *m->graph;
     CHECK(node_names(g) == std::vector<std::string>{"base_conv", "out_relu", "gap", "head"});
@@ -345,10 +345,10 @@ TEST_CASE("Keras 3's hard_sigmoid is relu6(x + 3) / 6, Keras 2's is 0.2 x + 0.5"
                              {{"class_name", "Activation"}, {"config", {{"name", "gate"}, {"activation", "hard_sigmoid"}}}},
                              {{"class_name", "Flatten"}, {"config", {{"name", "flat"}}}}});
   json model = {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
-  auto k3 = load_keras_file(KerasFile{model.dump(), "3.6.0", {}}, "m.keras", nullptr);
+  auto k3 = load_keras_file(KerasFile{model.dump(), "3.6.0", {}}, "m.keras", static_cast<const Architecture*>(nullptr));
   REQUIRE_MESSAGE(k3.ok(), error_of(k3));
   CHECK(k3->graph->nodes[0].attrs.alpha == doctest::Approx(1.0 / 6));
-  auto k2 = load_keras_file(KerasFile{model.dump(), "2.15.0", {}}, "m.h5", nullptr);
+  auto k2 = load_keras_file(KerasFile{model.dump(), "2.15.0", {}}, "m.h5", static_cast<const Architecture*>(nullptr));
   REQUIRE_MESSAGE(k2.ok(), error_of(k2));
   CHECK(k2->graph->nodes[0].attrs.alpha == doctest::Approx(0.2));
 }
@@ -371,7 +371,7 @@ TEST_CASE("import-keras: a chain of the model file's layers is written with the 
                                 {"bn", "bn/moving_variance:0", {2}, {0.9f, 2.5f}},
                                 {"out", "out/kernel:0", {18, 4}, ramp(72, 0.f, 0.2f)},
                                 {"out", "out/bias:0", {4}, {0.f, 0.1f, 0.2f, 0.3f}}};
-  auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", t}, "chain.h5", nullptr);
+  auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", t}, "chain.h5", static_cast<const Architecture*>(nullptr));
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   auto chain = sequential_model_of(*m);
   REQUIRE_MESSAGE(chain.ok(), (chain.ok() ? std::string() : chain.error()));
@@ -388,7 +388,7 @@ TEST_CASE("import-keras: a chain of the model file's layers is written with the 
   CHECK(a.logits() == b.logits());  // bit for bit: the folded batch norm folds back to the same floats
 
   Weights w;
-  auto residual = load_keras_file(KerasFile{functional(residual_layers(false), false).dump(), "2.15.0", keras2_tensors(w)}, "r.h5", nullptr);
+  auto residual = load_keras_file(KerasFile{functional(residual_layers(false), false).dump(), "2.15.0", keras2_tensors(w)}, "r.h5", static_cast<const Architecture*>(nullptr));
   REQUIRE(residual.ok());
   auto refused = sequential_model_of(*residual);
   REQUIRE(!refused.ok());
