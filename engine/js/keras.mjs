@@ -62,6 +62,9 @@ function describe(dataset, what, source) {
   if (dataset?.type === 'ExternalLink') throw new Error(`${source}: tensor ${what} is a link to another file`);
   if (!dataset || dataset.type !== 'Dataset') throw new Error(`${source}: tensor ${what} is listed but missing from the file`);
   const meta = dataset.metadata;
+  // Normalization's count is an integer scalar (tf-keras and Keras 3 both store it so).
+  const counter = meta.type === 0 && (dataset.shape || []).length === 0;
+  if (counter) return { shape: [], n: 1 };
   if (meta.type !== H5T_FLOAT) {
     throw new Error(`${source}: tensor ${what} holds ${TYPE_CLASS[meta.type] || 'non-float'} values; Keras weights are floats`);
   }
@@ -316,6 +319,8 @@ export async function readKerasFile(bytes, source = 'model', archiveConfig = '')
       let values;
       try {
         values = sizes[i] ? dataset.value : [];
+        // A scalar comes back as a number, an int64 one as a BigInt.
+        if (typeof values === 'number' || typeof values === 'bigint') values = [Number(values)];
       } catch (e) {
         throw new Error(`${source}: cannot read tensor ${what} (the file is truncated or damaged)`);
       }

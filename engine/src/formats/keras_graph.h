@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,11 +38,18 @@ class WeightStore {
   std::string source_;
   bool by_position_ = false;
   std::vector<char> used_;
-  std::map<std::string, std::vector<size_t>> by_suffix_;            // "conv/kernel" -> tensors
+  std::map<std::string, std::vector<size_t>> by_short_;             // "kernel" -> tensors
   std::map<std::string, std::map<std::string, size_t>> by_path_;    // "layers/conv2d" -> "0" -> tensor
   std::map<std::string, std::vector<std::vector<float>>> taken_;    // a layer's weights, in order
   std::map<std::string, size_t> cursor_;
 };
+
+// Keras names layers automatically per class and keeps counting within a Python session, so a
+// notebook re-run saves weights as conv2d_9.. while a config written in another session says
+// conv2d..: where a file's layer groups miss the config's names only by that numbering, the
+// tensors renamed by order within each base name ("conv2d"); nullopt when nothing is renamed.
+std::optional<std::vector<KerasTensor>> renumbered_tensors(const std::vector<KerasTensor>& tensors,
+                                                           const std::vector<std::string>& layer_names);
 
 // Adds nodes and infers each one's output shape as it is added, so a layer sees its inputs' shapes.
 struct GraphBuilder {

@@ -156,13 +156,16 @@ Status describe_dataset(hid_t loc, const std::string& path, KerasTensor& t) {
   if (!d.ok()) return make_error(what + " is not a dataset");
   Handle type(H5Dget_type(d.get()), H5Tclose);
   const H5T_class_t cls = type.ok() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
-  if (cls != H5T_FLOAT) return make_error(what + " holds " + type_class_name(cls) + " values; Keras weights are floats");
-  const size_t bytes = H5Tget_size(type.get());
-  if (bytes != 2 && bytes != 4 && bytes != 8)
-    return make_error(what + " holds " + std::to_string(bytes) + "-byte floats (16, 32 or 64-bit are read)");
   Handle space(H5Dget_space(d.get()), H5Sclose);
   const int rank = space.ok() ? H5Sget_simple_extent_ndims(space.get()) : -1;
   if (rank < 0 || rank > 8) return make_error(what + " has an unreadable or too large rank");
+  // Normalization's count is an integer scalar (tf-keras and Keras 3 both store it so); HDF5
+  // converts it to a float as it reads.
+  const bool counter = cls == H5T_INTEGER && rank == 0;
+  if (cls != H5T_FLOAT && !counter) return make_error(what + " holds " + type_class_name(cls) + " values; Keras weights are floats");
+  const size_t bytes = H5Tget_size(type.get());
+  if (!counter && bytes != 2 && bytes != 4 && bytes != 8)
+    return make_error(what + " holds " + std::to_string(bytes) + "-byte floats (16, 32 or 64-bit are read)");
   hsize_t dims[8];
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   uint64_t n = 1;

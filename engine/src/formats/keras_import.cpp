@@ -306,6 +306,18 @@ struct Importer {
   }
 };
 
+// Every layer's name, nested models' layers included, in config order.
+void collect_layer_names(const json& model, std::vector<std::string>& out, int depth) {
+  if (depth > kMaxNesting || !model.is_object() || !model.contains("config")) return;
+  const json& config = model["config"];
+  const json* layers = config.is_array() ? &config : config.is_object() && config.contains("layers") ? &config["layers"] : nullptr;
+  if (!layers || !layers->is_array()) return;
+  for (const json& l : *layers) {
+    out.push_back(name_of(l));
+    if (is_model(class_of(l))) collect_layer_names(l, out, depth + 1);
+  }
+}
+
 // Explainable: a node that carries a layer's name and outputs a map of more than one pixel. The
 // default is keras.io's "last conv layer": the map that the last global pooling or flatten
 // collapses, looked for behind the pooling, dropout and batch norm layers in between.
@@ -374,8 +386,15 @@ Result<Model> import_keras_model(const KerasFile& file, const std::string& sourc
   const std::string cls = keras::class_of(j);
   if (!keras::is_model(cls))
     return fail("the model's class \"" + cls + "\" is not supported (Sequential, Functional, Model)");
-  keras::WeightStore weights(file.tensors, source);
-  keras::Importer im(weights, file.keras_version.rfind("3", 0) == 0);
+  std::vector<std::string> layer_names;
+  keras::collect_layer_names(j, layer_names, 0);
+  const std::optional<std::vector<KerasTensor>> renamed = keras::renumbered_tensors(file.tensors, layer_names);
+  keras::WeightStore weights(renamed ? *renamed : file.tensors, source);
+  // Keras 3 by its version, or, where the file names none (a .keras archive keeps it in
+  // metadata.json), by its config's Keras 3 form or its weights stored by position.
+  const bool keras3 = file.keras_version.rfind("3", 0) == 0 ||
+                      (file.keras_version.empty() && (j.contains("module") || j.contains("registered_name") || weights.by_position()));
+  keras::Importer im(weights, keras3);
   Graph& g = im.b.g;
   try {
     auto outs = im.model(j, nullptr, "", "layers", 0);

@@ -5,6 +5,7 @@
 // layer's variables as vars/0, vars/1, ... in the order its build() creates them, under a path of
 // class names: the file never says which layer it is, the config's order does.
 #include <cmath>
+#include <set>
 
 #include "formats/keras_graph.h"
 
@@ -20,13 +21,11 @@ std::string without_index(const std::string& w) {
   return w.substr(0, colon);
 }
 
-// The last two parts of a weight's name: "model_1/conv/kernel" -> "conv/kernel".
-std::string layer_and_weight(const std::string& w) {
+// The last part of a weight's name: "model_1/conv/kernel:0" -> "kernel".
+std::string short_name(const std::string& w) {
   const std::string s = without_index(w);
   const size_t last = s.rfind('/');
-  if (last == std::string::npos || last == 0) return s;
-  const size_t before = s.rfind('/', last - 1);
-  return before == std::string::npos ? s : s.substr(before + 1);
+  return last == std::string::npos ? s : s.substr(last + 1);
 }
 
 bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
@@ -36,7 +35,44 @@ std::string keras3_path(const std::string& layer) { return layer.rfind("layers/"
 
 std::string tensor_label(const KerasTensor& t) { return t.layer.empty() ? t.weight : t.layer + "/" + t.weight; }
 
+// "conv2d_12" -> "conv2d"; "dense" -> "dense".
+std::string automatic_base(const std::string& name) {
+  const size_t u = name.find_last_of('_');
+  if (u == std::string::npos || u + 1 == name.size() || !all_digits(name.substr(u + 1))) return name;
+  return name.substr(0, u);
+}
+
 }  // namespace
+
+std::optional<std::vector<KerasTensor>> renumbered_tensors(const std::vector<KerasTensor>& tensors,
+                                                           const std::vector<std::string>& layer_names) {
+  if (tensors.empty() || all_digits(tensors[0].weight)) return std::nullopt;  // Keras 3 goes by path
+  const std::set<std::string> named(layer_names.begin(), layer_names.end());
+  std::vector<std::string> groups;  // the file's layers with weights, in file order
+  std::set<std::string> seen;
+  for (const KerasTensor& t : tensors)
+    if (!t.layer.empty() && seen.insert(t.layer).second) groups.push_back(t.layer);
+  std::map<std::string, std::vector<std::string>> stray, unfilled;  // by base name, in order
+  for (const std::string& g : groups)
+    if (!named.count(g)) stray[automatic_base(g)].push_back(g);
+  for (const std::string& n : layer_names)
+    if (!seen.count(n)) unfilled[automatic_base(n)].push_back(n);
+  std::map<std::string, std::string> rename;
+  for (const auto& [base, from] : stray) {
+    const auto to = unfilled.find(base);
+    if (to == unfilled.end() || to->second.size() != from.size()) continue;
+    for (size_t k = 0; k < from.size(); ++k) rename[from[k]] = to->second[k];
+  }
+  if (rename.empty()) return std::nullopt;
+  std::vector<KerasTensor> out = tensors;
+  for (KerasTensor& t : out) {
+    auto r = rename.find(t.layer);
+    if (r == rename.end()) continue;
+    if (t.weight.rfind(t.layer + "/", 0) == 0) t.weight = r->second + t.weight.substr(t.layer.size());
+    t.layer = r->second;
+  }
+  return out;
+}
 
 WeightStore::WeightStore(const std::vector<KerasTensor>& tensors, const std::string& source)
     : tensors_(tensors), source_(source), used_(tensors.size(), 0) {
@@ -44,7 +80,7 @@ WeightStore::WeightStore(const std::vector<KerasTensor>& tensors, const std::str
   for (const KerasTensor& t : tensors) by_position_ = by_position_ && all_digits(t.weight);
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (by_position_) by_path_[keras3_path(tensors[i].layer)][tensors[i].weight] = i;
-    else by_suffix_[layer_and_weight(tensors[i].weight)].push_back(i);
+    else by_short_[short_name(tensors[i].weight)].push_back(i);
   }
 }
 
@@ -63,11 +99,17 @@ Result<std::vector<float>> WeightStore::take(const std::string& label, const std
       return make_error(label + "its " + name + " is missing from the file (expected at " + path + "/vars/" + slot + ")");
     index = layer_vars->second.at(slot);
   } else {
-    auto found = by_suffix_.find(layer + "/" + name);
+    // The layer's name may hold "/" itself (tf-keras DenseNet's "conv1/conv").
+    const std::string suffix = layer + "/" + name;
+    auto found = by_short_.find(name);
     std::vector<size_t> in_group;
-    if (found != by_suffix_.end())
-      for (size_t i : found->second)
-        if (tensors_[i].layer.empty() || tensors_[i].layer == group) in_group.push_back(i);
+    if (found != by_short_.end())
+      for (size_t i : found->second) {
+        const std::string w = without_index(tensors_[i].weight);
+        const bool ends = w == suffix || (w.size() > suffix.size() && w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+                                          w[w.size() - suffix.size() - 1] == '/');
+        if (ends && (tensors_[i].layer.empty() || tensors_[i].layer == group)) in_group.push_back(i);
+      }
     if (in_group.empty()) return make_error(label + "its weight " + layer + "/" + name + " is missing from the file");
     if (in_group.size() > 1)
       return make_error(label + "the file holds " + std::to_string(in_group.size()) + " weights named " + layer + "/" + name);

@@ -206,9 +206,12 @@ TEST_CASE("a Keras config given for a weights-only file names its layers (the ma
   for (const std::string& given : {keras_config_of(renamed).dump(), architecture_to_json(renamed)}) {
     auto r = load_keras_manifest(manifest.dump(), data.data(), data.size(), given, "model.h5");
     REQUIRE_MESSAGE(r.ok(), error_of(r));
-    CHECK(r->arch.layers[0].name == "conv2d_9");
-    CHECK(r->params.at("conv2d_9.kernel") == m.params.at("conv2d.kernel"));
-    CHECK(r->params.at("dense_5.bias") == m.params.at("dense_2.bias"));
+    // A config is imported as a graph, an architecture JSON as the model file's layers: the same nodes.
+    auto graph = model_graph(*r);
+    CHECK(graph->nodes.front().name == "conv2d_9");
+    CHECK(graph->nodes.front().weights[0] == m.params.at("conv2d.kernel"));
+    CHECK(graph->nodes.back().name == "dense_5");
+    CHECK(graph->nodes.back().weights[1] == m.params.at("dense_2.bias"));
   }
   auto bad = load_keras_manifest(manifest.dump(), data.data(), data.size(), "{", "model.h5");
   CHECK(error_of(bad) == "arch: not a JSON object (an architecture JSON or a Keras config)");

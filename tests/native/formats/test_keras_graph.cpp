@@ -16,6 +16,8 @@ using json = nlohmann::json;
 
 namespace {
 
+const Architecture* const kNoArch = nullptr;  // the file's own config, no --arch
+
 std::vector<float> ramp(size_t n, float start, float step) {
   std::vector<float> v(n);
   for (size_t i = 0; i < n; ++i) v[i] = start + step * float(int(i % 7) - 3);
@@ -191,7 +193,7 @@ void check_residual(const Model& m, const Weights& w) {
 TEST_CASE("a Keras 2 functional model_config becomes a graph named after its layers, its weights bound by name") {
   Weights w;
   KerasFile f{functional(residual_layers(false), false).dump(), "2.15.0", keras2_tensors(w)};
-  auto m = load_keras_file(f, "resnet.h5", static_cast<const Architecture*>(nullptr));
+  auto m = load_keras_file(f, "resnet.h5", kNoArch);
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   check_residual(*m, w);
 }
@@ -199,12 +201,12 @@ TEST_CASE("a Keras 2 functional model_config becomes a graph named after its lay
 TEST_CASE("a Keras 3 config.json binds weights by class-numbered path, whatever the layers are named") {
   Weights w;
   KerasFile f{functional(residual_layers(true), true).dump(), "3.6.0", keras3_tensors(w)};
-  auto m = load_keras_file(f, "resnet.keras", static_cast<const Architecture*>(nullptr));
+  auto m = load_keras_file(f, "resnet.keras", kNoArch);
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   check_residual(*m, w);
   // A reader that gives only the group under layers/ ("conv2d_1") means the same path.
   for (KerasTensor& t : f.tensors) t.layer = t.layer.substr(7);
-  auto bare = load_keras_file(f, "resnet.keras", static_cast<const Architecture*>(nullptr));
+  auto bare = load_keras_file(f, "resnet.keras", kNoArch);
   REQUIRE_MESSAGE(bare.ok(), error_of(bare));
   check_residual(*bare, w);
 }
@@ -213,7 +215,7 @@ TEST_CASE("Keras weight errors name the layer, its class and what is wrong") {
   Weights w;
   const std::string k2 = functional(residual_layers(false), false).dump();
   auto load = [&](std::vector<KerasTensor> t, const std::string& config, const char* version) {
-    return error_of(load_keras_file(KerasFile{config, version, std::move(t)}, "m.h5", static_cast<const Architecture*>(nullptr)));
+    return error_of(load_keras_file(KerasFile{config, version, std::move(t)}, "m.h5", kNoArch));
   };
   auto tensors = keras2_tensors(w);
   tensors.erase(tensors.begin() + 3);  // block_bn/beta
@@ -245,14 +247,14 @@ TEST_CASE("a Keras layer class the engine does not read is one error naming the 
   json layers = residual_layers(false);
   layers[4] = k2_layer("Conv2DTranspose", "up", {{"filters", 4}, {"kernel_size", 1}}, {"block_relu"});
   layers[5]["inbound_nodes"] = json::array({json::array({{"block_relu", 0, 0, json::object()}, {"up", 0, 0, json::object()}})});
-  auto m = load_keras_file(KerasFile{functional(layers, false).dump(), "2.15.0", keras2_tensors(Weights())}, "m.h5", static_cast<const Architecture*>(nullptr));
+  auto m = load_keras_file(KerasFile{functional(layers, false).dump(), "2.15.0", keras2_tensors(Weights())}, "m.h5", kNoArch);
   REQUIRE(!m.ok());
   CHECK(m.error().rfind("m.h5: layer 'up' (Conv2DTranspose): this layer class is not supported (supported: InputLayer, ", 0) == 0);
   CHECK(m.error().find("SeparableConv2D") != std::string::npos);
   // A layer that reads a tensor no layer computes.
   layers = residual_layers(false);
   layers[3]["inbound_nodes"] = json::array({json::array({{"nowhere", 0, 0, json::object()}})});
-  m = load_keras_file(KerasFile{functional(layers, false).dump(), "2.15.0", keras2_tensors(Weights())}, "m.h5", static_cast<const Architecture*>(nullptr));
+  m = load_keras_file(KerasFile{functional(layers, false).dump(), "2.15.0", keras2_tensors(Weights())}, "m.h5", kNoArch);
   CHECK(error_of(m) == "m.h5: layer 'block_relu' (Activation) reads 'nowhere', which no layer of the model computes");
 }
 
@@ -274,7 +276,7 @@ TEST_CASE("a TF.js modelTopology (Sequential, batch_input_shape on its first lay
                                 {"", "sep/bias", {2}, {0.1f, -0.1f}},
                                 {"", "logits/kernel", {32, 10}, ramp(320, 0.f, 0.01f)},
                                 {"", "logits/bias", {10}, ramp(10, 0.f, 0.01f)}};
-  auto m = load_keras_file(KerasFile{topology.dump(), "tfjs-layers 4.22.0", t}, "model.json", static_cast<const Architecture*>(nullptr));
+  auto m = load_keras_file(KerasFile{topology.dump(), "tfjs-layers 4.22.0", t}, "model.json", kNoArch);
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   const Graph& g = *m->graph;
   CHECK(node_names(g) == std::vector<std::string>{"rescale", "pad", "dw/depthwise", "dw", "sep/depthwise", "sep/pointwise", "sep",
@@ -330,7 +332,7 @@ TEST_CASE("a model nested in a model is inlined, its layers explainable by their
            {"base", "base_conv/bias:0", {2}, bias},
            {"head", "head/kernel:0", {2, 3}, dk},
            {"head", "head/bias:0", {3}, db}};
-    auto m = load_keras_file(KerasFile{model.dump(), keras3 ? "3.6.0" : "2.15.0", t}, "transfer", static_cast<const Architecture*>(nullptr));
+    auto m = load_keras_file(KerasFile{model.dump(), keras3 ? "3.6.0" : "2.15.0", t}, "transfer", kNoArch);
     REQUIRE_MESSAGE(m.ok(), error_of(m));
     const Graph& g = *m->graph;
     CHECK(node_names(g) == std::vector<std::string>{"base_conv", "out_relu", "gap", "head"});
@@ -345,10 +347,10 @@ TEST_CASE("Keras 3's hard_sigmoid is relu6(x + 3) / 6, Keras 2's is 0.2 x + 0.5"
                              {{"class_name", "Activation"}, {"config", {{"name", "gate"}, {"activation", "hard_sigmoid"}}}},
                              {{"class_name", "Flatten"}, {"config", {{"name", "flat"}}}}});
   json model = {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
-  auto k3 = load_keras_file(KerasFile{model.dump(), "3.6.0", {}}, "m.keras", static_cast<const Architecture*>(nullptr));
+  auto k3 = load_keras_file(KerasFile{model.dump(), "3.6.0", {}}, "m.keras", kNoArch);
   REQUIRE_MESSAGE(k3.ok(), error_of(k3));
   CHECK(k3->graph->nodes[0].attrs.alpha == doctest::Approx(1.0 / 6));
-  auto k2 = load_keras_file(KerasFile{model.dump(), "2.15.0", {}}, "m.h5", static_cast<const Architecture*>(nullptr));
+  auto k2 = load_keras_file(KerasFile{model.dump(), "2.15.0", {}}, "m.h5", kNoArch);
   REQUIRE_MESSAGE(k2.ok(), error_of(k2));
   CHECK(k2->graph->nodes[0].attrs.alpha == doctest::Approx(0.2));
 }
@@ -371,7 +373,7 @@ TEST_CASE("import-keras: a chain of the model file's layers is written with the 
                                 {"bn", "bn/moving_variance:0", {2}, {0.9f, 2.5f}},
                                 {"out", "out/kernel:0", {18, 4}, ramp(72, 0.f, 0.2f)},
                                 {"out", "out/bias:0", {4}, {0.f, 0.1f, 0.2f, 0.3f}}};
-  auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", t}, "chain.h5", static_cast<const Architecture*>(nullptr));
+  auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", t}, "chain.h5", kNoArch);
   REQUIRE_MESSAGE(m.ok(), error_of(m));
   auto chain = sequential_model_of(*m);
   REQUIRE_MESSAGE(chain.ok(), (chain.ok() ? std::string() : chain.error()));
@@ -388,10 +390,37 @@ TEST_CASE("import-keras: a chain of the model file's layers is written with the 
   CHECK(a.logits() == b.logits());  // bit for bit: the folded batch norm folds back to the same floats
 
   Weights w;
-  auto residual = load_keras_file(KerasFile{functional(residual_layers(false), false).dump(), "2.15.0", keras2_tensors(w)}, "r.h5", static_cast<const Architecture*>(nullptr));
+  auto residual = load_keras_file(KerasFile{functional(residual_layers(false), false).dump(), "2.15.0", keras2_tensors(w)}, "r.h5", kNoArch);
   REQUIRE(residual.ok());
   auto refused = sequential_model_of(*residual);
   REQUIRE(!refused.ok());
   CHECK(refused.error() == "node 'block_relu' (Relu) is not one of the model file's layers (conv2d, max_pool2d, dropout, batch_norm, "
                            "flatten, dense)");
+}
+
+TEST_CASE("Keras 2 layer names holding '/' bind their weights; a Keras 3 config without a version is read as Keras 3") {
+  // tf-keras DenseNet names its layers "conv1/conv": the weight is "conv1/conv/kernel:0".
+  json layers = json::array({{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_input_shape", {nullptr, 4, 4, 3}}}}},
+                             {{"class_name", "Conv2D"}, {"config", {{"name", "conv1/conv"}, {"filters", 2}, {"kernel_size", 1}}}},
+                             {{"class_name", "Conv2D"}, {"config", {{"name", "conv"}, {"filters", 2}, {"kernel_size", 1}}}},
+                             {{"class_name", "Flatten"}, {"config", {{"name", "flat"}}}}});
+  json model = {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
+  const std::vector<float> k1 = ramp(6, 0.f, 0.1f), k2 = ramp(4, 1.f, 0.1f);
+  std::vector<KerasTensor> t = {{"conv1/conv", "conv1/conv/kernel:0", {1, 1, 3, 2}, k1},
+                                {"conv1/conv", "conv1/conv/bias:0", {2}, {0.f, 0.f}},
+                                {"conv", "conv/kernel:0", {1, 1, 2, 2}, k2},
+                                {"conv", "conv/bias:0", {2}, {0.f, 0.f}}};
+  auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", t}, "densenet.h5", kNoArch);
+  REQUIRE_MESSAGE(m.ok(), error_of(m));
+  CHECK(m->graph->nodes[0].weights[0] == k1);
+  CHECK(m->graph->nodes[1].weights[0] == k2);
+
+  // A .keras archive's weights file names no Keras version: its config's form says Keras 3.
+  json gate = json::array({{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_shape", {nullptr, 2, 2, 3}}}}},
+                           {{"class_name", "Activation"}, {"config", {{"name", "gate"}, {"activation", "hard_sigmoid"}}}},
+                           {{"class_name", "Flatten"}, {"config", {{"name", "flat"}}}}});
+  json k3 = {{"module", "keras"}, {"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", gate}}}, {"registered_name", nullptr}};
+  auto unversioned = load_keras_file(KerasFile{k3.dump(), "", {}}, "m.keras", kNoArch);
+  REQUIRE_MESSAGE(unversioned.ok(), error_of(unversioned));
+  CHECK(unversioned->graph->nodes[0].attrs.alpha == doctest::Approx(1.0 / 6));
 }
