@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   std::string text(reinterpret_cast<const char*>(data), size);
-  (void)gradcam::architecture_from_keras_config(text);
+  (void)gradcam::import_keras_model(gradcam::KerasFile{text, "", {}}, "fuzz");
   std::vector<float> values(64, 0.5f);
   (void)gradcam::load_keras_manifest(text, values.data(), values.size(), "", "fuzz");
   return 0;

@@ -27,14 +27,9 @@ struct KerasFile {
   std::vector<KerasTensor> tensors;  // layers in model order, weights in the layer's order
 };
 
-// The architecture of a Keras Sequential or linear Functional config (model_config / config.json).
-// Layer classes: InputLayer, Rescaling (first), Conv2D, MaxPooling2D, Dropout, BatchNormalization,
-// Flatten, Dense, Activation (merged into the conv/dense before it). Classes: CIFAR-10's names when
-// the output has 10 units, else class_0..class_N-1. Errors name the layer and its class.
-Result<Architecture> architecture_from_keras_config(const std::string& model_config);
 
-// The architecture for a Keras file: `override_arch` if given (--arch), else the file's
-// model_config, else the seed network (the tutorial's save_weights file has no config).
+// The architecture for a Keras weights file: `override_arch` if given (--arch), else the seed
+// network (the tutorial's save_weights file has no config; a file with one is imported as a graph).
 Result<Architecture> keras_architecture(const KerasFile& file, const Architecture* override_arch);
 
 // For every parameter of the architecture (parameter_specs order), the index of the tensor that
@@ -56,7 +51,9 @@ Result<Model> model_from_keras(const Architecture& arch, const KerasFile& file, 
 // "layers/<snake_case class>[_N]", nested "layers/functional/layers/...", as saving_lib.py
 // numbers them; a bare "conv2d_1" means "layers/conv2d_1"). Every shape is checked, every value
 // finite, every tensor used. Errors name the layer and its class.
-Result<Model> import_keras_model(const KerasFile& file, const std::string& source);
+// `size` (--size) gives an input whose height and width the config leaves open (None); a fixed
+// input must match it.
+Result<Model> import_keras_model(const KerasFile& file, const std::string& source, int size = 0);
 
 // The model from what a reader found. Every reader (HDF5, archive, manifest, TF.js) ends here: a
 // file with a config and no `override_arch` through import_keras_model; otherwise the
@@ -70,6 +67,7 @@ Result<Model> load_keras_file(const KerasFile& file, const std::string& source, 
 struct KerasArch {
   std::optional<Architecture> arch;
   std::string model_config;
+  int size = 0;  // --size: the input's height and width where the config leaves them open (None)
 };
 Result<KerasArch> parse_keras_arch(const std::string& text);
 // load_keras_file with what the person gave: a Keras config replaces the file's model_config, an

@@ -95,7 +95,8 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
     if (!parsed) return make_error(options.arch_source + ": " + parsed.error());
     given = std::move(parsed.value());
   }
-  const KerasArch* keras_arch = options.arch.empty() ? nullptr : &given;
+  given.size = options.size;
+  const KerasArch* keras_arch = options.arch.empty() && !options.size ? nullptr : &given;
   if (is_hdf5(bytes, size))
     m = load_keras_hdf5(bytes, size, source, keras_arch);
   else if (is_zip(bytes, size))  // a Keras 3 .keras archive

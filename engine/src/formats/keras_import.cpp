@@ -121,29 +121,39 @@ const json& layers_of(const json& model) {
 constexpr int kMaxNesting = 16;
 
 struct Importer {
-  Importer(WeightStore& w, bool k3) : weights(w), keras3(k3) {}
+  Importer(WeightStore& w, bool k3, int input_size) : weights(w), keras3(k3), size(input_size) {}
   GraphBuilder b;
   WeightStore& weights;
   bool keras3 = false;
   bool input_made = false;
   bool scales_pixels = false;  // the first layer on the image is Rescaling or Normalization
   std::set<std::string> names;
+  int size = 0;  // --size
 
   // [batch, height, width, channels] of an InputLayer or a Sequential's first layer.
   Status make_input(const json& shape, const std::string& from) {
     if (input_made) return make_error("the model has more than one input; one image input is supported");
     if (!shape.is_array() || shape.size() != 4)
       return make_error(from + ": the input must be an image [batch, height, width, channels], not " + shape.dump());
-    for (size_t k = 1; k < 3; ++k)
-      if (shape[k].is_null())
-        return make_error(from + ": the input's height and width are not fixed (" + shape.dump() +
-                          "); build the model with a fixed input size");
+    json fixed = shape;
+    const bool open = shape[1].is_null() || shape[2].is_null();
+    if (open && size <= 0)
+      return make_error(from + ": the input's height and width are not fixed (" + shape.dump() +
+                        "): give the size to use (--size N)");
+    if (!open && size > 0 && (shape[1] != size || shape[2] != size))
+      return make_error("--size " + std::to_string(size) + " does not match the model's fixed input " + shape[1].dump() + "x" +
+                        shape[2].dump());
+    if (open) fixed[1] = fixed[2] = size;
+    return make_fixed_input(fixed, from, open);
+  }
+
+  Status make_fixed_input(const json& shape, const std::string& from, bool open) {
     for (size_t k = 1; k < 4; ++k)
       if (!shape[k].is_number_integer() || shape[k].get<int64_t>() < 1 || shape[k].get<int64_t>() > ModelLimits::kMaxSide)
         return make_error(from + ": the input shape " + shape.dump() + " is outside 1.." + std::to_string(ModelLimits::kMaxSide));
     if (shape[3] != 3) return make_error(from + ": the input must have 3 channels (RGB), not " + shape[3].dump());
     Graph& g = b.g;
-    g.input = {"input", shape[1].get<int>(), shape[2].get<int>(), 3, false, false};
+    g.input = {"input", shape[1].get<int>(), shape[2].get<int>(), 3, false, open};
     g.values.push_back({from.empty() ? "input" : from, {g.input.height, g.input.width, 3}, 4, -1});
     input_made = true;
     return {};
@@ -377,7 +387,7 @@ Status settle_softmax(Graph& g) {
 
 }  // namespace keras
 
-Result<Model> import_keras_model(const KerasFile& file, const std::string& source) {
+Result<Model> import_keras_model(const KerasFile& file, const std::string& source, int size) {
   using keras::json;
   auto fail = [&](const std::string& m) { return make_error(source + ": " + m); };
   json j = json::parse(file.model_config, nullptr, false);
@@ -394,7 +404,7 @@ Result<Model> import_keras_model(const KerasFile& file, const std::string& sourc
   // metadata.json), by its config's Keras 3 form or its weights stored by position.
   const bool keras3 = file.keras_version.rfind("3", 0) == 0 ||
                       (file.keras_version.empty() && (j.contains("module") || j.contains("registered_name") || weights.by_position()));
-  keras::Importer im(weights, keras3);
+  keras::Importer im(weights, keras3, size);
   Graph& g = im.b.g;
   try {
     auto outs = im.model(j, nullptr, "", "layers", 0);

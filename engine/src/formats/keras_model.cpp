@@ -4,6 +4,11 @@
 
 namespace gradcam {
 
+Result<Architecture> keras_architecture(const KerasFile&, const Architecture* override_arch) {
+  if (override_arch) return *override_arch;
+  return seed_architecture();
+}
+
 Result<Model> load_keras_file(const KerasFile& file, const std::string& source, const Architecture* override_arch) {
   if (!override_arch && !file.model_config.empty()) return import_keras_model(file, source);
   auto arch = keras_architecture(file, override_arch);

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -128,7 +129,7 @@ TEST_CASE("Keras files of another network are refused with a reason") {
   CHECK(error_of(model_from_keras(seed_architecture(), short_values, "m.h5")).find("holds 863 values") != std::string::npos);
 }
 
-TEST_CASE("a Keras Sequential config becomes the architecture, Activation and Rescaling included") {
+TEST_CASE("a Keras Sequential config becomes the graph, Activation and Rescaling included") {
   json c = sequential({layer("Rescaling", {{"name", "rescaling"}, {"scale", 0.5}, {"offset", 0.0}}),
                        layer("Conv2D", {{"name", "c"}, {"filters", 4}, {"kernel_size", {3, 3}}, {"strides", {2, 2}},
                                         {"padding", "same"}, {"activation", "linear"}, {"data_format", "channels_last"}}),
@@ -138,39 +139,36 @@ TEST_CASE("a Keras Sequential config becomes the architecture, Activation and Re
                        layer("Dropout", {{"name", "d"}, {"rate", 0.5}}),
                        layer("Flatten", {{"name", "f"}}),
                        layer("Dense", {{"name", "out"}, {"units", 5}, {"activation", "softmax"}})});
-  auto a = architecture_from_keras_config(c.dump());
-  REQUIRE_MESSAGE(a.ok(), (a.ok() ? std::string() : a.error()));
-  CHECK(a->scale == doctest::Approx(0.5));
-  REQUIRE(a->layers.size() == 6);
-  CHECK(a->layers[0].activation == Activation::relu);
-  CHECK(a->layers[0].output == Shape{16, 16, 4});
-  CHECK(a->layers[1].output == Shape{8, 8, 4});
-  CHECK(a->layers[2].epsilon == doctest::Approx(0.01));
-  CHECK(a->classes == std::vector<std::string>{"class_0", "class_1", "class_2", "class_3", "class_4"});
+  KerasFile f{c.dump(), "2.15.0", {}};
+  auto add = [&](const std::string& l, const std::string& w, std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    f.tensors.push_back({l, l + "/" + w + ":0", shape, std::vector<float>(size_t(n), 0.5f)});
+  };
+  add("c", "kernel", {3, 3, 3, 4}), add("c", "bias", {4});
+  for (const char* w : {"gamma", "beta", "moving_mean", "moving_variance"}) add("bn", w, {4});
+  add("out", "kernel", {256, 5}), add("out", "bias", {5});
+  auto m = import_keras_model(f, "seq.h5");
+  REQUIRE_MESSAGE(m.ok(), error_of(m));
+  const Graph& g = *m->graph;
+  REQUIRE(g.nodes.size() == 8);
+  CHECK(g.nodes[0].name == "rescaling");
+  CHECK(m->arch.scale == 1.f);  // the Rescaling node scales the pixels
+  CHECK(g.nodes[2].name == "act");
+  CHECK(g.value(g.nodes[1].output).shape == Shape{16, 16, 4});
+  CHECK(g.value(g.nodes[3].output).shape == Shape{8, 8, 4});
+  CHECK(g.nodes[4].weights[0][0] == doctest::Approx(0.5 / std::sqrt(0.51)));  // epsilon 0.01
+  CHECK(m->arch.classes == std::vector<std::string>{"class_0", "class_1", "class_2", "class_3", "class_4"});
 }
 
-TEST_CASE("unsupported Keras layers and graphs are named in the error") {
-  json c = sequential({layer("Conv2D", {{"name", "c"}, {"filters", 4}, {"kernel_size", 3}}),
-                       layer("GlobalAveragePooling2D", {{"name", "gap"}}), layer("Dense", {{"name", "d"}, {"units", 10}})});
-  auto a = architecture_from_keras_config(c.dump());
-  REQUIRE(!a.ok());
-  CHECK(a.error().find("layer 2 (gap, GlobalAveragePooling2D): layer class GlobalAveragePooling2D is not supported") !=
-        std::string::npos);
-  // A Functional model whose second layer reads the input again (a branch), not the layer before.
-  json f = {{"class_name", "Functional"},
-            {"config",
-             {{"layers",
-               {{{"class_name", "InputLayer"}, {"name", "in"}, {"config", {{"name", "in"}, {"batch_shape", {nullptr, 32, 32, 3}}}}},
-                {{"class_name", "Conv2D"}, {"name", "a"}, {"config", {{"name", "a"}, {"filters", 4}, {"kernel_size", 3}}},
-                 {"inbound_nodes", {{{"args", {{{"config", {{"keras_history", {"in", 0, 0}}}}}}}}}}},
-                {{"class_name", "Flatten"}, {"name", "b"}, {"config", {{"name", "b"}}},
-                 {"inbound_nodes", {{{"args", {{{"config", {{"keras_history", {"in", 0, 0}}}}}}}}}}}}}}}};
-  a = architecture_from_keras_config(f.dump());
-  REQUIRE(!a.ok());
-  CHECK(a.error().find("(b, Flatten): takes its input from [\"in\"], not from the layer before it") != std::string::npos);
-  CHECK(!architecture_from_keras_config("{").ok());
-  CHECK(architecture_from_keras_config(R"({"class_name":"Sequential","config":{"layers":[]}})").error() ==
-        "model_config has no layers");
+TEST_CASE("a malformed Keras config is one error") {
+  CHECK(error_of(import_keras_model(KerasFile{"{", "", {}}, "m.h5")) == "m.h5: the model's config is not valid JSON");
+  CHECK(error_of(import_keras_model(KerasFile{R"({"class_name":"Sequential","config":{"layers":[]}})", "", {}}, "m.h5")) ==
+        "m.h5: model '' has no layers");
+  CHECK(error_of(import_keras_model(KerasFile{R"({"class_name":"Sequential","config":{"layers":3}})", "", {}}, "m.h5")) ==
+        "m.h5: model '' has no layers");
+  CHECK(error_of(import_keras_model(KerasFile{R"({"class_name":"Subclassed","config":{}})", "", {}}, "m.h5")) ==
+        "m.h5: the model's class \"Subclassed\" is not supported (Sequential, Functional, Model)");
 }
 
 TEST_CASE("--arch takes the project's architecture JSON or a Keras config, told apart by class_name") {

@@ -424,3 +424,22 @@ TEST_CASE("Keras 2 layer names holding '/' bind their weights; a Keras 3 config 
   REQUIRE_MESSAGE(unversioned.ok(), error_of(unversioned));
   CHECK(unversioned->graph->nodes[0].attrs.alpha == doctest::Approx(1.0 / 6));
 }
+
+TEST_CASE("a Keras input of open height and width (None) takes --size, as an ONNX dynamic input does") {
+  json layers = json::array({{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_shape", {nullptr, nullptr, nullptr, 3}}}}},
+                             {{"class_name", "Conv2D"}, {"config", {{"name", "c"}, {"filters", 2}, {"kernel_size", 3}}}},
+                             {{"class_name", "GlobalAveragePooling2D"}, {"config", {{"name", "gap"}}}}});
+  json model = {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
+  KerasFile f{model.dump(), "3.6.0", {{"layers/conv2d", "0", {3, 3, 3, 2}, ramp(54, 0.f, 0.1f)}, {"layers/conv2d", "1", {2}, {0.f, 0.f}}}};
+  CHECK(error_of(import_keras_model(f, "open.keras")) ==
+        "open.keras: in: the input's height and width are not fixed ([null,null,null,3]): give the size to use (--size N)");
+  auto m = import_keras_model(f, "open.keras", 12);
+  REQUIRE_MESSAGE(m.ok(), error_of(m));
+  CHECK(m->graph->input.dynamic_size);
+  CHECK(m->arch.height == 12);
+  CHECK(m->graph->value(m->graph->nodes[0].output).shape == Shape{10, 10, 2});
+  // A fixed input must match the size given.
+  layers[0]["config"]["batch_shape"] = {nullptr, 8, 8, 3};
+  f.model_config = json{{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}}.dump();
+  CHECK(error_of(import_keras_model(f, "fixed.keras", 12)) == "fixed.keras: --size 12 does not match the model's fixed input 8x8");
+}
