@@ -55,12 +55,6 @@ Result<Model> model_from_keras(const Architecture& arch, const KerasFile& file, 
 // input must match it.
 Result<Model> import_keras_model(const KerasFile& file, const std::string& source, int size = 0);
 
-// The model from what a reader found. Every reader (HDF5, archive, manifest, TF.js) ends here: a
-// file with a config and no `override_arch` through import_keras_model; otherwise the
-// architecture (keras_architecture: --arch, else the seed network) and the tensors matched onto
-// it (model_from_keras).
-Result<Model> load_keras_file(const KerasFile& file, const std::string& source, const Architecture* override_arch);
-
 // The architecture a person gives a Keras weights file (--arch, the JS API's `arch`): either this
 // project's architecture JSON (`arch`) or a Keras config (`model_config`: Keras 3's config.json,
 // Keras 2's model.to_json()), told apart by the config's top-level "class_name".
@@ -70,8 +64,11 @@ struct KerasArch {
   int size = 0;  // --size: the input's height and width where the config leaves them open (None)
 };
 Result<KerasArch> parse_keras_arch(const std::string& text);
-// load_keras_file with what the person gave: a Keras config replaces the file's model_config, an
-// architecture overrides it.
+// The model from what a reader found. Every reader (HDF5, archive, manifest, TF.js) ends here.
+// `given` (--arch, may be null): a Keras config replaces the file's model_config; an architecture
+// JSON overrides it. A file with a config and no architecture JSON goes through
+// import_keras_model; otherwise the architecture (keras_architecture: the given one, else the seed
+// network) takes the tensors matched onto it (model_from_keras).
 Result<Model> load_keras_file(KerasFile file, const std::string& source, const KerasArch* given);
 
 // HDF5's 8-byte signature at the start of the file (Keras .h5 files carry no user block).

@@ -25,10 +25,4 @@ Result<KerasArch> parse_keras_arch(const std::string& text) {
   return out;
 }
 
-Result<Model> load_keras_file(KerasFile file, const std::string& source, const KerasArch* given) {
-  if (given && !given->model_config.empty()) file.model_config = given->model_config;
-  if (!(given && given->arch) && !file.model_config.empty()) return import_keras_model(file, source, given ? given->size : 0);
-  return load_keras_file(file, source, given && given->arch ? &*given->arch : nullptr);
-}
-
 }  // namespace gradcam

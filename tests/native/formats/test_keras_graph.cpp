@@ -16,7 +16,7 @@ using json = nlohmann::json;
 
 namespace {
 
-const Architecture* const kNoArch = nullptr;  // the file's own config, no --arch
+const KerasArch* const kNoArch = nullptr;  // the file's own config, no --arch
 
 std::vector<float> ramp(size_t n, float start, float step) {
   std::vector<float> v(n);
