@@ -130,11 +130,10 @@ async function inflateRaw(data, size, name, bad) {
   return out;
 }
 
-// An entry of a zip archive, stored (as Keras writes .keras archives) or deflated (as a re-zipped
-// one has it), found through the central directory (with its Zip64 records), as
-// engine/src/formats/zip_archive.cpp reads it natively, with the same limits and messages: every
-// offset checked against the archive, at most the model limit once inflated, its CRC-32 checked.
-async function zipEntry(bytes, name, source) {
+// The entries of a zip archive's central directory (with its Zip64 records), as
+// engine/src/formats/zip_archive.cpp reads it natively, with the same messages: {name, flags,
+// method, crc, csize, usize, local} each, every offset still to be checked when it is read.
+export function zipDirectory(bytes, source) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u16 = (p) => view.getUint16(p, true), u32 = (p) => view.getUint32(p, true);
   const u64 = (p) => Number(view.getBigUint64(p, true));
@@ -152,50 +151,66 @@ async function zipEntry(bytes, name, source) {
     entries = u64(z + 32); cdSize = u64(z + 40); cdOffset = u64(z + 48);
   }
   if (cdOffset > bytes.length || cdSize > bytes.length - cdOffset) throw bad('central directory outside the archive (truncated?)');
-  const end = cdOffset + cdSize;
+  const end = cdOffset + cdSize, out = [];
   for (let i = 0, p = cdOffset; i < entries; i++) {
     if (end - p < 46 || u32(p) !== 0x02014b50) throw bad('damaged central directory');
     const n = u16(p + 28), extra = u16(p + 30), comment = u16(p + 32);
     if (end - p - 46 < n + extra + comment) throw bad('damaged central directory');
-    const entry = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + n));
-    if (entry === name) {
-      const f = { usize: u32(p + 24), csize: u32(p + 20), local: u32(p + 42) };
-      for (let e = p + 46 + n; e + 4 <= p + 46 + n + extra;) {
-        const id = u16(e), len = u16(e + 2);
-        if (e + 4 + len > p + 46 + n + extra) throw bad('damaged zip64 extra field');
-        let q = e + 4;
-        if (id === 1) {
-          for (const k of ['usize', 'csize', 'local']) {
-            if (f[k] !== 0xffffffff) continue;
-            if (q + 8 > e + 4 + len) throw bad('damaged zip64 extra field');
-            f[k] = u64(q); q += 8;
-          }
+    const f = {
+      name: new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + n)), flags: u16(p + 8), method: u16(p + 10),
+      crc: u32(p + 16), csize: u32(p + 20), usize: u32(p + 24), local: u32(p + 42),
+    };
+    for (let e = p + 46 + n; e + 4 <= p + 46 + n + extra;) {
+      const id = u16(e), len = u16(e + 2);
+      if (e + 4 + len > p + 46 + n + extra) throw bad('damaged zip64 extra field');
+      let q = e + 4;
+      if (id === 1) {
+        for (const k of ['usize', 'csize', 'local']) {
+          if (f[k] !== 0xffffffff) continue;
+          if (q + 8 > e + 4 + len) throw bad('damaged zip64 extra field');
+          f[k] = u64(q); q += 8;
         }
-        e += 4 + len;
       }
-      if (u16(p + 8) & 1) throw bad(`${name} is encrypted (a password-protected zip); zip it again without a password`);
-      const method = u16(p + 10);
-      if (method !== 0 && method !== 8) {
-        throw bad(`${name} is compressed with zip method ${method}; stored and deflated entries are read: zip it again `
-          + "with deflate (zip's default) or none");
-      }
-      if (f.usize > MAX_ENTRY_BYTES) throw bad(`${name} holds ${f.usize} bytes, over the ${MAX_ENTRY_BYTES / 2 ** 20} MiB model limit`);
-      if (f.local > bytes.length - 30 || u32(f.local) !== 0x04034b50) throw bad(`${name}: local header outside the archive (truncated?)`);
-      const data = f.local + 30 + u16(f.local + 26) + u16(f.local + 28);
-      if (data > bytes.length || f.csize > bytes.length - data) throw bad(`${name} lies outside the archive (truncated?)`);
-      let out;
-      if (method === 0) {
-        if (f.csize !== f.usize) throw bad(`${name} is stored with two different sizes (damaged archive)`);
-        out = bytes.subarray(data, data + f.csize);
-      } else {
-        out = await inflateRaw(bytes.subarray(data, data + f.csize), f.usize, name, bad);
-      }
-      if (crc32(out) !== u32(p + 16)) throw bad(`${name} fails its CRC-32 check (damaged archive)`);
-      return out;
+      e += 4 + len;
     }
+    out.push(f);
     p += 46 + n + extra + comment;
   }
-  throw bad(`the archive has no ${name}`);
+  return out;
+}
+
+// One entry of zipDirectory's, stored (as Keras writes .keras archives) or deflated (as a
+// re-zipped one has it): every offset checked against the archive, at most the model limit once
+// inflated, its CRC-32 checked.
+export async function readZipEntry(bytes, f, source) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u16 = (p) => view.getUint16(p, true), u32 = (p) => view.getUint32(p, true);
+  const bad = (why) => new Error(`${source}: ${why}`);
+  const { name, method } = f;
+  if (f.flags & 1) throw bad(`${name} is encrypted (a password-protected zip); zip it again without a password`);
+  if (method !== 0 && method !== 8) {
+    throw bad(`${name} is compressed with zip method ${method}; stored and deflated entries are read: zip it again `
+      + "with deflate (zip's default) or none");
+  }
+  if (f.usize > MAX_ENTRY_BYTES) throw bad(`${name} holds ${f.usize} bytes, over the ${MAX_ENTRY_BYTES / 2 ** 20} MiB model limit`);
+  if (f.local > bytes.length - 30 || u32(f.local) !== 0x04034b50) throw bad(`${name}: local header outside the archive (truncated?)`);
+  const data = f.local + 30 + u16(f.local + 26) + u16(f.local + 28);
+  if (data > bytes.length || f.csize > bytes.length - data) throw bad(`${name} lies outside the archive (truncated?)`);
+  let out;
+  if (method === 0) {
+    if (f.csize !== f.usize) throw bad(`${name} is stored with two different sizes (damaged archive)`);
+    out = bytes.subarray(data, data + f.csize);
+  } else {
+    out = await inflateRaw(bytes.subarray(data, data + f.csize), f.usize, name, bad);
+  }
+  if (crc32(out) !== f.crc) throw bad(`${name} fails its CRC-32 check (damaged archive)`);
+  return out;
+}
+
+async function zipEntry(bytes, name, source) {
+  const f = zipDirectory(bytes, source).find((e) => e.name === name);
+  if (!f) throw new Error(`${source}: the archive has no ${name}`);
+  return readZipEntry(bytes, f, source);
 }
 
 // A Keras 3 .keras archive (keras/src/saving/saving_lib.py): config.json and model.weights.h5.

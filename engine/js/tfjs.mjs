@@ -3,6 +3,7 @@
 // are read beside it), as a list of File objects (the page's drop or file input, the JS API), or as
 // a .zip of them (stored or deflated entries). The engine (engine/src/formats/tfjs_model.cpp)
 // checks and decodes everything; this module only finds the files by the names model.json uses.
+import { readZipEntry, zipDirectory } from './keras.mjs';
 import { isNode, nodeModule } from './load.mjs';
 
 const MAX_MODEL_JSON = 16 * 1024 * 1024;  // ModelLimits::kMaxHeaderBytes
@@ -86,56 +87,13 @@ export function besidePathOrUrl(model) {
   };
 }
 
-// The entries of a zip archive as {name, bytes}: stored entries as they are, deflated ones
-// inflated with DecompressionStream('deflate-raw') (browsers and Node 18+). People zip a model's
-// folder with any tool, so both are read; folders and other methods are skipped.
-export async function zipEntries(bytes, source) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u16 = (p) => view.getUint16(p, true), u32 = (p) => view.getUint32(p, true);
-  const bad = (why) => new Error(`${source}: ${why}`);
-  let eocd = -1;
-  for (let back = 22; back <= bytes.length && back <= 22 + 65535; back++) {
-    if (u32(bytes.length - back) === 0x06054b50) { eocd = bytes.length - back; break; }
-  }
-  if (eocd < 0) throw bad('not a zip archive (no end of central directory)');
-  const count = u16(eocd + 10), cdSize = u32(eocd + 12), cdOffset = u32(eocd + 16);
-  if (count === 0xffff || cdOffset === 0xffffffff) throw bad('a zip64 archive; zip the model folder without zip64');
-  if (cdOffset > bytes.length || cdSize > bytes.length - cdOffset) throw bad('central directory outside the archive (truncated?)');
-  const end = cdOffset + cdSize, out = [];
-  for (let i = 0, p = cdOffset; i < count; i++) {
-    if (end - p < 46 || u32(p) !== 0x02014b50) throw bad('damaged central directory');
-    const n = u16(p + 28), extra = u16(p + 30), comment = u16(p + 32);
-    if (end - p - 46 < n + extra + comment) throw bad('damaged central directory');
-    const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + n));
-    const method = u16(p + 10), csize = u32(p + 20), usize = u32(p + 24), local = u32(p + 42);
-    p += 46 + n + extra + comment;
-    if (name.endsWith('/') || (method !== 0 && method !== 8)) continue;
-    if (u16(p - (46 + n + extra + comment) + 8) & 1) throw bad(`${name} is encrypted`);
-    if (local > bytes.length - 30 || u32(local) !== 0x04034b50) throw bad(`${name}: local header outside the archive (truncated?)`);
-    const at = local + 30 + u16(local + 26) + u16(local + 28);
-    if (at > bytes.length || csize > bytes.length - at) throw bad(`${name} lies outside the archive (truncated?)`);
-    const stored = bytes.subarray(at, at + csize);
-    out.push({ name, method, usize, stored });
-  }
-  return Promise.all(out.map(async ({ name, method, usize, stored }) => {
-    if (method === 0) return { name, bytes: stored };
-    let inflated;
-    try {
-      const stream = new Blob([stored]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
-      inflated = new Uint8Array(await new Response(stream).arrayBuffer());
-    } catch (e) {
-      throw bad(`${name} cannot be inflated (${e.message})`);
-    }
-    if (inflated.length !== usize) throw bad(`${name} inflates to ${inflated.length} bytes, the archive says ${usize}`);
-    return { name, bytes: inflated };
-  }));
-}
-
 // A zip whose entries hold a TF.js model.json (at any folder depth) and its files, else null (a
-// Keras .keras archive holds config.json instead).
+// Keras .keras archive holds config.json and metadata.json instead). Entries are read through
+// keras.mjs's zip reader (stored or deflated, checked as natively); folders are skipped.
 export async function tfjsFromZip(bytes, source) {
-  const entries = await zipEntries(bytes, source);
-  if (!entries.some((e) => /\.json$/i.test(e.name) && baseName(e.name) !== 'config.json')) return null;
+  const directory = zipDirectory(bytes, source).filter((e) => !e.name.endsWith('/'));
+  if (!directory.some((e) => /\.json$/i.test(e.name) && !['config.json', 'metadata.json'].includes(baseName(e.name)))) return null;
+  const entries = await Promise.all(directory.map(async (e) => ({ name: e.name, bytes: await readZipEntry(bytes, e, source) })));
   const found = await tfjsFromFileList(entries, source);
   return found && { ...found, source: `${source}: ${found.source}` };
 }

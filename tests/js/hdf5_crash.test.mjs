@@ -35,6 +35,7 @@ test('the JS API rejects it with one clear error and loads the next Keras file',
     });
   }
   const engine = await loadEngine({ model: good });
-  assert.deepEqual(engine.info.conv_layers, ['conv2d']);
+  // whole.h5's config is a chain; every layer with a map output can be explained (README, Keras).
+  assert.deepEqual(engine.info.conv_layers, ['conv2d', 'max_pooling2d', 'batch_normalization']);
   engine.dispose();
 });
