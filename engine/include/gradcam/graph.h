@@ -182,7 +182,8 @@ void prune_to_output(Graph& g);
 // Runs every op's shape inference in order; unless the importer chose one, the default layer is the
 // last explainable node. Errors name the node.
 Status infer_shapes(Graph& g);
-// The sequential model file's network as a graph: one node per layer, named after it.
+// The sequential model file's network as a graph: one node per layer, named after it, built by the
+// Keras importer's layer handlers (each layer is the Keras layer it is named after).
 Result<Graph> graph_from_model(const Model& model);
 // The model's graph: model.graph, or built from its layers (which parse_architecture has already
 // checked, so a failure there is a bug and aborts).

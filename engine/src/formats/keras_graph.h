@@ -1,7 +1,8 @@
 // The Keras importer's parts (formats/keras_import.cpp, keras_layers.cpp, keras_weights.cpp): a
 // Keras model config, in any of its dialects, becomes the engine's graph of op descriptors, one
 // Keras layer as one or a few nodes, the node that carries the layer's name being the one whose
-// output is the layer's output.
+// output is the layer's output. The model file's layers are built by the same handlers
+// (formats/model_graph.cpp).
 #pragma once
 #include <map>
 #include <nlohmann/json.hpp>

@@ -1,11 +1,8 @@
-// Shape inference over the graph, the model file's layers as a chain of nodes, and finding the
-// node to explain.
+// Shape inference over the graph, pruning it to its output, and finding the node to explain. (The
+// model file's layers become a graph in formats/model_graph.cpp.)
 #include "gradcam/graph.h"
 
-#include <cstdio>
-#include <cstdlib>
-
-#include "ops/ops.h"
+#include <algorithm>
 
 namespace gradcam {
 
@@ -93,76 +90,6 @@ Result<int> find_layer(const Graph& g, const std::string& name) {
   for (size_t k = all.size() - shown; k < all.size(); ++k) names += (names.empty() ? "" : ", ") + g.nodes[size_t(all[k])].name;
   if (shown < all.size()) names = "the last " + std::to_string(shown) + " of " + std::to_string(all.size()) + ": " + names + "; `gradcam info` lists all";
   return make_error("no " + words.kind + " named \"" + name + "\" (" + words.plural + ": " + names + ")");
-}
-
-namespace {
-
-std::string auto_pad(Padding p) { return p == Padding::same ? "SAME_UPPER" : "VALID"; }
-
-}  // namespace
-
-Result<Graph> graph_from_model(const Model& model) {
-  const Architecture& arch = model.arch;
-  Graph g;
-  g.format = "model";  // its defaults (ExplainableWords) speak of conv layers, which it marks below
-  g.input = {"input", arch.height, arch.width, arch.channels, false, false};
-  g.values.push_back({"input", {arch.height, arch.width, arch.channels}, 4, -1});
-  for (const LayerSpec& l : arch.layers) {
-    Node n;
-    n.name = l.name;
-    n.op_type = layer_type_name(l.type);
-    n.inputs = {int(g.values.size()) - 1};
-    OpAttributes& a = n.attrs;
-    switch (l.type) {
-      case LayerType::conv2d:
-        n.op = &ops::conv_op;
-        a.kh = l.kernel_h, a.kw = l.kernel_w, a.sh = l.stride_h, a.sw = l.stride_w, a.auto_pad = auto_pad(l.padding);
-        a.out_channels = l.filters;
-        a.relu = l.activation == Activation::relu;
-        n.weights = {model.param(l.name, "kernel"), model.param(l.name, "bias")};
-        n.explainable = true;
-        break;
-      case LayerType::max_pool2d:
-        n.op = &ops::max_pool_op;
-        a.kh = l.pool_h, a.kw = l.pool_w, a.sh = l.stride_h, a.sw = l.stride_w, a.auto_pad = auto_pad(l.padding);
-        break;
-      case LayerType::dropout:
-        n.op = &ops::dropout_op;
-        break;
-      case LayerType::batch_norm:
-        n.op = &ops::batch_norm_op;
-        ops::fold_batch_norm(model.param(l.name, "gamma"), model.param(l.name, "beta"), model.param(l.name, "moving_mean"),
-                             model.param(l.name, "moving_variance"), l.epsilon, n);
-        break;
-      case LayerType::flatten:  // channels-last order, as Keras flattens
-        n.op = &ops::flatten_op;
-        break;
-      case LayerType::dense:
-        n.op = &ops::gemm_op;
-        a.out_channels = l.filters;
-        a.relu = l.activation == Activation::relu;  // a softmax is applied to the logits separately
-        n.weights = {model.param(l.name, "kernel"), model.param(l.name, "bias")};
-        break;
-    }
-    n.output = int(g.values.size());
-    g.values.push_back({l.name, {l.output.h, l.output.w, l.output.c}, l.type == LayerType::flatten || l.type == LayerType::dense ? 2 : 4,
-                        int(g.nodes.size())});
-    g.nodes.push_back(std::move(n));
-  }
-  g.output = int(g.values.size()) - 1;
-  // parse_architecture has checked the chain already; this fills the pads and the default layer.
-  if (Status s = infer_shapes(g); !s) return make_error(s.error());
-  return g;
-}
-
-std::shared_ptr<const Graph> model_graph(const Model& model) {
-  if (model.graph) return model.graph;
-  auto g = graph_from_model(model);
-  if (!g) {  // parse_architecture checked the same shapes: this is a bug, not bad input
-    std::fprintf(stderr, "gradcam: internal error planning the model: %s\n", g.error().c_str());
-    std::abort();
-  }
-  return std::make_shared<const Graph>(std::move(*g));
 }
 
 }  // namespace gradcam
