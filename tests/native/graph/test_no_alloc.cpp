@@ -18,6 +18,18 @@ void note_size(std::size_t n) {
   while (n > seen && !g_largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
   }
 }
+// Allocations during three warm passes of each kind: a forward, the backward from the output `d`
+// down to the input, and a guided backward to the node `to_node` (after one forward to warm up).
+long allocations_in_passes(gradcam::Network& net, const std::vector<float>& input, const std::vector<float>& d, int to_node) {
+  net.forward(input.data());  // warm: nothing lazily allocated either
+  const long before = g_allocations.load();
+  for (int i = 0; i < 3; ++i) {
+    net.forward(input.data());
+    net.backward(d.data(), -1);
+    net.backward(d.data(), to_node, gradcam::ReluBackward::guided);
+  }
+  return g_allocations.load() - before;
+}
 }  // namespace
 
 // For the readers' limit tests: a size read from a file must be refused before it is allocated.
@@ -54,15 +66,9 @@ TEST_CASE("forward and backward allocate nothing once the network is planned") {
   auto input = testing::random_vector(32 * 32 * 3, 62);
   std::vector<float> d(10, 0.f);
   d[3] = 1.f;
-  net.forward(input.data());  // warm: nothing lazily allocated either
-  const long before = g_allocations.load();
-  for (int i = 0; i < 3; ++i) {
-    net.forward(input.data());
-    net.backward(d.data(), -1);
-    net.backward(d.data(), 0, ReluBackward::guided);
-  }
-  CHECK(g_allocations.load() - before == 0);
+  CHECK(allocations_in_passes(net, input, d, 0) == 0);
   // The counter itself works: an allocation is seen.
+  const long before = g_allocations.load();
   auto* probe = new std::vector<float>(16);
   CHECK(g_allocations.load() - before >= 2);
   delete probe;
@@ -98,14 +104,7 @@ TEST_CASE("a planned graph (residual sum, concat, depthwise conv, average poolin
   auto input = testing::random_vector(12 * 10 * 3, 78);
   std::vector<float> d(5, 0.f);
   d[2] = 1.f;
-  net.forward(input.data());
-  const long before = g_allocations.load();
-  for (int i = 0; i < 3; ++i) {
-    net.forward(input.data());
-    net.backward(d.data(), -1);
-    net.backward(d.data(), 1, ReluBackward::guided);
-  }
-  CHECK(g_allocations.load() - before == 0);
+  CHECK(allocations_in_passes(net, input, d, 1) == 0);
 }
 
 TEST_CASE("a planned graph of the ops Keras layers add (squeeze-and-excitation, merges, reshapes) allocates nothing") {
@@ -140,12 +139,5 @@ TEST_CASE("a planned graph of the ops Keras layers add (squeeze-and-excitation, 
   auto input = testing::random_vector(8 * 6 * 3, 83);
   std::vector<float> d(4, 0.f);
   d[1] = 1.f;
-  net.forward(input.data());
-  const long before = g_allocations.load();
-  for (int i = 0; i < 3; ++i) {
-    net.forward(input.data());
-    net.backward(d.data(), -1);
-    net.backward(d.data(), 1, ReluBackward::guided);
-  }
-  CHECK(g_allocations.load() - before == 0);
+  CHECK(allocations_in_passes(net, input, d, 1) == 0);
 }
