@@ -55,6 +55,42 @@ describe('Keras models in the browser', { skip: missing || false }, () => {
     assert.deepEqual(log.errors, []);
   });
 
+  test('a Keras Applications network (Xception-shaped) explains by its Keras layer names in the explorer and the widget', T, async () => {
+    // tests/fixtures/keras_apps.py: the same network and weights as a Keras 2 .h5 and a Keras 3 .keras;
+    // tests/js/keras_apps.test.mjs checks the engine's maps on them against TF.js.
+    const apps = tmpdir();
+    const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'tests/fixtures/keras_apps.py'), apps], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`keras_apps.py failed (install python3-h5py): ${r.stderr}`);
+    const app = (name) => fs.readFileSync(path.join(apps, name));
+    const { page, log } = await openPage(browser, server.origin);
+    await page.route(`${server.origin}/apps.html`, (route) => route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
+<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body>
+<gradcam-view id="k2" src="samples/cat.jpg" model="mine/xception.h5" layer="block5_sepconv2_act" style="width:200px;height:200px"></gradcam-view>
+<gradcam-view id="k3" src="samples/cat.jpg" model="mine/xception.keras" layer="block5_sepconv2_act" style="width:200px;height:200px"></gradcam-view>
+</body></html>`,
+    }));
+    for (const name of ['xception.h5', 'xception.keras']) {
+      await page.route(`${server.origin}/mine/${name}`, (route) => route.fulfill({ body: app(name) }));
+    }
+    await page.goto(`${server.origin}/apps.html`);
+    await page.waitForFunction(() => ['k2', 'k3'].every((id) => document.getElementById(id).result), null, { timeout: 60000 });
+    const [k2, k3] = await page.evaluate(() => ['k2', 'k3'].map((id) => document.getElementById(id).result));
+    assert.equal(k2.layer, 'block5_sepconv2_act');
+    assert.equal(k3.layer, 'block5_sepconv2_act');
+    assert.deepEqual(k3.top, k2.top);  // one network, two layouts
+    assert.deepEqual(log.errors, []);
+
+    // The explorer: an opened .keras becomes its model, explained at keras.io's layer by default.
+    await page.goto(`${server.origin}/index.html`);
+    await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
+    await page.setInputFiles('#file', { name: 'xception.keras', mimeType: 'application/zip', buffer: app('xception.keras') });
+    await page.waitForFunction(() => window.gradcamApp.lastResult().layer.name === 'block14_sepconv2_act', null, { timeout: 60000 });
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
+  });
+
   test('the widget takes model="....h5" or "....keras" and predicts as with the model file', T, async () => {
     const { page, log } = await openPage(browser, server.origin);
     await page.route(`${server.origin}/keras.html`, (route) => route.fulfill({
