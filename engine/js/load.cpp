@@ -96,7 +96,7 @@ EMSCRIPTEN_KEEPALIVE int gc_load_tfjs(const char* model_json, const char* metada
       return make_error("weight file " + path + " is missing (hand over model.json with its .bin files together)");
     };
     const std::string meta = metadata_json ? metadata_json : "";
-    auto e = Engine::with_options(load_tfjs_model(model_json, reader, metadata_json ? &meta : nullptr, source), source,
+    auto e = Engine::from_model(load_tfjs_model(model_json, reader, metadata_json ? &meta : nullptr, source), source,
                                   *options);
     if (!e) return fail(e.error()), 0;
     return keep(std::move(e.value()));

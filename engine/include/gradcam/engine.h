@@ -45,17 +45,16 @@ Result<LoadOptions> parse_load_options(const std::string& options_json);
 class Engine {
  public:
   // The format is told by the bytes: safetensors model file, Keras HDF5 / .keras archive, or ONNX
-  // (a TF.js model.json needs its weight files: load_file, or with_options(load_tfjs_model(...))).
+  // (a TF.js model.json needs its weight files: load_file, or from_model(load_tfjs_model(...))).
   static Result<std::unique_ptr<Engine>> load(const uint8_t* bytes, size_t size, const std::string& source,
                                               const LoadOptions& options = {});
   // A path may also be a TF.js model.json (tfjs.h): its weight files are read beside it.
   static Result<std::unique_ptr<Engine>> load_file(const std::string& path, const LoadOptions& options = {});
-  // An engine for a model read elsewhere (the wasm CLI's Keras files, read in JS), with the options
-  // applied as load() applies them.
-  static Result<std::unique_ptr<Engine>> from_model(Model model, const std::string& source, const LoadOptions& options = {});
-  // A loaded model (or the reader's error) with the options it does not say applied and checked.
-  static Result<std::unique_ptr<Engine>> with_options(Result<Model> model, const std::string& source,
-                                                      const LoadOptions& options);
+  // An engine for a model read elsewhere (the wasm CLI's Keras files read in JS, a TF.js model and
+  // its weight files), or that reader's error, with the options the file does not say applied and
+  // checked as load() applies them.
+  static Result<std::unique_ptr<Engine>> from_model(Result<Model> model, const std::string& source,
+                                                    const LoadOptions& options = {});
   explicit Engine(Model model);
   // The network holds references into model_: a copied or moved Engine would point into the old one.
   Engine(const Engine&) = delete;

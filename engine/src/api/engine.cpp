@@ -113,16 +113,13 @@ Result<std::unique_ptr<Engine>> Engine::load(const uint8_t* bytes, size_t size, 
     m = make_error(source + ": not a model file: its bytes are none of safetensors, Keras (.h5, .keras) or ONNX");
   else
     m = load_model(bytes, size, source);
-  return with_options(std::move(m), source, options);
+  return from_model(std::move(m), source, options);
 }
 
-Result<std::unique_ptr<Engine>> Engine::with_options(Result<Model> m, const std::string& source,
-                                                     const LoadOptions& options) {
-  if (!m) return make_error(m.error());
-  return from_model(std::move(m.value()), source, options);
-}
-
-Result<std::unique_ptr<Engine>> Engine::from_model(Model m, const std::string& source, const LoadOptions& options) {
+Result<std::unique_ptr<Engine>> Engine::from_model(Result<Model> loaded, const std::string& source,
+                                                   const LoadOptions& options) {
+  if (!loaded) return make_error(loaded.error());
+  Model& m = loaded.value();
   if (options.size > 0 && !m.graph && (options.size != m.arch.height || options.size != m.arch.width))
     return make_error(source + ": --size applies to ONNX models with a dynamic input size; this model takes " +
                       std::to_string(m.arch.height) + "x" + std::to_string(m.arch.width));
@@ -137,7 +134,7 @@ Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path, const
   auto bytes = read_model_bytes(path);  // raw: load() tells the formats apart by the bytes
   if (!bytes) return make_error(bytes.error());
   // A TF.js model.json names weight files beside it, which only a path can find.
-  if (is_tfjs_model_json(bytes->data(), bytes->size())) return with_options(load_tfjs_model_file(path), path, options);
+  if (is_tfjs_model_json(bytes->data(), bytes->size())) return from_model(load_tfjs_model_file(path), path, options);
   return load(bytes->data(), bytes->size(), path, options);
 }
 
