@@ -14,6 +14,8 @@
 //   - picks the layout by screen (stacked below 700 CSS px, the page scrolls it; touch-sized
 //     targets for fingers) and turns pinch and double-tap on the image into the app's zoom;
 //   - keeps the view in the address's fragment (#sample=...&method=...) and restores it from a link;
+//   - runs the live camera (getUserMedia and a <video>): each new frame's pixels go to the app,
+//     which explains it and draws the map over it; pause, resume and stop;
 //   - writes each explanation's top five and facts as text for screen readers;
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
@@ -94,6 +96,7 @@ function superseded(name) {
 
 async function loadImage(source, name) {
   const serial = ++latestLoad;
+  stopCamera();  // a photo replaces the live view
   await ready;
   let input;
   try {
@@ -467,12 +470,188 @@ function download(blob, name) {
 }
 
 function onRequest(what) {
-  if (what === 'image-chosen') latestLoad++;  // a sample chosen in the app supersedes pending reads
-  else if (what === 'open-file') fileInput.click();
+  if (what === 'image-chosen') {
+    latestLoad++;  // a sample chosen in the app supersedes pending reads, and the camera
+    stopCamera();
+  } else if (what === 'open-file') fileInput.click();
+  else if (what === 'camera-start') startCamera().catch(() => {});
+  else if (what === 'camera-pause') pauseCamera(true);
+  else if (what === 'camera-resume') pauseCamera(false);
+  else if (what === 'camera-stop') stopCamera();
   else if (what === 'open-camera') cameraInput.click();
   else if (what === 'open-labels') labelsInput.click();
   else if (what === 'copy-link') copyLink();
   else if (what === 'export') exportPng().then((blob) => download(blob, exportFileName())).catch(() => {});
+}
+
+// ---- the live camera ---------------------------------------------------------------------------------
+// getUserMedia into a <video> that is never shown: the app draws each frame with its map. Each new
+// video frame is drawn into a canvas at up to CAMERA_MAX_SIDE pixels on its long side (the app
+// shows it; the engine's prepare crops and resizes it to the model's input, as it does a photo) and
+// its RGBA pixels go to the app, which explains it at once: no JPEG per frame. While the app is
+// explaining or the previous frame is not yet grabbed, newer frames are skipped, so the maps per
+// second are what this machine sustains.
+const CAMERA_MAX_SIDE = 640;
+const CAMERA_STATES = ['unavailable', 'off', 'starting', 'live', 'paused'];  // app.h, CameraState
+const cameraSupported = () => !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+const camera = {
+  state: cameraSupported() ? 'off' : 'unavailable',
+  stream: null,
+  tracks: [],     // the last stream's tracks, kept after stop so a test can see them ended
+  video: null,
+  grab: null,     // {canvas, context}
+  frame: null,    // the last frame handed to the app: ImageData
+  serial: 0,      // bumps on every start and stop: a frame callback of an older stream is dropped
+  maps: 0,        // frames the app explained
+  grabMs: 0,      // time spent drawing frames into the canvas and reading their pixels
+  explainMs: 0,   // time spent in the app's app_camera_frame (prepare, explain, upload)
+};
+
+function setCameraState(state) {
+  camera.state = state;
+  if (app) app._app_camera_state(CAMERA_STATES.indexOf(state));
+}
+
+// What went wrong, in words a person can act on (getUserMedia's errors are DOMExceptions by name).
+function cameraMessage(e) {
+  const name = e && e.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError') {
+    return 'The camera was refused: allow it for this page in the browser\'s site settings, or open or drop a photo instead.';
+  }
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') {
+    return 'No camera was found: connect one, or open or drop a photo instead.';
+  }
+  if (name === 'NotReadableError' || name === 'AbortError') {
+    return `The camera could not start (another program may be using it): ${e.message}`;
+  }
+  return `The camera could not start: ${e && e.message ? e.message : e}`;
+}
+
+// Starts the live view. Resolves with camera state; rejects with the status's message (camera
+// refused, none found) and the page stays as it was.
+async function startCamera() {
+  await ready;
+  if (camera.stream) return cameraState();
+  if (!cameraSupported()) {
+    throw reportError('This browser gives pages no camera (navigator.mediaDevices.getUserMedia is missing; it needs a page served over HTTPS or from localhost). Open or drop a photo instead.');
+  }
+  const serial = ++camera.serial;
+  setCameraState('starting');
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment', frameRate: { ideal: 30 } }, audio: false });
+  } catch (e) {
+    if (serial === camera.serial) setCameraState('off');
+    throw reportError(cameraMessage(e));
+  }
+  if (serial !== camera.serial) {  // stopped (or a photo chosen) while the permission was asked
+    for (const t of stream.getTracks()) t.stop();
+    return cameraState();
+  }
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  video.srcObject = stream;
+  camera.stream = stream;
+  camera.tracks = stream.getTracks();
+  camera.video = video;
+  for (const t of camera.tracks) t.addEventListener('ended', () => { if (camera.stream === stream) stopCamera(); });
+  try {
+    await video.play();
+  } catch (e) {
+    stopCamera();
+    throw reportError(cameraMessage(e));
+  }
+  if (serial !== camera.serial) return cameraState();
+  latestLoad++;  // the camera supersedes any image still being read
+  setCameraState('live');
+  nextCameraFrame(serial);
+  return cameraState();
+}
+
+// Waits for the video's next frame: requestVideoFrameCallback where the browser has it (once per
+// new frame), else the next animation frame with a new currentTime.
+function nextCameraFrame(serial) {
+  const video = camera.video;
+  if (!video || serial !== camera.serial) return;
+  if (video.requestVideoFrameCallback) {
+    video.requestVideoFrameCallback(() => onCameraFrame(serial));
+  } else {
+    const last = video.currentTime;
+    requestAnimationFrame(() => (video.currentTime !== last ? onCameraFrame(serial) : nextCameraFrame(serial)));
+  }
+}
+
+function onCameraFrame(serial) {
+  if (serial !== camera.serial) return;  // an older stream's callback
+  if (camera.state === 'live') {
+    try {
+      explainCameraFrame();
+    } catch (e) {
+      stopCamera();
+      reportError(`The camera frame could not be explained: ${e.message}`);
+      return;
+    }
+  }
+  nextCameraFrame(serial);
+}
+
+function explainCameraFrame() {
+  const video = camera.video;
+  const vw = video.videoWidth, vh = video.videoHeight;
+  if (!vw || !vh) return;  // no picture yet
+  const k = Math.min(1, CAMERA_MAX_SIDE / Math.max(vw, vh));
+  const w = Math.max(1, Math.round(vw * k)), h = Math.max(1, Math.round(vh * k));
+  if (!camera.grab || camera.grab.canvas.width !== w || camera.grab.canvas.height !== h) {
+    const c = document.createElement('canvas');
+    c.width = w;
+    c.height = h;
+    camera.grab = { canvas: c, context: c.getContext('2d', { willReadFrequently: true }) };
+  }
+  const t0 = performance.now();
+  camera.grab.context.drawImage(video, 0, 0, w, h);
+  const frame = camera.grab.context.getImageData(0, 0, w, h);
+  const t1 = performance.now();
+  const ok = withBytes(frame.data, (p) => app._app_camera_frame(p, w, h), 'the camera frame');
+  camera.explainMs += performance.now() - t1;
+  camera.grabMs += t1 - t0;
+  if (!ok) throw appError();
+  camera.frame = frame;
+  camera.maps++;
+}
+
+// Pause (true) keeps the last frame and explains it in full, like a photo: the layer, method and
+// class can then be changed on it. Resume (false) goes live again.
+function pauseCamera(paused) {
+  if (!camera.stream) return cameraState();
+  setCameraState(paused ? 'paused' : 'live');
+  return cameraState();
+}
+
+// Releases the camera (its tracks end; the browser's camera light goes off). The last frame stays,
+// explained like a photo.
+function stopCamera() {
+  if (camera.state === 'off' || camera.state === 'unavailable') return cameraState();
+  camera.serial++;
+  for (const t of camera.tracks) t.stop();
+  if (camera.video) camera.video.srcObject = null;
+  camera.stream = null;
+  camera.video = null;
+  setCameraState('off');
+  return cameraState();
+}
+
+function cameraState() {
+  const inApp = app ? appState().camera : null;
+  return {
+    state: camera.state,
+    maps: camera.maps,
+    mapsPerSecond: inApp ? inApp.maps_per_second : 0,
+    tracks: camera.tracks.map((t) => t.readyState),
+    size: camera.frame ? { width: camera.frame.width, height: camera.frame.height } : null,
+    grabMs: camera.grabMs,
+    explainMs: camera.explainMs,
+  };
 }
 
 // ---- the view in the address: #sample=cat.jpg&method=layercam&layer=conv2d_2&... -----------------
@@ -543,6 +722,7 @@ function applyLink(entries, fallbackSample) {
   }
   if (sample) {
     latestLoad++;  // the link's sample supersedes nothing older, and is superseded by anything newer
+    stopCamera();
     withString(sample, (n) => app._app_load_sample(n));
   }
   app._app_apply();
@@ -643,6 +823,7 @@ async function start() {
   }
   resize();
   applyLayout();
+  setCameraState(camera.state);  // the app offers "Live camera" where the browser has a camera API
   const font = await fontBytes;
   if (font) withBytes(font, (p) => app._app_set_font(p, font.length));
 
@@ -687,6 +868,7 @@ const api = {
   // Loads one of the gallery's samples by file name, e.g. 'dog.jpg'.
   async loadSample(name) {
     const serial = ++latestLoad;
+    stopCamera();  // a sample replaces the live view
     await ready;
     if (serial !== latestLoad) throw superseded(String(name));
     if (!withString(String(name), (n) => app._app_load_sample(n))) throw appError();
@@ -731,6 +913,25 @@ const api = {
     return location.href;
   },
   copyLink,
+  // The live camera: start() (resolves with state(); rejects with the status's message when the
+  // camera is refused or absent), pause(true|false), stop() (its tracks end), state(): {state:
+  // 'unavailable' | 'off' | 'starting' | 'live' | 'paused', maps (frames explained), mapsPerSecond
+  // (the readout), tracks (the last stream's readyStates), size, grabMs, explainMs (totals)}, and
+  // frame(): the last frame handed to the app as ImageData (its pixels, which the map explains).
+  camera: {
+    start: startCamera,
+    pause: (paused = true) => pauseCamera(paused),
+    stop: stopCamera,
+    state: cameraState,
+    frame: () => camera.frame,
+  },
+  // The raw map on screen, before normalisation: {width, height, values: Float32Array}, or null.
+  map() {
+    const m = app && appState().map;
+    const ptr = app && app._app_map();
+    if (!m || !ptr) return null;
+    return { width: m.width, height: m.height, values: app.HEAPF32.slice(ptr >> 2, (ptr >> 2) + m.width * m.height) };
+  },
   // The overlay as the view draws it, read back from the GPU at width x height: RGBA, top row first.
   overlayPixels(width = 64, height = 64) {
     const ptr = app._app_overlay_pixels(width, height);

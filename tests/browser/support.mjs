@@ -73,8 +73,13 @@ export async function startServer(root = SITE) {
   };
 }
 
-export async function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+// Chromium's fake camera (a moving pattern, no device needed), granted without a prompt: for the
+// live camera's test and benchmark. Without the second flag a page's camera request is refused.
+export const FAKE_CAMERA_ARGS = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+
+// extraArgs: more Chromium flags, e.g. FAKE_CAMERA_ARGS.
+export async function launchBrowser(extraArgs = []) {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 // A page that records every request, console error and page error. `foreign` lists requests

@@ -217,7 +217,9 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
       {"dpr", g.dpr},
       {"layout", layout},
       {"frames", g.frames_drawn},
-      {"idle", g.wake_frames <= 0},  // every change is drawn; the canvas shows the state
+      {"idle", g.wake_frames <= 0},
+      {"map", g.have_result ? json{{"width", g.result.cam.width}, {"height", g.result.cam.height}} : json(nullptr)},
+      {"camera", {{"state", kCameraStateNames[int(g.camera.state)]}, {"maps", g.camera.maps}, {"maps_per_second", g.camera.maps_per_second}}},  // every change is drawn; the canvas shows the state
   };
   g.state_json = j.dump();
   return g.state_json.c_str();
@@ -228,6 +230,25 @@ EMSCRIPTEN_KEEPALIVE const char* app_state() {
 EMSCRIPTEN_KEEPALIVE const uint8_t* app_overlay_pixels(int width, int height) {
   g.png = g.renderer.read_pixels(width, height, look());
   return g.png.data();
+}
+
+// The raw map on screen (before normalisation; its size is the result's cam width x height), or
+// null before the first explanation: for tests that compare it with the JS API's.
+EMSCRIPTEN_KEEPALIVE const float* app_map() { return g.have_result ? g.result.cam.values.data() : nullptr; }
+
+// The live camera (camera.cpp), run by the page: its state (the names in kCameraStateNames, by
+// index: 0 unavailable, 1 off, 2 starting, 3 live, 4 paused) and each new frame's RGBA pixels, top
+// row first, which are explained at once. 0 and app_error() on failure.
+EMSCRIPTEN_KEEPALIVE int app_camera_state(int state) {
+  if (state < 0 || state > int(CameraState::paused)) return fail("camera state " + std::to_string(state) + " is not valid");
+  return set_camera_state(CameraState(state));
+}
+EMSCRIPTEN_KEEPALIVE int app_camera_frame(const uint8_t* rgba, int width, int height) {
+  try {
+    return camera_frame(rgba, width, height);
+  } catch (const std::exception& ex) {
+    return fail(std::string("cannot explain the camera frame (") + ex.what() + ")");
+  }
 }
 
 // "Can I trust this?" (trust_panel.cpp): open (1) or close (0) the window; put the occluding patch

@@ -128,6 +128,10 @@ bool ensure_explanation() {
   g.have_result = true;
   g.total_ms = emscripten_get_now() - t0;
   ++g.explain_count;
+  // A live camera frame: the panels draw it, the readout counts it (camera.cpp). The status line,
+  // the result JSON and the page's result event wait for the pause (30 announcements a second
+  // would drown a screen reader, and the JSON would cost as much as the map).
+  if (camera_live()) return true;
 
   // The status line names the top class and its probability after every explanation: the engine's
   // one-line summary, with this page's image and time.

@@ -69,6 +69,22 @@ struct Sample {
 
 void announce_focus(const std::string& label);  // for screen readers (the page's live region)
 
+// The live camera (web/page.js runs it: getUserMedia, a <video>, each new frame's RGBA pixels handed
+// to app_camera_frame). unavailable: the browser offers no camera API, so no button; off: the
+// button "Live camera"; starting: waiting for the stream (and the person's permission); live: every
+// frame is explained; paused: the last frame stays, explained in full like a photo.
+enum class CameraState { unavailable, off, starting, live, paused };
+inline constexpr const char* kCameraStateNames[] = {"unavailable", "off", "starting", "live", "paused"};
+inline constexpr const char* kCameraFrameName = "camera frame";
+
+struct CameraFeed {
+  CameraState state = CameraState::unavailable;
+  int64_t maps = 0;               // maps computed from camera frames since the page started
+  double recent[32] = {};         // when the last maps were computed (ms), a ring: the readout's window
+  int64_t recent_count = 0;
+  float maps_per_second = 0;
+};
+
 struct App {
   GLFWwindow* window = nullptr;
   float dpr = 1.0f;
@@ -142,6 +158,7 @@ struct App {
   float page_scroll_y = 0;    // stacked layout: how far the page is scrolled (device px), where a window opens
   std::vector<uint8_t> png;
   std::string state_json;
+  CameraFeed camera;
 };
 
 extern App g;
@@ -177,6 +194,13 @@ int use_normalization(const Normalization& n);
 // The preset the model's mean/std match, or null (none matches: set through the API).
 const Normalization* current_normalization();
 int export_png();
+
+// The live camera (camera.cpp): its state as the page reports it, a frame's RGBA pixels (explained
+// at once, quietly: no status line or result event per frame), and its controls in the sidebar.
+int set_camera_state(CameraState state);
+int camera_frame(const uint8_t* rgba, int width, int height);
+bool camera_live();
+void draw_camera_controls();
 // Asks the page for "open-file", "export" or "image-chosen" (see app.cpp).
 void page_request(const char* what);
 

@@ -104,6 +104,7 @@ void draw_controls() {
     if (ImGui::Button("Take a photo...", ImVec2(-1, 0))) page_request("open-camera");
     g.tabs.stop("Take a photo, button");
   }
+  draw_camera_controls();
   ImGui::TextDisabled(g.touch ? "or pick a test image:" : "or drop or paste one anywhere");
   if (!g.samples.empty()) {
     if (!g.touch) ImGui::TextDisabled("CIFAR-10 test images (N):");

@@ -113,6 +113,11 @@ void render_overlay(int w, int h) {
 }
 
 std::string overlay_title() {
+  if (camera_live() && g.have_result) {
+    char rate[48];
+    std::snprintf(rate, sizeof rate, "Live, %.1f maps/s: ", double(g.camera.maps_per_second));
+    return rate + std::string(method_label(g.result.method)) + " for " + class_name(g.result.target);
+  }
   return g.have_result ? std::string(method_label(g.result.method)) + " for " + class_name(g.result.target) +
                              (method_is_input_resolution(g.result.method) ? "" : " at " + layer_name(g.engine->model(), g.result.layer))
                        : std::string("no explanation");

@@ -1,0 +1,167 @@
+// The explorer's live camera, fed by Chromium's fake camera (--use-fake-device-for-media-stream: a
+// moving pattern) and granted without a prompt (--use-fake-ui-for-media-stream): the "Live camera"
+// button starts it, every frame is explained and drawn, the map follows the moving picture, a paused
+// frame's map is the JS API's map of the same pixels and can be inspected like a photo, and stop
+// ends the camera's tracks. Without the granting flag the camera is refused and the page says so.
+// The maps per second are a figure for bench/page.mjs, not something this test times.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { FAKE_CAMERA_ARGS, launchBrowser, openPage, screenshot, siteMissing, startServer } from './support.mjs';
+
+const missing = siteMissing();
+const T = { timeout: 120000 };
+const MAPS = 8;  // maps drawn before the checks: enough to see the pattern move
+
+const CSP_WATCH = () => {
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+};
+
+async function explorer(browser, origin) {
+  const p = await openPage(browser, origin, { viewport: { width: 800, height: 600 } });  // cheaper frames
+  await p.context.addInitScript(CSP_WATCH);
+  await p.page.goto(`${origin}/index.html`);
+  await p.page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
+  return p;
+}
+
+const camera = (page) => page.evaluate(() => window.gradcamApp.camera.state());
+const map = (page) => page.evaluate(() => {
+  const m = window.gradcamApp.map();
+  return m && { width: m.width, height: m.height, values: Array.from(m.values) };
+});
+const maxDiff = (a, b) => a.reduce((d, v, i) => Math.max(d, Math.abs(v - b[i])), 0);
+
+// Tab from the page's top to the drawn control whose label starts with prefix, then Space.
+async function pressControl(page, prefix) {
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press('Tab');
+    const label = await page.waitForFunction(() => {
+      const el = document.activeElement;
+      return el && el.id === 'canvas' ? document.getElementById('focused').textContent || false : 'page';
+    }, null, { timeout: 10000 }).then((h) => h.jsonValue());
+    if (label.startsWith(prefix)) {
+      await page.keyboard.press(' ');
+      return;
+    }
+  }
+  throw new Error(`no control labelled "${prefix}..." in the tab order`);
+}
+
+describe('live camera', { skip: missing || false }, () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser(FAKE_CAMERA_ARGS);
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.close();
+  });
+
+  test('the fake camera is explained frame by frame; pause inspects a frame as the JS API would; stop ends the tracks', T, async () => {
+    const { context, page, log } = await explorer(browser, server.origin);
+    try {
+      assert.equal((await camera(page)).state, 'off', 'the camera is offered (the browser has getUserMedia), not started');
+      // By keyboard, as the page's other controls: Tab to the drawn button, Space.
+      await page.locator('#canvas').focus();
+      await pressControl(page, 'Live camera');
+      await page.waitForFunction(() => window.gradcamApp.camera.state().state === 'live', null, { timeout: 20000 });
+      assert.match(await page.evaluate(() => window.gradcamApp.status), /^Live camera/);
+
+      // The map follows the moving pattern: maps of different frames differ.
+      await page.waitForFunction((n) => window.gradcamApp.camera.state().maps >= n, 2, { timeout: 30000 });
+      const first = await map(page);
+      const maps0 = (await camera(page)).maps;
+      await page.waitForFunction((n) => window.gradcamApp.camera.state().maps >= n, maps0 + MAPS, { timeout: 60000 });
+      const later = await map(page);
+      const live = await camera(page);
+      assert.equal(live.tracks[0], 'live');
+      assert.ok(live.size.width > 0 && live.size.width <= 640, `frames are grabbed at up to 640 px: ${JSON.stringify(live.size)}`);
+      assert.equal(later.values.length, first.values.length);
+      assert.ok(maxDiff(first.values, later.values) > 0, 'the map changes as the fake camera\'s picture moves');
+      const state = await page.evaluate(() => window.gradcamApp.state());
+      assert.equal(state.image.name, 'camera frame');
+      assert.ok(state.camera.maps_per_second > 0, 'the readout shows maps per second');
+      assert.ok(state.frames > 0);
+      await screenshot(page, 'camera-live.png');
+
+      // Pause: the last frame stays, explained in full; its map is the JS API's map of its pixels.
+      await page.evaluate(() => window.gradcamApp.camera.pause(true));
+      const paused = await camera(page);
+      assert.equal(paused.state, 'paused');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await camera(page)).maps, paused.maps, 'no frame is explained while paused');
+      const same = await page.evaluate(async () => {
+        const app = window.gradcamApp;
+        const { loadEngine } = await import('./gradcam.mjs');
+        const engine = await loadEngine();
+        const frame = app.camera.frame();
+        const m = app.map();
+        const options = app.options;
+        const r = engine.explain({ data: frame.data, width: frame.width, height: frame.height },
+          { layer: options.layer, method: options.method, crop: options.crop });
+        const top = app.lastResult();
+        return { app: Array.from(m.values), api: Array.from(r.cam.data), appTop: top.top[0].index, apiTop: r.top[0].index,
+          image: top.image.name, status: app.status };
+      });
+      assert.equal(same.image, 'camera frame', 'the paused frame is the explained image');
+      assert.match(same.status, /^camera frame: top class /);
+      assert.equal(same.apiTop, same.appTop);
+      assert.equal(same.api.length, same.app.length);
+      assert.ok(maxDiff(same.api, same.app) <= 1e-5 * Math.max(...same.api.map(Math.abs), 1e-30),
+        `the paused frame's map equals the JS API's map of the same pixels (max difference ${maxDiff(same.api, same.app)})`);
+
+      // A paused frame is inspected like a photo: another layer and method run on it.
+      const layers = await page.evaluate(() => window.gradcamApp.info.conv_layers);
+      const r = await page.evaluate((layer) => window.gradcamApp.set({ layer, method: 'layercam' }), layers[0]);
+      assert.equal(r.layer.name, layers[0]);
+      assert.equal(r.method, 'layercam');
+      assert.equal(r.image.name, 'camera frame');
+      assert.equal((await camera(page)).maps, paused.maps);
+
+      // Resume goes live again; stop releases the camera and keeps the last frame.
+      await page.evaluate(() => window.gradcamApp.camera.pause(false));
+      await page.waitForFunction((n) => window.gradcamApp.camera.state().maps >= n, paused.maps + 2, { timeout: 30000 });
+      await pressControl(page, 'Stop the camera');
+      await page.waitForFunction(() => window.gradcamApp.camera.state().state === 'off', null, { timeout: 10000 });
+      const stopped = await camera(page);
+      assert.deepEqual(stopped.tracks, ['ended'], 'stop ends the camera\'s track');
+      assert.equal((await page.evaluate(() => window.gradcamApp.lastResult())).image.name, 'camera frame');
+
+      // A sample replaces the frame, and the camera can start again.
+      await page.evaluate(() => window.gradcamApp.loadSample('dog.jpg'));
+      await page.evaluate(() => window.gradcamApp.camera.start());
+      assert.equal((await camera(page)).state, 'live');
+      await page.evaluate(() => window.gradcamApp.loadSample('cat.jpg'));
+      const afterSample = await camera(page);
+      assert.equal(afterSample.state, 'off', 'choosing an image stops the camera');
+      assert.deepEqual(afterSample.tracks, ['ended']);
+      assert.equal((await page.evaluate(() => window.gradcamApp.lastResult())).image.name, 'cat.jpg');
+
+      assert.deepEqual(await page.evaluate(() => window.__csp), []);
+      assert.deepEqual(log.errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a refused camera gives a message and the page keeps working', T, async () => {
+    const refusing = await launchBrowser(['--use-fake-device-for-media-stream', '--deny-permission-prompts']);
+    try {
+      const { page, log } = await explorer(refusing, server.origin);
+      const error = await page.evaluate(() => window.gradcamApp.camera.start().then(() => null, (e) => e.message));
+      assert.match(error ?? '', /camera was refused/);
+      assert.match(await page.evaluate(() => window.gradcamApp.status), /camera was refused: allow it/);
+      assert.equal((await camera(page)).state, 'off', 'the button is offered again');
+      const r = await page.evaluate(() => window.gradcamApp.loadSample('dog.jpg'));
+      assert.equal(r.image.name, 'dog.jpg');
+      assert.deepEqual(log.errors, []);
+    } finally {
+      await refusing.close();
+    }
+  });
+});
