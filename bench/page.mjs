@@ -4,13 +4,17 @@
 //     explanation (performance marks set by web/page.js), over --loads fresh page loads;
 //   - recompute on a layer change and on a class change: gradcamApp.set() (the network on the
 //     image's prepared input, the map to the GPU) and that call plus the next frame;
-//   - a colormap change, which only redraws, for contrast.
-// Usage: node bench/page.mjs [--loads 5] [--rounds 5] [--json]     (after tools/build.sh)
+//   - a colormap change, which only redraws, for contrast;
+//   - the live camera fed by Chromium's fake camera (a moving pattern): maps per second, the median
+//     of --camera-seconds one-second windows after a second of warm-up, with the frames the camera
+//     delivered and the app drew in the same windows, and the time per map spent grabbing the frame
+//     (canvas drawImage + getImageData) and in the app (prepare, explain, upload).
+// Usage: node bench/page.mjs [--loads 5] [--rounds 5] [--camera-seconds 5] [--json]     (after tools/build.sh)
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { launchBrowser, openPage, siteMissing, startServer } from '../tests/browser/support.mjs';
+import { FAKE_CAMERA_ARGS, launchBrowser, openPage, siteMissing, startServer } from '../tests/browser/support.mjs';
 
 const siteDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../build/site');
 
@@ -22,9 +26,9 @@ if (args.includes('-h') || args.includes('--help')) {
   process.exit(0);
 }
 for (let i = 0; i < args.length; i++) {
-  if (['--loads', '--rounds'].includes(args[i]) && /^[1-9]\d*$/.test(args[i + 1] ?? '')) i++;
+  if (['--loads', '--rounds', '--camera-seconds'].includes(args[i]) && /^[1-9]\d*$/.test(args[i + 1] ?? '')) i++;
   else if (args[i] !== '--json') {
-    console.error(`bench/page.mjs: unknown or incomplete option ${args[i]}; options are --loads N, --rounds N, --json (--help)`);
+    console.error(`bench/page.mjs: unknown or incomplete option ${args[i]}; options are --loads N, --rounds N, --camera-seconds N, --json (--help)`);
     process.exit(2);
   }
 }
@@ -34,6 +38,7 @@ const opt = (name, fallback) => {
 };
 const loads = opt('loads', 5);
 const rounds = opt('rounds', 5);
+const cameraSeconds = opt('camera-seconds', 5);
 const asJson = args.includes('--json');
 
 const missing = siteMissing();
@@ -49,7 +54,7 @@ const median = (xs) => {
 const fmt = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 
 const server = await startServer();
-const browser = await launchBrowser();
+const browser = await launchBrowser(FAKE_CAMERA_ARGS);  // the fake camera changes nothing else
 const out = { chromium: browser.version(), loads: [], recompute: {}, downloads: [] };
 try {
   for (let i = 0; i < loads; i++) {
@@ -98,6 +103,32 @@ try {
     return { byLayer, cls, colormap };
   }, rounds);
   await context.close();
+
+  // The live camera, on a fresh page of the same size.
+  const cam = await openPage(browser, server.origin);
+  await cam.page.goto(`${server.origin}/index.html`);
+  await cam.page.waitForFunction(() => performance.getEntriesByName('gradcam:first-heatmap').length > 0, null, { timeout: 60000 });
+  out.camera = await cam.page.evaluate(async (seconds) => {
+    const app = window.gradcamApp;
+    await app.camera.start();
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    const sample = () => ({ t: performance.now(), ...app.camera.state(), frames: app.state().frames });
+    await sleep(1000);  // warm-up: the first frames, the first maps
+    const windows = [];
+    let a = sample();
+    for (let i = 0; i < seconds; i++) {
+      await sleep(1000);
+      const b = sample();
+      const maps = b.maps - a.maps, s = (b.t - a.t) / 1000;
+      windows.push({ maps_per_s: maps / s, drawn_per_s: (b.frames - a.frames) / s,
+        grab_ms: maps ? (b.grabMs - a.grabMs) / maps : NaN, app_ms: maps ? (b.explainMs - a.explainMs) / maps : NaN });
+      a = b;
+    }
+    const end = app.camera.state();
+    app.camera.stop();
+    return { windows, settings: end.settings, size: end.size, method: app.options.method, layer: app.options.layer };
+  }, cameraSeconds);
+  await cam.context.close();
 } finally {
   await browser.close();
   await server.close();
@@ -121,6 +152,17 @@ const result = {
   layer_change_all: summary(Object.values(out.recompute.byLayer).flat()),
   class_change: summary(out.recompute.cls),
   colormap_change: summary(out.recompute.colormap),
+  camera: {
+    seconds: cameraSeconds,
+    method: out.camera.method,
+    layer: out.camera.layer,
+    camera: { width: out.camera.settings.width, height: out.camera.settings.height, frame_rate: out.camera.settings.frameRate },
+    frame: out.camera.size,
+    maps_per_s: median(out.camera.windows.map((w) => w.maps_per_s)),
+    drawn_per_s: median(out.camera.windows.map((w) => w.drawn_per_s)),
+    grab_ms: median(out.camera.windows.map((w) => w.grab_ms)),
+    app_ms: median(out.camera.windows.map((w) => w.app_ms)),
+  },
 };
 
 // Bytes of those files as served, and gzipped (level 9) as a static host would send them.
@@ -149,6 +191,15 @@ const row = (name, s) => `| ${name} | ${fmt(s.call_ms)} | ${fmt(s.to_frame_ms)} 
 lines.push(row('layer (all layers)', result.layer_change_all));
 lines.push(row('class (top 5, last layer)', result.class_change));
 lines.push(row('colormap (redraw only)', { ...result.colormap_change, engine_ms: undefined }));
+lines.push('');
+const c = result.camera;
+lines.push(`| live camera (fake, ${c.camera.width}x${c.camera.height} at ${fmt(c.camera.frame_rate)} fps; frames grabbed at ${c.frame.width}x${c.frame.height}; ${c.method} at ${c.layer}) | median of ${c.seconds} s |`);
+lines.push('|---|---:|');
+lines.push(`| maps per second | ${fmt(c.maps_per_s)} |`);
+lines.push(`| app frames drawn per second | ${fmt(c.drawn_per_s)} |`);
+lines.push(`| grab ms per map (drawImage + getImageData) | ${fmt(c.grab_ms)} |`);
+lines.push(`| app ms per map (prepare, explain, upload) | ${fmt(c.app_ms)} |`);
+lines.push(`| maps per second the grab and the app alone allow | ${fmt(1000 / (c.grab_ms + c.app_ms))} |`);
 lines.push('');
 lines.push('| downloaded before the first heat map | bytes | gzip -9 |');
 lines.push('|---|---:|---:|');

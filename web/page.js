@@ -648,6 +648,8 @@ function cameraState() {
     maps: camera.maps,
     mapsPerSecond: inApp ? inApp.maps_per_second : 0,
     tracks: camera.tracks.map((t) => t.readyState),
+    // What the camera delivers: {width, height, frameRate, ...} of its video track.
+    settings: camera.tracks.length ? camera.tracks[0].getSettings() : null,
     size: camera.frame ? { width: camera.frame.width, height: camera.frame.height } : null,
     grabMs: camera.grabMs,
     explainMs: camera.explainMs,
@@ -916,7 +918,8 @@ const api = {
   // The live camera: start() (resolves with state(); rejects with the status's message when the
   // camera is refused or absent), pause(true|false), stop() (its tracks end), state(): {state:
   // 'unavailable' | 'off' | 'starting' | 'live' | 'paused', maps (frames explained), mapsPerSecond
-  // (the readout), tracks (the last stream's readyStates), size, grabMs, explainMs (totals)}, and
+  // (the readout), tracks (the last stream's readyStates), settings (its video track's: width,
+  // height, frameRate), size (of the frames grabbed), grabMs, explainMs (totals)}, and
   // frame(): the last frame handed to the app as ImageData (its pixels, which the map explains).
   camera: {
     start: startCamera,
