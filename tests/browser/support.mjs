@@ -73,9 +73,10 @@ export async function startServer(root = SITE) {
   };
 }
 
-// Chromium's fake camera (a moving pattern, no device needed), granted without a prompt: for the
-// live camera's test and benchmark. Without the second flag a page's camera request is refused.
-export const FAKE_CAMERA_ARGS = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+// Chromium's fake camera (a moving pattern, 640x480 at 30 frames a second, no device needed),
+// granted without a prompt: for the live camera's test and benchmark. Without the second flag a
+// page's camera request is refused.
+export const FAKE_CAMERA_ARGS = ['--use-fake-device-for-media-stream=fps=30', '--use-fake-ui-for-media-stream'];
 
 // extraArgs: more Chromium flags, e.g. FAKE_CAMERA_ARGS.
 export async function launchBrowser(extraArgs = []) {
