@@ -7,8 +7,9 @@
 //   - a colormap change, which only redraws, for contrast;
 //   - the live camera fed by Chromium's fake camera (a moving pattern): maps per second, the median
 //     of --camera-seconds one-second windows after a second of warm-up, with the frames the camera
-//     delivered and the app drew in the same windows, and the time per map spent grabbing the frame
-//     (canvas drawImage + getImageData) and in the app (prepare, explain, upload).
+//     delivered and the app drew in the same windows, and the time per map spent copying the frame
+//     to RGBA (VideoFrame.copyTo and a YUV conversion, or a canvas) and in the app (prepare, explain,
+//     upload).
 // Usage: node bench/page.mjs [--loads 5] [--rounds 5] [--camera-seconds 5] [--json]     (after tools/build.sh)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -126,7 +127,7 @@ try {
     }
     const end = app.camera.state();
     app.camera.stop();
-    return { windows, settings: end.settings, size: end.size, method: app.options.method, layer: app.options.layer };
+    return { windows, settings: end.settings, size: end.size, grab: end.grab, method: app.options.method, layer: app.options.layer };
   }, cameraSeconds);
   await cam.context.close();
 } finally {
@@ -158,6 +159,7 @@ const result = {
     layer: out.camera.layer,
     camera: { width: out.camera.settings.width, height: out.camera.settings.height, frame_rate: out.camera.settings.frameRate },
     frame: out.camera.size,
+    grab: out.camera.grab,
     maps_per_s: median(out.camera.windows.map((w) => w.maps_per_s)),
     drawn_per_s: median(out.camera.windows.map((w) => w.drawn_per_s)),
     grab_ms: median(out.camera.windows.map((w) => w.grab_ms)),
@@ -197,7 +199,7 @@ lines.push(`| live camera (fake, ${c.camera.width}x${c.camera.height} at ${fmt(c
 lines.push('|---|---:|');
 lines.push(`| maps per second | ${fmt(c.maps_per_s)} |`);
 lines.push(`| app frames drawn per second | ${fmt(c.drawn_per_s)} |`);
-lines.push(`| grab ms per map (drawImage + getImageData) | ${fmt(c.grab_ms)} |`);
+lines.push(`| grab ms per map (${c.grab === 'yuv' ? 'VideoFrame.copyTo + YUV to RGBA' : 'canvas drawImage + getImageData'}) | ${fmt(c.grab_ms)} |`);
 lines.push(`| app ms per map (prepare, explain, upload) | ${fmt(c.app_ms)} |`);
 lines.push(`| maps per second the grab and the app alone allow | ${fmt(1000 / (c.grab_ms + c.app_ms))} |`);
 lines.push('');

@@ -20,6 +20,7 @@
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
 import { withBytes as copyBytes, withString as copyString } from './abi.mjs';
+import { FrameGrabber } from './camera_frame.js';
 import { loadModel as loadModelHandle, modelOptionsJson, readFileBytes, readModelInput, setModelOptions as setEngineOptions } from './load.mjs';
 
 const MODEL_URL = 'models/cifar10.safetensors';
@@ -486,10 +487,10 @@ function onRequest(what) {
 
 // ---- the live camera ---------------------------------------------------------------------------------
 // getUserMedia into a <video> that is never shown: the app draws each frame with its map. Each new
-// video frame is drawn into a canvas at up to CAMERA_MAX_SIDE pixels on its long side (the app
-// shows it; the engine's prepare crops and resizes it to the model's input, as it does a photo) and
-// its RGBA pixels go to the app, which explains it at once: no JPEG per frame. While the app is
-// explaining or the previous frame is not yet grabbed, newer frames are skipped, so the maps per
+// video frame becomes RGBA pixels at up to CAMERA_MAX_SIDE pixels on its long side (camera_frame.js;
+// the app shows them, and the engine's prepare crops and resizes them to the model's input, as it
+// does a photo's) and goes to the app, which explains it at once: no JPEG per frame. While the app
+// is explaining or the previous frame is not yet copied, newer frames are skipped, so the maps per
 // second are what this machine sustains.
 const CAMERA_MAX_SIDE = 640;
 const CAMERA_STATES = ['unavailable', 'off', 'starting', 'live', 'paused'];  // app.h, CameraState
@@ -499,11 +500,11 @@ const camera = {
   stream: null,
   tracks: [],     // the last stream's tracks, kept after stop so a test can see them ended
   video: null,
-  grab: null,     // {canvas, context}
+  grabber: new FrameGrabber(CAMERA_MAX_SIDE),  // camera_frame.js
   frame: null,    // the last frame handed to the app: ImageData
   serial: 0,      // bumps on every start and stop: a frame callback of an older stream is dropped
   maps: 0,        // frames the app explained
-  grabMs: 0,      // time spent drawing frames into the canvas and reading their pixels
+  grabMs: 0,      // time spent copying frames to RGBA pixels
   explainMs: 0,   // time spent in the app's app_camera_frame (prepare, explain, upload)
 };
 
@@ -582,42 +583,30 @@ function nextCameraFrame(serial) {
   }
 }
 
-function onCameraFrame(serial) {
+async function onCameraFrame(serial) {
   if (serial !== camera.serial) return;  // an older stream's callback
   if (camera.state === 'live') {
     try {
-      explainCameraFrame();
+      const t0 = performance.now();
+      const frame = await camera.grabber.grab(camera.video);
+      const t1 = performance.now();
+      camera.grabMs += t1 - t0;
+      // Paused or stopped while the frame was copied: the frame on screen stays.
+      if (frame && serial === camera.serial && camera.state === 'live') {
+        const ok = withBytes(frame.data, (p) => app._app_camera_frame(p, frame.width, frame.height), 'the camera frame');
+        camera.explainMs += performance.now() - t1;
+        if (!ok) throw appError();
+        camera.frame = frame;
+        camera.maps++;
+      }
     } catch (e) {
+      if (serial !== camera.serial) return;
       stopCamera();
       reportError(`The camera frame could not be explained: ${e.message}`);
       return;
     }
   }
   nextCameraFrame(serial);
-}
-
-function explainCameraFrame() {
-  const video = camera.video;
-  const vw = video.videoWidth, vh = video.videoHeight;
-  if (!vw || !vh) return;  // no picture yet
-  const k = Math.min(1, CAMERA_MAX_SIDE / Math.max(vw, vh));
-  const w = Math.max(1, Math.round(vw * k)), h = Math.max(1, Math.round(vh * k));
-  if (!camera.grab || camera.grab.canvas.width !== w || camera.grab.canvas.height !== h) {
-    const c = document.createElement('canvas');
-    c.width = w;
-    c.height = h;
-    camera.grab = { canvas: c, context: c.getContext('2d', { willReadFrequently: true }) };
-  }
-  const t0 = performance.now();
-  camera.grab.context.drawImage(video, 0, 0, w, h);
-  const frame = camera.grab.context.getImageData(0, 0, w, h);
-  const t1 = performance.now();
-  const ok = withBytes(frame.data, (p) => app._app_camera_frame(p, w, h), 'the camera frame');
-  camera.explainMs += performance.now() - t1;
-  camera.grabMs += t1 - t0;
-  if (!ok) throw appError();
-  camera.frame = frame;
-  camera.maps++;
 }
 
 // Pause (true) keeps the last frame and explains it in full, like a photo: the layer, method and
@@ -651,6 +640,7 @@ function cameraState() {
     // What the camera delivers: {width, height, frameRate, ...} of its video track.
     settings: camera.tracks.length ? camera.tracks[0].getSettings() : null,
     size: camera.frame ? { width: camera.frame.width, height: camera.frame.height } : null,
+    grab: camera.grabber.path,
     grabMs: camera.grabMs,
     explainMs: camera.explainMs,
   };
@@ -919,7 +909,8 @@ const api = {
   // camera is refused or absent), pause(true|false), stop() (its tracks end), state(): {state:
   // 'unavailable' | 'off' | 'starting' | 'live' | 'paused', maps (frames explained), mapsPerSecond
   // (the readout), tracks (the last stream's readyStates), settings (its video track's: width,
-  // height, frameRate), size (of the frames grabbed), grabMs, explainMs (totals)}, and
+  // height, frameRate), size (of the frames grabbed), grab ('yuv' or 'canvas': how), grabMs,
+  // explainMs (totals)}, and
   // frame(): the last frame handed to the app as ImageData (its pixels, which the map explains).
   camera: {
     start: startCamera,

@@ -2,7 +2,8 @@
 // moving pattern) and granted without a prompt (--use-fake-ui-for-media-stream): the "Live camera"
 // button starts it, every frame is explained and drawn, the map follows the moving picture, a paused
 // frame's map is the JS API's map of the same pixels and can be inspected like a photo, and stop
-// ends the camera's tracks. Without the granting flag the camera is refused and the page says so.
+// ends the camera's tracks. A frame read as YUV has the browser's colours. Without the granting
+// flag the camera is refused and the page says so.
 // The maps per second are a figure for bench/page.mjs, not something this test times.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -80,7 +81,8 @@ describe('live camera', { skip: missing || false }, () => {
       const later = await map(page);
       const live = await camera(page);
       assert.equal(live.tracks[0], 'live');
-      assert.ok(live.size.width > 0 && live.size.width <= 640, `frames are grabbed at up to 640 px: ${JSON.stringify(live.size)}`);
+      assert.deepEqual(live.size, { width: 640, height: 480 }, 'frames are taken at the fake camera\'s size');
+      assert.equal(live.grab, 'yuv', 'and read as YUV, not through a canvas');
       assert.equal(later.values.length, first.values.length);
       assert.ok(maxDiff(first.values, later.values) > 0, 'the map changes as the fake camera\'s picture moves');
       const state = await page.evaluate(() => window.gradcamApp.state());
@@ -143,6 +145,76 @@ describe('live camera', { skip: missing || false }, () => {
       assert.equal((await page.evaluate(() => window.gradcamApp.lastResult())).image.name, 'cat.jpg');
 
       assert.deepEqual(await page.evaluate(() => window.__csp), []);
+      assert.deepEqual(log.errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('camera frames read as YUV (VideoFrame.copyTo) have the colours the browser\'s own conversion gives', T, async () => {
+    const { context, page, log } = await explorer(browser, server.origin);
+    try {
+      const r = await page.evaluate(async () => {
+        const { FrameGrabber, yuvImageData } = await import('./camera_frame.js');
+        const meanDiff = (a, b) => {
+          let sum = 0;
+          for (let i = 0; i < a.length; i += 4) sum += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+          return sum / (a.length / 4 * 3);
+        };
+        // The browser's conversion of the same frame, through a canvas.
+        const compare = async (frame) => {
+          const yuv = await yuvImageData(frame);
+          const canvas = new FrameGrabber(4096).canvasImageData(frame, frame.displayWidth, frame.displayHeight);
+          frame.close();
+          return { size: [yuv.width, yuv.height, canvas.width, canvas.height], diff: meanDiff(yuv.data, canvas.data) };
+        };
+        // Frames of every layout and matrix the page reads, with chroma that varies in both
+        // directions and differs between U and V (the fake camera's green has U = V = 0).
+        const W = 64, H = 48;
+        const made = {};
+        for (const [format, matrix, fullRange] of [['NV12', 'smpte170m', false], ['I420', 'smpte170m', false], ['NV12', 'bt709', false], ['I420', 'bt709', true]]) {
+          const bytes = new Uint8Array(W * H * 3 / 2);
+          for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) bytes[y * W + x] = 30 + 3 * x;
+          for (let y = 0; y < H / 2; y++) {
+            for (let x = 0; x < W / 2; x++) {
+              const u = 60 + 5 * x, v = 200 - 5 * y;
+              if (format === 'NV12') {
+                bytes[W * H + y * W + 2 * x] = u;
+                bytes[W * H + y * W + 2 * x + 1] = v;
+              } else {
+                bytes[W * H + y * (W / 2) + x] = u;
+                bytes[W * H * 5 / 4 + y * (W / 2) + x] = v;
+              }
+            }
+          }
+          const frame = new VideoFrame(bytes, { format, codedWidth: W, codedHeight: H, timestamp: 0,
+            colorSpace: { matrix, fullRange, primaries: matrix, transfer: matrix === 'bt709' ? 'bt709' : 'smpte170m' } });
+          made[`${format} ${matrix}${fullRange ? ' full' : ''}`] = await compare(frame);
+        }
+        // The fake camera: its frames are YUV, and the page's grabber reads them so.
+        const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+        const video = document.createElement('video');
+        video.muted = true;
+        video.srcObject = stream;
+        await video.play();
+        await new Promise((resolve) => video.requestVideoFrameCallback(resolve));
+        const frame = new VideoFrame(video);
+        const format = frame.format;
+        const camera = await compare(frame);
+        const grabber = new FrameGrabber(640);
+        const grabbed = await grabber.grab(video);
+        for (const t of stream.getTracks()) t.stop();
+        return { made, format, camera, path: grabber.path, grabbed: [grabbed.width, grabbed.height] };
+      });
+      for (const [name, m] of Object.entries(r.made)) {
+        assert.deepEqual(m.size, [64, 48, 64, 48], name);
+        assert.ok(m.diff < 2, `${name}: mean difference from the browser's conversion ${m.diff} of 255`);
+      }
+      assert.match(r.format, /^(NV12|I420)$/, 'the fake camera\'s frames are YUV in memory');
+      assert.deepEqual(r.camera.size, [640, 480, 640, 480]);
+      assert.ok(r.camera.diff < 2, `the fake camera's frame: mean difference ${r.camera.diff}`);
+      assert.equal(r.path, 'yuv', 'the page reads such frames without a canvas');
+      assert.deepEqual(r.grabbed, [640, 480]);
       assert.deepEqual(log.errors, []);
     } finally {
       await context.close();
