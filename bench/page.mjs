@@ -7,9 +7,9 @@
 //   - a colormap change, which only redraws, for contrast;
 //   - the live camera fed by Chromium's fake camera (a moving pattern): maps per second, the median
 //     of --camera-seconds one-second windows after a second of warm-up, with the frames the camera
-//     delivered and the app drew in the same windows, and the time per map spent copying the frame
-//     to RGBA (VideoFrame.copyTo and a YUV conversion, or a canvas) and in the app (prepare, explain,
-//     upload).
+//     delivered and the app drew in the same windows, and the main thread's time per map spent
+//     reading the frame as RGBA (VideoFrame.copyTo and a YUV conversion, or a canvas) and in the app
+//     (prepare, explain, upload): what the maps would cost if drawing the app's frame were free.
 // Usage: node bench/page.mjs [--loads 5] [--rounds 5] [--camera-seconds 5] [--json]     (after tools/build.sh)
 import fs from 'node:fs';
 import path from 'node:path';

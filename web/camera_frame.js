@@ -13,6 +13,8 @@ const YUV_MATRICES = { smpte170m: [0.299, 0.114], bt470bg: [0.299, 0.114], bt709
 // An NV12 or I420 VideoFrame as ImageData at its visible size, or null for any other format or
 // matrix, or a frame whose display size is not its visible size (the canvas handles those).
 // `buffer` is an optional {bytes} whose Uint8Array is reused from call to call.
+// buffer.busyMs is set to the milliseconds the main thread spent on it, not counting the wait for
+// copyTo's promise (other work runs meanwhile).
 export async function yuvImageData(frame, buffer = {}) {
   const cs = frame.colorSpace || {};
   const weights = YUV_MATRICES[cs.matrix || 'smpte170m'];
@@ -21,9 +23,14 @@ export async function yuvImageData(frame, buffer = {}) {
       frame.displayWidth !== rect.width || frame.displayHeight !== rect.height) return null;
   const size = frame.allocationSize();
   if (!buffer.bytes || buffer.bytes.length < size) buffer.bytes = new Uint8Array(size);
-  const layout = await frame.copyTo(buffer.bytes);
+  const t0 = performance.now();
+  const copied = frame.copyTo(buffer.bytes);
+  const t1 = performance.now();
+  const layout = await copied;
+  const t2 = performance.now();
   const image = new ImageData(rect.width, rect.height);
   yuvToRgba(buffer.bytes, layout, frame.format === 'NV12', rect.width, rect.height, weights, !!cs.fullRange, image.data);
+  buffer.busyMs = t1 - t0 + performance.now() - t2;
   return image;
 }
 
@@ -52,36 +59,60 @@ function yuvToRgba(src, layout, nv12, w, h, [kr, kb], fullRange, out) {
   }
 }
 
-// Grabs a <video>'s current frame as ImageData at most maxSide pixels on its long side (null before
-// the first picture); `path` says how the last one was read: 'yuv' or 'canvas'.
+// Reads a camera's frames (a <video>'s current one, or a VideoFrame) as ImageData at most maxSide
+// pixels on its long side (a <video>: null before the first picture); `path` says how the last one was read: 'yuv' or 'canvas', and `busyMs` how
+// long the main thread worked on it (the wall time may be longer: a YUV copy is awaited).
 export class FrameGrabber {
   constructor(maxSide) {
     this.maxSide = maxSide;
     this.path = null;
+    this.busyMs = 0;
     this.yuv = true;        // false once a frame could not be read as YUV: the canvas from then on
     this.buffer = {};       // yuvImageData's copy, reused
     this.canvas = null;
     this.context = null;
   }
 
+  // A <video>'s current frame.
   async grab(video) {
     const vw = video.videoWidth, vh = video.videoHeight;
     if (!vw || !vh) return null;
-    if (this.yuv && typeof VideoFrame === 'function' && Math.max(vw, vh) <= this.maxSide) {
+    if (typeof VideoFrame === 'function') {
+      const t0 = performance.now();
       const frame = new VideoFrame(video);
+      const made = performance.now() - t0;
       try {
-        const image = await yuvImageData(frame, this.buffer);
-        if (image) {
-          this.path = 'yuv';
-          return image;
-        }
+        const image = await this.read(frame);
+        this.busyMs += made;
+        return image;
       } finally {
         frame.close();
+      }
+    }
+    this.path = 'canvas';
+    const t0 = performance.now();
+    const image = this.canvasImageData(video, vw, vh);
+    this.busyMs = performance.now() - t0;
+    return image;
+  }
+
+  // A VideoFrame (a MediaStreamTrackProcessor's, or one made from a <video>); the caller closes it.
+  async read(frame) {
+    const w = frame.displayWidth, h = frame.displayHeight;
+    if (this.yuv && Math.max(w, h) <= this.maxSide) {
+      const image = await yuvImageData(frame, this.buffer);
+      if (image) {
+        this.path = 'yuv';
+        this.busyMs = this.buffer.busyMs;
+        return image;
       }
       this.yuv = false;
     }
     this.path = 'canvas';
-    return this.canvasImageData(video, vw, vh);
+    const t0 = performance.now();
+    const image = this.canvasImageData(frame, w, h);
+    this.busyMs = performance.now() - t0;
+    return image;
   }
 
   // Any drawable source (a <video>, a VideoFrame) through a 2-D canvas, scaled to fit maxSide.

@@ -486,8 +486,8 @@ function onRequest(what) {
 }
 
 // ---- the live camera ---------------------------------------------------------------------------------
-// getUserMedia into a <video> that is never shown: the app draws each frame with its map. Each new
-// video frame becomes RGBA pixels at up to CAMERA_MAX_SIDE pixels on its long side (camera_frame.js;
+// getUserMedia, its track's frames read directly (or through a <video> that is never shown): the
+// app draws each frame with its map. Each new frame becomes RGBA pixels at up to CAMERA_MAX_SIDE pixels on its long side (camera_frame.js;
 // the app shows them, and the engine's prepare crops and resizes them to the model's input, as it
 // does a photo's) and goes to the app, which explains it at once: no JPEG per frame. While the app
 // is explaining or the previous frame is not yet copied, newer frames are skipped, so the maps per
@@ -499,12 +499,14 @@ const camera = {
   state: cameraSupported() ? 'off' : 'unavailable',
   stream: null,
   tracks: [],     // the last stream's tracks, kept after stop so a test can see them ended
-  video: null,
+  source: null,   // 'track' (MediaStreamTrackProcessor) or 'video' (a <video> element)
+  reader: null,   // the track's frames, with 'track'
+  video: null,    // with 'video'
   grabber: new FrameGrabber(CAMERA_MAX_SIDE),  // camera_frame.js
   frame: null,    // the last frame handed to the app: ImageData
   serial: 0,      // bumps on every start and stop: a frame callback of an older stream is dropped
   maps: 0,        // frames the app explained
-  grabMs: 0,      // time spent copying frames to RGBA pixels
+  grabMs: 0,      // main-thread time spent reading frames as RGBA pixels (FrameGrabber.busyMs)
   explainMs: 0,   // time spent in the app's app_camera_frame (prepare, explain, upload)
 };
 
@@ -549,14 +551,23 @@ async function startCamera() {
     for (const t of stream.getTracks()) t.stop();
     return cameraState();
   }
+  camera.stream = stream;
+  camera.tracks = stream.getTracks();
+  for (const t of camera.tracks) t.addEventListener('ended', () => { if (camera.stream === stream) stopCamera(); });
+  const track = stream.getVideoTracks()[0];
+  if (typeof MediaStreamTrackProcessor === 'function' && track) {
+    camera.source = 'track';
+    latestLoad++;  // the camera supersedes any image still being read
+    setCameraState('live');
+    readCameraTrack(serial, track);
+    return cameraState();
+  }
   const video = document.createElement('video');
   video.muted = true;
   video.playsInline = true;
   video.srcObject = stream;
-  camera.stream = stream;
-  camera.tracks = stream.getTracks();
   camera.video = video;
-  for (const t of camera.tracks) t.addEventListener('ended', () => { if (camera.stream === stream) stopCamera(); });
+  camera.source = 'video';
   try {
     await video.play();
   } catch (e) {
@@ -564,41 +575,56 @@ async function startCamera() {
     throw reportError(cameraMessage(e));
   }
   if (serial !== camera.serial) return cameraState();
-  latestLoad++;  // the camera supersedes any image still being read
+  latestLoad++;
   setCameraState('live');
   nextCameraFrame(serial);
   return cameraState();
 }
 
-// Waits for the video's next frame: requestVideoFrameCallback where the browser has it (once per
-// new frame), else the next animation frame with a new currentTime.
+// Where the browser has MediaStreamTrackProcessor (Chromium), the track's frames are read as they
+// come, in the camera's own memory: no <video>, and no wait for the page's next rendering, so maps
+// are computed at the camera's rate even while drawing the app is slow (the canvas shows the latest
+// one). The processor keeps one frame and drops older ones, so a frame that comes while one is
+// being explained replaces any that waited. Frames read while paused are dropped.
+async function readCameraTrack(serial, track) {
+  const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
+  camera.reader = reader;
+  try {
+    while (serial === camera.serial) {
+      const { value: frame, done } = await reader.read();
+      if (done) break;
+      try {
+        if (serial === camera.serial && camera.state === 'live') await explainCameraFrame(serial, () => camera.grabber.read(frame));
+      } finally {
+        frame.close();
+      }
+    }
+  } catch (e) {
+    if (serial === camera.serial) {
+      stopCamera();
+      reportError(`The camera frame could not be explained: ${e.message}`);
+    }
+  }
+}
+
+// Elsewhere, a <video>: each of its new frames (requestVideoFrameCallback where the browser has it,
+// else the next animation frame with a new currentTime).
 function nextCameraFrame(serial) {
   const video = camera.video;
   if (!video || serial !== camera.serial) return;
   if (video.requestVideoFrameCallback) {
-    video.requestVideoFrameCallback(() => onCameraFrame(serial));
+    video.requestVideoFrameCallback(() => onVideoFrame(serial));
   } else {
     const last = video.currentTime;
-    requestAnimationFrame(() => (video.currentTime !== last ? onCameraFrame(serial) : nextCameraFrame(serial)));
+    requestAnimationFrame(() => (video.currentTime !== last ? onVideoFrame(serial) : nextCameraFrame(serial)));
   }
 }
 
-async function onCameraFrame(serial) {
+async function onVideoFrame(serial) {
   if (serial !== camera.serial) return;  // an older stream's callback
   if (camera.state === 'live') {
     try {
-      const t0 = performance.now();
-      const frame = await camera.grabber.grab(camera.video);
-      const t1 = performance.now();
-      camera.grabMs += t1 - t0;
-      // Paused or stopped while the frame was copied: the frame on screen stays.
-      if (frame && serial === camera.serial && camera.state === 'live') {
-        const ok = withBytes(frame.data, (p) => app._app_camera_frame(p, frame.width, frame.height), 'the camera frame');
-        camera.explainMs += performance.now() - t1;
-        if (!ok) throw appError();
-        camera.frame = frame;
-        camera.maps++;
-      }
+      await explainCameraFrame(serial, () => camera.grabber.grab(camera.video));
     } catch (e) {
       if (serial !== camera.serial) return;
       stopCamera();
@@ -607,6 +633,21 @@ async function onCameraFrame(serial) {
     }
   }
   nextCameraFrame(serial);
+}
+
+// Reads a frame's pixels (read() resolves with ImageData, or null before the first picture) and has
+// the app explain them.
+async function explainCameraFrame(serial, read) {
+  const frame = await read();
+  const t1 = performance.now();
+  camera.grabMs += camera.grabber.busyMs;
+  // Paused or stopped while the frame was copied: the frame on screen stays.
+  if (!frame || serial !== camera.serial || camera.state !== 'live') return;
+  const ok = withBytes(frame.data, (p) => app._app_camera_frame(p, frame.width, frame.height), 'the camera frame');
+  camera.explainMs += performance.now() - t1;
+  if (!ok) throw appError();
+  camera.frame = frame;
+  camera.maps++;
 }
 
 // Pause (true) keeps the last frame and explains it in full, like a photo: the layer, method and
@@ -624,8 +665,10 @@ function stopCamera() {
   camera.serial++;
   for (const t of camera.tracks) t.stop();
   if (camera.video) camera.video.srcObject = null;
+  if (camera.reader) camera.reader.cancel().catch(() => {});
   camera.stream = null;
   camera.video = null;
+  camera.reader = null;
   setCameraState('off');
   return cameraState();
 }
@@ -640,6 +683,7 @@ function cameraState() {
     // What the camera delivers: {width, height, frameRate, ...} of its video track.
     settings: camera.tracks.length ? camera.tracks[0].getSettings() : null,
     size: camera.frame ? { width: camera.frame.width, height: camera.frame.height } : null,
+    source: camera.source,
     grab: camera.grabber.path,
     grabMs: camera.grabMs,
     explainMs: camera.explainMs,
@@ -909,7 +953,8 @@ const api = {
   // camera is refused or absent), pause(true|false), stop() (its tracks end), state(): {state:
   // 'unavailable' | 'off' | 'starting' | 'live' | 'paused', maps (frames explained), mapsPerSecond
   // (the readout), tracks (the last stream's readyStates), settings (its video track's: width,
-  // height, frameRate), size (of the frames grabbed), grab ('yuv' or 'canvas': how), grabMs,
+  // height, frameRate), size (of the frames grabbed), source ('track' or 'video': where frames are
+  // read), grab ('yuv' or 'canvas': how), grabMs,
   // explainMs (totals)}, and
   // frame(): the last frame handed to the app as ImageData (its pixels, which the map explains).
   camera: {
