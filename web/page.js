@@ -486,8 +486,8 @@ function onRequest(what) {
 }
 
 // ---- the live camera ---------------------------------------------------------------------------------
-// getUserMedia, its track's frames read directly (or through a <video> that is never shown): the
-// app draws each frame with its map. Each new frame becomes RGBA pixels at up to CAMERA_MAX_SIDE pixels on its long side (camera_frame.js;
+// getUserMedia into a <video> that is never shown: the app draws each frame with its map. Each new
+// video frame becomes RGBA pixels at up to CAMERA_MAX_SIDE pixels on its long side (camera_frame.js;
 // the app shows them, and the engine's prepare crops and resizes them to the model's input, as it
 // does a photo's) and goes to the app, which explains it at once: no JPEG per frame. While the app
 // is explaining or the previous frame is not yet copied, newer frames are skipped, so the maps per
@@ -499,9 +499,7 @@ const camera = {
   state: cameraSupported() ? 'off' : 'unavailable',
   stream: null,
   tracks: [],     // the last stream's tracks, kept after stop so a test can see them ended
-  source: null,   // 'track' (MediaStreamTrackProcessor) or 'video' (a <video> element)
-  reader: null,   // the track's frames, with 'track'
-  video: null,    // with 'video'
+  video: null,
   grabber: new FrameGrabber(CAMERA_MAX_SIDE),  // camera_frame.js
   frame: null,    // the last frame handed to the app: ImageData
   serial: 0,      // bumps on every start and stop: a frame callback of an older stream is dropped
@@ -554,20 +552,11 @@ async function startCamera() {
   camera.stream = stream;
   camera.tracks = stream.getTracks();
   for (const t of camera.tracks) t.addEventListener('ended', () => { if (camera.stream === stream) stopCamera(); });
-  const track = stream.getVideoTracks()[0];
-  if (typeof MediaStreamTrackProcessor === 'function' && track) {
-    camera.source = 'track';
-    latestLoad++;  // the camera supersedes any image still being read
-    setCameraState('live');
-    readCameraTrack(serial, track);
-    return cameraState();
-  }
   const video = document.createElement('video');
   video.muted = true;
   video.playsInline = true;
   video.srcObject = stream;
   camera.video = video;
-  camera.source = 'video';
   try {
     await video.play();
   } catch (e) {
@@ -575,40 +564,17 @@ async function startCamera() {
     throw reportError(cameraMessage(e));
   }
   if (serial !== camera.serial) return cameraState();
-  latestLoad++;
+  latestLoad++;  // the camera supersedes any image still being read
   setCameraState('live');
   nextCameraFrame(serial);
   return cameraState();
 }
 
-// Where the browser has MediaStreamTrackProcessor (Chromium), the track's frames are read as they
-// come, in the camera's own memory: no <video>, and no wait for the page's next rendering, so maps
-// are computed at the camera's rate even while drawing the app is slow (the canvas shows the latest
-// one). The processor keeps one frame and drops older ones, so a frame that comes while one is
-// being explained replaces any that waited. Frames read while paused are dropped.
-async function readCameraTrack(serial, track) {
-  const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
-  camera.reader = reader;
-  try {
-    while (serial === camera.serial) {
-      const { value: frame, done } = await reader.read();
-      if (done) break;
-      try {
-        if (serial === camera.serial && camera.state === 'live') await explainCameraFrame(serial, () => camera.grabber.read(frame));
-      } finally {
-        frame.close();
-      }
-    }
-  } catch (e) {
-    if (serial === camera.serial) {
-      stopCamera();
-      reportError(`The camera frame could not be explained: ${e.message}`);
-    }
-  }
-}
-
-// Elsewhere, a <video>: each of its new frames (requestVideoFrameCallback where the browser has it,
-// else the next animation frame with a new currentTime).
+// Each new frame of the <video>: requestVideoFrameCallback where the browser has it (once per new
+// frame), else the next animation frame with a new currentTime. (Chromium's
+// MediaStreamTrackProcessor, which reads the track's frames as they come, without a <video>, gave
+// fewer maps per second on SwiftShader, not more: each map's texture upload then waited for the
+// GPU instead.)
 function nextCameraFrame(serial) {
   const video = camera.video;
   if (!video || serial !== camera.serial) return;
@@ -665,10 +631,8 @@ function stopCamera() {
   camera.serial++;
   for (const t of camera.tracks) t.stop();
   if (camera.video) camera.video.srcObject = null;
-  if (camera.reader) camera.reader.cancel().catch(() => {});
   camera.stream = null;
   camera.video = null;
-  camera.reader = null;
   setCameraState('off');
   return cameraState();
 }
@@ -683,7 +647,6 @@ function cameraState() {
     // What the camera delivers: {width, height, frameRate, ...} of its video track.
     settings: camera.tracks.length ? camera.tracks[0].getSettings() : null,
     size: camera.frame ? { width: camera.frame.width, height: camera.frame.height } : null,
-    source: camera.source,
     grab: camera.grabber.path,
     grabMs: camera.grabMs,
     explainMs: camera.explainMs,
@@ -953,8 +916,7 @@ const api = {
   // camera is refused or absent), pause(true|false), stop() (its tracks end), state(): {state:
   // 'unavailable' | 'off' | 'starting' | 'live' | 'paused', maps (frames explained), mapsPerSecond
   // (the readout), tracks (the last stream's readyStates), settings (its video track's: width,
-  // height, frameRate), size (of the frames grabbed), source ('track' or 'video': where frames are
-  // read), grab ('yuv' or 'canvas': how), grabMs,
+  // height, frameRate), size (of the frames grabbed), grab ('yuv' or 'canvas': how), grabMs,
   // explainMs (totals)}, and
   // frame(): the last frame handed to the app as ImageData (its pixels, which the map explains).
   camera: {
