@@ -590,7 +590,7 @@ async function onVideoFrame(serial) {
   if (serial !== camera.serial) return;  // an older stream's callback
   if (camera.state === 'live') {
     try {
-      await explainCameraFrame(serial, () => camera.grabber.grab(camera.video));
+      await explainCameraFrame(serial);
     } catch (e) {
       if (serial !== camera.serial) return;
       stopCamera();
@@ -601,10 +601,9 @@ async function onVideoFrame(serial) {
   nextCameraFrame(serial);
 }
 
-// Reads a frame's pixels (read() resolves with ImageData, or null before the first picture) and has
-// the app explain them.
-async function explainCameraFrame(serial, read) {
-  const frame = await read();
+// Reads the video's frame as pixels (none before its first picture) and has the app explain them.
+async function explainCameraFrame(serial) {
+  const frame = await camera.grabber.grab(camera.video);
   const t1 = performance.now();
   camera.grabMs += camera.grabber.busyMs;
   // Paused or stopped while the frame was copied: the frame on screen stays.
@@ -917,8 +916,8 @@ const api = {
   // 'unavailable' | 'off' | 'starting' | 'live' | 'paused', maps (frames explained), mapsPerSecond
   // (the readout), tracks (the last stream's readyStates), settings (its video track's: width,
   // height, frameRate), size (of the frames grabbed), grab ('yuv' or 'canvas': how), grabMs,
-  // explainMs (totals)}, and
-  // frame(): the last frame handed to the app as ImageData (its pixels, which the map explains).
+  // explainMs (totals)}, and frame(): the last frame handed to the app as ImageData (its pixels,
+  // which the map explains).
   camera: {
     start: startCamera,
     pause: (paused = true) => pauseCamera(paused),
