@@ -46,8 +46,11 @@ int run_info(const Args& a) {
   std::printf("input: %dx%dx%d, scale %g\nclasses:", arch.height, arch.width, arch.channels, arch.scale);
   for (const auto& c : arch.classes) std::printf(" %s", c.c_str());
   std::printf("\n%-24s %-11s %s\n", "layer", "type", "output");
-  for (const LayerSpec& l : arch.layers)
-    std::printf("%-24s %-11s %dx%dx%d\n", l.name.c_str(), layer_type_name(l.type), l.output.h, l.output.w, l.output.c);
+  const Graph& g = engine->graph();  // the model file's graph: one node per layer
+  for (size_t i = 0; i < arch.layers.size(); ++i) {
+    const Shape& out = g.output_of(int(i)).shape;
+    std::printf("%-24s %-11s %dx%dx%d\n", arch.layers[i].name.c_str(), layer_type_name(arch.layers[i].type), out.h, out.w, out.c);
+  }
   return 0;
 }
 

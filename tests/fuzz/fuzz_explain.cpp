@@ -18,7 +18,7 @@ gradcam::Model narrow_seed_model() {
     gradcam::LayerSpec& l = arch.layers[i];
     if (l.type == gradcam::LayerType::conv2d || l.type == gradcam::LayerType::dense) l.filters = l.filters / 4;
   }
-  if (!gradcam::plan_shapes(arch)) __builtin_trap();
+  if (!gradcam::check_architecture(arch)) __builtin_trap();
   return gradcam::random_model(arch, 1);
 }
 }  // namespace

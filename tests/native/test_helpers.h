@@ -63,7 +63,7 @@ inline Architecture small_arch(int h, int w, std::vector<LayerSpec> body, int cl
   a.layers = std::move(body);
   a.layers.push_back(simple(LayerType::flatten, "flatten"));
   a.layers.push_back(dense("head", classes, head));
-  Status s = plan_shapes(a);
+  Status s = check_architecture(a);
   if (!s) throw std::runtime_error(s.error());
   return a;
 }

@@ -10,10 +10,50 @@ using gradcam::Padding;
 
 namespace {
 
-Geometry make_geometry(const LayerSpec& l, int kh, int kw) {
+using gradcam::Shape;
+
+// Keras's output size of a window over one spatial dimension: "valid" keeps the windows inside the
+// input, "same" gives ceil(in / stride) (tf.keras conv_utils.conv_output_length).
+int window_output(int in, int k, int s, Padding p) {
+  return p == Padding::same ? (in + s - 1) / s : in >= k ? (in - k) / s + 1 : 0;
+}
+
+// Every layer's input and output shape, in order, by Keras's rules for the layer types the trainer
+// runs. The engine has checked the same architecture through its own graph (check_architecture);
+// these are the shapes the trainer's kernels are written for.
+gradcam::Status plan_shapes(const Architecture& arch, std::vector<PlannedLayer>& layers) {
+  Shape s{arch.height, arch.width, arch.channels};
+  for (size_t i = 0; i < layers.size(); ++i) {
+    PlannedLayer& pl = layers[i];
+    const LayerSpec& l = pl.spec;
+    pl.input = s;
+    switch (l.type) {
+      case LayerType::conv2d:
+        s = {window_output(s.h, l.kernel_h, l.stride_h, l.padding), window_output(s.w, l.kernel_w, l.stride_w, l.padding),
+             l.filters};
+        break;
+      case LayerType::max_pool2d:
+        s = {window_output(s.h, l.pool_h, l.stride_h, l.padding), window_output(s.w, l.pool_w, l.stride_w, l.padding), s.c};
+        break;
+      case LayerType::flatten: s = {1, 1, int(s.size())}; break;
+      case LayerType::dense: s = {1, 1, l.filters}; break;
+      case LayerType::dropout:
+      case LayerType::batch_norm: break;
+    }
+    if (s.h < 1 || s.w < 1 || s.c < 1)
+      return make_error("layer " + std::to_string(i) + " (" + l.name + "): the output would be empty");
+    pl.output = s;
+    pl.in_size = pl.input.size();
+    pl.out_size = pl.output.size();
+  }
+  return {};
+}
+
+Geometry make_geometry(const PlannedLayer& pl, int kh, int kw) {
+  const LayerSpec& l = pl.spec;
   Geometry g{};
-  g.ih = l.input.h, g.iw = l.input.w, g.ic = l.input.c;
-  g.oh = l.output.h, g.ow = l.output.w, g.oc = l.output.c;
+  g.ih = pl.input.h, g.iw = pl.input.w, g.ic = pl.input.c;
+  g.oh = pl.output.h, g.ow = pl.output.w, g.oc = pl.output.c;
   g.kh = kh, g.kw = kw, g.sh = l.stride_h, g.sw = l.stride_w;
   if (l.padding == Padding::same) {  // Keras: the odd pixel of padding goes after
     g.pad_t = std::max((g.oh - 1) * g.sh + kh - g.ih, 0) / 2;
@@ -25,9 +65,15 @@ Geometry make_geometry(const LayerSpec& l, int kh, int kw) {
 }  // namespace
 
 gradcam::Result<Plan> make_plan(const Architecture& arch) {
+  if (gradcam::Status s = gradcam::check_architecture(arch); !s) return make_error(s.error());
   Plan p;
   p.arch = arch;
-  if (arch.layers.empty()) return make_error("architecture has no layers");
+  for (const LayerSpec& l : arch.layers) {
+    PlannedLayer pl;
+    pl.spec = l;
+    p.layers.push_back(pl);
+  }
+  if (gradcam::Status s = plan_shapes(arch, p.layers); !s) return make_error(s.error());
   p.input_size = int64_t(arch.height) * arch.width * arch.channels;
   std::vector<gradcam::ParamSpec> specs = gradcam::parameter_specs(arch);
   for (const auto& s : specs) {
@@ -50,15 +96,12 @@ gradcam::Result<Plan> make_plan(const Architecture& arch) {
   };
   for (size_t i = 0; i < arch.layers.size(); ++i) {
     const LayerSpec& l = arch.layers[i];
-    PlannedLayer pl;
-    pl.spec = l;
-    pl.in_size = l.input.size();
-    pl.out_size = l.output.size();
+    PlannedLayer& pl = p.layers[i];
     const std::string where = "layer " + std::to_string(i) + " (" + l.name + ")";
     switch (l.type) {
       case LayerType::conv2d:
       case LayerType::dense:
-        if (l.type == LayerType::conv2d) pl.geo = make_geometry(l, l.kernel_h, l.kernel_w);
+        if (l.type == LayerType::conv2d) pl.geo = make_geometry(pl, l.kernel_h, l.kernel_w);
         pl.kernel = slot(l.name + ".kernel");
         pl.bias = slot(l.name + ".bias");
         pl.relu = l.activation == Activation::relu;
@@ -69,7 +112,7 @@ gradcam::Result<Plan> make_plan(const Architecture& arch) {
         }
         break;
       case LayerType::max_pool2d:
-        pl.geo = make_geometry(l, l.pool_h, l.pool_w);
+        pl.geo = make_geometry(pl, l.pool_h, l.pool_w);
         break;
       case LayerType::batch_norm:
         pl.gamma = slot(l.name + ".gamma");
@@ -83,12 +126,11 @@ gradcam::Result<Plan> make_plan(const Architecture& arch) {
       case LayerType::flatten:
         break;
     }
-    p.layers.push_back(pl);
   }
   if (!p.layers.back().logits)
     return make_error("the last layer must be a dense layer with softmax activation (the trainer fuses it with "
                       "the cross-entropy loss)");
-  p.num_classes = arch.layers.back().output.c;
+  p.num_classes = p.layers.back().output.c;
   if (!arch.classes.empty() && int(arch.classes.size()) != p.num_classes)
     return make_error("architecture lists " + std::to_string(arch.classes.size()) + " classes but the last layer has " +
                       std::to_string(p.num_classes) + " units");

@@ -32,6 +32,7 @@ struct Geometry {
 
 struct PlannedLayer {
   LayerSpec spec;
+  gradcam::Shape input, output;       // per image, by Keras's shape rules (plan.cpp)
   int64_t in_size = 0, out_size = 0;  // floats per image
   Geometry geo{};                     // conv2d and max_pool2d
   // Slot indices (-1 when the layer has no such tensor).
@@ -49,8 +50,9 @@ struct Plan {
   int num_classes = 0;
 };
 
-// Checks that the architecture is trainable (a softmax dense layer last, supported layer types)
-// and lays out the parameter buffer. Errors name the layer.
+// Checks that the architecture is one the engine reads (gradcam::check_architecture) and is
+// trainable (a softmax dense layer last), plans every layer's shapes with the trainer's own Keras
+// shape rules, and lays out the parameter buffer. Errors name the layer.
 gradcam::Result<Plan> make_plan(const Architecture& arch);
 
 // Keras initialisation: Glorot-uniform kernels, zero biases, gamma 1, beta 0, moving mean 0,

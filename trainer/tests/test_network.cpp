@@ -69,6 +69,22 @@ TEST_CASE("the seed architecture plans with every Keras tensor, and Keras initia
   }
 }
 
+TEST_CASE("the trainer's own shape rules give the shapes of the engine's graph of the same layers") {
+  // The seed network, and a small one with 'same' padding at stride 2 on an odd side (9: valid 3x3
+  // -> 7, pooling -> 3, then ceil(3 / 2) = 2).
+  for (const Plan& plan : {*make_plan(gradcam::seed_architecture()), small_plan(9)}) {
+    const gradcam::Model model = gradcam::random_model(plan.arch, 1);
+    const gradcam::Network net(model);  // the model file's graph: a node per layer
+    REQUIRE(net.layer_count() == int(plan.layers.size()));
+    const gradcam::Shape input{plan.arch.height, plan.arch.width, plan.arch.channels};
+    for (size_t i = 0; i < plan.layers.size(); ++i) {
+      CAPTURE(plan.layers[i].spec.name);
+      CHECK(plan.layers[i].input == (i == 0 ? input : net.output_shape(int(i) - 1)));
+      CHECK(plan.layers[i].output == net.output_shape(int(i)));
+    }
+  }
+}
+
 TEST_CASE("an architecture without a softmax dense layer last is refused with a message") {
   auto arch = gradcam::seed_architecture();
   arch.layers.back().activation = gradcam::Activation::relu;

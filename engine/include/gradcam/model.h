@@ -43,8 +43,6 @@ struct LayerSpec {
   float rate = 0.f;
   // batch_norm
   float epsilon = 1e-3f;
-  // Filled in by planning.
-  Shape input, output;
 };
 
 struct Architecture {
@@ -70,19 +68,24 @@ struct ModelLimits {
   static constexpr int kMaxClasses = 100000;
 };
 
-// Parses the architecture JSON and computes every layer's input and output shape.
+// Parses the architecture JSON, field by field, then checks it as check_architecture does.
 // Errors name the layer and the field ("layer 3 (conv2d_2): kernel must be two integers from 1 to 4096").
 Result<Architecture> parse_architecture(const std::string& json);
 std::string architecture_to_json(const Architecture& arch);
-// Shape inference only (parse_architecture already does it); used after editing layers in code.
-Status plan_shapes(Architecture& arch);
+// Checks an architecture built or edited in code as parse_architecture checks a parsed one: the
+// input and layer count within ModelLimits, and its layers built as the engine's graph (the Keras
+// layer handlers; each layer's shape within the engine's limits), a dense layer last with one unit
+// per class. The shapes themselves are the graph's: model_graph(model), Network::output_shape.
+Status check_architecture(const Architecture& arch);
 
 // A tensor's name and Keras shape, e.g. "conv2d_3.kernel" [3,3,64,32].
 struct ParamSpec {
   std::string name;
   std::vector<int64_t> shape;
 };
-// Every parameter the architecture needs, in layer order.
+// Every parameter the architecture needs, in layer order: the weights its layers ask for as the
+// graph is built (for an architecture check_architecture refuses, those of the layers before the
+// one it refuses).
 std::vector<ParamSpec> parameter_specs(const Architecture& arch);
 
 struct Graph;

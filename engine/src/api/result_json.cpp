@@ -188,8 +188,10 @@ std::string Engine::info_json() const {
   else
     for (const auto& [name, v] : model_.params) parameters += int64_t(v.size());
   if (!a.layers.empty()) {
-    for (const LayerSpec& l : a.layers) {
-      json lj = {{"name", l.name}, {"type", layer_type_name(l.type)}, {"output", {l.output.h, l.output.w, l.output.c}}};
+    for (size_t i = 0; i < a.layers.size(); ++i) {
+      const LayerSpec& l = a.layers[i];
+      const Shape& out = g.output_of(int(i)).shape;  // the model file's graph: one node per layer
+      json lj = {{"name", l.name}, {"type", layer_type_name(l.type)}, {"output", {out.h, out.w, out.c}}};
       if (l.type == LayerType::conv2d) {
         lj["kernel"] = {l.kernel_h, l.kernel_w};
         lj["strides"] = {l.stride_h, l.stride_w};

@@ -1,5 +1,6 @@
-// The architecture: its JSON schema (parse and print, every field checked before use), Keras's
-// shape rules for each layer, and the parameter list it implies.
+// The architecture: its JSON schema (parse and print, every field checked before use). What its
+// layers compute, their shapes and the parameters they need come from the graph the Keras layer
+// handlers build of them (formats/model_graph.cpp: check_architecture, parameter_specs).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -33,10 +34,6 @@ const char* activation_name(Activation a) {
 }
 
 namespace {
-
-std::string layer_label(size_t i, const LayerSpec& l) {
-  return "layer " + std::to_string(i) + " (" + (l.name.empty() ? layer_type_name(l.type) : l.name) + ")";
-}
 
 // One side of a pair: a JSON integer in [1, ModelLimits::kMaxSide], compared as int64 before it
 // becomes an int (4294967299 must not read as 3).
@@ -80,89 +77,7 @@ Result<Padding> read_padding(const json& j, const std::string& where) {
   return make_error(where + ": padding must be \"valid\" or \"same\", got \"" + p + "\"");
 }
 
-// Keras output size and leading padding for one spatial dimension.
-void conv_dim(int in, int k, int s, Padding p, int& out, int& pad_before) {
-  if (p == Padding::valid) {
-    out = in >= k ? (in - k) / s + 1 : 0;
-    pad_before = 0;
-  } else {
-    out = (in + s - 1) / s;
-    int total = std::max((out - 1) * s + k - in, 0);
-    pad_before = total / 2;
-  }
-}
-
 }  // namespace
-
-Status plan_shapes(Architecture& arch) {
-  if (arch.height <= 0 || arch.width <= 0 || arch.channels <= 0 || arch.height > ModelLimits::kMaxSide ||
-      arch.width > ModelLimits::kMaxSide || arch.channels > ModelLimits::kMaxChannels)
-    return make_error("input shape " + std::to_string(arch.height) + "x" + std::to_string(arch.width) + "x" +
-                      std::to_string(arch.channels) + " is outside the limits (1.." +
-                      std::to_string(ModelLimits::kMaxSide) + " a side)");
-  if (arch.layers.empty()) return make_error("architecture has no layers");
-  if (int(arch.layers.size()) > ModelLimits::kMaxLayers)
-    return make_error("architecture has " + std::to_string(arch.layers.size()) + " layers; the limit is " +
-                      std::to_string(ModelLimits::kMaxLayers));
-  Shape s{arch.height, arch.width, arch.channels};
-  bool flat = false;
-  int64_t activations = s.size();
-  for (size_t i = 0; i < arch.layers.size(); ++i) {
-    LayerSpec& l = arch.layers[i];
-    l.input = s;
-    const std::string where = layer_label(i, l);
-    switch (l.type) {
-      case LayerType::conv2d: {
-        if (flat) return make_error(where + ": conv2d after flatten");
-        if (l.filters <= 0 || l.filters > ModelLimits::kMaxChannels)
-          return make_error(where + ": filters must be 1.." + std::to_string(ModelLimits::kMaxChannels));
-        int pt, pl;
-        conv_dim(s.h, l.kernel_h, l.stride_h, l.padding, s.h, pt);
-        conv_dim(s.w, l.kernel_w, l.stride_w, l.padding, s.w, pl);
-        s.c = l.filters;
-        break;
-      }
-      case LayerType::max_pool2d: {
-        if (flat) return make_error(where + ": max_pool2d after flatten");
-        int pt, pl;
-        conv_dim(s.h, l.pool_h, l.stride_h, l.padding, s.h, pt);
-        conv_dim(s.w, l.pool_w, l.stride_w, l.padding, s.w, pl);
-        break;
-      }
-      case LayerType::flatten:
-        s = Shape{1, 1, int(s.size())};
-        flat = true;
-        break;
-      case LayerType::dense:
-        if (!flat && (s.h != 1 || s.w != 1))
-          return make_error(where + ": dense needs a flat input (add a flatten layer before it)");
-        if (l.filters <= 0 || l.filters > ModelLimits::kMaxChannels)
-          return make_error(where + ": units must be 1.." + std::to_string(ModelLimits::kMaxChannels));
-        s = Shape{1, 1, l.filters};
-        flat = true;
-        break;
-      case LayerType::dropout:
-      case LayerType::batch_norm:
-        break;
-    }
-    if (s.h <= 0 || s.w <= 0 || s.c <= 0)
-      return make_error(where + ": output would be empty (" + std::to_string(s.h) + "x" + std::to_string(s.w) + "x" +
-                        std::to_string(s.c) + "); the input is too small for this network");
-    if (s.size() > ModelLimits::kMaxTensorElements)
-      return make_error(where + ": output has " + std::to_string(s.size()) + " elements, over the limit");
-    l.output = s;
-    activations += s.size();
-    if (activations > ModelLimits::kMaxActivationElements)
-      return make_error(where + ": the layer outputs up to here hold " + std::to_string(activations) +
-                        " values, over the limit of " + std::to_string(ModelLimits::kMaxActivationElements));
-  }
-  const LayerSpec& last = arch.layers.back();
-  if (last.type != LayerType::dense) return make_error("the last layer must be dense (the class scores)");
-  if (int(arch.classes.size()) != last.output.c)
-    return make_error("architecture names " + std::to_string(arch.classes.size()) + " classes but the last layer has " +
-                      std::to_string(last.output.c) + " units");
-  return Status::Ok();
-}
 
 Result<Architecture> parse_architecture(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -250,7 +165,7 @@ Result<Architecture> parse_architecture(const std::string& text) {
       names.push_back(l.name);
       arch.layers.push_back(l);
     }
-    Status s = plan_shapes(arch);
+    Status s = check_architecture(arch);
     if (!s) return make_error(s.error());
     return arch;
   } catch (const json::exception& e) {
@@ -296,20 +211,4 @@ std::string architecture_to_json(const Architecture& arch) {
   return j.dump();
 }
 
-std::vector<ParamSpec> parameter_specs(const Architecture& arch) {
-  std::vector<ParamSpec> out;
-  for (const LayerSpec& l : arch.layers) {
-    if (l.type == LayerType::conv2d) {
-      out.push_back({l.name + ".kernel", {l.kernel_h, l.kernel_w, l.input.c, l.filters}});
-      out.push_back({l.name + ".bias", {l.filters}});
-    } else if (l.type == LayerType::dense) {
-      out.push_back({l.name + ".kernel", {l.input.size(), l.filters}});
-      out.push_back({l.name + ".bias", {l.filters}});
-    } else if (l.type == LayerType::batch_norm) {
-      for (const char* p : {"gamma", "beta", "moving_mean", "moving_variance"})
-        out.push_back({l.name + "." + p, {l.input.c}});
-    }
-  }
-  return out;
-}
 }  // namespace gradcam

@@ -23,6 +23,10 @@ using json = nlohmann::json;
 class WeightStore {
  public:
   WeightStore(const std::vector<KerasTensor>& tensors, const std::string& source);
+  // A store with no file behind it: each weight a layer asks for is appended to `wanted` as
+  // "<layer>.<name>" with its shape and handed back as zeros, so that building a network lists the
+  // parameters it implies, in the order its layers create them (the model file's parameter_specs).
+  explicit WeightStore(std::vector<ParamSpec>& wanted);
   bool by_position() const { return by_position_; }
   // The next weight of a layer, checked against the shape the layer needs: by name (Keras 2,
   // TF.js: a weight whose name ends with "<layer>/<name>" in the layer's group `group`), or by
@@ -37,6 +41,7 @@ class WeightStore {
  private:
   const std::vector<KerasTensor>& tensors_;
   std::string source_;
+  std::vector<ParamSpec>* wanted_ = nullptr;  // the recording store's list
   bool by_position_ = false;
   std::vector<char> used_;
   std::map<std::string, std::vector<size_t>> by_short_;             // "kernel" -> tensors
@@ -70,8 +75,9 @@ struct LayerCall {
   std::string group, path;  // where its weights are (WeightStore::take)
   GraphBuilder& b;
   WeightStore& w;
+  std::string label = "";   // how errors name the layer, when not by its Keras class ("layer 3 (conv2d_2)")
 
-  std::string where() const { return "layer '" + name + "' (" + cls + "): "; }
+  std::string where() const { return label.empty() ? "layer '" + name + "' (" + cls + "): " : label + ": "; }
   Error fail(const std::string& why) const { return make_error(where() + why); }
   const Value& input(size_t k = 0) const { return b.g.value(inputs[k]); }
   Result<std::vector<float>> weight(const char* w_name, const std::vector<int64_t>& shape) {

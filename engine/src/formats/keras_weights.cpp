@@ -84,8 +84,25 @@ WeightStore::WeightStore(const std::vector<KerasTensor>& tensors, const std::str
   }
 }
 
+namespace {
+const std::vector<KerasTensor> no_tensors;
+}
+
+WeightStore::WeightStore(std::vector<ParamSpec>& wanted) : tensors_(no_tensors), source_("layers"), wanted_(&wanted) {}
+
 Result<std::vector<float>> WeightStore::take(const std::string& label, const std::string& layer, const std::string& group,
                                              const std::string& path, const char* name, const std::vector<int64_t>& shape) {
+  if (wanted_) {
+    // Each dimension is a layer attribute or a channel count within the engine's limits, so the
+    // product fits; the zeros are bounded as a file's tensor is.
+    int64_t count = 1;
+    for (int64_t d : shape) count *= d;
+    if (count > ModelLimits::kMaxTensorElements)
+      return make_error(label + name + " " + shape_text(shape) + " would hold " + std::to_string(count) +
+                        " values, over the limit of " + std::to_string(ModelLimits::kMaxTensorElements));
+    wanted_->push_back({layer + "." + name, shape});
+    return std::vector<float>(size_t(count), 0.f);
+  }
   const std::string key = by_position_ ? path : layer;
   size_t& cursor = cursor_[key];
   std::vector<std::vector<float>>& taken = taken_[key];
@@ -132,6 +149,7 @@ Result<std::vector<float>> WeightStore::take(const std::string& label, const std
 }
 
 Status WeightStore::finish_layer(const std::string& label, const std::string& layer, const std::string& path) {
+  if (wanted_) return {};
   const std::string key = by_position_ ? path : layer;
   cursor_[key] = 0;  // a second call of the layer takes the same weights again
   if (!by_position_) return {};  // a stray named weight is caught by check_all_used

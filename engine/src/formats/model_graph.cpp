@@ -1,7 +1,9 @@
 // The model file's network as a graph. Its layers are Keras layers under the trainer's names
 // (conv2d is Conv2D, max_pool2d MaxPooling2D, dropout Dropout, batch_norm BatchNormalization,
 // flatten Flatten, dense Dense) and its params are their Keras weights, so the Keras importer's
-// layer handlers build them: one place in the engine says what a layer is as ops. The file keeps
+// layer handlers build them: one place in the engine says what a layer is as ops. The same build
+// checks an architecture's shapes and lists the parameters it needs (the handlers ask for them
+// with a recording WeightStore), so the model file has no shape rules of its own. The file keeps
 // its own words: only its conv2d layers are offered for explaining, and a node's type is the
 // file's layer type, as `info` has always shown them.
 #include <cstdio>
@@ -46,6 +48,48 @@ KerasLayer keras_layer(const LayerSpec& l) {
   return {"", json::object()};
 }
 
+// How the model file's errors name a layer: "layer 3 (conv2d_2)".
+std::string layer_label(size_t i, const LayerSpec& l) {
+  return "layer " + std::to_string(i) + " (" + (l.name.empty() ? layer_type_name(l.type) : l.name) + ")";
+}
+
+// The model file's layers as a graph, one node per layer, with the weights `weights` hands out.
+// Each layer's output is held to the engine's limits as it is added, so that no later layer works
+// on a shape beyond them. Without `keep_weights` each node's weights are dropped once its shape is
+// known: the graph is only read for its shapes, and a large network's zeros are then held one
+// layer at a time.
+Result<Graph> layer_graph(const Architecture& arch, keras::WeightStore& weights, bool keep_weights) {
+  keras::GraphBuilder b;
+  Graph& g = b.g;
+  g.format = "model";  // its defaults (ExplainableWords) speak of conv layers, which it marks below
+  g.input = {"input", arch.height, arch.width, arch.channels, false, false};
+  g.values.push_back({"input", {arch.height, arch.width, arch.channels}, 4, -1});
+  int64_t activations = g.values[0].shape.size();
+  int x = 0;
+  for (size_t i = 0; i < arch.layers.size(); ++i) {
+    const LayerSpec& l = arch.layers[i];
+    const KerasLayer k = keras_layer(l);
+    const size_t first = g.nodes.size();
+    keras::LayerCall call{l.name, k.cls, k.config, {x}, false, l.name, "", b, weights, layer_label(i, l)};
+    auto out = keras::find_layer_handler(k.cls)(call);
+    if (!out) return make_error(out.error());
+    if (Status s = weights.finish_layer(call.where(), l.name, ""); !s) return make_error(s.error());
+    for (size_t n = first; n < g.nodes.size(); ++n) {
+      Node& node = g.nodes[n];
+      if (Status s = check_output_limits(node, g.value(node.output), activations); !s)
+        return make_error(call.where() + s.error());
+      node.explainable = false;
+      if (!keep_weights) std::vector<std::vector<float>>().swap(node.weights);
+    }
+    Node& named = g.nodes[size_t(g.values[size_t(*out)].producer)];
+    named.op_type = layer_type_name(l.type);
+    named.explainable = l.type == LayerType::conv2d;
+    x = *out;
+  }
+  g.output = x;
+  return std::move(g);
+}
+
 // The model's params as a Keras 2 file names them: "conv2d.kernel" is conv2d's "conv2d/kernel".
 Result<std::vector<KerasTensor>> keras_tensors(const Model& model) {
   std::vector<KerasTensor> out;
@@ -61,41 +105,53 @@ Result<std::vector<KerasTensor>> keras_tensors(const Model& model) {
 
 }  // namespace
 
+Status check_architecture(const Architecture& arch) {
+  if (arch.height <= 0 || arch.width <= 0 || arch.channels <= 0 || arch.height > ModelLimits::kMaxSide ||
+      arch.width > ModelLimits::kMaxSide || arch.channels > ModelLimits::kMaxChannels)
+    return make_error("input shape " + std::to_string(arch.height) + "x" + std::to_string(arch.width) + "x" +
+                      std::to_string(arch.channels) + " is outside the limits (1.." +
+                      std::to_string(ModelLimits::kMaxSide) + " a side)");
+  if (arch.layers.empty()) return make_error("architecture has no layers");
+  if (int(arch.layers.size()) > ModelLimits::kMaxLayers)
+    return make_error("architecture has " + std::to_string(arch.layers.size()) + " layers; the limit is " +
+                      std::to_string(ModelLimits::kMaxLayers));
+  std::vector<ParamSpec> wanted;
+  keras::WeightStore recording(wanted);
+  auto g = layer_graph(arch, recording, false);
+  if (!g) return make_error(g.error());
+  if (arch.layers.back().type != LayerType::dense) return make_error("the last layer must be dense (the class scores)");
+  const int units = g->value(g->output).shape.c;
+  if (int(arch.classes.size()) != units)
+    return make_error("architecture names " + std::to_string(arch.classes.size()) + " classes but the last layer has " +
+                      std::to_string(units) + " units");
+  return {};
+}
+
+std::vector<ParamSpec> parameter_specs(const Architecture& arch) {
+  std::vector<ParamSpec> wanted;
+  keras::WeightStore recording(wanted);
+  // An architecture that check_architecture refuses lists the parameters of the layers before the
+  // one it refuses.
+  (void)layer_graph(arch, recording, false);
+  return wanted;
+}
+
 Result<Graph> graph_from_model(const Model& model) {
-  const Architecture& arch = model.arch;
   auto tensors = keras_tensors(model);
   if (!tensors) return make_error(tensors.error());
   keras::WeightStore weights(*tensors, "model");
-  keras::GraphBuilder b;
-  Graph& g = b.g;
-  g.format = "model";  // its defaults (ExplainableWords) speak of conv layers, which it marks below
-  g.input = {"input", arch.height, arch.width, arch.channels, false, false};
-  g.values.push_back({"input", {arch.height, arch.width, arch.channels}, 4, -1});
-  int x = 0;
-  for (const LayerSpec& l : arch.layers) {
-    const KerasLayer k = keras_layer(l);
-    const size_t first = g.nodes.size();
-    keras::LayerCall call{l.name, k.cls, k.config, {x}, false, l.name, "", b, weights};
-    auto out = keras::find_layer_handler(k.cls)(call);
-    if (!out) return make_error(out.error());
-    if (Status s = weights.finish_layer(call.where(), l.name, ""); !s) return make_error(s.error());
-    for (size_t i = first; i < g.nodes.size(); ++i) g.nodes[i].explainable = false;
-    Node& named = g.nodes[size_t(g.values[size_t(*out)].producer)];
-    named.op_type = layer_type_name(l.type);
-    named.explainable = l.type == LayerType::conv2d;
-    x = *out;
-  }
-  g.output = x;
+  auto g = layer_graph(model.arch, weights, true);
+  if (!g) return make_error(g.error());
   if (Status s = weights.check_all_used(); !s) return make_error(s.error());
-  // parse_architecture has checked the chain already; this fills the default layer.
-  if (Status s = infer_shapes(g); !s) return make_error(s.error());
-  return std::move(g);
+  // check_architecture has built the same layers already; this fills the default layer.
+  if (Status s = infer_shapes(*g); !s) return make_error(s.error());
+  return g;
 }
 
 std::shared_ptr<const Graph> model_graph(const Model& model) {
   if (model.graph) return model.graph;
   auto g = graph_from_model(model);
-  if (!g) {  // parse_architecture checked the same shapes: this is a bug, not bad input
+  if (!g) {  // check_architecture built the same layers: this is a bug, not bad input
     std::fprintf(stderr, "gradcam: internal error planning the model: %s\n", g.error().c_str());
     std::abort();
   }

@@ -84,7 +84,7 @@ Result<Model> sequential_model_of(const Model& m) {
   if (previous != g.output) return make_error("the network's output is not its last node");
   if (out.arch.layers.empty() || out.arch.layers.back().type != LayerType::dense)
     return make_error("the network does not end in a dense layer");
-  if (Status s = plan_shapes(out.arch); !s) return make_error(s.error());
+  if (Status s = check_architecture(out.arch); !s) return make_error(s.error());
   return out;
 }
 

@@ -29,6 +29,10 @@ TEST_CASE("the model file's graph: a node per layer, its name and type, conv2d l
   REQUIRE(g->nodes.size() == arch->layers.size());
   const OpDescriptor* ops[] = {&ops::conv_op, &ops::batch_norm_op, &ops::max_pool_op, &ops::conv_op, &ops::dropout_op,
                                &ops::flatten_op, &ops::batch_norm_op, &ops::gemm_op, &ops::gemm_op};
+  // Keras's shapes: 'same' gives ceil(in / stride) (29 / 2 -> 15, then 15 / 2 -> 8 and 27 / 2 -> 14),
+  // 'valid' (in - k) / stride + 1 (8 - 2 + 1 = 7, 14 - 2 + 1 = 13); flatten 7 * 13 * 6 = 546.
+  const Shape shapes[] = {{15, 27, 8}, {15, 27, 8}, {8, 14, 8}, {7, 13, 6}, {7, 13, 6},
+                          {1, 1, 546}, {1, 1, 546}, {1, 1, 7}, {1, 1, 5}};
   for (size_t i = 0; i < g->nodes.size(); ++i) {
     const Node& n = g->nodes[i];
     const LayerSpec& l = arch->layers[i];
@@ -38,7 +42,7 @@ TEST_CASE("the model file's graph: a node per layer, its name and type, conv2d l
     CHECK(n.op_type == layer_type_name(l.type));
     CHECK(n.op == ops[i]);
     CHECK(n.explainable == (l.type == LayerType::conv2d));
-    CHECK(g->values[size_t(n.output)].shape == l.output);
+    CHECK(g->values[size_t(n.output)].shape == shapes[i]);
     CHECK(n.attrs.relu == (l.activation == Activation::relu));
   }
   CHECK(g->format == "model");
@@ -55,6 +59,44 @@ TEST_CASE("the model file's graph: a node per layer, its name and type, conv2d l
                          model.param(bn, "moving_variance"), arch->layers[i].epsilon, folded);
     CHECK(g->nodes[i].weights == folded.weights);  // bit for bit
   }
+}
+
+TEST_CASE("the model file's parameters are the weights its layers ask for, in layer order, in Keras's shapes") {
+  const char* text = R"({"format": "gradcam-cnn", "version": 1, "input": {"height": 9, "width": 8, "channels": 3},
+    "classes": ["a", "b"], "layers": [
+    {"type": "conv2d", "name": "c1", "filters": 4, "kernel": [3, 2], "activation": "relu"},
+    {"type": "batch_norm", "name": "bn"},
+    {"type": "max_pool2d", "name": "p"},
+    {"type": "flatten", "name": "f"},
+    {"type": "dense", "name": "out", "units": 2, "activation": "softmax"}]})";
+  auto arch = parse_architecture(text);
+  REQUIRE(arch.ok());
+  std::vector<std::string> listed;
+  for (const ParamSpec& p : parameter_specs(*arch)) listed.push_back(p.name + " " + shape_text(p.shape));
+  // conv 9x8 -> 7x7x4, pool -> 3x3x4, flatten 36.
+  CHECK(listed == std::vector<std::string>{"c1.kernel [3,2,3,4]", "c1.bias [4]", "bn.gamma [4]", "bn.beta [4]",
+                                           "bn.moving_mean [4]", "bn.moving_variance [4]", "out.kernel [36,2]",
+                                           "out.bias [2]"});
+}
+
+TEST_CASE("an architecture's layers are checked by building them: errors name the layer as the file does") {
+  Architecture a = seed_architecture();
+  CHECK(check_architecture(a).ok());
+  Architecture no_flatten = a;
+  no_flatten.layers.erase(no_flatten.layers.begin() + 18);  // flatten: dense_2 reads a 1x1x16 map
+  REQUIRE(no_flatten.layers[18].name == "dense");
+  CHECK(check_architecture(no_flatten).error().find("layer 18 (dense): Dense on a 4-D input is not supported") == 0);
+  Architecture conv_after_flatten = a;
+  conv_after_flatten.layers.insert(conv_after_flatten.layers.begin() + 19, conv_after_flatten.layers[0]);
+  conv_after_flatten.layers[19].name = "late_conv";
+  CHECK(check_architecture(conv_after_flatten).error().find("layer 19 (late_conv): needs a 4-D input") == 0);
+  // parameter_specs stops at the layer the check refuses.
+  CHECK(parameter_specs(no_flatten).size() == parameter_specs(a).size() - 6);
+  // The graph's limits hold at parse time (the engine used to accept these and abort when planning).
+  const char* wide_flatten = R"({"format": "gradcam-cnn", "version": 1, "input": {"height": 64, "width": 64, "channels": 3},
+    "classes": ["a", "b"], "layers": [{"type": "conv2d", "name": "c", "filters": 32, "kernel": [1, 1]},
+    {"type": "flatten", "name": "f"}, {"type": "dense", "name": "d", "units": 2}]})";
+  CHECK(parse_architecture(wide_flatten).error().find("layer 1 (f): node 'f': its output would be 1x1x131072, outside") == 0);
 }
 
 TEST_CASE("the model file's graph names the parameter a model built in code lacks") {

@@ -15,12 +15,14 @@ namespace {
 
 // An independent forward pass in double precision, straight from the definitions (no padding
 // buffers, no folding, no SIMD), so finite differences are not drowned in float rounding.
-// Runs layers first.. on x (the input of layer `first`) and returns the logits.
-std::vector<double> forward_double(const Model& m, int first, std::vector<double> x) {
+// Runs layers first.. on x (the input of layer `first`) and returns the logits. The layers' shapes
+// are the network's (one node per layer).
+std::vector<double> forward_double(const Model& m, const Network& net, int first, std::vector<double> x) {
   const Architecture& a = m.arch;
   for (size_t li = size_t(first); li < a.layers.size(); ++li) {
     const LayerSpec& l = a.layers[li];
-    const Shape in = l.input, out = l.output;
+    const Shape in = li == 0 ? Shape{a.height, a.width, a.channels} : net.output_shape(int(li) - 1);
+    const Shape out = net.output_shape(int(li));
     std::vector<double> y(size_t(out.size()), 0.0);
     auto pad_before = [](int in_size, int out_size, int k, int s, Padding p) {
       return p == Padding::same ? std::max((out_size - 1) * s + k - in_size, 0) / 2 : 0;
@@ -129,8 +131,8 @@ void check_gradient(const Architecture& arch, int first, Score score, uint64_t s
     std::vector<double> p = xd, m = xd;
     p[i] += eps;
     m[i] -= eps;
-    double fd = (score_of(forward_double(model, first, p), target, score) -
-                 score_of(forward_double(model, first, m), target, score)) / (2 * eps);
+    double fd = (score_of(forward_double(model, net, first, p), target, score) -
+                 score_of(forward_double(model, net, first, m), target, score)) / (2 * eps);
     // A ReLU or max-pool kink within eps of x makes the difference meaningless at that one
     // coordinate; a handful are allowed, a wrong gradient fails nearly everywhere.
     if (std::abs(fd - analytic[i]) > 1e-3 * max_grad + 1e-3 * std::abs(fd)) mismatched++;
@@ -166,7 +168,7 @@ TEST_CASE("batch_norm, dropout and flatten backward match finite differences") {
 TEST_CASE("dense backward (relu, linear, softmax head) matches finite differences") {
   Architecture a = small_arch(4, 4, {}, 4, Activation::softmax);
   a.layers.insert(a.layers.begin() + 1, dense("hidden", 12, Activation::relu));
-  REQUIRE(plan_shapes(a).ok());
+  REQUIRE(check_architecture(a).ok());
   check_gradient(a, 0, Score::logit, 9);
   check_gradient(a, 0, Score::probability, 10);
 }

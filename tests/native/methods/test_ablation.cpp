@@ -107,7 +107,7 @@ TEST_CASE("FullGrad's bias gradients are the score's finite differences in each 
   net.backward(d.data(), -1);
   for (int layer : {0, 1}) {
     const std::string name = arch.layers[size_t(layer)].name;
-    const int c = arch.layers[size_t(layer)].output.c;
+    const int c = net.output_shape(layer).c;
     // d score / d b_k: the output's gradient summed over positions where the fused ReLU passes.
     std::vector<double> analytic(size_t(c), 0.0);
     for (size_t i = 0; i < net.output(layer).size(); ++i)

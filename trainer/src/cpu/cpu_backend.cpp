@@ -32,8 +32,8 @@ class CpuBackend final : public Backend {
       dacts_[i].assign(size_t(l.out_size * max_batch), 0.f);
       if (l.spec.type == LayerType::max_pool2d) argmax_[i].assign(size_t(l.out_size * max_batch), 0);
       if (l.spec.type == LayerType::batch_norm) {
-        bn_mean_[i].assign(size_t(l.spec.input.c), 0.f);
-        bn_invstd_[i].assign(size_t(l.spec.input.c), 0.f);
+        bn_mean_[i].assign(size_t(l.input.c), 0.f);
+        bn_invstd_[i].assign(size_t(l.input.c), 0.f);
       }
       if (l.spec.type == LayerType::conv2d) scratch = std::max(scratch, cpu::conv2d_scratch_floats(l.geo, max_batch));
     }
@@ -106,10 +106,10 @@ class CpuBackend final : public Backend {
           if (training)
             cpu::batch_norm_forward_train(out, bn_mean_[i].data(), bn_invstd_[i].data(), in, param(l.gamma),
                                           param(l.beta), param(l.moving_mean), param(l.moving_variance),
-                                          n_in / l.spec.input.c, l.spec.input.c, l.spec.epsilon, kBatchNormMomentum);
+                                          n_in / l.input.c, l.input.c, l.spec.epsilon, kBatchNormMomentum);
           else
             cpu::batch_norm_forward_infer(out, in, param(l.gamma), param(l.beta), param(l.moving_mean),
-                                          param(l.moving_variance), n_in / l.spec.input.c, l.spec.input.c,
+                                          param(l.moving_variance), n_in / l.input.c, l.input.c,
                                           l.spec.epsilon);
           break;
         case LayerType::dropout:
@@ -146,7 +146,7 @@ class CpuBackend final : public Backend {
         break;
       case LayerType::batch_norm:
         cpu::batch_norm_backward(din, grad(l.gamma), grad(l.beta), dout, in, bn_mean_[i].data(),
-                                 bn_invstd_[i].data(), param(l.gamma), n_in / l.spec.input.c, l.spec.input.c);
+                                 bn_invstd_[i].data(), param(l.gamma), n_in / l.input.c, l.input.c);
         break;
       case LayerType::dropout:
         if (!din) break;

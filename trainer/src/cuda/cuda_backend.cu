@@ -57,8 +57,8 @@ class CudaBackend final : public Backend {
       dacts_[i] = device_alloc<float>(l.out_size * max_batch);
       if (l.spec.type == LayerType::max_pool2d) argmax_[i] = device_alloc<int32_t>(l.out_size * max_batch);
       if (l.spec.type == LayerType::batch_norm) {
-        bn_mean_[i] = device_alloc<float>(l.spec.input.c);
-        bn_invstd_[i] = device_alloc<float>(l.spec.input.c);
+        bn_mean_[i] = device_alloc<float>(l.input.c);
+        bn_invstd_[i] = device_alloc<float>(l.input.c);
       }
       if (l.spec.type == LayerType::conv2d)
         cols = std::max(cols, int64_t(max_batch) * l.geo.oh * l.geo.ow * l.geo.kh * l.geo.kw * l.geo.ic);
@@ -173,11 +173,11 @@ class CudaBackend final : public Backend {
         case LayerType::batch_norm:
           if (training)
             cuda::batch_norm_forward_train(out, bn_mean_[i], bn_invstd_[i], in, param(l.gamma), param(l.beta),
-                                           param(l.moving_mean), param(l.moving_variance), n_in / l.spec.input.c,
-                                           l.spec.input.c, l.spec.epsilon, kBatchNormMomentum);
+                                           param(l.moving_mean), param(l.moving_variance), n_in / l.input.c,
+                                           l.input.c, l.spec.epsilon, kBatchNormMomentum);
           else
             cuda::batch_norm_forward_infer(out, in, param(l.gamma), param(l.beta), param(l.moving_mean),
-                                           param(l.moving_variance), n_in / l.spec.input.c, l.spec.input.c,
+                                           param(l.moving_variance), n_in / l.input.c, l.input.c,
                                            l.spec.epsilon);
           break;
         case LayerType::dropout:
@@ -217,7 +217,7 @@ class CudaBackend final : public Backend {
         break;
       case LayerType::batch_norm:
         cuda::batch_norm_backward(din, grad(l.gamma), grad(l.beta), dout, in, bn_mean_[i], bn_invstd_[i],
-                                  param(l.gamma), n_in / l.spec.input.c, l.spec.input.c);
+                                  param(l.gamma), n_in / l.input.c, l.input.c);
         break;
       case LayerType::dropout:
         if (!din) break;
