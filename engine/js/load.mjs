@@ -149,14 +149,14 @@ export async function loadModel(module, bytes, source, { optionsJson = '{}', arc
 }
 
 // A TF.js model.json and the files it names, as far as they are found (the engine says which is
-// missing), plus metadata.json when there is one.
-async function loadTfjs(module, { bytes, source, json, beside }, optionsJson) {
+// missing), plus metadata.json when there may be one (mayHaveMetadata).
+async function loadTfjs(module, { bytes, source, json, beside, listed }, optionsJson) {
   const files = [];
   for (const path of weightPaths(json)) {
     const data = await beside(path);
     if (data) files.push({ path, data });
   }
-  const metadata = await beside('metadata.json');
+  const metadata = listed || mayHaveMetadata(json) ? await beside('metadata.json') : null;
   const all = new Uint8Array(files.reduce((n, f) => n + f.data.length, 0));
   let offset = 0;
   const list = files.map(({ path, data }) => {
@@ -172,6 +172,15 @@ async function loadTfjs(module, { bytes, source, json, beside }, optionsJson) {
         const call = (metaPtr) => module._gc_load_tfjs(modelPtr, metaPtr, listPtr, dataPtr, all.length, src, opt);
         return metaText === null ? call(0) : withString(module, metaText, call);
       })))), source);
+}
+
+// Whether a model.json fetched from a server may have a metadata.json beside it, which is only worth
+// a request when the answer may be yes: a browser logs every failed fetch to the console, and
+// tensorflowjs_converter writes no metadata.json. Teachable Machine's exports come from TF.js's own
+// model.save() in the browser, whose model.json says "convertedBy": null; the converter's names
+// itself ("TensorFlow.js Converter v4.22.0"). A list of files is looked through at no cost.
+function mayHaveMetadata(json) {
+  return typeof json.convertedBy !== 'string';
 }
 
 // New mean/std and/or labels for a loaded engine (modelOptionsJson's JSON); on an error nothing

@@ -126,8 +126,30 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
     assert.ok(Math.abs(a.top[0].probability - expected[best]) <= 1e-5);
     assert.ok(log.requests.some((u) => u.endsWith('/mine/cnn/group1-shard3of3.bin')));
     assert.deepEqual(log.foreign, []);
-    // The one failed request is metadata.json, looked for beside every model.json (Teachable Machine's).
-    assert.deepEqual(log.errors.filter((e) => !/404/.test(e)), []);
-    assert.ok(log.requests.some((u) => u.endsWith('/mine/cnn/metadata.json')));
+    // A converter's model.json has no metadata.json beside it: none is asked for, so no 404 in the console.
+    assert.deepEqual(log.errors, []);
+    assert.ok(!log.requests.some((u) => u.endsWith('/metadata.json')), log.requests.join(' '));
+  });
+
+  test('the widget reads a Teachable Machine export\'s metadata.json beside its model.json, for its labels', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await page.route(`${server.origin}/tm.html`, (route) => route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
+<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body>
+<gradcam-view id="a" src="samples/cat.jpg" model="mine/tm/model.json" style="width:200px;height:200px"></gradcam-view>
+</body></html>`,
+    }));
+    await page.route(`${server.origin}/mine/tm/*`, (route) => {
+      const file = path.join(dir, 'tm', path.basename(new URL(route.request().url()).pathname));
+      return fs.existsSync(file) ? route.fulfill({ body: fs.readFileSync(file) }) : route.fulfill({ status: 404, body: '' });
+    });
+    await page.goto(`${server.origin}/tm.html`);
+    await page.waitForFunction(() => document.getElementById('a').result, null, { timeout: 60000 });
+    const a = await page.evaluate(() => document.getElementById('a').result);
+    assert.ok(['Cat', 'Dog', 'Other'].includes(a.top[0].name), a.top[0].name);
+    assert.ok(log.requests.some((u) => u.endsWith('/mine/tm/metadata.json')));
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
   });
 });
