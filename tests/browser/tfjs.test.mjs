@@ -1,5 +1,5 @@
 // A TF.js layers model in the browser: the explorer takes model.json with its .bin files together
-// (opened or dropped), or a zipped folder (deflated, as zip tools write it; a Teachable Machine
+// (opened or dropped, or their folder dropped from disk), or a zipped folder (deflated, as zip tools write it; a Teachable Machine
 // export's, stored, with its labels and scale), and the widget takes
 // model=".../model.json", reading the shards beside it; each predicts as the native CLI on the same
 // image. The files are written by tests/fixtures/tfjs_fixtures.py (tfjs-converter's layout).
@@ -99,6 +99,25 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
     assert.equal(info.asks_for_input_options, false);
     assert.equal(await page.locator('#labels-choice').isHidden(), true);
     assertClose((await page.evaluate(() => window.gradcamApp.lastResult())).probabilities, nativeProbabilities('tm', sample), 'tm');
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
+  });
+
+  test('a folder dropped from disk (a real directory entry, read through webkitGetAsEntry) loads as its model', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await page.goto(`${server.origin}/index.html`);
+    await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
+    const sample = (await page.evaluate(() => window.gradcamApp.lastResult())).image.name;
+    // Chromium's own drag and drop of a path on disk, as a file manager hands it over: DevTools'
+    // Input.dispatchDragEvent with the folder's path. The page gets a DataTransfer whose one item is a
+    // directory entry, as from a real drag (a DataTransfer built in the page cannot hold one).
+    const cdp = await page.context().newCDPSession(page);
+    const data = { items: [], files: [path.join(dir, 'tm')], dragOperationsMask: 1 };
+    for (const type of ['dragEnter', 'dragOver', 'drop']) await cdp.send('Input.dispatchDragEvent', { type, x: 200, y: 200, data });
+    await page.waitForFunction(() => window.gradcamApp.lastResult().layer.name === 'out_relu', null, { timeout: 60000 });
+    // The folder's metadata.json came along: Teachable Machine's labels.
+    assert.deepEqual(await page.evaluate(() => window.gradcamApp.info.classes), ['Cat', 'Dog', 'Other']);
+    assertClose((await page.evaluate(() => window.gradcamApp.lastResult())).probabilities, nativeProbabilities('tm', sample), 'folder');
     assert.deepEqual(log.foreign, []);
     assert.deepEqual(log.errors, []);
   });
