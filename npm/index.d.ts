@@ -43,7 +43,8 @@ export interface LoadOptions extends ModelOptions {
   /** A Keras weights-only file's architecture: a Keras config (Keras 3's config.json, Keras 2's
    *  model.to_json()) or the project's architecture JSON, as text or an object. */
   arch?: string | object;
-  /** Input height and width for a model whose size is dynamic. */
+  /** Input height and width for a model whose size is dynamic (ONNX, or a Keras config whose
+   *  input is [null, null, null, 3]). */
   size?: number;
 }
 

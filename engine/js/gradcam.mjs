@@ -284,7 +284,8 @@ const shippedModel = () => new URL('./models/cifar10.safetensors', import.meta.u
 // (Keras 3's config.json, Keras 2's model.to_json(); told apart by its "class_name"), as text or an
 // object. mean, std, labels, size: what the file does not say (ONNX models mostly; see
 // modelOptionsJson in load.mjs): the per-channel normalisation, the class names, and the input
-// size of a model whose size is dynamic. An unknown key is an error.
+// size of a model whose size is dynamic (an ONNX model's, a Keras config's whose input is
+// [null, null, null, 3]). An unknown key is an error.
 export async function loadEngine(options = {}) {
   if (options === null || typeof options !== 'object') throw new Error('loadEngine takes {model: URL | path | ArrayBuffer | File | File[], ...} or nothing');
   const { model: given, arch, ...modelOptions } = options;

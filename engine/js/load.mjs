@@ -122,7 +122,8 @@ async function labelsValue(labels) {
 
 // A model file (safetensors, ONNX) or a Keras HDF5 file / .keras archive, told apart by their bytes,
 // loaded into `module` (the JS API's core or the page's app). optionsJson: modelOptionsJson's
-// result; arch: a Keras weights file's architecture (a Keras config or the architecture JSON, text
+// result (for a Keras file as natively: size for a config whose input size is open, mean/std/labels
+// over the file's own); arch: a Keras weights file's architecture (a Keras config or the architecture JSON, text
 // or object). Resolves with the
 // engine's handle; rejects with the loader's message.
 export async function loadModel(module, bytes, source, { optionsJson = '{}', arch, tfjs } = {}) {
@@ -132,13 +133,13 @@ export async function loadModel(module, bytes, source, { optionsJson = '{}', arc
     if (arch !== undefined && arch !== null) throw new Error(`${tfjs.source}: arch applies to Keras weights files only`);
     handle = await loadTfjs(module, tfjs, optionsJson);
   } else if (isHdf5(bytes) || isZip(bytes)) {
-    if (optionsJson !== '{}') throw new Error(`${source}: mean, std, labels and size apply to ONNX models; a Keras file says them itself`);
     const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source) : readKerasFile(bytes, source));
     const archText = arch === undefined || arch === null ? '' : typeof arch === 'string' ? arch : JSON.stringify(arch);
     const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     handle = withBytes(module, floats, (dataPtr) => withString(module, manifest, (manifestPtr) =>
       withString(module, archText, (archPtr) => withString(module, source, (src) =>
-        module._gc_load_keras(manifestPtr, dataPtr, data.length, archPtr, src)))), source);
+        withString(module, optionsJson, (opt) => module._gc_load_keras(manifestPtr, dataPtr, data.length, archPtr, src, opt))))),
+    source);
   } else {
     if (arch !== undefined && arch !== null) throw new Error(`${source}: arch applies to Keras weights files only`);
     handle = withBytes(module, bytes, (ptr) => withString(module, source, (src) => withString(module, optionsJson, (opt) =>
