@@ -4,11 +4,11 @@
 //   readFileBytes   the bytes of a file given as a File/Blob, URL, path (Node), ArrayBuffer or typed array
 //   modelOptionsJson what a model file may not say (mean, std, labels, size), as the loader's JSON
 //   readModelInput  a model as the API and the page take it: a file, or a list of Files (TF.js)
-//   loadModel       a model file, a Keras file (read with h5wasm, keras.mjs) or a TF.js model.json
+//   loadModel       a model file, a Keras file (read with h5wasm in a worker, keras.mjs) or a TF.js model.json
 //                   with its files (tfjs.mjs) -> a handle
 //   setModelOptions new mean/std/labels for a loaded engine
 import { lastError, megabytes, withBytes, withString } from './abi.mjs';
-import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
+import { checkHdf5Timeout, isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
 import { tfjsFromFileList, tfjsFromZip, tfjsModelInput, weightPaths } from './tfjs.mjs';
 
 export const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
@@ -123,17 +123,19 @@ async function labelsValue(labels) {
 // A model file (safetensors, ONNX) or a Keras HDF5 file / .keras archive, told apart by their bytes,
 // loaded into `module` (the JS API's core or the page's app). optionsJson: modelOptionsJson's
 // result (for a Keras file as natively: size for a config whose input size is open, mean/std/labels
-// over the file's own); arch: a Keras weights file's architecture (a Keras config or the architecture JSON, text
-// or object). Resolves with the
-// engine's handle; rejects with the loader's message.
-export async function loadModel(module, bytes, source, { optionsJson = '{}', arch, tfjs } = {}) {
+// over the file's own); arch: a Keras weights file's architecture (a Keras config or the
+// architecture JSON, text or object); hdf5Timeout: seconds a Keras file's HDF5 read may take
+// (keras.mjs, checkHdf5Timeout). Resolves with the engine's handle; rejects with the loader's message.
+export async function loadModel(module, bytes, source, { optionsJson = '{}', arch, tfjs, hdf5Timeout } = {}) {
+  const timeout = checkHdf5Timeout(hdf5Timeout);  // a bad value is an error whatever the file
   let handle;
   if (!tfjs && isZip(bytes)) tfjs = await tfjsFromZip(bytes, source);  // a zipped model folder
   if (tfjs) {
     if (arch !== undefined && arch !== null) throw new Error(`${tfjs.source}: arch applies to Keras weights files only`);
     handle = await loadTfjs(module, tfjs, optionsJson);
   } else if (isHdf5(bytes) || isZip(bytes)) {
-    const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source) : readKerasFile(bytes, source));
+    const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source, { timeout })
+      : readKerasFile(bytes, source, '', { timeout }));
     const archText = arch === undefined || arch === null ? '' : typeof arch === 'string' ? arch : JSON.stringify(arch);
     const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     handle = withBytes(module, floats, (dataPtr) => withString(module, manifest, (manifestPtr) =>
