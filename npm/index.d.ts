@@ -43,8 +43,12 @@ export interface LoadOptions extends ModelOptions {
   /** A Keras weights-only file's architecture: a Keras config (Keras 3's config.json, Keras 2's
    *  model.to_json()) or the project's architecture JSON, as text or an object. */
   arch?: string | object;
-  /** Input height and width for a model whose size is dynamic. */
+  /** Input height and width for a model whose size is dynamic (ONNX, or a Keras config whose
+   *  input is [null, null, null, 3]). */
   size?: number;
+  /** Seconds a Keras file's HDF5 read may take before it is abandoned (0 < s <= 3600; default 60):
+   *  a damaged file can send HDF5 into an endless loop. */
+  hdf5Timeout?: number;
 }
 
 /** RGBA pixels, as a canvas's ImageData or `engine.decode` gives them. */

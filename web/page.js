@@ -142,15 +142,18 @@ function offerLabels() {
 }
 
 // A model the person brings: a Keras HDF5 file (save_weights / save, Keras 2 or 3), read with
-// h5wasm and mapped by the engine, or the model file itself. Explains the current image again.
-async function loadModel(source, name) {
+// h5wasm in a worker and mapped by the engine, or the model file itself. Explains the current image
+// again. options: {hdf5Timeout} (seconds, as loadEngine's; the default 60 when dropped or opened).
+async function loadModel(source, name, options = {}) {
   await ready;
   try {
+    const unknown = Object.keys(options || {}).filter((key) => key !== 'hdf5Timeout');
+    if (unknown.length) throw new Error(`loadModel: unknown option "${unknown[0]}" (valid: hdf5Timeout)`);
     const isBlob = source instanceof Blob;
     const input = await readModelInput(source, { name: isBlob ? fileLabel(name || source.name) : undefined, maxBytes: MAX_FILE_BYTES });
     const label = fileLabel(name || input.source);
     setStatus(`Reading ${label}...`, false);
-    useModel(await loadModelHandle(app, input.bytes, label, { tfjs: input.tfjs }), label);
+    useModel(await loadModelHandle(app, input.bytes, label, { tfjs: input.tfjs, hdf5Timeout: options.hdf5Timeout }), label);
   } catch (e) {
     throw reportError(e.message);
   } finally {
@@ -859,7 +862,8 @@ const api = {
   // Loads a model: an ONNX model, a Keras .h5/.keras or a model file (File, Blob, ArrayBuffer,
   // Uint8Array or same-origin URL; told apart by their bytes), or a TF.js model.json (its URL, a
   // list of Files with its .bin files and metadata.json, or a .zip of them). Resolves with the current image's new
-  // result (or null); rejects with the status's message, and the previous model stays.
+  // result (or null); rejects with the status's message, and the previous model stays. Optional
+  // third argument {hdf5Timeout}: seconds a Keras file's HDF5 read may take (default 60).
   loadModel,
   // Normalisation and class names of the model (ONNX): {mean, std, labels}; see setModelOptions.
   setModelOptions,

@@ -1,7 +1,8 @@
 # The `site` target: the static site in GRADCAM_SITE_DIR (build/site), built with the wasm tree.
 #   gradcam.mjs, gradcam_core.mjs + .wasm   the JS API (engine/js) and its core
 #   abi.mjs, load.mjs                      its C ABI helpers and loading path, which the page shares
-#   keras.mjs, h5wasm.mjs, h5wasm/         its Keras reader and npm's h5wasm (h5wasm.mjs finds it)
+#   keras.mjs, keras_worker.mjs, h5wasm.mjs, h5wasm/
+#                                          its Keras reader (HDF5 in a worker) and npm's h5wasm
 #   index.html, page.js, style.css         the explorer (app: gradcam_app.mjs + .wasm)
 #   embed.html, embed.css, widget*.js      the <gradcam-view> widget (shaders/ inlined) and its page
 #   samples/ and samples/index.json        the gallery: every sample image, in name order

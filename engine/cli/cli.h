@@ -74,9 +74,10 @@ T unwrap_file(Result<T> r) {
 // --arch FILE: a Keras weights file's architecture (the architecture JSON or a Keras config).
 extern const std::vector<std::string> kModelOptions;
 // The wasm CLI's Keras --model, read in JS before main() (keras_handover.cpp); nullopt when nothing
-// was handed over for `path` (always, natively). `arch`: --arch's text (or empty), named `arch_source`.
+// was handed over for `path` (always, natively). `arch`: --arch's text (or empty), named `arch_source`;
+// `size`: --size (0: not given), for a config whose input size is open.
 std::optional<Result<Model>> handed_over_keras_model(const std::string& path, const std::string& arch,
-                                                     const std::string& arch_source);
+                                                     const std::string& arch_source, int size = 0);
 std::unique_ptr<Engine> load_engine(const Args& a);
 Image load_image(const std::string& path);
 double now_ms();

@@ -103,7 +103,7 @@ std::unique_ptr<Engine> load_engine(const Args& a) {
     o.arch.assign(text.begin(), text.end());
     o.arch_source = a.get("arch");
   }
-  if (auto handed = handed_over_keras_model(a.require("model"), o.arch, o.arch_source)) {  // the wasm CLI
+  if (auto handed = handed_over_keras_model(a.require("model"), o.arch, o.arch_source, o.size)) {  // the wasm CLI
     auto e = Engine::from_model(unwrap_file(std::move(*handed)), a.require("model"), o);
     if (!e) throw FileError{e.error()};
     return std::move(e.value());

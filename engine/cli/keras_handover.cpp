@@ -37,7 +37,7 @@ std::vector<uint8_t> part(int which) {
 namespace gradcam::cli {
 
 std::optional<Result<Model>> handed_over_keras_model(const std::string& path, const std::string& arch,
-                                                     const std::string& arch_source) {
+                                                     const std::string& arch_source, int size) {
 #ifdef __EMSCRIPTEN__
   const std::vector<uint8_t> source = part(0);
   if (gc_cli_keras_part_size(0) < 0 || std::string(source.begin(), source.end()) != path) return std::nullopt;
@@ -50,9 +50,9 @@ std::optional<Result<Model>> handed_over_keras_model(const std::string& path, co
   const std::vector<uint8_t> manifest = part(1), bytes = part(2);
   std::vector<float> data(bytes.size() / sizeof(float));
   std::memcpy(data.data(), bytes.data(), data.size() * sizeof(float));
-  return load_keras_manifest(std::string(manifest.begin(), manifest.end()), data.data(), data.size(), arch, path);
+  return load_keras_manifest(std::string(manifest.begin(), manifest.end()), data.data(), data.size(), arch, path, size);
 #else
-  (void)path, (void)arch, (void)arch_source;
+  (void)path, (void)arch, (void)arch_source, (void)size;
   return std::nullopt;
 #endif
 }

@@ -3,7 +3,7 @@
 //   import { loadEngine } from './gradcam.mjs';
 //   const engine = await loadEngine();  // the shipped CIFAR-10 model, models/cifar10.safetensors
 //   const other = await loadEngine({ model: 'cifar10.safetensors' });  // URL, path, ArrayBuffer, File
-//   const mine = await loadEngine({ model: 'model.h5' });  // a Keras file (keras.mjs, h5wasm)
+//   const mine = await loadEngine({ model: 'model.h5' });  // a Keras file (keras.mjs, h5wasm in a worker)
 //   const onnx = await loadEngine({ model: 'resnet18.onnx', mean: [0.485, 0.456, 0.406],
 //                                   std: [0.229, 0.224, 0.225], labels: 'imagenet_classes.txt' });
 //   onnx.explain(imageData, { layer: '/layer4/layer4.1/relu_1/Relu' });  // a node (or its output) name
@@ -284,13 +284,15 @@ const shippedModel = () => new URL('./models/cifar10.safetensors', import.meta.u
 // (Keras 3's config.json, Keras 2's model.to_json(); told apart by its "class_name"), as text or an
 // object. mean, std, labels, size: what the file does not say (ONNX models mostly; see
 // modelOptionsJson in load.mjs): the per-channel normalisation, the class names, and the input
-// size of a model whose size is dynamic. An unknown key is an error.
+// size of a model whose size is dynamic (an ONNX model's, a Keras config's whose input is
+// [null, null, null, 3]). hdf5Timeout: the seconds a Keras file's HDF5 read may take (default 60;
+// a damaged file can loop forever in HDF5). An unknown key is an error.
 export async function loadEngine(options = {}) {
   if (options === null || typeof options !== 'object') throw new Error('loadEngine takes {model: URL | path | ArrayBuffer | File | File[], ...} or nothing');
-  const { model: given, arch, ...modelOptions } = options;
+  const { model: given, arch, hdf5Timeout, ...modelOptions } = options;
   const model = given ?? shippedModel();
   const [core, { bytes, source, tfjs }, optionsJson] = await Promise.all([instantiateCore(), readModelInput(model),
-    modelOptionsJson(modelOptions, 'loadEngine', ['model', 'arch', 'mean', 'std', 'labels', 'size'])]);
-  const handle = await loadModel(core, bytes, source, { optionsJson, arch, tfjs });
+    modelOptionsJson(modelOptions, 'loadEngine', ['model', 'arch', 'mean', 'std', 'labels', 'size', 'hdf5Timeout'])]);
+  const handle = await loadModel(core, bytes, source, { optionsJson, arch, tfjs, hdf5Timeout });
   return new Engine(core, handle);
 }

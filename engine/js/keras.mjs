@@ -9,7 +9,10 @@
 //    model_weights/;
 //  - Keras 3 .weights.h5 (keras/src/saving/saving_lib.py, H5IOStore): layers/<class>[_N]/vars/0..n-1,
 //    nested models below (layers/functional/layers/conv2d/vars/0); a tensor's layer is its path.
-// Sizes are checked before any dataset is read: the file is not trusted.
+// Sizes are checked before any dataset is read: the file is not trusted. HDF5 itself is not
+// trusted either: a damaged global heap sends libhdf5, and so h5wasm, into an endless loop
+// (tests/fuzz/regressions/keras/hdf5-vlen-global-heap-endless-loop.h5), so the HDF5 part runs in a
+// Worker (keras_worker.mjs; worker_threads in Node) that is terminated after a time limit.
 
 const MAX_TENSOR_VALUES = 2 ** 27;  // the engine's ModelLimits::kMaxTensorElements
 const MAX_TOTAL_VALUES = 2 ** 27;
@@ -214,10 +217,11 @@ async function zipEntry(bytes, name, source) {
 }
 
 // A Keras 3 .keras archive (keras/src/saving/saving_lib.py): config.json and model.weights.h5.
-export async function readKerasArchive(bytes, source = 'model') {
+// options: as readKerasFile's.
+export async function readKerasArchive(bytes, source = 'model', options = {}) {
   if (bytes.length < 22) throw new Error(`${source}: not a zip archive (too short)`);
   const config = new TextDecoder().decode(await zipEntry(bytes, 'config.json', source));
-  return readKerasFile(await zipEntry(bytes, 'model.weights.h5', source), source, config);
+  return readKerasFile(await zipEntry(bytes, 'model.weights.h5', source), source, config, options);
 }
 
 // Keras's automatic numbering order: conv2d, conv2d_1, ..., conv2d_10 (HDF5 lists by name).
@@ -268,11 +272,142 @@ function keras3Layers(root, path, depth, visited, source) {
   return out;
 }
 
+// The time a Keras file's HDF5 read may take (loadEngine's hdf5Timeout), in seconds. A 256 MiB
+// tensor reads in about 3 s on a busy 2-core machine (the worker's start included), so a file at
+// the 512 MiB limit takes seconds, on a slow phone perhaps tens; the damaged files that loop never
+// finish.
+export const HDF5_TIMEOUT_S = 60;
+const MAX_HDF5_TIMEOUT_S = 3600;
+
+// hdf5Timeout as loadEngine takes it: seconds, a number in (0, 3600]; undefined for the default.
+// Seconds and not milliseconds, as the messages count them: a value over an hour (60000, meant as
+// ms) is refused rather than waited for.
+export function checkHdf5Timeout(seconds) {
+  if (seconds === undefined) return HDF5_TIMEOUT_S;
+  if (typeof seconds !== 'number' || !(seconds > 0) || seconds > MAX_HDF5_TIMEOUT_S) {
+    throw new Error(`hdf5Timeout must be a number of seconds, more than 0 and at most ${MAX_HDF5_TIMEOUT_S}, not ${
+      typeof seconds === 'string' ? JSON.stringify(seconds) : String(seconds)}`);
+  }
+  return seconds;
+}
+
 // Reads bytes of a Keras HDF5 file: {manifest (JSON text), data (Float32Array)}. archiveConfig: a
-// .keras archive's config.json, used when the file has no model_config. h5wasm throws its own
-// exceptions on what it cannot parse (a damaged object header: "error - name not defined!"); they
-// become one error naming the file, in the words the native reader uses when libhdf5 crashes.
-export async function readKerasFile(bytes, source = 'model', archiveConfig = '') {
+// .keras archive's config.json, used when the file has no model_config. The read runs in a worker
+// (readInWorker); where none can start (no Worker, a page whose CSP forbids workers, a bundle
+// without keras_worker.mjs) it runs on this thread, unguarded. options.timeout: seconds
+// (checkHdf5Timeout); past it the worker is terminated and this rejects naming the file.
+export async function readKerasFile(bytes, source = 'model', archiveConfig = '', { timeout } = {}) {
+  const seconds = checkHdf5Timeout(timeout);
+  if (bytes.length === 0) throw new Error(`${source}: empty file`);
+  const run = queue.then(async () => {
+    const worker = await kerasWorker();
+    if (!worker) return readKerasFileHere(bytes, source, archiveConfig);
+    return readInWorker(worker, bytes, source, archiveConfig, seconds);
+  });
+  queue = run.catch(() => {});
+  return run;
+}
+
+// One worker reads every Keras file in turn (h5wasm loads once), held alive only while it reads.
+let workerStart = null;
+let queue = Promise.resolve();
+
+// One of Node's own modules without an `import('node:...')` that a bundler for the browser would
+// try to resolve (as load.mjs's nodeModule; this module cannot import load.mjs, which imports it).
+async function nodeBuiltin(name) {
+  if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(name);
+  return import(`node:${name}`);
+}
+
+const inNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
+
+// The worker, wrapped to one shape for browsers and Node: {post, terminate, hold}, with `listener`
+// set per read to {message, failure}. Resolves once the worker's module runs (it says 'ready'),
+// with null when no worker can start here.
+function kerasWorker() {
+  if (!workerStart) {
+    workerStart = startKerasWorker().catch(() => null);
+  }
+  return workerStart;
+}
+
+async function startKerasWorker() {
+  const w = { listener: null };
+  let raw, dead = false;
+  // A worker that fails between reads is dropped: the next read starts another.
+  const failed = (why) => (w.listener ? w.listener.failure(why) : w.terminate());
+  if (inNode) {
+    const { Worker } = await nodeBuiltin('worker_threads');
+    // stdout/stderr of its own: piping them to this process's would open process.stdout, which
+    // makes a pipe on fd 1 non-blocking, and the wasm CLI's writeSync of a large --json would then
+    // stop at the pipe's 64 KiB (EAGAIN). The worker writes nothing anyway.
+    raw = new Worker(new URL('./keras_worker.mjs', import.meta.url), { stdout: true, stderr: true });
+    raw.unref();  // an idle reader never keeps Node running
+    w.hold = (busy) => (busy ? raw.ref() : raw.unref());
+    raw.on('message', (m) => w.listener?.message(m));
+    raw.on('error', (e) => failed(e.message));
+    raw.on('exit', (code) => failed(`the reader stopped with exit code ${code}`));
+  } else {
+    if (typeof Worker === 'undefined') return null;
+    // This exact form lets bundlers (Vite, webpack) find and bundle the worker module.
+    raw = new Worker(new URL('./keras_worker.mjs', import.meta.url), { type: 'module' });
+    w.hold = () => {};
+    raw.addEventListener('message', (e) => w.listener?.message(e.data));
+    raw.addEventListener('error', (e) => { e.preventDefault(); failed(e.message || 'the reader failed'); });
+  }
+  w.post = (message, transfer) => raw.postMessage(message, transfer);
+  w.terminate = () => {
+    if (dead) return;  // Node's 'exit' follows a terminate: by then another worker may be starting
+    dead = true;
+    workerStart = null;
+    w.listener = null;
+    raw.terminate();
+  };
+  w.hold(true);
+  try {
+    await new Promise((resolve, reject) => {
+      w.listener = { message: (m) => (m === 'ready' ? resolve() : reject(new Error('unexpected message'))), failure: reject };
+    });
+  } catch (e) {
+    w.terminate();
+    throw e;
+  } finally {
+    w.hold(false);
+  }
+  w.listener = null;
+  return w;
+}
+
+function readInWorker(w, bytes, source, archiveConfig, seconds) {
+  const copy = bytes.slice();  // the caller keeps its bytes; the copy moves to the worker
+  w.hold(true);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      w.terminate();
+      reject(new Error(`${source}: reading this HDF5 file did not finish within ${seconds} s: it is damaged or not a `
+        + 'Keras file'));
+    }, seconds * 1000);
+    const end = () => { clearTimeout(timer); w.listener = null; w.hold(false); };
+    w.listener = {
+      message: (m) => {
+        end();
+        if (m.error) reject(new Error(m.error));
+        else resolve({ manifest: m.manifest, data: m.data });
+      },
+      failure: (why) => {
+        end();
+        w.terminate();
+        reject(new Error(`${source}: the HDF5 library failed on this file (${why}): it is damaged or not a Keras file`));
+      },
+    };
+    w.post({ bytes: copy, source, archiveConfig }, [copy.buffer]);
+  });
+}
+
+// readKerasFile on this thread (the worker's part). h5wasm throws its own exceptions on what it
+// cannot parse (a damaged object header: "error - name not defined!"); they become one error naming
+// the file, in the words the native reader uses when libhdf5 crashes.
+export async function readKerasFileHere(bytes, source = 'model', archiveConfig = '') {
   await loadH5wasm();  // its own error says how to make h5wasm available
   try {
     return await readKerasHdf5(bytes, source, archiveConfig);

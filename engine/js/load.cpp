@@ -64,13 +64,17 @@ EMSCRIPTEN_KEEPALIVE int gc_load(const uint8_t* bytes, size_t size, const char* 
 }
 
 // A Keras file that keras.mjs read with h5wasm: the manifest JSON and `count` floats (keras.h);
-// arch_json "" for the seed network.
+// arch_json "" for the seed network; options_json (LoadOptions, "" for none) as natively: `size`
+// for a config whose input size is open, mean/std/labels over the file's own.
 EMSCRIPTEN_KEEPALIVE int gc_load_keras(const char* manifest, const float* data, size_t count, const char* arch_json,
-                                       const char* source) {
+                                       const char* source, const char* options_json) {
   try {
-    auto m = load_keras_manifest(manifest, data, count, arch_json, source);
-    if (!m) return fail(m.error()), 0;
-    return keep(std::make_unique<Engine>(std::move(m.value())));
+    auto options = parse_load_options(options_json ? options_json : "");
+    if (!options) return fail(options.error()), 0;
+    auto e = Engine::from_model(load_keras_manifest(manifest, data, count, arch_json, source, options->size), source,
+                                *options);
+    if (!e) return fail(e.error()), 0;
+    return keep(std::move(e.value()));
   } catch (const std::exception& ex) {
     return fail(std::string(source) + ": cannot load Keras model (" + ex.what() + ")"), 0;
   }

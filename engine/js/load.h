@@ -23,7 +23,8 @@ const char* fail(const std::string& message);
 extern "C" {
 const char* gc_error();
 int gc_load(const uint8_t* bytes, size_t size, const char* source, const char* options_json);
-int gc_load_keras(const char* manifest, const float* data, size_t count, const char* arch_json, const char* source);
+int gc_load_keras(const char* manifest, const float* data, size_t count, const char* arch_json, const char* source,
+                  const char* options_json);
 int gc_load_tfjs(const char* model_json, const char* metadata_json, const char* files_json, const uint8_t* data,
                  size_t size, const char* source, const char* options_json);
 int gc_set_model_options(int handle, const char* options_json);

@@ -4,11 +4,11 @@
 //   readFileBytes   the bytes of a file given as a File/Blob, URL, path (Node), ArrayBuffer or typed array
 //   modelOptionsJson what a model file may not say (mean, std, labels, size), as the loader's JSON
 //   readModelInput  a model as the API and the page take it: a file, or a list of Files (TF.js)
-//   loadModel       a model file, a Keras file (read with h5wasm, keras.mjs) or a TF.js model.json
+//   loadModel       a model file, a Keras file (read with h5wasm in a worker, keras.mjs) or a TF.js model.json
 //                   with its files (tfjs.mjs) -> a handle
 //   setModelOptions new mean/std/labels for a loaded engine
 import { lastError, megabytes, withBytes, withString } from './abi.mjs';
-import { isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
+import { checkHdf5Timeout, isHdf5, isZip, readKerasArchive, readKerasFile } from './keras.mjs';
 import { tfjsFromFileList, tfjsFromZip, tfjsModelInput, weightPaths } from './tfjs.mjs';
 
 export const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
@@ -122,23 +122,26 @@ async function labelsValue(labels) {
 
 // A model file (safetensors, ONNX) or a Keras HDF5 file / .keras archive, told apart by their bytes,
 // loaded into `module` (the JS API's core or the page's app). optionsJson: modelOptionsJson's
-// result; arch: a Keras weights file's architecture (a Keras config or the architecture JSON, text
-// or object). Resolves with the
-// engine's handle; rejects with the loader's message.
-export async function loadModel(module, bytes, source, { optionsJson = '{}', arch, tfjs } = {}) {
+// result (for a Keras file as natively: size for a config whose input size is open, mean/std/labels
+// over the file's own); arch: a Keras weights file's architecture (a Keras config or the
+// architecture JSON, text or object); hdf5Timeout: seconds a Keras file's HDF5 read may take
+// (keras.mjs, checkHdf5Timeout). Resolves with the engine's handle; rejects with the loader's message.
+export async function loadModel(module, bytes, source, { optionsJson = '{}', arch, tfjs, hdf5Timeout } = {}) {
+  const timeout = checkHdf5Timeout(hdf5Timeout);  // a bad value is an error whatever the file
   let handle;
   if (!tfjs && isZip(bytes)) tfjs = await tfjsFromZip(bytes, source);  // a zipped model folder
   if (tfjs) {
     if (arch !== undefined && arch !== null) throw new Error(`${tfjs.source}: arch applies to Keras weights files only`);
     handle = await loadTfjs(module, tfjs, optionsJson);
   } else if (isHdf5(bytes) || isZip(bytes)) {
-    if (optionsJson !== '{}') throw new Error(`${source}: mean, std, labels and size apply to ONNX models; a Keras file says them itself`);
-    const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source) : readKerasFile(bytes, source));
+    const { manifest, data } = await (isZip(bytes) ? readKerasArchive(bytes, source, { timeout })
+      : readKerasFile(bytes, source, '', { timeout }));
     const archText = arch === undefined || arch === null ? '' : typeof arch === 'string' ? arch : JSON.stringify(arch);
     const floats = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     handle = withBytes(module, floats, (dataPtr) => withString(module, manifest, (manifestPtr) =>
       withString(module, archText, (archPtr) => withString(module, source, (src) =>
-        module._gc_load_keras(manifestPtr, dataPtr, data.length, archPtr, src)))), source);
+        withString(module, optionsJson, (opt) => module._gc_load_keras(manifestPtr, dataPtr, data.length, archPtr, src, opt))))),
+    source);
   } else {
     if (arch !== undefined && arch !== null) throw new Error(`${source}: arch applies to Keras weights files only`);
     handle = withBytes(module, bytes, (ptr) => withString(module, source, (src) => withString(module, optionsJson, (opt) =>
@@ -149,14 +152,14 @@ export async function loadModel(module, bytes, source, { optionsJson = '{}', arc
 }
 
 // A TF.js model.json and the files it names, as far as they are found (the engine says which is
-// missing), plus metadata.json when there is one.
-async function loadTfjs(module, { bytes, source, json, beside }, optionsJson) {
+// missing), plus metadata.json when there may be one (mayHaveMetadata).
+async function loadTfjs(module, { bytes, source, json, beside, listed }, optionsJson) {
   const files = [];
   for (const path of weightPaths(json)) {
     const data = await beside(path);
     if (data) files.push({ path, data });
   }
-  const metadata = await beside('metadata.json');
+  const metadata = listed || mayHaveMetadata(json) ? await beside('metadata.json') : null;
   const all = new Uint8Array(files.reduce((n, f) => n + f.data.length, 0));
   let offset = 0;
   const list = files.map(({ path, data }) => {
@@ -172,6 +175,15 @@ async function loadTfjs(module, { bytes, source, json, beside }, optionsJson) {
         const call = (metaPtr) => module._gc_load_tfjs(modelPtr, metaPtr, listPtr, dataPtr, all.length, src, opt);
         return metaText === null ? call(0) : withString(module, metaText, call);
       })))), source);
+}
+
+// Whether a model.json fetched from a server may have a metadata.json beside it, which is only worth
+// a request when the answer may be yes: a browser logs every failed fetch to the console, and
+// tensorflowjs_converter writes no metadata.json. Teachable Machine's exports come from TF.js's own
+// model.save() in the browser, whose model.json says "convertedBy": null; the converter's names
+// itself ("TensorFlow.js Converter v4.22.0"). A list of files is looked through at no cost.
+function mayHaveMetadata(json) {
+  return typeof json.convertedBy !== 'string';
 }
 
 // New mean/std and/or labels for a loaded engine (modelOptionsJson's JSON); on an error nothing

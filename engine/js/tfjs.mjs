@@ -51,7 +51,7 @@ export async function tfjsFromFileList(files, label = 'the files') {
       const e = byName.get(baseName(path));
       return e ? bytesOf(e) : null;
     };
-    return { bytes, json, source: f.name || label, beside };
+    return { bytes, json, source: f.name || label, beside, listed: true };  // listed: no request to look for a file
   }
   return null;
 }

@@ -1,5 +1,5 @@
 // A TF.js layers model in the browser: the explorer takes model.json with its .bin files together
-// (opened or dropped), or a zipped folder (deflated, as zip tools write it; a Teachable Machine
+// (opened or dropped, or their folder dropped from disk), or a zipped folder (deflated, as zip tools write it; a Teachable Machine
 // export's, stored, with its labels and scale), and the widget takes
 // model=".../model.json", reading the shards beside it; each predicts as the native CLI on the same
 // image. The files are written by tests/fixtures/tfjs_fixtures.py (tfjs-converter's layout).
@@ -103,6 +103,25 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
     assert.deepEqual(log.errors, []);
   });
 
+  test('a folder dropped from disk (a real directory entry, read through webkitGetAsEntry) loads as its model', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await page.goto(`${server.origin}/index.html`);
+    await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
+    const sample = (await page.evaluate(() => window.gradcamApp.lastResult())).image.name;
+    // Chromium's own drag and drop of a path on disk, as a file manager hands it over: DevTools'
+    // Input.dispatchDragEvent with the folder's path. The page gets a DataTransfer whose one item is a
+    // directory entry, as from a real drag (a DataTransfer built in the page cannot hold one).
+    const cdp = await page.context().newCDPSession(page);
+    const data = { items: [], files: [path.join(dir, 'tm')], dragOperationsMask: 1 };
+    for (const type of ['dragEnter', 'dragOver', 'drop']) await cdp.send('Input.dispatchDragEvent', { type, x: 200, y: 200, data });
+    await page.waitForFunction(() => window.gradcamApp.lastResult().layer.name === 'out_relu', null, { timeout: 60000 });
+    // The folder's metadata.json came along: Teachable Machine's labels.
+    assert.deepEqual(await page.evaluate(() => window.gradcamApp.info.classes), ['Cat', 'Dog', 'Other']);
+    assertClose((await page.evaluate(() => window.gradcamApp.lastResult())).probabilities, nativeProbabilities('tm', sample), 'folder');
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
+  });
+
   test('the widget takes model=".../model.json" and reads its shards beside it', T, async () => {
     const { page, log } = await openPage(browser, server.origin);
     await page.route(`${server.origin}/tfjs.html`, (route) => route.fulfill({
@@ -126,8 +145,30 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
     assert.ok(Math.abs(a.top[0].probability - expected[best]) <= 1e-5);
     assert.ok(log.requests.some((u) => u.endsWith('/mine/cnn/group1-shard3of3.bin')));
     assert.deepEqual(log.foreign, []);
-    // The one failed request is metadata.json, looked for beside every model.json (Teachable Machine's).
-    assert.deepEqual(log.errors.filter((e) => !/404/.test(e)), []);
-    assert.ok(log.requests.some((u) => u.endsWith('/mine/cnn/metadata.json')));
+    // A converter's model.json has no metadata.json beside it: none is asked for, so no 404 in the console.
+    assert.deepEqual(log.errors, []);
+    assert.ok(!log.requests.some((u) => u.endsWith('/metadata.json')), log.requests.join(' '));
+  });
+
+  test('the widget reads a Teachable Machine export\'s metadata.json beside its model.json, for its labels', T, async () => {
+    const { page, log } = await openPage(browser, server.origin);
+    await page.route(`${server.origin}/tm.html`, (route) => route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
+<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body>
+<gradcam-view id="a" src="samples/cat.jpg" model="mine/tm/model.json" style="width:200px;height:200px"></gradcam-view>
+</body></html>`,
+    }));
+    await page.route(`${server.origin}/mine/tm/*`, (route) => {
+      const file = path.join(dir, 'tm', path.basename(new URL(route.request().url()).pathname));
+      return fs.existsSync(file) ? route.fulfill({ body: fs.readFileSync(file) }) : route.fulfill({ status: 404, body: '' });
+    });
+    await page.goto(`${server.origin}/tm.html`);
+    await page.waitForFunction(() => document.getElementById('a').result, null, { timeout: 60000 });
+    const a = await page.evaluate(() => document.getElementById('a').result);
+    assert.ok(['Cat', 'Dog', 'Other'].includes(a.top[0].name), a.top[0].name);
+    assert.ok(log.requests.some((u) => u.endsWith('/mine/tm/metadata.json')));
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
   });
 });

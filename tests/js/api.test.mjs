@@ -211,7 +211,7 @@ test('bad model files are refused with a message naming the problem', async () =
 test('with no model, loadEngine loads the shipped model from beside the module', async () => {
   const shipped = await loadEngine({ model: shippedModel });
   // A mistyped key is still an error, not the shipped model.
-  await assert.rejects(loadEngine({ modle: modelPath }), /loadEngine: unknown option "modle" \(valid: model, arch, mean, std, labels, size\)/);
+  await assert.rejects(loadEngine({ modle: modelPath }), /loadEngine: unknown option "modle" \(valid: model, arch, mean, std, labels, size, hdf5Timeout\)/);
   for (const e of [await loadEngine(), await loadEngine({})]) {
     assert.deepEqual(e.info, shipped.info);
     assert.deepEqual(e.predict(pixels).probabilities, shipped.predict(pixels).probabilities);

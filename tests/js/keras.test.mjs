@@ -189,3 +189,32 @@ test('the JS API refuses broken Keras files with the same messages, and stays us
   assert.equal(engine.info.classes.length, 10);
   engine.dispose();
 });
+
+test('a Keras config whose input size is open takes size, in the JS API and the wasm CLI as natively', async () => {
+  requireBuilt(siteModule);
+  const { loadEngine } = await import(siteModule);
+  const open = path.join(dir, 'open_size.h5');  // whole.h5 with Input(shape=(None, None, 3))
+  const asked = 'the input\'s height and width are not fixed ([null,null,null,3]): give the size to use (--size N)';
+  await assert.rejects(loadEngine({ model: open }), (e) => e.message.includes(asked) || assert.fail(e.message));
+  // Native kernels and wasm ones round differently: probabilities to 1e-5, maps to 1e-3 of their maximum.
+  const close = (a, b, tolerance, what) => {
+    assert.equal(a.length, b.length, what);
+    const scale = Math.max(...b.map(Math.abs));
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= tolerance * scale, `${what}[${i}]: ${x} vs ${b[i]}`));
+  };
+  const args = ['--size', '32', '--layer', 'conv2d_15'];
+  const native = explainJson(open, args);
+  const engine = await loadEngine({ model: open, size: 32 });
+  assert.deepEqual([engine.info.input.height, engine.info.input.width], [32, 32]);
+  const r = engine.explain(engine.decode(fs.readFileSync(image)), { layer: 'conv2d_15' });
+  close(Array.from(r.probabilities), native.probabilities, 1e-5, 'JS API probabilities');
+  close(Array.from(r.cam.data), native.cam.values, 1e-3, 'JS API map');
+  engine.dispose();
+  // The network flattens its last map into a dense layer of a fixed width: another size is refused
+  // there, naming the file.
+  await assert.rejects(loadEngine({ model: open, size: 40 }), /open_size\.h5: /);
+  requireBuilt(wasmCli);
+  const wasm = explainJson(open, args, wasmCli);
+  close(wasm.probabilities, native.probabilities, 1e-5, 'wasm CLI probabilities');
+  close(wasm.cam.values, native.cam.values, 1e-3, 'wasm CLI map');
+});

@@ -3,9 +3,9 @@
 // dependency (h5wasm) read from build/npm-cache (tools/deps.sh fills it): no network. Then
 //  - Node: `import { loadEngine } from 'gradcam-wasm'` explains a photo with the shipped model, a
 //    Keras file and an ONNX file, exactly as the repository's JS API (build/site) does;
-//  - a browser app importing gradcam-wasm and gradcam-wasm/widget, bundled by esbuild, served,
-//    in headless Chromium: the widget draws a map, the API explains and reads a Keras file, and no
-//    request leaves the origin;
+//  - a browser app importing gradcam-wasm and gradcam-wasm/widget, bundled by esbuild (with the
+//    Keras reader's worker), served, in headless Chromium: the widget draws a map, the API explains
+//    and reads a Keras file (in the worker), and no request leaves the origin;
 //  - `npx gradcam info --json` and `npx gradcam explain ... --json --out`, with a Keras --model too;
 //  - `tsc --strict` passes on an example using every call and fails on `method: 42`, for that.
 import assert from 'node:assert/strict';
@@ -53,7 +53,7 @@ after(() => {
 test('the tarball holds the API, the widget, the model, the CLI, types and docs, and no copy of h5wasm', () => {
   const files = sh('tar', ['tzf', tarball]).stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
   assert.deepEqual(files, ['CHANGELOG.md', 'README.md', 'abi.mjs', 'bin/gradcam.mjs', 'cli/gradcam.cjs', 'cli/gradcam.wasm',
-    'gradcam.mjs', 'gradcam_core.mjs', 'gradcam_core.wasm', 'h5wasm.mjs', 'index.d.ts', 'keras.mjs', 'load.mjs',
+    'gradcam.mjs', 'gradcam_core.mjs', 'gradcam_core.wasm', 'h5wasm.mjs', 'index.d.ts', 'keras.mjs', 'keras_worker.mjs', 'load.mjs',
     'models/cifar10.safetensors', 'package.json', 'tfjs.mjs', 'widget.d.ts', 'widget.js', 'widget_renderer.js']);
   const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
   assert.equal(manifest.version, version);
@@ -166,7 +166,12 @@ window.done = (async () => {
   assert.equal(b.status, 0, b.stderr);
   assert.equal(b.stderr, '', 'esbuild bundles without a warning');
   // esbuild does not copy what `new URL(..., import.meta.url)` names (Vite and webpack do): the
-  // package's README says to copy these two beside the bundle.
+  // package's README says to copy these two beside the bundle, and to bundle the Keras reader's
+  // worker (it imports h5wasm by its bare name) as keras_worker.mjs beside it.
+  const w = sh(process.execPath, [esbuild, 'node_modules/gradcam-wasm/keras_worker.mjs', '--bundle', '--format=esm',
+    '--outfile=www/keras_worker.mjs', '--log-level=warning']);
+  assert.equal(w.status, 0, w.stderr);
+  assert.equal(w.stderr, '', 'esbuild bundles the worker without a warning');
   fs.copyFileSync(path.join(installed, 'gradcam_core.wasm'), path.join(www, 'gradcam_core.wasm'));
   fs.cpSync(path.join(installed, 'models'), path.join(www, 'models'), { recursive: true });
   fs.copyFileSync(image, path.join(www, 'cat.jpg'));
@@ -186,9 +191,11 @@ window.done = (async () => {
   assert.equal(await page.evaluate(() => document.querySelector('#view').result.top[0].name), 'cat');
   const s = await canvasStats(page, '#view');
   assert.ok(s.heat > 0.2, `the widget shows a heat map (${s.heat} of the pixels)`);
-  // h5wasm (5 MB, its wasm inlined) is a chunk of its own, fetched only once a Keras file is opened.
-  const chunk = log.requests.findIndex((u) => /\/h5wasm-[A-Z0-9]+\.js$/.test(u));
-  assert.ok(chunk > log.requests.findIndex((u) => u.endsWith('/weights.h5')), `h5wasm's chunk after the Keras file: ${log.requests.join(' ')}`);
+  // h5wasm (5 MB, its wasm inlined) lives in the reader's worker, fetched only once a Keras file is
+  // opened; the page itself never loads it (its chunk is there only for a page that cannot start workers).
+  const worker = log.requests.findIndex((u) => u.endsWith('/keras_worker.mjs'));
+  assert.ok(worker > log.requests.findIndex((u) => u.endsWith('/weights.h5')), `the worker after the Keras file: ${log.requests.join(' ')}`);
+  assert.ok(!log.requests.some((u) => /\/h5wasm-[A-Z0-9]+\.js$/.test(u)), log.requests.join(' '));
   assert.ok(fs.statSync(path.join(www, 'app.js')).size < 1 << 20, 'the app bundle does not hold h5wasm');
   assert.deepEqual(log.foreign, []);
   assert.deepEqual(log.errors, []);
@@ -202,7 +209,7 @@ import 'gradcam-wasm/widget';
 const engine: Engine = await loadEngine();
 const onnx = await loadEngine({ model: 'resnet18.onnx', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
   labels: ['a', 'b'], size: 224 });
-await loadEngine({ model: new Uint8Array(8), arch: { layers: [] } });
+await loadEngine({ model: new Uint8Array(8), arch: { layers: [] }, hdf5Timeout: 30 });
 const image = engine.decode(new Uint8Array(8));
 const info: EngineInfo = engine.info;
 const method = info.method_details.find((d) => d.all_layers)?.name ?? 'gradcam';

@@ -110,8 +110,9 @@ Result<KerasFile> read_keras_hdf5(const uint8_t* bytes, size_t size, const std::
 Result<KerasFile> keras_file_from_manifest(const std::string& manifest, const float* data, size_t count);
 // The model from such a hand-over: keras_architecture, then model_from_keras. `arch_json` (the
 // architecture JSON or a Keras config, parse_keras_arch; for a weights-only file of another network)
-// may be empty.
+// may be empty. `size` (--size, the JS API's `size`; 0: not given) as for load_keras_file: the
+// input's height and width where the config leaves them open.
 Result<Model> load_keras_manifest(const std::string& manifest, const float* data, size_t count,
-                                  const std::string& arch_json, const std::string& source);
+                                  const std::string& arch_json, const std::string& source, int size = 0);
 
 }  // namespace gradcam

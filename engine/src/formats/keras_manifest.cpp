@@ -50,7 +50,7 @@ Result<KerasFile> keras_file_from_manifest(const std::string& manifest, const fl
 }
 
 Result<Model> load_keras_manifest(const std::string& manifest, const float* data, size_t count,
-                                  const std::string& arch_json, const std::string& source) {
+                                  const std::string& arch_json, const std::string& source, int size) {
   auto file = keras_file_from_manifest(manifest, data, count);
   if (!file) return make_error(source + ": " + file.error());
   KerasArch given;
@@ -59,7 +59,8 @@ Result<Model> load_keras_manifest(const std::string& manifest, const float* data
     if (!parsed) return make_error("arch: " + parsed.error());
     given = std::move(parsed.value());
   }
-  return load_keras_file(std::move(file.value()), source, arch_json.empty() ? nullptr : &given);
+  given.size = size;  // as Engine::load hands the native readers --size
+  return load_keras_file(std::move(file.value()), source, arch_json.empty() && !size ? nullptr : &given);
 }
 
 }  // namespace gradcam
