@@ -5,11 +5,20 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace gradcam {
 namespace {
+
+// A WebAssembly build without pthreads (the one a page that is not cross-origin isolated loads)
+// cannot start a thread: there the count stays 1, with the same answers.
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+constexpr bool kThreadsBuilt = false;
+#else
+constexpr bool kThreadsBuilt = true;
+#endif
 
 // True on the pool's workers and on a caller while it runs chunks: a parallel_for there is nested.
 thread_local bool t_inside_pool = false;
@@ -22,7 +31,7 @@ class ThreadPool {
 
   void set_thread_count(int n) {
     std::lock_guard<std::mutex> job(job_mutex_);
-    n = std::max(1, n);
+    n = kThreadsBuilt ? std::max(1, n) : 1;
     if (n == threads_) return;
     stop_workers();
     threads_ = n;  // workers start on the next parallel_for that needs them
@@ -114,7 +123,14 @@ class ThreadPool {
       generation = generation_;
     }
     workers_.reserve(count);
-    for (int i = 0; i < count; ++i) workers_.emplace_back([this, generation] { worker_loop(generation); });
+    for (int i = 0; i < count; ++i) {
+      try {
+        workers_.emplace_back([this, generation] { worker_loop(generation); });
+      } catch (const std::system_error&) {
+        break;  // the platform has fewer threads to give (a wasm build's pthread pool): use those started
+      }
+    }
+    threads_ = int(workers_.size()) + 1;
   }
 
   void stop_workers() {
@@ -153,7 +169,7 @@ ThreadPool& pool() {
 
 void set_thread_count(int n) { pool().set_thread_count(n); }
 int thread_count() { return pool().thread_count(); }
-int default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
+int default_thread_count() { return kThreadsBuilt ? int(std::max(1u, std::thread::hardware_concurrency())) : 1; }
 void parallel_for(int64_t n, int64_t grain, ChunkBody body) { pool().run(n, grain, std::move(body)); }
 
 }  // namespace gradcam
