@@ -18,6 +18,8 @@ class Network {
   explicit Network(const Model& model);  // model must outlive the network
 
   const Architecture& arch() const { return model_.arch; }
+  // The model it was planned from: a second network for another thread is Network(net.model()).
+  const Model& model() const { return model_; }
   const Graph& graph() const { return *graph_; }
   // Layers are the graph's nodes, in topological order.
   int layer_count() const { return int(graph_->nodes.size()); }
