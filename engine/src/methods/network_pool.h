@@ -1,8 +1,9 @@
-// Networks for the per-sample loops that run over the thread pool (Score-CAM's masks): a Network
-// holds its activations, so each thread that runs a sample needs its own. The first is the
-// caller's; more are planned from its model when two samples run at once, at most one per thread,
-// and kept for the rest of the loop. Every network computes the same bits, so which one runs a
-// sample never changes its result.
+// Networks for the per-sample loops that run over the thread pool (Score-CAM's masks, SmoothGrad's
+// samples, the perturbation curves' steps): a Network holds its activations, so each thread that
+// runs a sample needs its own. The first is the caller's; more are planned from its model when two
+// samples run at once, at most one per thread, and kept in the caller's network (Network::peers)
+// for the next loop. Every network computes the same bits, so which one runs a sample never
+// changes its result.
 #pragma once
 #include <memory>
 #include <mutex>
@@ -14,7 +15,10 @@ namespace gradcam {
 
 class NetworkPool {
  public:
-  explicit NetworkPool(Network& first) : free_{&first}, model_(first.model()) {}
+  explicit NetworkPool(Network& first) : first_(first) {
+    free_.push_back(&first);
+    for (const auto& peer : first.peers()) free_.push_back(peer.get());
+  }
 
   // A network no other sample is using, for as long as the Lease lives.
   class Lease {
@@ -41,20 +45,19 @@ class NetworkPool {
         return n;
       }
     }
-    auto made = std::make_unique<Network>(model_);  // planned outside the lock: it takes a while
+    auto made = std::make_unique<Network>(first_.model());  // planned outside the lock: it takes a while
     std::lock_guard<std::mutex> lock(mutex_);
-    made_.push_back(std::move(made));
-    return made_.back().get();
+    first_.peers().push_back(std::move(made));
+    return first_.peers().back().get();
   }
   void release(Network* n) {
     std::lock_guard<std::mutex> lock(mutex_);
     free_.push_back(n);
   }
 
+  Network& first_;
   std::mutex mutex_;
   std::vector<Network*> free_;
-  std::vector<std::unique_ptr<Network>> made_;
-  const Model& model_;
 };
 
 }  // namespace gradcam
