@@ -267,7 +267,7 @@ async function engineRows(modelPath, image, o) {
 
 function nativeRows(modelPath, imageFile, o) {
   const env = { ...process.env, OMP_NUM_THREADS: '1' };
-  const r = spawnSync(o.cli, ['bench', '--model', modelPath, '--image', imageFile,
+  const r = spawnSync(o.cli, ['bench', '--model', modelPath, '--image', imageFile, '--threads', '1',
     '--iterations', String(o.iterations), '--json'], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
   if (r.status === 0) {
     const j = JSON.parse(r.stdout);
@@ -282,7 +282,7 @@ function nativeRows(modelPath, imageFile, o) {
   const n = Math.min(o.iterations, 30);
   const rows = {};
   for (const name of LAYERS) {
-    const args = ['explain', '--model', modelPath, '--image', imageFile, '--layer', name, '--json'];
+    const args = ['explain', '--model', modelPath, '--image', imageFile, '--layer', name, '--threads', '1', '--json'];
     const samples = [];
     for (let i = 0; i < n + 2; i++) {
       const t0 = performance.now();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli.h"
 
@@ -68,6 +69,25 @@ int run_bench(const Args& a) {
       }
     });
   }
+  // Whole explanations at the default layer by the methods named (--methods): the per-sample methods
+  // (Score-CAM, SmoothGrad) cost many passes, so they get their own, smaller count.
+  if (a.has("methods")) {
+    const int method_iters = int(a.integer("method-iterations", 5, 1, 1000000));
+    std::stringstream list(a.get("methods"));
+    for (std::string name; std::getline(list, name, ',');) {
+      ExplainOptions o;
+      o.method = unwrap_usage(parse_method(name));
+      (void)explain(net, input.data(), o);  // warm
+      std::vector<double> t;
+      for (int i = 0; i < method_iters; ++i) {
+        const double t0 = now_ms();
+        auto e = explain(net, input.data(), o);
+        t.push_back(now_ms() - t0);
+        if (!e) throw FileError{a.get("model") + ": " + name + ": " + e.error()};
+      }
+      rows.push_back({"explain " + name, t});
+    }
+  }
   if (a.has("profile")) {
     // Each node's forward alone, on the values of a forward pass. Passes of the whole network
     // alternate with the timings, so every node runs with its neighbours' cache state, and a
@@ -101,9 +121,11 @@ int run_bench(const Args& a) {
 }  // namespace
 
 Command bench_command() {
-  return {"bench", nullptr, run_bench, {{"model", "image", "iterations"}, {"json", "profile"}},
-          "--model F [--image F] [--iterations N] [--json] [--profile]",
-          "time forward and Grad-CAM passes (--profile: each layer's forward too)"};
+  return {"bench", nullptr, run_bench, {{"model", "image", "iterations", "methods", "method-iterations"}, {"json", "profile"}},
+          "--model F [--image F] [--iterations N] [--methods a,b,... [--method-iterations N]] [--json]\n"
+          "[--profile]",
+          "time forward and Grad-CAM passes (--methods: whole explanations by those methods at the\n"
+          "default layer; --profile: each layer's forward too)"};
 }
 
 }  // namespace gradcam::cli

@@ -18,6 +18,11 @@ class Network {
   explicit Network(const Model& model);  // model must outlive the network
 
   const Architecture& arch() const { return model_.arch; }
+  // The model it was planned from: a second network for another thread is Network(net.model()).
+  const Model& model() const { return model_; }
+  // Networks planned from the same model for the per-sample loops' other threads
+  // (methods/network_pool.h), kept for the next explanation: planning one costs more than a pass.
+  std::vector<std::unique_ptr<Network>>& peers() { return peers_; }
   const Graph& graph() const { return *graph_; }
   // Layers are the graph's nodes, in topological order.
   int layer_count() const { return int(graph_->nodes.size()); }
@@ -55,6 +60,7 @@ class Network {
 
   const Model& model_;
   std::shared_ptr<const Graph> graph_;
+  std::vector<std::unique_ptr<Network>> peers_;
   std::vector<NodePlan> plans_;
   std::vector<std::vector<float>> values_, grads_;  // per value; [0] is the input
   std::vector<float> logits_, probs_;

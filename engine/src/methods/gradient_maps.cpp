@@ -8,6 +8,8 @@
 #include <random>
 
 #include "gradcam/methods.h"
+#include "methods/network_pool.h"
+#include "parallel/thread_pool.h"
 #include "gradcam/map.h"
 #include "methods/attribution.h"
 
@@ -59,13 +61,29 @@ Map smooth_grad(MethodContext& cx) {
     double u2 = double(rng() >> 11) * (1.0 / 9007199254740992.0);
     return float(sigma * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
   };
-  std::vector<float> noisy(n), mean(n, 0.f), d(cx.dscore.size());
-  for (int s = 0; s < opt.smoothgrad_samples; ++s) {
-    for (size_t i = 0; i < n; ++i) noisy[i] = cx.input[i] + noise();
-    net.forward(noisy.data());
-    score_gradient(net.logits(), net.probabilities(), cx.target, opt.score, d.data());
-    net.backward(d.data(), -1);
-    for (size_t i = 0; i < n; ++i) mean[i] += net.input_grad()[i] / float(opt.smoothgrad_samples);
+  // The samples go in blocks: the block's noisy copies are drawn in sample order, their gradients
+  // computed over the thread pool (each on a network of its own), then added to the mean in sample
+  // order, so the noise and the sum are the same for any thread count. The block size is a
+  // constant: memory stays two blocks of inputs whatever --samples asks.
+  constexpr int kSamplesPerBlock = 8;
+  const int samples = opt.smoothgrad_samples;
+  std::vector<float> noisy(size_t(kSamplesPerBlock) * n), grads(size_t(kSamplesPerBlock) * n), mean(n, 0.f);
+  NetworkPool networks(net);
+  for (int s0 = 0; s0 < samples; s0 += kSamplesPerBlock) {
+    const int count = std::min(kSamplesPerBlock, samples - s0);
+    for (size_t i = 0; i < size_t(count) * n; ++i) noisy[i] = cx.input[i % n] + noise();
+    parallel_for(count, 1, [&](int64_t begin, int64_t end) {
+      NetworkPool::Lease pass(networks);
+      std::vector<float> d(cx.dscore.size());
+      for (int64_t b = begin; b < end; ++b) {
+        pass->forward(noisy.data() + size_t(b) * n);
+        score_gradient(pass->logits(), pass->probabilities(), cx.target, opt.score, d.data());
+        pass->backward(d.data(), -1);
+        std::copy(pass->input_grad().begin(), pass->input_grad().end(), grads.begin() + std::ptrdiff_t(size_t(b) * n));
+      }
+    });
+    for (int b = 0; b < count; ++b)
+      for (size_t i = 0; i < n; ++i) mean[i] += grads[size_t(b) * n + i] / float(samples);
   }
   net.forward(cx.input);  // leave the network holding this image's activations
   return input_gradient_map(mean, arch.height, arch.width, arch.channels);

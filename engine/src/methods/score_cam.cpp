@@ -3,12 +3,14 @@
 // UpsamplingBilinear2d), then scaled to [0,1] at that size ((M - min) / (max - min + 1e-8)), and
 // masks the input; the target's score (its logit by default, as ClassifierOutputTarget) on the
 // masked input weighs the channel, and the weights are a softmax over channels. One forward pass
-// per channel.
+// per channel, the channels spread over the engine's threads.
 #include <algorithm>
 #include <cmath>
 
 #include "gradcam/map.h"
 #include "gradcam/methods.h"
+#include "methods/network_pool.h"
+#include "parallel/thread_pool.h"
 
 namespace gradcam {
 
@@ -18,29 +20,43 @@ Map score_cam(MethodContext& cx) {
   const Shape& s = net.output_shape(cx.layer);
   const int h = s.h, w = s.w, c = s.c, ih = arch.height, iw = arch.width, ic = arch.channels;
   const std::vector<float> activations = net.output(cx.layer);
-  std::vector<float> plane(size_t(h) * w), masked(size_t(ih) * iw * ic), scores(static_cast<size_t>(c));
   // A constant channel (a ReLU unit dead on this image) scales to an all-zero mask, so every such
-  // channel masks the input to zeros: that score is computed once, not once per channel.
-  bool have_zero_score = false;
-  float zero_score = 0.f;
+  // channel masks the input to zeros: that score is computed once, for the first of them.
+  std::vector<char> constant(static_cast<size_t>(c));
+  std::vector<int> runs;  // the channels whose masked input goes through the network
+  int first_constant = -1;
   for (int k = 0; k < c; ++k) {
-    for (int i = 0; i < h * w; ++i) plane[size_t(i)] = activations[size_t(i) * c + k];
-    const auto [plo, phi] = std::minmax_element(plane.begin(), plane.end());
-    const bool constant = !(*phi > *plo);
-    if (constant && have_zero_score) {
-      scores[size_t(k)] = zero_score;
-      continue;
-    }
-    std::vector<float> mask = upsample_bilinear_aligned(plane.data(), h, w, ih, iw);
-    const auto [lo, hi] = std::minmax_element(mask.begin(), mask.end());
-    const float low = *lo, range = constant ? 0.f : *hi - *lo;
-    for (float& v : mask) v = constant ? 0.f : (v - low) / (range + 1e-8f);
-    for (int i = 0; i < ih * iw; ++i)
-      for (int ch = 0; ch < ic; ++ch) masked[size_t(i) * ic + ch] = cx.input[size_t(i) * ic + ch] * mask[size_t(i)];
-    net.forward(masked.data());
-    scores[size_t(k)] = target_score(net, cx.target, cx.options.score);
-    if (constant) have_zero_score = true, zero_score = scores[size_t(k)];
+    float lo = activations[size_t(k)], hi = lo;
+    for (int i = 1; i < h * w; ++i) lo = std::min(lo, activations[size_t(i) * c + k]), hi = std::max(hi, activations[size_t(i) * c + k]);
+    constant[size_t(k)] = !(hi > lo);
+    if (!constant[size_t(k)]) runs.push_back(k);
+    else if (first_constant < 0) runs.push_back(first_constant = k);
   }
+  // The masked passes are independent: they run over the thread pool, each on a network of its
+  // own (the kernels inside them then run on that one thread). Each channel's score is computed
+  // whole by one pass, so the scores, and the softmax over them in channel order, are the same
+  // for any thread count.
+  std::vector<float> scores(static_cast<size_t>(c));
+  NetworkPool networks(net);
+  parallel_for(int64_t(runs.size()), 1, [&](int64_t begin, int64_t end) {
+    NetworkPool::Lease pass(networks);
+    std::vector<float> plane(size_t(h) * w), masked(size_t(ih) * iw * ic);
+    for (int64_t r = begin; r < end; ++r) {
+      const int k = runs[size_t(r)];
+      for (int i = 0; i < h * w; ++i) plane[size_t(i)] = activations[size_t(i) * c + k];
+      std::vector<float> mask = upsample_bilinear_aligned(plane.data(), h, w, ih, iw);
+      const auto [lo, hi] = std::minmax_element(mask.begin(), mask.end());
+      const bool flat = constant[size_t(k)];
+      const float low = *lo, range = flat ? 0.f : *hi - *lo;
+      for (float& v : mask) v = flat ? 0.f : (v - low) / (range + 1e-8f);
+      for (int i = 0; i < ih * iw; ++i)
+        for (int ch = 0; ch < ic; ++ch) masked[size_t(i) * ic + ch] = cx.input[size_t(i) * ic + ch] * mask[size_t(i)];
+      pass->forward(masked.data());
+      scores[size_t(k)] = target_score(*pass, cx.target, cx.options.score);
+    }
+  });
+  for (int k = 0; k < c; ++k)
+    if (constant[size_t(k)]) scores[size_t(k)] = scores[size_t(first_constant)];
   float m = *std::max_element(scores.begin(), scores.end());
   double sum = 0;
   for (float& v : scores) sum += v = std::exp(v - m);

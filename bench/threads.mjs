@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// Benchmark (not a test): the native engine with 2 threads against 1 (`--threads`), side by side in
+// one run. See bench/README.md.
+//
+//   node bench/threads.mjs [--models seed,resnet18,mobilenet_v2] [--methods gradcam,scorecam,smoothgrad]
+//                          [--threads 2] [--rounds N] [--iterations N] [--method-iterations N]
+//                          [--fixtures DIR] [--cli F] [--json]
+//
+// Per model: the forward pass and whole explanations (Grad-CAM, Score-CAM, SmoothGrad at the
+// model's default layer) timed in-process by `gradcam bench --threads 1` and `--threads N`. The two
+// alternate, one process each per round, so a slow spell of a shared machine lands on both; each
+// cell is the median over the rounds of each process's median. speed-up = 1 thread / N threads.
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { printHelpAndExit } from './common.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function parseArgs(argv) {
+  const o = {
+    models: ['seed', 'resnet18', 'mobilenet_v2'],
+    methods: ['gradcam', 'scorecam', 'smoothgrad'],
+    threads: 2,
+    rounds: 3,
+    iterations: 20,
+    methodIterations: 2,
+    fixtures: path.join(ROOT, 'build/onnx-fixtures'),
+    cli: path.join(ROOT, 'build/native/gradcam'),
+    json: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    const count = () => {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} must be a positive integer`);
+      return n;
+    };
+    if (a === '--models') o.models = value().split(',').filter(Boolean);
+    else if (a === '--methods') o.methods = value().split(',').filter(Boolean);
+    else if (a === '--threads') o.threads = count();
+    else if (a === '--rounds') o.rounds = count();
+    else if (a === '--iterations') o.iterations = count();
+    else if (a === '--method-iterations') o.methodIterations = count();
+    else if (a === '--fixtures') o.fixtures = path.resolve(value());
+    else if (a === '--cli') o.cli = path.resolve(value());
+    else if (a === '--json') o.json = true;
+    else if (a === '-h' || a === '--help') printHelpAndExit(import.meta.url);
+    else throw new Error(`unknown option ${a} (--help)`);
+  }
+  return o;
+}
+
+// The seed network is the shipped model file; the others are the ONNX fixtures (tools/onnx_fixtures.py).
+function modelFile(name, o) {
+  return name === 'seed' ? path.join(ROOT, 'assets/models/cifar10.safetensors') : path.join(o.fixtures, `${name}.onnx`);
+}
+
+function benchOnce(file, threads, o) {
+  const args = ['bench', '--model', file, '--threads', String(threads), '--iterations', String(o.iterations),
+    '--methods', o.methods.join(','), '--method-iterations', String(o.methodIterations), '--json'];
+  const r = spawnSync(o.cli, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${o.cli} ${args.join(' ')}: ${(r.stderr || '').trim()}`);
+  return JSON.parse(r.stdout);
+}
+
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+
+function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const rowsWanted = ['forward', ...o.methods.map((m) => `explain ${m}`)];
+  const results = [];
+  for (const name of o.models) {
+    const file = modelFile(name, o);
+    const samples = { 1: {}, [o.threads]: {} };
+    for (let round = 0; round < o.rounds; round++) {
+      for (const threads of round % 2 ? [o.threads, 1] : [1, o.threads]) {
+        const j = benchOnce(file, threads, o);
+        for (const row of rowsWanted) (samples[threads][row] ??= []).push(j[row].median_ms);
+        process.stderr.write(`${name}: round ${round + 1}/${o.rounds}, ${threads} thread(s) done\n`);
+      }
+    }
+    for (const row of rowsWanted) {
+      const one = median(samples[1][row]), many = median(samples[o.threads][row]);
+      results.push({ model: name, work: row, one_thread_ms: one, threads_ms: many, speedup: one / many });
+    }
+  }
+  if (o.json) {
+    console.log(JSON.stringify({ threads: o.threads, rounds: o.rounds, results }, null, 1));
+    return;
+  }
+  const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2));
+  console.log(`| model | work | 1 thread ms | ${o.threads} threads ms | speed-up |`);
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const r of results)
+    console.log(`| ${r.model} | ${r.work} | ${fmt(r.one_thread_ms)} | ${fmt(r.threads_ms)} | ${r.speedup.toFixed(2)}x |`);
+}
+
+main();
