@@ -78,7 +78,7 @@ Result<Graph> graph_from_model(const Model& model) {
     keras::LayerCall call{l.name, k.cls, k.config, {x}, false, l.name, "", b, weights};
     auto out = keras::find_layer_handler(k.cls)(call);
     if (!out) return make_error(out.error());
-    if (Status s = weights.finish_layer(call.where(), l.name, ""); !s) return make_error(s.error());
+    if (Status s = weights.finish_layer(call.where(), l.name, l.name, ""); !s) return make_error(s.error());
     for (size_t i = first; i < g.nodes.size(); ++i) g.nodes[i].explainable = false;
     Node& named = g.nodes[size_t(g.values[size_t(*out)].producer)];
     named.op_type = layer_type_name(l.type);
