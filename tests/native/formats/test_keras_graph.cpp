@@ -484,3 +484,37 @@ TEST_CASE("a layer called twice (shared weights) is one node per call, each expl
     CHECK(*second_call == 1);
   }
 }
+
+TEST_CASE("PReLU shares alpha over any of its axes: height only, width only or channels (shared_axes [1], [2], [3])") {
+  const int H = 2, W = 4, C = 3;  // all different: a slope read along the wrong axis shows
+  for (const std::vector<int>& shared : std::vector<std::vector<int>>{{1}, {2}, {3}, {1, 3}}) {
+    CAPTURE(json(shared).dump());
+    std::vector<int64_t> shape = {H, W, C};
+    for (int axis : shared) shape[size_t(axis - 1)] = 1;
+    const std::vector<float> alpha = ramp(size_t(shape[0] * shape[1] * shape[2]), 0.5f, 0.2f);
+    json layers = json::array({{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_input_shape", {nullptr, H, W, C}}}}},
+                               {{"class_name", "PReLU"}, {"config", {{"name", "prelu"}, {"shared_axes", shared}}}},
+                               {{"class_name", "Flatten"}, {"config", {{"name", "flat"}}}}});
+    json model = {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
+    auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", {{"prelu", "prelu/alpha:0", shape, alpha}}}, "m.h5", kNoArch);
+    REQUIRE_MESSAGE(m.ok(), error_of(m));
+    // Only alpha of that shape is accepted.
+    std::vector<int64_t> wrong = shape;
+    wrong[0] = wrong[0] == 1 ? H : 1;
+    auto refused = load_keras_file(KerasFile{model.dump(), "2.15.0", {{"prelu", "prelu/alpha:0", wrong, alpha}}}, "m.h5", kNoArch);
+    CHECK(error_of(refused).find("layer 'prelu' (PReLU): alpha has shape") != std::string::npos);
+
+    std::vector<float> x(size_t(H * W * C));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(1.3 * double(i)));
+    Network net(*m);
+    net.forward(x.data());
+    REQUIRE(net.logits().size() == x.size());
+    for (int y = 0; y < H; ++y)
+      for (int xx = 0; xx < W; ++xx)
+        for (int c = 0; c < C; ++c) {
+          const size_t k = size_t((y * W + xx) * C + c);
+          const size_t a = size_t(((shape[0] > 1 ? y : 0) * shape[1] + (shape[1] > 1 ? xx : 0)) * shape[2] + (shape[2] > 1 ? c : 0));
+          CHECK(net.logits()[k] == doctest::Approx(x[k] > 0 ? x[k] : alpha[a] * x[k]));
+        }
+  }
+}
