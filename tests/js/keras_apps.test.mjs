@@ -1,8 +1,9 @@
 // Keras Applications networks, as Keras writes them, explained exactly as TF.js explains them.
 // tests/fixtures/keras_apps.py writes small ResNet, MobileNetV2, Xception, DenseNet, EfficientNet and
 // VGG networks, a nested model (a Functional base inside a Sequential), a Teachable-Machine-shaped
-// one (a Sequential of two Sequentials, MobileNet base and dense head, 224x224) and a "misc" network
-// with every other layer class the engine reads, each in Keras 2.15 model.save("m.h5"), Keras 3
+// one (a Sequential of two Sequentials, MobileNet base and dense head, 224x224), one with a layer
+// called twice (explained at its second call, "tied/call_1") and a "misc" network with every other
+// layer class the engine reads, each in Keras 2.15 model.save("m.h5"), Keras 3
 // model.save("m.keras") (stored, and re-zipped deflated) and Keras 3 save_weights("m.weights.h5")
 // with its config.json given by --arch; and one with the activations only Keras 3 has, in Keras 3
 // files. The reference (keras_reference.mjs) builds each network in @tensorflow/tfjs-layers from the
@@ -191,9 +192,9 @@ test('the fixtures: every network loads in TF.js and predicts finite logits that
 
 test('the reference: its probe gradient is d(logit)/d(layer output), by central differences', async () => {
   // misc and activations3 run through every layer the reference writes itself; nested has the probe
-  // inside a model.
+  // inside a model; shared has it on a shared layer's second call.
   const problems = [];
-  for (const [family, layer] of [['misc', 'gelu'], ['nested', 'block1_relu'], ['activations3', 'silu']]) {
+  for (const [family, layer] of [['misc', 'gelu'], ['nested', 'block1_relu'], ['activations3', 'silu'], ['shared', 'tied/call_1']]) {
     const ref = await reference(family, 'keras2');
     const shape = manifest[family].input;
     const input = testInput(shape);

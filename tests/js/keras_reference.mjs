@@ -207,11 +207,15 @@ function rewrite(config, dialect) {
 }
 
 // The named layer's consumers read the probe instead; it sits right after the layer in the list.
+// "<layer>/call_N" (the engine's name of a shared layer's later call) is Keras's node N of <layer>.
 function insertProbe(model, layerName) {
   let found = false;
   const visit = (m) => {
     const layers = m.config.layers;
-    const i = layers.findIndex((e) => (e.config?.name ?? e.name) === layerName);
+    const nameOf = (e) => e.config?.name ?? e.name;
+    const call = /^(.*)\/call_(\d+)$/.exec(layerName);
+    const [layer, node] = call && layers.some((e) => nameOf(e) === call[1]) ? [call[1], Number(call[2])] : [layerName, 0];
+    const i = layers.findIndex((e) => nameOf(e) === layer);
     if (i >= 0) {
       found = true;
       const probe = `${layerName}__probe`;
@@ -220,12 +224,13 @@ function insertProbe(model, layerName) {
         layers.splice(i + 1, 0, entry);
         return;
       }
+      const reads = (t) => t[0] === layer && t[1] === node;
       for (const e of layers) {
-        for (const node of e.inbound_nodes ?? []) for (const t of node) if (t[0] === layerName) t[0] = probe;
+        for (const inbound of e.inbound_nodes ?? []) for (const t of inbound) if (reads(t)) t[0] = probe, t[1] = 0;
       }
-      for (const o of m.config.output_layers) if (o[0] === layerName) o[0] = probe;
+      for (const o of m.config.output_layers) if (reads(o)) o[0] = probe, o[1] = 0;
       entry.name = probe;
-      entry.inbound_nodes = [[[layerName, 0, 0, {}]]];
+      entry.inbound_nodes = [[[layer, node, 0, {}]]];
       layers.splice(i + 1, 0, entry);
       return;
     }

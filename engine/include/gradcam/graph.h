@@ -52,6 +52,9 @@ struct OpAttributes {
   bool approximate_tanh = false;        // Gelu: the tanh approximation instead of the exact erf form
   int reshape_h = 0, reshape_w = 0, reshape_c = 0;  // KerasReshape target: [h,w,c] (h 0: 2-D [c]); one may be -1
   int axis = 1;                         // Concat
+  // PRelu (Keras shared_axes): the slope's [h, w, c] extents, each 1 (shared) or the input's own;
+  // all 0: one slope, one per channel or one per element, told by its size (ONNX).
+  int slope_h = 0, slope_w = 0, slope_c = 0;
 };
 
 struct OpDescriptor;

@@ -33,8 +33,9 @@ class WeightStore {
   // position (Keras 3: the next of `path`'s variables). A layer called twice gets the same values.
   Result<std::vector<float>> take(const std::string& layer_label, const std::string& layer, const std::string& group,
                                   const std::string& path, const char* name, const std::vector<int64_t>& shape);
-  // Every tensor of the layer taken, called once a layer is built.
-  Status finish_layer(const std::string& layer_label, const std::string& layer, const std::string& path);
+  // Every tensor of the layer taken, called once a call of a layer is built.
+  Status finish_layer(const std::string& layer_label, const std::string& layer, const std::string& group,
+                      const std::string& path);
   // Every tensor of the file taken by some layer.
   Status check_all_used() const;
 
@@ -46,8 +47,13 @@ class WeightStore {
   std::vector<char> used_;
   std::map<std::string, std::vector<size_t>> by_short_;             // "kernel" -> tensors
   std::map<std::string, std::map<std::string, size_t>> by_path_;    // "layers/conv2d" -> "0" -> tensor
-  std::map<std::string, std::vector<std::vector<float>>> taken_;    // a layer's weights, in order
+  // A layer's weights in order, and how many its current call has taken: by path (Keras 3) or by
+  // group and name (two layers may share a name in different groups: an outer and a nested one).
+  std::map<std::string, std::vector<std::vector<float>>> taken_;
   std::map<std::string, size_t> cursor_;
+  std::string key(const std::string& layer, const std::string& group, const std::string& path) const {
+    return by_position_ ? path : group + "\n" + layer;
+  }
 };
 
 // Keras names layers automatically per class and keeps counting within a Python session, so a
@@ -67,7 +73,7 @@ struct GraphBuilder {
 
 // One call of one layer, as its handler sees it.
 struct LayerCall {
-  std::string name;   // the layer's name: the name of its last node
+  std::string name;   // the call's name: the name of its last node (the layer's, "<layer>/call_1" for a second call)
   std::string cls;    // its class
   const json& cfg;    // its config
   std::vector<int> inputs;  // value ids of the tensors it is called on
@@ -75,13 +81,14 @@ struct LayerCall {
   std::string group, path;  // where its weights are (WeightStore::take)
   GraphBuilder& b;
   WeightStore& w;
+  std::string layer = {};  // the Keras layer whose weights these are, when `name` is not it (empty: `name`)
   std::string label = "";   // how errors name the layer, when not by its Keras class ("layer 3 (conv2d_2)")
 
   std::string where() const { return label.empty() ? "layer '" + name + "' (" + cls + "): " : label + ": "; }
   Error fail(const std::string& why) const { return make_error(where() + why); }
   const Value& input(size_t k = 0) const { return b.g.value(inputs[k]); }
   Result<std::vector<float>> weight(const char* w_name, const std::vector<int64_t>& shape) {
-    return w.take(where(), name, group, path, w_name, shape);
+    return w.take(where(), layer.empty() ? name : layer, group, path, w_name, shape);
   }
   // Adds a node of `op` reading `in`; its name is the layer's when `part` is empty, else
   // "<layer>/<part>" (an intermediate node, never offered for explaining).

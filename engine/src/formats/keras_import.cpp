@@ -197,11 +197,11 @@ struct Importer {
     std::string node_name = name;
     if (call_index > 0) node_name = name + "/call_" + std::to_string(call_index);
     else if (names.count(name)) node_name = group + "/" + name;  // a nested model's layer named as an outer one
-    LayerCall c{node_name, cls, entry["config"], std::move(inputs), keras3, group, path, b, weights};
+    LayerCall c{node_name, cls, entry["config"], std::move(inputs), keras3, group, path, b, weights, name};
     if ((cls == "Rescaling" || cls == "Normalization") && c.inputs == std::vector<int>{0}) scales_pixels = true;
     auto out = handler(c);
     if (!out) return make_error(out.error());
-    if (Status s = weights.finish_layer(c.where(), node_name, path); !s) return make_error(s.error());
+    if (Status s = weights.finish_layer(c.where(), name, group, path); !s) return make_error(s.error());
     names.insert(node_name);
     return std::vector<int>{*out};
   }

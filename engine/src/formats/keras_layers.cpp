@@ -321,7 +321,8 @@ Result<int> leaky_relu_layer(LayerCall& c) {
   return c.node(&ops::leaky_relu_op, c.inputs, "", a);
 }
 
-// PReLU's alpha has the input's shape with the shared axes set to 1 (tf-keras and Keras 3 build()).
+// PReLU's alpha has the input's shape with the shared axes set to 1 (tf-keras and Keras 3 build()),
+// broadcast over them.
 Result<int> prelu_layer(LayerCall& c) {
   const Value& in = c.input();
   std::vector<int64_t> shape = in.rank == 4 ? std::vector<int64_t>{in.shape.h, in.shape.w, in.shape.c}
@@ -332,12 +333,13 @@ Result<int> prelu_layer(LayerCall& c) {
         return c.fail("shared_axes must name axes 1.." + std::to_string(shape.size()));
       shape[size_t(ax.get<int>() - 1)] = 1;
     }
-  const bool per_channel = in.rank == 2 || (shape[0] == 1 && shape[1] == 1);
-  const bool per_element = in.rank == 4 && shape[0] == in.shape.h && shape[1] == in.shape.w;
-  if (!per_channel && !per_element) return c.fail("alpha must be shared over both height and width, or over neither");
   auto alpha = c.weight("alpha", shape);
   if (!alpha) return make_error(alpha.error());
-  return c.node(&ops::prelu_op, c.inputs, "", {}, {std::move(*alpha)});
+  OpAttributes a;
+  a.slope_h = in.rank == 4 ? int(shape[0]) : 1;
+  a.slope_w = in.rank == 4 ? int(shape[1]) : 1;
+  a.slope_c = int(shape.back());
+  return c.node(&ops::prelu_op, c.inputs, "", a, {std::move(*alpha)});
 }
 
 // ---- merging layers ----

@@ -103,9 +103,8 @@ Result<std::vector<float>> WeightStore::take(const std::string& label, const std
     wanted_->push_back({layer + "." + name, shape});
     return std::vector<float>(size_t(count), 0.f);
   }
-  const std::string key = by_position_ ? path : layer;
-  size_t& cursor = cursor_[key];
-  std::vector<std::vector<float>>& taken = taken_[key];
+  size_t& cursor = cursor_[key(layer, group, path)];
+  std::vector<std::vector<float>>& taken = taken_[key(layer, group, path)];
   if (cursor < taken.size()) return taken[cursor++];  // a shared layer's second call
 
   size_t index = tensors_.size();
@@ -148,14 +147,14 @@ Result<std::vector<float>> WeightStore::take(const std::string& label, const std
   return t.values;
 }
 
-Status WeightStore::finish_layer(const std::string& label, const std::string& layer, const std::string& path) {
+Status WeightStore::finish_layer(const std::string& label, const std::string& layer, const std::string& group,
+                                 const std::string& path) {
   if (wanted_) return {};
-  const std::string key = by_position_ ? path : layer;
-  cursor_[key] = 0;  // a second call of the layer takes the same weights again
+  cursor_[key(layer, group, path)] = 0;  // a second call of the layer takes the same weights again
   if (!by_position_) return {};  // a stray named weight is caught by check_all_used
   auto vars = by_path_.find(path);
   if (vars == by_path_.end()) return {};
-  const size_t taken = taken_[key].size();
+  const size_t taken = taken_[key(layer, group, path)].size();
   if (vars->second.size() > taken)
     return make_error(label + "the file holds " + std::to_string(vars->second.size()) + " variables at " + path +
                       ", the layer takes " + std::to_string(taken) + " (is the file from another network?)");

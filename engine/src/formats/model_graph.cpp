@@ -70,10 +70,10 @@ Result<Graph> layer_graph(const Architecture& arch, keras::WeightStore& weights,
     const LayerSpec& l = arch.layers[i];
     const KerasLayer k = keras_layer(l);
     const size_t first = g.nodes.size();
-    keras::LayerCall call{l.name, k.cls, k.config, {x}, false, l.name, "", b, weights, layer_label(i, l)};
+    keras::LayerCall call{l.name, k.cls, k.config, {x}, false, l.name, "", b, weights, "", layer_label(i, l)};
     auto out = keras::find_layer_handler(k.cls)(call);
     if (!out) return make_error(out.error());
-    if (Status s = weights.finish_layer(call.where(), l.name, ""); !s) return make_error(s.error());
+    if (Status s = weights.finish_layer(call.where(), l.name, l.name, ""); !s) return make_error(s.error());
     for (size_t n = first; n < g.nodes.size(); ++n) {
       Node& node = g.nodes[n];
       if (Status s = check_output_limits(node, g.value(node.output), activations); !s)

@@ -443,3 +443,78 @@ TEST_CASE("a Keras input of open height and width (None) takes --size, as an ONN
   f.model_config = json{{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}}.dump();
   CHECK(error_of(import_keras_model(f, "fixed.keras", 12)) == "fixed.keras: --size 12 does not match the model's fixed input 8x8");
 }
+
+TEST_CASE("a layer called twice (shared weights) is one node per call, each explainable by its name (Keras 2 and 3)") {
+  // image -> shared -> shared -> avg_pool -> predictions: the conv's second call reads its first.
+  for (bool keras3 : {false, true}) {
+    CAPTURE(keras3);
+    auto L = keras3 ? k3_layer : k2_layer;
+    json layers = residual_layers(keras3);
+    json shared = L("Conv2D", "shared", {{"filters", 3}, {"kernel_size", 3}, {"padding", "same"}, {"activation", "relu"}}, {"image"});
+    json second = L("Conv2D", "shared", {}, {"shared"})["inbound_nodes"][0];
+    if (keras3) second["args"][0]["config"]["keras_history"][1] = 0;  // the first call's output
+    shared["inbound_nodes"].push_back(second);
+    json pool = L("GlobalAveragePooling2D", "avg_pool", json::object(), {"shared"});
+    if (keras3) pool["inbound_nodes"][0]["args"][0]["config"]["keras_history"][1] = 1;  // the second call's output
+    else pool["inbound_nodes"][0][0][1] = 1;
+    json model = functional(json::array({layers[0], shared, pool, L("Dense", "predictions", {{"units", 2}}, {"avg_pool"})}), keras3);
+    const std::vector<float> kernel = ramp(3 * 3 * 3 * 3, 0.f, 0.05f), bias = {0.1f, 0.f, -0.1f};
+    const std::vector<float> dk = ramp(6, 0.f, 0.5f), db = {0.f, 0.1f};
+    std::vector<KerasTensor> t = keras3 ? std::vector<KerasTensor>{{"layers/conv2d", "0", {3, 3, 3, 3}, kernel},
+                                                                   {"layers/conv2d", "1", {3}, bias},
+                                                                   {"layers/dense", "0", {3, 2}, dk},
+                                                                   {"layers/dense", "1", {2}, db}}
+                                        : std::vector<KerasTensor>{{"shared", "shared/kernel:0", {3, 3, 3, 3}, kernel},
+                                                                   {"shared", "shared/bias:0", {3}, bias},
+                                                                   {"predictions", "predictions/kernel:0", {3, 2}, dk},
+                                                                   {"predictions", "predictions/bias:0", {2}, db}};
+    auto m = load_keras_file(KerasFile{model.dump(), keras3 ? "3.6.0" : "2.15.0", t}, "siamese", kNoArch);
+    REQUIRE_MESSAGE(m.ok(), error_of(m));
+    const Graph& g = *m->graph;
+    CHECK(node_names(g) == std::vector<std::string>{"shared", "shared/call_1", "avg_pool", "predictions"});
+    CHECK(g.nodes[0].weights == g.nodes[1].weights);
+    CHECK(g.nodes[1].weights[0] == kernel);
+    CHECK(g.nodes[1].inputs[0] == g.nodes[0].output);
+    std::vector<std::string> explainable;
+    for (int i : explainable_nodes(g)) explainable.push_back(g.nodes[size_t(i)].name);
+    CHECK(explainable == std::vector<std::string>{"shared", "shared/call_1"});
+    CHECK(g.nodes[size_t(g.default_layer)].name == "shared/call_1");
+    auto second_call = find_layer(g, "shared/call_1");
+    REQUIRE_MESSAGE(second_call.ok(), (second_call.ok() ? std::string() : second_call.error()));
+    CHECK(*second_call == 1);
+  }
+}
+
+TEST_CASE("PReLU shares alpha over any of its axes: height only, width only or channels (shared_axes [1], [2], [3])") {
+  const int H = 2, W = 4, C = 3;  // all different: a slope read along the wrong axis shows
+  for (const std::vector<int>& shared : std::vector<std::vector<int>>{{1}, {2}, {3}, {1, 3}}) {
+    CAPTURE(json(shared).dump());
+    std::vector<int64_t> shape = {H, W, C};
+    for (int axis : shared) shape[size_t(axis - 1)] = 1;
+    const std::vector<float> alpha = ramp(size_t(shape[0] * shape[1] * shape[2]), 0.5f, 0.2f);
+    json layers = json::array({{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_input_shape", {nullptr, H, W, C}}}}},
+                               {{"class_name", "PReLU"}, {"config", {{"name", "prelu"}, {"shared_axes", shared}}}},
+                               {{"class_name", "Flatten"}, {"config", {{"name", "flat"}}}}});
+    json model = {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
+    auto m = load_keras_file(KerasFile{model.dump(), "2.15.0", {{"prelu", "prelu/alpha:0", shape, alpha}}}, "m.h5", kNoArch);
+    REQUIRE_MESSAGE(m.ok(), error_of(m));
+    // Only alpha of that shape is accepted.
+    std::vector<int64_t> wrong = shape;
+    wrong[0] = wrong[0] == 1 ? H : 1;
+    auto refused = load_keras_file(KerasFile{model.dump(), "2.15.0", {{"prelu", "prelu/alpha:0", wrong, alpha}}}, "m.h5", kNoArch);
+    CHECK(error_of(refused).find("layer 'prelu' (PReLU): alpha has shape") != std::string::npos);
+
+    std::vector<float> x(size_t(H * W * C));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(1.3 * double(i)));
+    Network net(*m);
+    net.forward(x.data());
+    REQUIRE(net.logits().size() == x.size());
+    for (int y = 0; y < H; ++y)
+      for (int xx = 0; xx < W; ++xx)
+        for (int c = 0; c < C; ++c) {
+          const size_t k = size_t((y * W + xx) * C + c);
+          const size_t a = size_t(((shape[0] > 1 ? y : 0) * shape[1] + (shape[1] > 1 ? xx : 0)) * shape[2] + (shape[2] > 1 ? c : 0));
+          CHECK(net.logits()[k] == doctest::Approx(x[k] > 0 ? x[k] : alpha[a] * x[k]));
+        }
+  }
+}

@@ -120,7 +120,11 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
     } else if (t == "PRelu") {
       const std::vector<float>& slope = n.weights[0];
       for (size_t k = 0; k < y.size(); ++k) {
-        const double s = slope.size() == 1 ? slope[0] : (slope.size() == size_t(is.c) ? slope[k % size_t(is.c)] : slope[k]);
+        double s = slope.size() == 1 ? slope[0] : (slope.size() == size_t(is.c) ? slope[k % size_t(is.c)] : slope[k]);
+        if (a.slope_c > 0) {  // Keras shared_axes: [h or 1, w or 1, c or 1]
+          const int c = int(k % size_t(is.c)), xx = int(k / size_t(is.c)) % is.w, yy = int(k / size_t(is.c)) / is.w;
+          s = slope[size_t(((a.slope_h > 1 ? yy : 0) * a.slope_w + (a.slope_w > 1 ? xx : 0)) * a.slope_c + (a.slope_c > 1 ? c : 0))];
+        }
         branch(x[k] > 0), y[k] = x[k] > 0 ? x[k] : s * x[k];
       }
     } else if (t == "GlobalAveragePool" || t == "ReduceMean") {
@@ -621,6 +625,19 @@ const std::vector<OpCase>& op_cases() {
                    const int x = conv1x1(b, 0, 4, 1910, 2.f);
                    return with_head(b, b.add("PRelu", {x}, {}, {random_vector(5 * 6 * 4, 1911, -0.5f, 1.5f)}), 1912);
                  }});
+    // Keras shared_axes [1] (one slope per column and channel), [2] (per row and channel), [3] (per position).
+    for (const auto& [variant, sh, sw, sc] : std::vector<std::tuple<const char*, int, int, int>>{
+             {"shared over height (Keras shared_axes=[1])", 1, 6, 4},
+             {"shared over width (Keras shared_axes=[2])", 5, 1, 4},
+             {"shared over channels (Keras shared_axes=[3])", 5, 6, 1}}) {
+      c.push_back({"PRelu", variant, [sh = sh, sw = sw, sc = sc] {
+                     GraphBuilder b(5, 6, 3);
+                     const int x = conv1x1(b, 0, 4, 1930, 2.f);
+                     OpAttributes a;
+                     a.slope_h = sh, a.slope_w = sw, a.slope_c = sc;
+                     return with_head(b, b.add("PRelu", {x}, a, {random_vector(size_t(sh * sw * sc), 1931, -0.5f, 1.5f)}), 1932);
+                   }});
+    }
     c.push_back({"PRelu", "one slope, 2-D input", [] {
                    GraphBuilder b(4, 4, 3);
                    const int x = dense(b, "Gemm", b.add("Flatten", {0}, flatten_attrs(true)), 10, 1920);
@@ -1003,6 +1020,15 @@ TEST_CASE("KerasReshape and PRelu refuse shapes that do not fit, naming the node
   onnx_vector.constant_rank = 1;
   CHECK(error("PRelu", onnx_vector, {std::vector<float>(4, 0.1f)}) ==
         "node 'PRelu_0' (PRelu): a [C] slope broadcasts over the width of a 4-D input: not supported");
+  OpAttributes shared;
+  shared.slope_h = 5, shared.slope_w = 1, shared.slope_c = 4;
+  CHECK(error("PRelu", shared, {std::vector<float>(20, 0.1f)}) == "(no error)");
+  CHECK(error("PRelu", shared, {std::vector<float>(24, 0.1f)}) ==
+        "node 'PRelu_0' (PRelu): the slope has 24 values, its shape [5, 1, 4] needs 20");
+  shared.slope_h = 6, shared.slope_w = 1;
+  CHECK(error("PRelu", shared, {std::vector<float>(24, 0.1f)}) ==
+        "node 'PRelu_0' (PRelu): a slope of shape [6, 1, 4] does not broadcast over the input's [5, 6, 4] (each extent 1 or the "
+        "input's)");
 }
 
 TEST_CASE("a 2-D [C] operand broadcasts over a 4-D one's channels only as Keras's merge layers ask (ONNX aligns it with [H,W])") {

@@ -127,8 +127,9 @@ Status import_gelu(const OnnxImport& in, Node& n) {
   return {};
 }
 
-// PRelu: x where x > 0, slope * x elsewhere, the slope a constant in weights[0]: one value, one per
-// channel, or (Keras's PReLU without shared_axes) one per element in the value's own h x w x c order.
+// PRelu: x where x > 0, slope * x elsewhere, the slope a constant in weights[0] broadcast over the
+// value's h x w x c: one value, one per channel, or (Keras's PReLU without shared_axes) one per
+// element; with slope_h/w/c (Keras's shared_axes) any of the three axes shared, e.g. [h, 1, c].
 // A learned slope can be anything (even above 1 or negative), so guided backprop does not treat it
 // as a ReLU: its gradient is the plain one.
 Status import_prelu(const OnnxImport& in, Node& n) {
@@ -145,35 +146,75 @@ Status import_prelu(const OnnxImport& in, Node& n) {
   return {};
 }
 
+// Where element (y, x, c)'s slope lies: weights[0][y * sy + x * sx + c * sc], a stride 0 on a shared axis.
+struct SlopeStrides {
+  size_t sy = 0, sx = 0, sc = 0;
+};
+
+SlopeStrides slope_strides(const Node& n, const Shape& s) {
+  const OpAttributes& a = n.attrs;
+  const size_t m = n.weights[0].size();
+  size_t h = 1, w = 1, c = 1;  // the slope's extents
+  if (a.slope_c > 0) h = size_t(a.slope_h), w = size_t(a.slope_w), c = size_t(a.slope_c);
+  else if (m == size_t(s.c)) c = m;
+  else if (m > 1) h = size_t(s.h), w = size_t(s.w), c = size_t(s.c);
+  return {h > 1 ? w * c : 0, w > 1 ? c : 0, c > 1 ? size_t(1) : 0};
+}
+
+std::string extents_text(int h, int w, int c) {
+  std::string s = "[";
+  s.append(std::to_string(h)).append(", ").append(std::to_string(w)).append(", ").append(std::to_string(c)).append("]");
+  return s;
+}
+
 Status infer_prelu(const Graph& g, Node& n, Value& out) {
   const Value& x = input_value(g, n);
   if (n.weights.size() != 1) return make_error(where(n) + "needs its slope as one constant");
+  const OpAttributes& a = n.attrs;
   const size_t m = n.weights[0].size(), channels = size_t(x.shape.c), total = size_t(x.shape.size());
+  if (a.slope_h > 0 || a.slope_w > 0 || a.slope_c > 0) {
+    auto fits = [](int extent, int axis) { return extent == 1 || extent == axis; };
+    const std::string shape = extents_text(a.slope_h, a.slope_w, a.slope_c);
+    if (!fits(a.slope_h, x.shape.h) || !fits(a.slope_w, x.shape.w) || !fits(a.slope_c, x.shape.c))
+      return make_error(where(n) + "a slope of shape " + shape + " does not broadcast over the input's " +
+                        extents_text(x.shape.h, x.shape.w, x.shape.c) + " (each extent 1 or the input's)");
+    if (m != size_t(a.slope_h) * size_t(a.slope_w) * size_t(a.slope_c))
+      return make_error(where(n) + "the slope has " + std::to_string(m) + " values, its shape " + shape + " needs " +
+                        std::to_string(size_t(a.slope_h) * size_t(a.slope_w) * size_t(a.slope_c)));
+    return same_shape(g, n, out);
+  }
   if (m != 1 && m != channels && m != total)
     return make_error(where(n) + "the slope has " + std::to_string(m) + " values; the input has " + std::to_string(channels) +
                       " channels and " + std::to_string(total) + " values");
   // An ONNX [C] or [1,C] slope would broadcast over the width of a 4-D input, not its channels.
-  if (m != 1 && (n.attrs.constant_rank == 1 || n.attrs.constant_rank == 2) && x.rank == 4 && x.shape.h * x.shape.w > 1)
+  if (m != 1 && (a.constant_rank == 1 || a.constant_rank == 2) && x.rank == 4 && x.shape.h * x.shape.w > 1)
     return make_error(where(n) + "a [C] slope broadcasts over the width of a 4-D input: not supported");
   return same_shape(g, n, out);
 }
 
-// Slope of element k: one shared, one per channel, or its own.
-inline float slope_at(const std::vector<float>& s, size_t k, size_t channels) {
-  return s.size() == 1 ? s[0] : (s.size() == channels ? s[k % channels] : s[k]);
+// Calls f(k, slope) for every element k of the node's output, in memory order.
+template <class F>
+void each_slope(const Node& n, const Graph& g, F f) {
+  const Shape s = g.value(n.output).shape;
+  const SlopeStrides st = slope_strides(n, s);
+  const float* slope = n.weights[0].data();
+  size_t k = 0;
+  for (size_t y = 0; y < size_t(s.h); ++y)
+    for (size_t x = 0; x < size_t(s.w); ++x) {
+      const float* row = slope + y * st.sy + x * st.sx;
+      for (size_t c = 0; c < size_t(s.c); ++c, ++k) f(k, row[c * st.sc]);
+    }
 }
 
 void forward_prelu(const Node& n, NodePlan&, const ForwardArgs& a) {
-  const size_t m = count(a.graph, n), c = size_t(a.graph.value(n.output).shape.c);
-  for (size_t k = 0; k < m; ++k) {
+  each_slope(n, a.graph, [&](size_t k, float slope) {
     const float x = a.in[0][k];
-    a.out[k] = x > 0.f ? x : slope_at(n.weights[0], k, c) * x;
-  }
+    a.out[k] = x > 0.f ? x : slope * x;
+  });
 }
 
 void backward_prelu(const Node& n, NodePlan&, const BackwardArgs& a) {
-  const size_t m = count(a.graph, n), c = size_t(a.graph.value(n.output).shape.c);
-  for (size_t k = 0; k < m; ++k) a.gin[0][k] = a.in[0][k] > 0.f ? a.gout[k] : slope_at(n.weights[0], k, c) * a.gout[k];
+  each_slope(n, a.graph, [&](size_t k, float slope) { a.gin[0][k] = a.in[0][k] > 0.f ? a.gout[k] : slope * a.gout[k]; });
 }
 
 Status import_leaky(const OnnxImport& in, Node& n) {

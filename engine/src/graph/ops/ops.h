@@ -27,7 +27,8 @@ extern const OpDescriptor flatten_op, reshape_op, keras_reshape_op, pad_op, iden
 //   KerasReshape     Reshape/Flatten on channels-last memory: the data unchanged, the shape from
 //                    reshape_h/w/c ([h,w,c] rank 4; h == 0: rank 2 [c]; one of them may be -1)
 // and of the ONNX ops, these serve Keras layers too: Tanh, Elu (alpha), Gelu (approximate_tanh),
-// PRelu (slope in weights[0]: one, one per channel, or one per element in h,w,c order),
+// PRelu (slope in weights[0]: one, one per channel, one per element in h,w,c order, or of shape
+// slope_h/w/c, each 1 or the input's),
 // GlobalMaxPool and GlobalAveragePool (keep_dims: 1x1xC rank 4, the default, or rank 2 [C]), Sub,
 // and of 2+ inputs Max (the gradient to the first maximal input), Mean (Keras Average) and Sum
 // (Keras Add of 3+). Add/Sub/Mul/Max/Mean/Sum take a [1,1,C] operand on either side, or a 2-D [C]
