@@ -65,8 +65,9 @@ struct ModelLimits {
   static constexpr int kMaxSide = 4096;                 // input height/width
   static constexpr int kMaxChannels = 65536;
   static constexpr int64_t kMaxTensorElements = int64_t(1) << 27;  // 128 Mi floats per tensor
-  // All layer outputs together (the engine keeps each, and a gradient of each).
-  static constexpr int64_t kMaxActivationElements = int64_t(1) << 26;
+  // The values and gradients one pass holds at once (Network plans them): wasm32 has a 4 GiB
+  // address space for the weights and the pass together.
+  static constexpr size_t kMaxPassBytes = sizeof(void*) == 4 ? size_t(3) << 30 : size_t(1) << 40;
   static constexpr int kMaxClasses = 100000;
 };
 

@@ -106,7 +106,6 @@ Status plan_shapes(Architecture& arch) {
                       std::to_string(ModelLimits::kMaxLayers));
   Shape s{arch.height, arch.width, arch.channels};
   bool flat = false;
-  int64_t activations = s.size();
   for (size_t i = 0; i < arch.layers.size(); ++i) {
     LayerSpec& l = arch.layers[i];
     l.input = s;
@@ -151,10 +150,6 @@ Status plan_shapes(Architecture& arch) {
     if (s.size() > ModelLimits::kMaxTensorElements)
       return make_error(where + ": output has " + std::to_string(s.size()) + " elements, over the limit");
     l.output = s;
-    activations += s.size();
-    if (activations > ModelLimits::kMaxActivationElements)
-      return make_error(where + ": the layer outputs up to here hold " + std::to_string(activations) +
-                        " values, over the limit of " + std::to_string(ModelLimits::kMaxActivationElements));
   }
   const LayerSpec& last = arch.layers.back();
   if (last.type != LayerType::dense) return make_error("the last layer must be dense (the class scores)");

@@ -7,7 +7,6 @@
 namespace gradcam {
 
 Status infer_shapes(Graph& g) {
-  int64_t total = g.values.empty() ? 0 : g.values[0].shape.size();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     for (int v : n.inputs)
@@ -22,10 +21,6 @@ Status infer_shapes(Graph& g) {
                         ", outside the engine's limits (sides 1.." + std::to_string(ModelLimits::kMaxSide) + ", 1.." +
                         std::to_string(ModelLimits::kMaxChannels) + " channels, " +
                         std::to_string(ModelLimits::kMaxTensorElements) + " floats): too big for this engine at this input size");
-    total += out.shape.size();
-    if (total > ModelLimits::kMaxActivationElements)
-      return make_error("the network's activations would exceed " + std::to_string(ModelLimits::kMaxActivationElements) +
-                        " floats (at node '" + n.name + "'): the model is too big for this engine at this input size");
   }
   if (g.output < 0 || g.values[size_t(g.output)].rank != 2)
     return make_error("the model's output must be 2-D logits [1, classes]");

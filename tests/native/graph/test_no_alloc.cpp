@@ -74,6 +74,29 @@ TEST_CASE("forward and backward allocate nothing once the network is planned") {
   delete probe;
 }
 
+TEST_CASE("a network that keeps only what a pass reads allocates nothing once that pass is planned") {
+  using namespace gradcam;
+  Model model = random_model(seed_architecture(), 63);
+  Network net(model, NetworkMemory::by_pass);
+  const int layer = net.graph().default_layer;
+  const PassNeeds needs{{layer}, layer};
+  REQUIRE(net.plan_pass(needs));
+  auto input = testing::random_vector(32 * 32 * 3, 64);
+  std::vector<float> d(10, 0.f);
+  d[3] = 1.f;
+  net.forward(input.data());
+  net.backward(d.data(), layer);
+  const long before = g_allocations.load();
+  bool planned = true;
+  for (int i = 0; i < 3; ++i) {
+    planned = planned && bool(net.plan_pass(needs));  // the same plan again: nothing to do
+    net.forward(input.data());
+    net.backward(d.data(), layer);
+  }
+  CHECK(g_allocations.load() - before == 0);
+  CHECK(planned);
+}
+
 TEST_CASE("a planned graph (residual sum, concat, depthwise conv, average pooling) allocates nothing in forward and backward") {
   using namespace gradcam;
   testing::GraphBuilder b(12, 10, 3);
