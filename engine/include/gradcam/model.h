@@ -59,7 +59,9 @@ struct Architecture {
 
 // Limits checked before anything is allocated from a size read out of a file.
 struct ModelLimits {
-  static constexpr size_t kMaxFileBytes = 512u << 20;   // 512 MiB
+  // 1 GiB: what wasm32's 4 GiB address space holds while a model loads (the file's bytes, the
+  // tensors read from them and the weights, then the network's pass). VGG-16/19 are 553-575 MB.
+  static constexpr size_t kMaxFileBytes = size_t(1) << 30;
   static constexpr size_t kMaxHeaderBytes = 16u << 20;  // safetensors JSON header
   static constexpr int kMaxLayers = 256;
   static constexpr int kMaxSide = 4096;                 // input height/width
