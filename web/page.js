@@ -28,7 +28,7 @@ const SAMPLES_URL = 'samples/index.json';
 const FONT_URL = 'fonts/DejaVuSans.ttf';
 const FIRST_SAMPLE = 'cat.jpg';
 // The engine's limit on an image file (ImageLimits::kMaxFileBytes), applied before reading to every
-// file the page reads. Models get the same limit here (the engine takes model files up to 512 MiB):
+// file the page reads. Models get the same limit here (the engine takes model files up to 1 GiB):
 // the app's 2 GB of wasm memory must hold the file's bytes, the weights read from them and the
 // previous model (kept until the new one has loaded) together; past that the load fails with a message.
 const MAX_FILE_BYTES = 256 * 1024 * 1024;

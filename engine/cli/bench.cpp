@@ -59,6 +59,7 @@ int run_bench(const Args& a) {
   const std::vector<int> explainable = explainable_nodes(graph);
   if (!explainable.empty()) {
     std::vector<float> d(static_cast<size_t>(net.num_classes()));
+    if (Status s = net.plan_pass({explainable, explainable.front()}); !s) throw FileError{s.error()};
     time("all conv layers (1 fwd + 1 bwd)", [&] {
       net.forward(input.data());
       score_gradient(net.logits(), net.probabilities(), 0, Score::logit, d.data());
@@ -92,6 +93,7 @@ int run_bench(const Args& a) {
     // Each node's forward alone, on the values of a forward pass. Passes of the whole network
     // alternate with the timings, so every node runs with its neighbours' cache state, and a
     // slow spell of a shared machine lands on single samples, not on whole nodes.
+    if (Status s = net.plan_all(); !s) throw FileError{s.error()};  // each node runs on its own inputs
     std::vector<std::vector<double>> node_ms(size_t(net.layer_count()));
     for (int k = 0; k < iters; ++k) {
       net.forward(input.data());

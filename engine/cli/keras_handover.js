@@ -21,7 +21,7 @@
   // The first bytes say whether it is a Keras file; only then is the whole file read here.
   const head = new Uint8Array(8);
   try {
-    if (fs.statSync(model).size > 512 * 2 ** 20) return;  // ModelLimits::kMaxFileBytes: the engine says so
+    if (fs.statSync(model).size > 2 ** 30) return;  // ModelLimits::kMaxFileBytes: the engine says so
     const fd = fs.openSync(model, 'r');
     try {
       fs.readSync(fd, head, 0, 8, 0);

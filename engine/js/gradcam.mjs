@@ -80,7 +80,7 @@ class Engine {
     const ok = withBytes(core, u8, (ptr) => core._gc_decode(ptr, u8.length));
     if (!ok) throw new Error(lastError(core));
     const width = core._gc_image_width(), height = core._gc_image_height();
-    const data = new Uint8ClampedArray(core.HEAPU8.buffer, core._gc_image_pixels(), width * height * 4).slice();
+    const data = new Uint8ClampedArray(core.HEAPU8.buffer, core._gc_image_pixels() >>> 0, width * height * 4).slice();
     return { data, width, height };
   }
 
@@ -169,7 +169,7 @@ class Engine {
     const t0 = (globalThis.performance || Date).now();
     const r = this._run('_gc_explain_all', image, options);
     const core = this._core;
-    const base = core._gc_floats();
+    const base = core._gc_floats() >>> 0;
     const engine = this;
     return {
       probabilities: Float32Array.from(r.probabilities),
@@ -232,7 +232,7 @@ class Engine {
           this.info.input.height, this.info.input.width, cropPtr, mapPtr, alpha)))));
     if (!ok) throw new Error(lastError(core));
     const w = core._gc_image_width(), h = core._gc_image_height();
-    return { width: w, height: h, data: new Uint8ClampedArray(core.HEAPU8.buffer, core._gc_image_pixels(), w * h * 4).slice() };
+    return { width: w, height: h, data: new Uint8ClampedArray(core.HEAPU8.buffer, core._gc_image_pixels() >>> 0, w * h * 4).slice() };
   }
 
   // Where an image of width x height lands in the model's input for a crop mode: {src, dst}, each

@@ -90,7 +90,7 @@ export function isZip(bytes) {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
 }
 
-const MAX_ENTRY_BYTES = 512 * 2 ** 20;  // the engine's ModelLimits::kMaxFileBytes
+const MAX_ENTRY_BYTES = 2 ** 30;  // the engine's ModelLimits::kMaxFileBytes
 
 let crcTable = null;
 // CRC-32 (ISO 3309, as zip uses it).

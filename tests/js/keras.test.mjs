@@ -27,7 +27,7 @@ const ERRORS = {
   'crc.keras': 'model.weights.h5 fails its CRC-32 check (damaged archive)',
   'external_layer.h5': 'layer conv2d is a link to another file, not a group',
   'external_link.weights.h5': 'layers/conv2d/vars is a link to another file, not a group',
-  'oversize.keras': 'config.json holds 2147483647 bytes, over the 512 MiB model limit',
+  'oversize.keras': 'config.json holds 2147483647 bytes, over the 1024 MiB model limit',
   'overflow.keras': 'config.json inflates to more bytes than the archive says (damaged archive)',
 };
 

@@ -67,8 +67,10 @@ class Engine {
 
   const Model& model() const { return model_; }
   const Architecture& arch() const { return model_.arch; }
-  Network& network() { return net_; }
-  const Graph& graph() const { return net_.graph(); }
+  // The network is planned (its buffers allocated, its kernels transformed) on the first pass, not
+  // when the model loads: `info` needs none of it, and the file's bytes are gone by then.
+  Network& network();
+  const Graph& graph() const { return *model_.graph; }
   // The file leaves normalisation and class names to the person (the importer says so).
   bool asks_for_input_options() const { return graph().asks_for_input_options; }
   // Changing what the file does not say, after loading (the page's panel).
@@ -96,7 +98,7 @@ class Engine {
 
  private:
   Model model_;
-  Network net_;
+  std::unique_ptr<Network> net_;  // planned by network()
 };
 
 // A pixel value (0..255) of channel k as the model's input takes it, and back: pixel * scale, then

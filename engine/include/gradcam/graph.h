@@ -182,9 +182,9 @@ struct Graph {
 
 // Keeps only the nodes the output depends on, renumbering values (ops index values by id).
 void prune_to_output(Graph& g);
-// The engine's limits on a node's output (sides, channels, floats) and on all outputs so far:
-// `total` (the input's size to begin with) grows by this output's. Errors name the node.
-Status check_output_limits(const Node& n, const Value& out, int64_t& total);
+// The engine's limits on a node's output (sides, channels, floats); what a whole pass may hold is
+// checked when the network plans it (ModelLimits::kMaxPassBytes). Errors name the node.
+Status check_output_limits(const Node& n, const Value& out);
 // Runs every op's shape inference in order; unless the importer chose one, the default layer is the
 // last explainable node. Errors name the node.
 Status infer_shapes(Graph& g);

@@ -57,14 +57,17 @@ struct Architecture {
 
 // Limits checked before anything is allocated from a size read out of a file.
 struct ModelLimits {
-  static constexpr size_t kMaxFileBytes = 512u << 20;   // 512 MiB
+  // 1 GiB: what wasm32's 4 GiB address space holds while a model loads (the file's bytes, the
+  // tensors read from them and the weights, then the network's pass). VGG-16/19 are 553-575 MB.
+  static constexpr size_t kMaxFileBytes = size_t(1) << 30;
   static constexpr size_t kMaxHeaderBytes = 16u << 20;  // safetensors JSON header
   static constexpr int kMaxLayers = 256;
   static constexpr int kMaxSide = 4096;                 // input height/width
   static constexpr int kMaxChannels = 65536;
   static constexpr int64_t kMaxTensorElements = int64_t(1) << 27;  // 128 Mi floats per tensor
-  // All layer outputs together (the engine keeps each, and a gradient of each).
-  static constexpr int64_t kMaxActivationElements = int64_t(1) << 26;
+  // The values and gradients one pass holds at once (Network plans them): wasm32 has a 4 GiB
+  // address space for the weights and the pass together.
+  static constexpr size_t kMaxPassBytes = sizeof(void*) == 4 ? size_t(3) << 30 : size_t(1) << 40;
   static constexpr int kMaxClasses = 100000;
 };
 

@@ -1,21 +1,61 @@
 // A network planned once (shapes, buffers, transformed kernels) and then run many times without
-// allocating. Forward keeps every node's output; backward propagates a gradient from the logits down
-// to any node's output (or the input), keeping every intermediate gradient, so the CAMs of all
-// layers come from one forward and one backward pass. Where a value feeds several nodes (a residual
-// connection), their gradients are summed.
+// allocating. Backward propagates a gradient from the logits down to any node's output (or the
+// input); where a value feeds several nodes (a residual connection), their gradients are summed.
+//
+// What a pass keeps is planned too. By default every node's output and gradient is kept, so the
+// CAMs of all layers come from one forward and one backward pass. A pass that says what it will
+// read (plan_pass: the explained layers, the deepest node the backward reaches) keeps only that:
+// every other value lives from the node that writes it to the last node that reads it, forward or
+// backward, gradients only from the output down to that node, and values never live at the same
+// time share memory. The floats are never zero-filled: each is written before it is read.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "gradcam/graph.h"
 #include "gradcam/model.h"
+#include "gradcam/status.h"
 
 namespace gradcam {
 
+// A value or a gradient held by the network: valid until the next pass or plan_pass. Copies into a
+// std::vector where one is needed.
+class Floats {
+ public:
+  Floats(const float* data, size_t size) : data_(data), size_(size) {}
+  const float* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const float* begin() const { return data_; }
+  const float* end() const { return data_ + size_; }
+  float operator[](size_t i) const { return data_[i]; }
+  operator std::vector<float>() const { return {begin(), end()}; }
+  friend bool operator==(const Floats& a, const std::vector<float>& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+ private:
+  const float* data_;
+  size_t size_;
+};
+
+// What a pass will read once it is done: the outputs and gradients of `layers`, and gradients down
+// to node `stop` (-1: the input's gradient too; no_backward: the pass is a forward alone).
+struct PassNeeds {
+  static constexpr int no_backward = 1 << 30;
+  std::vector<int> layers;
+  int stop = no_backward;
+  bool operator==(const PassNeeds&) const = default;
+};
+
+// keep_all: every output and gradient, whatever a pass says it reads (tests, methods that read the
+// whole network); by_pass: what plan_pass names (the engine's network).
+enum class NetworkMemory { keep_all, by_pass };
+
 class Network {
  public:
-  explicit Network(const Model& model);  // model must outlive the network
+  // model must outlive the network. The values' memory is taken on the first pass.
+  explicit Network(const Model& model, NetworkMemory memory = NetworkMemory::keep_all);
 
   const Architecture& arch() const { return model_.arch; }
   // The model it was planned from: a second network for another thread is Network(net.model()).
@@ -31,44 +71,81 @@ class Network {
   // input: height*width*channels floats, HWC, already scaled. Fills outputs, logits, probabilities.
   void forward(const float* input);
   // Runs nodes first..end with x as the first input of node `first` (the earlier outputs keep their
-  // values). Used by finite-difference checks of intermediate gradients and profiling.
+  // values; every value is kept: plan_all). Used by finite-difference checks of intermediate
+  // gradients and profiling.
   void forward_from(int first, const float* x);
   // The network from a layer on: node `layer`'s output is replaced by `output` (its shape's size)
   // and only the nodes after it run; values computed before it (a residual branch's input
   // included) keep theirs. Methods that perturb one layer's activations (AblationCAM, ShapleyCAM's
   // finite difference) pay for the rest of the network only. After a forward, passing the layer's
-  // own output reproduces that forward.
+  // own output reproduces that forward. Needs every value kept (plan_all).
   void forward_after(int layer, const float* output);
-  // Runs node i alone on the values as they are (after a forward: its inputs are valid). Profiling.
+  // Runs node i alone on the values as they are (after a forward: its inputs are valid). Profiling;
+  // needs every value kept (plan_all).
   void run_node(int i);
 
+  // The passes from here on keep what `needs` names (and the input and the logits), until the next
+  // plan. A backward must stop at or above needs.stop. Cheap when the plan does not change; the
+  // memory grows to the largest plan used. A keep_all network ignores it.
+  // Errors when the pass would hold more than this platform can (ModelLimits::kMaxPassBytes).
+  Status plan_pass(const PassNeeds& needs);
+  // Every output and gradient kept (as when built).
+  Status plan_all();
+  bool planned() const { return !values_.empty(); }
+  // The floats the current plan holds for values and gradients together.
+  size_t planned_floats() const { return planned_floats_; }
+  // The floats a pass with these needs would hold (plan_pass's memory), without planning it.
+  size_t floats_for(const PassNeeds& needs) const;
+
   // Seeds d(score)/d(logits) and propagates back to the output of node `stop` (-1: the input).
-  // After it, output_grad(i) is valid for every i >= stop and input_grad() when stop == -1.
+  // After it, output_grad(i) is valid for every i >= stop that the plan keeps, and input_grad() when
+  // stop == -1.
   void backward(const float* dscore_dlogits, int stop, ReluBackward relu = ReluBackward::standard);
 
-  const std::vector<float>& output(int node) const { return values_[size_t(graph_->nodes[size_t(node)].output)]; }
-  const std::vector<float>& output_grad(int node) const { return grads_[size_t(graph_->nodes[size_t(node)].output)]; }
+  // Valid for the nodes the plan keeps (every node, unless plan_pass said otherwise).
+  Floats output(int node) const { return value(graph_->nodes[size_t(node)].output); }
+  Floats output_grad(int node) const { return grad(graph_->nodes[size_t(node)].output); }
   const Shape& output_shape(int node) const { return graph_->output_of(node).shape; }
-  const std::vector<float>& input() const { return values_[0]; }
-  const std::vector<float>& input_grad() const { return grads_[0]; }
+  Floats input() const { return value(0); }
+  Floats input_grad() const { return grad(0); }
   const std::vector<float>& logits() const { return logits_; }
   const std::vector<float>& probabilities() const { return probs_; }
 
  private:
   // Runs nodes first..end and reads the logits and probabilities off the output.
   void run_from(int first);
+  // Where each value and gradient lives for these needs (nullopt needs: every one kept), as offsets
+  // into one arena, and the arena's size.
+  struct Layout {
+    std::vector<size_t> value, grad;  // per value id; kNone: not held
+    size_t floats = 0;
+  };
+  static constexpr size_t kNone = size_t(-1);
+  Layout layout_for(const PassNeeds* needs) const;
+  Status apply(const Layout& layout);
+  void lay_out() {  // before a pass: every value kept unless a plan says otherwise
+    if (values_.empty()) (void)plan_all();  // within the limit: a forward needs no more than explain checked
+  }
+  Floats value(int v) const { return {values_[size_t(v)], size_t(graph_->values[size_t(v)].shape.size())}; }
+  Floats grad(int v) const { return {grads_[size_t(v)], size_t(graph_->values[size_t(v)].shape.size())}; }
 
   const Model& model_;
   std::shared_ptr<const Graph> graph_;
   std::vector<std::unique_ptr<Network>> peers_;
   std::vector<NodePlan> plans_;
-  std::vector<std::vector<float>> values_, grads_;  // per value; [0] is the input
+  std::unique_ptr<float[]> arena_;  // every value and gradient; uninitialised
+  size_t arena_floats_ = 0, planned_floats_ = 0;
+  bool plans_by_pass_ = false;
+  bool planned_all_ = false;
+  PassNeeds planned_;                     // the current plan, when not planned_all_
+  std::vector<float*> values_, grads_;  // per value, into arena_ (nullptr: not held); [0] is the input
   std::vector<float> logits_, probs_;
   Scratch scratch_;
   std::vector<float> accumulate_;  // gradients to be added into an input's (shared by the node's slots)
   // Per node, its inputs' pointers (forward) and their gradients' destinations (backward), planned.
   std::vector<std::vector<const float*>> in_;
   std::vector<std::vector<float*>> gin_;
+  std::vector<int> last_consumer_;  // per value, in topological order (-1: none)
   // Per node and input: add the gradient into the input's (another consumer wrote it first).
   std::vector<std::vector<char>> accumulate_slot_;
 };

@@ -151,7 +151,12 @@ Model with_graph(Model m) {
 
 }  // namespace
 
-Engine::Engine(Model model) : model_(with_graph(std::move(model))), net_(model_) {}
+Engine::Engine(Model model) : model_(with_graph(std::move(model))) {}
+
+Network& Engine::network() {
+  if (!net_) net_ = std::make_unique<Network>(model_, NetworkMemory::by_pass);
+  return *net_;
+}
 
 std::vector<float> Engine::prepare(const Image& image, CropMode crop) const {
   std::vector<float> x = image_to_input(image, model_.arch.height, model_.arch.width, crop, model_.arch.scale);
@@ -194,12 +199,15 @@ std::vector<float> model_layout_input(const Model& model, const std::vector<floa
 }
 
 const std::vector<float>& Engine::predict(const std::vector<float>& input) {
-  net_.forward(input.data());
-  return net_.probabilities();
+  Network& net = network();
+  // Any plan holds the logits: a forward alone plans only when nothing was planned yet.
+  if (!net.planned()) (void)net.plan_pass({});
+  net.forward(input.data());
+  return net.probabilities();
 }
 
 Result<Explanation> Engine::explain(const std::vector<float>& input, const ExplainOptions& options) {
-  return gradcam::explain(net_, input.data(), options);
+  return gradcam::explain(network(), input.data(), options);
 }
 
 }  // namespace gradcam

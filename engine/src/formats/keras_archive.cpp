@@ -7,7 +7,7 @@ namespace gradcam {
 
 Result<Model> load_keras_archive(const uint8_t* bytes, size_t size, const std::string& source,
                                  const KerasArch* given) {
-  if (size > ModelLimits::kMaxFileBytes) return make_error(source + ": file is larger than the 512 MiB model limit");
+  if (size > ModelLimits::kMaxFileBytes) return make_error(source + ": " + "file is larger than the " + std::to_string(ModelLimits::kMaxFileBytes >> 20) + " MiB model limit");
   auto config = read_zip_entry(bytes, size, "config.json", ModelLimits::kMaxFileBytes);
   if (!config) return make_error(source + ": " + config.error());
   auto weights = read_zip_entry(bytes, size, "model.weights.h5", ModelLimits::kMaxFileBytes);

@@ -282,7 +282,7 @@ bool keras_hdf5_available() { return true; }
 Result<KerasFile> read_keras_hdf5(const uint8_t* bytes, size_t size, const std::string& source) {
   auto fail = [&](const std::string& m) { return make_error(source + ": " + m); };
   if (size == 0) return fail("empty file");
-  if (size > ModelLimits::kMaxFileBytes) return fail("file is larger than the 512 MiB model limit");
+  if (size > ModelLimits::kMaxFileBytes) return fail("file is larger than the " + std::to_string(ModelLimits::kMaxFileBytes >> 20) + " MiB model limit");
   if (!is_hdf5(bytes, size)) return fail("not an HDF5 file (no HDF5 signature at its start)");
   // The library is not thread-safe in Debian's serial build; a model is loaded once per engine.
   static std::mutex mutex;

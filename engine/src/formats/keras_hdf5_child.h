@@ -22,7 +22,7 @@ namespace gradcam {
 // into an endless loop (tests/fuzz/regressions/keras/hdf5-vlen-global-heap-endless-loop.h5, in
 // 1.10.8 and 1.14.5 alike), and the kernel ends it (SIGXCPU) where a wall-clock timeout would
 // depend on the machine's load.
-inline constexpr unsigned kChildCpuSeconds = 60;  // a 512 MiB file reads in seconds
+inline constexpr unsigned kChildCpuSeconds = 60;  // a 1 GiB file reads in seconds
 Result<KerasFile> read_keras_hdf5_isolated(const uint8_t* bytes, size_t size, const std::string& source,
                                            unsigned cpu_seconds = kChildCpuSeconds);
 

@@ -64,7 +64,6 @@ Result<Graph> layer_graph(const Architecture& arch, keras::WeightStore& weights,
   g.format = "model";  // its defaults (ExplainableWords) speak of conv layers, which it marks below
   g.input = {"input", arch.height, arch.width, arch.channels, false, false};
   g.values.push_back({"input", {arch.height, arch.width, arch.channels}, 4, -1});
-  int64_t activations = g.values[0].shape.size();
   int x = 0;
   for (size_t i = 0; i < arch.layers.size(); ++i) {
     const LayerSpec& l = arch.layers[i];
@@ -76,7 +75,7 @@ Result<Graph> layer_graph(const Architecture& arch, keras::WeightStore& weights,
     if (Status s = weights.finish_layer(call.where(), l.name, l.name, ""); !s) return make_error(s.error());
     for (size_t n = first; n < g.nodes.size(); ++n) {
       Node& node = g.nodes[n];
-      if (Status s = check_output_limits(node, g.value(node.output), activations); !s)
+      if (Status s = check_output_limits(node, g.value(node.output)); !s)
         return make_error(call.where() + s.error());
       node.explainable = false;
       if (!keep_weights) std::vector<std::vector<float>>().swap(node.weights);

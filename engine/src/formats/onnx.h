@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "gradcam/model.h"
 #include "gradcam/status.h"
 
 namespace gradcam::onnx {
@@ -66,7 +67,7 @@ struct Model {
 };
 
 struct Limits {
-  static constexpr size_t kMaxFileBytes = 512u << 20;
+  static constexpr size_t kMaxFileBytes = ModelLimits::kMaxFileBytes;
   static constexpr int kMaxNodes = 20000;
   static constexpr int kMaxInitializers = 20000;
   static constexpr int64_t kMaxTensorElements = int64_t(1) << 27;  // one tensor

@@ -43,7 +43,7 @@ const std::vector<float>& Model::param(const std::string& layer, const char* nam
 Result<Model> load_model(const uint8_t* bytes, size_t size, const std::string& source) {
   auto fail = [&](const std::string& m) { return make_error(source + ": " + m); };
   if (size == 0) return fail("empty file");
-  if (size > ModelLimits::kMaxFileBytes) return fail("file is larger than the 512 MiB model limit");
+  if (size > ModelLimits::kMaxFileBytes) return fail("file is larger than the " + std::to_string(ModelLimits::kMaxFileBytes >> 20) + " MiB model limit");
   if (size < 8) return fail("too short to be a safetensors file (" + std::to_string(size) + " bytes)");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = n << 8 | bytes[i];
@@ -127,7 +127,7 @@ Result<std::vector<uint8_t>> read_model_bytes(const std::string& path) {
   if (!f) return make_error(path + ": cannot open model file");
   std::streamoff n = f.tellg();
   if (n < 0) return make_error(path + ": cannot read model file");
-  if (uint64_t(n) > ModelLimits::kMaxFileBytes) return make_error(path + ": file is larger than the 512 MiB model limit");
+  if (uint64_t(n) > ModelLimits::kMaxFileBytes) return make_error(path + ": " + "file is larger than the " + std::to_string(ModelLimits::kMaxFileBytes >> 20) + " MiB model limit");
   std::vector<uint8_t> bytes(static_cast<size_t>(n));
   f.seekg(0);
   if (n > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), n)) return make_error(path + ": cannot read model file");

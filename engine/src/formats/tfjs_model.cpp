@@ -156,7 +156,7 @@ Result<KerasFile> keras_file_from_tfjs(const std::string& model_json, const Tfjs
         if (!l) return fail(l.error());
         needed += l->bytes();
         total += l->bytes();
-        if (total > ModelLimits::kMaxFileBytes) return fail("the weights are larger than the 512 MiB model limit");
+        if (total > ModelLimits::kMaxFileBytes) return fail("the weights are larger than the " + std::to_string(ModelLimits::kMaxFileBytes >> 20) + " MiB model limit");
         layouts.push_back(std::move(l.value()));
       }
       std::vector<uint8_t> data;

@@ -6,7 +6,7 @@
 
 namespace gradcam {
 
-Status check_output_limits(const Node& n, const Value& out, int64_t& total) {
+Status check_output_limits(const Node& n, const Value& out) {
   if (out.shape.h < 1 || out.shape.w < 1 || out.shape.c < 1 || out.shape.h > ModelLimits::kMaxSide ||
       out.shape.w > ModelLimits::kMaxSide || out.shape.c > ModelLimits::kMaxChannels ||
       out.shape.size() > ModelLimits::kMaxTensorElements)
@@ -15,22 +15,17 @@ Status check_output_limits(const Node& n, const Value& out, int64_t& total) {
                       ", outside the engine's limits (sides 1.." + std::to_string(ModelLimits::kMaxSide) + ", 1.." +
                       std::to_string(ModelLimits::kMaxChannels) + " channels, " +
                       std::to_string(ModelLimits::kMaxTensorElements) + " floats): too big for this engine at this input size");
-  total += out.shape.size();
-  if (total > ModelLimits::kMaxActivationElements)
-    return make_error("the network's activations would exceed " + std::to_string(ModelLimits::kMaxActivationElements) +
-                      " floats (at node '" + n.name + "'): the model is too big for this engine at this input size");
   return {};
 }
 
 Status infer_shapes(Graph& g) {
-  int64_t total = g.values.empty() ? 0 : g.values[0].shape.size();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     for (int v : n.inputs)
       if (v < 0 || v >= n.output) return make_error("node '" + n.name + "' reads a value computed after it");
     Value& out = g.values[size_t(n.output)];
     if (Status s = n.op->infer(g, n, out); !s) return s;
-    if (Status s = check_output_limits(n, out, total); !s) return s;
+    if (Status s = check_output_limits(n, out); !s) return s;
   }
   if (g.output < 0 || g.values[size_t(g.output)].rank != 2)
     return make_error("the model's output must be 2-D logits [1, classes]");

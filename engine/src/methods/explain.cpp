@@ -103,6 +103,8 @@ Result<Explanation> explain(Network& net, const float* input, const ExplainOptio
                         " pixels) so that every pixel is occluded, got " + std::to_string(stride));
   }
   const MethodDescriptor& method = method_descriptor(opt.method);
+  // A CAM reads the layer's output and gradient alone; the other methods may read any node's.
+  if (Status s = method.layer_map ? net.plan_pass({{layer}, layer}) : net.plan_all(); !s) return make_error(s.error());
 
   Explanation e;
   e.layer = layer;
@@ -173,6 +175,7 @@ Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* i
   if (opt.target >= net.num_classes()) return make_error("target class " + std::to_string(opt.target) + " is out of range");
   const std::vector<int> conv = explainable_nodes(net.graph());
   if (conv.empty()) return make_error("the model has no layer to explain");
+  if (Status s = net.plan_pass({conv, conv.front()}); !s) return make_error(s.error());
   if (opt.aug_smooth) {  // as in explain(): every augmentation's maps, de-augmented and averaged
     const Architecture& arch = net.arch();
     net.forward(input);

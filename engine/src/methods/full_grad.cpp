@@ -66,8 +66,8 @@ Map full_grad(MethodContext& cx) {
     const Value& out = graph.value(n.output);
     if (!bias || out.rank != 4 || int(bias->size()) != out.shape.c) continue;
     const int hw = out.shape.h * out.shape.w, c = out.shape.c;
-    const std::vector<float>& z = net.output(i);
-    const std::vector<float>& g = net.output_grad(i);
+    const Floats z = net.output(i);
+    const Floats g = net.output_grad(i);
     term.assign(z.size(), 0.f);
     for (int p = 0; p < hw; ++p)
       for (int k = 0; k < c; ++k) {

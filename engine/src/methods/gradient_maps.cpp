@@ -121,7 +121,7 @@ Map input_x_gradient(MethodContext& cx) {
   auto t0 = std::chrono::steady_clock::now();
   cx.net.backward(cx.dscore.data(), -1);
   cx.backward_ms = ms_since(t0);
-  const std::vector<float>& g = cx.net.input_grad();
+  const Floats g = cx.net.input_grad();
   cx.attribution.resize(g.size());
   for (size_t i = 0; i < g.size(); ++i) cx.attribution[i] = cx.input[i] * g[i];
   return attribution_map(cx.attribution, arch.height, arch.width, arch.channels);

@@ -335,7 +335,7 @@ TEST_CASE("broken and hostile Keras HDF5 files give one clear error each") {
       {"crc.keras", "crc.keras: model.weights.h5 fails its CRC-32 check (damaged archive)"},
       {"external_layer.h5", "external_layer.h5: layer conv2d is a link to another file, not a group"},
       {"external_link.weights.h5", "external_link.weights.h5: layers/conv2d/vars is a link to another file, not a group"},
-      {"oversize.keras", "oversize.keras: config.json holds 2147483647 bytes, over the 512 MiB model limit"},
+      {"oversize.keras", "oversize.keras: config.json holds 2147483647 bytes, over the 1024 MiB model limit"},
       {"overflow.keras", "overflow.keras: config.json inflates to more bytes than the archive says (damaged archive)"},
   };
   for (const auto& [name, message] : cases) {

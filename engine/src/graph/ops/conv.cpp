@@ -3,7 +3,7 @@
 // [kh][kw][ic/groups][oc] (Keras's layout; ONNX's [oc][ic/groups][kh][kw] is transposed on import).
 // Planning picks the kernel: Winograd F(2x2,3x3) for dense 3x3 stride-1 convolutions, the direct
 // register-tiled kernel for other dense ones, a channel-vectorised depthwise kernel, and a general
-// grouped/dilated one.
+// grouped/dilated one. The kernel's backward form is made when a backward first needs it.
 #include <algorithm>
 #include <cstring>
 
@@ -95,16 +95,6 @@ void plan_conv(const Graph& gr, const Node& n, NodePlan& p, ScratchSizes& s) {
     p.variant = winograd;
     p.a.resize(size_t(kernels::kWinogradPositions) * g.ic * g.oc);
     kernels::winograd_transform_kernel(kernel, g.ic, g.oc, p.a.data());
-    // d(input) = valid 3x3 convolution of the gradient padded by (2 - pad), with
-    // Kb[qy][qx][o][c] = K[2-qy][2-qx][c][o].
-    std::vector<float> flipped(size_t(9) * g.ic * g.oc);
-    for (int y = 0; y < 3; ++y)
-      for (int x = 0; x < 3; ++x)
-        for (int c = 0; c < g.ic; ++c)
-          for (int o = 0; o < g.oc; ++o)
-            flipped[((size_t(y) * 3 + x) * g.oc + o) * g.ic + c] = kernel[((size_t(2 - y) * 3 + (2 - x)) * g.ic + c) * g.oc + o];
-    p.b.resize(size_t(kernels::kWinogradPositions) * g.ic * g.oc);
-    kernels::winograd_transform_kernel(flipped.data(), g.oc, g.ic, p.b.data());
     s.at_least(s.winograd, std::max(kernels::winograd_scratch_floats(g.oh, g.ow, g.ic, g.oc),
                                     kernels::winograd_scratch_floats(g.ih, g.iw, g.oc, g.ic)));
     s.at_least(s.padded, size_t(g.ih + 2) * (g.iw + 2) * g.oc);
@@ -119,6 +109,27 @@ void plan_conv(const Graph& gr, const Node& n, NodePlan& p, ScratchSizes& s) {
     }
     p.a.resize(n.weights[0].size());
     kernels::pack_conv_kernel(p.geometry, kernel, p.a.data());
+  }
+}
+
+// The kernel in the form the backward reads (p.b), made by the first backward through the node: a
+// pass that explains a late layer never runs the early convolutions backward, and the form is as
+// large as the kernel (a Winograd one 16/9 of it).
+void plan_conv_backward(const Node& n, NodePlan& p) {
+  const kernels::ConvGeometry& g = p.geometry;
+  const float* kernel = n.weights[0].data();
+  if (p.variant == winograd) {
+    // d(input) = valid 3x3 convolution of the gradient padded by (2 - pad), with
+    // Kb[qy][qx][o][c] = K[2-qy][2-qx][c][o].
+    std::vector<float> flipped(size_t(9) * g.ic * g.oc);
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 3; ++x)
+        for (int c = 0; c < g.ic; ++c)
+          for (int o = 0; o < g.oc; ++o)
+            flipped[((size_t(y) * 3 + x) * g.oc + o) * g.ic + c] = kernel[((size_t(2 - y) * 3 + (2 - x)) * g.ic + c) * g.oc + o];
+    p.b.resize(size_t(kernels::kWinogradPositions) * g.ic * g.oc);
+    kernels::winograd_transform_kernel(flipped.data(), g.oc, g.ic, p.b.data());
+  } else if (p.variant == direct) {
     p.b.resize(n.weights[0].size());
     kernels::transpose_kernel(p.geometry, kernel, p.b.data());
   }
@@ -155,6 +166,7 @@ void forward_conv(const Node& n, NodePlan& p, const ForwardArgs& a) {
 
 void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
   const kernels::ConvGeometry& g = p.geometry;
+  if (p.b.empty()) plan_conv_backward(n, p);
   const float* gpre = a.gout;
   if (n.attrs.relu) gpre = relu_mask(a.out, a.gout, size_t(g.oh) * g.ow * g.oc, a.relu, a.scratch.grad.data());
   float* padded = a.scratch.padded.data();

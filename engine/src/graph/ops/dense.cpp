@@ -1,5 +1,7 @@
 // Gemm and MatMul with a constant weight: y = x W + b on a 2-D activation, with an optional fused
 // ReLU (Keras's dense activation). W is kept as [in][out] (Keras's layout), alpha and beta folded in.
+#include <algorithm>
+
 #include "../op_support.h"
 #include "ops.h"
 
@@ -13,9 +15,14 @@ Status read_weight(const OnnxImport& in, const onnx::Tensor* b, bool trans_b, fl
   const int rows = int(b->dims[0]), cols = int(b->dims[1]);
   const int units = trans_b ? rows : cols, inputs = trans_b ? cols : rows;
   std::vector<float> w(size_t(units) * inputs);
-  for (int i = 0; i < inputs; ++i)
-    for (int o = 0; o < units; ++o)
-      w[size_t(i) * units + o] = alpha * (trans_b ? b->floats[size_t(o) * cols + i] : b->floats[size_t(i) * cols + o]);
+  // In tiles, so that a transposed read (PyTorch's Linear: [out][in]) stays in cache: row by row,
+  // VGG's 25088 x 4096 classifier missed the cache on every read and took seconds to load.
+  constexpr int tile = 64;
+  for (int i0 = 0; i0 < inputs; i0 += tile)
+    for (int o0 = 0; o0 < units; o0 += tile)
+      for (int i = i0; i < std::min(i0 + tile, inputs); ++i)
+        for (int o = o0; o < std::min(o0 + tile, units); ++o)
+          w[size_t(i) * units + o] = alpha * (trans_b ? b->floats[size_t(o) * cols + i] : b->floats[size_t(i) * cols + o]);
   n.attrs.out_channels = units;
   n.weights = {std::move(w), std::vector<float>(size_t(units), 0.f)};
   return {};
