@@ -81,13 +81,23 @@ std::vector<int64_t> onnx_dims(const Value& v) {
   return {1, v.shape.c, v.shape.h, v.shape.w};
 }
 
-// Op types in the file that the importer neither runs nor folds, in file order: an error for the
-// first one lists them all, so a person learns in one try what a model needs.
+// Op types in the file that the importer neither runs nor folds (a foldable op type counts where
+// it reads an activation), in file order: an error for the first one lists them all, so a person
+// learns in one try what a model needs.
 std::vector<std::string> unsupported_op_types(const onnx::Model& m) {
+  std::set<std::string> constant;
+  for (const onnx::Tensor& t : m.initializers) constant.insert(t.name);
   std::vector<std::string> seen;
   for (const onnx::Node& n : m.nodes) {
+    bool folds = n.op_type == "Constant" || n.op_type == "Shape" || n.op_type == "Size";
+    if (!folds && onnx::foldable(n.op_type))
+      folds = std::all_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& x) { return x.empty() || constant.count(x); });
+    if (folds) {
+      constant.insert(n.outputs.begin(), n.outputs.end());
+      continue;
+    }
     const OpDescriptor* op = find_op(n.op_type);
-    if ((op && op->import) || onnx::foldable(n.op_type) || n.op_type == "Constant" || n.op_type == "Softmax") continue;
+    if ((op && op->import) || n.op_type == "Softmax") continue;
     const std::string t = onnx::printable(n.op_type);
     if (std::find(seen.begin(), seen.end(), t) == seen.end()) seen.push_back(t);
   }
@@ -224,14 +234,17 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       continue;
     }
     const OpDescriptor* op = find_op(fn.op_type);
-    if (!op || !op->import) {
-      std::string others;
+    // What else the model needs, for an error: the op types it uses that the engine lacks.
+    auto others = [&] {
+      std::string list;
       for (const std::string& t : unsupported_op_types(m))
-        if (t != op_type) others += (others.empty() ? "" : ", ") + t;
-      if (!others.empty()) others = "; the model's other unsupported op types: " + others;
+        if (t != op_type) list += (list.empty() ? "" : ", ") + t;
+      return list.empty() ? list : "; the model's other unsupported op types: " + list;
+    };
+    if (!op || !op->import) {
       if (onnx::foldable(fn.op_type))
-        return make_error(at + "op type " + op_type + " is supported only on constants and static shapes (folded when the model loads), and it reads an activation" + others);
-      return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")" + others);
+        return make_error(at + "op type " + op_type + " is not supported on activations (only on constants and static shapes, folded when the model loads)" + others());
+      return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")" + others());
     }
     Node n;
     n.name = name;
@@ -247,7 +260,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       n.inputs.push_back(v->second);
     }
     if (n.inputs.empty()) return make_error(at + "does not read the image (all its inputs are constants, and " + op_type + " is not an op the importer folds)");
-    if (Status s = op->import(in, n); !s) return make_error(source + ": " + s.error());
+    if (Status s = op->import(in, n); !s) return make_error(source + ": " + s.error() + others());
     n.output = int(g.values.size());
     g.values.push_back({onnx::printable(fn.outputs[0]), {}, 4, int(g.nodes.size())});
     value_id[fn.outputs[0]] = n.output;
@@ -273,7 +286,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   model.metadata["format"] = "onnx";
   model.metadata["producer"] = m.producer_name + (m.producer_version.empty() ? "" : " " + m.producer_version);
   model.metadata["opset"] = std::to_string(opset);
-  model.metadata["trained"] = "true";  // a person's own model: we cannot tell, and do not warn
+  // No "trained": an ONNX file does not say, so --json says null and nothing warns.
   model.graph = std::make_shared<const Graph>(std::move(g));
   return model;
 }

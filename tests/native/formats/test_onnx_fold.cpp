@@ -360,5 +360,37 @@ TEST_CASE("The importer folds x.view(x.size(0), -1)'s shape arithmetic and a con
     CHECK(g.nodes[1].attrs.out_channels == -1);                         // Reshape read [1, -1]
     CHECK(g.nodes[2].weights == std::vector<std::vector<float>>{{1.f, 2.f, 3.f}});  // the folded Where
     CHECK(g.value(g.output).shape == Shape{1, 1, 3});
+    CHECK(!r->trained());  // an ONNX file does not say: neither trained nor untrained
+    CHECK(!r->untrained());
   }
+}
+
+TEST_CASE("An op the engine cannot run names the node and lists the model's other unsupported op types, folded ones left out") {
+  using w::Proto;
+  namespace f = w::field;
+  Proto g;
+  int count = 0;
+  auto node = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
+    Proto p;
+    for (const std::string& i : in) p.bytes_field(f::node_input, i);
+    p.bytes_field(f::node_output, out).bytes_field(f::node_name, std::string(1, 'n').append(std::to_string(count++))).bytes_field(f::node_op_type, op);
+    g.message(f::graph_node, p);
+  };
+  node("Shape", {"x"}, "s");            // folded: not listed
+  node("Transpose", {"x"}, "t");        // foldable, but on an activation
+  node("Erf", {"t"}, "e");
+  node("Erf", {"e"}, "e2");             // listed once
+  node("Einsum", {"e2"}, "body");
+  node("GlobalAveragePool", {"body"}, "p");
+  node("Flatten", {"p"}, "logits");
+  g.message(f::graph_input, w::value_info("x", 1, {"1", "3", "4", "4"}));
+  g.message(f::graph_output, w::value_info("logits", 1, {"1", "3"}));
+  Proto m;
+  m.varint(f::model_ir_version, 8).message(f::model_opset_import, w::opset("", 17)).message(f::model_graph, g);
+  const std::vector<uint8_t> bytes(m.bytes.begin(), m.bytes.end());
+  auto r = load_onnx_model(bytes.data(), bytes.size(), "m.onnx");
+  REQUIRE(!r.ok());
+  CHECK(r.error() ==
+        "m.onnx: node 'n1' (Transpose): op type Transpose is not supported on activations (only on constants and static shapes, "
+        "folded when the model loads); the model's other unsupported op types: Erf, Einsum");
 }
