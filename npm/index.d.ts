@@ -124,8 +124,9 @@ export interface Explanation {
   /** One line, e.g. "cat (93.0%) · Grad-CAM for cat at conv2d_8 (8×8)". */
   summary: string;
   crop: CropMode;
-  /** False for a model with random (untrained) weights: its maps mean nothing. */
-  trained: boolean;
+  /** False for a model with random (untrained) weights: its maps mean nothing. Null where the file
+   *  does not say (ONNX). */
+  trained: boolean | null;
   cam: FloatMap;
   input: Float32Array;
   /** Captum's methods: the signed attribution per input value, laid out as `input`; null otherwise. */
@@ -154,7 +155,7 @@ export interface AllLayersExplanation {
   target: ClassRef;
   method: string;
   score: ScoreName;
-  trained: boolean;
+  trained: boolean | null;
   layers: LayerExplanation[];
   timings: Timings;
 }
@@ -246,7 +247,8 @@ export interface EngineInfo {
   methods: string[];
   method_details: MethodDetail[];
   names: NameTables;
-  trained: boolean;
+  /** As Explanation.trained: null where the file does not say (ONNX). */
+  trained: boolean | null;
   parameters: number;
   metadata: Record<string, string>;
 }

@@ -10,7 +10,7 @@ export interface GradcamViewResult {
   method: string;
   score: ScoreName;
   cam: { width: number; height: number };
-  trained: boolean;
+  trained: boolean | null;
   timings_ms: Timings;
 }
 

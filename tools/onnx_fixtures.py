@@ -149,6 +149,42 @@ class Branches(nn.Module):
         return torch.cat([self.a_act(self.a(x)), self.b_act(self.b(x))], 1)
 
 
+class Shapes(nn.Module):
+    """The shape arithmetic PyTorch exports around a classifier, which the engine folds when the
+    model loads, on a [1,3,32,32] input, 10 classes (exported as shapes_13 and shapes_17):
+    `x.view(x.size(0), -1)` (Shape, Gather, Unsqueeze, Concat, Reshape), the same with the size
+    computed by integer arithmetic (Div, Mul), `torch.flatten(x, 1)`,
+    `F.adaptive_avg_pool2d(x, 1).reshape(x.shape[0], -1)`, and a per-class bias chosen by a mask
+    built from the logits' own shape (Range, Mod, Equal, ConstantOfShape, Where, Expand).
+    """
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.stem_act = nn.ReLU()
+        self.body = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.body_act = nn.ReLU()
+        self.pool = nn.AvgPool2d(4)                      # 16x16 -> 4x4
+        self.fc_view = nn.Linear(16 * 4 * 4, classes)
+        self.fc_size = nn.Linear(16 * 4 * 4, classes)
+        self.fc_flatten = nn.Linear(16, classes)
+        self.fc_reshape = nn.Linear(16, classes)
+        self.even_bias = nn.Parameter(torch.linspace(-0.5, 0.5, classes))
+
+    def forward(self, x):
+        x = self.body_act(self.body(self.stem_act(self.stem(x))))
+        p = self.pool(x)
+        a = self.fc_view(p.view(p.size(0), -1))
+        b = self.fc_size(p.view(p.size(0), p.size(1) // 2 * 2 * p.size(2) * p.size(3)))
+        c = self.fc_flatten(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        d = self.fc_reshape(F.adaptive_avg_pool2d(x, 1).reshape(x.shape[0], -1))
+        logits = a + b + c + d
+        k = torch.arange(logits.size(1))
+        even = torch.eq(torch.remainder(k, 2), 0)
+        bias = torch.where(even, self.even_bias, torch.zeros(logits.size(1)))
+        return logits + bias.unsqueeze(0).expand(logits.size(0), -1)
+
+
 # name -> how to build it, its input and normalisation, the opset, and the nodes to check, each
 # (ONNX node name, torch module path whose forward output equals that node's output).
 MODELS = {
@@ -215,6 +251,22 @@ MODELS = {
             ("/head_conv/Conv", "head_conv"),
         ],
     },
+    # The same network at two opsets (Unsqueeze's axes are an input from opset 13, Shape takes
+    # start/end from 15), with a dynamic batch as people export for serving: PyTorch then keeps the
+    # shape arithmetic. shapes_17 is exported without PyTorch's own constant folding, so every
+    # constant chain reaches the engine unfolded.
+    **{f"shapes_{opset}": {
+        "build": lambda: Shapes(),
+        "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": opset,
+        "dynamic_batch": True, "constant_folding": opset == 13,
+        "output": "logits",
+        "nodes": [
+            ("/stem_act/Relu", "stem_act"),
+            ("/body/Conv", "body"),
+            ("/body_act/Relu", "body_act"),
+            ("/pool/AveragePool", "pool"),
+        ],
+    } for opset in (13, 17)},
 }
 
 
@@ -276,9 +328,10 @@ def export(model, spec):
     x = torch.zeros(spec["input_shape"])
     buf = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(model, x, buf, opset_version=spec["opset"], input_names=["input"],
-                          output_names=["probabilities" if spec["output"] == "probabilities" else "logits"],
-                          do_constant_folding=True)
+        output = "probabilities" if spec["output"] == "probabilities" else "logits"
+        dynamic = {"input": {0: "batch"}, output: {0: "batch"}} if spec.get("dynamic_batch") else None
+        torch.onnx.export(model, x, buf, opset_version=spec["opset"], input_names=["input"], output_names=[output],
+                          do_constant_folding=spec.get("constant_folding", True), dynamic_axes=dynamic)
     return onnx.load_from_string(buf.getvalue())
 
 
@@ -386,7 +439,9 @@ def with_probe_outputs(model, names):
 def check(model, name, spec):
     onnx.checker.check_model(model, full_check=True)
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in inferred.graph.value_info}
+    # A symbolic dimension is the dynamic batch (shapes_*), which the engine and the checks run at 1.
+    shapes = {v.name: [d.dim_value if d.HasField("dim_value") else 1 for d in v.type.tensor_type.shape.dim]
+              for v in inferred.graph.value_info}
     by_name = {n.name: n for n in model.graph.node}
     problems = []
     for onnx_node, _ in spec["nodes"]:

@@ -320,7 +320,7 @@ class GradcamView extends HTMLElement {
     // The engine's one-line summary (the app's status line and the CLI say the same), and the time.
     const text = document.createTextNode(`${r.summary} \u00b7 ${r.timings.call.toFixed(1)} ms`);
     this._caption.append(text);
-    if (!r.trained) {
+    if (r.trained === false) {  // null: the file does not say (ONNX)
       const note = document.createElement('span');
       note.className = 'note';
       note.textContent = ' \u00b7 untrained model';

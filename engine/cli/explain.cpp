@@ -11,7 +11,7 @@ namespace {
 
 void print_summary(const Engine& engine, const Explanation& e, const std::string& image) {
   const Architecture& arch = engine.arch();
-  std::printf("%s%s\n", image.c_str(), engine.model().trained() ? "" : "  (untrained model: random weights)");
+  std::printf("%s%s\n", image.c_str(), engine.model().untrained() ? "  (untrained model: random weights)" : "");
   for (const ClassScore& s : top_k(e.probabilities, 5))
     std::printf("  %-12s %6.2f%%\n", arch.classes[size_t(s.index)].c_str(), 100.0 * s.probability);
   std::printf("%s, score %s \u00b7 %.2f ms\n", explanation_summary(engine.model(), e).c_str(), score_name(e.score),

@@ -16,7 +16,9 @@ int run_info(const Args& a) {
     return 0;
   }
   const Architecture& arch = engine->arch();
-  std::printf("model: %s (%s)\n", a.get("model").c_str(), engine->model().trained() ? "trained" : "untrained: random weights");
+  std::printf("model: %s (%s)\n", a.get("model").c_str(), engine->model().trained()     ? "trained"
+                                                            : engine->model().untrained() ? "untrained: random weights"
+                                                                                          : "trained or not: the file does not say");
   if (arch.layers.empty()) {  // no layer list (ONNX): the graph's explainable nodes
     const Graph& g = engine->graph();
     // Shapes in the model's own layout: NCHW for PyTorch's ONNX, NHWC for Keras.

@@ -33,6 +33,7 @@ test('info lists the explainable nodes with their NCHW shapes, the options given
   assert.deepEqual(info.input.mean, [0.5, 0.5, 0.5]);
   assert.deepEqual(info.input.std, [0.5, 0.5, 0.5]);
   assert.deepEqual(info.input_shape, [1, 3, 32, 32]);
+  assert.equal(info.trained, null);  // an ONNX file does not say
   assert.deepEqual(info.explainable, info.layers.map((l) => l.name));
   for (const node of manifest.models.allops.nodes.filter((n) => n.shape.length === 4)) {
     const layer = info.layers.find((l) => l.name === node.onnx_node);
@@ -47,6 +48,7 @@ test('explain, explainAll, predict, evaluate and sanityCheck work on an ONNX eng
   const node = manifest.models.allops.nodes.find((n) => n.shape.length === 4 && n.shape[2] > 2);
   const r = allops.explain(image, { layer: node.onnx_node });
   assert.equal(r.layer.name, node.onnx_node);
+  assert.equal(r.trained, null);
   assert.deepEqual([r.cam.height, r.cam.width], node.shape.slice(2));
   assert.ok(allopsLabels.includes(r.top[0].name));
   // The node's output tensor names the same node.

@@ -129,6 +129,18 @@ test('info --json lists every node with a 4-D output: name, op type, output [1,C
   assert.deepEqual([1, e.layer.channels, e.layer.height, e.layer.width], last.output);
 });
 
+test('an ONNX file does not say whether it is trained: --json says "trained": null and nothing warns', () => {
+  for (const cli of [nativeCli, wasmCli]) {
+    const what = path.basename(cli);
+    assert.equal(JSON.parse(run(cli, ['info', '--model', allops, '--json']).stdout).trained, null, what);
+    assert.equal(explain(cli, []).trained, null, what);
+    assert.match(run(cli, ['info', '--model', allops]).stdout, /^model: .*\(trained or not: the file does not say\)/, what);
+    const text = run(cli, ['explain', '--model', allops, '--image', image]);
+    assert.equal(text.status, 0, `${what}: ${text.stderr}`);
+    assert.doesNotMatch(text.stdout, /untrained/, what);
+  }
+});
+
 test('--labels renames the classes; a wrong count is an error', () => {
   const names = info.classes.map((_, i) => `class ${String.fromCharCode(97 + i)}`);
   const labels = path.join(dir, 'labels.txt');

@@ -136,7 +136,7 @@ bool ensure_explanation() {
   // The status line names the top class and its probability after every explanation: the engine's
   // one-line summary, with this page's image and time.
   std::string text = g.image_name + ": top class " + explanation_summary(g.engine->model(), g.result) + ", " + ms(g.total_ms) + ".";
-  if (!g.engine->model().trained()) text += " Untrained model: random weights, so classes and maps mean nothing yet.";
+  if (g.engine->model().untrained()) text += " Untrained model: random weights, so classes and maps mean nothing yet.";
   if (g.map_is_flat) text += " The map is zero everywhere for this class and layer.";
 
   // The engine's result JSON (the CLI's --json and the JS API print the same fields), with what

@@ -41,7 +41,7 @@ void draw_title() {
     ImGui::TextWrapped("%s \xC2\xB7 %d classes \xC2\xB7 %d\xC3\x97%d input", g.model_name.c_str(), int(arch().classes.size()),
                        arch().width, arch().height);
     ImGui::PopStyleColor();
-    if (!g.engine->model().trained()) {
+    if (g.engine->model().untrained()) {
       ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.66f, 0.26f, 1.0f));
       ImGui::TextWrapped("UNTRAINED model: random weights. The classes and heat maps mean nothing yet.");
       ImGui::PopStyleColor();

@@ -100,7 +100,10 @@ struct Model {
   std::shared_ptr<const Graph> graph;  // the network as a graph (built from arch.layers when null)
   std::map<std::string, std::vector<float>> params;  // "<layer>.<param>" -> Keras layout, F32
   std::map<std::string, std::string> metadata;       // __metadata__ other than "architecture"
-  bool trained() const;  // metadata "trained" == "true"
+  // Metadata "trained": "true", "false" (random weights: the CLI, page and widget say so), or
+  // absent where the file cannot tell (ONNX): neither trained() nor untrained().
+  bool trained() const;
+  bool untrained() const;
   const std::vector<float>& param(const std::string& layer, const char* name) const;
 };
 

@@ -38,6 +38,9 @@ json name_tables() {
           {"metrics", metric_names()},              {"ops", ops}};
 }
 
+// true, false, or null where the file does not say (ONNX).
+json trained_json(const Model& m) { return m.trained() ? json(true) : m.untrained() ? json(false) : json(nullptr); }
+
 json map_json(const Map& m) { return {{"height", m.height}, {"width", m.width}, {"values", m.values}}; }
 
 // 93.0%, or 0.52% below 10%: two figures either way.
@@ -73,7 +76,7 @@ std::string explanation_json(const Model& model, const Explanation& e, const Jso
       {"score", score_name(e.score)},
       {"summary", explanation_summary(model, e)},
       {"cam", {{"height", e.cam.height}, {"width", e.cam.width}}},
-      {"trained", model.trained()},
+      {"trained", trained_json(model)},
       {"timings_ms",
        {{"decode", o.decode_ms},
         {"preprocess", o.preprocess_ms},
@@ -97,7 +100,7 @@ std::string prediction_json(const Model& model, const std::vector<float>& probab
   json j = {{"probabilities", probabilities},
             {"logits", logits},
             {"top", top_json(model.arch, probabilities, top)},
-            {"trained", model.trained()},
+            {"trained", trained_json(model)},
             {"timings_ms", {{"preprocess", preprocess_ms}}}};
   return j.dump();
 }
@@ -121,7 +124,7 @@ std::string all_layers_json(const Model& model, const std::vector<Explanation>& 
             {"method", method_name(first.method)},
             {"score", score_name(first.score)},
             {"layers", layers},
-            {"trained", model.trained()},
+            {"trained", trained_json(model)},
             {"timings_ms", {{"forward", first.forward_ms}, {"backward", first.backward_ms}, {"cam", cam_ms}}}};
   return j.dump();
 }
@@ -238,7 +241,7 @@ std::string Engine::info_json() const {
             {"methods", names["methods"]},
             {"method_details", method_details},
             {"names", names},
-            {"trained", model_.trained()},
+            {"trained", trained_json(model_)},
             {"parameters", parameters},
             {"metadata", meta}};
   return j.dump();

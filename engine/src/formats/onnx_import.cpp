@@ -1,13 +1,17 @@
 // ONNX ModelProto (read by onnx_reader.cpp) to the engine's graph: one image input, nodes of the
-// op table with their constants bound, a final Softmax dropped so that its input is the logits,
-// and nodes that do not lead to the output pruned.
+// op table with their constants bound, nodes computable from constants and static shapes folded
+// into constants (onnx_fold.cpp), a final Softmax dropped so that its input is the logits, and
+// nodes that do not lead to the output pruned.
 #include "formats/onnx_import.h"
 
+#include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
 #include "gradcam/graph.h"
 #include "formats/onnx.h"
+#include "formats/onnx_fold.h"
 #include "graph/ops/ops.h"
 
 namespace gradcam {
@@ -56,6 +60,50 @@ Result<GraphInput> read_input(const onnx::Model& m, const Constants& constants, 
   return g;
 }
 
+// A Constant node's value: `value` (a tensor) or, from opset 12, value_float(s) / value_int(s).
+Result<onnx::Tensor> constant_value(const onnx::Node& n, const std::string& at) {
+  for (const onnx::Attribute& a : n.attributes) {
+    onnx::Tensor t;
+    if (a.name == "value" && a.kind == onnx::Attribute::Kind::t) t = a.t;
+    else if (a.name == "value_float" && a.kind == onnx::Attribute::Kind::f) t.data_type = 1, t.floats = {a.f};
+    else if (a.name == "value_floats" && a.kind == onnx::Attribute::Kind::floats) t.data_type = 1, t.floats = a.floats, t.dims = {int64_t(a.floats.size())};
+    else if (a.name == "value_int" && a.kind == onnx::Attribute::Kind::i) t.data_type = 7, t.ints = {a.i};
+    else if (a.name == "value_ints" && a.kind == onnx::Attribute::Kind::ints) t.data_type = 7, t.ints = a.ints, t.dims = {int64_t(a.ints.size())};
+    else continue;
+    return t;
+  }
+  return make_error(at + "only a tensor, float(s) or int(s) value is supported");
+}
+
+// An activation's shape as ONNX sees it: [1, C, H, W], or [1, n] for a 2-D value.
+std::vector<int64_t> onnx_dims(const Value& v) {
+  if (v.rank == 2) return {1, v.shape.c};
+  return {1, v.shape.c, v.shape.h, v.shape.w};
+}
+
+// Op types in the file that the importer neither runs nor folds (a foldable op type counts where
+// it reads an activation), in file order: an error for the first one lists them all, so a person
+// learns in one try what a model needs.
+std::vector<std::string> unsupported_op_types(const onnx::Model& m) {
+  std::set<std::string> constant;
+  for (const onnx::Tensor& t : m.initializers) constant.insert(t.name);
+  std::vector<std::string> seen;
+  for (const onnx::Node& n : m.nodes) {
+    bool folds = n.op_type == "Constant" || n.op_type == "Shape" || n.op_type == "Size";
+    if (!folds && onnx::foldable(n.op_type))
+      folds = std::all_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& x) { return x.empty() || constant.count(x); });
+    if (folds) {
+      constant.insert(n.outputs.begin(), n.outputs.end());
+      continue;
+    }
+    const OpDescriptor* op = find_op(n.op_type);
+    if ((op && op->import) || n.op_type == "Softmax") continue;
+    const std::string t = onnx::printable(n.op_type);
+    if (std::find(seen.begin(), seen.end(), t) == seen.end()) seen.push_back(t);
+  }
+  return seen;
+}
+
 }  // namespace
 
 void mark_explainable_4d_outputs(Graph& g) {
@@ -87,13 +135,22 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
     return make_error(source + ": ONNX opset " + std::to_string(opset) + " is not supported (7..21; PyTorch exports 11..17)");
 
   Constants constants;
+  std::deque<onnx::Tensor> owned;  // Constant nodes' scalar values and folded results (stable addresses)
+  int64_t folded_elements = 0;
   for (const onnx::Tensor& t : m.initializers) constants[t.name] = &t;
   for (const onnx::Node& n : m.nodes)
     if (n.op_type == "Constant") {
+      const std::string at = source + ": node '" + onnx::printable(n.name) + "' (Constant): ";
+      if (n.outputs.size() != 1) return make_error(at + "must have one output");
       const onnx::Attribute* v = n.attribute("value");
-      if (!v || v->kind != onnx::Attribute::Kind::t || n.outputs.size() != 1)
-        return make_error(source + ": node '" + onnx::printable(n.name) + "' (Constant): only a tensor `value` is supported");
-      constants[n.outputs[0]] = &v->t;
+      if (v && v->kind == onnx::Attribute::Kind::t) {
+        constants[n.outputs[0]] = &v->t;
+        continue;
+      }
+      auto t = constant_value(n, at);
+      if (!t) return make_error(t.error());
+      owned.push_back(std::move(*t));
+      constants[n.outputs[0]] = &owned.back();
     }
 
   auto input = read_input(m, constants, options, source);
@@ -110,6 +167,16 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   for (const onnx::ValueInfo& v : m.inputs)
     if (onnx::printable(v.name) == g.input.name && !constants.count(v.name)) value_id[v.name] = 0;
   std::string output_name = m.outputs[0].name;
+  // Shapes are inferred as far as a Shape node needs them (on copies of the nodes: the final
+  // infer_shapes after pruning is the one that counts).
+  size_t inferred = 0;
+  auto infer_so_far = [&]() -> Status {
+    for (; inferred < g.nodes.size(); ++inferred) {
+      Node copy = g.nodes[inferred];
+      if (Status s = copy.op->infer(g, copy, g.values[size_t(copy.output)]); !s) return make_error(source + ": " + s.error());
+    }
+    return {};
+  };
 
   for (const onnx::Node& fn : m.nodes) {
     if (fn.op_type == "Constant") continue;
@@ -126,6 +193,39 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
     if (!fn.domain.empty() && fn.domain != "ai.onnx")
       return make_error(at + "ops of domain '" + onnx::printable(fn.domain) + "' are not supported");
     if (fn.outputs.empty() || fn.outputs[0].empty()) return make_error(at + "has no output");
+    // Constant folding: every input a constant, or Shape/Size of an activation (whose shape is
+    // static once the input size is known).
+    if (onnx::foldable(fn.op_type)) {
+      const bool of_shape = fn.op_type == "Shape" || fn.op_type == "Size";
+      std::vector<const onnx::Tensor*> args;
+      onnx::Tensor shape_arg;
+      bool known = true;
+      for (size_t i = 0; i < fn.inputs.size() && known; ++i) {
+        const std::string& x = fn.inputs[i];
+        auto c = constants.find(x);
+        if (x.empty()) {
+          args.push_back(nullptr);
+        } else if (c != constants.end()) {
+          args.push_back(c->second);
+        } else if (of_shape && i == 0 && value_id.count(x)) {
+          if (Status s = infer_so_far(); !s) return make_error(s.error());
+          shape_arg = onnx::shape_only(onnx_dims(g.values[size_t(value_id[x])]));
+          args.push_back(&shape_arg);
+        } else {
+          known = false;
+        }
+      }
+      if (known) {
+        auto t = onnx::fold_node(fn, args, opset);
+        if (!t) return make_error(source + ": " + t.error());
+        folded_elements += t->element_count();
+        if (folded_elements > onnx::Limits::kMaxTotalElements)
+          return make_error(at + "folded constants would exceed " + std::to_string(onnx::Limits::kMaxTotalElements) + " elements");
+        owned.push_back(std::move(*t));
+        constants[fn.outputs[0]] = &owned.back();
+        continue;
+      }
+    }
     // A final Softmax: the engine differentiates the logits, its input.
     if (fn.op_type == "Softmax") {
       if (fn.outputs[0] != output_name || fn.inputs.size() != 1 || !value_id.count(fn.inputs[0]))
@@ -134,7 +234,18 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       continue;
     }
     const OpDescriptor* op = find_op(fn.op_type);
-    if (!op || !op->import) return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")");
+    // What else the model needs, for an error: the op types it uses that the engine lacks.
+    auto others = [&] {
+      std::string list;
+      for (const std::string& t : unsupported_op_types(m))
+        if (t != op_type) list += (list.empty() ? "" : ", ") + t;
+      return list.empty() ? list : "; the model's other unsupported op types: " + list;
+    };
+    if (!op || !op->import) {
+      if (onnx::foldable(fn.op_type))
+        return make_error(at + "op type " + op_type + " is not supported on activations (only on constants and static shapes, folded when the model loads)" + others());
+      return make_error(at + "op type " + op_type + " is not supported (supported: " + supported_ops_text() + ")" + others());
+    }
     Node n;
     n.name = name;
     n.op_type = op_type;
@@ -148,8 +259,8 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       if (v == value_id.end()) return make_error(at + "reads '" + onnx::printable(x) + "', which no earlier node computes");
       n.inputs.push_back(v->second);
     }
-    if (n.inputs.empty()) return make_error(at + "does not read the image (all its inputs are constants)");
-    if (Status s = op->import(in, n); !s) return make_error(source + ": " + s.error());
+    if (n.inputs.empty()) return make_error(at + "does not read the image (all its inputs are constants, and " + op_type + " is not an op the importer folds)");
+    if (Status s = op->import(in, n); !s) return make_error(source + ": " + s.error() + others());
     n.output = int(g.values.size());
     g.values.push_back({onnx::printable(fn.outputs[0]), {}, 4, int(g.nodes.size())});
     value_id[fn.outputs[0]] = n.output;
@@ -175,7 +286,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   model.metadata["format"] = "onnx";
   model.metadata["producer"] = m.producer_name + (m.producer_version.empty() ? "" : " " + m.producer_version);
   model.metadata["opset"] = std::to_string(opset);
-  model.metadata["trained"] = "true";  // a person's own model: we cannot tell, and do not warn
+  // No "trained": an ONNX file does not say, so --json says null and nothing warns.
   model.graph = std::make_shared<const Graph>(std::move(g));
   return model;
 }

@@ -36,6 +36,11 @@ bool Model::trained() const {
   return it != metadata.end() && it->second == "true";
 }
 
+bool Model::untrained() const {
+  auto it = metadata.find("trained");
+  return it != metadata.end() && it->second == "false";
+}
+
 const std::vector<float>& Model::param(const std::string& layer, const char* name) const {
   return params.at(layer + "." + name);
 }
