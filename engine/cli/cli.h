@@ -70,7 +70,7 @@ T unwrap_file(Result<T> r) {
 
 // What every command that reads a model takes: --model, and what the file may not say (ONNX):
 // --mean R,G,B --std R,G,B (torchvision's normalisation), --labels FILE (a class name per line),
-// --size N (a dynamic input size).
+// --size N (a dynamic input size), --threads N (default: the machine's cores).
 // --arch FILE: a Keras weights file's architecture (the architecture JSON or a Keras config).
 extern const std::vector<std::string> kModelOptions;
 // The wasm CLI's Keras --model, read in JS before main() (keras_handover.cpp); nullopt when nothing

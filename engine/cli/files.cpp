@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "gradcam/contract.h"
+#include "gradcam/threads.h"
 
 namespace gradcam::cli {
 
@@ -84,15 +85,17 @@ bool path_within(const fs::path& inner, const fs::path& outer) {
 
 namespace gradcam::cli {
 
-const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels", "size", "arch"};
+const std::vector<std::string> kModelOptions = {"model", "mean", "std", "labels", "size", "arch", "threads"};
 
 std::unique_ptr<Engine> load_engine(const Args& a) {
   // The engine's contract reads and checks every option (contract.h); the CLI only reads the labels file.
   LoadOptions o;
-  for (const char* key : {"mean", "std", "size"})
+  for (const char* key : {"mean", "std", "size", "threads"})
     if (a.has(key)) {
       if (Status s = set_load_option(o, key, a.get(key), "--"); !s) throw UsageError{s.error()};
     }
+  // A command runs on every core unless told otherwise; the answers are the same for any count.
+  if (!a.has("threads")) o.threads = default_thread_count();
   if (Status s = check_load_options(o, "--"); !s) throw UsageError{s.error()};
   if (a.has("labels")) {
     const std::vector<uint8_t> text = read_file(a.get("labels"));

@@ -40,6 +40,8 @@ model options (every command with --model): F is a model file (.safetensors), a 
   --mean R,G,B --std R,G,B   normalise as torchvision does: x = (pixel/255 - mean) / std
   --labels FILE              class names, one per line (ONNX default: 0, 1, ...)
   --size N                   input height and width for a model whose size is dynamic
+  --threads N                worker threads for the computation (default: the machine's cores;
+                             1 is one thread); the results are the same for any N
   --arch FILE                a Keras weights file's architecture: a Keras config (Keras 3's
                              config.json, Keras 2's model.to_json()) or this project's JSON
 )";

@@ -31,17 +31,17 @@ using OptionFields = std::vector<std::pair<std::string, std::string>>;
 Result<OptionFields> option_fields(const std::string& json_object, const std::vector<std::string>& list_keys = {});
 
 // ---- Loading: LoadOptions (engine.h). ----
-// The keys, in the order help texts list them: mean, std, labels, size.
+// The keys, in the order help texts list them: mean, std, labels, size, threads.
 const std::vector<std::string>& load_option_keys();
 // One key from text, as the CLI's flags and the widget's attributes give it: mean and std as
-// numbers separated by commas, size a whole number, labels the text of a labels file.
+// numbers separated by commas, size and threads whole numbers, labels the text of a labels file.
 Status set_load_option(LoadOptions& options, const std::string& key, const std::string& value,
                        const std::string& prefix = "");
 // What holds between the keys: mean and std together, three each (R,G,B: every format's input is
 // RGB), std positive.
 Status check_load_options(const LoadOptions& options, const std::string& prefix = "");
 // parse_load_options (engine.h) reads the JSON form: {"mean": [r,g,b] or "r,g,b", "std": the same,
-// "labels": [names] or a labels file's text, "size": N}, through the same readers and checks.
+// "labels": [names] or a labels file's text, "size": N, "threads": N}, through the same readers and checks.
 
 // ---- Evaluating a map: the faithfulness metrics of metrics.h, by name. ----
 // Every metric's name, in the order results list them (the metric table in engine/src/api/

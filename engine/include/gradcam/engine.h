@@ -29,7 +29,12 @@ struct LoadOptions {
   // (keras.h, parse_keras_arch), named by arch_source in messages; empty: the file's own. The JS
   // front ends hand it to load_keras_manifest instead.
   std::string arch, arch_source = "arch";
+  // The engine's worker threads, 1..kMaxThreads: the kernels split their work over them, with the
+  // same answers for any count. One count for the process (the engine's one thread pool), set
+  // when the engine is made; 0: leave it as it is (1 unless something set it).
+  int threads = 0;
 };
+inline constexpr int kMaxThreads = 256;
 
 // Checks and sets a normalisation (3 means, 3 positive stds, or both empty) on a model.
 Status set_normalization(Model& model, const std::vector<float>& mean, const std::vector<float>& std);
@@ -73,7 +78,8 @@ class Engine {
   Status set_labels(const std::vector<std::string>& labels) { return gradcam::set_labels(model_, labels); }
 
   // The same JSON as parse_load_options, on a loaded model: only the keys it names change, so
-  // {"labels": [...]} keeps the normalisation and {"mean": [], "std": []} removes it; size cannot change.
+  // {"labels": [...]} keeps the normalisation and {"mean": [], "std": []} removes it; size cannot
+  // change; threads sets the process's thread count.
   Status set_model_options(const std::string& options_json);
 
   // The model's input tensor for an image (HWC, scaled, normalised).

@@ -81,7 +81,7 @@ Result<OptionFields> option_fields(const std::string& json_object, const std::ve
 // ---- Loading ----
 
 const std::vector<std::string>& load_option_keys() {
-  static const std::vector<std::string> keys = {"mean", "std", "labels", "size"};
+  static const std::vector<std::string> keys = {"mean", "std", "labels", "size", "threads"};
   return keys;
 }
 
@@ -104,6 +104,12 @@ Status set_load_option(LoadOptions& o, const std::string& key, const std::string
     auto v = read_integer(named, value, 1, kMaxInputSide);
     if (!v) return make_error(v.error());
     o.size = int(*v);
+    return {};
+  }
+  if (key == "threads") {
+    auto v = read_integer(named, value, 1, kMaxThreads);
+    if (!v) return make_error(v.error());
+    o.threads = int(*v);
     return {};
   }
   if (key == "labels") {
@@ -156,7 +162,7 @@ Result<LoadOptions> parse_load_options(const std::string& options_json) {
         for (const json& x : v) names = names && x.is_string();
       if (!names) return make_error("labels must be an array of strings or the text of a labels file");
       o.labels = v.get<std::vector<std::string>>();
-    } else if (k == "size") {
+    } else if (k == "size" || k == "threads") {
       // A JSON number as JSON writes it: 4e80 is out of range, not converted.
       if (Status s = set_load_option(o, k, v.is_string() ? v.get<std::string>() : v.dump()); !s) return make_error(s.error());
     } else {

@@ -7,6 +7,7 @@
 
 #include "gradcam/keras.h"
 #include "gradcam/tfjs.h"
+#include "gradcam/threads.h"
 #include "formats/onnx.h"
 #include "formats/onnx_import.h"
 
@@ -79,6 +80,7 @@ Status Engine::set_model_options(const std::string& options_json) {
   const json j = json::parse(options_json, nullptr, false);
   if (j.contains("mean") || j.contains("std"))
     if (Status s = gradcam::set_normalization(model_, o->mean, o->std); !s) return s;
+  if (o->threads > 0) set_thread_count(o->threads);
   return gradcam::set_labels(model_, o->labels);
 }
 
@@ -127,6 +129,7 @@ Result<std::unique_ptr<Engine>> Engine::from_model(Result<Model> loaded, const s
   if (!options.mean.empty() || !options.std.empty())
     if (Status s = gradcam::set_normalization(m, options.mean, options.std); !s) return make_error(s.error());
   if (Status s = gradcam::set_labels(m, options.labels); !s) return make_error(s.error());
+  if (options.threads > 0) set_thread_count(options.threads);
   return std::make_unique<Engine>(std::move(m));
 }
 

@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/kernels.h"
+#include "parallel/thread_pool.h"
 
 namespace gradcam::kernels {
 
@@ -194,14 +195,19 @@ inline void depthwise_gather_pixel(const ConvGeometry& g, const float* gout, con
 
 }  // namespace
 
+// The threads share output rows here and in the other forwards below: every output is computed
+// whole by one of them, as without threads.
 void depthwise_conv_forward(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
                             float* out) {
-  for (int oy = 0; oy < g.oh; ++oy) {
-    int ox = 0;
-    for (; ox + 8 <= g.ow; ox += 8) depthwise_pixels<8>(g, padded, kernel, bias, out, oy, ox);
-    for (; ox + 4 <= g.ow; ox += 4) depthwise_pixels<4>(g, padded, kernel, bias, out, oy, ox);
-    for (; ox < g.ow; ++ox) depthwise_pixels<1>(g, padded, kernel, bias, out, oy, ox);
-  }
+  const int64_t row_work = int64_t(g.ow) * g.kh * g.kw * g.ic;
+  parallel_for(g.oh, grain_for_work(g.oh, row_work), [&](int64_t oy0, int64_t oy1) {
+    for (int oy = int(oy0); oy < int(oy1); ++oy) {
+      int ox = 0;
+      for (; ox + 8 <= g.ow; ox += 8) depthwise_pixels<8>(g, padded, kernel, bias, out, oy, ox);
+      for (; ox + 4 <= g.ow; ox += 4) depthwise_pixels<4>(g, padded, kernel, bias, out, oy, ox);
+      for (; ox < g.ow; ++ox) depthwise_pixels<1>(g, padded, kernel, bias, out, oy, ox);
+    }
+  });
 }
 
 // The transpose as a gather: each padded input pixel sums gout * kernel over the (output, tap)
@@ -225,34 +231,38 @@ void depthwise_conv_backward_input(const ConvGeometry& g, const float* gout, con
   // Pixel px = r + j*sw (phase r) is reached through column tap kx iff kx*dw - r = m*sw, from
   // output column j - m. Per phase the (kx, m) pairs are fixed, so runs of kTile pixels whose
   // output columns all exist share one tap list.
+  // Every gin pixel is written once, so the threads share the padded rows.
   constexpr int kTile = 4;
-  int kys[kMaxGatherTaps], oys[kMaxGatherTaps], kxs[kMaxGatherTaps], ms[kMaxGatherTaps], ox0s[kMaxGatherTaps];
-  for (int py = 0; py < g.ph; ++py) {
-    const int nr = taps_reaching(py, g.kh, g.sh, g.dh, g.oh, kys, oys);
-    for (int r = 0; r < g.sw && r < g.pw; ++r) {
-      int nk = 0, m_min = 0, m_max = 0;
-      for (int kx = 0; kx < g.kw; ++kx) {
-        const int t = kx * g.dw - r;  // > -sw, so a multiple of sw only when >= 0
-        if (t % g.sw != 0) continue;
-        kxs[nk] = kx;
-        ms[nk] = t / g.sw;
-        m_min = nk ? std::min(m_min, ms[nk]) : ms[nk];
-        m_max = nk ? std::max(m_max, ms[nk]) : ms[nk];
-        ++nk;
-      }
-      const int pixels = (g.pw - r + g.sw - 1) / g.sw;
-      for (int j = 0; j < pixels;) {
-        if (nr > 0 && nk > 0 && j + kTile <= pixels && j >= m_max && j + kTile - 1 < g.ow + m_min) {
-          for (int q = 0; q < nk; ++q) ox0s[q] = j - ms[q];
-          depthwise_gather_tile<kTile>(g, gout, kernel, gin_padded, py, r + j * g.sw, nr, kys, oys, nk, kxs, ox0s);
-          j += kTile;
-        } else {
-          depthwise_gather_pixel(g, gout, kernel, gin_padded, py, r + j * g.sw, nr, kys, oys);
-          ++j;
+  const int64_t row_work = int64_t(g.pw) * g.kh * g.kw * g.ic / (int64_t(g.sh) * g.sw);
+  parallel_for(g.ph, grain_for_work(g.ph, row_work), [&](int64_t py0, int64_t py1) {
+    int kys[kMaxGatherTaps], oys[kMaxGatherTaps], kxs[kMaxGatherTaps], ms[kMaxGatherTaps], ox0s[kMaxGatherTaps];
+    for (int py = int(py0); py < int(py1); ++py) {
+      const int nr = taps_reaching(py, g.kh, g.sh, g.dh, g.oh, kys, oys);
+      for (int r = 0; r < g.sw && r < g.pw; ++r) {
+        int nk = 0, m_min = 0, m_max = 0;
+        for (int kx = 0; kx < g.kw; ++kx) {
+          const int t = kx * g.dw - r;  // > -sw, so a multiple of sw only when >= 0
+          if (t % g.sw != 0) continue;
+          kxs[nk] = kx;
+          ms[nk] = t / g.sw;
+          m_min = nk ? std::min(m_min, ms[nk]) : ms[nk];
+          m_max = nk ? std::max(m_max, ms[nk]) : ms[nk];
+          ++nk;
+        }
+        const int pixels = (g.pw - r + g.sw - 1) / g.sw;
+        for (int j = 0; j < pixels;) {
+          if (nr > 0 && nk > 0 && j + kTile <= pixels && j >= m_max && j + kTile - 1 < g.ow + m_min) {
+            for (int q = 0; q < nk; ++q) ox0s[q] = j - ms[q];
+            depthwise_gather_tile<kTile>(g, gout, kernel, gin_padded, py, r + j * g.sw, nr, kys, oys, nk, kxs, ox0s);
+            j += kTile;
+          } else {
+            depthwise_gather_pixel(g, gout, kernel, gin_padded, py, r + j * g.sw, nr, kys, oys);
+            ++j;
+          }
         }
       }
     }
-  }
+  });
 }
 
 void depthwise_conv_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
@@ -369,11 +379,14 @@ inline float dot(const float* a, const float* b, int n) {
 
 void grouped_conv_forward(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
                           float* out) {
-  for (int oy = 0; oy < g.oh; ++oy) {
-    int ox = 0;
-    for (; ox + 4 <= g.ow; ox += 4) grouped_pixels<4>(g, padded, kernel, bias, out, oy, ox);
-    for (; ox < g.ow; ++ox) grouped_pixels<1>(g, padded, kernel, bias, out, oy, ox);
-  }
+  const int64_t row_work = int64_t(g.ow) * g.kh * g.kw * (g.ic / g.groups) * g.oc;
+  parallel_for(g.oh, grain_for_work(g.oh, row_work), [&](int64_t oy0, int64_t oy1) {
+    for (int oy = int(oy0); oy < int(oy1); ++oy) {
+      int ox = 0;
+      for (; ox + 4 <= g.ow; ox += 4) grouped_pixels<4>(g, padded, kernel, bias, out, oy, ox);
+      for (; ox < g.ow; ++ox) grouped_pixels<1>(g, padded, kernel, bias, out, oy, ox);
+    }
+  });
 }
 
 // Scatter: each output pixel's gradient, through each tap, adds to the input channels of every
@@ -471,31 +484,34 @@ inline PoolSpan pool_span(int o, int in, int k_count, int s, int d, int pad_begi
 void avg_pool_forward(const ConvGeometry& g, bool count_include_pad, const float* in, float* out) {
   const size_t C = size_t(g.ic);
   const int cv = g.ic - g.ic % L;
-  for (int oy = 0; oy < g.oh; ++oy) {
-    const PoolSpan ry = pool_span(oy, g.ih, g.kh, g.sh, g.dh, g.pad_t, g.pad_b, count_include_pad);
-    for (int ox = 0; ox < g.ow; ++ox) {
-      const PoolSpan rx = pool_span(ox, g.iw, g.kw, g.sw, g.dw, g.pad_l, g.pad_r, count_include_pad);
-      const int divisor = ry.divisor * rx.divisor;
-      // A window wholly in the padding (only possible with pads past the kernel size) averages nothing.
-      const float scale = divisor > 0 ? 1.f / float(divisor) : 0.f;
-      float* o = out + (size_t(oy) * g.ow + ox) * C;
-      const int y0 = oy * g.sh - g.pad_t, x0 = ox * g.sw - g.pad_l;
-      int c = 0;
-      for (; c < cv; c += L) {
-        Batch acc(0.f);
-        for (int ky = ry.k0; ky < ry.k1; ++ky)
-          for (int kx = rx.k0; kx < rx.k1; ++kx)
-            acc += Batch::load_unaligned(in + (size_t(y0 + ky * g.dh) * g.iw + size_t(x0 + kx * g.dw)) * C + c);
-        (acc * Batch(scale)).store_unaligned(o + c);
-      }
-      for (; c < g.ic; ++c) {
-        float acc = 0.f;
-        for (int ky = ry.k0; ky < ry.k1; ++ky)
-          for (int kx = rx.k0; kx < rx.k1; ++kx) acc += in[(size_t(y0 + ky * g.dh) * g.iw + size_t(x0 + kx * g.dw)) * C + c];
-        o[c] = acc * scale;
+  const int64_t row_work = int64_t(g.ow) * g.kh * g.kw * g.ic;
+  parallel_for(g.oh, grain_for_work(g.oh, row_work), [&](int64_t oy0, int64_t oy1) {
+    for (int oy = int(oy0); oy < int(oy1); ++oy) {
+      const PoolSpan ry = pool_span(oy, g.ih, g.kh, g.sh, g.dh, g.pad_t, g.pad_b, count_include_pad);
+      for (int ox = 0; ox < g.ow; ++ox) {
+        const PoolSpan rx = pool_span(ox, g.iw, g.kw, g.sw, g.dw, g.pad_l, g.pad_r, count_include_pad);
+        const int divisor = ry.divisor * rx.divisor;
+        // A window wholly in the padding (only possible with pads past the kernel size) averages nothing.
+        const float scale = divisor > 0 ? 1.f / float(divisor) : 0.f;
+        float* o = out + (size_t(oy) * g.ow + ox) * C;
+        const int y0 = oy * g.sh - g.pad_t, x0 = ox * g.sw - g.pad_l;
+        int c = 0;
+        for (; c < cv; c += L) {
+          Batch acc(0.f);
+          for (int ky = ry.k0; ky < ry.k1; ++ky)
+            for (int kx = rx.k0; kx < rx.k1; ++kx)
+              acc += Batch::load_unaligned(in + (size_t(y0 + ky * g.dh) * g.iw + size_t(x0 + kx * g.dw)) * C + c);
+          (acc * Batch(scale)).store_unaligned(o + c);
+        }
+        for (; c < g.ic; ++c) {
+          float acc = 0.f;
+          for (int ky = ry.k0; ky < ry.k1; ++ky)
+            for (int kx = rx.k0; kx < rx.k1; ++kx) acc += in[(size_t(y0 + ky * g.dh) * g.iw + size_t(x0 + kx * g.dw)) * C + c];
+          o[c] = acc * scale;
+        }
       }
     }
-  }
+  });
 }
 
 void avg_pool_backward(const ConvGeometry& g, bool count_include_pad, const float* gout, float* gin) {

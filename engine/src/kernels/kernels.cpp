@@ -1,4 +1,5 @@
 #include "kernels/kernels.h"
+#include "parallel/thread_pool.h"
 
 #include <algorithm>
 #include <cstring>
@@ -134,10 +135,25 @@ void conv2d_forward(const ConvGeometry& g, const float* padded, const float* pac
   // output wrote MobileNetV2's 112x112x96 outputs (4.8 MB) 32 bytes a pixel per pass, from memory.
   const int chunk = std::max(8, 24576 / g.oc);
   const int rows = std::max(1, chunk / std::max(g.ow, 1)), cols = std::min(g.ow, chunk);
-  for (int oy0 = 0; oy0 < g.oh; oy0 += rows)
-    for (int ox0 = 0; ox0 < g.ow; ox0 += cols) {
+  if (g.oh <= 0 || g.ow <= 0) return;
+  const int row_tiles = (g.oh + rows - 1) / rows, col_tiles = (g.ow + cols - 1) / cols;
+  const int64_t tiles = int64_t(row_tiles) * col_tiles;
+  // The chunks are what the threads share. Where there are few (the last layers of a CNN: 7x7
+  // pixels, 512 channels) each chunk's output channels are split too, in runs of whole 2L blocks so
+  // the blocks (and every output's arithmetic) are those of the unsplit kernel.
+  const int pairs = (g.oc + 2 * L - 1) / (2 * L);
+  const int splits = int(std::min<int64_t>(pairs, (kMaxChunks + tiles - 1) / tiles));
+  const int span = (pairs + splits - 1) / splits * 2 * L;
+  const int groups = (g.oc + span - 1) / span;
+  const int64_t pieces = tiles * groups;
+  const int64_t work = int64_t(g.oh) * g.ow * int64_t(taps_ic) * g.oc / pieces;
+  parallel_for(pieces, grain_for_work(pieces, work), [&](int64_t begin, int64_t end) {
+    for (int64_t piece = begin; piece < end; ++piece) {
+      const int64_t tile = piece / groups;
+      const int oy0 = int(tile / col_tiles) * rows, ox0 = int(tile % col_tiles) * cols;
       const int oy1 = std::min(oy0 + rows, g.oh), ox1 = std::min(ox0 + cols, g.ow);
-      for (int oc0 = 0, w = 0; oc0 < g.oc; oc0 += w) {
+      const int oc_begin = int(piece % groups) * span, oc_end = std::min(oc_begin + span, g.oc);
+      for (int oc0 = oc_begin, w = 0; oc0 < oc_end; oc0 += w) {
         w = block_width(g.oc, oc0);
         const float* panel = packed + taps_ic * size_t(oc0);
         if (w == 2 * L) conv_block<2>(g, padded, panel, bias, relu, out, oc0, oy0, oy1, ox0, ox1);
@@ -147,6 +163,7 @@ void conv2d_forward(const ConvGeometry& g, const float* padded, const float* pac
             for (int ox = ox0; ox < ox1; ++ox) conv_pixel_scalar(g, padded, panel, bias, relu, out, oy, ox, oc0);
       }
     }
+  });
 }
 
 void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
@@ -176,28 +193,41 @@ void transpose_kernel(const ConvGeometry& g, const float* kernel, float* kernel_
 }
 
 // gin[iy][ix][:] += sum_oc gpre[oy][ox][oc] * K^T[ky][kx][oc][:], an axpy over input channels.
+// The threads share the rows of gin: a chunk of rows takes, in the same (oy, ox, ky, kx) order as
+// one thread would, the taps that land in it, so every gin value sums the same terms in the same order.
 void conv2d_backward_input(const ConvGeometry& g, const float* gpre, const float* kernel_t, float* gin_padded) {
-  std::fill(gin_padded, gin_padded + size_t(g.ph) * g.pw * g.ic, 0.f);
   const int icv = g.ic - g.ic % L;
-  for (int oy = 0; oy < g.oh; ++oy)
-    for (int ox = 0; ox < g.ow; ++ox) {
-      const float* go = gpre + (size_t(oy) * g.ow + ox) * g.oc;
-      for (int ky = 0; ky < g.kh; ++ky)
-        for (int kx = 0; kx < g.kw; ++kx) {
-          float* gi = gin_padded + (size_t(oy * g.sh + ky) * g.pw + size_t(ox * g.sw + kx)) * g.ic;
-          const float* k = kernel_t + size_t(ky * g.kw + kx) * g.oc * g.ic;
-          for (int c = 0; c < icv; c += L) {
-            Batch acc = Batch::load_unaligned(gi + c);
-            for (int o = 0; o < g.oc; ++o) acc = xsimd::fma(Batch(go[o]), Batch::load_unaligned(k + size_t(o) * g.ic + c), acc);
-            acc.store_unaligned(gi + c);
-          }
-          for (int c = icv; c < g.ic; ++c) {
-            float acc = gi[c];
-            for (int o = 0; o < g.oc; ++o) acc += go[o] * k[size_t(o) * g.ic + c];
-            gi[c] = acc;
+  const size_t row_floats = size_t(g.pw) * g.ic;
+  const int64_t row_work = int64_t(g.ow) * g.kh * g.kw * g.oc * g.ic / std::max(g.sh, 1);
+  parallel_for(g.ph, grain_for_work(g.ph, row_work), [&](int64_t py0, int64_t py1) {
+    std::fill(gin_padded + size_t(py0) * row_floats, gin_padded + size_t(py1) * row_floats, 0.f);
+    // The outputs whose windows reach rows [py0, py1): oy*sh + ky in it for some ky < kh.
+    const int64_t lowest = py0 - (g.kh - 1);
+    const int oy0 = lowest <= 0 ? 0 : int((lowest + g.sh - 1) / g.sh);
+    const int oy1 = std::min<int>(g.oh, int((py1 - 1) / g.sh) + 1);
+    for (int oy = oy0; oy < oy1; ++oy)
+      for (int ox = 0; ox < g.ow; ++ox) {
+        const float* go = gpre + (size_t(oy) * g.ow + ox) * g.oc;
+        for (int ky = 0; ky < g.kh; ++ky) {
+          const int py = oy * g.sh + ky;
+          if (py < py0 || py >= py1) continue;
+          for (int kx = 0; kx < g.kw; ++kx) {
+            float* gi = gin_padded + (size_t(py) * g.pw + size_t(ox * g.sw + kx)) * g.ic;
+            const float* k = kernel_t + size_t(ky * g.kw + kx) * g.oc * g.ic;
+            for (int c = 0; c < icv; c += L) {
+              Batch acc = Batch::load_unaligned(gi + c);
+              for (int o = 0; o < g.oc; ++o) acc = xsimd::fma(Batch(go[o]), Batch::load_unaligned(k + size_t(o) * g.ic + c), acc);
+              acc.store_unaligned(gi + c);
+            }
+            for (int c = icv; c < g.ic; ++c) {
+              float acc = gi[c];
+              for (int o = 0; o < g.oc; ++o) acc += go[o] * k[size_t(o) * g.ic + c];
+              gi[c] = acc;
+            }
           }
         }
-    }
+      }
+  });
 }
 
 void conv2d_backward_input_reference(const ConvGeometry& g, const float* gpre, const float* kernel, float* gin) {
@@ -218,62 +248,73 @@ void conv2d_backward_input_reference(const ConvGeometry& g, const float* gpre, c
         }
 }
 
+// The threads share the outputs, in runs of whole vectors: each output sums the same terms in the
+// same order, vector or scalar as without threads.
 void dense_forward(int in, int out, const float* x, const float* W, const float* b, bool relu, float* y) {
-  std::memcpy(y, b, sizeof(float) * size_t(out));
   const int ov = out - out % L;
-  for (int i = 0; i < in; ++i) {
-    const float xi = x[i];
-    if (xi == 0.f) continue;  // ReLU outputs are often zero
-    const float* w = W + size_t(i) * out;
-    Batch a(xi);
-    int o = 0;
-    for (; o < ov; o += L) xsimd::fma(a, Batch::load_unaligned(w + o), Batch::load_unaligned(y + o)).store_unaligned(y + o);
-    for (; o < out; ++o) y[o] += xi * w[o];
-  }
-  if (relu)
-    for (int o = 0; o < out; ++o) y[o] = std::max(y[o], 0.f);
+  const int64_t grain = (grain_for_work(out, in) + L - 1) / L * L;
+  parallel_for(out, grain, [&](int64_t begin, int64_t end) {
+    const int o0 = int(begin), o1 = int(end), v1 = std::min(o1, ov);
+    std::memcpy(y + o0, b + o0, sizeof(float) * size_t(o1 - o0));
+    for (int i = 0; i < in; ++i) {
+      const float xi = x[i];
+      if (xi == 0.f) continue;  // ReLU outputs are often zero
+      const float* w = W + size_t(i) * out;
+      Batch a(xi);
+      int o = o0;
+      for (; o < v1; o += L) xsimd::fma(a, Batch::load_unaligned(w + o), Batch::load_unaligned(y + o)).store_unaligned(y + o);
+      for (; o < o1; ++o) y[o] += xi * w[o];
+    }
+    if (relu)
+      for (int o = o0; o < o1; ++o) y[o] = std::max(y[o], 0.f);
+  });
 }
 
 void dense_backward_input(int in, int out, const float* gy, const float* W, float* gx) {
   const int ov = out - out % L;
-  for (int i = 0; i < in; ++i) {
-    const float* w = W + size_t(i) * out;
-    Batch acc(0.f);
-    int o = 0;
-    for (; o < ov; o += L) acc = xsimd::fma(Batch::load_unaligned(w + o), Batch::load_unaligned(gy + o), acc);
-    float s = xsimd::reduce_add(acc);
-    for (; o < out; ++o) s += w[o] * gy[o];
-    gx[i] = s;
-  }
+  parallel_for(in, grain_for_work(in, out), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float* w = W + size_t(i) * out;
+      Batch acc(0.f);
+      int o = 0;
+      for (; o < ov; o += L) acc = xsimd::fma(Batch::load_unaligned(w + o), Batch::load_unaligned(gy + o), acc);
+      float s = xsimd::reduce_add(acc);
+      for (; o < out; ++o) s += w[o] * gy[o];
+      gx[i] = s;
+    }
+  });
 }
 
 void max_pool_forward(const ConvGeometry& g, const float* in, float* out) {
   const int cv = g.ic - g.ic % L;
-  for (int oy = 0; oy < g.oh; ++oy) {
-    const int y0 = std::max(oy * g.sh - g.pad_t, 0), y1 = std::min(oy * g.sh - g.pad_t + g.kh, g.ih);
-    for (int ox = 0; ox < g.ow; ++ox) {
-      const int x0 = std::max(ox * g.sw - g.pad_l, 0), x1 = std::min(ox * g.sw - g.pad_l + g.kw, g.iw);
-      float* o = out + (size_t(oy) * g.ow + ox) * g.ic;
-      if (y0 >= y1 || x0 >= x1) {  // a window wholly in the padding (pads past the kernel size): as PyTorch, -inf
-        std::fill(o, o + g.ic, -std::numeric_limits<float>::infinity());
-        continue;
-      }
-      const float* first = in + (size_t(y0) * g.iw + x0) * g.ic;
-      int c = 0;
-      for (; c < cv; c += L) {
-        Batch m = Batch::load_unaligned(first + c);
-        for (int y = y0; y < y1; ++y)
-          for (int x = x0; x < x1; ++x) m = xsimd::max(m, Batch::load_unaligned(in + (size_t(y) * g.iw + x) * g.ic + c));
-        m.store_unaligned(o + c);
-      }
-      for (; c < g.ic; ++c) {
-        float m = first[c];
-        for (int y = y0; y < y1; ++y)
-          for (int x = x0; x < x1; ++x) m = std::max(m, in[(size_t(y) * g.iw + x) * g.ic + c]);
-        o[c] = m;
+  const int64_t row_work = int64_t(g.ow) * g.kh * g.kw * g.ic;
+  parallel_for(g.oh, grain_for_work(g.oh, row_work), [&](int64_t oy_begin, int64_t oy_end) {
+    for (int oy = int(oy_begin); oy < int(oy_end); ++oy) {
+      const int y0 = std::max(oy * g.sh - g.pad_t, 0), y1 = std::min(oy * g.sh - g.pad_t + g.kh, g.ih);
+      for (int ox = 0; ox < g.ow; ++ox) {
+        const int x0 = std::max(ox * g.sw - g.pad_l, 0), x1 = std::min(ox * g.sw - g.pad_l + g.kw, g.iw);
+        float* o = out + (size_t(oy) * g.ow + ox) * g.ic;
+        if (y0 >= y1 || x0 >= x1) {  // a window wholly in the padding (pads past the kernel size): as PyTorch, -inf
+          std::fill(o, o + g.ic, -std::numeric_limits<float>::infinity());
+          continue;
+        }
+        const float* first = in + (size_t(y0) * g.iw + x0) * g.ic;
+        int c = 0;
+        for (; c < cv; c += L) {
+          Batch m = Batch::load_unaligned(first + c);
+          for (int y = y0; y < y1; ++y)
+            for (int x = x0; x < x1; ++x) m = xsimd::max(m, Batch::load_unaligned(in + (size_t(y) * g.iw + x) * g.ic + c));
+          m.store_unaligned(o + c);
+        }
+        for (; c < g.ic; ++c) {
+          float m = first[c];
+          for (int y = y0; y < y1; ++y)
+            for (int x = x0; x < x1; ++x) m = std::max(m, in[(size_t(y) * g.iw + x) * g.ic + c]);
+          o[c] = m;
+        }
       }
     }
-  }
+  });
 }
 
 void max_pool_backward(const ConvGeometry& g, const float* in, const float* out, const float* gout, float* gin) {

@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/kernels.h"
+#include "parallel/thread_pool.h"
 
 namespace gradcam::kernels {
 
@@ -60,13 +61,13 @@ void output_transform(const V m[4][4], V out[2][2]) {
   }
 }
 
-// V[k][t][c] for channels c..c+lanes of every tile; M outputs a tile side, T = M + 2 inputs.
+// V[k][t][c] for channels c..c+lanes of the tiles in rows ty0..ty1; M outputs a tile side, T = M + 2 inputs.
 template <int M, class V>
-void transform_tiles(const float* in, int h, int w, int ic, int th, int tw, int c, float* Vt) {
+void transform_tiles(const float* in, int h, int w, int ic, int th, int tw, int c, int ty0, int ty1, float* Vt) {
   constexpr int T = M + 2;
   const int tiles = th * tw;
   V d[T][T], out[T][T];
-  for (int ty = 0; ty < th; ++ty)
+  for (int ty = ty0; ty < ty1; ++ty)
     for (int tx = 0; tx < tw; ++tx) {
       const int y0 = ty * M, x0 = tx * M;
       for (int i = 0; i < T; ++i)
@@ -135,13 +136,13 @@ void gemm(const float* A, const float* B, float* C, int rows, int K, int n) {
 }
 
 template <int M, class V>
-void untransform_tiles(const float* Mt, int oh, int ow, int oc, int th, int tw, int c, const float* bias,
-                       bool apply_relu, float* out) {
+void untransform_tiles(const float* Mt, int oh, int ow, int oc, int th, int tw, int c, int ty0, int ty1,
+                       const float* bias, bool apply_relu, float* out) {
   constexpr int T = M + 2;
   const int tiles = th * tw;
   V m[T][T], y[M][M];
   const V b = bias ? load<V>(bias + c) : V(0.f);
-  for (int ty = 0; ty < th; ++ty)
+  for (int ty = ty0; ty < ty1; ++ty)
     for (int tx = 0; tx < tw; ++tx) {
       const size_t t = size_t(ty) * tw + tx;
       for (int k = 0; k < T * T; ++k) m[k / T][k % T] = load<V>(Mt + (size_t(k) * tiles + t) * oc + c);
@@ -194,14 +195,23 @@ void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const flo
   const int h = oh + 2, w = ow + 2;
   float* Vt = scratch;                             // T*T x tiles x ic
   float* Mt = scratch + size_t(T * T) * tiles * ic;  // T*T x tiles x oc
-  int c = 0;
-  for (; c + L <= ic; c += L) transform_tiles<M, Batch>(in, h, w, ic, th, tw, c, Vt);
-  for (; c < ic; ++c) transform_tiles<M, float>(in, h, w, ic, th, tw, c, Vt);
-  for (int k = 0; k < T * T; ++k)
-    gemm(Vt + size_t(k) * tiles * ic, U + size_t(k) * ic * oc, Mt + size_t(k) * tiles * oc, tiles, ic, oc);
-  c = 0;
-  for (; c + L <= oc; c += L) untransform_tiles<M, Batch>(Mt, oh, ow, oc, th, tw, c, bias, relu, out);
-  for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, th, tw, c, bias, relu, out);
+  // The threads share rows of tiles in the transforms and positions in the GEMMs: each writes its
+  // own part of Vt, Mt and out, and every value is computed as without threads.
+  const int64_t transform_work = int64_t(tw) * T * T * std::max(ic, oc);
+  parallel_for(th, grain_for_work(th, transform_work), [&](int64_t ty0, int64_t ty1) {
+    int c = 0;
+    for (; c + L <= ic; c += L) transform_tiles<M, Batch>(in, h, w, ic, th, tw, c, int(ty0), int(ty1), Vt);
+    for (; c < ic; ++c) transform_tiles<M, float>(in, h, w, ic, th, tw, c, int(ty0), int(ty1), Vt);
+  });
+  parallel_for(T * T, grain_for_work(T * T, int64_t(tiles) * ic * oc), [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k)
+      gemm(Vt + size_t(k) * tiles * ic, U + size_t(k) * ic * oc, Mt + size_t(k) * tiles * oc, tiles, ic, oc);
+  });
+  parallel_for(th, grain_for_work(th, transform_work), [&](int64_t ty0, int64_t ty1) {
+    int c = 0;
+    for (; c + L <= oc; c += L) untransform_tiles<M, Batch>(Mt, oh, ow, oc, th, tw, c, int(ty0), int(ty1), bias, relu, out);
+    for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, th, tw, c, int(ty0), int(ty1), bias, relu, out);
+  });
 }
 
 }  // namespace gradcam::kernels

@@ -8,18 +8,16 @@
 // needed and reused; the calling thread runs chunks too. A parallel_for inside a chunk runs
 // serially on the thread that called it.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
 
+#include "gradcam/threads.h"
+
 namespace gradcam {
 
-// 1 (the default): everything runs on the caller's thread. n < 1 is taken as 1 (front ends check
-// what a person typed and say so). Must not be called from inside a parallel_for.
-void set_thread_count(int n);
-int thread_count();
-// std::thread::hardware_concurrency(), at least 1.
-int default_thread_count();
+// set_thread_count, thread_count and default_thread_count are the public gradcam/threads.h.
 
 // body(begin, end) without owning it: a parallel_for on a planned network's pass must not allocate
 // (std::function would for a lambda holding more than two references).
@@ -46,5 +44,15 @@ void parallel_for(int64_t n, int64_t grain, ChunkBody body);
 // cost much the same, so that splitting finer than the threads buys nothing. `chunks` must be a
 // constant of the loop, never the thread count.
 inline int64_t grain_for_chunks(int64_t n, int64_t chunks) { return n <= chunks ? 1 : (n + chunks - 1) / chunks; }
+
+// A grain for n items of about `work_per_item` multiply-adds each: chunks of at least
+// kMinChunkWork (below it waking a thread costs more than it saves, so a small layer stays on one
+// thread), and at most kMaxChunks of them. Both are constants, so the chunks depend only on the work.
+constexpr int64_t kMinChunkWork = int64_t(1) << 17;
+constexpr int64_t kMaxChunks = 32;
+inline int64_t grain_for_work(int64_t n, int64_t work_per_item) {
+  const int64_t by_work = (kMinChunkWork + work_per_item - 1) / std::max<int64_t>(work_per_item, 1);
+  return std::max<int64_t>({int64_t(1), by_work, (n + kMaxChunks - 1) / kMaxChunks});
+}
 
 }  // namespace gradcam

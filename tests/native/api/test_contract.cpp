@@ -51,7 +51,13 @@ TEST_CASE("load options: mean and std are three finite numbers each, together, s
   CHECK(!parse_load_options(R"({"mean": "0,0,1e39", "std": [1, 1, 1]})"));
   CHECK(parse_load_options(R"({"mean": [0, 0, 0], "std": [1, 0, 1]})").error() == "std must be positive");
   CHECK(parse_load_options(R"({"labels": [1, 2]})").error().find("labels must be an array of strings") == 0);
-  CHECK(parse_load_options(R"({"means": []})").error() == "unknown model option \"means\" (valid: mean, std, labels, size)");
+  CHECK(parse_load_options(R"({"means": []})").error() == "unknown model option \"means\" (valid: mean, std, labels, size, threads)");
+  // threads: the engine's thread count, a whole number from 1 (0 is not "as many as there are").
+  CHECK(parse_load_options(R"({"threads": 3})")->threads == 3);
+  CHECK(parse_load_options(R"({"threads": "2"})")->threads == 2);
+  CHECK(parse_load_options("{}")->threads == 0);
+  CHECK(parse_load_options(R"({"threads": 0})").error() == "threads must be a whole number from 1 to 256 (got \"0\")");
+  CHECK(parse_load_options(R"({"threads": 1.5})").error() == "threads must be a whole number from 1 to 256 (got \"1.5\")");
   CHECK(parse_load_options("[1]").error() == "model options must be an object");
 }
 
@@ -62,7 +68,9 @@ TEST_CASE("load options as the CLI gives them: the same checks with the flags' n
   // No format takes a one-channel input (every image becomes RGB), so one value is a usage error.
   CHECK(check_load_options(o, "--").error() == "--mean and --std need 3 values each (R,G,B: every model's input is RGB), got 1 and 1");
   CHECK(set_load_option(o, "size", "4e80", "--").error() == "--size must be a whole number from 1 to 4096 (got \"4e80\")");
-  CHECK(set_load_option(o, "sise", "1", "--").error() == "unknown option --sise (valid: --mean, --std, --labels, --size)");
+  CHECK(set_load_option(o, "sise", "1", "--").error() == "unknown option --sise (valid: --mean, --std, --labels, --size, --threads)");
+  CHECK(set_load_option(o, "threads", "-1", "--").error() == "--threads must be a whole number from 1 to 256 (got \"-1\")");
+  CHECK(set_load_option(o, "threads", "two", "--").error() == "--threads must be a whole number from 1 to 256 (got \"two\")");
   LoadOptions half;
   REQUIRE(set_load_option(half, "std", "0.2,0.2,0.2", "--"));
   CHECK(check_load_options(half, "--").error().find("--mean and --std go together") == 0);

@@ -8,6 +8,7 @@
 
 #include "gradcam/methods.h"
 #include "gradcam/network.h"
+#include "gradcam/threads.h"
 #include "../test_helpers.h"
 
 namespace {
@@ -72,6 +73,19 @@ TEST_CASE("forward and backward allocate nothing once the network is planned") {
   auto* probe = new std::vector<float>(16);
   CHECK(g_allocations.load() - before >= 2);
   delete probe;
+}
+
+TEST_CASE("with three threads the warm passes allocate nothing either (the pool's workers start in the first)") {
+  using namespace gradcam;
+  Model model = random_model(seed_architecture(), 63);
+  Network net(model);
+  auto input = testing::random_vector(32 * 32 * 3, 64);
+  std::vector<float> d(10, 0.f);
+  d[1] = 1.f;
+  set_thread_count(3);
+  const long allocations = allocations_in_passes(net, input, d, 0);
+  set_thread_count(1);
+  CHECK(allocations == 0);
 }
 
 TEST_CASE("a planned graph (residual sum, concat, depthwise conv, average pooling) allocates nothing in forward and backward") {
