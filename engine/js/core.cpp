@@ -90,7 +90,8 @@ extern "C" {
 // returns the count now in use. The single-threaded core (built without -pthread) cannot start a
 // thread: it stays at 1. The threaded core starts its pthreads from Workers loaded with the module
 // (PTHREAD_POOL_SIZE, cmake/wasm.cmake), so n must not exceed the Workers the JS side asked for;
-// they are started here, so that a failure shows now (1 is returned) and not in the first explain.
+// they are started here, so that the count returned is the one the passes will use (the pool runs
+// with fewer if fewer start).
 EMSCRIPTEN_KEEPALIVE int gc_set_threads(int n) {
 #ifdef __EMSCRIPTEN_PTHREADS__
   try {

@@ -76,7 +76,7 @@ function requestedThreads(threads) {
 async function coreFor(threads) {
   if (threads === 1 || !canUseThreads()) return { core: await instantiateCore(), threads: 1 };
   try {
-    return { core: await threadedCore(threads), threads };
+    return await threadedCore(threads);
   } catch (e) {
     console.warn(`gradcam: the threaded core did not load (${e.message}); running on one thread`);
     return { core: await instantiateCore(), threads: 1 };
@@ -88,10 +88,10 @@ function threadedCore(threads) {
     // A computed specifier: a bundler leaves it alone, so pages that never use threads do not
     // carry the threaded core's glue (it is fetched from beside this module when needed).
     const url = new URL('./gradcam_core_threads.mjs', import.meta.url).href;
+    // The pool reports the threads it started: fewer than asked if the browser gave fewer Workers.
     const p = import(/* webpackIgnore: true */ /* @vite-ignore */ url).then(async ({ default: createThreadedCore }) => {
       const core = await createThreadedCore({ gcWorkers: threads });
-      if (core._gc_set_threads(threads) !== threads) throw new Error(lastError(core));
-      return core;
+      return { core, threads: core._gc_set_threads(threads) };
     });
     p.catch(() => threadedCores.delete(threads));
     threadedCores.set(threads, p);
