@@ -8,7 +8,7 @@
 //     forward and Grad-CAM at its default layer, on a 224x224 image.
 // Medians of the wall time of each call; `ratio` is 1 thread / N threads (above 1: threads help).
 // Chromium here runs the page with navigator.hardwareConcurrency of the machine.
-// Usage: node bench/threads.mjs [--threads 2] [--iterations 15] [--json]     (after tools/build.sh)
+// Usage: node bench/wasm_threads.mjs [--threads 2] [--iterations 15] [--json]     (after tools/build.sh)
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,7 @@ if (args.includes('-h') || args.includes('--help')) {
 for (let i = 0; i < args.length; i++) {
   if (['--threads', '--iterations'].includes(args[i]) && /^[1-9]\d*$/.test(args[i + 1] ?? '')) i++;
   else if (args[i] !== '--json') {
-    console.error(`bench/threads.mjs: unknown or incomplete option ${args[i]}; options are --threads N, --iterations N, --json (--help)`);
+    console.error(`bench/wasm_threads.mjs: unknown or incomplete option ${args[i]}; options are --threads N, --iterations N, --json (--help)`);
     process.exit(2);
   }
 }
@@ -38,7 +38,7 @@ const asJson = args.includes('--json');
 
 const missing = siteMissing();
 if (missing) {
-  console.error(`bench/threads.mjs: ${missing}`);
+  console.error(`bench/wasm_threads.mjs: ${missing}`);
   process.exit(1);
 }
 const resnet = path.join(root, 'build/onnx-fixtures/resnet18.onnx');
@@ -101,7 +101,7 @@ try {
   }
   await page.goto(`${server.origin}/embed.html`);
   result = await page.evaluate(measure, { threads, iterations, withResnet: fs.existsSync(resnet) });
-  if (log.errors.length) console.error(`bench/threads.mjs: the page logged errors: ${log.errors.join('; ')}`);
+  if (log.errors.length) console.error(`bench/wasm_threads.mjs: the page logged errors: ${log.errors.join('; ')}`);
   result.chromium = browser.version();
 } finally {
   await browser.close();
