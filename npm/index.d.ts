@@ -49,6 +49,11 @@ export interface LoadOptions extends ModelOptions {
   /** Seconds a Keras file's HDF5 read may take before it is abandoned (0 < s <= 3600; default 60):
    *  a damaged file can send HDF5 into an endless loop. */
   hdf5Timeout?: number;
+  /** Threads for the engine's passes, a whole number from 1 to 64; default the machine's cores
+   *  (navigator.hardwareConcurrency), at most 8. More than one needs a cross-origin isolated page
+   *  (COOP same-origin + COEP require-corp) and gradcam_core_threads.* beside the module; elsewhere
+   *  (and in Node) the engine runs on one thread with the same answers: see `Engine.threads`. */
+  threads?: number;
 }
 
 /** RGBA pixels, as a canvas's ImageData or `engine.decode` gives them. */
@@ -256,6 +261,8 @@ export interface EngineInfo {
 export interface Engine {
   /** The model: classes, input, layers, methods and the names every option takes. */
   info: EngineInfo;
+  /** The threads its passes run on: 1 on the single-threaded core. */
+  readonly threads: number;
   /** PNG, JPEG, BMP or GIF bytes to RGBA pixels. */
   decode(bytes: ArrayBuffer | ArrayBufferView): { data: Uint8ClampedArray; width: number; height: number };
   predict(image: ImageLike, options?: PredictOptions): Prediction;
@@ -272,5 +279,5 @@ export interface Engine {
   dispose(): void;
 }
 
-/** Loads a model (default: the shipped CIFAR-10 model). All engines share one WebAssembly instance. */
+/** Loads a model (default: the shipped CIFAR-10 model). All engines with the same thread count share one WebAssembly instance. */
 export function loadEngine(options?: LoadOptions): Promise<Engine>;

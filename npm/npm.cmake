@@ -14,7 +14,8 @@ set(GRADCAM_NPM_TARBALL ${GRADCAM_NPM_DIR}/gradcam-wasm-${GRADCAM_NPM_VERSION}.t
 set(stage ${GRADCAM_NPM_DIR}/package)
 find_program(NPM_EXECUTABLE NAMES npm REQUIRED)
 
-set(site_files gradcam.mjs abi.mjs load.mjs keras.mjs keras_worker.mjs tfjs.mjs gradcam_core.mjs gradcam_core.wasm widget.js widget_renderer.js)
+set(site_files gradcam.mjs abi.mjs load.mjs keras.mjs keras_worker.mjs tfjs.mjs gradcam_core.mjs gradcam_core.wasm
+  gradcam_core_threads.mjs gradcam_core_threads.wasm gradcam_core_threads.worker.js widget.js widget_renderer.js)
 list(TRANSFORM site_files PREPEND ${GRADCAM_SITE_DIR}/)
 set(npm_files package.json README.md CHANGELOG.md h5wasm.mjs index.d.ts widget.d.ts)
 list(TRANSFORM npm_files PREPEND ${CMAKE_SOURCE_DIR}/npm/)

@@ -1,5 +1,9 @@
 // A static file server for build/site on 127.0.0.1 (no dependencies). Usage:
 //   node tools/serve.mjs [--port 8080] [--root build/site]
+// Every response carries the two headers that make a page cross-origin isolated
+// (Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp): browsers
+// then allow SharedArrayBuffer, and the JS API runs its threaded core. The site's resources are
+// all its own, so require-corp blocks nothing of it.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -47,6 +51,8 @@ const server = http.createServer((req, res) => {
       'content-length': st.size,
       'cache-control': 'no-cache',
       'x-content-type-options': 'nosniff',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
     });
     fs.createReadStream(file).pipe(res);
   });

@@ -1,5 +1,6 @@
 # The `site` target: the static site in GRADCAM_SITE_DIR (build/site), built with the wasm tree.
 #   gradcam.mjs, gradcam_core.mjs + .wasm   the JS API (engine/js) and its core
+#   gradcam_core_threads.mjs, .wasm, .worker.js   the same core with threads (cross-origin isolated pages)
 #   abi.mjs, load.mjs                      its C ABI helpers and loading path, which the page shares
 #   keras.mjs, keras_worker.mjs, h5wasm.mjs, h5wasm/
 #                                          its Keras reader (HDF5 in a worker) and npm's h5wasm
@@ -35,14 +36,17 @@ endfunction()
 # The wasm programs: the .wasm is written beside each module by the same link.
 set(outputs)
 set(files)
-foreach(program gradcam_core gradcam_app)
+foreach(program gradcam_core gradcam_core_threads gradcam_app)
   list(APPEND outputs ${site}/${program}.mjs ${site}/${program}.wasm)
   list(APPEND files $<TARGET_FILE:${program}> $<TARGET_FILE_DIR:${program}>/${program}.wasm)
 endforeach()
+# The threaded core's pthreads start from its worker loader, fetched beside the module.
+list(APPEND outputs ${site}/gradcam_core_threads.worker.js)
+list(APPEND files $<TARGET_FILE_DIR:gradcam_core_threads>/gradcam_core_threads.worker.js)
 add_custom_command(OUTPUT ${outputs}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${site}
   COMMAND ${CMAKE_COMMAND} -E copy ${files} ${site}/
-  DEPENDS gradcam_core gradcam_app
+  DEPENDS gradcam_core gradcam_core_threads gradcam_app
   VERBATIM)
 list(APPEND site_outputs ${outputs})
 

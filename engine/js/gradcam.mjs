@@ -10,15 +10,27 @@
 //   const r = engine.explain(imageData, { layer: 'conv2d_6', method: 'gradcam' });
 //   r.top[0].name, r.cam.data, r.heatmap(256, 256)
 //
-// All engines share one WebAssembly instance (one download). Errors are thrown as Error with a
-// message a person can act on; the engine stays usable after any of them. Files are read and
-// models loaded by load.mjs, over abi.mjs's memory helpers: the explorer page (web/page.js) loads
-// its models through the same two modules and the same C functions (engine/js/load.cpp).
+// All engines share one WebAssembly instance (one download); on a cross-origin isolated page, those
+// with the same thread count (loadEngine's `threads`) share one of the threaded core instead.
+// Errors are thrown as Error with a message a person can act on; the engine stays usable after
+// any of them. Files are read and models loaded by load.mjs, over abi.mjs's memory helpers: the
+// explorer page (web/page.js) loads its models through the same two modules and the same C
+// functions (engine/js/load.cpp).
 import createGradcamCore from './gradcam_core.mjs';
 import { lastError, readFloats, withBytes, withString } from './abi.mjs';
 import { engineInfo, isNode, loadModel, nodeModule, modelOptionsJson, optionsText, readModelInput, setModelOptions } from './load.mjs';
 
+// The cores: the single-threaded one (runs anywhere) and, by thread count, the threaded one
+// (gradcam_core_threads.mjs: Emscripten pthreads over a SharedArrayBuffer, which browsers give
+// only to cross-origin isolated pages). Both are built from the same sources and give the same
+// answers bit for bit.
 let corePromise = null;
+const threadedCores = new Map();  // thread count -> Promise<module>
+
+// Threads beyond this many rarely pay for their Workers on one image; an explicit `threads` may ask
+// for up to MAX_THREADS.
+const DEFAULT_THREADS_CAP = 8;
+const MAX_THREADS = 64;
 
 function instantiateCore() {
   if (!corePromise) {
@@ -34,6 +46,57 @@ function instantiateCore() {
     corePromise.catch(() => { corePromise = null; });
   }
   return corePromise;
+}
+
+// Whether this context can run the threaded core: a browser page or worker that is cross-origin
+// isolated (served with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
+// require-corp). Node is not: this Emscripten's (3.1.6) pthreads glue starts its threads as Web
+// Workers, which Node's ES modules do not have.
+const canUseThreads = () => !isNode && globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function'
+  && typeof Worker === 'function';
+
+// The thread count loadEngine's `threads` asks for, checked: a whole number from 1 to MAX_THREADS;
+// undefined means the machine's cores (navigator.hardwareConcurrency), at most DEFAULT_THREADS_CAP.
+function requestedThreads(threads) {
+  if (threads === undefined) {
+    const cores = globalThis.navigator?.hardwareConcurrency;
+    return Math.max(1, Math.min(Number.isInteger(cores) ? cores : 1, DEFAULT_THREADS_CAP));
+  }
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new Error(`loadEngine: threads must be a whole number from 1 to ${MAX_THREADS}, not ${typeof threads === 'string' ? JSON.stringify(threads) : String(threads)}`);
+  }
+  return threads;
+}
+
+// The core for `threads` threads: {core, threads} with the count it runs. One thread, or a context
+// without cross-origin isolation, gets the single-threaded core (threads 1, no error); so does a
+// page whose threaded core cannot be loaded (say, a bundle without gradcam_core_threads.* beside
+// it), with a warning that says so. The threaded core's Workers are started with the module
+// (gcWorkers), one instance per thread count.
+async function coreFor(threads) {
+  if (threads === 1 || !canUseThreads()) return { core: await instantiateCore(), threads: 1 };
+  try {
+    return await threadedCore(threads);
+  } catch (e) {
+    console.warn(`gradcam: the threaded core did not load (${e.message}); running on one thread`);
+    return { core: await instantiateCore(), threads: 1 };
+  }
+}
+
+function threadedCore(threads) {
+  if (!threadedCores.has(threads)) {
+    // A computed specifier: a bundler leaves it alone, so pages that never use threads do not
+    // carry the threaded core's glue (it is fetched from beside this module when needed).
+    const url = new URL('./gradcam_core_threads.mjs', import.meta.url).href;
+    // The pool reports the threads it started: fewer than asked if the browser gave fewer Workers.
+    const p = import(/* webpackIgnore: true */ /* @vite-ignore */ url).then(async ({ default: createThreadedCore }) => {
+      const core = await createThreadedCore({ gcWorkers: threads });
+      return { core, threads: core._gc_set_threads(threads) };
+    });
+    p.catch(() => threadedCores.delete(threads));
+    threadedCores.set(threads, p);
+  }
+  return threadedCores.get(threads);
 }
 
 // Explain options as the engine's request reads them: the JS API spells a key in camelCase
@@ -60,10 +123,12 @@ function checkImage(image) {
 }
 
 class Engine {
-  constructor(core, handle) {
+  constructor(core, handle, threads) {
     this._core = core;
     this._handle = handle;
     this.info = engineInfo(core, handle);
+    // The threads its passes run on: 1 on the single-threaded core.
+    this.threads = threads;
   }
 
   _live() {
@@ -286,13 +351,17 @@ const shippedModel = () => new URL('./models/cifar10.safetensors', import.meta.u
 // modelOptionsJson in load.mjs): the per-channel normalisation, the class names, and the input
 // size of a model whose size is dynamic (an ONNX model's, a Keras config's whose input is
 // [null, null, null, 3]). hdf5Timeout: the seconds a Keras file's HDF5 read may take (default 60;
-// a damaged file can loop forever in HDF5). An unknown key is an error.
+// a damaged file can loop forever in HDF5). threads: how many threads the engine's passes use
+// (default the machine's cores, at most 8); more than one needs a cross-origin isolated page
+// (threaded core), else the engine runs on one thread with the same answers (engine.threads says
+// which). An unknown key is an error.
 export async function loadEngine(options = {}) {
   if (options === null || typeof options !== 'object') throw new Error('loadEngine takes {model: URL | path | ArrayBuffer | File | File[], ...} or nothing');
-  const { model: given, arch, hdf5Timeout, ...modelOptions } = options;
+  const { model: given, arch, hdf5Timeout, threads: askedThreads, ...modelOptions } = options;
   const model = given ?? shippedModel();
-  const [core, { bytes, source, tfjs }, optionsJson] = await Promise.all([instantiateCore(), readModelInput(model),
-    modelOptionsJson(modelOptions, 'loadEngine', ['model', 'arch', 'mean', 'std', 'labels', 'size', 'hdf5Timeout'])]);
+  const [{ core, threads }, { bytes, source, tfjs }, optionsJson] = await Promise.all([coreFor(requestedThreads(askedThreads)),
+    readModelInput(model),
+    modelOptionsJson(modelOptions, 'loadEngine', ['model', 'arch', 'threads', 'mean', 'std', 'labels', 'size', 'hdf5Timeout'])]);
   const handle = await loadModel(core, bytes, source, { optionsJson, arch, tfjs, hdf5Timeout });
-  return new Engine(core, handle);
+  return new Engine(core, handle, threads);
 }

@@ -211,13 +211,30 @@ test('bad model files are refused with a message naming the problem', async () =
 test('with no model, loadEngine loads the shipped model from beside the module', async () => {
   const shipped = await loadEngine({ model: shippedModel });
   // A mistyped key is still an error, not the shipped model.
-  await assert.rejects(loadEngine({ modle: modelPath }), /loadEngine: unknown option "modle" \(valid: model, arch, mean, std, labels, size, hdf5Timeout\)/);
+  await assert.rejects(loadEngine({ modle: modelPath }), /loadEngine: unknown option "modle" \(valid: model, arch, threads, mean, std, labels, size, hdf5Timeout\)/);
   for (const e of [await loadEngine(), await loadEngine({})]) {
     assert.deepEqual(e.info, shipped.info);
     assert.deepEqual(e.predict(pixels).probabilities, shipped.predict(pixels).probabilities);
     e.dispose();
   }
   shipped.dispose();
+});
+
+test('threads: a whole number from 1 to 64, else an error; Node runs the single-threaded core with the same answers', async () => {
+  for (const [threads, shown] of [[0, '0'], [-2, '-2'], [1.5, '1.5'], ['2', '"2"'], [65, '65'], [null, 'null'], [NaN, 'NaN']]) {
+    await assert.rejects(loadEngine({ model: modelPath, threads }),
+      new RegExp(`^Error: loadEngine: threads must be a whole number from 1 to 64, not ${shown.replace('.', '\\.')}$`));
+  }
+  // Emscripten 3.1.6 starts pthreads as Web Workers, which Node's ES modules lack: one thread here.
+  const one = await loadEngine({ model: modelPath, threads: 1 });
+  const asked = await loadEngine({ model: modelPath, threads: 4 });
+  const byDefault = await loadEngine({ model: modelPath });
+  assert.deepEqual([one.threads, asked.threads, byDefault.threads], [1, 1, 1]);
+  const r1 = one.explain(pixels, { layer: 'conv2d_6' }), r4 = asked.explain(pixels, { layer: 'conv2d_6' });
+  assert.deepEqual(r4.cam.data, r1.cam.data);
+  assert.deepEqual(r4.probabilities, r1.probabilities);
+  for (const e of [one, asked, byDefault]) e.dispose();
+  assertUsable();
 });
 
 test('a disposed engine says so', async () => {

@@ -123,7 +123,7 @@ test('setModelOptions changes only what it names, and a labels file is one name 
 test('bad options and labels are errors that say what to fix, and the engine stays usable', async () => {
   const model = fixture('allops');
   const cases = [
-    [{ model, means: [0.5, 0.5, 0.5] }, /loadEngine: unknown option "means" \(valid: model, arch, mean, std, labels, size, hdf5Timeout\)$/],
+    [{ model, means: [0.5, 0.5, 0.5] }, /loadEngine: unknown option "means" \(valid: model, arch, threads, mean, std, labels, size, hdf5Timeout\)$/],
     [{ model, mean: [0.5, 0.5, 0.5] }, /mean and std go together/],
     [{ model, mean: [0.5, 0.5], std: [0.5, 0.5] }, /mean and std need 3 values each/],
     [{ model, mean: 5, std: [1, 1, 1] }, /mean must be an array of numbers/],

@@ -53,7 +53,8 @@ after(() => {
 test('the tarball holds the API, the widget, the model, the CLI, types and docs, and no copy of h5wasm', () => {
   const files = sh('tar', ['tzf', tarball]).stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
   assert.deepEqual(files, ['CHANGELOG.md', 'README.md', 'abi.mjs', 'bin/gradcam.mjs', 'cli/gradcam.cjs', 'cli/gradcam.wasm',
-    'gradcam.mjs', 'gradcam_core.mjs', 'gradcam_core.wasm', 'h5wasm.mjs', 'index.d.ts', 'keras.mjs', 'keras_worker.mjs', 'load.mjs',
+    'gradcam.mjs', 'gradcam_core.mjs', 'gradcam_core.wasm', 'gradcam_core_threads.mjs', 'gradcam_core_threads.wasm',
+    'gradcam_core_threads.worker.js', 'h5wasm.mjs', 'index.d.ts', 'keras.mjs', 'keras_worker.mjs', 'load.mjs',
     'models/cifar10.safetensors', 'package.json', 'tfjs.mjs', 'widget.d.ts', 'widget.js', 'widget_renderer.js']);
   const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
   assert.equal(manifest.version, version);
@@ -166,13 +167,16 @@ window.done = (async () => {
   assert.equal(b.status, 0, b.stderr);
   assert.equal(b.stderr, '', 'esbuild bundles without a warning');
   // esbuild does not copy what `new URL(..., import.meta.url)` names (Vite and webpack do): the
-  // package's README says to copy these two beside the bundle, and to bundle the Keras reader's
-  // worker (it imports h5wasm by its bare name) as keras_worker.mjs beside it.
+  // package's README says to copy these beside the bundle (the threaded core's three files for
+  // threads: the test server sends the cross-origin isolation headers), and to bundle the Keras
+  // reader's worker (it imports h5wasm by its bare name) as keras_worker.mjs beside it.
   const w = sh(process.execPath, [esbuild, 'node_modules/gradcam-wasm/keras_worker.mjs', '--bundle', '--format=esm',
     '--outfile=www/keras_worker.mjs', '--log-level=warning']);
   assert.equal(w.status, 0, w.stderr);
   assert.equal(w.stderr, '', 'esbuild bundles the worker without a warning');
-  fs.copyFileSync(path.join(installed, 'gradcam_core.wasm'), path.join(www, 'gradcam_core.wasm'));
+  for (const f of ['gradcam_core.wasm', 'gradcam_core_threads.mjs', 'gradcam_core_threads.wasm', 'gradcam_core_threads.worker.js']) {
+    fs.copyFileSync(path.join(installed, f), path.join(www, f));
+  }
   fs.cpSync(path.join(installed, 'models'), path.join(www, 'models'), { recursive: true });
   fs.copyFileSync(image, path.join(www, 'cat.jpg'));
   fs.copyFileSync(keras, path.join(www, 'weights.h5'));

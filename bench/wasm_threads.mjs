@@ -1,0 +1,123 @@
+// Threads benchmark (not a test: it never fails because something is slow). In headless Chromium on
+// build/site as tools/serve.mjs serves it (cross-origin isolated), one page runs the JS API on one
+// thread (loadEngine({threads: 1}): the single-threaded core, gradcam_core) and on N threads (the
+// threaded core, gradcam_core_threads), side by side: each round times one call on each, in turn.
+//   - the seed model (models/cifar10.safetensors): forward (predict), Grad-CAM at its default layer,
+//     Score-CAM at conv2d_6;
+//   - ResNet-18 (build/onnx-fixtures/resnet18.onnx, tools/onnx_fixtures.py; left out when missing):
+//     forward and Grad-CAM at its default layer, on a 224x224 image.
+// Medians of the wall time of each call; `ratio` is 1 thread / N threads (above 1: threads help).
+// Chromium here runs the page with navigator.hardwareConcurrency of the machine.
+// Usage: node bench/wasm_threads.mjs [--threads 2] [--iterations 15] [--json]     (after tools/build.sh)
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchBrowser, openPage, siteMissing, startServer } from '../tests/browser/support.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+if (args.includes('-h') || args.includes('--help')) {
+  const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
+for (let i = 0; i < args.length; i++) {
+  if (['--threads', '--iterations'].includes(args[i]) && /^[1-9]\d*$/.test(args[i + 1] ?? '')) i++;
+  else if (args[i] !== '--json') {
+    console.error(`bench/wasm_threads.mjs: unknown or incomplete option ${args[i]}; options are --threads N, --iterations N, --json (--help)`);
+    process.exit(2);
+  }
+}
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const threads = opt('threads', 2);
+const iterations = opt('iterations', 15);
+const asJson = args.includes('--json');
+
+const missing = siteMissing();
+if (missing) {
+  console.error(`bench/wasm_threads.mjs: ${missing}`);
+  process.exit(1);
+}
+const resnet = path.join(root, 'build/onnx-fixtures/resnet18.onnx');
+
+// In the page: both engines for each model, then `iterations` rounds of every row, one call on
+// each engine in turn (the order alternates), after two untimed rounds.
+async function measure({ threads, iterations, withResnet }) {
+  const { loadEngine } = await import('./gradcam.mjs');
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const photo = async (size) => {
+    const bitmap = await createImageBitmap(await (await fetch('samples/cat.jpg')).blob());
+    const canvas = new OffscreenCanvas(size, size);
+    const g = canvas.getContext('2d');
+    g.drawImage(bitmap, 0, 0, size, size);
+    return g.getImageData(0, 0, size, size);
+  };
+  const models = [{ name: 'seed', options: {}, size: 32,
+    rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)],
+      ['scorecam conv2d_6', (e, img) => e.explain(img, { method: 'scorecam', layer: 'conv2d_6' })]] }];
+  if (withResnet) {
+    models.push({ name: 'resnet18', size: 224,
+      options: { model: 'bench-models/resnet18.onnx', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+      rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)]] });
+  }
+  const out = [];
+  for (const m of models) {
+    const one = await loadEngine({ ...m.options, threads: 1 });
+    const many = await loadEngine({ ...m.options, threads });
+    const image = await photo(m.size);
+    for (const [row, call] of m.rows) {
+      const times = { one: [], many: [] };
+      for (let i = -2; i < iterations; i++) {
+        const order = i % 2 ? [['one', one], ['many', many]] : [['many', many], ['one', one]];
+        for (const [key, engine] of order) {
+          const t0 = performance.now();
+          call(engine, image);
+          const t = performance.now() - t0;
+          if (i >= 0) times[key].push(t);
+        }
+      }
+      out.push({ model: m.name, row, threads: [one.threads, many.threads], one_ms: median(times.one), many_ms: median(times.many) });
+    }
+    one.dispose();
+    many.dispose();
+  }
+  return { isolated: globalThis.crossOriginIsolated, cores: navigator.hardwareConcurrency, rows: out };
+}
+
+const server = await startServer();
+const browser = await launchBrowser();
+let result;
+try {
+  const { page, log } = await openPage(browser, server.origin);
+  if (fs.existsSync(resnet)) {
+    await page.route(`${server.origin}/bench-models/resnet18.onnx`, (route) => route.fulfill({
+      body: fs.readFileSync(resnet), contentType: 'application/octet-stream' }));
+  }
+  await page.goto(`${server.origin}/embed.html`);
+  result = await page.evaluate(measure, { threads, iterations, withResnet: fs.existsSync(resnet) });
+  if (log.errors.length) console.error(`bench/wasm_threads.mjs: the page logged errors: ${log.errors.join('; ')}`);
+  result.chromium = browser.version();
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+const fmt = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+if (asJson) {
+  console.log(JSON.stringify(result, null, 1));
+} else {
+  console.log(`Chromium ${result.chromium}, cross-origin isolated: ${result.isolated}, hardwareConcurrency ${result.cores}; ` +
+    `medians of ${iterations} rounds (ms)`);
+  console.log(`| model | row | 1 thread | ${threads} threads | 1 / ${threads} |`);
+  console.log('| --- | --- | ---: | ---: | ---: |');
+  for (const r of result.rows) {
+    const label = r.threads[1] === threads ? `${fmt(r.many_ms)}` : `${fmt(r.many_ms)} (ran on ${r.threads[1]})`;
+    console.log(`| ${r.model} | ${r.row} | ${fmt(r.one_ms)} | ${label} | ${(r.one_ms / r.many_ms).toFixed(2)}x |`);
+  }
+}

@@ -1,0 +1,110 @@
+// Threads in the browser: the site as tools/serve.mjs serves it is cross-origin isolated, and there
+// the JS API runs the threaded core (gradcam_core_threads) with the same answers, bit for bit, as
+// the single-threaded one; a page served without the isolation headers (most hosts) gets the
+// single-threaded core, with no error, and its widget works as before.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { launchBrowser, openPage, siteMissing, startServer } from './support.mjs';
+
+const missing = siteMissing();
+const T = { timeout: 120000 };
+
+// In the page: the shipped model on n threads and on one, each explaining a sample with several
+// methods; every array as plain numbers, so that the test compares them exactly.
+async function explainBoth(n) {
+  const { loadEngine } = await import('./gradcam.mjs');
+  const many = await loadEngine({ threads: n });
+  const one = await loadEngine({ threads: 1 });
+  const bytes = new Uint8Array(await (await fetch('samples/cat.jpg')).arrayBuffer());
+  const image = one.decode(bytes);
+  const requests = [{ layer: 'conv2d_6', method: 'gradcam' }, { layer: 'conv2d_2', method: 'gradcam++' },
+    { layer: 'conv2d_6', method: 'scorecam' }, { method: 'smoothgrad', samples: 4 }];
+  const runs = (engine) => requests.map((request) => {
+    const r = engine.explain(image, request);
+    return { method: r.method, cam: [...r.cam.data], probabilities: [...r.probabilities], logits: [...r.logits] };
+  });
+  const predicted = (engine) => [...engine.predict(image).probabilities];
+  return {
+    threads: [many.threads, one.threads],
+    isolated: globalThis.crossOriginIsolated,
+    many: runs(many), one: runs(one),
+    predictMany: predicted(many), predictOne: predicted(one),
+  };
+}
+
+describe('threads', { skip: missing || false }, () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.close();
+  });
+
+  test('tools/serve.mjs sends the isolation headers: the JS API runs threaded, with the single-threaded core\'s answers bit for bit', T, async () => {
+    const { context, page, log } = await openPage(browser, server.origin);
+    const response = await page.goto(`${server.origin}/embed.html`);
+    assert.equal(response.headers()['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(response.headers()['cross-origin-embedder-policy'], 'require-corp');
+    // The page's widgets (default threads: the browser's cores, at most 8) draw on the threaded core.
+    await page.waitForFunction(() => [...document.querySelectorAll('gradcam-view')].every((w) => w.result), null, { timeout: 60000 });
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const r = await page.evaluate(explainBoth, 2);
+    assert.equal(r.isolated, true);
+    assert.deepEqual(r.threads, [2, 1]);
+    for (let i = 0; i < r.one.length; ++i) {
+      assert.equal(r.many[i].method, r.one[i].method);
+      assert.deepEqual(r.many[i].cam, r.one[i].cam, `${r.one[i].method}: the same map on 2 threads as on 1`);
+      assert.deepEqual(r.many[i].probabilities, r.one[i].probabilities, `${r.one[i].method}: the same probabilities`);
+      assert.deepEqual(r.many[i].logits, r.one[i].logits);
+    }
+    assert.deepEqual(r.predictMany, r.predictOne);
+    const defaultThreads = await page.evaluate(async () => (await (await import('./gradcam.mjs')).loadEngine()).threads);
+    assert.equal(defaultThreads, Math.min(cores, 8));
+    if (cores > 1) assert.ok(log.requests.some((u) => u.endsWith('/gradcam_core_threads.wasm')), 'the widgets loaded the threaded core');
+    assert.deepEqual(log.errors, []);
+    await context.close();
+  });
+
+  test('a page served without the headers gets the single-threaded core: its widget works, threads is 1, no error', T, async () => {
+    const { context, page, log } = await openPage(browser, server.origin);
+    // Served by the test, without Cross-Origin-Opener-Policy / -Embedder-Policy, as most hosts do.
+    await page.route(`${server.origin}/plain.html`, (route) => route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<script type="module" src="widget.js"></script></head><body><gradcam-view src="samples/cat.jpg" layer="conv2d_6"></gradcam-view></body></html>`,
+    }));
+    await page.goto(`${server.origin}/plain.html`);
+    await page.waitForFunction(() => document.querySelector('gradcam-view').result, null, { timeout: 60000 });
+    const result = await page.evaluate(() => document.querySelector('gradcam-view').result);
+    assert.equal(result.layer, 'conv2d_6');
+    const r = await page.evaluate(async () => {
+      const { loadEngine } = await import('./gradcam.mjs');
+      return { isolated: globalThis.crossOriginIsolated, threads: (await loadEngine({ threads: 4 })).threads };
+    });
+    assert.deepEqual(r, { isolated: false, threads: 1 });
+    assert.ok(!log.requests.some((u) => u.includes('gradcam_core_threads')), 'the threaded core is not downloaded');
+    assert.deepEqual(log.errors, []);
+    await context.close();
+  });
+
+  test('a mistyped thread count is an error naming the option', T, async () => {
+    const { context, page } = await openPage(browser, server.origin);
+    await page.goto(`${server.origin}/embed.html`);
+    const messages = await page.evaluate(async () => {
+      const { loadEngine } = await import('./gradcam.mjs');
+      const out = [];
+      for (const threads of [0, 2.5, '2', 65]) {
+        try { await loadEngine({ threads }); out.push(null); } catch (e) { out.push(e.message); }
+      }
+      return out;
+    });
+    for (const m of messages) assert.match(m ?? '', /^loadEngine: threads must be a whole number from 1 to 64, not /);
+    await context.close();
+  });
+});
