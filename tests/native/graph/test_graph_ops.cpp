@@ -120,10 +120,12 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
     } else if (t == "PRelu") {
       const std::vector<float>& slope = n.weights[0];
       for (size_t k = 0; k < y.size(); ++k) {
-        double s = slope.size() == 1 ? slope[0] : (slope.size() == size_t(is.c) ? slope[k % size_t(is.c)] : slope[k]);
+        double s;
         if (a.slope_c > 0) {  // Keras shared_axes: [h or 1, w or 1, c or 1]
           const int c = int(k % size_t(is.c)), xx = int(k / size_t(is.c)) % is.w, yy = int(k / size_t(is.c)) / is.w;
           s = slope[size_t(((a.slope_h > 1 ? yy : 0) * a.slope_w + (a.slope_w > 1 ? xx : 0)) * a.slope_c + (a.slope_c > 1 ? c : 0))];
+        } else {  // ONNX: one slope, one per channel, or one per element
+          s = slope.size() == 1 ? slope[0] : (slope.size() == size_t(is.c) ? slope[k % size_t(is.c)] : slope[k]);
         }
         branch(x[k] > 0), y[k] = x[k] > 0 ? x[k] : s * x[k];
       }
