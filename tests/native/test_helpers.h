@@ -101,7 +101,7 @@ struct GraphBuilder {
     n.weights = std::move(weights);
     n.output = int(g.values.size());
     g.values.push_back({n.name + "_out", {}, 4, int(g.nodes.size())});
-    if (Status s = n.op->infer(g, n, g.values.back()); !s) throw std::runtime_error(s.error());
+    if (Status s = infer_node(g, n, g.values.back()); !s) throw std::runtime_error(s.error());
     g.nodes.push_back(std::move(n));
     return int(g.values.size()) - 1;
   }

@@ -4,9 +4,17 @@
 // it is read from ONNX, its output shape, how it is planned, its forward pass and its input-
 // gradient backward pass. Adding an op means adding one descriptor to the table in op_table.cpp.
 //
-// Layout: every value is kept channels-last, one image (Shape h x w x c). A 2-D value ([1, n] in
-// ONNX) is 1 x 1 x n; `rank` remembers which, because only 4-D values can be explained and an ONNX
-// Flatten reads channels-first order.
+// Layout: a value is one image's tensor, in one of two layouts (Value::layout):
+//   image  a 4-D [1,C,H,W] (ONNX; Keras [1,H,W,C]) kept channels-last as Shape h x w x c: what the
+//          convolution and pooling kernels read and write.
+//   rows   any other tensor of rank 1..6, kept in its own row-major order, its ONNX shape (batch
+//          included) in Value::dims: [1, n] (a vector, 1 x 1 x n as before), ViT's tokens
+//          [1, 197, 768], attention [1, 12, 197, 197], a channels-last grid [1, 7, 7, 768].
+// Ops written before values had any rank see only image values and [1, n] vectors: shape inference
+// refuses anything else for an op that does not say `any_rank` (OpDescriptor). tensor_view() gives
+// any value's logical dims and strides, so an any-rank op reads both layouts alike.
+// A value a CAM can read (Value::map): image values whole; a rows value whose tokens form a grid
+// (ViT's [1, 1+h*w, C] after its class token, Swin's [1, h, w, C]) as that h x w x C map.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -23,12 +31,43 @@ namespace onnx {
 struct Node;
 }
 
+enum class Layout { image, rows };
+
+// Where a CAM finds an h x w x c channels-last map inside a value's floats.
+struct MapView {
+  int64_t offset = 0;  // floats before the map (ViT: the class token's C)
+  Shape grid;          // h x w x c; all 0: the value is not a map
+  bool is_map() const { return grid.h > 0; }
+};
+
 struct Value {
   std::string name;  // ONNX tensor name, or the Keras layer name of its producer
-  Shape shape;       // h x w x c; 1 x 1 x n when rank is 2
-  int rank = 4;      // 4: [1,C,H,W] (or Keras HWC); 2: [1,n]
+  // The floats held: image h x w x c; rows 1 x 1 x (their count), so shape.size() is always the
+  // value's size. (A [1, n] vector is 1 x 1 x n, as the ops written for it read it.)
+  Shape shape;
+  int rank = 4;      // the ONNX rank: image 4; rows dims.size() (2 for a [1, n] vector)
   int producer = -1; // node index, -1 for the graph input
+  Layout layout = Layout::image;
+  std::vector<int64_t> dims{};  // rows: the ONNX shape, batch included; image: empty (see tensor_view)
+  MapView map{};              // set by settle_value: the image itself, or a token grid, or none
+
+  bool is_vector() const { return layout == Layout::rows && dims.size() == 2 && dims[0] == 1; }
 };
+
+// A value's logical (ONNX-order) dims and the stride of each in its floats: image [1,C,H,W] with
+// strides [h*w*c, 1, w*c, c]; rows row-major.
+struct TensorView {
+  std::vector<int64_t> dims, strides;
+  int64_t size() const;
+};
+TensorView tensor_view(const Value& v);
+// "[1,197,768]", for messages.
+std::string dims_text(const std::vector<int64_t>& dims);
+// Makes a rows value of these dims (shape 1 x 1 x count, rank, layout); the map is set by settle_value.
+void set_rows(Value& v, std::vector<int64_t> dims);
+// After an op's shape inference: a legacy rank-2 output becomes a rows [1, n] vector; shape, rank
+// and the CAM map view are made consistent with the layout and dims.
+void settle_value(Value& v);
 
 // Every attribute any op reads, in the op's own words; an op ignores what it does not use.
 struct OpAttributes {
@@ -137,6 +176,9 @@ struct OpDescriptor {
   void (*forward)(const Node& n, NodePlan& p, const ForwardArgs& a);
   // Writes d(score)/d(input) for every input. ReLU-like ops honour BackwardArgs::relu.
   void (*backward)(const Node& n, NodePlan& p, const BackwardArgs& a);
+  // The op reads inputs of any rank and layout (through tensor_view). false: only image values and
+  // [1, n] vectors reach it; shape inference refuses other inputs with a message naming the node.
+  bool any_rank = false;
 };
 
 // The op table (engine/src/graph/op_table.cpp).
@@ -185,6 +227,9 @@ void prune_to_output(Graph& g);
 // The engine's limits on a node's output (sides, channels, floats); what a whole pass may hold is
 // checked when the network plans it (ModelLimits::kMaxPassBytes). Errors name the node.
 Status check_output_limits(const Node& n, const Value& out);
+// One node's shape inference: refuses inputs a legacy op cannot read, runs the op's infer on a
+// fresh output, settles it (settle_value). infer_shapes runs it for every node.
+Status infer_node(Graph& g, Node& n, Value& out);
 // Runs every op's shape inference in order; unless the importer chose one, the default layer is the
 // last explainable node. Errors name the node.
 Status infer_shapes(Graph& g);

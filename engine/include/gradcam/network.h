@@ -76,7 +76,8 @@ class Network {
   void forward_from(int first, const float* x);
   // The network from a layer on: node `layer`'s output is replaced by `output` (its shape's size)
   // and only the nodes after it run; values computed before it (a residual branch's input
-  // included) keep theirs. Methods that perturb one layer's activations (AblationCAM, ShapleyCAM's
+  // included) keep theirs. A token grid's output is its map (output_shape): the class token keeps
+  // its value. Methods that perturb one layer's activations (AblationCAM, ShapleyCAM's
   // finite difference) pay for the rest of the network only. After a forward, passing the layer's
   // own output reproduces that forward. Needs every value kept (plan_all).
   void forward_after(int layer, const float* output);
@@ -102,10 +103,15 @@ class Network {
   // stop == -1.
   void backward(const float* dscore_dlogits, int stop, ReluBackward relu = ReluBackward::standard);
 
-  // Valid for the nodes the plan keeps (every node, unless plan_pass said otherwise).
-  Floats output(int node) const { return value(graph_->nodes[size_t(node)].output); }
-  Floats output_grad(int node) const { return grad(graph_->nodes[size_t(node)].output); }
-  const Shape& output_shape(int node) const { return graph_->output_of(node).shape; }
+  // Valid for the nodes the plan keeps (every node, unless plan_pass said otherwise). A node whose
+  // output is a map (Value::map: an image, or a token grid) gives that h x w x c map, which is
+  // output_shape; any other, its whole value (a [1, n] vector: 1 x 1 x n).
+  Floats output(int node) const { return map_of(graph_->nodes[size_t(node)].output, values_); }
+  Floats output_grad(int node) const { return map_of(graph_->nodes[size_t(node)].output, grads_); }
+  const Shape& output_shape(int node) const {
+    const Value& v = graph_->output_of(node);
+    return v.map.is_map() ? v.map.grid : v.shape;
+  }
   Floats input() const { return value(0); }
   Floats input_grad() const { return grad(0); }
   const std::vector<float>& logits() const { return logits_; }
@@ -127,6 +133,11 @@ class Network {
     if (values_.empty()) (void)plan_all();  // within the limit: a forward needs no more than explain checked
   }
   Floats value(int v) const { return {values_[size_t(v)], size_t(graph_->values[size_t(v)].shape.size())}; }
+  Floats map_of(int v, const std::vector<float*>& held) const {
+    const Value& value = graph_->values[size_t(v)];
+    if (!value.map.is_map()) return {held[size_t(v)], size_t(value.shape.size())};
+    return {held[size_t(v)] + value.map.offset, size_t(value.map.grid.size())};
+  }
   Floats grad(int v) const { return {grads_[size_t(v)], size_t(graph_->values[size_t(v)].shape.size())}; }
 
   const Model& model_;

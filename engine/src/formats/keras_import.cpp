@@ -349,7 +349,7 @@ void collect_layer_names(const json& model, std::vector<std::string>& out, int d
 void mark_explainable_layers(Graph& g) {
   for (Node& n : g.nodes) {
     const Value& v = g.values[size_t(n.output)];
-    n.explainable = n.explainable && v.rank == 4 && v.shape.h * v.shape.w > 1;
+    n.explainable = n.explainable && v.layout == Layout::image && v.shape.h * v.shape.w > 1;
   }
   g.default_layer = -1;
   for (const Node& n : g.nodes) {

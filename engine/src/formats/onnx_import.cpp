@@ -75,11 +75,8 @@ Result<onnx::Tensor> constant_value(const onnx::Node& n, const std::string& at) 
   return make_error(at + "only a tensor, float(s) or int(s) value is supported");
 }
 
-// An activation's shape as ONNX sees it: [1, C, H, W], or [1, n] for a 2-D value.
-std::vector<int64_t> onnx_dims(const Value& v) {
-  if (v.rank == 2) return {1, v.shape.c};
-  return {1, v.shape.c, v.shape.h, v.shape.w};
-}
+// An activation's shape as ONNX sees it.
+std::vector<int64_t> onnx_dims(const Value& v) { return tensor_view(v).dims; }
 
 // Op types in the file that the importer neither runs nor folds (a foldable op type counts where
 // it reads an activation), in file order: an error for the first one lists them all, so a person
@@ -107,7 +104,7 @@ std::vector<std::string> unsupported_op_types(const onnx::Model& m) {
 }  // namespace
 
 void mark_explainable_4d_outputs(Graph& g) {
-  for (Node& n : g.nodes) n.explainable = g.values[size_t(n.output)].rank == 4;
+  for (Node& n : g.nodes) n.explainable = g.values[size_t(n.output)].layout == Layout::image;
   // The last collapse of a spatial map (height or width above 1): earlier ones are
   // squeeze-and-excitation gates, later ones flatten a map that is already 1x1.
   g.default_layer = -1;
@@ -173,7 +170,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   auto infer_so_far = [&]() -> Status {
     for (; inferred < g.nodes.size(); ++inferred) {
       Node copy = g.nodes[inferred];
-      if (Status s = copy.op->infer(g, copy, g.values[size_t(copy.output)]); !s) return make_error(source + ": " + s.error());
+      if (Status s = infer_node(g, copy, g.values[size_t(copy.output)]); !s) return make_error(source + ": " + s.error());
     }
     return {};
   };

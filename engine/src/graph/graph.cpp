@@ -3,10 +3,98 @@
 #include "gradcam/graph.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace gradcam {
 
+int64_t TensorView::size() const {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+TensorView tensor_view(const Value& v) {
+  TensorView t;
+  if (v.layout == Layout::image) {
+    const int64_t h = v.shape.h, w = v.shape.w, c = v.shape.c;
+    t.dims = {1, c, h, w};
+    t.strides = {h * w * c, 1, w * c, c};
+    return t;
+  }
+  t.dims = v.dims;
+  t.strides.assign(v.dims.size(), 1);
+  for (size_t k = v.dims.size(); k-- > 1;) t.strides[k - 1] = t.strides[k] * v.dims[k];
+  return t;
+}
+
+std::string dims_text(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t k = 0; k < dims.size(); ++k) {
+    if (k) s += ',';
+    s += std::to_string(dims[k]);
+  }
+  s += ']';
+  return s;
+}
+
+void set_rows(Value& v, std::vector<int64_t> dims) {
+  v.layout = Layout::rows;
+  v.dims = std::move(dims);
+  settle_value(v);
+}
+
+namespace {
+// The side of a square grid of n tokens (2 or more a side), or 0.
+int square_side(int64_t n) {
+  int64_t s = int64_t(std::sqrt(double(n)) + 0.5);
+  return s >= 2 && s * s == n && s <= ModelLimits::kMaxSide ? int(s) : 0;
+}
+}  // namespace
+
+void settle_value(Value& v) {
+  v.map = {};
+  if (v.layout == Layout::image && v.rank == 2) {  // an op written before rows: [1, n] as 1 x 1 x n
+    v.layout = Layout::rows;
+    v.dims = {1, v.shape.size()};
+  }
+  if (v.layout == Layout::image) {
+    v.dims.clear();
+    v.rank = 4;
+    v.map.grid = v.shape;
+    return;
+  }
+  int64_t count = 1;
+  bool valid = !v.dims.empty();
+  for (int64_t d : v.dims) {
+    valid = valid && d >= 1 && d <= ModelLimits::kMaxTensorElements;
+    count = valid ? count * d : 0;
+    valid = valid && count <= ModelLimits::kMaxTensorElements;
+  }
+  v.rank = int(v.dims.size());
+  v.shape = valid ? Shape{1, 1, int(count)} : Shape{0, 0, 0};  // check_output_limits names an invalid one
+  if (!valid) return;
+  // Token grids, as pytorch-grad-cam's reshape_transform reads them: [1, 1+h*w, C] (a class token
+  // first, dropped), [1, h*w, C], and channels-last [1, h, w, C].
+  const auto& d = v.dims;
+  if (d.size() == 3 && d[0] == 1 && d[2] <= ModelLimits::kMaxChannels) {
+    if (int s = square_side(d[1] - 1)) v.map = {d[2], Shape{s, s, int(d[2])}};
+    else if (int t = square_side(d[1])) v.map = {0, Shape{t, t, int(d[2])}};
+  } else if (d.size() == 4 && d[0] == 1 && d[1] * d[2] > 1 && d[1] <= ModelLimits::kMaxSide &&
+             d[2] <= ModelLimits::kMaxSide && d[3] <= ModelLimits::kMaxChannels) {
+    v.map = {0, Shape{int(d[1]), int(d[2]), int(d[3])}};
+  }
+}
+
 Status check_output_limits(const Node& n, const Value& out) {
+  if (out.layout == Layout::rows) {
+    // Any rank: each extent at least 1 and the floats within the per-tensor limit (a [1, n] vector
+    // too: it has no channel limit).
+    if (out.shape.size() < 1)
+      return make_error("node '" + n.name + "': its output would be " + dims_text(out.dims) +
+                        ", outside the engine's limits (each extent at least 1, at most " +
+                        std::to_string(ModelLimits::kMaxTensorElements) + " floats): too big for this engine at this input size");
+    return {};
+  }
   if (out.shape.h < 1 || out.shape.w < 1 || out.shape.c < 1 || out.shape.h > ModelLimits::kMaxSide ||
       out.shape.w > ModelLimits::kMaxSide || out.shape.c > ModelLimits::kMaxChannels ||
       out.shape.size() > ModelLimits::kMaxTensorElements)
@@ -18,16 +106,33 @@ Status check_output_limits(const Node& n, const Value& out) {
   return {};
 }
 
+Status infer_node(Graph& g, Node& n, Value& out) {
+  if (!n.op->any_rank)
+    for (int v : n.inputs) {
+      const Value& in = g.value(v);
+      if (in.layout == Layout::rows && !in.is_vector())
+        return make_error("node '" + n.name + "' (" + n.op_type + "): reads '" + in.name + "' of shape " + dims_text(in.dims) +
+                          "; this op takes only [1,C,H,W] images and [1,n] vectors");
+    }
+  out.layout = Layout::image;  // what the op does not set starts afresh (a value may be inferred twice)
+  out.dims.clear();
+  out.rank = 4;
+  if (Status s = n.op->infer(g, n, out); !s) return s;
+  settle_value(out);
+  return {};
+}
+
 Status infer_shapes(Graph& g) {
+  if (!g.values.empty()) settle_value(g.values[0]);  // the image input
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     for (int v : n.inputs)
       if (v < 0 || v >= n.output) return make_error("node '" + n.name + "' reads a value computed after it");
     Value& out = g.values[size_t(n.output)];
-    if (Status s = n.op->infer(g, n, out); !s) return s;
+    if (Status s = infer_node(g, n, out); !s) return s;
     if (Status s = check_output_limits(n, out); !s) return s;
   }
-  if (g.output < 0 || g.values[size_t(g.output)].rank != 2)
+  if (g.output < 0 || !g.values[size_t(g.output)].is_vector())
     return make_error("the model's output must be 2-D logits [1, classes]");
   if (g.default_layer < 0)
     for (size_t i = 0; i < g.nodes.size(); ++i)

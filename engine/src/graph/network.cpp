@@ -232,7 +232,9 @@ void Network::forward_from(int first, const float* x) {
 void Network::forward_after(int layer, const float* output) {
   lay_out();
   const size_t v = size_t(graph_->nodes[size_t(layer)].output);
-  if (output != values_[v]) std::copy(output, output + graph_->values[v].shape.size(), values_[v]);
+  const Value& value = graph_->values[v];
+  float* map = value.map.is_map() ? values_[v] + value.map.offset : values_[v];
+  if (output != map) std::copy(output, output + (value.map.is_map() ? value.map.grid.size() : value.shape.size()), map);
   run_from(layer + 1);
 }
 

@@ -108,8 +108,11 @@ void copy_backward(const Node& n, NodePlan&, const BackwardArgs& a) {
 }
 
 Status same_shape(const Graph& g, Node& n, Value& out) {
-  out.shape = input_value(g, n).shape;
-  out.rank = input_value(g, n).rank;
+  const Value& in = input_value(g, n);
+  out.shape = in.shape;
+  out.rank = in.rank;
+  out.layout = in.layout;
+  out.dims = in.dims;
   return {};
 }
 

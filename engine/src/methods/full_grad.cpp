@@ -64,7 +64,7 @@ Map full_grad(MethodContext& cx) {
     const Node& n = graph.nodes[size_t(i)];
     const std::vector<float>* bias = channel_bias(n);
     const Value& out = graph.value(n.output);
-    if (!bias || out.rank != 4 || int(bias->size()) != out.shape.c) continue;
+    if (!bias || out.layout != Layout::image || int(bias->size()) != out.shape.c) continue;
     const int hw = out.shape.h * out.shape.w, c = out.shape.c;
     const Floats z = net.output(i);
     const Floats g = net.output_grad(i);
