@@ -76,6 +76,12 @@ inline std::vector<float> random_vector(size_t n, uint64_t seed, float lo = 0.f,
   return v;
 }
 
+// The ranges GraphBuilder::conv draws a Conv's weights from.
+struct ConvWeights {
+  float kernel_range = 0.3f;  // kernel uniform in +-kernel_range
+  float bias_lo = 0.f, bias_hi = 1.f;
+};
+
 // A graph built node by node as the ONNX importer leaves it (channels-first input, constants in
 // each op's own layout), each node's shape inferred as it is added so that the next node's weights
 // can be sized from it. Errors throw: a test graph that does not infer is a broken test.
@@ -104,6 +110,18 @@ struct GraphBuilder {
     if (Status s = n.op->infer(g, n, g.values.back()); !s) throw std::runtime_error(s.error());
     g.nodes.push_back(std::move(n));
     return int(g.values.size()) - 1;
+  }
+  // A Conv as the ONNX importer leaves one: square k x k window, `stride`, k/2 padding on every side
+  // (the input's size at stride 1 for odd k), `groups`, a fused ReLU when `relu`; weights in the op's
+  // layout (kernel [k][k][ic/groups][oc], bias [oc]) drawn from `seed` and seed + 1.
+  int conv(int x, int oc, int k, int stride, int groups, bool relu, uint64_t seed, ConvWeights w = {}) {
+    OpAttributes a;
+    a.kh = a.kw = k, a.sh = a.sw = stride, a.pad_t = a.pad_l = a.pad_b = a.pad_r = k / 2;
+    a.groups = groups, a.out_channels = oc, a.relu = relu;
+    const size_t taps = size_t(k) * size_t(k) * size_t(value(x).shape.c / groups);
+    return add("Conv", {x}, a,
+               {random_vector(taps * size_t(oc), seed, -w.kernel_range, w.kernel_range),
+                random_vector(size_t(oc), seed + 1, w.bias_lo, w.bias_hi)});
   }
   // The model whose logits are `output` (2-D), after the engine's own shape inference.
   Model model(int output) {

@@ -149,12 +149,8 @@ Model resnet_shaped_model() {
   GraphBuilder b(64, 64, 3);
   uint64_t seed = 100;
   auto conv = [&](int x, int oc, int k, int stride, int groups, bool relu) {
-    OpAttributes a;
-    a.kh = a.kw = k, a.sh = a.sw = stride, a.pad_t = a.pad_l = a.pad_b = a.pad_r = k / 2;
-    a.groups = groups, a.out_channels = oc, a.relu = relu;
-    const size_t taps = size_t(k) * k * size_t(b.value(x).shape.c / groups);
     seed += 2;
-    return b.add("Conv", {x}, a, {random_vector(taps * size_t(oc), seed, -0.25f, 0.25f), random_vector(size_t(oc), seed + 1, -0.1f, 0.1f)});
+    return b.conv(x, oc, k, stride, groups, relu, seed, {0.25f, -0.1f, 0.1f});
   };
   const int stem = conv(0, 16, 7, 2, 1, true);  // 32x32x16
   OpAttributes maxpool;
