@@ -3,9 +3,11 @@
 // the single-threaded one; a page served without the isolation headers (most hosts) gets the
 // single-threaded core, with no error, and its widget works as before.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { openPage, siteInChromium, siteMissing } from './support.mjs';
+import { SITE, openPage, siteInChromium, siteMissing, startServer, tmpdir } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
@@ -81,6 +83,35 @@ describe('threads', { skip: missing || false }, () => {
     assert.ok(!log.requests.some((u) => u.includes('gradcam_core_threads')), 'the threaded core is not downloaded');
     assert.deepEqual(log.errors, []);
     await context.close();
+  });
+
+  test('an isolated page whose threaded core lacks its Worker script: loadEngine rejects naming the file, and does not hang', T, async () => {
+    // The site as built, less gradcam_core_threads.worker.js, served with the isolation headers.
+    const dir = tmpdir();
+    fs.cpSync(SITE, dir, { recursive: true });
+    fs.rmSync(path.join(dir, 'gradcam_core_threads.worker.js'));
+    fs.writeFileSync(path.join(dir, 'blank.html'), '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body></body></html>');
+    const server = await startServer(dir);
+    try {
+      const { context, page } = await openPage(site.browser, server.origin);
+      await page.goto(`${server.origin}/blank.html`);
+      const r = await page.evaluate(async () => {
+        const { loadEngine } = await import('./gradcam.mjs');
+        const outcome = (p) => p.then((e) => ({ threads: e.threads }), (e) => ({ error: e.message }));
+        // Before the fix the threaded core's promise never settled: 30 s says so in the result.
+        const hung = new Promise((resolve) => setTimeout(() => resolve({ hung: true }), 30000));
+        return { isolated: globalThis.crossOriginIsolated, two: await Promise.race([outcome(loadEngine({ threads: 2 })), hung]),
+          one: await outcome(loadEngine({ threads: 1 })) };
+      });
+      assert.equal(r.isolated, true);
+      assert.match(r.two.error ?? JSON.stringify(r.two),
+        /^loadEngine: the threaded core's Worker script http:\/\/127\.0\.0\.1:\d+\/gradcam_core_threads\.worker\.js could not be loaded \(HTTP 404\): serve gradcam_core_threads\.worker\.js beside gradcam_core_threads\.mjs, or load with threads: 1$/);
+      assert.deepEqual(r.one, { threads: 1 }, 'one thread still loads on that page');
+      await context.close();
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a mistyped thread count is an error naming the option', T, async () => {
