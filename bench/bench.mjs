@@ -20,7 +20,7 @@ import jpeg from 'jpeg-js';
 import { tf, setBackend, loadModelFile, buildForward } from '../tests/js/tfjs_reference.mjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
-import { printHelpAndExit, stats } from './common.mjs';
+import { option, parseOptions, stats } from './common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LAYERS = ['conv2d_8', 'conv2d_2', 'conv2d'];
@@ -29,43 +29,18 @@ const LAYERS = ['conv2d_8', 'conv2d_2', 'conv2d'];
 // Options
 
 function parseArgs(argv) {
-  const o = {
-    model: path.join(ROOT, 'assets/models/cifar10.safetensors'),
-    image: null,
-    iterations: 200,
-    warmup: 20,
-    json: false,
-    tfjs: true,
-    engine: true,
-    native: true,
-    engineModule: path.join(ROOT, 'build/site/gradcam.mjs'),
-    cli: path.join(ROOT, 'build/native/gradcam'),
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    const count = () => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} must be a positive integer`);
-      return n;
-    };
-    if (a === '--model') o.model = path.resolve(value());
-    else if (a === '--image') o.image = path.resolve(value());
-    else if (a === '--iterations') o.iterations = count();
-    else if (a === '--warmup') o.warmup = count();
-    else if (a === '--json') o.json = true;
-    else if (a === '--no-tfjs') o.tfjs = false;
-    else if (a === '--no-engine') o.engine = false;
-    else if (a === '--no-native') o.native = false;
-    else if (a === '--engine-module') o.engineModule = path.resolve(value());
-    else if (a === '--cli') o.cli = path.resolve(value());
-    else if (a === '-h' || a === '--help') printHelpAndExit(import.meta.url);
-    else throw new Error(`unknown option ${a} (--help)`);
-  }
-  return o;
+  return parseOptions(argv, {
+    model: option.path(path.join(ROOT, 'assets/models/cifar10.safetensors')),
+    image: option.path(null),
+    iterations: option.count(200),
+    warmup: option.count(20),
+    json: option.flag(),
+    'no-tfjs': option.off('tfjs'),
+    'no-engine': option.off('engine'),
+    'no-native': option.off('native'),
+    'engine-module': option.path(path.join(ROOT, 'build/site/gradcam.mjs')),
+    cli: option.path(path.join(ROOT, 'build/native/gradcam')),
+  }, import.meta.url);
 }
 
 // ------------------------------------------------------------------------------------------

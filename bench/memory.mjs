@@ -18,37 +18,22 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { printHelpAndExit } from './common.mjs';
+import { option, parseOptions } from './common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const MiB = 1 << 20;
 
 function parseArgs(argv) {
-  const o = {
-    models: ['resnet18', 'mobilenet_v2'],
-    fixtures: path.join(ROOT, 'build/onnx-fixtures'),
-    json: false,
-    engineModule: path.join(ROOT, 'build/site/gradcam.mjs'),
-    native: path.join(ROOT, 'build/native/gradcam'),
-    child: null,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--models') o.models = value().split(',').filter(Boolean);
-    else if (a === '--fixtures') o.fixtures = path.resolve(value());
-    else if (a === '--json') o.json = true;
-    else if (a === '--engine-module') o.engineModule = path.resolve(value());
-    else if (a === '--native') o.native = path.resolve(value());
-    else if (a === '--child') o.child = { peer: value(), file: value() };  // this script, measuring one peer
-    else if (a === '-h' || a === '--help') printHelpAndExit(import.meta.url);
-    else throw new Error(`unknown option ${a} (--help)`);
-  }
-  return o;
+  return parseOptions(argv, {
+    models: option.list(['resnet18', 'mobilenet_v2']),
+    fixtures: option.path(path.join(ROOT, 'build/onnx-fixtures')),
+    json: option.flag(),
+    'engine-module': option.path(path.join(ROOT, 'build/site/gradcam.mjs')),
+    native: option.path(path.join(ROOT, 'build/native/gradcam')),
+    // This script, measuring one peer in a process of its own.
+    child: option.custom(null, (value) => ({ peer: value(), file: value() })),
+  }, import.meta.url);
 }
 
 // A smooth image at the model's input size (no resampling).

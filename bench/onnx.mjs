@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { printHelpAndExit, stats } from './common.mjs';
+import { option, parseOptions, stats } from './common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -25,35 +25,14 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // Options
 
 function parseArgs(argv) {
-  const o = {
-    models: ['resnet18', 'mobilenet_v2'],
-    fixtures: path.join(ROOT, 'build/onnx-fixtures'),
-    iterations: 30,
-    warmup: 3,
-    json: false,
-    engineModule: path.join(ROOT, 'build/site/gradcam.mjs'),
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    const count = () => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} must be a positive integer`);
-      return n;
-    };
-    if (a === '--models') o.models = value().split(',').filter(Boolean);
-    else if (a === '--fixtures') o.fixtures = path.resolve(value());
-    else if (a === '--iterations') o.iterations = count();
-    else if (a === '--warmup') o.warmup = count();
-    else if (a === '--json') o.json = true;
-    else if (a === '--engine-module') o.engineModule = path.resolve(value());
-    else if (a === '-h' || a === '--help') printHelpAndExit(import.meta.url);
-    else throw new Error(`unknown option ${a} (--help)`);
-  }
-  return o;
+  return parseOptions(argv, {
+    models: option.list(['resnet18', 'mobilenet_v2']),
+    fixtures: option.path(path.join(ROOT, 'build/onnx-fixtures')),
+    iterations: option.count(30),
+    warmup: option.count(3),
+    json: option.flag(),
+    'engine-module': option.path(path.join(ROOT, 'build/site/gradcam.mjs')),
+  }, import.meta.url);
 }
 
 // ------------------------------------------------------------------------------------------

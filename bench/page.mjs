@@ -15,38 +15,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { FAKE_CAMERA_ARGS, launchBrowser, openPage, siteMissing, startServer } from '../tests/browser/support.mjs';
+import { FAKE_CAMERA_ARGS, openPage } from '../tests/browser/support.mjs';
+import { option, parseOptions, withSiteInChromium } from './common.mjs';
 
 const siteDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../build/site');
 
-const args = process.argv.slice(2);
-if (args.includes('-h') || args.includes('--help')) {
-  // The comment block at the top of this file, up to its first line of code.
-  const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-  console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-  process.exit(0);
-}
-for (let i = 0; i < args.length; i++) {
-  if (['--loads', '--rounds', '--camera-seconds'].includes(args[i]) && /^[1-9]\d*$/.test(args[i + 1] ?? '')) i++;
-  else if (args[i] !== '--json') {
-    console.error(`bench/page.mjs: unknown or incomplete option ${args[i]}; options are --loads N, --rounds N, --camera-seconds N, --json (--help)`);
-    process.exit(2);
-  }
-}
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? Number(args[i + 1]) : fallback;
-};
-const loads = opt('loads', 5);
-const rounds = opt('rounds', 5);
-const cameraSeconds = opt('camera-seconds', 5);
-const asJson = args.includes('--json');
-
-const missing = siteMissing();
-if (missing) {
-  console.error(`bench/page.mjs: ${missing}`);
-  process.exit(1);
-}
+const { loads, rounds, cameraSeconds, json: asJson } = parseOptions(process.argv.slice(2), {
+  loads: option.count(5),
+  rounds: option.count(5),
+  'camera-seconds': option.count(5),
+  json: option.flag(),
+}, import.meta.url);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,10 +33,9 @@ const median = (xs) => {
 };
 const fmt = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 
-const server = await startServer();
-const browser = await launchBrowser(FAKE_CAMERA_ARGS);  // the fake camera changes nothing else
-const out = { chromium: browser.version(), loads: [], recompute: {}, downloads: [] };
-try {
+// The fake camera changes nothing else.
+const out = await withSiteInChromium(import.meta.url, FAKE_CAMERA_ARGS, async ({ browser, server }) => {
+  const run = { chromium: browser.version(), loads: [], recompute: {}, downloads: [] };
   for (let i = 0; i < loads; i++) {
     const { context, page } = await openPage(browser, server.origin);
     // What the page fetches before its first heat map (the first load's list is kept).
@@ -66,21 +44,21 @@ try {
     page.on('request', onRequest);
     await page.goto(`${server.origin}/index.html`);
     await page.waitForFunction(() => performance.getEntriesByName('gradcam:first-heatmap').length > 0, null, { timeout: 60000 });
-    out.loads.push(await page.evaluate(() => {
+    run.loads.push(await page.evaluate(() => {
       const at = (name) => performance.getEntriesByName(name)[0].startTime;
       const nav = performance.getEntriesByType('navigation')[0];
       return { model_loaded: at('gradcam:model-loaded'), first_result: at('gradcam:first-result'),
         first_heatmap: at('gradcam:first-heatmap'), dom_content_loaded: nav.domContentLoadedEventEnd };
     }));
     page.off('request', onRequest);
-    if (i === 0) out.downloads = [...new Set(fetched)];
+    if (i === 0) run.downloads = [...new Set(fetched)];
     await context.close();
   }
 
   const { context, page } = await openPage(browser, server.origin);
   await page.goto(`${server.origin}/index.html`);
   await page.waitForFunction(() => performance.getEntriesByName('gradcam:first-heatmap').length > 0, null, { timeout: 60000 });
-  out.recompute = await page.evaluate(async (n) => {
+  run.recompute = await page.evaluate(async (n) => {
     const app = window.gradcamApp;
     const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now())));
     const time = async (options) => {
@@ -109,7 +87,7 @@ try {
   const cam = await openPage(browser, server.origin);
   await cam.page.goto(`${server.origin}/index.html`);
   await cam.page.waitForFunction(() => performance.getEntriesByName('gradcam:first-heatmap').length > 0, null, { timeout: 60000 });
-  out.camera = await cam.page.evaluate(async (seconds) => {
+  run.camera = await cam.page.evaluate(async (seconds) => {
     const app = window.gradcamApp;
     await app.camera.start();
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -130,10 +108,8 @@ try {
     return { windows, settings: end.settings, size: end.size, grab: end.grab, method: app.options.method, layer: app.options.layer };
   }, cameraSeconds);
   await cam.context.close();
-} finally {
-  await browser.close();
-  await server.close();
-}
+  return run;
+});
 
 const summary = (runs) => ({
   call_ms: median(runs.map((r) => r.call)),

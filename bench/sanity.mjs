@@ -6,17 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { option, parseOptions } from './common.mjs';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-if (args.includes('--help')) {
-  console.log('usage: node bench/sanity.mjs [--layer NAME]');
-  process.exit(0);
-}
-if (args.length && !(args.length === 2 && args[0] === '--layer')) {
-  console.error(`bench/sanity.mjs: unknown arguments ${args.join(' ')} (usage: node bench/sanity.mjs [--layer NAME])`);
-  process.exit(2);
-}
-const layer = args[1] || 'conv2d_8';
+const { layer } = parseOptions(process.argv.slice(2), { layer: option.text('conv2d_8') }, import.meta.url);
 const { loadEngine } = await import(path.join(root, 'build/site/gradcam.mjs'));
 const engine = await loadEngine({ model: path.join(root, 'assets/models/cifar10.safetensors') });
 const samples = fs.readdirSync(path.join(root, 'assets/samples')).filter((n) => n.endsWith('.jpg')).sort();

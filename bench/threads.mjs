@@ -14,46 +14,22 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { printHelpAndExit } from './common.mjs';
+import { option, parseOptions } from './common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 function parseArgs(argv) {
-  const o = {
-    models: ['seed', 'resnet18', 'mobilenet_v2'],
-    methods: ['gradcam', 'scorecam', 'smoothgrad'],
-    threads: 2,
-    rounds: 3,
-    iterations: 20,
-    methodIterations: 2,
-    fixtures: path.join(ROOT, 'build/onnx-fixtures'),
-    cli: path.join(ROOT, 'build/native/gradcam'),
-    json: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    const count = () => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} must be a positive integer`);
-      return n;
-    };
-    if (a === '--models') o.models = value().split(',').filter(Boolean);
-    else if (a === '--methods') o.methods = value().split(',').filter(Boolean);
-    else if (a === '--threads') o.threads = count();
-    else if (a === '--rounds') o.rounds = count();
-    else if (a === '--iterations') o.iterations = count();
-    else if (a === '--method-iterations') o.methodIterations = count();
-    else if (a === '--fixtures') o.fixtures = path.resolve(value());
-    else if (a === '--cli') o.cli = path.resolve(value());
-    else if (a === '--json') o.json = true;
-    else if (a === '-h' || a === '--help') printHelpAndExit(import.meta.url);
-    else throw new Error(`unknown option ${a} (--help)`);
-  }
-  return o;
+  return parseOptions(argv, {
+    models: option.list(['seed', 'resnet18', 'mobilenet_v2']),
+    methods: option.list(['gradcam', 'scorecam', 'smoothgrad']),
+    threads: option.count(2),
+    rounds: option.count(3),
+    iterations: option.count(20),
+    'method-iterations': option.count(2),
+    fixtures: option.path(path.join(ROOT, 'build/onnx-fixtures')),
+    cli: option.path(path.join(ROOT, 'build/native/gradcam')),
+    json: option.flag(),
+  }, import.meta.url);
 }
 
 // The seed network is the shipped model file; the others are the ONNX fixtures (tools/onnx_fixtures.py).

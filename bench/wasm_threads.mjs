@@ -12,35 +12,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchBrowser, openPage, siteMissing, startServer } from '../tests/browser/support.mjs';
+import { openPage } from '../tests/browser/support.mjs';
+import { option, parseOptions, withSiteInChromium } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-if (args.includes('-h') || args.includes('--help')) {
-  const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-  console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-  process.exit(0);
-}
-for (let i = 0; i < args.length; i++) {
-  if (['--threads', '--iterations'].includes(args[i]) && /^[1-9]\d*$/.test(args[i + 1] ?? '')) i++;
-  else if (args[i] !== '--json') {
-    console.error(`bench/wasm_threads.mjs: unknown or incomplete option ${args[i]}; options are --threads N, --iterations N, --json (--help)`);
-    process.exit(2);
-  }
-}
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const threads = opt('threads', 2);
-const iterations = opt('iterations', 15);
-const asJson = args.includes('--json');
-
-const missing = siteMissing();
-if (missing) {
-  console.error(`bench/wasm_threads.mjs: ${missing}`);
-  process.exit(1);
-}
+const { threads, iterations, json: asJson } = parseOptions(process.argv.slice(2), {
+  threads: option.count(2),
+  iterations: option.count(15),
+  json: option.flag(),
+}, import.meta.url);
 const resnet = path.join(root, 'build/onnx-fixtures/resnet18.onnx');
 
 // In the page: both engines for each model, then `iterations` rounds of every row, one call on
@@ -90,23 +70,17 @@ async function measure({ threads, iterations, withResnet }) {
   return { isolated: globalThis.crossOriginIsolated, cores: navigator.hardwareConcurrency, rows: out };
 }
 
-const server = await startServer();
-const browser = await launchBrowser();
-let result;
-try {
+const result = await withSiteInChromium(import.meta.url, [], async ({ browser, server }) => {
   const { page, log } = await openPage(browser, server.origin);
   if (fs.existsSync(resnet)) {
     await page.route(`${server.origin}/bench-models/resnet18.onnx`, (route) => route.fulfill({
       body: fs.readFileSync(resnet), contentType: 'application/octet-stream' }));
   }
   await page.goto(`${server.origin}/embed.html`);
-  result = await page.evaluate(measure, { threads, iterations, withResnet: fs.existsSync(resnet) });
+  const measured = await page.evaluate(measure, { threads, iterations, withResnet: fs.existsSync(resnet) });
   if (log.errors.length) console.error(`bench/wasm_threads.mjs: the page logged errors: ${log.errors.join('; ')}`);
-  result.chromium = browser.version();
-} finally {
-  await browser.close();
-  await server.close();
-}
+  return { ...measured, chromium: browser.version() };
+});
 
 const fmt = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 if (asJson) {

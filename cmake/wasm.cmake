@@ -38,7 +38,8 @@ target_link_options(gradcam_core PRIVATE ${GRADCAM_CORE_LINK_OPTIONS} -sENVIRONM
 get_target_property(engine_sources gradcam_engine SOURCES)
 add_library(gradcam_engine_threads STATIC ${engine_sources})
 foreach(property INCLUDE_DIRECTORIES COMPILE_DEFINITIONS COMPILE_OPTIONS LINK_LIBRARIES
-                 INTERFACE_INCLUDE_DIRECTORIES INTERFACE_COMPILE_DEFINITIONS INTERFACE_LINK_LIBRARIES)
+                 INTERFACE_INCLUDE_DIRECTORIES INTERFACE_COMPILE_DEFINITIONS INTERFACE_COMPILE_OPTIONS
+                 INTERFACE_LINK_LIBRARIES)
   get_target_property(value gradcam_engine ${property})
   if(value)
     set_target_properties(gradcam_engine_threads PROPERTIES ${property} "${value}")

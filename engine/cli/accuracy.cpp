@@ -38,7 +38,7 @@ int run_accuracy(const Args& a) {
   std::vector<std::vector<long>> confusion(static_cast<size_t>(n), std::vector<long>(size_t(n), 0));
   long total = 0, correct = 0, failed = 0;
   auto classify = [&](int label, const Image& img) {
-    const std::vector<float>& p = engine->predict(engine->prepare(img, crop));
+    const std::vector<float> p = unwrap_file(engine->predict(engine->prepare(img, crop)));
     int pred = int(std::max_element(p.begin(), p.end()) - p.begin());
     confusion[size_t(label)][size_t(pred)]++;
     total++;
@@ -50,12 +50,18 @@ int run_accuracy(const Args& a) {
   Progress progress{planned, now_ms(), a.has("quiet") || a.has("json")};
   for (const LabelledFile& f : files) {
     if (limit >= 0 && total + failed >= limit) break;
+    // An image that cannot be read is skipped; a pass the engine cannot run (too big for this
+    // platform) fails every image alike, so it ends the run.
+    Image img;
     try {
-      classify(f.label, load_image(f.path));
+      img = load_image(f.path);
     } catch (const FileError& e) {
       std::fprintf(stderr, "\ngradcam: %s (skipped)\n", e.message.c_str());
       failed++;
+      if ((total + failed) % 50 == 0) progress.update(size_t(total + failed));
+      continue;
     }
+    classify(f.label, img);
     if ((total + failed) % 50 == 0) progress.update(size_t(total + failed));
   }
   for (const CifarBatch& batch : batches) {

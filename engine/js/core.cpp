@@ -148,8 +148,9 @@ EMSCRIPTEN_KEEPALIVE const char* gc_explain(int handle, const uint8_t* rgba, siz
   return image_call(handle, rgba, size, width, height, options_json, "explain",
                     [](Engine& e, const ExplainRequest& request, bool predict_only, double preprocess_ms) -> const char* {
                       if (predict_only) {
-                        e.predict(g_input);
-                        g_json = prediction_json(e.model(), e.network().probabilities(), e.network().logits(), preprocess_ms);
+                        auto p = e.predict(g_input);
+                        if (!p) return fail(p.error());
+                        g_json = prediction_json(e.model(), *p, e.network().logits(), preprocess_ms);
                         return g_json.c_str();
                       }
                       auto ex = e.explain(g_input, request.options);

@@ -71,15 +71,36 @@ function requestedThreads(threads) {
 // The core for `threads` threads: {core, threads} with the count it runs. One thread, or a context
 // without cross-origin isolation, gets the single-threaded core (threads 1, no error); so does a
 // page whose threaded core cannot be loaded (say, a bundle without gradcam_core_threads.* beside
-// it), with a warning that says so. The threaded core's Workers are started with the module
-// (gcWorkers), one instance per thread count.
+// it), with a warning that says so. A threaded core whose Worker script is missing is an error
+// instead (MissingWorkerError): the module loaded, so the host left out one file of it, and a page
+// that quietly ran on one thread would hide that. The threaded core's Workers are started with the
+// module (gcWorkers), one instance per thread count.
 async function coreFor(threads) {
   if (threads === 1 || !canUseThreads()) return { core: await instantiateCore(), threads: 1 };
   try {
     return await threadedCore(threads);
   } catch (e) {
+    if (e instanceof MissingWorkerError) throw e;
     console.warn(`gradcam: the threaded core did not load (${e.message}); running on one thread`);
     return { core: await instantiateCore(), threads: 1 };
+  }
+}
+
+class MissingWorkerError extends Error {}
+
+// This Emscripten (3.1.6) resolves the threaded module only once every Worker of its pool has
+// loaded, and a Worker whose script cannot be fetched never does: its error event fires before the
+// glue listens for it, so the module would never resolve and the page would wait forever. So the
+// script is asked for first (one small request more), and a server that does not give it is an
+// error naming the file and the server's answer.
+async function checkWorkerScript(workerUrl) {
+  const why = await fetch(workerUrl).then((r) => {
+    r.body?.cancel();
+    return r.ok ? null : `HTTP ${r.status}`;
+  }, (e) => e.message);
+  if (why) {
+    throw new MissingWorkerError(`loadEngine: the threaded core's Worker script ${workerUrl} could not be loaded (${why}): ` +
+      'serve gradcam_core_threads.worker.js beside gradcam_core_threads.mjs, or load with threads: 1');
   }
 }
 
@@ -88,8 +109,10 @@ function threadedCore(threads) {
     // A computed specifier: a bundler leaves it alone, so pages that never use threads do not
     // carry the threaded core's glue (it is fetched from beside this module when needed).
     const url = new URL('./gradcam_core_threads.mjs', import.meta.url).href;
+    const workerUrl = new URL('./gradcam_core_threads.worker.js', import.meta.url).href;
     // The pool reports the threads it started: fewer than asked if the browser gave fewer Workers.
     const p = import(/* webpackIgnore: true */ /* @vite-ignore */ url).then(async ({ default: createThreadedCore }) => {
+      await checkWorkerScript(workerUrl);
       const core = await createThreadedCore({ gcWorkers: threads });
       return { core, threads: core._gc_set_threads(threads) };
     });

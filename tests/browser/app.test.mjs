@@ -3,11 +3,11 @@
 // reports broken files and keeps working, follows resizes and the pixel ratio, and no request
 // leaves the page's origin. Screenshots go to tests/artifacts/.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 
 import { brokenFiles, greyJpeg, greyPng } from './images.mjs';
-import { launchBrowser, openPage, screenshot, siteMissing, siteModelTrained, startServer } from './support.mjs';
+import { launchBrowser, openPage, screenshot, siteInChromium, siteMissing, siteModelTrained, startServer } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 90000 };
@@ -73,18 +73,12 @@ function assertNamesAClass(text, classes) {
 }
 
 describe('explorer page', { skip: missing || false }, () => {
-  let server, browser, app, classes;
+  const site = siteInChromium();
+  let app, classes;
 
   before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-    app = await openApp(browser, server.origin);
+    app = await openApp(site.browser, site.origin);
     classes = await app.page.evaluate(() => window.gradcamApp.info.classes);
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
   });
 
   test('loads without errors, explains the first sample and says whether the model is trained', T, async () => {
@@ -306,7 +300,7 @@ describe('explorer page', { skip: missing || false }, () => {
   });
 
   test('the canvas uses the device pixel ratio', T, async () => {
-    const hidpi = await openApp(browser, server.origin, { viewport: { width: 800, height: 600 }, deviceScaleFactor: 2 });
+    const hidpi = await openApp(site.browser, site.origin, { viewport: { width: 800, height: 600 }, deviceScaleFactor: 2 });
     try {
       const s = await hidpi.page.evaluate(() => [canvas.width, canvas.height, window.gradcamApp.state().dpr]);
       assert.deepEqual(s, [1600, 1200, 2]);

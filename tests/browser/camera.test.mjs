@@ -6,9 +6,9 @@
 // flag the camera is refused and the page says so.
 // The maps per second are a figure for bench/page.mjs, not something this test times.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { FAKE_CAMERA_ARGS, launchBrowser, openPage, screenshot, siteMissing, startServer } from './support.mjs';
+import { FAKE_CAMERA_ARGS, launchBrowser, openPage, screenshot, siteInChromium, siteMissing } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
@@ -51,20 +51,10 @@ async function pressControl(page, prefix) {
 }
 
 describe('live camera', { skip: missing || false }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser(FAKE_CAMERA_ARGS);
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
-  });
+  const site = siteInChromium(FAKE_CAMERA_ARGS);
 
   test('the fake camera is explained frame by frame; pause inspects a frame as the JS API would; stop ends the tracks', T, async () => {
-    const { context, page, log } = await explorer(browser, server.origin);
+    const { context, page, log } = await explorer(site.browser, site.origin);
     try {
       assert.equal((await camera(page)).state, 'off', 'the camera is offered (the browser has getUserMedia), not started');
       // By keyboard, as the page's other controls: Tab to the drawn button, Space.
@@ -152,7 +142,7 @@ describe('live camera', { skip: missing || false }, () => {
   });
 
   test('camera frames read as YUV (VideoFrame.copyTo) have the colours the browser\'s own conversion gives', T, async () => {
-    const { context, page, log } = await explorer(browser, server.origin);
+    const { context, page, log } = await explorer(site.browser, site.origin);
     try {
       const r = await page.evaluate(async () => {
         const { FrameGrabber, yuvImageData } = await import('./camera_frame.js');
@@ -224,7 +214,7 @@ describe('live camera', { skip: missing || false }, () => {
   test('a refused camera gives a message and the page keeps working', T, async () => {
     const refusing = await launchBrowser(['--use-fake-device-for-media-stream', '--deny-permission-prompts']);
     try {
-      const { page, log } = await explorer(refusing, server.origin);
+      const { page, log } = await explorer(refusing, site.origin);
       const error = await page.evaluate(() => window.gradcamApp.camera.start().then(() => null, (e) => e.message));
       assert.match(error ?? '', /camera was refused/);
       assert.match(await page.evaluate(() => window.gradcamApp.status), /camera was refused: allow it/);

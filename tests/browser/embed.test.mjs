@@ -2,10 +2,10 @@
 // Chromium: three widgets draw heat maps, they share one engine download, attributes update them,
 // styles do not cross the Shadow DOM either way, and no request leaves the page's origin.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 
 import { canvasStats as statsOf } from './widget_pixels.mjs';
-import { launchBrowser, openPage, screenshot, siteMissing, siteModelTrained, startServer } from './support.mjs';
+import { openPage, screenshot, siteInChromium, siteMissing, siteModelTrained } from './support.mjs';
 
 const missing = siteMissing();
 const canvasStats = (page, id) => statsOf(page, `#${id}`);
@@ -26,17 +26,11 @@ async function openEmbed(browser, origin, options) {
 }
 
 describe('embed page', { skip: missing || false }, () => {
-  let server, browser, embed;
+  const site = siteInChromium();
+  let embed;
 
   before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-    embed = await openEmbed(browser, server.origin);
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
+    embed = await openEmbed(site.browser, site.origin);
   });
 
   test('draws three widgets with heat maps and captions', T, async () => {
@@ -108,10 +102,10 @@ describe('embed page', { skip: missing || false }, () => {
 
   test('no CSS leaks into or out of the widgets', T, async () => {
     // Hostile page styles, injected past the page's CSP for this test only.
-    const hostile = await openPage(browser, server.origin, { bypassCSP: true });
+    const hostile = await openPage(site.browser, site.origin, { bypassCSP: true });
     try {
       const { page } = hostile;
-      await page.goto(`${server.origin}/embed.html`);
+      await page.goto(`${site.origin}/embed.html`);
       await page.addStyleTag({ content: 'canvas { display: none !important; } figcaption, .caption, .legend, figure { color: rgb(255, 0, 0) !important; font-size: 40px !important; } * { letter-spacing: 9px; }' });
       await page.waitForFunction(() => [...document.querySelectorAll('gradcam-view')].every((w) => w.result), null, { timeout: 60000 });
       const inside = await page.evaluate(() => {

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { ROOT, launchBrowser, openPage, siteMissing, startServer } from './support.mjs';
+import { ROOT, openPage, siteInChromium, siteMissing } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
@@ -16,21 +16,11 @@ const good = fs.readFileSync(path.join(ROOT, 'tests/fuzz/corpus/keras/whole.h5')
 const loop = fs.readFileSync(path.join(ROOT, 'tests/fuzz/regressions/keras/hdf5-vlen-global-heap-endless-loop.h5'));
 
 describe('a damaged Keras file in the browser', { skip: missing || false }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
-  });
+  const site = siteInChromium();
 
   test('the page says what is wrong with it, keeps its model and opens the next file', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.goto(`${server.origin}/index.html`);
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.goto(`${site.origin}/index.html`);
     await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
     const before = await page.evaluate(() => window.gradcamApp.lastResult());
 
@@ -52,8 +42,8 @@ describe('a damaged Keras file in the browser', { skip: missing || false }, () =
   });
 
   test('a file that sends HDF5 into an endless loop is given up after the time limit; the page stays usable', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.goto(`${server.origin}/index.html`);
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.goto(`${site.origin}/index.html`);
     await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
     const before = await page.evaluate(() => window.gradcamApp.lastResult());
 

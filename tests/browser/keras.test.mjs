@@ -6,35 +6,29 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 
-import { ROOT, launchBrowser, openPage, siteMissing, startServer, tmpdir } from './support.mjs';
+import { ROOT, openPage, siteInChromium, siteMissing, tmpdir } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'";
 
 describe('Keras models in the browser', { skip: missing || false }, () => {
-  let server, browser, dir;
+  const site = siteInChromium();
+  let dir;
   const keras = (name) => fs.readFileSync(path.join(dir, name));
 
   before(async () => {
     dir = tmpdir();
     const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'tests/fixtures/keras_fixtures.py'), dir], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`keras_fixtures.py failed (install python3-h5py): ${r.stderr}`);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
   });
 
   test('the explorer takes an opened whole-model .h5 as its model and explains the image with it', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.route(`${server.origin}/mine/mismatch.h5`, (route) => route.fulfill({ body: keras('mismatch.h5') }));
-    await page.goto(`${server.origin}/index.html`);
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.route(`${site.origin}/mine/mismatch.h5`, (route) => route.fulfill({ body: keras('mismatch.h5') }));
+    await page.goto(`${site.origin}/index.html`);
     await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
     const before = await page.evaluate(() => window.gradcamApp.lastResult());
     assert.equal(before.layer.name, 'conv2d_8');
@@ -62,8 +56,8 @@ describe('Keras models in the browser', { skip: missing || false }, () => {
     const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'tests/fixtures/keras_apps.py'), apps], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`keras_apps.py failed (install python3-h5py): ${r.stderr}`);
     const app = (name) => fs.readFileSync(path.join(apps, name));
-    const { page, log } = await openPage(browser, server.origin);
-    await page.route(`${server.origin}/apps.html`, (route) => route.fulfill({
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.route(`${site.origin}/apps.html`, (route) => route.fulfill({
       contentType: 'text/html',
       body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
 <link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body>
@@ -72,9 +66,9 @@ describe('Keras models in the browser', { skip: missing || false }, () => {
 </body></html>`,
     }));
     for (const name of ['xception.h5', 'xception.keras']) {
-      await page.route(`${server.origin}/mine/${name}`, (route) => route.fulfill({ body: app(name) }));
+      await page.route(`${site.origin}/mine/${name}`, (route) => route.fulfill({ body: app(name) }));
     }
-    await page.goto(`${server.origin}/apps.html`);
+    await page.goto(`${site.origin}/apps.html`);
     await page.waitForFunction(() => ['k2', 'k3'].every((id) => document.getElementById(id).result), null, { timeout: 60000 });
     const [k2, k3] = await page.evaluate(() => ['k2', 'k3'].map((id) => document.getElementById(id).result));
     assert.equal(k2.layer, 'block5_sepconv2_act');
@@ -83,7 +77,7 @@ describe('Keras models in the browser', { skip: missing || false }, () => {
     assert.deepEqual(log.errors, []);
 
     // The explorer: an opened .keras becomes its model, explained at keras.io's layer by default.
-    await page.goto(`${server.origin}/index.html`);
+    await page.goto(`${site.origin}/index.html`);
     await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
     await page.setInputFiles('#file', { name: 'xception.keras', mimeType: 'application/zip', buffer: app('xception.keras') });
     await page.waitForFunction(() => window.gradcamApp.lastResult().layer.name === 'block14_sepconv2_act', null, { timeout: 60000 });
@@ -92,8 +86,8 @@ describe('Keras models in the browser', { skip: missing || false }, () => {
   });
 
   test('the widget takes model="....h5" or "....keras" and predicts as with the model file', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.route(`${server.origin}/keras.html`, (route) => route.fulfill({
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.route(`${site.origin}/keras.html`, (route) => route.fulfill({
       contentType: 'text/html',
       body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
 <link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body>
@@ -102,9 +96,9 @@ describe('Keras models in the browser', { skip: missing || false }, () => {
 <gradcam-view id="c" src="samples/cat.jpg" model="mine/model.keras" style="width:200px;height:200px"></gradcam-view>
 </body></html>`,
     }));
-    await page.route(`${server.origin}/mine/model.weights.h5`, (route) => route.fulfill({ body: keras('model.weights.h5') }));
-    await page.route(`${server.origin}/mine/model.keras`, (route) => route.fulfill({ body: keras('model.keras') }));
-    await page.goto(`${server.origin}/keras.html`);
+    await page.route(`${site.origin}/mine/model.weights.h5`, (route) => route.fulfill({ body: keras('model.weights.h5') }));
+    await page.route(`${site.origin}/mine/model.keras`, (route) => route.fulfill({ body: keras('model.keras') }));
+    await page.goto(`${site.origin}/keras.html`);
     await page.waitForFunction(() => ['a', 'b', 'c'].every((id) => document.getElementById(id).result), null, { timeout: 60000 });
     const [a, b, c] = await page.evaluate(() => ['a', 'b', 'c'].map((id) => document.getElementById(id).result));
     assert.equal(b.layer, 'conv2d_6');

@@ -3,9 +3,9 @@
 // canvas; Space and the arrows use the drawn controls. What a screen reader hears of the focused
 // control is the #focused live region, which is what these tests read.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { launchBrowser, openPage, screenshot, siteMissing, startServer } from './support.mjs';
+import { openPage, screenshot, siteInChromium, siteMissing } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 90000 };
@@ -46,22 +46,13 @@ async function tabTo(page, prefix) {
 }
 
 describe('explorer by keyboard', { skip: missing || false }, () => {
-  let server, browser, p;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
-  });
+  const site = siteInChromium();
+  let p;
 
   // A fresh page for each test: focus starts at the top of the page.
   async function fresh() {
-    p = await openPage(browser, server.origin, { viewport: { width: 800, height: 600 } });  // cheaper frames
-    await p.page.goto(`${server.origin}/index.html`);
+    p = await openPage(site.browser, site.origin, { viewport: { width: 800, height: 600 } });  // cheaper frames
+    await p.page.goto(`${site.origin}/index.html`);
     await p.page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
     return p.page;
   }

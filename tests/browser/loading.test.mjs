@@ -3,10 +3,10 @@
 // held by the test (a route that answers only after the later image is on screen), so the order
 // is certain on every run.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 
 import { greyJpeg, greyPng } from './images.mjs';
-import { launchBrowser, openPage, siteMissing, startServer } from './support.mjs';
+import { openPage, siteInChromium, siteMissing } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 90000 };
@@ -22,26 +22,20 @@ async function waitForImage(page, name) {
 }
 
 describe('explorer loading', { skip: missing || false }, () => {
-  let server, browser, p, page, release, slowArrived;
+  const site = siteInChromium();
+  let p, page, release, slowArrived;
 
   before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-    p = await openPage(browser, server.origin);
+    p = await openPage(site.browser, site.origin);
     page = p.page;
     // slow.png answers only when the test lets it go; fast.png at once.
-    await page.route(`${server.origin}/slow.png`, async (route) => {
+    await page.route(`${site.origin}/slow.png`, async (route) => {
       await new Promise((letGo) => slowArrived(letGo));
       await route.fulfill({ contentType: 'image/png', body: greyPng(40, 30) });
     });
-    await page.route(`${server.origin}/fast.png`, (route) => route.fulfill({ contentType: 'image/png', body: greyPng(36, 36) }));
-    await page.goto(`${server.origin}/index.html`);
+    await page.route(`${site.origin}/fast.png`, (route) => route.fulfill({ contentType: 'image/png', body: greyPng(36, 36) }));
+    await page.goto(`${site.origin}/index.html`);
     await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
   });
 
   // Starts loading slow.png and waits until the route holds its request.

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 
 import { ONNX_FIXTURES, PYTHON, onnxFixtures } from '../js/support.mjs';
 import { canvasStats } from './widget_pixels.mjs';
-import { ROOT, launchBrowser, openPage, siteMissing, startServer, tmpdir } from './support.mjs';
+import { ROOT, openPage, siteInChromium, siteMissing, tmpdir } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
@@ -56,7 +56,8 @@ const statusText = (page) => page.locator('#status').textContent();
 const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 60000 });
 
 describe('ONNX models in the browser', { skip: missing || false }, () => {
-  let server, browser, files;
+  const site = siteInChromium();
+  let files;
 
   before(async () => {
     const manifest = onnxFixtures();
@@ -69,25 +70,18 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
       'photo.jpg': fs.readFileSync(PHOTO),
       'labels.txt': Buffer.from(`${LABELS.join('\n')}\n`),
     };
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
   });
 
   const serveMine = async (page) => {
     for (const [name, body] of Object.entries(files)) {
-      await page.route(`${server.origin}/mine/${name}`, (route) => route.fulfill({ body }));
+      await page.route(`${site.origin}/mine/${name}`, (route) => route.fulfill({ body }));
     }
   };
 
   test('a dropped .onnx is the model; with the ImageNet preset and a dropped photo the map is at an ONNX node', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
+    const { page, log } = await openPage(site.browser, site.origin);
     await serveMine(page);
-    await page.goto(`${server.origin}/index.html`);
+    await page.goto(`${site.origin}/index.html`);
     await waitFor(page, () => window.gradcamApp && window.gradcamApp.lastResult());
     assert.equal(await page.locator('#labels-choice').isHidden(), true, 'no labels input for the model file');
 
@@ -139,9 +133,9 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
   });
 
   test('a corrupt .onnx, an unsupported op and a file over the limit give one clear error; the model stays', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
+    const { page, log } = await openPage(site.browser, site.origin);
     await serveMine(page);
-    await page.goto(`${server.origin}/index.html`);
+    await page.goto(`${site.origin}/index.html`);
     await waitFor(page, () => window.gradcamApp && window.gradcamApp.lastResult());
     await page.evaluate(() => window.gradcamApp.loadModel('mine/allops.onnx'));
     const before = await state(page);
@@ -174,9 +168,9 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
   });
 
   test('the widget takes model="....onnx" with mean, std and labels; a bad mean is an error in the widget', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
+    const { page, log } = await openPage(site.browser, site.origin);
     await serveMine(page);
-    await page.route(`${server.origin}/onnx.html`, (route) => route.fulfill({
+    await page.route(`${site.origin}/onnx.html`, (route) => route.fulfill({
       contentType: 'text/html',
       body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
 <link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body style="margin:0">
@@ -184,7 +178,7 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
 <gradcam-view id="bad" src="mine/photo.jpg" model="mine/allops.onnx" mean="0.5,0.5" std="0.5,0.5,0.5" style="width:240px"></gradcam-view>
 </body></html>`,
     }));
-    await page.goto(`${server.origin}/onnx.html`);
+    await page.goto(`${site.origin}/onnx.html`);
     await waitFor(page, () => document.getElementById('good').result &&
       document.getElementById('bad').shadowRoot.querySelector('.caption.error'));
     const good = await page.evaluate(() => document.getElementById('good').result);

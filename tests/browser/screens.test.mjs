@@ -6,11 +6,11 @@
 // Screenshots: tests/artifacts/screen-<size>-link.png (the link's view) and screen-<size>.png (the
 // photo).
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 
 import { greyJpeg } from './images.mjs';
-import { launchBrowser, openPage, screenshot, siteMissing, startServer } from './support.mjs';
+import { openPage, screenshot, siteInChromium, siteMissing } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
@@ -74,25 +74,15 @@ async function controlCentre(page, prefix) {
 }
 
 describe('explorer on phone, tablet, laptop and desktop screens', { skip: missing || false }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
-  });
+  const site = siteInChromium();
 
   for (const size of SIZES) {
     const { name, link, expect, photoInput, error, ...contextOptions } = size;
     test(`${name} ${contextOptions.viewport.width}x${contextOptions.viewport.height}: a link's view, a photo, the layout`, T, async () => {
-      const { context, page, log } = await openPage(browser, server.origin, contextOptions);
+      const { context, page, log } = await openPage(site.browser, site.origin, contextOptions);
       try {
-        await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.origin });
-        await page.goto(`${server.origin}/index.html${link}`);
+        await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: site.origin });
+        await page.goto(`${site.origin}/index.html${link}`);
         await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
 
         // The link's view is what was explained, and the status line says so.

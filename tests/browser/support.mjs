@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -81,6 +82,25 @@ export const FAKE_CAMERA_ARGS = ['--use-fake-device-for-media-stream=fps=30', '-
 // extraArgs: more Chromium flags, e.g. FAKE_CAMERA_ARGS.
 export async function launchBrowser(extraArgs = []) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+}
+
+// The site served as tools/serve.mjs serves it (startServer) and one headless Chromium
+// (launchBrowser, with extraArgs), shared by the tests of the describe block that calls this:
+// started by a before hook registered here (so the block's own before hooks, registered after it,
+// find them running) and closed by an after hook, also when a before hook failed half-way. The
+// object's `server`, `origin` and `browser` are set once that hook has run.
+export function siteInChromium(extraArgs = []) {
+  const site = { server: null, origin: null, browser: null };
+  before(async () => {
+    site.server = await startServer();
+    site.origin = site.server.origin;
+    site.browser = await launchBrowser(extraArgs);
+  });
+  after(async () => {
+    if (site.browser) await site.browser.close();
+    if (site.server) await site.server.close();
+  });
+  return site;
 }
 
 // A page that records every request, console error and page error. `foreign` lists requests

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 
-import { ROOT, SITE, launchBrowser, openPage, siteMissing, startServer, tmpdir } from './support.mjs';
+import { ROOT, SITE, openPage, siteInChromium, siteMissing, tmpdir } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
@@ -17,7 +17,8 @@ const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src
 const NATIVE = path.join(ROOT, 'build/native/gradcam');
 
 describe('TF.js models in the browser', { skip: missing || false }, () => {
-  let server, browser, dir;
+  const site = siteInChromium();
+  let dir;
   const folderFiles = (folder) => fs.readdirSync(path.join(dir, folder)).sort()
     .map((name) => ({ name, mimeType: name.endsWith('.json') ? 'application/json' : 'application/octet-stream', buffer: fs.readFileSync(path.join(dir, folder, name)) }));
   // The native CLI's probabilities for a sample image of the site.
@@ -35,19 +36,12 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
     dir = tmpdir();
     const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'tests/fixtures/tfjs_fixtures.py'), dir], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`tfjs_fixtures.py failed: ${r.stderr}`);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
   });
 
   test('the explorer takes model.json with its shards (opened or dropped) or a zip of them, and names a missing shard', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.route(`${server.origin}/mine/cnn-uint16.zip`, (route) => route.fulfill({ body: fs.readFileSync(path.join(dir, 'cnn-uint16.zip')) }));
-    await page.goto(`${server.origin}/index.html`);
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.route(`${site.origin}/mine/cnn-uint16.zip`, (route) => route.fulfill({ body: fs.readFileSync(path.join(dir, 'cnn-uint16.zip')) }));
+    await page.goto(`${site.origin}/index.html`);
     await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
     const sample = (await page.evaluate(() => window.gradcamApp.lastResult())).image.name;
 
@@ -84,8 +78,8 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
   });
 
   test('a Teachable Machine export, dropped as its zip, loads in the explorer with its labels and scale and no input panel', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.goto(`${server.origin}/index.html`);
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.goto(`${site.origin}/index.html`);
     await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
     const sample = (await page.evaluate(() => window.gradcamApp.lastResult())).image.name;
     await page.evaluate((data) => {
@@ -104,8 +98,8 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
   });
 
   test('a folder dropped from disk (a real directory entry, read through webkitGetAsEntry) loads as its model', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.goto(`${server.origin}/index.html`);
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.goto(`${site.origin}/index.html`);
     await page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
     const sample = (await page.evaluate(() => window.gradcamApp.lastResult())).image.name;
     // Chromium's own drag and drop of a path on disk, as a file manager hands it over: DevTools'
@@ -123,19 +117,19 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
   });
 
   test('the widget takes model=".../model.json" and reads its shards beside it', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.route(`${server.origin}/tfjs.html`, (route) => route.fulfill({
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.route(`${site.origin}/tfjs.html`, (route) => route.fulfill({
       contentType: 'text/html',
       body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
 <link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body>
 <gradcam-view id="a" src="samples/cat.jpg" model="mine/cnn/model.json" style="width:200px;height:200px"></gradcam-view>
 </body></html>`,
     }));
-    await page.route(`${server.origin}/mine/cnn/*`, (route) => {
+    await page.route(`${site.origin}/mine/cnn/*`, (route) => {
       const file = path.join(dir, 'cnn-uint16', path.basename(new URL(route.request().url()).pathname));
       return fs.existsSync(file) ? route.fulfill({ body: fs.readFileSync(file) }) : route.fulfill({ status: 404, body: '' });
     });
-    await page.goto(`${server.origin}/tfjs.html`);
+    await page.goto(`${site.origin}/tfjs.html`);
     await page.waitForFunction(() => document.getElementById('a').result, null, { timeout: 60000 });
     const a = await page.evaluate(() => document.getElementById('a').result);
     assert.equal(a.layer, 'conv2d_1');
@@ -151,19 +145,19 @@ describe('TF.js models in the browser', { skip: missing || false }, () => {
   });
 
   test('the widget reads a Teachable Machine export\'s metadata.json beside its model.json, for its labels', T, async () => {
-    const { page, log } = await openPage(browser, server.origin);
-    await page.route(`${server.origin}/tm.html`, (route) => route.fulfill({
+    const { page, log } = await openPage(site.browser, site.origin);
+    await page.route(`${site.origin}/tm.html`, (route) => route.fulfill({
       contentType: 'text/html',
       body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
 <link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body>
 <gradcam-view id="a" src="samples/cat.jpg" model="mine/tm/model.json" style="width:200px;height:200px"></gradcam-view>
 </body></html>`,
     }));
-    await page.route(`${server.origin}/mine/tm/*`, (route) => {
+    await page.route(`${site.origin}/mine/tm/*`, (route) => {
       const file = path.join(dir, 'tm', path.basename(new URL(route.request().url()).pathname));
       return fs.existsSync(file) ? route.fulfill({ body: fs.readFileSync(file) }) : route.fulfill({ status: 404, body: '' });
     });
-    await page.goto(`${server.origin}/tm.html`);
+    await page.goto(`${site.origin}/tm.html`);
     await page.waitForFunction(() => document.getElementById('a').result, null, { timeout: 60000 });
     const a = await page.evaluate(() => document.getElementById('a').result);
     assert.ok(['Cat', 'Dog', 'Other'].includes(a.top[0].name), a.top[0].name);

@@ -3,9 +3,11 @@
 // the single-threaded one; a page served without the isolation headers (most hosts) gets the
 // single-threaded core, with no error, and its widget works as before.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
 
-import { launchBrowser, openPage, siteMissing, startServer } from './support.mjs';
+import { SITE, openPage, siteInChromium, siteMissing, startServer, tmpdir } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
@@ -34,21 +36,11 @@ async function explainBoth(n) {
 }
 
 describe('threads', { skip: missing || false }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
-  });
+  const site = siteInChromium();
 
   test('tools/serve.mjs sends the isolation headers: the JS API runs threaded, with the single-threaded core\'s answers bit for bit', T, async () => {
-    const { context, page, log } = await openPage(browser, server.origin);
-    const response = await page.goto(`${server.origin}/embed.html`);
+    const { context, page, log } = await openPage(site.browser, site.origin);
+    const response = await page.goto(`${site.origin}/embed.html`);
     assert.equal(response.headers()['cross-origin-opener-policy'], 'same-origin');
     assert.equal(response.headers()['cross-origin-embedder-policy'], 'require-corp');
     // The page's widgets (default threads: the browser's cores, at most 8) draw on the threaded core.
@@ -72,14 +64,14 @@ describe('threads', { skip: missing || false }, () => {
   });
 
   test('a page served without the headers gets the single-threaded core: its widget works, threads is 1, no error', T, async () => {
-    const { context, page, log } = await openPage(browser, server.origin);
+    const { context, page, log } = await openPage(site.browser, site.origin);
     // Served by the test, without Cross-Origin-Opener-Policy / -Embedder-Policy, as most hosts do.
-    await page.route(`${server.origin}/plain.html`, (route) => route.fulfill({
+    await page.route(`${site.origin}/plain.html`, (route) => route.fulfill({
       contentType: 'text/html',
       body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="module" src="widget.js"></script></head><body><gradcam-view src="samples/cat.jpg" layer="conv2d_6"></gradcam-view></body></html>`,
     }));
-    await page.goto(`${server.origin}/plain.html`);
+    await page.goto(`${site.origin}/plain.html`);
     await page.waitForFunction(() => document.querySelector('gradcam-view').result, null, { timeout: 60000 });
     const result = await page.evaluate(() => document.querySelector('gradcam-view').result);
     assert.equal(result.layer, 'conv2d_6');
@@ -93,9 +85,38 @@ describe('threads', { skip: missing || false }, () => {
     await context.close();
   });
 
+  test('an isolated page whose threaded core lacks its Worker script: loadEngine rejects naming the file, and does not hang', T, async () => {
+    // The site as built, less gradcam_core_threads.worker.js, served with the isolation headers.
+    const dir = tmpdir();
+    fs.cpSync(SITE, dir, { recursive: true });
+    fs.rmSync(path.join(dir, 'gradcam_core_threads.worker.js'));
+    fs.writeFileSync(path.join(dir, 'blank.html'), '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body></body></html>');
+    const server = await startServer(dir);
+    try {
+      const { context, page } = await openPage(site.browser, server.origin);
+      await page.goto(`${server.origin}/blank.html`);
+      const r = await page.evaluate(async () => {
+        const { loadEngine } = await import('./gradcam.mjs');
+        const outcome = (p) => p.then((e) => ({ threads: e.threads }), (e) => ({ error: e.message }));
+        // Before the fix the threaded core's promise never settled: 30 s says so in the result.
+        const hung = new Promise((resolve) => setTimeout(() => resolve({ hung: true }), 30000));
+        return { isolated: globalThis.crossOriginIsolated, two: await Promise.race([outcome(loadEngine({ threads: 2 })), hung]),
+          one: await outcome(loadEngine({ threads: 1 })) };
+      });
+      assert.equal(r.isolated, true);
+      assert.match(r.two.error ?? JSON.stringify(r.two),
+        /^loadEngine: the threaded core's Worker script http:\/\/127\.0\.0\.1:\d+\/gradcam_core_threads\.worker\.js could not be loaded \(HTTP 404\): serve gradcam_core_threads\.worker\.js beside gradcam_core_threads\.mjs, or load with threads: 1$/);
+      assert.deepEqual(r.one, { threads: 1 }, 'one thread still loads on that page');
+      await context.close();
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a mistyped thread count is an error naming the option', T, async () => {
-    const { context, page } = await openPage(browser, server.origin);
-    await page.goto(`${server.origin}/embed.html`);
+    const { context, page } = await openPage(site.browser, site.origin);
+    await page.goto(`${site.origin}/embed.html`);
     const messages = await page.evaluate(async () => {
       const { loadEngine } = await import('./gradcam.mjs');
       const out = [];

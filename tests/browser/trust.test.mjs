@@ -2,26 +2,20 @@
 // screen, live occlusion that follows the patch, and the sanity check's randomisation steps.
 // Engine times are printed (they are measurements), never asserted.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 
-import { launchBrowser, openPage, screenshot, siteMissing, startServer } from './support.mjs';
+import { openPage, screenshot, siteInChromium, siteMissing } from './support.mjs';
 
 const T = { timeout: 120000 };
 
 describe('explorer: can I trust this?', { skip: siteMissing() || false }, () => {
-  let server, browser, p;
+  const site = siteInChromium();
+  let p;
 
   before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-    p = await openPage(browser, server.origin, { viewport: { width: 1280, height: 800 } });
-    await p.page.goto(`${server.origin}/index.html`);
+    p = await openPage(site.browser, site.origin, { viewport: { width: 1280, height: 800 } });
+    await p.page.goto(`${site.origin}/index.html`);
     await p.page.waitForFunction(() => window.gradcamApp && window.gradcamApp.lastResult(), null, { timeout: 60000 });
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
   });
 
   const trust = () => p.page.evaluate(() => window.gradcamApp.trust.state());

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { greyPng } from './images.mjs';
 import { canvasStats } from './widget_pixels.mjs';
-import { launchBrowser, openPage, screenshot, siteMissing, startServer } from './support.mjs';
+import { openPage, screenshot, siteInChromium, siteMissing } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 90000 };
@@ -50,17 +50,7 @@ function change(page, selector, attributes) {
 }
 
 describe('widgets', { skip: missing || false }, () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.close();
-  });
+  const site = siteInChromium();
 
   describe('twenty widgets on one page', () => {
     let p;
@@ -68,7 +58,7 @@ describe('widgets', { skip: missing || false }, () => {
       // Each widget has its own URL (a query string), so its downloads can be counted.
       const widgets = Array.from({ length: 20 }, (_, i) =>
         `<gradcam-view id="w${i}" src="samples/${SAMPLES[i % 10]}.jpg?widget=${i}" style="width:150px;display:inline-block"${i % 3 === 1 ? ' view="side-by-side"' : ''}></gradcam-view>`);
-      p = await widgetPage(browser, server.origin, 'twenty.html', widgets.join('\n'));
+      p = await widgetPage(site.browser, site.origin, 'twenty.html', widgets.join('\n'));
       await allDrawn(p.page, 'webgl');
     });
     after(() => p.context.close());
@@ -111,7 +101,7 @@ describe('widgets', { skip: missing || false }, () => {
 
   test('an image wider than the GPU texture limit is shrunk before upload, not drawn black', T, async () => {
     const wide = greyPng(16000, 1200);
-    const p = await widgetPage(browser, server.origin, 'wide.html',
+    const p = await widgetPage(site.browser, site.origin, 'wide.html',
       '<gradcam-view id="wide" src="wide.png" crop="squash" style="width:1200px"></gradcam-view>',
       { 'wide.png': (route) => route.fulfill({ contentType: 'image/png', body: wide }) });
     try {
@@ -133,7 +123,7 @@ describe('widgets', { skip: missing || false }, () => {
   describe('errors', () => {
     let p;
     before(async () => {
-      p = await widgetPage(browser, server.origin, 'errors.html',
+      p = await widgetPage(site.browser, site.origin, 'errors.html',
         '<gradcam-view id="w" src="samples/cat.jpg"></gradcam-view><gradcam-view id="other" src="samples/dog.jpg"></gradcam-view>');
       await allDrawn(p.page, 'webgl');
     });
@@ -213,7 +203,7 @@ describe('widgets', { skip: missing || false }, () => {
     });
 
     test('an invalid attribute in the page HTML is reported before anything is drawn', T, async () => {
-      const q = await widgetPage(browser, server.origin, 'bad-attr.html',
+      const q = await widgetPage(site.browser, site.origin, 'bad-attr.html',
         '<gradcam-view id="bad" src="samples/cat.jpg" colormap="rainbow"></gradcam-view>');
       try {
         await q.page.waitForFunction(() => document.getElementById('bad').shadowRoot.querySelector('.caption.error'), null, { timeout: 60000 });

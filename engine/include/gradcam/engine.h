@@ -86,8 +86,9 @@ class Engine {
 
   // The model's input tensor for an image (HWC, scaled, normalised).
   std::vector<float> prepare(const Image& image, CropMode crop) const;
-  // Probabilities for an input tensor.
-  const std::vector<float>& predict(const std::vector<float>& input);
+  // Probabilities for an input tensor (the logits stay in network().logits()), or the error of a
+  // pass this platform cannot hold (Network::plan_pass).
+  Result<std::vector<float>> predict(const std::vector<float>& input);
   Result<Explanation> explain(const std::vector<float>& input, const ExplainOptions& options);
 
   // {"format", "classes", "input", "layers":[{"name","type","output":[h,w,c], ...}], "explainable",

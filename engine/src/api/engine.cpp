@@ -198,10 +198,11 @@ std::vector<float> model_layout_input(const Model& model, const std::vector<floa
   return chw;
 }
 
-const std::vector<float>& Engine::predict(const std::vector<float>& input) {
+Result<std::vector<float>> Engine::predict(const std::vector<float>& input) {
   Network& net = network();
   // Any plan holds the logits: a forward alone plans only when nothing was planned yet.
-  if (!net.planned()) (void)net.plan_pass({});
+  if (!net.planned())
+    if (Status s = net.plan_pass({}); !s) return make_error(s.error());
   net.forward(input.data());
   return net.probabilities();
 }

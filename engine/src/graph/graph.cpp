@@ -95,9 +95,11 @@ Status check_output_limits(const Node& n, const Value& out) {
                         std::to_string(ModelLimits::kMaxTensorElements) + " floats): too big for this engine at this input size");
     return {};
   }
+  // A [1,n] value (a Flatten's, a Dense's) keeps its n in c: its limit is its size, not kMaxChannels
+  // (a Flatten of 64x64x32 is 131,072 values).
+  const bool channels_over = out.rank != 2 && out.shape.c > ModelLimits::kMaxChannels;
   if (out.shape.h < 1 || out.shape.w < 1 || out.shape.c < 1 || out.shape.h > ModelLimits::kMaxSide ||
-      out.shape.w > ModelLimits::kMaxSide || out.shape.c > ModelLimits::kMaxChannels ||
-      out.shape.size() > ModelLimits::kMaxTensorElements)
+      out.shape.w > ModelLimits::kMaxSide || channels_over || out.shape.size() > ModelLimits::kMaxTensorElements)
     return make_error("node '" + n.name + "': its output would be " + std::to_string(out.shape.h) + "x" +
                       std::to_string(out.shape.w) + "x" + std::to_string(out.shape.c) +
                       ", outside the engine's limits (sides 1.." + std::to_string(ModelLimits::kMaxSide) + ", 1.." +

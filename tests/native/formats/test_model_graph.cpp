@@ -93,10 +93,11 @@ TEST_CASE("an architecture's layers are checked by building them: errors name th
   // parameter_specs stops at the layer the check refuses.
   CHECK(parameter_specs(no_flatten).size() == parameter_specs(a).size() - 6);
   // The graph's limits hold at parse time (the engine used to accept these and abort when planning).
-  const char* wide_flatten = R"({"format": "gradcam-cnn", "version": 1, "input": {"height": 64, "width": 64, "channels": 3},
-    "classes": ["a", "b"], "layers": [{"type": "conv2d", "name": "c", "filters": 32, "kernel": [1, 1]},
+  // (A Flatten of 64x64x32 was the example here until a [1,n] value was limited by its size alone.)
+  const char* too_big = R"({"format": "gradcam-cnn", "version": 1, "input": {"height": 4096, "width": 4096, "channels": 3},
+    "classes": ["a", "b"], "layers": [{"type": "conv2d", "name": "c", "filters": 9, "kernel": [1, 1]},
     {"type": "flatten", "name": "f"}, {"type": "dense", "name": "d", "units": 2}]})";
-  CHECK(parse_architecture(wide_flatten).error().find("layer 1 (f): node 'f': its output would be 1x1x131072, outside") == 0);
+  CHECK(parse_architecture(too_big).error().find("layer 0 (c): node 'c': its output would be 4096x4096x9, outside") == 0);
 }
 
 TEST_CASE("the model file's graph names the parameter a model built in code lacks") {

@@ -15,13 +15,7 @@ using namespace gradcam;
 // and a dense head: values whose lifetimes cross, so buffers are shared only where they may be.
 Model residual_model() {
   testing::GraphBuilder b(14, 12, 3);
-  auto conv = [&](int x, int oc, int k, int groups, uint64_t seed) {
-    OpAttributes a;
-    a.kh = a.kw = k, a.pad_t = a.pad_l = a.pad_b = a.pad_r = k / 2;
-    a.groups = groups, a.out_channels = oc, a.relu = true;
-    const size_t taps = size_t(k) * k * size_t(b.value(x).shape.c / groups);
-    return b.add("Conv", {x}, a, {testing::random_vector(taps * size_t(oc), seed, -0.3f, 0.3f), testing::random_vector(size_t(oc), seed + 1)});
-  };
+  auto conv = [&](int x, int oc, int k, int groups, uint64_t seed) { return b.conv(x, oc, k, 1, groups, true, seed); };
   const int stem = conv(0, 8, 3, 1, 90);                             // dense 3x3 (Winograd)
   const int depthwise = conv(conv(stem, 8, 1, 1, 92), 8, 3, 8, 94);  // 1x1 then depthwise 3x3
   const int sum = b.add("Add", {depthwise, stem});
