@@ -93,6 +93,9 @@ struct ForwardArgs {
   const float* const* in;  // one per node input
   float* out;
   Scratch& scratch;
+  // Images one after another, each value [batch, ...] with every image's block as a single pass
+  // holds it. Above 1 only for an op whose descriptor says batched_forward (Network::forward_batch).
+  int batch = 1;
 };
 // How ReLU passes gradients back. Guided Backprop (Springenberg et al., arXiv 1412.6806, Eq. 6)
 // also zeroes negative incoming gradients; the deconvnet (Zeiler & Fergus 2014, arXiv 1311.2901,
@@ -137,6 +140,10 @@ struct OpDescriptor {
   void (*forward)(const Node& n, NodePlan& p, const ForwardArgs& a);
   // Writes d(score)/d(input) for every input. ReLU-like ops honour BackwardArgs::relu.
   void (*backward)(const Node& n, NodePlan& p, const BackwardArgs& a);
+  // forward runs ForwardArgs::batch images at once (a convolution or a dense layer then reads each
+  // weight once per batch). false: a batched pass runs forward on one image at a time, which is
+  // right for every op.
+  bool batched_forward = false;
 };
 
 // The op table (engine/src/graph/op_table.cpp).

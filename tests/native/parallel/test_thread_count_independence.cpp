@@ -142,40 +142,6 @@ TEST_CASE("every threaded kernel gives the same bits with 1, 2 and 3 threads") {
 
 namespace {
 
-// A small ResNet-shaped graph as the ONNX importer leaves it: a 7x7 stride-2 stem, max pooling,
-// a basic block (two Winograd 3x3s and an identity residual), a downsampling block (3x3 stride 2,
-// a 1x1 stride-2 shortcut), a depthwise 3x3 and a 1x1, average pooling, then a linear head.
-Model resnet_shaped_model() {
-  GraphBuilder b(64, 64, 3);
-  uint64_t seed = 100;
-  auto conv = [&](int x, int oc, int k, int stride, int groups, bool relu) {
-    OpAttributes a;
-    a.kh = a.kw = k, a.sh = a.sw = stride, a.pad_t = a.pad_l = a.pad_b = a.pad_r = k / 2;
-    a.groups = groups, a.out_channels = oc, a.relu = relu;
-    const size_t taps = size_t(k) * k * size_t(b.value(x).shape.c / groups);
-    seed += 2;
-    return b.add("Conv", {x}, a, {random_vector(taps * size_t(oc), seed, -0.25f, 0.25f), random_vector(size_t(oc), seed + 1, -0.1f, 0.1f)});
-  };
-  const int stem = conv(0, 16, 7, 2, 1, true);  // 32x32x16
-  OpAttributes maxpool;
-  maxpool.kh = maxpool.kw = 3, maxpool.sh = maxpool.sw = 2, maxpool.pad_t = maxpool.pad_l = maxpool.pad_b = maxpool.pad_r = 1;
-  const int pooled = b.add("MaxPool", {stem}, maxpool);  // 16x16x16
-  const int block1 = b.add("Relu", {b.add("Add", {conv(conv(pooled, 16, 3, 1, 1, true), 16, 3, 1, 1, false), pooled})});
-  const int down = conv(conv(block1, 48, 3, 2, 1, true), 48, 3, 1, 1, false);  // 8x8x48
-  const int block2 = b.add("Relu", {b.add("Add", {down, conv(block1, 48, 1, 2, 1, false)})});
-  const int mixed = conv(conv(block2, 48, 3, 1, 48, true), 64, 1, 1, 1, true);  // depthwise, then 1x1
-  OpAttributes avg;
-  avg.kh = avg.kw = 2, avg.sh = avg.sw = 2;
-  const int features = b.add("GlobalAveragePool", {b.add("AveragePool", {mixed}, avg)});
-  OpAttributes flatten;
-  flatten.channels_first_flatten = true;
-  OpAttributes head;
-  head.out_channels = 10;
-  const int logits = b.add("Gemm", {b.add("Flatten", {features}, flatten)}, head,
-                           {random_vector(64 * 10, 300, -0.5f, 0.5f), random_vector(10, 301)});
-  return b.model(logits);
-}
-
 // Every method at `layers` (the input-resolution ones once), the metrics on Grad-CAM's map, and the
 // sanity check, on one network.
 Outcome explain_everything(const Model& model, const std::vector<int>& layers, const std::vector<float>& input) {
