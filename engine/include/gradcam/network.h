@@ -88,7 +88,9 @@ class Network {
   // holds them one after another, each as forward() takes it. Every value is laid out [batch, ...],
   // image b's block holding what a single forward would, and an op whose descriptor says
   // batched_forward runs all the images at once (a convolution or a dense layer reads each weight
-  // once per batch); every other op runs its single-image forward on each. Image b's logits and
+  // once per batch) where its weights outweigh one image's input and output (the late layers of a
+  // CNN: below that, reading the weights costs less than the batch's values leaving the cache);
+  // every other node runs its single-image forward on each image. Image b's logits and
   // probabilities are then the same floats as forward(image b) gives. The pass keeps only the
   // input and the logits, in memory of its own: the single-image plan and its values stay as they
   // were. The memory is kept for the next batch of the same size.
@@ -98,6 +100,9 @@ class Network {
   // The floats a batched forward holds per image (values and scratch): a caller's memory budget
   // divided by it is the largest batch that fits.
   size_t batch_floats_per_image() const;
+  // The weights a batched forward reads once per batch (of the nodes that run it whole): what a
+  // batch saves reading, B - 1 times.
+  size_t batch_weight_floats() const;
 
   // The passes from here on keep what `needs` names (and the input and the logits), until the next
   // plan. A backward must stop at or above needs.stop. Cheap when the plan does not change; the
@@ -171,6 +176,7 @@ class Network {
     std::vector<float*> values;                   // per value: image 0's block, the others after it
     std::vector<std::vector<const float*>> in;    // per node, its inputs
     std::vector<const float*> image_in;           // one image's inputs, for an op run per image
+    std::vector<char> whole;                      // per node: the batch at once (else image by image)
     Scratch scratch;
     std::vector<float> logits, probs;             // batch x classes
   };

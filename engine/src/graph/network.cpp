@@ -88,6 +88,16 @@ Network::Network(const Model& model, NetworkMemory memory)
   }
   accumulate_.assign(accumulate, 0.f);
   scratch_sizes_ = sizes;
+  // A node runs a batch whole where its op can and its weights outweigh one image's input and
+  // output; below that, the batch's values leaving the cache cost more than the weights' reads.
+  batch_.whole.assign(nodes, 0);
+  for (size_t i = 0; i < nodes; ++i) {
+    const Node& n = g.nodes[i];
+    size_t weights = 0, values = size_t(g.values[size_t(n.output)].shape.size());
+    for (const auto& w : n.weights) weights += w.size();
+    for (int v : n.inputs) values += size_t(g.values[size_t(v)].shape.size());
+    batch_.whole[i] = n.op->batched_forward && weights > values;
+  }
   scratch_.padded.assign(sizes.padded, 0.f);
   scratch_.winograd.assign(sizes.winograd, 0.f);
   scratch_.grad.assign(sizes.grad, 0.f);
@@ -261,6 +271,14 @@ size_t Network::batch_floats_per_image() const {
   return layout_for(&forward_only).floats + scratch_sizes_.padded + scratch_sizes_.winograd;
 }
 
+size_t Network::batch_weight_floats() const {
+  size_t floats = 0;
+  for (size_t i = 0; i < graph_->nodes.size(); ++i)
+    if (batch_.whole[i])
+      for (const auto& w : graph_->nodes[i].weights) floats += w.size();
+  return floats;
+}
+
 void Network::plan_batch(int batch) {
   if (batch_.batch == batch) return;
   const Graph& g = *graph_;
@@ -280,6 +298,7 @@ void Network::plan_batch(int batch) {
     most_inputs = std::max(most_inputs, g.nodes[i].inputs.size());
   }
   batch_.image_in.assign(most_inputs, nullptr);
+
   batch_.scratch.padded.assign(scratch_sizes_.padded * images, 0.f);
   batch_.scratch.winograd.assign(scratch_sizes_.winograd * images, 0.f);
   batch_.logits.assign(logits_.size() * images, 0.f);
@@ -295,7 +314,7 @@ void Network::forward_batch(const float* inputs, int batch) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     float* out = batch_.values[size_t(n.output)];
-    if (n.op->batched_forward) {
+    if (batch_.whole[i]) {
       n.op->forward(n, plans_[i], ForwardArgs{g, batch_.in[i].data(), out, batch_.scratch, batch});
       continue;
     }

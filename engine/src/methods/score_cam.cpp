@@ -41,7 +41,8 @@ Map score_cam(MethodContext& cx) {
   // and the softmax over them in channel order, are the same for any thread count.
   std::vector<float> scores(static_cast<size_t>(c));
   const size_t image = size_t(ih) * iw * ic;
-  const std::vector<int64_t> bounds = forward_batches(int64_t(runs.size()), net.batch_floats_per_image());
+  const std::vector<int64_t> bounds =
+      forward_batches(int64_t(runs.size()), largest_batch(net.batch_floats_per_image(), net.batch_weight_floats()));
   NetworkPool networks(net);
   parallel_for(int64_t(bounds.size()) - 1, 1, [&](int64_t begin, int64_t end) {
     NetworkPool::Lease pass(networks);

@@ -11,6 +11,7 @@
 #include "gradcam/map.h"
 #include "gradcam/methods.h"
 #include "gradcam/network.h"
+#include "gradcam/threads.h"
 #include "methods/forward_batches.h"
 #include "../test_helpers.h"
 
@@ -76,6 +77,24 @@ void check_score_cam_matches_one_by_one(const Model& model, const std::vector<fl
   }
 }
 
+// A conv layer of 40 channels at 8x8, then a classifier whose 2.6 MB of weights leave the cache:
+// Score-CAM runs it in batches (of 5: 40 inputs over eight batches).
+Model wide_classifier_model() {
+  GraphBuilder b(16, 16, 3);
+  OpAttributes conv;
+  conv.kh = conv.kw = 3, conv.sh = conv.sw = 2, conv.pad_t = conv.pad_l = conv.pad_b = conv.pad_r = 1;
+  conv.out_channels = 40, conv.relu = true;
+  const int features = b.add("Conv", {0}, conv, {random_vector(size_t(9) * 3 * 40, 80, -0.5f, 0.5f), random_vector(40, 81, -0.1f, 0.1f)});
+  OpAttributes flatten;
+  flatten.channels_first_flatten = true;
+  OpAttributes hidden, head;
+  hidden.out_channels = 256, hidden.relu = true;
+  head.out_channels = 10;
+  const int flat = b.add("Flatten", {features}, flatten);
+  const int h = b.add("Gemm", {flat}, hidden, {random_vector(size_t(2560) * 256, 82, -0.05f, 0.05f), random_vector(256, 83, -0.1f, 0.1f)});
+  return b.model(b.add("Gemm", {h}, head, {random_vector(size_t(256) * 10, 84, -0.2f, 0.2f), random_vector(10, 85)}));
+}
+
 }  // namespace
 
 TEST_CASE("a batched forward gives each image the logits of its own forward: the seed model") {
@@ -112,20 +131,45 @@ TEST_CASE("batched Score-CAM gives the map of one forward per channel") {
   check_score_cam_matches_one_by_one(resnet, random_vector(size_t(64) * 64 * 3, 23, -2.f, 2.f), layer);
 }
 
-TEST_CASE("Score-CAM's batches: sizes within one, bounded by memory, as many as eight where there are inputs") {
-  // The seed model at 32x32: small images, batches of the largest size.
-  auto bounds = forward_batches(128, 20000);
+TEST_CASE("batched Score-CAM, batches of 5 over the threads: the map of one forward per channel, the same bits with 1 and 3 threads") {
+  const Model model = wide_classifier_model();
+  Network net(model);
+  REQUIRE(largest_batch(net.batch_floats_per_image(), net.batch_weight_floats()) > 1);
+  const auto input = random_vector(size_t(16) * 16 * 3, 86, -1.f, 1.f);
+  check_score_cam_matches_one_by_one(model, input, 0);
+  ExplainOptions o;
+  o.method = Method::scorecam;
+  o.layer = 0;
+  set_thread_count(3);
+  auto three = explain(net, input.data(), o);
+  set_thread_count(1);
+  auto one = explain(net, input.data(), o);
+  REQUIRE(three);
+  REQUIRE(one);
+  CHECK(three->cam.values == one->cam.values);
+}
+
+TEST_CASE("Score-CAM's batches: as large as memory allows where the weights leave the cache, sizes within one") {
+  // ResNet-18-sized: 11 M floats of weights read once per batch, 14 MiB an image: 4 fit 64 MiB.
+  CHECK(largest_batch(size_t(14) << 18, size_t(11) << 20) == 4);
+  // A small image with large weights: at most 16.
+  CHECK(largest_batch(20000, size_t(11) << 20) == 16);
+  // The seed model's weights stay in cache: one image a pass, as without batches.
+  CHECK(largest_batch(854144, 200000) == 1);
+  // An image larger than the budget still runs, alone.
+  CHECK(largest_batch(size_t(1) << 30, size_t(11) << 20) == 1);
+  // 128 inputs in batches of 16: eight of them.
+  auto bounds = forward_batches(128, 16);
   REQUIRE(bounds.size() == 9);
   for (size_t b = 0; b + 1 < bounds.size(); ++b) CHECK(bounds[b + 1] - bounds[b] == 16);
-  // 512 inputs of 16 MiB each (ResNet-18 at 224x224): 64 MiB holds 4.
-  bounds = forward_batches(512, size_t(4) << 20);
+  // 512 inputs in batches of 4.
+  bounds = forward_batches(512, 4);
   CHECK(bounds.size() == 129);
   CHECK(bounds.back() == 512);
-  // Few inputs: one each; an input larger than the budget still runs, alone.
-  CHECK(forward_batches(3, 100) == std::vector<int64_t>{0, 1, 2, 3});
-  CHECK(forward_batches(2, size_t(1) << 30) == std::vector<int64_t>{0, 1, 2});
+  // Few inputs: one each.
+  CHECK(forward_batches(3, 16) == std::vector<int64_t>{0, 1, 2, 3});
   // 20 inputs, 16 at most: eight batches of 2 or 3, never one of 16 and one of 4.
-  bounds = forward_batches(20, 100);
+  bounds = forward_batches(20, 16);
   REQUIRE(bounds.size() == 9);
   for (size_t b = 0; b + 1 < bounds.size(); ++b) CHECK((bounds[b + 1] - bounds[b] == 2 || bounds[b + 1] - bounds[b] == 3));
 }
