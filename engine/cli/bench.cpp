@@ -87,6 +87,13 @@ int run_bench(const Args& a) {
         if (!e) throw FileError{a.get("model") + ": " + name + ": " + e.error()};
       }
       rows.push_back({"explain " + name, t});
+      // Score-CAM runs the network once per channel of the layer: its time per channel, set against
+      // the forward row, says what a masked pass costs (below one forward: the batches pay).
+      if (o.method == Method::scorecam && graph.default_layer >= 0) {
+        const double channels = net.output_shape(graph.default_layer).c;
+        for (double& v : t) v /= channels;
+        rows.push_back({"explain " + name + " per channel", t});
+      }
     }
   }
   if (a.has("profile")) {
