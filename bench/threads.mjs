@@ -10,9 +10,10 @@
 // model's default layer) timed in-process by `gradcam bench --threads 1` and `--threads N`. The two
 // alternate, one process each per round, so a slow spell of a shared machine lands on both; each
 // cell is the median over the rounds of each process's median. speed-up = 1 thread / N threads.
-// With scorecam, one more row: Score-CAM's time over (the layer's channels x one warm forward), each
-// thread count's Score-CAM against its own forward (below 1: a masked pass costs less than a
-// forward, the batches paying; the JSON adds N threads' Score-CAM against the 1-thread forward).
+// With scorecam, one more row: Score-CAM's time over (the layer's channels x one warm forward), the
+// forwards timed as one span of as many (gradcam bench's `forward x channels`), each thread count
+// against its own forwards (below 1: a masked pass costs less than a forward; the JSON adds N
+// threads' Score-CAM against the 1-thread forwards).
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -77,7 +78,7 @@ const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2
 function main() {
   const o = parseArgs(process.argv.slice(2));
   const rowsWanted = ['forward', ...o.methods.map((m) => `explain ${m}`)];
-  if (o.methods.includes('scorecam')) rowsWanted.push('explain scorecam per channel');
+  if (o.methods.includes('scorecam')) rowsWanted.push('forward x channels');
   const results = [];
   for (const name of o.models) {
     const file = modelFile(name, o);
@@ -90,16 +91,16 @@ function main() {
       }
     }
     for (const row of rowsWanted) {
-      if (row.endsWith(' per channel')) continue;
+      if (row === 'forward x channels') continue;
       const one = median(samples[1][row]), many = median(samples[o.threads][row]);
       results.push({ model: name, work: row, one_thread_ms: one, threads_ms: many, speedup: one / many });
     }
     if (o.methods.includes('scorecam')) {
-      const perChannel = (t) => median(samples[t]['explain scorecam per channel']);
-      const forward = (t) => median(samples[t].forward);
+      const scorecam = (t) => median(samples[t]['explain scorecam']);
+      const forwards = (t) => median(samples[t]['forward x channels']);
       results.push({ model: name, work: 'Score-CAM / (channels x forward)', ratio: true,
-        one_thread_ms: perChannel(1) / forward(1), threads_ms: perChannel(o.threads) / forward(o.threads),
-        threads_against_one_thread_forward: perChannel(o.threads) / forward(1) });
+        one_thread_ms: scorecam(1) / forwards(1), threads_ms: scorecam(o.threads) / forwards(o.threads),
+        threads_against_one_thread_forward: scorecam(o.threads) / forwards(1) });
     }
   }
   if (o.json) {
