@@ -285,8 +285,16 @@ void Network::plan_batch(int batch) {
   const PassNeeds forward_only;
   const Layout layout = layout_for(&forward_only);
   const size_t images = size_t(batch);
-  batch_.arena.reset();  // the old arena goes before the new one is taken
-  batch_.arena.reset(new float[layout.floats * images + kAlignFloats]);
+  // The memory only grows: batches of 3 and 4 in turn (Score-CAM's sizes differ by one) lay out
+  // the smaller in the larger's arena instead of taking and touching fresh pages each time.
+  if (batch_.logits.size() < logits_.size() * images) {
+    batch_.arena.reset();  // the old arena goes before the new one is taken
+    batch_.arena.reset(new float[layout.floats * images + kAlignFloats]);
+    batch_.scratch.padded.assign(scratch_sizes_.padded * images, 0.f);
+    batch_.scratch.winograd.assign(scratch_sizes_.winograd * images, 0.f);
+    batch_.logits.assign(logits_.size() * images, 0.f);
+    batch_.probs.assign(logits_.size() * images, 0.f);
+  }
   float* base = batch_.arena.get();
   base += (kAlignFloats - (reinterpret_cast<uintptr_t>(base) / sizeof(float)) % kAlignFloats) % kAlignFloats;
   batch_.values.assign(g.values.size(), nullptr);
@@ -298,11 +306,6 @@ void Network::plan_batch(int batch) {
     most_inputs = std::max(most_inputs, g.nodes[i].inputs.size());
   }
   batch_.image_in.assign(most_inputs, nullptr);
-
-  batch_.scratch.padded.assign(scratch_sizes_.padded * images, 0.f);
-  batch_.scratch.winograd.assign(scratch_sizes_.winograd * images, 0.f);
-  batch_.logits.assign(logits_.size() * images, 0.f);
-  batch_.probs.assign(logits_.size() * images, 0.f);
   batch_.batch = batch;
 }
 
