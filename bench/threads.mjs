@@ -10,6 +10,10 @@
 // model's default layer) timed in-process by `gradcam bench --threads 1` and `--threads N`. The two
 // alternate, one process each per round, so a slow spell of a shared machine lands on both; each
 // cell is the median over the rounds of each process's median. speed-up = 1 thread / N threads.
+// With scorecam, one more row: Score-CAM's time over (the layer's channels x one warm forward), the
+// forwards timed as one span of as many (gradcam bench's `forward x channels`), each thread count
+// against its own forwards (below 1: a masked pass costs less than a forward; the JSON adds N
+// threads' Score-CAM against the 1-thread forwards).
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +54,7 @@ const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2
 function main() {
   const o = parseArgs(process.argv.slice(2));
   const rowsWanted = ['forward', ...o.methods.map((m) => `explain ${m}`)];
+  if (o.methods.includes('scorecam')) rowsWanted.push('forward x channels');
   const results = [];
   for (const name of o.models) {
     const file = modelFile(name, o);
@@ -62,8 +67,16 @@ function main() {
       }
     }
     for (const row of rowsWanted) {
+      if (row === 'forward x channels') continue;
       const one = median(samples[1][row]), many = median(samples[o.threads][row]);
       results.push({ model: name, work: row, one_thread_ms: one, threads_ms: many, speedup: one / many });
+    }
+    if (o.methods.includes('scorecam')) {
+      const scorecam = (t) => median(samples[t]['explain scorecam']);
+      const forwards = (t) => median(samples[t]['forward x channels']);
+      results.push({ model: name, work: 'Score-CAM / (channels x forward)', ratio: true,
+        one_thread_ms: scorecam(1) / forwards(1), threads_ms: scorecam(o.threads) / forwards(o.threads),
+        threads_against_one_thread_forward: scorecam(o.threads) / forwards(1) });
     }
   }
   if (o.json) {
@@ -73,8 +86,10 @@ function main() {
   const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2));
   console.log(`| model | work | 1 thread ms | ${o.threads} threads ms | speed-up |`);
   console.log('| --- | --- | --- | --- | --- |');
-  for (const r of results)
-    console.log(`| ${r.model} | ${r.work} | ${fmt(r.one_thread_ms)} | ${fmt(r.threads_ms)} | ${r.speedup.toFixed(2)}x |`);
+  for (const r of results) {
+    if (r.ratio) console.log(`| ${r.model} | ${r.work} | ${r.one_thread_ms.toFixed(2)} | ${r.threads_ms.toFixed(2)} | - |`);
+    else console.log(`| ${r.model} | ${r.work} | ${fmt(r.one_thread_ms)} | ${fmt(r.threads_ms)} | ${r.speedup.toFixed(2)}x |`);
+  }
 }
 
 main();

@@ -3,12 +3,16 @@
 // thread (loadEngine({threads: 1}): the single-threaded core, gradcam_core) and on N threads (the
 // threaded core, gradcam_core_threads), side by side: each round times one call on each, in turn.
 //   - the seed model (models/cifar10.safetensors): forward (predict), Grad-CAM at its default layer,
-//     Score-CAM at conv2d_6;
+//     Score-CAM at conv2d_6 and at its default layer (conv2d_8);
 //   - ResNet-18 (build/onnx-fixtures/resnet18.onnx, tools/onnx_fixtures.py; left out when missing):
-//     forward and Grad-CAM at its default layer, on a 224x224 image.
+//     forward, Grad-CAM and Score-CAM (512 masked passes; --scorecam-iterations rounds, 3 by default,
+//     after one untimed) at its default layer, on a 224x224 image.
 // Medians of the wall time of each call; `ratio` is 1 thread / N threads (above 1: threads help).
+// For Score-CAM at the default layer, a row more: its time over (the layer's channels x one forward),
+// each engine against its own forward (below 1: a masked pass costs less than a forward).
 // Chromium here runs the page with navigator.hardwareConcurrency of the machine.
-// Usage: node bench/wasm_threads.mjs [--threads 2] [--iterations 15] [--json]     (after tools/build.sh)
+// Usage: node bench/wasm_threads.mjs [--threads 2] [--iterations 15] [--scorecam-iterations 3] [--json]
+//        (after tools/build.sh)
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +20,17 @@ import { openPage } from '../tests/browser/support.mjs';
 import { option, parseOptions, withSiteInChromium } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { threads, iterations, json: asJson } = parseOptions(process.argv.slice(2), {
+const { threads, iterations, scorecamIterations, json: asJson } = parseOptions(process.argv.slice(2), {
   threads: option.count(2),
   iterations: option.count(15),
+  'scorecam-iterations': option.count(3),
   json: option.flag(),
 }, import.meta.url);
 const resnet = path.join(root, 'build/onnx-fixtures/resnet18.onnx');
 
 // In the page: both engines for each model, then `iterations` rounds of every row, one call on
 // each engine in turn (the order alternates), after two untimed rounds.
-async function measure({ threads, iterations, withResnet }) {
+async function measure({ threads, iterations, scorecamIterations, withResnet }) {
   const { loadEngine } = await import('./gradcam.mjs');
   const median = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -40,20 +45,27 @@ async function measure({ threads, iterations, withResnet }) {
   };
   const models = [{ name: 'seed', options: {}, size: 32,
     rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)],
-      ['scorecam conv2d_6', (e, img) => e.explain(img, { method: 'scorecam', layer: 'conv2d_6' })]] }];
+      ['scorecam conv2d_6', (e, img) => e.explain(img, { method: 'scorecam', layer: 'conv2d_6' })],
+      ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' })]] }];
   if (withResnet) {
     models.push({ name: 'resnet18', size: 224,
       options: { model: 'bench-models/resnet18.onnx', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
-      rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)]] });
+      rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)],
+        ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' }), { rounds: scorecamIterations, warm: 1 }]] });
   }
   const out = [];
   for (const m of models) {
     const one = await loadEngine({ ...m.options, threads: 1 });
     const many = await loadEngine({ ...m.options, threads });
     const image = await photo(m.size);
-    for (const [row, call] of m.rows) {
+    // The default layer's channels: info lists a model file's layers as [h, w, c], an ONNX graph's
+    // nodes as [1, c, h, w].
+    const layer = one.info.layers.find((l) => l.name === one.info.default_layer);
+    const channels = layer.output.length === 3 ? layer.output[2] : layer.output[1];
+    const forward = {};
+    for (const [row, call, { rounds = iterations, warm = 2 } = {}] of m.rows) {
       const times = { one: [], many: [] };
-      for (let i = -2; i < iterations; i++) {
+      for (let i = -warm; i < rounds; i++) {
         const order = i % 2 ? [['one', one], ['many', many]] : [['many', many], ['one', one]];
         for (const [key, engine] of order) {
           const t0 = performance.now();
@@ -63,6 +75,12 @@ async function measure({ threads, iterations, withResnet }) {
         }
       }
       out.push({ model: m.name, row, threads: [one.threads, many.threads], one_ms: median(times.one), many_ms: median(times.many) });
+      if (row === 'forward') Object.assign(forward, { one: median(times.one), many: median(times.many) });
+      if (row === 'scorecam') {
+        out.push({ model: m.name, row: `scorecam / (${channels} channels x forward)`, ratio: true, threads: [one.threads, many.threads],
+          one_ms: median(times.one) / (channels * forward.one), many_ms: median(times.many) / (channels * forward.many),
+          many_against_one_thread_forward: median(times.many) / (channels * forward.one) });
+      }
     }
     one.dispose();
     many.dispose();
@@ -77,7 +95,7 @@ const result = await withSiteInChromium(import.meta.url, [], async ({ browser, s
       body: fs.readFileSync(resnet), contentType: 'application/octet-stream' }));
   }
   await page.goto(`${server.origin}/embed.html`);
-  const measured = await page.evaluate(measure, { threads, iterations, withResnet: fs.existsSync(resnet) });
+  const measured = await page.evaluate(measure, { threads, iterations, scorecamIterations, withResnet: fs.existsSync(resnet) });
   if (log.errors.length) console.error(`bench/wasm_threads.mjs: the page logged errors: ${log.errors.join('; ')}`);
   return { ...measured, chromium: browser.version() };
 });
@@ -91,7 +109,8 @@ if (asJson) {
   console.log(`| model | row | 1 thread | ${threads} threads | 1 / ${threads} |`);
   console.log('| --- | --- | ---: | ---: | ---: |');
   for (const r of result.rows) {
-    const label = r.threads[1] === threads ? `${fmt(r.many_ms)}` : `${fmt(r.many_ms)} (ran on ${r.threads[1]})`;
-    console.log(`| ${r.model} | ${r.row} | ${fmt(r.one_ms)} | ${label} | ${(r.one_ms / r.many_ms).toFixed(2)}x |`);
+    const cell = (v) => (r.ratio ? v.toFixed(2) : fmt(v));
+    const label = r.threads[1] === threads ? `${cell(r.many_ms)}` : `${cell(r.many_ms)} (ran on ${r.threads[1]})`;
+    console.log(`| ${r.model} | ${r.row} | ${cell(r.one_ms)} | ${label} | ${r.ratio ? '-' : `${(r.one_ms / r.many_ms).toFixed(2)}x`} |`);
   }
 }

@@ -87,6 +87,19 @@ int run_bench(const Args& a) {
         if (!e) throw FileError{a.get("model") + ": " + name + ": " + e.error()};
       }
       rows.push_back({"explain " + name, t});
+      // Score-CAM runs the network once per channel of the layer: beside it, as many warm forwards
+      // one after another (timed as one span of the same length, so a busy machine's preemptions
+      // land on both alike). Their ratio says what a masked pass costs against a forward.
+      if (o.method == Method::scorecam && graph.default_layer >= 0) {
+        const int channels = net.output_shape(graph.default_layer).c;
+        std::vector<double> f;
+        for (int i = 0; i < method_iters; ++i) {
+          const double t0 = now_ms();
+          for (int k = 0; k < channels; ++k) net.forward(input.data());
+          f.push_back(now_ms() - t0);
+        }
+        rows.push_back({"forward x channels", f});
+      }
     }
   }
   if (a.has("profile")) {

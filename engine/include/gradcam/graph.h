@@ -132,6 +132,9 @@ struct ForwardArgs {
   const float* const* in;  // one per node input
   float* out;
   Scratch& scratch;
+  // Images one after another, each value [batch, ...] with every image's block as a single pass
+  // holds it. Above 1 only for an op whose descriptor says batched_forward (Network::forward_batch).
+  int batch = 1;
 };
 // How ReLU passes gradients back. Guided Backprop (Springenberg et al., arXiv 1412.6806, Eq. 6)
 // also zeroes negative incoming gradients; the deconvnet (Zeiler & Fergus 2014, arXiv 1311.2901,
@@ -179,6 +182,10 @@ struct OpDescriptor {
   // The op reads inputs of any rank and layout (through tensor_view). false: only image values and
   // [1, n] vectors reach it; shape inference refuses other inputs with a message naming the node.
   bool any_rank = false;
+  // forward runs ForwardArgs::batch images at once (a convolution or a dense layer then reads each
+  // weight once per batch). false: a batched pass runs forward on one image at a time, which is
+  // right for every op.
+  bool batched_forward = false;
 };
 
 // The op table (engine/src/graph/op_table.cpp).

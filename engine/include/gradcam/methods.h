@@ -302,6 +302,8 @@ Result<std::vector<Explanation>> explain_all_layers(Network& net, const float* i
 // The target's score after the network's last forward pass: its logit or its probability. The
 // methods that compare scores of perturbed inputs (Score-, Ablation-CAM, occlusion) read it here.
 float target_score(const Network& net, int target, Score score);
+// The same for image `image` of the network's last batched forward (Network::forward_batch).
+float target_score(const Network& net, int image, int target, Score score);
 
 // d(score)/d(logits) for a target class.
 void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target,

@@ -85,6 +85,26 @@ class Network {
   // needs every value kept (plan_all).
   void run_node(int i);
 
+  // `batch` images through the network in one forward pass (Score-CAM's masked inputs): `inputs`
+  // holds them one after another, each as forward() takes it. Every value is laid out [batch, ...],
+  // image b's block holding what a single forward would, and an op whose descriptor says
+  // batched_forward runs all the images at once (a convolution or a dense layer reads each weight
+  // once per batch) where its weights outweigh one image's input and output (the late layers of a
+  // CNN: below that, reading the weights costs less than the batch's values leaving the cache);
+  // every other node runs its single-image forward on each image. Image b's logits and
+  // probabilities are then the same floats as forward(image b) gives. The pass keeps only the
+  // input and the logits, in memory of its own: the single-image plan and its values stay as they
+  // were. The memory is kept for the next batch of the same size.
+  void forward_batch(const float* inputs, int batch);
+  Floats batch_logits(int image) const { return {batch_.logits.data() + size_t(image) * logits_.size(), logits_.size()}; }
+  Floats batch_probabilities(int image) const { return {batch_.probs.data() + size_t(image) * probs_.size(), probs_.size()}; }
+  // The floats a batched forward holds per image (values and scratch): a caller's memory budget
+  // divided by it is the largest batch that fits.
+  size_t batch_floats_per_image() const;
+  // The weights a batched forward reads once per batch (of the nodes that run it whole): what a
+  // batch saves reading, B - 1 times.
+  size_t batch_weight_floats() const;
+
   // The passes from here on keep what `needs` names (and the input and the logits), until the next
   // plan. A backward must stop at or above needs.stop. Cheap when the plan does not change; the
   // memory grows to the largest plan used. A keep_all network ignores it.
@@ -159,6 +179,20 @@ class Network {
   std::vector<int> last_consumer_;  // per value, in topological order (-1: none)
   // Per node and input: add the gradient into the input's (another consumer wrote it first).
   std::vector<std::vector<char>> accumulate_slot_;
+  ScratchSizes scratch_sizes_;  // one image's
+  // The batched forward's own memory and pointers, planned for `batch` images.
+  struct BatchPass {
+    int batch = 0;
+    std::unique_ptr<float[]> arena;
+    std::vector<float*> values;                   // per value: image 0's block, the others after it
+    std::vector<std::vector<const float*>> in;    // per node, its inputs
+    std::vector<const float*> image_in;           // one image's inputs, for an op run per image
+    std::vector<char> whole;                      // per node: the batch at once (else image by image)
+    Scratch scratch;
+    std::vector<float> logits, probs;             // batch x classes
+  };
+  BatchPass batch_;
+  void plan_batch(int batch);
 };
 
 }  // namespace gradcam

@@ -49,6 +49,14 @@ std::vector<size_t> place(const std::vector<Lifetime>& buffers, size_t& total) {
   return offset;
 }
 
+// Softmax with the maximum subtracted, so large logits do not overflow.
+void softmax(const float* logits, float* probs, size_t n) {
+  const float m = *std::max_element(logits, logits + n);
+  double sum = 0;
+  for (size_t k = 0; k < n; ++k) sum += probs[k] = std::exp(logits[k] - m);
+  for (size_t k = 0; k < n; ++k) probs[k] = float(probs[k] / sum);
+}
+
 }  // namespace
 
 Network::Network(const Model& model, NetworkMemory memory)
@@ -79,6 +87,17 @@ Network::Network(const Model& model, NetworkMemory memory)
     accumulate = std::max(accumulate, node_accumulate);
   }
   accumulate_.assign(accumulate, 0.f);
+  scratch_sizes_ = sizes;
+  // A node runs a batch whole where its op can and its weights outweigh one image's input and
+  // output; below that, the batch's values leaving the cache cost more than the weights' reads.
+  batch_.whole.assign(nodes, 0);
+  for (size_t i = 0; i < nodes; ++i) {
+    const Node& n = g.nodes[i];
+    size_t weights = 0, values = size_t(g.values[size_t(n.output)].shape.size());
+    for (const auto& w : n.weights) weights += w.size();
+    for (int v : n.inputs) values += size_t(g.values[size_t(v)].shape.size());
+    batch_.whole[i] = n.op->batched_forward && weights > values;
+  }
   scratch_.padded.assign(sizes.padded, 0.f);
   scratch_.winograd.assign(sizes.winograd, 0.f);
   scratch_.grad.assign(sizes.grad, 0.f);
@@ -243,11 +262,78 @@ void Network::run_from(int first) {
   for (int i = first; i < layer_count(); ++i) run_node(i);
   const float* out = values_[size_t(g.output)];
   std::copy(out, out + logits_.size(), logits_.begin());
-  // Softmax with the maximum subtracted, so large logits do not overflow.
-  float m = *std::max_element(logits_.begin(), logits_.end());
-  double sum = 0;
-  for (size_t k = 0; k < logits_.size(); ++k) sum += probs_[k] = std::exp(logits_[k] - m);
-  for (float& v : probs_) v = float(v / sum);
+  softmax(logits_.data(), probs_.data(), logits_.size());
+}
+
+// A batched pass is a forward alone that keeps the input and the logits: the single pass's layout
+// for those needs, every buffer `batch` times as large (offsets too, so buffers that never met
+// still do not), and scratch for `batch` images.
+size_t Network::batch_floats_per_image() const {
+  const PassNeeds forward_only;
+  return layout_for(&forward_only).floats + scratch_sizes_.padded + scratch_sizes_.winograd;
+}
+
+size_t Network::batch_weight_floats() const {
+  size_t floats = 0;
+  for (size_t i = 0; i < graph_->nodes.size(); ++i)
+    if (batch_.whole[i])
+      for (const auto& w : graph_->nodes[i].weights) floats += w.size();
+  return floats;
+}
+
+void Network::plan_batch(int batch) {
+  if (batch_.batch == batch) return;
+  const Graph& g = *graph_;
+  const PassNeeds forward_only;
+  const Layout layout = layout_for(&forward_only);
+  const size_t images = size_t(batch);
+  // The memory only grows: batches of 3 and 4 in turn (Score-CAM's sizes differ by one) lay out
+  // the smaller in the larger's arena instead of taking and touching fresh pages each time.
+  if (batch_.logits.size() < logits_.size() * images) {
+    batch_.arena.reset();  // the old arena goes before the new one is taken
+    batch_.arena.reset(new float[layout.floats * images + kAlignFloats]);
+    batch_.scratch.padded.assign(scratch_sizes_.padded * images, 0.f);
+    batch_.scratch.winograd.assign(scratch_sizes_.winograd * images, 0.f);
+    batch_.logits.assign(logits_.size() * images, 0.f);
+    batch_.probs.assign(logits_.size() * images, 0.f);
+  }
+  float* base = batch_.arena.get();
+  base += (kAlignFloats - (reinterpret_cast<uintptr_t>(base) / sizeof(float)) % kAlignFloats) % kAlignFloats;
+  batch_.values.assign(g.values.size(), nullptr);
+  for (size_t v = 0; v < g.values.size(); ++v) batch_.values[v] = base + layout.value[v] * images;
+  batch_.in.assign(g.nodes.size(), {});
+  size_t most_inputs = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (int v : g.nodes[i].inputs) batch_.in[i].push_back(batch_.values[size_t(v)]);
+    most_inputs = std::max(most_inputs, g.nodes[i].inputs.size());
+  }
+  batch_.image_in.assign(most_inputs, nullptr);
+  batch_.batch = batch;
+}
+
+void Network::forward_batch(const float* inputs, int batch) {
+  plan_batch(batch);
+  const Graph& g = *graph_;
+  auto floats = [&](int v) { return size_t(g.values[size_t(v)].shape.size()); };
+  std::copy(inputs, inputs + floats(0) * size_t(batch), batch_.values[0]);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    float* out = batch_.values[size_t(n.output)];
+    if (batch_.whole[i]) {
+      n.op->forward(n, plans_[i], ForwardArgs{g, batch_.in[i].data(), out, batch_.scratch, batch});
+      continue;
+    }
+    // The default: the op's single-image forward on each image's block in turn.
+    for (int b = 0; b < batch; ++b) {
+      for (size_t k = 0; k < n.inputs.size(); ++k) batch_.image_in[k] = batch_.in[i][k] + size_t(b) * floats(n.inputs[k]);
+      n.op->forward(n, plans_[i], ForwardArgs{g, batch_.image_in.data(), out + size_t(b) * floats(n.output), batch_.scratch});
+    }
+  }
+  const float* out = batch_.values[size_t(g.output)];
+  const size_t classes = logits_.size();
+  std::copy(out, out + classes * size_t(batch), batch_.logits.begin());
+  for (int b = 0; b < batch; ++b)
+    softmax(batch_.logits.data() + size_t(b) * classes, batch_.probs.data() + size_t(b) * classes, classes);
 }
 
 void Network::backward(const float* dscore_dlogits, int stop, ReluBackward relu) {

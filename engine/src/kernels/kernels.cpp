@@ -128,7 +128,7 @@ void pack_conv_kernel(const ConvGeometry& g, const float* kernel, float* packed)
 }
 
 void conv2d_forward(const ConvGeometry& g, const float* padded, const float* packed, const float* bias,
-                    bool relu, float* out) {
+                    bool relu, float* out, int batch) {
   const size_t taps_ic = size_t(g.kh) * g.kw * g.ic;
   // The output in chunks of about 96 KiB, every block of output channels over one chunk before
   // the next: the chunk stays in cache while its blocks fill it. Blocks outermost over the whole
@@ -146,7 +146,8 @@ void conv2d_forward(const ConvGeometry& g, const float* padded, const float* pac
   const int span = (pairs + splits - 1) / splits * 2 * L;
   const int groups = (g.oc + span - 1) / span;
   const int64_t pieces = tiles * groups;
-  const int64_t work = int64_t(g.oh) * g.ow * int64_t(taps_ic) * g.oc / pieces;
+  const int64_t work = int64_t(g.oh) * g.ow * int64_t(taps_ic) * g.oc * batch / pieces;
+  const size_t padded_image = size_t(g.ph) * g.pw * g.ic, out_image = size_t(g.oh) * g.ow * g.oc;
   parallel_for(pieces, grain_for_work(pieces, work), [&](int64_t begin, int64_t end) {
     for (int64_t piece = begin; piece < end; ++piece) {
       const int64_t tile = piece / groups;
@@ -156,11 +157,15 @@ void conv2d_forward(const ConvGeometry& g, const float* padded, const float* pac
       for (int oc0 = oc_begin, w = 0; oc0 < oc_end; oc0 += w) {
         w = block_width(g.oc, oc0);
         const float* panel = packed + taps_ic * size_t(oc0);
-        if (w == 2 * L) conv_block<2>(g, padded, panel, bias, relu, out, oc0, oy0, oy1, ox0, ox1);
-        else if (w == L) conv_block<1>(g, padded, panel, bias, relu, out, oc0, oy0, oy1, ox0, ox1);
-        else
-          for (int oy = oy0; oy < oy1; ++oy)
-            for (int ox = ox0; ox < ox1; ++ox) conv_pixel_scalar(g, padded, panel, bias, relu, out, oy, ox, oc0);
+        for (int b = 0; b < batch; ++b) {  // the block's kernel, in cache, over every image's chunk
+          const float* in = padded + size_t(b) * padded_image;
+          float* o = out + size_t(b) * out_image;
+          if (w == 2 * L) conv_block<2>(g, in, panel, bias, relu, o, oc0, oy0, oy1, ox0, ox1);
+          else if (w == L) conv_block<1>(g, in, panel, bias, relu, o, oc0, oy0, oy1, ox0, ox1);
+          else
+            for (int oy = oy0; oy < oy1; ++oy)
+              for (int ox = ox0; ox < ox1; ++ox) conv_pixel_scalar(g, in, panel, bias, relu, o, oy, ox, oc0);
+        }
       }
     }
   });
@@ -250,23 +255,27 @@ void conv2d_backward_input_reference(const ConvGeometry& g, const float* gpre, c
 
 // The threads share the outputs, in runs of whole vectors: each output sums the same terms in the
 // same order, vector or scalar as without threads.
-void dense_forward(int in, int out, const float* x, const float* W, const float* b, bool relu, float* y) {
+void dense_forward(int in, int out, const float* x, const float* W, const float* b, bool relu, float* y, int batch) {
   const int ov = out - out % L;
-  const int64_t grain = (grain_for_work(out, in) + L - 1) / L * L;
+  const int64_t grain = (grain_for_work(out, int64_t(in) * batch) + L - 1) / L * L;
   parallel_for(out, grain, [&](int64_t begin, int64_t end) {
     const int o0 = int(begin), o1 = int(end), v1 = std::min(o1, ov);
-    std::memcpy(y + o0, b + o0, sizeof(float) * size_t(o1 - o0));
+    for (int r = 0; r < batch; ++r) std::memcpy(y + size_t(r) * out + o0, b + o0, sizeof(float) * size_t(o1 - o0));
     for (int i = 0; i < in; ++i) {
-      const float xi = x[i];
-      if (xi == 0.f) continue;  // ReLU outputs are often zero
-      const float* w = W + size_t(i) * out;
-      Batch a(xi);
-      int o = o0;
-      for (; o < v1; o += L) xsimd::fma(a, Batch::load_unaligned(w + o), Batch::load_unaligned(y + o)).store_unaligned(y + o);
-      for (; o < o1; ++o) y[o] += xi * w[o];
+      const float* w = W + size_t(i) * out;  // in cache for every row of the batch
+      for (int r = 0; r < batch; ++r) {
+        const float xi = x[size_t(r) * in + i];
+        if (xi == 0.f) continue;  // ReLU outputs are often zero
+        float* yr = y + size_t(r) * out;
+        Batch a(xi);
+        int o = o0;
+        for (; o < v1; o += L) xsimd::fma(a, Batch::load_unaligned(w + o), Batch::load_unaligned(yr + o)).store_unaligned(yr + o);
+        for (; o < o1; ++o) yr[o] += xi * w[o];
+      }
     }
     if (relu)
-      for (int o = o0; o < o1; ++o) y[o] = std::max(y[o], 0.f);
+      for (int r = 0; r < batch; ++r)
+        for (int o = o0; o < o1; ++o) y[size_t(r) * out + o] = std::max(y[size_t(r) * out + o], 0.f);
   });
 }
 

@@ -15,9 +15,12 @@ void pad_input(const ConvGeometry& g, const float* in, float* padded);
 // each [kh][kw][ic][block width] contiguous. Same size as the kernel; computed once per model.
 void pack_conv_kernel(const ConvGeometry& g, const float* kernel, float* packed);
 // out = act(conv(padded, kernel) + bias), the kernel packed by pack_conv_kernel. One block of
-// output channels at a time over the whole output, so the block's kernel stays in cache.
+// output channels at a time over the whole output, so the block's kernel stays in cache. With a
+// batch, padded and out hold that many images one after another (ph x pw x ic, oh x ow x oc), and
+// each block of the kernel fills its part of every image's output before the next block: the
+// kernel is read once per batch, and every output is computed as for one image.
 void conv2d_forward(const ConvGeometry& g, const float* padded, const float* packed,
-                    const float* bias, bool relu, float* out);
+                    const float* bias, bool relu, float* out, int batch = 1);
 void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* kernel,
                               const float* bias, bool relu, float* out);
 
@@ -65,9 +68,10 @@ void avg_pool_backward(const ConvGeometry& g, bool count_include_pad, const floa
 void avg_pool_forward_reference(const ConvGeometry& g, bool count_include_pad, const float* in, float* out);
 void avg_pool_backward_reference(const ConvGeometry& g, bool count_include_pad, const float* gout, float* gin);
 
-// y = act(x W + b), W is Keras [in][out].
+// y = act(x W + b), W is Keras [in][out]; for `batch` rows of x and y at once, each row of W read
+// once for all of them, every y computed as for one row.
 void dense_forward(int in, int out, const float* x, const float* W, const float* b, bool relu,
-                   float* y);
+                   float* y, int batch = 1);
 // gx = W gy
 void dense_backward_input(int in, int out, const float* gy, const float* W, float* gx);
 
@@ -105,8 +109,11 @@ void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U);
 // Floats of scratch that winograd_conv3x3 needs for an output of oh x ow.
 size_t winograd_scratch_floats(int oh, int ow, int ic, int oc);
 // out (oh x ow x oc) = act(valid 3x3 convolution of in + bias), where in is (oh+2) x (ow+2) x ic
-// (already padded). bias may be null.
+// (already padded). bias may be null. With a batch, in and out hold that many images one after
+// another and scratch is `batch` times winograd_scratch_floats: the tiles of all of them go through
+// one GEMM per position, which reads the transformed kernel once, and every output is computed as
+// for one image.
 void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias,
-                      bool relu, float* out, float* scratch);
+                      bool relu, float* out, float* scratch, int batch = 1);
 
 }  // namespace gradcam::kernels

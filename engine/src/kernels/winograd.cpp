@@ -61,11 +61,12 @@ void output_transform(const V m[4][4], V out[2][2]) {
   }
 }
 
-// V[k][t][c] for channels c..c+lanes of the tiles in rows ty0..ty1; M outputs a tile side, T = M + 2 inputs.
+// V[k][t][c] for channels c..c+lanes of the tiles in rows ty0..ty1 of one image, whose tiles are
+// first_tile on of the `tiles` that Vt holds; M outputs a tile side, T = M + 2 inputs.
 template <int M, class V>
-void transform_tiles(const float* in, int h, int w, int ic, int th, int tw, int c, int ty0, int ty1, float* Vt) {
+void transform_tiles(const float* in, int h, int w, int ic, int tw, int c, int ty0, int ty1, float* Vt, size_t tiles,
+                     size_t first_tile) {
   constexpr int T = M + 2;
-  const int tiles = th * tw;
   V d[T][T], out[T][T];
   for (int ty = ty0; ty < ty1; ++ty)
     for (int tx = 0; tx < tw; ++tx) {
@@ -76,7 +77,7 @@ void transform_tiles(const float* in, int h, int w, int ic, int th, int tw, int 
           d[i][j] = y < h && x < w ? load<V>(in + (size_t(y) * w + x) * ic + c) : V(0.f);
         }
       input_transform(d, out);
-      const size_t t = size_t(ty) * tw + tx;
+      const size_t t = first_tile + size_t(ty) * tw + tx;
       for (int k = 0; k < T * T; ++k) store(Vt + (size_t(k) * tiles + t) * ic + c, out[k / T][k % T]);
     }
 }
@@ -135,16 +136,16 @@ void gemm(const float* A, const float* B, float* C, int rows, int K, int n) {
   }
 }
 
+// One image's outputs from its tiles (first_tile on of the `tiles` Mt holds), rows ty0..ty1.
 template <int M, class V>
-void untransform_tiles(const float* Mt, int oh, int ow, int oc, int th, int tw, int c, int ty0, int ty1,
-                       const float* bias, bool apply_relu, float* out) {
+void untransform_tiles(const float* Mt, int oh, int ow, int oc, int tw, int c, int ty0, int ty1, size_t tiles,
+                       size_t first_tile, const float* bias, bool apply_relu, float* out) {
   constexpr int T = M + 2;
-  const int tiles = th * tw;
   V m[T][T], y[M][M];
   const V b = bias ? load<V>(bias + c) : V(0.f);
   for (int ty = ty0; ty < ty1; ++ty)
     for (int tx = 0; tx < tw; ++tx) {
-      const size_t t = size_t(ty) * tw + tx;
+      const size_t t = first_tile + size_t(ty) * tw + tx;
       for (int k = 0; k < T * T; ++k) m[k / T][k % T] = load<V>(Mt + (size_t(k) * tiles + t) * oc + c);
       output_transform(m, y);
       for (int i = 0; i < M && ty * M + i < oh; ++i)
@@ -189,28 +190,46 @@ size_t winograd_scratch_floats(int oh, int ow, int ic, int oc) {
 }
 
 void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias, bool relu,
-                      float* out, float* scratch) {
+                      float* out, float* scratch, int batch) {
   constexpr int M = kWinogradTile, T = M + 2;
-  const int th = (oh + M - 1) / M, tw = (ow + M - 1) / M, tiles = th * tw;
+  const int th = (oh + M - 1) / M, tw = (ow + M - 1) / M;
+  const size_t image_tiles = size_t(th) * tw, tiles = image_tiles * size_t(batch);
   const int h = oh + 2, w = ow + 2;
-  float* Vt = scratch;                             // T*T x tiles x ic
+  const size_t in_image = size_t(h) * w * ic, out_image = size_t(oh) * ow * oc;
+  float* Vt = scratch;                              // T*T x tiles x ic
   float* Mt = scratch + size_t(T * T) * tiles * ic;  // T*T x tiles x oc
-  // The threads share rows of tiles in the transforms and positions in the GEMMs: each writes its
-  // own part of Vt, Mt and out, and every value is computed as without threads.
+  // The threads share rows of tiles (of all the images, one after another) in the transforms and
+  // positions in the GEMMs: each writes its own part of Vt, Mt and out, and every value is
+  // computed as without threads and without a batch.
+  const int64_t rows = int64_t(th) * batch;
   const int64_t transform_work = int64_t(tw) * T * T * std::max(ic, oc);
-  parallel_for(th, grain_for_work(th, transform_work), [&](int64_t ty0, int64_t ty1) {
-    int c = 0;
-    for (; c + L <= ic; c += L) transform_tiles<M, Batch>(in, h, w, ic, th, tw, c, int(ty0), int(ty1), Vt);
-    for (; c < ic; ++c) transform_tiles<M, float>(in, h, w, ic, th, tw, c, int(ty0), int(ty1), Vt);
+  // fn(image, ty0, ty1) over the rows [r0, r1) of the batch, image by image.
+  auto by_image = [th](int64_t r0, int64_t r1, auto&& fn) {
+    for (int64_t b = r0 / th; b * th < r1; ++b)
+      fn(int(b), int(std::max<int64_t>(r0 - b * th, 0)), int(std::min<int64_t>(r1 - b * th, th)));
+  };
+  parallel_for(rows, grain_for_work(rows, transform_work), [&](int64_t r0, int64_t r1) {
+    by_image(r0, r1, [&](int b, int ty0, int ty1) {
+      const float* image = in + size_t(b) * in_image;
+      const size_t first = size_t(b) * image_tiles;
+      int c = 0;
+      for (; c + L <= ic; c += L) transform_tiles<M, Batch>(image, h, w, ic, tw, c, ty0, ty1, Vt, tiles, first);
+      for (; c < ic; ++c) transform_tiles<M, float>(image, h, w, ic, tw, c, ty0, ty1, Vt, tiles, first);
+    });
   });
   parallel_for(T * T, grain_for_work(T * T, int64_t(tiles) * ic * oc), [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k)
-      gemm(Vt + size_t(k) * tiles * ic, U + size_t(k) * ic * oc, Mt + size_t(k) * tiles * oc, tiles, ic, oc);
+      gemm(Vt + size_t(k) * tiles * ic, U + size_t(k) * ic * oc, Mt + size_t(k) * tiles * oc, int(tiles), ic, oc);
   });
-  parallel_for(th, grain_for_work(th, transform_work), [&](int64_t ty0, int64_t ty1) {
-    int c = 0;
-    for (; c + L <= oc; c += L) untransform_tiles<M, Batch>(Mt, oh, ow, oc, th, tw, c, int(ty0), int(ty1), bias, relu, out);
-    for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, th, tw, c, int(ty0), int(ty1), bias, relu, out);
+  parallel_for(rows, grain_for_work(rows, transform_work), [&](int64_t r0, int64_t r1) {
+    by_image(r0, r1, [&](int b, int ty0, int ty1) {
+      float* image = out + size_t(b) * out_image;
+      const size_t first = size_t(b) * image_tiles;
+      int c = 0;
+      for (; c + L <= oc; c += L)
+        untransform_tiles<M, Batch>(Mt, oh, ow, oc, tw, c, ty0, ty1, tiles, first, bias, relu, image);
+      for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, tw, c, ty0, ty1, tiles, first, bias, relu, image);
+    });
   });
 }
 

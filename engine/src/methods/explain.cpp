@@ -43,6 +43,10 @@ float target_score(const Network& net, int target, Score score) {
   return score == Score::logit ? net.logits()[size_t(target)] : net.probabilities()[size_t(target)];
 }
 
+float target_score(const Network& net, int image, int target, Score score) {
+  return score == Score::logit ? net.batch_logits(image)[size_t(target)] : net.batch_probabilities(image)[size_t(target)];
+}
+
 void score_gradient(const std::vector<float>& logits, const std::vector<float>& probs, int target, Score score,
                     float* out) {
   const size_t n = logits.size();

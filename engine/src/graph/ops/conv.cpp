@@ -135,33 +135,39 @@ void plan_conv_backward(const Node& n, NodePlan& p) {
   }
 }
 
+// A batch (a.batch images one after another) goes through the Winograd and direct kernels at once,
+// so their kernels are read once per batch; the depthwise and grouped ones, whose kernels are
+// small, run image by image.
 void forward_conv(const Node& n, NodePlan& p, const ForwardArgs& a) {
   const kernels::ConvGeometry& g = p.geometry;
   const float* kernel = n.weights[0].data();
   const float* bias = n.weights[1].data();
+  const size_t in_size = size_t(g.ih) * g.iw * g.ic, padded_size = size_t(g.ph) * g.pw * g.ic;
+  const size_t out_size = size_t(g.oh) * g.ow * g.oc;
   const float* padded = a.in[0];
   if (!unpadded(g)) {
-    kernels::pad_input(g, a.in[0], a.scratch.padded.data());
+    for (int b = 0; b < a.batch; ++b) kernels::pad_input(g, a.in[0] + b * in_size, a.scratch.padded.data() + b * padded_size);
     padded = a.scratch.padded.data();
   }
-  const size_t out_size = size_t(g.oh) * g.ow * g.oc;
   switch (p.variant) {
     case winograd:
       kernels::winograd_conv3x3(padded, g.oh, g.ow, g.ic, g.oc, p.a.data(), bias, n.attrs.relu, a.out,
-                                a.scratch.winograd.data());
+                                a.scratch.winograd.data(), a.batch);
       return;
     case direct:
-      kernels::conv2d_forward(g, padded, p.a.data(), bias, n.attrs.relu, a.out);
+      kernels::conv2d_forward(g, padded, p.a.data(), bias, n.attrs.relu, a.out, a.batch);
       return;
     case depthwise:
-      kernels::depthwise_conv_forward(g, padded, kernel, bias, a.out);
+      for (int b = 0; b < a.batch; ++b)
+        kernels::depthwise_conv_forward(g, padded + b * padded_size, kernel, bias, a.out + b * out_size);
       break;
     case grouped:
-      kernels::grouped_conv_forward(g, padded, kernel, bias, a.out);
+      for (int b = 0; b < a.batch; ++b)
+        kernels::grouped_conv_forward(g, padded + b * padded_size, kernel, bias, a.out + b * out_size);
       break;
   }
   if (n.attrs.relu)
-    for (size_t k = 0; k < out_size; ++k) a.out[k] = std::max(a.out[k], 0.f);
+    for (size_t k = 0; k < out_size * size_t(a.batch); ++k) a.out[k] = std::max(a.out[k], 0.f);
 }
 
 void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
@@ -196,6 +202,6 @@ void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
 
 }  // namespace
 
-const OpDescriptor conv_op = {"Conv", import_conv, infer_conv, plan_conv, forward_conv, backward_conv};
+const OpDescriptor conv_op = {"Conv", import_conv, infer_conv, plan_conv, forward_conv, backward_conv, /*batched_forward=*/true};
 
 }  // namespace gradcam::ops

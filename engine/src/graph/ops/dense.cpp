@@ -78,7 +78,7 @@ void plan_dense(const Graph& g, const Node& n, NodePlan&, ScratchSizes& s) {
 void forward_dense(const Node& n, NodePlan&, const ForwardArgs& a) {
   const int units = n.attrs.out_channels;
   kernels::dense_forward(int(n.weights[0].size() / size_t(units)), units, a.in[0], n.weights[0].data(),
-                         n.weights[1].data(), n.attrs.relu, a.out);
+                         n.weights[1].data(), n.attrs.relu, a.out, a.batch);
 }
 
 void backward_dense(const Node& n, NodePlan&, const BackwardArgs& a) {
@@ -89,7 +89,8 @@ void backward_dense(const Node& n, NodePlan&, const BackwardArgs& a) {
 
 }  // namespace
 
-const OpDescriptor gemm_op = {"Gemm", import_gemm, infer_dense, plan_dense, forward_dense, backward_dense};
-const OpDescriptor matmul_op = {"MatMul", import_matmul, infer_dense, plan_dense, forward_dense, backward_dense};
+const OpDescriptor gemm_op = {"Gemm", import_gemm, infer_dense, plan_dense, forward_dense, backward_dense, /*batched_forward=*/true};
+const OpDescriptor matmul_op = {"MatMul", import_matmul, infer_dense, plan_dense, forward_dense, backward_dense,
+                                /*batched_forward=*/true};
 
 }  // namespace gradcam::ops
