@@ -42,6 +42,7 @@ Exports are cached: the manifest records this script's SHA-256 per model, and a 
 has the same hash and whose files exist is not exported again.
 """
 import argparse
+import fcntl
 import hashlib
 import io
 import json
@@ -351,6 +352,10 @@ def main():
     if unknown:
         raise SystemExit(f"onnx_zoo: unknown models {unknown}; the zoo: {', '.join(FAMILY_OF)}")
     os.makedirs(args.outdir, exist_ok=True)
+    # One exporter at a time per folder (the default suite's test and the zoo's may run together):
+    # the second waits, then finds the first one's models exported.
+    lock = open(os.path.join(args.outdir, ".lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     manifest_path = os.path.join(args.outdir, "manifest.json")
     manifest = {"models": {}}
     if os.path.exists(manifest_path):
