@@ -352,32 +352,34 @@ def main():
     if unknown:
         raise SystemExit(f"onnx_zoo: unknown models {unknown}; the zoo: {', '.join(FAMILY_OF)}")
     os.makedirs(args.outdir, exist_ok=True)
-    # One exporter at a time per folder (the default suite's test and the zoo's may run together):
-    # the second waits, then finds the first one's models exported.
-    lock = open(os.path.join(args.outdir, ".lock"), "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
     manifest_path = os.path.join(args.outdir, "manifest.json")
-    manifest = {"models": {}}
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
     digest = script_hash()
-    manifest.update({"generator": "tools/onnx_zoo.py", "torch": torch.__version__,
-                     "torchvision": torchvision.__version__, "onnx": onnx.__version__, "seed": SEED})
     started = time.perf_counter()
-    for name in names:
-        old = manifest["models"].get(name)
-        if old and old.get("script_sha256") == digest and all(
-                os.path.exists(os.path.join(args.outdir, old[k])) for k in ("file", "stats_file") if k in old):
-            continue
-        t0 = time.perf_counter()
-        entry = export_one(name, args.outdir, digest, args.check_plain)
-        manifest["models"][name] = entry
-        # Written after every model: an interrupted run keeps what it did.
-        write_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
-        size = f"{entry['bytes'] / 1e6:.1f} MB, " if "bytes" in entry else ""
-        print(f"onnx_zoo: {name}: {entry['status']} ({size}{time.perf_counter() - t0:.1f} s)", flush=True)
-    write_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
+    with open(os.path.join(args.outdir, ".lock"), "w") as lock:
+        for name in names:
+            # One exporter at a time per model and folder (the default suite's zoo test and the
+            # whole zoo's may run together): the manifest is read again under the lock, so a
+            # model the other one exported meanwhile is found exported.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                manifest = {"models": {}}
+                if os.path.exists(manifest_path):
+                    with open(manifest_path) as f:
+                        manifest = json.load(f)
+                old = manifest["models"].get(name)
+                if old and old.get("script_sha256") == digest and all(
+                        os.path.exists(os.path.join(args.outdir, old[k])) for k in ("file", "stats_file") if k in old):
+                    continue
+                t0 = time.perf_counter()
+                entry = export_one(name, args.outdir, digest, args.check_plain)
+                manifest.update({"generator": "tools/onnx_zoo.py", "torch": torch.__version__,
+                                 "torchvision": torchvision.__version__, "onnx": onnx.__version__, "seed": SEED})
+                manifest["models"][name] = entry
+                write_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            size = f"{entry['bytes'] / 1e6:.1f} MB, " if "bytes" in entry else ""
+            print(f"onnx_zoo: {name}: {entry['status']} ({size}{time.perf_counter() - t0:.1f} s)", flush=True)
     print(f"onnx_zoo: {len(names)} models in {args.outdir} ({time.perf_counter() - started:.1f} s)")
 
 

@@ -20,7 +20,8 @@ import path from 'node:path';
 
 import { maxAbs, pool, PYTHON, pythonReference, root, runCliAsync, worstDiff } from './support.mjs';
 
-export const ZOO_DIR = path.join(root, 'build/onnx-zoo');
+// The zoo takes about 15 GB: GRADCAM_ZOO_DIR puts it elsewhere.
+export const ZOO_DIR = path.resolve(process.env.GRADCAM_ZOO_DIR ?? path.join(root, 'build/onnx-zoo'));
 const EXPORTER = path.join(root, 'tools/onnx_zoo.py');
 const REFERENCE = path.join(root, 'tools/onnx_reference.py');
 export const IMAGE = path.join(root, 'assets/samples/cat.jpg');
@@ -202,4 +203,14 @@ function settle({ label, d, at, scale, refMax, values, ref, w, result }, tol, mo
       (moved !== null ? ` (ill-conditioned: allowed ${tol.toExponential(3)})` : ''));
   }
   result.lines.push(`${label.padEnd(72)} |diff|/max ${ratio.toExponential(2)}${moved !== null ? ' (ill-conditioned)' : ''}`);
+}
+
+// Merges these results into ZOO_DIR/results-<which>.json (per model, the last run's), with the
+// time they were measured: the record bench/zoo.mjs --agreement reads.
+export function recordResults(which, results) {
+  const file = path.join(ZOO_DIR, `results-${which}.json`);
+  const old = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  const at = new Date().toISOString();
+  for (const { lines, ...r } of results) old[r.name] = { ...r, at };
+  fs.writeFileSync(file, JSON.stringify(old, null, 1) + '\n');
 }

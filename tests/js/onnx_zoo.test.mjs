@@ -15,12 +15,13 @@
 // the engine runs today, the whole zoo holds all. Left out (tools/onnx_zoo.py's LEFT_OUT, with the
 // reason) are ViT-H/14 and RegNet-Y-128GF, and Swin V2, which torch 1.13 cannot export
 // (CANNOT_EXPORT). Needs what onnx_crosscheck.test.mjs needs; GRADCAM_NATIVE_CLI and
-// GRADCAM_WASM_CLI override the CLIs.
+// GRADCAM_WASM_CLI override the CLIs. Each run records its results per model in
+// build/onnx-zoo/results-{native,wasm}.json, which bench/zoo.mjs --agreement reads.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 
-import { crosscheck, exportZoo, METHODS, zooList } from './onnx_zoo.mjs';
+import { crosscheck, exportZoo, METHODS, recordResults, zooList } from './onnx_zoo.mjs';
 import { nativeCli, requireBuilt, wasmCli } from './support.mjs';
 
 // The default suite's selection: one small model of each family the engine runs today. ShuffleNet,
@@ -99,6 +100,7 @@ for (const [which, plan] of Object.entries(PLANS)) {
     const chosen = plan.models(models);
     const results = await crosscheck(cli, chosen.map(({ name, entry }) => ({ name, entry, methods: plan.methods })));
     report(t, results);
+    recordResults(which, results);
     t.diagnostic(`${chosen.length} models, ${results.reduce((a, r) => a + r.compared, 0)} maps compared, ` +
       `${((performance.now() - started) / 1000).toFixed(1)} s`);
     const all = [...problems, ...results.flatMap((r) => r.problems)];
