@@ -209,7 +209,11 @@ def build_model(name, model_dir=None):
             m.inplace = False
     stats_file = os.path.join(model_dir, f"{name}.bn.pt") if model_dir else None
     if stats_file and os.path.exists(stats_file):
-        model.load_state_dict(torch.load(stats_file), strict=False)
+        # Buffer by buffer: load_state_dict would run torchvision's per-model loading hooks, and
+        # MNASNet's refuses a state without its version.
+        with torch.no_grad():
+            for key, value in torch.load(stats_file).items():
+                model.get_buffer(key).copy_(value)
         # The affine parts come from the generator as in calibrate_batchnorm, in the same order.
         with torch.no_grad():
             for m in model.modules():
