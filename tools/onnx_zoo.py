@@ -75,9 +75,10 @@ def features_taps(earlier):
 
 
 def vgg_taps(m):
-    # The ReLU before the fourth max pool: 28x28, 512 channels.
+    # The classifier reads avgpool (AdaptiveAvgPool2d(7) on a 7x7 map: exported as a 1x1
+    # AveragePool), and the ReLU before the fourth max pool: 28x28, 512 channels.
     pools = [i for i, x in enumerate(m.features) if isinstance(x, nn.MaxPool2d)]
-    return "features", f"features.{pools[3] - 1}"
+    return "avgpool", f"features.{pools[3] - 1}"
 
 
 def swin_taps(m):
@@ -374,7 +375,7 @@ def main():
                 if old and old.get("script_sha256") == digest and all(
                         os.path.exists(os.path.join(args.outdir, old[k])) for k in ("file", "stats_file") if k in old):
                     continue
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 entry = export_one(name, args.outdir, digest, args.check_plain)
                 manifest.update({"generator": "tools/onnx_zoo.py", "torch": torch.__version__,
                                  "torchvision": torchvision.__version__, "onnx": onnx.__version__, "seed": SEED})
@@ -383,7 +384,8 @@ def main():
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
             size = f"{entry['bytes'] / 1e6:.1f} MB, " if "bytes" in entry else ""
-            print(f"onnx_zoo: {name}: {entry['status']} ({size}{time.perf_counter() - t0:.1f} s)", flush=True)
+            print(f"onnx_zoo: {name}: {entry['status']} ({size}{time.perf_counter() - t0:.1f} s, "
+                  f"{time.process_time() - cpu0:.1f} s CPU)", flush=True)
     print(f"onnx_zoo: {len(names)} models in {args.outdir} ({time.perf_counter() - started:.1f} s)")
 
 
