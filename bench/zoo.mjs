@@ -50,7 +50,7 @@ function parseArgs(argv) {
     else if (a === '--max-mb') o.maxMb = number(value());
     else if (a === '--iterations') o.iterations = number(value());
     else if (a === '--wasm') o.wasm = true;
-    else if (a === '--agreement') o.agreement = path.resolve(value());
+    else if (a === '--agreement') { o.agreement = path.resolve(value()); o.check = false; }
     else if (a === '--no-check') o.check = false;
     else if (a === '--native') o.native = path.resolve(value());
     else if (a === '--wasm-cli') o.wasmCli = path.resolve(value());
@@ -94,73 +94,68 @@ async function main() {
   for (const n of names) if (!all.includes(n)) throw new Error(`--models: unknown model ${n}`);
   const load0 = os.loadavg()[0];
   const started = new Date();
-  process.stderr.write(`zoo: exporting what is missing into ${path.relative(ROOT, ZOO_DIR)}\n`);
-  const manifest = exportZoo(names);
   const recorded = o.agreement ? JSON.parse(fs.readFileSync(o.agreement, 'utf8')) : {};
-
-  const rows = [];
-  for (const name of names) {
-    const entry = manifest.models[name];
-    const row = { name, family: entry?.family ?? '', mb: entry?.bytes ? entry.bytes / 1e6 : NaN };
-    rows.push(row);
-    if (name in leftOut || !entry || entry.status !== 'exported') {
-      // In short: the exporter's first sentence, the first clause of why a model is left out.
-      row.loads = name in leftOut ? `left out: ${leftOut[name].split(/[;(]/)[0].trim()}`
-        : (entry?.status ?? 'not exported').replace(/: \w*Error: /, ': ').split('. ')[0];
-      continue;
-    }
-    if (row.mb > o.maxMb) { row.loads = `not measured (over ${o.maxMb} MB)`; continue; }
-    process.stderr.write(`zoo: ${name} (${row.mb.toFixed(0)} MB)\n`);
-    const file = path.join(ZOO_DIR, entry.file);
-    const model = ['--model', file, '--mean', entry.mean.join(','), '--std', entry.std.join(',')];
-    const info = timed(o.native, ['info', ...model, '--json']);
-    if (info.status !== 0) { row.loads = shortError(info.stderr); continue; }
-    row.loads = 'yes';
-    row.loadS = info.wallS;
-    row.defaultLayer = JSON.parse(info.stdout).default_layer;
-    const explain = timed(o.native, ['explain', ...model, '--image', IMAGE, '--json']);
-    row.rssMiB = explain.status === 0 ? explain.rssMiB : NaN;
-    Object.assign(row, benchCli(o.native, entry, file, o.iterations));
-    if (o.wasm) {
-      const w = benchCli(o.wasmCli, entry, file, o.iterations);
-      row.wasmForward = w.forward;
-      row.wasmGradcam = w.gradcam;
-      if (w.error) row.wasmError = w.error;
-    }
-    if (o.check) {
-      const [r] = await crosscheck(o.native, [{ name, entry, methods: () => METHODS }]);
-      row.agreement = r;
-    } else if (recorded[name]) {
-      row.agreement = recorded[name];
-    }
-  }
-
-  const load1 = os.loadavg()[0];
-  const agreement = (r) => {
-    const a = r.agreement;
+  const agreement = (a) => {
     if (!a) return '-';
     if (a.problems.length) return `**fails** (${a.problems.length}: ${a.problems[0].slice(0, 80)})`;
     return `${a.worst.toExponential(1)}${a.ill.length ? ` (${a.ill.length} ill-conditioned)` : ''}`;
   };
   const head = ['model', 'family', 'file MB', 'loads', 'default layer', 'worst map diff / max vs PyTorch',
     'load s', 'forward ms', 'Grad-CAM ms', ...(o.wasm ? ['wasm forward ms', 'wasm Grad-CAM ms'] : []), 'peak RSS MiB'];
-  const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
-  for (const r of rows) {
+  // Row by row as measured (the whole zoo takes hours), the load average at the end.
+  console.log(`| ${head.join(' | ')} |\n| ${head.map(() => '---').join(' | ')} |`);
+  for (const name of names) {
+    if (!(name in leftOut)) process.stderr.write(`zoo: ${name}: exporting if missing (${path.relative(ROOT, ZOO_DIR)})\n`);
+    const entry = name in leftOut ? null : exportZoo([name]).models[name];
+    const r = { name, family: entry?.family ?? Object.keys(families).find((f) => families[f].includes(name)),
+      mb: entry?.bytes ? entry.bytes / 1e6 : NaN };
+    if (name in leftOut || !entry || entry.status !== 'exported') {
+      // In short: the exporter's first sentence, the first clause of why a model is left out.
+      r.loads = name in leftOut ? `left out: ${leftOut[name].split(/[;(]/)[0].trim()}`
+        : (entry?.status ?? 'not exported').replace(/: \w*Error: /, ': ').split('. ')[0];
+    } else if (r.mb > o.maxMb) {
+      r.loads = `not measured (over ${o.maxMb} MB)`;
+    } else {
+      process.stderr.write(`zoo: ${name} (${r.mb.toFixed(0)} MB)\n`);
+      measure(o, r, entry);
+      if (r.loads === 'yes' && o.check) [r.agreement] = await crosscheck(o.native, [{ name, entry, methods: () => METHODS }]);
+      else if (r.loads === 'yes') r.agreement = recorded[name];
+    }
     const loaded = r.loads === 'yes';
     const cells = [r.name, r.family, Number.isNaN(r.mb) ? '-' : r.mb.toFixed(0), r.loads.replaceAll('|', '\\|'),
-      loaded ? `\`${r.defaultLayer}\`` : '-', loaded ? agreement(r) : '-', loaded ? r.loadS.toFixed(1) : '-',
+      loaded ? `\`${r.defaultLayer}\`` : '-', loaded ? agreement(r.agreement) : '-', loaded ? r.loadS.toFixed(1) : '-',
       loaded ? ms(r.forward) : '-', loaded ? ms(r.gradcam) : '-',
       ...(o.wasm ? [loaded ? (r.wasmError ? `refused: ${r.wasmError}` : ms(r.wasmForward)) : '-', loaded ? ms(r.wasmGradcam) : '-'] : []),
       loaded ? r.rssMiB.toFixed(0) : '-'];
-    lines.push(`| ${cells.join(' | ')} |`);
+    console.log(`| ${cells.join(' | ')} |`);
   }
+  const load1 = os.loadavg()[0];
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const loaded = Math.max(load0, load1) > 0.5 * os.cpus().length;
-  lines.push('', `${started.toISOString().slice(0, 16)} UTC, ${cpu}, ${os.cpus().length} cores; load average ` +
+  const busy = Math.max(load0, load1) > 0.5 * os.cpus().length;
+  console.log(`\n${started.toISOString().slice(0, 16)} UTC, ${cpu}, ${os.cpus().length} cores; load average ` +
     `${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end` +
-    (loaded ? ': **timings from a loaded machine** (other work shared the cores)' : '') +
+    (busy ? ': **timings from a loaded machine** (other work shared the cores)' : '') +
     `; \`${['node bench/zoo.mjs', ...process.argv.slice(2)].join(' ')}\``);
-  console.log(lines.join('\n'));
+}
+
+// Load time, default layer, peak memory and timings of one exported model (fills r).
+function measure(o, r, entry) {
+  const file = path.join(ZOO_DIR, entry.file);
+  const model = ['--model', file, '--mean', entry.mean.join(','), '--std', entry.std.join(',')];
+  const info = timed(o.native, ['info', ...model, '--json']);
+  if (info.status !== 0) { r.loads = shortError(info.stderr); return; }
+  r.loads = 'yes';
+  r.loadS = info.wallS;
+  r.defaultLayer = JSON.parse(info.stdout).default_layer;
+  const explain = timed(o.native, ['explain', ...model, '--image', IMAGE, '--json']);
+  r.rssMiB = explain.status === 0 ? explain.rssMiB : NaN;
+  Object.assign(r, benchCli(o.native, entry, file, o.iterations));
+  if (o.wasm) {
+    const w = benchCli(o.wasmCli, entry, file, o.iterations);
+    r.wasmForward = w.forward;
+    r.wasmGradcam = w.gradcam;
+    if (w.error) r.wasmError = w.error;
+  }
 }
 
 main().catch((e) => {
