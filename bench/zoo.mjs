@@ -94,7 +94,8 @@ async function main() {
   for (const n of names) if (!all.includes(n)) throw new Error(`--models: unknown model ${n}`);
   const load0 = os.loadavg()[0];
   const started = new Date();
-  const recorded = o.agreement ? JSON.parse(fs.readFileSync(o.agreement, 'utf8')) : {};
+  // Read again for every row: a zoo test running meanwhile records its results as it goes.
+  const recorded = () => (o.agreement && fs.existsSync(o.agreement) ? JSON.parse(fs.readFileSync(o.agreement, 'utf8')) : {});
   const agreement = (a) => {
     if (!a) return '-';
     if (a.problems.length) return `**fails** (${a.problems.length}: ${a.problems[0].slice(0, 80)})`;
@@ -119,7 +120,7 @@ async function main() {
       process.stderr.write(`zoo: ${name} (${r.mb.toFixed(0)} MB)\n`);
       measure(o, r, entry);
       if (r.loads === 'yes' && o.check) [r.agreement] = await crosscheck(o.native, [{ name, entry, methods: () => METHODS }]);
-      else if (r.loads === 'yes') r.agreement = recorded[name];
+      else if (r.loads === 'yes') r.agreement = recorded()[name];
     }
     const loaded = r.loads === 'yes';
     const cells = [r.name, r.family, Number.isNaN(r.mb) ? '-' : r.mb.toFixed(0), r.loads.replaceAll('|', '\\|'),
