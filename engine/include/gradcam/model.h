@@ -90,6 +90,16 @@ struct ParamSpec {
 // graph is built (for an architecture check_architecture refuses, those of the layers before the
 // one it refuses).
 std::vector<ParamSpec> parameter_specs(const Architecture& arch);
+// check_architecture and parameter_specs from one build of the layers: the parameters of an
+// architecture the check accepts, or its error.
+Result<std::vector<ParamSpec>> checked_parameter_specs(const Architecture& arch);
+// parse_architecture and the parameters the architecture needs, from that one build (the model
+// file's reader then reads the tensors they name).
+struct ParsedArchitecture {
+  Architecture arch;
+  std::vector<ParamSpec> params;
+};
+Result<ParsedArchitecture> parse_architecture_with_params(const std::string& json);
 
 struct Graph;
 

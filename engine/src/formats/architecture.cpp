@@ -77,9 +77,8 @@ Result<Padding> read_padding(const json& j, const std::string& where) {
   return make_error(where + ": padding must be \"valid\" or \"same\", got \"" + p + "\"");
 }
 
-}  // namespace
-
-Result<Architecture> parse_architecture(const std::string& text) {
+// The fields, each checked; the layers are checked by building them (checked_parameter_specs).
+Result<Architecture> read_architecture(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return make_error("architecture is not valid JSON");
   try {
@@ -165,12 +164,26 @@ Result<Architecture> parse_architecture(const std::string& text) {
       names.push_back(l.name);
       arch.layers.push_back(l);
     }
-    Status s = check_architecture(arch);
-    if (!s) return make_error(s.error());
     return arch;
   } catch (const json::exception& e) {
     return make_error(std::string("architecture JSON: ") + e.what());
   }
+}
+
+}  // namespace
+
+Result<ParsedArchitecture> parse_architecture_with_params(const std::string& text) {
+  auto arch = read_architecture(text);
+  if (!arch) return make_error(arch.error());
+  auto params = checked_parameter_specs(*arch);
+  if (!params) return make_error(params.error());
+  return ParsedArchitecture{std::move(*arch), std::move(*params)};
+}
+
+Result<Architecture> parse_architecture(const std::string& text) {
+  auto parsed = parse_architecture_with_params(text);
+  if (!parsed) return make_error(parsed.error());
+  return std::move(parsed->arch);
 }
 
 std::string architecture_to_json(const Architecture& arch) {

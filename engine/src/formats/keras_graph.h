@@ -27,6 +27,10 @@ class WeightStore {
   // "<layer>.<name>" with its shape and handed back as zeros, so that building a network lists the
   // parameters it implies, in the order its layers create them (the model file's parameter_specs).
   explicit WeightStore(std::vector<ParamSpec>& wanted);
+  // A model file's params ("<layer>.<name>" -> values in Keras's layout, Model::params): each weight
+  // a layer asks for is found by that name and must hold as many values as its shape needs, so
+  // the graph is built without first listing the parameters (graph_from_model).
+  explicit WeightStore(const std::map<std::string, std::vector<float>>& params);
   bool by_position() const { return by_position_; }
   // The next weight of a layer, checked against the shape the layer needs: by name (Keras 2,
   // TF.js: a weight whose name ends with "<layer>/<name>" in the layer's group `group`), or by
@@ -43,6 +47,7 @@ class WeightStore {
   const std::vector<KerasTensor>& tensors_;
   std::string source_;
   std::vector<ParamSpec>* wanted_ = nullptr;  // the recording store's list
+  const std::map<std::string, std::vector<float>>* params_ = nullptr;  // the model file's store
   bool by_position_ = false;
   std::vector<char> used_;
   std::map<std::string, std::vector<size_t>> by_short_;             // "kernel" -> tensors

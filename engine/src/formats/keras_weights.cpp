@@ -90,6 +90,9 @@ const std::vector<KerasTensor> no_tensors;
 
 WeightStore::WeightStore(std::vector<ParamSpec>& wanted) : tensors_(no_tensors), source_("layers"), wanted_(&wanted) {}
 
+WeightStore::WeightStore(const std::map<std::string, std::vector<float>>& params)
+    : tensors_(no_tensors), source_("model"), params_(&params) {}
+
 Result<std::vector<float>> WeightStore::take(const std::string& label, const std::string& layer, const std::string& group,
                                              const std::string& path, const char* name, const std::vector<int64_t>& shape) {
   if (wanted_) {
@@ -102,6 +105,21 @@ Result<std::vector<float>> WeightStore::take(const std::string& label, const std
                         " values, over the limit of " + std::to_string(ModelLimits::kMaxTensorElements));
     wanted_->push_back({layer + "." + name, shape});
     return std::vector<float>(size_t(count), 0.f);
+  }
+  if (params_) {
+    // The model file's reader checked each tensor's shape and values; a model built in code (the
+    // trainer's, the sanity check's randomised copies) is checked here as a file's tensors are.
+    const std::string param = layer + "." + name;
+    auto found = params_->find(param);
+    if (found == params_->end()) return make_error("the model has no parameter " + param);
+    int64_t count = 1;
+    for (int64_t d : shape) count *= d;
+    if (int64_t(found->second.size()) != count)
+      return make_error(label + "parameter " + param + " holds " + std::to_string(found->second.size()) +
+                        " values, its shape " + shape_text(shape) + " needs " + std::to_string(count));
+    for (float v : found->second)
+      if (!std::isfinite(v)) return make_error(label + "parameter " + param + " contains NaN or infinity");
+    return found->second;
   }
   size_t& cursor = cursor_[key(layer, group, path)];
   std::vector<std::vector<float>>& taken = taken_[key(layer, group, path)];
@@ -149,7 +167,7 @@ Result<std::vector<float>> WeightStore::take(const std::string& label, const std
 
 Status WeightStore::finish_layer(const std::string& label, const std::string& layer, const std::string& group,
                                  const std::string& path) {
-  if (wanted_) return {};
+  if (wanted_ || params_) return {};
   cursor_[key(layer, group, path)] = 0;  // a second call of the layer takes the same weights again
   if (!by_position_) return {};  // a stray named weight is caught by check_all_used
   auto vars = by_path_.find(path);

@@ -89,22 +89,9 @@ Result<Graph> layer_graph(const Architecture& arch, keras::WeightStore& weights,
   return std::move(g);
 }
 
-// The model's params as a Keras 2 file names them: "conv2d.kernel" is conv2d's "conv2d/kernel".
-Result<std::vector<KerasTensor>> keras_tensors(const Model& model) {
-  std::vector<KerasTensor> out;
-  for (const ParamSpec& p : parameter_specs(model.arch)) {
-    const size_t dot = p.name.rfind('.');
-    auto found = model.params.find(p.name);
-    if (found == model.params.end()) return make_error("the model has no parameter " + p.name);
-    const std::string layer = p.name.substr(0, dot);
-    out.push_back({layer, layer + "/" + p.name.substr(dot + 1), p.shape, found->second});
-  }
-  return out;
-}
-
 }  // namespace
 
-Status check_architecture(const Architecture& arch) {
+Result<std::vector<ParamSpec>> checked_parameter_specs(const Architecture& arch) {
   if (arch.height <= 0 || arch.width <= 0 || arch.channels <= 0 || arch.height > ModelLimits::kMaxSide ||
       arch.width > ModelLimits::kMaxSide || arch.channels > ModelLimits::kMaxChannels)
     return make_error("input shape " + std::to_string(arch.height) + "x" + std::to_string(arch.width) + "x" +
@@ -123,6 +110,12 @@ Status check_architecture(const Architecture& arch) {
   if (int(arch.classes.size()) != units)
     return make_error("architecture names " + std::to_string(arch.classes.size()) + " classes but the last layer has " +
                       std::to_string(units) + " units");
+  return wanted;
+}
+
+Status check_architecture(const Architecture& arch) {
+  auto params = checked_parameter_specs(arch);
+  if (!params) return make_error(params.error());
   return {};
 }
 
@@ -136,12 +129,11 @@ std::vector<ParamSpec> parameter_specs(const Architecture& arch) {
 }
 
 Result<Graph> graph_from_model(const Model& model) {
-  auto tensors = keras_tensors(model);
-  if (!tensors) return make_error(tensors.error());
-  keras::WeightStore weights(*tensors, "model");
+  // One build, the weights taken from model.params by name (params the layers do not ask for are
+  // ignored, as they always were).
+  keras::WeightStore weights(model.params);
   auto g = layer_graph(model.arch, weights, true);
   if (!g) return make_error(g.error());
-  if (Status s = weights.check_all_used(); !s) return make_error(s.error());
   // check_architecture has built the same layers already; this fills the default layer.
   if (Status s = infer_shapes(*g); !s) return make_error(s.error());
   return g;

@@ -70,12 +70,13 @@ Result<Model> load_model(const uint8_t* bytes, size_t size, const std::string& s
     }
     auto arch_it = model.metadata.find("architecture");
     if (arch_it == model.metadata.end()) return fail("__metadata__ has no \"architecture\"");
-    auto arch = parse_architecture(arch_it->second);
-    if (!arch) return fail(arch.error());
-    model.arch = std::move(arch.value());
+    // The layers are built once, to check them and to list the tensors they need.
+    auto parsed = parse_architecture_with_params(arch_it->second);
+    if (!parsed) return fail(parsed.error());
+    model.arch = std::move(parsed->arch);
     model.metadata.erase("architecture");
 
-    for (const ParamSpec& spec : parameter_specs(model.arch)) {
+    for (const ParamSpec& spec : parsed->params) {
       if (!header.contains(spec.name)) return fail("missing tensor " + spec.name + " " + shape_text(spec.shape));
       const json& t = header[spec.name];
       std::string dtype = t.at("dtype").get<std::string>();
