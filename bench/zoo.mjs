@@ -17,6 +17,8 @@
 // - load: the wall time of `gradcam info` (read and check the file, no pass);
 // - forward and Grad-CAM: medians of `gradcam bench --iterations N` (default 3) at the default
 //   layer, natively (the machine's cores), and in wasm with --wasm (one thread, under Node);
+//   --iterations 0 takes the one `explain` run's own timings instead (forward; forward + backward
+//   + map), for a first look at the whole zoo;
 // - peak memory: max RSS of `gradcam explain` (Grad-CAM at the default layer) by /usr/bin/time -v.
 // The load average before and after is printed under the table: timings from a loaded machine
 // are marked as such.
@@ -150,9 +152,15 @@ function measure(o, r, entry) {
   r.defaultLayer = JSON.parse(info.stdout).default_layer;
   const explain = timed(o.native, ['explain', ...model, '--image', IMAGE, '--json']);
   r.rssMiB = explain.status === 0 ? explain.rssMiB : NaN;
-  Object.assign(r, benchCli(o.native, entry, file, o.iterations));
+  if (o.iterations > 0) Object.assign(r, benchCli(o.native, entry, file, o.iterations));
+  else if (explain.status === 0) {
+    // --iterations 0: that one explain's own timings (the whole zoo on a busy machine).
+    const t = JSON.parse(explain.stdout).timings_ms;
+    r.forward = t.forward;
+    r.gradcam = t.forward + t.backward + t.cam;
+  }
   if (o.wasm) {
-    const w = benchCli(o.wasmCli, entry, file, o.iterations);
+    const w = benchCli(o.wasmCli, entry, file, Math.max(1, o.iterations));
     r.wasmForward = w.forward;
     r.wasmGradcam = w.gradcam;
     if (w.error) r.wasmError = w.error;
