@@ -69,7 +69,9 @@ function timed(cmd, args) {
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
   return {
-    status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n\tCommand being timed')[0],
+    // time's own report (and its "Command exited with non-zero status" line) is not the program's.
+    status: r.status, stdout: r.stdout,
+    stderr: r.stderr.split('\n\tCommand being timed')[0].replace(/\n?Command exited with non-zero status \d+$/, ''),
     rssMiB: rss ? Number(rss[1]) / 1024 : NaN,
     wallS: wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN,
   };
