@@ -3,10 +3,11 @@
 // markdown on stdout (progress on stderr). See bench/README.md.
 //
 //   node bench/zoo.mjs [--models all|a,b,...] [--max-mb N] [--iterations N] [--wasm]
-//                      [--agreement FILE | --no-check] [--native F] [--wasm-cli F]
+//                      [--agreement FILE | --no-check] [--no-export] [--native F] [--wasm-cli F]
 //
 // Models come from tools/onnx_zoo.py (exported into build/onnx-zoo when missing; --models all, the
-// default, is the whole zoo; --max-mb N leaves out files over N MB, listed as such). Per model:
+// default, is the whole zoo; --max-mb N leaves out files over N MB, listed as such; --no-export
+// takes the folder as it is, a model not in it is "not exported yet"). Per model:
 // - loads: yes, or the engine's refusal in short (the CLI's error);
 // - default layer: the node the engine explains when no --layer is given;
 // - agreement: the worst |engine - PyTorch| over the Grad-CAM, HiResCAM and LayerCAM maps at the
@@ -17,6 +18,8 @@
 // - load: the wall time of `gradcam info` (read and check the file, no pass);
 // - forward and Grad-CAM: medians of `gradcam bench --iterations N` (default 3) at the default
 //   layer, natively (the machine's cores), and in wasm with --wasm (one thread, under Node);
+//   --iterations 0 takes the one `explain` run's own timings instead (forward; forward + backward
+//   + map), for a first look at the whole zoo;
 // - peak memory: max RSS of `gradcam explain` (Grad-CAM at the default layer) by /usr/bin/time -v.
 // The load average before and after is printed under the table: timings from a loaded machine
 // are marked as such.
@@ -33,7 +36,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 function parseArgs(argv) {
   const o = {
-    models: 'all', maxMb: Infinity, iterations: 3, wasm: false, agreement: null, check: true,
+    models: 'all', maxMb: Infinity, iterations: 3, wasm: false, agreement: null, check: true, export: true,
     native: path.join(ROOT, 'build/native/gradcam'), wasmCli: path.join(ROOT, 'build/wasm/gradcam.js'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -52,12 +55,19 @@ function parseArgs(argv) {
     else if (a === '--wasm') o.wasm = true;
     else if (a === '--agreement') { o.agreement = path.resolve(value()); o.check = false; }
     else if (a === '--no-check') o.check = false;
+    else if (a === '--no-export') o.export = false;
     else if (a === '--native') o.native = path.resolve(value());
     else if (a === '--wasm-cli') o.wasmCli = path.resolve(value());
     else if (a === '-h' || a === '--help') printHelpAndExit(import.meta.url);
     else throw new Error(`unknown option ${a} (--help)`);
   }
   return o;
+}
+
+// The manifest as it is (--no-export).
+function readManifest() {
+  const file = path.join(ZOO_DIR, 'manifest.json');
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { models: {} };
 }
 
 // Runs a command under /usr/bin/time -v: its result, wall seconds and max RSS in MiB.
@@ -67,7 +77,9 @@ function timed(cmd, args) {
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
   return {
-    status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n\tCommand being timed')[0],
+    // time's own report (and its "Command exited with non-zero status" line) is not the program's.
+    status: r.status, stdout: r.stdout,
+    stderr: r.stderr.split('\n\tCommand being timed')[0].replace(/\n?Command exited with non-zero status \d+$/, ''),
     rssMiB: rss ? Number(rss[1]) / 1024 : NaN,
     wallS: wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN,
   };
@@ -106,14 +118,14 @@ async function main() {
   // Row by row as measured (the whole zoo takes hours), the load average at the end.
   console.log(`| ${head.join(' | ')} |\n| ${head.map(() => '---').join(' | ')} |`);
   for (const name of names) {
-    if (!(name in leftOut)) process.stderr.write(`zoo: ${name}: exporting if missing (${path.relative(ROOT, ZOO_DIR)})\n`);
-    const entry = name in leftOut ? null : exportZoo([name]).models[name];
+    if (!(name in leftOut) && o.export) process.stderr.write(`zoo: ${name}: exporting if missing (${path.relative(ROOT, ZOO_DIR)})\n`);
+    const entry = name in leftOut ? null : o.export ? exportZoo([name]).models[name] : readManifest().models?.[name];
     const r = { name, family: entry?.family ?? Object.keys(families).find((f) => families[f].includes(name)),
       mb: entry?.bytes ? entry.bytes / 1e6 : NaN };
     if (name in leftOut || !entry || entry.status !== 'exported') {
       // In short: the exporter's first sentence, the first clause of why a model is left out.
       r.loads = name in leftOut ? `left out: ${leftOut[name].split(/[;(]/)[0].trim()}`
-        : (entry?.status ?? 'not exported').replace(/: \w*Error: /, ': ').split('. ')[0];
+        : (entry?.status ?? 'not exported yet').replace(/: \w*Error: /, ': ').split('. ')[0];
     } else if (r.mb > o.maxMb) {
       r.loads = `not measured (over ${o.maxMb} MB)`;
     } else {
@@ -150,9 +162,15 @@ function measure(o, r, entry) {
   r.defaultLayer = JSON.parse(info.stdout).default_layer;
   const explain = timed(o.native, ['explain', ...model, '--image', IMAGE, '--json']);
   r.rssMiB = explain.status === 0 ? explain.rssMiB : NaN;
-  Object.assign(r, benchCli(o.native, entry, file, o.iterations));
+  if (o.iterations > 0) Object.assign(r, benchCli(o.native, entry, file, o.iterations));
+  else if (explain.status === 0) {
+    // --iterations 0: that one explain's own timings (the whole zoo on a busy machine).
+    const t = JSON.parse(explain.stdout).timings_ms;
+    r.forward = t.forward;
+    r.gradcam = t.forward + t.backward + t.cam;
+  }
   if (o.wasm) {
-    const w = benchCli(o.wasmCli, entry, file, o.iterations);
+    const w = benchCli(o.wasmCli, entry, file, Math.max(1, o.iterations));
     r.wasmForward = w.forward;
     r.wasmGradcam = w.gradcam;
     if (w.error) r.wasmError = w.error;

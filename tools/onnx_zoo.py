@@ -138,7 +138,8 @@ FAMILIES = {
             "layout": "tokens", "export_with_grad": True},
     "Swin": {"models": ["swin_t", "swin_s", "swin_b"], "taps": swin_taps, "layout": "nhwc"},
     "Swin V2": {"models": ["swin_v2_t", "swin_v2_s", "swin_v2_b"], "taps": swin_taps, "layout": "nhwc"},
-    "MaxViT": {"models": ["maxvit_t"], "taps": lambda m: ("blocks", "blocks.2")},
+    # blocks is a ModuleList (never called itself): its last block's output is what the classifier pools.
+    "MaxViT": {"models": ["maxvit_t"], "taps": lambda m: (f"blocks.{len(m.blocks) - 1}", f"blocks.{len(m.blocks) - 2}")},
 }
 
 # Models not exported at all, and why (issue 26 allows leaving these two out).
