@@ -9,6 +9,7 @@
 // Flatten reads channels-first order.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,6 +94,11 @@ struct ForwardArgs {
   const float* const* in;  // one per node input
   float* out;
   Scratch& scratch;
+  // A Relu or Clip fused into this node by the network (engine/src/graph/activation_fusion.h):
+  // `out` is then that activation's output, min(max(y, clamp_lo), clamp_hi). Only the ops that
+  // file names (Conv) are given bounds other than these.
+  float clamp_lo = -std::numeric_limits<float>::infinity();
+  float clamp_hi = std::numeric_limits<float>::infinity();
 };
 // How ReLU passes gradients back. Guided Backprop (Springenberg et al., arXiv 1412.6806, Eq. 6)
 // also zeroes negative incoming gradients; the deconvnet (Zeiler & Fergus 2014, arXiv 1311.2901,

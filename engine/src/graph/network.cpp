@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "graph/activation_fusion.h"
+
 namespace gradcam {
 
 namespace {
@@ -99,13 +101,19 @@ Network::Layout Network::layout_for(const PassNeeds* needs) const {
   if (needs)
     for (int layer : needs->layers) kept[size_t(g.nodes[size_t(layer)].output)] = 1;
   kept[0] = kept[size_t(g.output)] = 1;  // input() and the logits are always there
+  Layout out;
+  // A network that keeps every value fuses nothing; a fused convolution's own output is never written.
+  out.fused = needs ? fuse_activations(g, kept) : std::vector<int>(g.nodes.size(), -1);
+  std::vector<char> unwritten(values, 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (out.fused[i] >= 0) unwritten[size_t(g.nodes[i].output)] = 1;
 
   std::vector<Lifetime> value(values), grad(values);
   std::vector<char> has_grad(values, 0);
   for (size_t v = 0; v < values; ++v) {
     const int producer = g.values[v].producer;
     const size_t floats = size_t(g.values[v].shape.size());
-    value[v] = {floats, producer + 1, producer + 1};
+    value[v] = {unwritten[v] ? 0 : floats, producer + 1, producer + 1};
     grad[v] = {floats, end, 0};
     // The backward of the node that wrote it reads a value (its output) and its output's gradient.
     if (backward && producer > stop) {
@@ -115,6 +123,8 @@ Network::Layout Network::layout_for(const PassNeeds* needs) const {
     }
     if (kept[v]) value[v].last = end;
   }
+  for (int i = 0; i < n; ++i)  // a fused activation's output is written by its producer, earlier
+    if (const int act = out.fused[size_t(i)]; act >= 0) value[size_t(g.nodes[size_t(act)].output)].first = i + 1;
   for (int i = 0; i < n; ++i)
     for (int v : g.nodes[size_t(i)].inputs) {
       Lifetime& l = value[size_t(v)];
@@ -145,7 +155,6 @@ Network::Layout Network::layout_for(const PassNeeds* needs) const {
   }
   if (!needs)
     for (size_t v = 0; v < values; ++v) buffers[2 * v + 1] = {grad[v].floats, 0, end};
-  Layout out;
   const std::vector<size_t> offset = place(buffers, out.floats);
   out.value.resize(values), out.grad.resize(values);
   for (size_t v = 0; v < values; ++v) {
@@ -170,6 +179,10 @@ Status Network::apply(const Layout& layout) {
   planned_floats_ = layout.floats;
   float* base = arena_.get();
   base += (kAlignFloats - (reinterpret_cast<uintptr_t>(base) / sizeof(float)) % kAlignFloats) % kAlignFloats;
+  fused_ = layout.fused;
+  done_by_producer_.assign(g.nodes.size(), 0);
+  for (int act : fused_)
+    if (act >= 0) done_by_producer_[size_t(act)] = 1;
   values_.assign(g.values.size(), nullptr);
   grads_.assign(g.values.size(), nullptr);
   for (size_t v = 0; v < g.values.size(); ++v) {
@@ -215,8 +228,15 @@ size_t Network::floats_for(const PassNeeds& needs) const { return layout_for(pla
 
 void Network::run_node(int i) {
   lay_out();
+  if (done_by_producer_[size_t(i)]) return;
   const Node& n = graph_->nodes[size_t(i)];
-  n.op->forward(n, plans_[size_t(i)], ForwardArgs{*graph_, in_[size_t(i)].data(), values_[size_t(n.output)], scratch_});
+  ForwardArgs args{*graph_, in_[size_t(i)].data(), values_[size_t(n.output)], scratch_};
+  if (const int act = fused_[size_t(i)]; act >= 0) {
+    const Node& activation = graph_->nodes[size_t(act)];
+    args.out = values_[size_t(activation.output)];
+    set_fused_clamp(activation, args);
+  }
+  n.op->forward(n, plans_[size_t(i)], args);
 }
 
 void Network::forward(const float* input) { forward_from(0, input); }

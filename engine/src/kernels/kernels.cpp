@@ -51,7 +51,7 @@ inline int block_width(int oc, int oc0) { return oc0 + 2 * L <= oc ? 2 * L : (oc
 // packed kernel.
 template <int P, int NB>
 inline void conv_tile(const ConvGeometry& g, const float* padded, const float* panel, const float* bias,
-                      bool relu, float* out, int oy, int ox0, int oc0) {
+                      Clamp clamp, float* out, int oy, int ox0, int oc0) {
   constexpr int W = NB * L;
   Batch acc[P][NB];
   for (int j = 0; j < NB; ++j) {
@@ -77,18 +77,20 @@ inline void conv_tile(const ConvGeometry& g, const float* padded, const float* p
       }
     }
   }
+  if (clamp.active()) {
+    const Batch lo(clamp.lo), hi(clamp.hi);
+    for (int p = 0; p < P; ++p)
+      for (int j = 0; j < NB; ++j) acc[p][j] = xsimd::min(xsimd::max(acc[p][j], lo), hi);
+  }
   for (int p = 0; p < P; ++p) {
     float* o = out + (size_t(oy) * g.ow + ox0 + p) * g.oc + oc0;
-    for (int j = 0; j < NB; ++j) {
-      Batch v = relu ? xsimd::max(acc[p][j], Batch(0.f)) : acc[p][j];
-      v.store_unaligned(o + j * L);
-    }
+    for (int j = 0; j < NB; ++j) acc[p][j].store_unaligned(o + j * L);
   }
 }
 
 // The last block, narrower than a vector, for one output pixel.
 inline void conv_pixel_scalar(const ConvGeometry& g, const float* padded, const float* panel, const float* bias,
-                              bool relu, float* out, int oy, int ox, int oc0) {
+                              Clamp clamp, float* out, int oy, int ox, int oc0) {
   const int w = g.oc - oc0;
   float* o = out + (size_t(oy) * g.ow + ox) * g.oc;
   for (int j = 0; j < w; ++j) {
@@ -99,19 +101,19 @@ inline void conv_pixel_scalar(const ConvGeometry& g, const float* padded, const 
         const float* in = padded + (size_t(oy * g.sh + ky) * g.pw + size_t(ox * g.sw + kx)) * g.ic;
         for (int c = 0; c < g.ic; ++c, k += w) acc += in[c] * *k;
       }
-    o[oc0 + j] = relu ? std::max(acc, 0.f) : acc;
+    o[oc0 + j] = clamp(acc);
   }
 }
 
 // One block of output channels over output rows oy0..oy1, columns ox0..ox1: the block's kernel
 // (taps x ic x width) stays in cache while the input streams past it.
 template <int NB>
-void conv_block(const ConvGeometry& g, const float* padded, const float* panel, const float* bias, bool relu,
+void conv_block(const ConvGeometry& g, const float* padded, const float* panel, const float* bias, Clamp clamp,
                 float* out, int oc0, int oy0, int oy1, int ox0, int ox1) {
   for (int oy = oy0; oy < oy1; ++oy) {
     int ox = ox0;
-    for (; ox + 4 <= ox1; ox += 4) conv_tile<4, NB>(g, padded, panel, bias, relu, out, oy, ox, oc0);
-    for (; ox < ox1; ++ox) conv_tile<1, NB>(g, padded, panel, bias, relu, out, oy, ox, oc0);
+    for (; ox + 4 <= ox1; ox += 4) conv_tile<4, NB>(g, padded, panel, bias, clamp, out, oy, ox, oc0);
+    for (; ox < ox1; ++ox) conv_tile<1, NB>(g, padded, panel, bias, clamp, out, oy, ox, oc0);
   }
 }
 
@@ -128,7 +130,7 @@ void pack_conv_kernel(const ConvGeometry& g, const float* kernel, float* packed)
 }
 
 void conv2d_forward(const ConvGeometry& g, const float* padded, const float* packed, const float* bias,
-                    bool relu, float* out) {
+                    Clamp clamp, float* out) {
   const size_t taps_ic = size_t(g.kh) * g.kw * g.ic;
   // The output in chunks of about 96 KiB, every block of output channels over one chunk before
   // the next: the chunk stays in cache while its blocks fill it. Blocks outermost over the whole
@@ -156,18 +158,18 @@ void conv2d_forward(const ConvGeometry& g, const float* padded, const float* pac
       for (int oc0 = oc_begin, w = 0; oc0 < oc_end; oc0 += w) {
         w = block_width(g.oc, oc0);
         const float* panel = packed + taps_ic * size_t(oc0);
-        if (w == 2 * L) conv_block<2>(g, padded, panel, bias, relu, out, oc0, oy0, oy1, ox0, ox1);
-        else if (w == L) conv_block<1>(g, padded, panel, bias, relu, out, oc0, oy0, oy1, ox0, ox1);
+        if (w == 2 * L) conv_block<2>(g, padded, panel, bias, clamp, out, oc0, oy0, oy1, ox0, ox1);
+        else if (w == L) conv_block<1>(g, padded, panel, bias, clamp, out, oc0, oy0, oy1, ox0, ox1);
         else
           for (int oy = oy0; oy < oy1; ++oy)
-            for (int ox = ox0; ox < ox1; ++ox) conv_pixel_scalar(g, padded, panel, bias, relu, out, oy, ox, oc0);
+            for (int ox = ox0; ox < ox1; ++ox) conv_pixel_scalar(g, padded, panel, bias, clamp, out, oy, ox, oc0);
       }
     }
   });
 }
 
 void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
-                              bool relu, float* out) {
+                              Clamp clamp, float* out) {
   for (int oy = 0; oy < g.oh; ++oy)
     for (int ox = 0; ox < g.ow; ++ox)
       for (int oc = 0; oc < g.oc; ++oc) {
@@ -180,8 +182,7 @@ void conv2d_forward_reference(const ConvGeometry& g, const float* in, const floa
               acc += double(in[(size_t(iy) * g.iw + ix) * g.ic + c]) *
                      kernel[((size_t(ky) * g.kw + kx) * g.ic + c) * g.oc + oc];
           }
-        float v = float(acc);
-        out[(size_t(oy) * g.ow + ox) * g.oc + oc] = relu ? std::max(v, 0.f) : v;
+        out[(size_t(oy) * g.ow + ox) * g.oc + oc] = clamp(float(acc));
       }
 }
 

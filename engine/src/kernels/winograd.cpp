@@ -26,8 +26,8 @@ V load(const float* p) {
 }
 inline void store(float* p, float v) { *p = v; }
 inline void store(float* p, const Batch& v) { v.store_unaligned(p); }
-inline float relu(float v) { return std::max(v, 0.f); }
-inline Batch relu(const Batch& v) { return xsimd::max(v, Batch(0.f)); }
+inline float clamped(float v, Clamp c) { return c(v); }
+inline Batch clamped(const Batch& v, Clamp c) { return xsimd::min(xsimd::max(v, Batch(c.lo)), Batch(c.hi)); }
 
 // F(2x2, 3x3): B^T d B on a 4x4 tile.
 template <class V>
@@ -137,11 +137,12 @@ void gemm(const float* A, const float* B, float* C, int rows, int K, int n) {
 
 template <int M, class V>
 void untransform_tiles(const float* Mt, int oh, int ow, int oc, int th, int tw, int c, int ty0, int ty1,
-                       const float* bias, bool apply_relu, float* out) {
+                       const float* bias, Clamp clamp, float* out) {
   constexpr int T = M + 2;
   const int tiles = th * tw;
   V m[T][T], y[M][M];
   const V b = bias ? load<V>(bias + c) : V(0.f);
+  const bool clamps = clamp.active();
   for (int ty = ty0; ty < ty1; ++ty)
     for (int tx = 0; tx < tw; ++tx) {
       const size_t t = size_t(ty) * tw + tx;
@@ -150,7 +151,7 @@ void untransform_tiles(const float* Mt, int oh, int ow, int oc, int th, int tw, 
       for (int i = 0; i < M && ty * M + i < oh; ++i)
         for (int j = 0; j < M && tx * M + j < ow; ++j) {
           V v = y[i][j] + b;
-          if (apply_relu) v = relu(v);
+          if (clamps) v = clamped(v, clamp);
           store(out + (size_t(ty * M + i) * ow + tx * M + j) * oc + c, v);
         }
     }
@@ -188,7 +189,7 @@ size_t winograd_scratch_floats(int oh, int ow, int ic, int oc) {
   return T * T * tiles * size_t(ic) + T * T * tiles * size_t(oc);
 }
 
-void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias, bool relu,
+void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias, Clamp clamp,
                       float* out, float* scratch) {
   constexpr int M = kWinogradTile, T = M + 2;
   const int th = (oh + M - 1) / M, tw = (ow + M - 1) / M, tiles = th * tw;
@@ -209,8 +210,8 @@ void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const flo
   });
   parallel_for(th, grain_for_work(th, transform_work), [&](int64_t ty0, int64_t ty1) {
     int c = 0;
-    for (; c + L <= oc; c += L) untransform_tiles<M, Batch>(Mt, oh, ow, oc, th, tw, c, int(ty0), int(ty1), bias, relu, out);
-    for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, th, tw, c, int(ty0), int(ty1), bias, relu, out);
+    for (; c + L <= oc; c += L) untransform_tiles<M, Batch>(Mt, oh, ow, oc, th, tw, c, int(ty0), int(ty1), bias, clamp, out);
+    for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, th, tw, c, int(ty0), int(ty1), bias, clamp, out);
   });
 }
 

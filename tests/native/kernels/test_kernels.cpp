@@ -38,10 +38,11 @@ TEST_CASE("conv2d forward and input gradient match the scalar reference") {
     std::vector<float> padded(size_t(g.ph) * g.pw * g.ic), fast(size_t(oh) * ow * c.oc), ref(fast.size());
     std::vector<float> packed(k.size());
     pack_conv_kernel(g, k.data(), packed.data());
-    for (bool relu : {false, true}) {
+    // No activation, a ReLU, and both bounds (a Clip fused into the convolution).
+    for (Clamp clamp : {Clamp{}, Clamp::relu(), Clamp{-0.25f, 0.5f}}) {
       pad_input(g, in.data(), padded.data());
-      conv2d_forward(g, padded.data(), packed.data(), b.data(), relu, fast.data());
-      conv2d_forward_reference(g, in.data(), k.data(), b.data(), relu, ref.data());
+      conv2d_forward(g, padded.data(), packed.data(), b.data(), clamp, fast.data());
+      conv2d_forward_reference(g, in.data(), k.data(), b.data(), clamp, ref.data());
       CAPTURE(c.ih);
       CAPTURE(c.ic);
       CAPTURE(c.oc);
@@ -141,9 +142,9 @@ TEST_CASE("Winograd F(4x4,3x3) matches direct convolution, including ragged tile
     std::vector<float> U(size_t(kWinogradPositions) * c.ic * c.oc), scratch(winograd_scratch_floats(c.oh, c.ow, c.ic, c.oc));
     winograd_transform_kernel(k.data(), c.ic, c.oc, U.data());
     std::vector<float> fast(size_t(c.oh) * c.ow * c.oc, -7.f), ref(fast.size());
-    for (bool relu : {false, true}) {
-      winograd_conv3x3(in.data(), c.oh, c.ow, c.ic, c.oc, U.data(), b.data(), relu, fast.data(), scratch.data());
-      conv2d_forward_reference(g, in.data(), k.data(), b.data(), relu, ref.data());
+    for (Clamp clamp : {Clamp{}, Clamp::relu(), Clamp{-0.25f, 0.5f}}) {
+      winograd_conv3x3(in.data(), c.oh, c.ow, c.ic, c.oc, U.data(), b.data(), clamp, fast.data(), scratch.data());
+      conv2d_forward_reference(g, in.data(), k.data(), b.data(), clamp, ref.data());
       float scale = 0;
       for (float v : ref) scale = std::max(scale, std::abs(v));
       CAPTURE(c.oh);

@@ -1,6 +1,8 @@
 // Conv: 2-D convolution with groups (depthwise included), strides, dilations, explicit or automatic
-// padding, and an optional fused ReLU (Keras's conv2d activation). The kernel is kept as
-// [kh][kw][ic/groups][oc] (Keras's layout; ONNX's [oc][ic/groups][kh][kw] is transposed on import).
+// padding, and an optional fused ReLU (Keras's conv2d activation) or a clamp that the network fuses
+// into it (a Relu or Clip after it: graph/activation_fusion.h), applied as each output is stored.
+// The kernel is kept as [kh][kw][ic/groups][oc] (Keras's layout; ONNX's [oc][ic/groups][kh][kw] is
+// transposed on import).
 // Planning picks the kernel: Winograd F(2x2,3x3) for dense 3x3 stride-1 convolutions, the direct
 // register-tiled kernel for other dense ones, a channel-vectorised depthwise kernel, and a general
 // grouped/dilated one. The kernel's backward form is made when a backward first needs it.
@@ -144,26 +146,27 @@ void forward_conv(const Node& n, NodePlan& p, const ForwardArgs& a) {
     kernels::pad_input(g, a.in[0], a.scratch.padded.data());
     padded = a.scratch.padded.data();
   }
-  const size_t out_size = size_t(g.oh) * g.ow * g.oc;
+  const kernels::Clamp clamp = n.attrs.relu ? kernels::Clamp::relu() : kernels::Clamp{a.clamp_lo, a.clamp_hi};
   switch (p.variant) {
     case winograd:
-      kernels::winograd_conv3x3(padded, g.oh, g.ow, g.ic, g.oc, p.a.data(), bias, n.attrs.relu, a.out,
-                                a.scratch.winograd.data());
+      kernels::winograd_conv3x3(padded, g.oh, g.ow, g.ic, g.oc, p.a.data(), bias, clamp, a.out, a.scratch.winograd.data());
       return;
     case direct:
-      kernels::conv2d_forward(g, padded, p.a.data(), bias, n.attrs.relu, a.out);
+      kernels::conv2d_forward(g, padded, p.a.data(), bias, clamp, a.out);
       return;
     case depthwise:
-      kernels::depthwise_conv_forward(g, padded, kernel, bias, a.out);
-      break;
+      kernels::depthwise_conv_forward(g, padded, kernel, bias, a.out, clamp);
+      return;
     case grouped:
       kernels::grouped_conv_forward(g, padded, kernel, bias, a.out);
       break;
   }
-  if (n.attrs.relu)
-    for (size_t k = 0; k < out_size; ++k) a.out[k] = std::max(a.out[k], 0.f);
+  if (clamp.active())
+    for (size_t k = 0, size = size_t(g.oh) * g.ow * g.oc; k < size; ++k) a.out[k] = clamp(a.out[k]);
 }
 
+// Reads its output only for its own ReLU: a clamp fused into it belongs to the activation node,
+// whose backward runs before this one.
 void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
   const kernels::ConvGeometry& g = p.geometry;
   if (p.b.empty()) plan_conv_backward(n, p);
@@ -177,7 +180,7 @@ void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
       for (int y = 0; y < g.oh; ++y)
         std::copy(gpre + size_t(y) * g.ow * g.oc, gpre + size_t(y + 1) * g.ow * g.oc,
                   padded + (size_t(y + top) * gw + left) * g.oc);
-      kernels::winograd_conv3x3(padded, g.ih, g.iw, g.oc, g.ic, p.b.data(), nullptr, false, a.gin[0],
+      kernels::winograd_conv3x3(padded, g.ih, g.iw, g.oc, g.ic, p.b.data(), nullptr, kernels::Clamp{}, a.gin[0],
                                 a.scratch.winograd.data());
       return;
     }
