@@ -1,6 +1,9 @@
 // Times the depthwise kernels on MobileNetV2's depthwise layers (224x224 input) against their
-// scalar references. A measurement, not a test: it never fails because something is slow.
+// scalar references, and its 1x1 (pointwise) convolutions with a ReLU6 as a pass of its own against
+// the same clamp in the convolution's epilogue (a fused Clip). A measurement, not a test: it never
+// fails because something is slow.
 //   cmake --build build/native --target kernel_timing && build/native/kernel_timing
+//   cmake --build --preset wasm --target kernel_timing && node build/wasm/kernel_timing.js
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,6 +66,29 @@ void layer(int hw, int c, int stride) {
               bwd_ref / bwd);
 }
 
+// A 1x1 stride-1 convolution as the Conv op plans it (one long row of pixels), with a ReLU6 after
+// it: as a separate pass over the output (the unfused Clip) and in the epilogue (fused).
+void pointwise(int hw, int ic, int oc) {
+  const int pixels = hw * hw;
+  const ConvGeometry g = conv_geometry(1, pixels, ic, 1, pixels, oc, 1, 1, 1, 1, false);
+  auto x = random_vector(size_t(pixels) * ic, 5), k = random_vector(size_t(ic) * oc, 6), b = random_vector(size_t(oc), 7);
+  std::vector<float> packed(k.size()), y(size_t(pixels) * oc), clipped(y.size());
+  pack_conv_kernel(g, k.data(), packed.data());
+  const Clamp relu6{0.f, 6.f};
+  const int runs = y.size() > 200000 ? 20 : 100;
+  const double plain = time_ms([&] { conv2d_forward(g, x.data(), packed.data(), b.data(), Clamp{}, y.data()); }, runs);
+  const double separate = time_ms(
+      [&] {
+        conv2d_forward(g, x.data(), packed.data(), b.data(), Clamp{}, y.data());
+        for (size_t i = 0; i < y.size(); ++i) clipped[i] = y[i] < 0.f ? 0.f : (y[i] > 6.f ? 6.f : y[i]);
+      },
+      runs);
+  const double fused = time_ms([&] { conv2d_forward(g, x.data(), packed.data(), b.data(), relu6, clipped.data()); }, runs);
+  const double gflop = 2.0 * double(pixels) * ic * oc * 1e-9;
+  std::printf("1x1 %3dx%-3d %4d -> %4d | conv %7.3f ms (%5.1f GFLOP/s) | + Clip pass %7.3f ms | fused %7.3f ms  (%.2fx)\n",
+              hw, hw, ic, oc, plain, gflop / (plain * 1e-3), separate, fused, separate / fused);
+}
+
 }  // namespace
 
 int main() {
@@ -70,4 +96,9 @@ int main() {
   const int layers[][3] = {{112, 32, 1},  {112, 96, 2}, {56, 144, 1}, {56, 144, 2}, {28, 192, 1},
                            {28, 192, 2},  {14, 384, 1}, {14, 576, 1}, {14, 576, 2}, {7, 960, 1}};
   for (const auto& l : layers) layer(l[0], l[1], l[2]);
+  // Its pointwise layers: the expansions (followed by ReLU6) and projections, one of each shape.
+  const int pointwise_layers[][3] = {{112, 32, 16}, {112, 16, 96}, {56, 96, 24},  {56, 24, 144}, {56, 144, 24},
+                                     {28, 144, 32}, {28, 32, 192}, {28, 192, 32}, {14, 64, 384}, {14, 384, 64},
+                                     {14, 96, 576}, {14, 576, 96}, {7, 160, 960}, {7, 960, 160}, {7, 320, 1280}};
+  for (const auto& l : pointwise_layers) pointwise(l[0], l[1], l[2]);
 }
