@@ -28,11 +28,18 @@ ConvGeometry conv_geometry(int ih, int iw, int ic, int oh, int ow, int oc, int k
   return g;
 }
 
+// Zeroes only what the copy leaves: the rows above and below the input and each row's margins.
+// (Zeroing the whole buffer first wrote MobileNetV2's 114x114x96 padded copy, 5 MB, twice.)
 void pad_input(const ConvGeometry& g, const float* in, float* padded) {
-  std::fill(padded, padded + size_t(g.ph) * g.pw * g.ic, 0.f);
-  for (int y = 0; y < g.ih; ++y)
-    std::memcpy(padded + (size_t(y + g.pad_t) * g.pw + g.pad_l) * g.ic, in + size_t(y) * g.iw * g.ic,
-                sizeof(float) * size_t(g.iw) * g.ic);
+  const size_t row = size_t(g.pw) * g.ic, left = size_t(g.pad_l) * g.ic, width = size_t(g.iw) * g.ic;
+  std::fill(padded, padded + size_t(g.pad_t) * row, 0.f);
+  for (int y = 0; y < g.ih; ++y) {
+    float* r = padded + size_t(y + g.pad_t) * row;
+    std::fill(r, r + left, 0.f);
+    std::memcpy(r + left, in + size_t(y) * width, sizeof(float) * width);
+    std::fill(r + left + width, r + row, 0.f);
+  }
+  std::fill(padded + size_t(g.pad_t + g.ih) * row, padded + size_t(g.ph) * row, 0.f);
 }
 
 void crop_padded(const ConvGeometry& g, const float* padded, float* out) {

@@ -155,3 +155,18 @@ TEST_CASE("Winograd F(4x4,3x3) matches direct convolution, including ragged tile
     }
   }
 }
+
+TEST_CASE("pad_input writes every float of the padded copy: the input inside, zeros around it") {
+  // The buffer is the network's shared scratch, which holds whatever the last node left there.
+  const ConvGeometry g = conv_geometry_explicit(5, 7, 3, 3, 3, 3, 2, 1, 1, 1, 2, 1, 1, 3, 1, true);
+  const auto in = random_vector(size_t(g.ih) * g.iw * g.ic, 99, 1, 2);
+  std::vector<float> padded(size_t(g.ph) * g.pw * g.ic, 123.f);
+  pad_input(g, in.data(), padded.data());
+  for (int y = 0; y < g.ph; ++y)
+    for (int x = 0; x < g.pw; ++x)
+      for (int c = 0; c < g.ic; ++c) {
+        const int iy = y - g.pad_t, ix = x - g.pad_l;
+        const bool inside = iy >= 0 && iy < g.ih && ix >= 0 && ix < g.iw;
+        CHECK(padded[(size_t(y) * g.pw + x) * g.ic + c] == (inside ? in[(size_t(iy) * g.iw + ix) * g.ic + c] : 0.f));
+      }
+}
