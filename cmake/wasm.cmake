@@ -12,7 +12,7 @@ endif()
 # up to ModelLimits::kMaxFileBytes (1 GiB; VGG-16 is 553 MB) is held with its weights while it loads.
 set(GRADCAM_NODE_PROGRAM -sNODERAWFS=1 -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0
   -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sEXIT_RUNTIME=1)
-foreach(program gradcam engine_tests)
+foreach(program gradcam engine_tests kernel_timing)
   set_target_properties(${program} PROPERTIES SUFFIX ".js")
   target_link_options(${program} PRIVATE ${GRADCAM_NODE_PROGRAM})
 endforeach()

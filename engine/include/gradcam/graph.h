@@ -17,6 +17,7 @@
 // (ViT's [1, 1+h*w, C] after its class token, Swin's [1, h, w, C]) as that h x w x C map.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -135,6 +136,11 @@ struct ForwardArgs {
   // Images one after another, each value [batch, ...] with every image's block as a single pass
   // holds it. Above 1 only for an op whose descriptor says batched_forward (Network::forward_batch).
   int batch = 1;
+  // A Relu or Clip fused into this node by the network (engine/src/graph/activation_fusion.h):
+  // `out` is then that activation's output, min(max(y, clamp_lo), clamp_hi). Only the ops that
+  // file names (Conv) are given bounds other than these.
+  float clamp_lo = -std::numeric_limits<float>::infinity();
+  float clamp_hi = std::numeric_limits<float>::infinity();
 };
 // How ReLU passes gradients back. Guided Backprop (Springenberg et al., arXiv 1412.6806, Eq. 6)
 // also zeroes negative incoming gradients; the deconvnet (Zeiler & Fergus 2014, arXiv 1311.2901,

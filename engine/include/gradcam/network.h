@@ -117,6 +117,10 @@ class Network {
   size_t planned_floats() const { return planned_floats_; }
   // The floats a pass with these needs would hold (plan_pass's memory), without planning it.
   size_t floats_for(const PassNeeds& needs) const;
+  // The Relu or Clip node whose work node's epilogue does in the current plan (-1: none): a pass
+  // that keeps neither the convolution's output nor every value fuses the activation after it
+  // (engine/src/graph/activation_fusion.h). Its output is then never written.
+  int fused_activation(int node) const { return fused_.empty() ? -1 : fused_[size_t(node)]; }
 
   // Seeds d(score)/d(logits) and propagates back to the output of node `stop` (-1: the input).
   // After it, output_grad(i) is valid for every i >= stop that the plan keeps, and input_grad() when
@@ -145,6 +149,7 @@ class Network {
   struct Layout {
     std::vector<size_t> value, grad;  // per value id; kNone: not held
     size_t floats = 0;
+    std::vector<int> fused;  // per node: the activation fused into it, or -1
   };
   static constexpr size_t kNone = size_t(-1);
   Layout layout_for(const PassNeeds* needs) const;
@@ -170,6 +175,8 @@ class Network {
   bool planned_all_ = false;
   PassNeeds planned_;                     // the current plan, when not planned_all_
   std::vector<float*> values_, grads_;  // per value, into arena_ (nullptr: not held); [0] is the input
+  std::vector<int> fused_;                // per node: the activation its epilogue computes, or -1
+  std::vector<char> done_by_producer_;    // per node: a fused activation, skipped in the forward
   std::vector<float> logits_, probs_;
   Scratch scratch_;
   std::vector<float> accumulate_;  // gradients to be added into an input's (shared by the node's slots)
@@ -188,6 +195,8 @@ class Network {
     std::vector<std::vector<const float*>> in;    // per node, its inputs
     std::vector<const float*> image_in;           // one image's inputs, for an op run per image
     std::vector<char> whole;                      // per node: the batch at once (else image by image)
+    std::vector<int> fused;                       // per node: the activation fused into it, as the single pass's plan
+    std::vector<char> done_by_producer;           // per node: a fused activation, run by its producer
     Scratch scratch;
     std::vector<float> logits, probs;             // batch x classes
   };

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "graph/activation_fusion.h"
+
 namespace gradcam {
 
 namespace {
@@ -95,8 +97,14 @@ Network::Network(const Model& model, NetworkMemory memory)
     const Node& n = g.nodes[i];
     size_t weights = 0, values = size_t(g.values[size_t(n.output)].shape.size());
     for (const auto& w : n.weights) weights += w.size();
-    for (int v : n.inputs) values += size_t(g.values[size_t(v)].shape.size());
-    batch_.whole[i] = n.op->batched_forward && weights > values;
+    // Only images and [1, n] vectors: the batched kernels know no other layout (a MatMul over the
+    // rows of [1, 197, 768] runs image by image).
+    bool plain = g.values[size_t(n.output)].layout == Layout::image || g.values[size_t(n.output)].is_vector();
+    for (int v : n.inputs) {
+      values += size_t(g.values[size_t(v)].shape.size());
+      plain = plain && (g.values[size_t(v)].layout == Layout::image || g.values[size_t(v)].is_vector());
+    }
+    batch_.whole[i] = n.op->batched_forward && plain && weights > values;
   }
   scratch_.padded.assign(sizes.padded, 0.f);
   scratch_.winograd.assign(sizes.winograd, 0.f);
@@ -118,13 +126,19 @@ Network::Layout Network::layout_for(const PassNeeds* needs) const {
   if (needs)
     for (int layer : needs->layers) kept[size_t(g.nodes[size_t(layer)].output)] = 1;
   kept[0] = kept[size_t(g.output)] = 1;  // input() and the logits are always there
+  Layout out;
+  // A network that keeps every value fuses nothing; a fused convolution's own output is never written.
+  out.fused = needs ? fuse_activations(g, kept) : std::vector<int>(g.nodes.size(), -1);
+  std::vector<char> unwritten(values, 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (out.fused[i] >= 0) unwritten[size_t(g.nodes[i].output)] = 1;
 
   std::vector<Lifetime> value(values), grad(values);
   std::vector<char> has_grad(values, 0);
   for (size_t v = 0; v < values; ++v) {
     const int producer = g.values[v].producer;
     const size_t floats = size_t(g.values[v].shape.size());
-    value[v] = {floats, producer + 1, producer + 1};
+    value[v] = {unwritten[v] ? 0 : floats, producer + 1, producer + 1};
     grad[v] = {floats, end, 0};
     // The backward of the node that wrote it reads a value (its output) and its output's gradient.
     if (backward && producer > stop) {
@@ -134,6 +148,8 @@ Network::Layout Network::layout_for(const PassNeeds* needs) const {
     }
     if (kept[v]) value[v].last = end;
   }
+  for (int i = 0; i < n; ++i)  // a fused activation's output is written by its producer, earlier
+    if (const int act = out.fused[size_t(i)]; act >= 0) value[size_t(g.nodes[size_t(act)].output)].first = i + 1;
   for (int i = 0; i < n; ++i)
     for (int v : g.nodes[size_t(i)].inputs) {
       Lifetime& l = value[size_t(v)];
@@ -164,7 +180,6 @@ Network::Layout Network::layout_for(const PassNeeds* needs) const {
   }
   if (!needs)
     for (size_t v = 0; v < values; ++v) buffers[2 * v + 1] = {grad[v].floats, 0, end};
-  Layout out;
   const std::vector<size_t> offset = place(buffers, out.floats);
   out.value.resize(values), out.grad.resize(values);
   for (size_t v = 0; v < values; ++v) {
@@ -189,6 +204,10 @@ Status Network::apply(const Layout& layout) {
   planned_floats_ = layout.floats;
   float* base = arena_.get();
   base += (kAlignFloats - (reinterpret_cast<uintptr_t>(base) / sizeof(float)) % kAlignFloats) % kAlignFloats;
+  fused_ = layout.fused;
+  done_by_producer_.assign(g.nodes.size(), 0);
+  for (int act : fused_)
+    if (act >= 0) done_by_producer_[size_t(act)] = 1;
   values_.assign(g.values.size(), nullptr);
   grads_.assign(g.values.size(), nullptr);
   for (size_t v = 0; v < g.values.size(); ++v) {
@@ -234,8 +253,15 @@ size_t Network::floats_for(const PassNeeds& needs) const { return layout_for(pla
 
 void Network::run_node(int i) {
   lay_out();
+  if (done_by_producer_[size_t(i)]) return;
   const Node& n = graph_->nodes[size_t(i)];
-  n.op->forward(n, plans_[size_t(i)], ForwardArgs{*graph_, in_[size_t(i)].data(), values_[size_t(n.output)], scratch_});
+  ForwardArgs args{*graph_, in_[size_t(i)].data(), values_[size_t(n.output)], scratch_};
+  if (const int act = fused_[size_t(i)]; act >= 0) {
+    const Node& activation = graph_->nodes[size_t(act)];
+    args.out = values_[size_t(activation.output)];
+    set_fused_clamp(activation, args);
+  }
+  n.op->forward(n, plans_[size_t(i)], args);
 }
 
 void Network::forward(const float* input) { forward_from(0, input); }
@@ -308,6 +334,12 @@ void Network::plan_batch(int batch) {
     most_inputs = std::max(most_inputs, g.nodes[i].inputs.size());
   }
   batch_.image_in.assign(most_inputs, nullptr);
+  // The forward-only layout fuses activations into their convolutions (activation_fusion.h), and
+  // gives a fused convolution's own output no memory: the batch runs them fused as well.
+  batch_.fused = layout.fused;
+  batch_.done_by_producer.assign(g.nodes.size(), 0);
+  for (int act : batch_.fused)
+    if (act >= 0) batch_.done_by_producer[size_t(act)] = 1;
   batch_.batch = batch;
 }
 
@@ -317,16 +349,26 @@ void Network::forward_batch(const float* inputs, int batch) {
   auto floats = [&](int v) { return size_t(g.values[size_t(v)].shape.size()); };
   std::copy(inputs, inputs + floats(0) * size_t(batch), batch_.values[0]);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (batch_.done_by_producer[i]) continue;
     const Node& n = g.nodes[i];
-    float* out = batch_.values[size_t(n.output)];
+    const int act = batch_.fused[i];
+    const int written = act >= 0 ? g.nodes[size_t(act)].output : n.output;  // same size: a Relu or Clip
+    float* out = batch_.values[size_t(written)];
+    auto fuse = [&](ForwardArgs& args) {
+      if (act >= 0) set_fused_clamp(g.nodes[size_t(act)], args);
+    };
     if (batch_.whole[i]) {
-      n.op->forward(n, plans_[i], ForwardArgs{g, batch_.in[i].data(), out, batch_.scratch, batch});
+      ForwardArgs args{g, batch_.in[i].data(), out, batch_.scratch, batch};
+      fuse(args);
+      n.op->forward(n, plans_[i], args);
       continue;
     }
     // The default: the op's single-image forward on each image's block in turn.
     for (int b = 0; b < batch; ++b) {
       for (size_t k = 0; k < n.inputs.size(); ++k) batch_.image_in[k] = batch_.in[i][k] + size_t(b) * floats(n.inputs[k]);
-      n.op->forward(n, plans_[i], ForwardArgs{g, batch_.image_in.data(), out + size_t(b) * floats(n.output), batch_.scratch});
+      ForwardArgs args{g, batch_.image_in.data(), out + size_t(b) * floats(written), batch_.scratch};
+      fuse(args);
+      n.op->forward(n, plans_[i], args);
     }
   }
   const float* out = batch_.values[size_t(g.output)];

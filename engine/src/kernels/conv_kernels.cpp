@@ -53,7 +53,7 @@ namespace {
 
 template <int P>
 inline void depthwise_tile(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
-                           float* out, int oy, int ox0, int c) {
+                           Clamp clamp, float* out, int oy, int ox0, int c) {
   const size_t C = size_t(g.ic);
   const Batch b = bias ? Batch::load_unaligned(bias + c) : Batch(0.f);
   Batch acc[P];
@@ -68,13 +68,17 @@ inline void depthwise_tile(const ConvGeometry& g, const float* padded, const flo
       for (int p = 0; p < P; ++p) acc[p] = xsimd::fma(Batch::load_unaligned(in + p * pixel_step), kv, acc[p]);
     }
   }
+  if (clamp.active()) {
+    const Batch lo(clamp.lo), hi(clamp.hi);
+    for (int p = 0; p < P; ++p) acc[p] = xsimd::min(xsimd::max(acc[p], lo), hi);
+  }
   float* o = out + (size_t(oy) * g.ow + ox0) * C + c;
   for (int p = 0; p < P; ++p) acc[p].store_unaligned(o + p * C);
 }
 
 // Channels from c0 on that do not fill a vector, for one output pixel.
 inline void depthwise_pixel_scalar(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
-                                   float* out, int oy, int ox, int c0) {
+                                   Clamp clamp, float* out, int oy, int ox, int c0) {
   const size_t C = size_t(g.ic);
   float* o = out + (size_t(oy) * g.ow + ox) * C;
   for (size_t c = size_t(c0); c < C; ++c) {
@@ -83,17 +87,17 @@ inline void depthwise_pixel_scalar(const ConvGeometry& g, const float* padded, c
       for (int kx = 0; kx < g.kw; ++kx)
         acc += padded[(size_t(oy * g.sh + ky * g.dh) * g.pw + size_t(ox * g.sw + kx * g.dw)) * C + c] *
                kernel[(size_t(ky) * g.kw + kx) * C + c];
-    o[c] = acc;
+    o[c] = clamp(acc);
   }
 }
 
 template <int P>
 inline void depthwise_pixels(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
-                             float* out, int oy, int ox0) {
+                             Clamp clamp, float* out, int oy, int ox0) {
   const int cv = g.ic - g.ic % L;
-  for (int c = 0; c < cv; c += L) depthwise_tile<P>(g, padded, kernel, bias, out, oy, ox0, c);
+  for (int c = 0; c < cv; c += L) depthwise_tile<P>(g, padded, kernel, bias, clamp, out, oy, ox0, c);
   if (cv < g.ic)
-    for (int p = 0; p < P; ++p) depthwise_pixel_scalar(g, padded, kernel, bias, out, oy, ox0 + p, cv);
+    for (int p = 0; p < P; ++p) depthwise_pixel_scalar(g, padded, kernel, bias, clamp, out, oy, ox0 + p, cv);
 }
 
 // The (k, o) pairs of one axis that reach padded position i: i = o*s + k*d with 0 <= o < n.
@@ -198,14 +202,14 @@ inline void depthwise_gather_pixel(const ConvGeometry& g, const float* gout, con
 // The threads share output rows here and in the other forwards below: every output is computed
 // whole by one of them, as without threads.
 void depthwise_conv_forward(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
-                            float* out) {
+                            float* out, Clamp clamp) {
   const int64_t row_work = int64_t(g.ow) * g.kh * g.kw * g.ic;
   parallel_for(g.oh, grain_for_work(g.oh, row_work), [&](int64_t oy0, int64_t oy1) {
     for (int oy = int(oy0); oy < int(oy1); ++oy) {
       int ox = 0;
-      for (; ox + 8 <= g.ow; ox += 8) depthwise_pixels<8>(g, padded, kernel, bias, out, oy, ox);
-      for (; ox + 4 <= g.ow; ox += 4) depthwise_pixels<4>(g, padded, kernel, bias, out, oy, ox);
-      for (; ox < g.ow; ++ox) depthwise_pixels<1>(g, padded, kernel, bias, out, oy, ox);
+      for (; ox + 8 <= g.ow; ox += 8) depthwise_pixels<8>(g, padded, kernel, bias, clamp, out, oy, ox);
+      for (; ox + 4 <= g.ow; ox += 4) depthwise_pixels<4>(g, padded, kernel, bias, clamp, out, oy, ox);
+      for (; ox < g.ow; ++ox) depthwise_pixels<1>(g, padded, kernel, bias, clamp, out, oy, ox);
     }
   });
 }
@@ -266,7 +270,7 @@ void depthwise_conv_backward_input(const ConvGeometry& g, const float* gout, con
 }
 
 void depthwise_conv_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
-                                      float* out) {
+                                      float* out, Clamp clamp) {
   const int C = g.ic;
   for (int oy = 0; oy < g.oh; ++oy)
     for (int ox = 0; ox < g.ow; ++ox)
@@ -278,7 +282,7 @@ void depthwise_conv_forward_reference(const ConvGeometry& g, const float* in, co
             if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;
             acc += double(in[(size_t(iy) * g.iw + ix) * C + c]) * kernel[(size_t(ky) * g.kw + kx) * C + c];
           }
-        out[(size_t(oy) * g.ow + ox) * C + c] = float(acc);
+        out[(size_t(oy) * g.ow + ox) * C + c] = clamp(float(acc));
       }
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 namespace gradcam::kernels {
@@ -27,11 +28,18 @@ ConvGeometry conv_geometry(int ih, int iw, int ic, int oh, int ow, int oc, int k
   return g;
 }
 
+// Zeroes only what the copy leaves: the rows above and below the input and each row's margins.
+// (Zeroing the whole buffer first wrote MobileNetV2's 114x114x96 padded copy, 5 MB, twice.)
 void pad_input(const ConvGeometry& g, const float* in, float* padded) {
-  std::fill(padded, padded + size_t(g.ph) * g.pw * g.ic, 0.f);
-  for (int y = 0; y < g.ih; ++y)
-    std::memcpy(padded + (size_t(y + g.pad_t) * g.pw + g.pad_l) * g.ic, in + size_t(y) * g.iw * g.ic,
-                sizeof(float) * size_t(g.iw) * g.ic);
+  const size_t row = size_t(g.pw) * g.ic, left = size_t(g.pad_l) * g.ic, width = size_t(g.iw) * g.ic;
+  std::fill(padded, padded + size_t(g.pad_t) * row, 0.f);
+  for (int y = 0; y < g.ih; ++y) {
+    float* r = padded + size_t(y + g.pad_t) * row;
+    std::fill(r, r + left, 0.f);
+    std::memcpy(r + left, in + size_t(y) * width, sizeof(float) * width);
+    std::fill(r + left + width, r + row, 0.f);
+  }
+  std::fill(padded + size_t(g.pad_t + g.ih) * row, padded + size_t(g.ph) * row, 0.f);
 }
 
 void crop_padded(const ConvGeometry& g, const float* padded, float* out) {
@@ -46,16 +54,16 @@ namespace {
 // then the remainder (< L), each [kh][kw][ic][width] so a tile reads its kernel contiguously.
 inline int block_width(int oc, int oc0) { return oc0 + 2 * L <= oc ? 2 * L : (oc0 + L <= oc ? L : oc - oc0); }
 
-// P output pixels of one row times NB*L output channels, accumulated in registers over all taps
-// and input channels: each loaded kernel vector feeds P multiply-adds. `panel` is the block's
-// packed kernel.
-template <int P, int NB>
+// P output pixels of one row times NB vectors of output channels, accumulated in registers over all
+// taps and input channels: each loaded kernel vector feeds P multiply-adds. `panel` is the block's
+// packed kernel. B is the vector: Batch, or a half-width one for a remainder block (HalfBatch).
+template <int P, int NB, class B = Batch>
 inline void conv_tile(const ConvGeometry& g, const float* padded, const float* panel, const float* bias,
-                      bool relu, float* out, int oy, int ox0, int oc0) {
-  constexpr int W = NB * L;
-  Batch acc[P][NB];
+                      Clamp clamp, float* out, int oy, int ox0, int oc0) {
+  constexpr int BL = int(B::size), W = NB * BL;
+  B acc[P][NB];
   for (int j = 0; j < NB; ++j) {
-    Batch b = Batch::load_unaligned(bias + oc0 + j * L);
+    B b = B::load_unaligned(bias + oc0 + j * BL);
     for (int p = 0; p < P; ++p) acc[p][j] = b;
   }
   const size_t row_stride = size_t(g.pw) * g.ic;
@@ -69,50 +77,71 @@ inline void conv_tile(const ConvGeometry& g, const float* padded, const float* p
     const float* in[P];
     for (int p = 0; p < P; ++p) in[p] = in_row + size_t(ox0 + p) * g.sw * g.ic;
     for (int q = 0; q < row_taps; ++q, k += W) {
-      Batch kv[NB];
-      for (int j = 0; j < NB; ++j) kv[j] = Batch::load_unaligned(k + j * L);
+      B kv[NB];
+      for (int j = 0; j < NB; ++j) kv[j] = B::load_unaligned(k + j * BL);
       for (int p = 0; p < P; ++p) {
-        Batch a(in[p][q]);
+        B a(in[p][q]);
         for (int j = 0; j < NB; ++j) acc[p][j] = xsimd::fma(a, kv[j], acc[p][j]);
       }
     }
   }
+  if (clamp.active()) {
+    const B lo(clamp.lo), hi(clamp.hi);
+    for (int p = 0; p < P; ++p)
+      for (int j = 0; j < NB; ++j) acc[p][j] = xsimd::min(xsimd::max(acc[p][j], lo), hi);
+  }
   for (int p = 0; p < P; ++p) {
     float* o = out + (size_t(oy) * g.ow + ox0 + p) * g.oc + oc0;
-    for (int j = 0; j < NB; ++j) {
-      Batch v = relu ? xsimd::max(acc[p][j], Batch(0.f)) : acc[p][j];
-      v.store_unaligned(o + j * L);
-    }
+    for (int j = 0; j < NB; ++j) acc[p][j].store_unaligned(o + j * BL);
   }
 }
 
-// The last block, narrower than a vector, for one output pixel.
+// The last block, narrower than a vector, for one output pixel: its w channels accumulate side by
+// side, so the block's kernel is read in order, once per pixel (one channel at a time read it
+// w times with a stride of w: MobileNetV2's 24-channel projections, whose last 8 channels fall
+// here natively with 16 lanes, ran at 2 GFLOP/s). Each output sums its terms in the same order.
 inline void conv_pixel_scalar(const ConvGeometry& g, const float* padded, const float* panel, const float* bias,
-                              bool relu, float* out, int oy, int ox, int oc0) {
+                              Clamp clamp, float* out, int oy, int ox, int oc0) {
   const int w = g.oc - oc0;
-  float* o = out + (size_t(oy) * g.ow + ox) * g.oc;
-  for (int j = 0; j < w; ++j) {
-    float acc = bias[oc0 + j];
-    const float* k = panel + j;
-    for (int ky = 0; ky < g.kh; ++ky)
-      for (int kx = 0; kx < g.kw; ++kx) {
-        const float* in = padded + (size_t(oy * g.sh + ky) * g.pw + size_t(ox * g.sw + kx)) * g.ic;
-        for (int c = 0; c < g.ic; ++c, k += w) acc += in[c] * *k;
-      }
-    o[oc0 + j] = relu ? std::max(acc, 0.f) : acc;
+  float acc[L];
+  for (int j = 0; j < w; ++j) acc[j] = bias[oc0 + j];
+  const float* k = panel;
+  for (int ky = 0; ky < g.kh; ++ky) {
+    const float* in = padded + (size_t(oy * g.sh + ky) * g.pw + size_t(ox) * g.sw) * g.ic;
+    for (int q = 0; q < g.kw * g.ic; ++q, k += w)
+      for (int j = 0; j < w; ++j) acc[j] += in[q] * k[j];
   }
+  float* o = out + (size_t(oy) * g.ow + ox) * g.oc + oc0;
+  for (int j = 0; j < w; ++j) o[j] = clamp(acc[j]);
 }
 
 // One block of output channels over output rows oy0..oy1, columns ox0..ox1: the block's kernel
 // (taps x ic x width) stays in cache while the input streams past it.
-template <int NB>
-void conv_block(const ConvGeometry& g, const float* padded, const float* panel, const float* bias, bool relu,
+template <int NB, class B = Batch>
+void conv_block(const ConvGeometry& g, const float* padded, const float* panel, const float* bias, Clamp clamp,
                 float* out, int oc0, int oy0, int oy1, int ox0, int ox1) {
   for (int oy = oy0; oy < oy1; ++oy) {
     int ox = ox0;
-    for (; ox + 4 <= ox1; ox += 4) conv_tile<4, NB>(g, padded, panel, bias, relu, out, oy, ox, oc0);
-    for (; ox < ox1; ++ox) conv_tile<1, NB>(g, padded, panel, bias, relu, out, oy, ox, oc0);
+    for (; ox + 4 <= ox1; ox += 4) conv_tile<4, NB, B>(g, padded, panel, bias, clamp, out, oy, ox, oc0);
+    for (; ox < ox1; ++ox) conv_tile<1, NB, B>(g, padded, panel, bias, clamp, out, oy, ox, oc0);
   }
+}
+
+// Half a vector's lanes, where the CPU has such a vector (natively with AVX-512: 8 lanes; not in
+// wasm). MobileNetV2's 24-channel projections leave a remainder of 8 channels after one 16-lane
+// block; scalar, those 8 took three quarters of its native forward.
+using HalfBatch = xsimd::make_sized_batch_t<float, size_t(L / 2)>;
+
+// The remainder block (w < L channels) over output rows oy0..oy1, columns ox0..ox1. (A template,
+// so that the half-width branch is not compiled where there is no such vector.)
+template <class Half = HalfBatch>
+void conv_remainder(const ConvGeometry& g, const float* padded, const float* panel, const float* bias, Clamp clamp,
+                    float* out, int oc0, int w, int oy0, int oy1, int ox0, int ox1) {
+  if constexpr (!std::is_void_v<Half>) {
+    if (w == L / 2) return conv_block<1, Half>(g, padded, panel, bias, clamp, out, oc0, oy0, oy1, ox0, ox1);
+  }
+  for (int oy = oy0; oy < oy1; ++oy)
+    for (int ox = ox0; ox < ox1; ++ox) conv_pixel_scalar(g, padded, panel, bias, clamp, out, oy, ox, oc0);
 }
 
 }  // namespace
@@ -128,7 +157,7 @@ void pack_conv_kernel(const ConvGeometry& g, const float* kernel, float* packed)
 }
 
 void conv2d_forward(const ConvGeometry& g, const float* padded, const float* packed, const float* bias,
-                    bool relu, float* out, int batch) {
+                    Clamp clamp, float* out, int batch) {
   const size_t taps_ic = size_t(g.kh) * g.kw * g.ic;
   // The output in chunks of about 96 KiB, every block of output channels over one chunk before
   // the next: the chunk stays in cache while its blocks fill it. Blocks outermost over the whole
@@ -160,11 +189,9 @@ void conv2d_forward(const ConvGeometry& g, const float* padded, const float* pac
         for (int b = 0; b < batch; ++b) {  // the block's kernel, in cache, over every image's chunk
           const float* in = padded + size_t(b) * padded_image;
           float* o = out + size_t(b) * out_image;
-          if (w == 2 * L) conv_block<2>(g, in, panel, bias, relu, o, oc0, oy0, oy1, ox0, ox1);
-          else if (w == L) conv_block<1>(g, in, panel, bias, relu, o, oc0, oy0, oy1, ox0, ox1);
-          else
-            for (int oy = oy0; oy < oy1; ++oy)
-              for (int ox = ox0; ox < ox1; ++ox) conv_pixel_scalar(g, in, panel, bias, relu, o, oy, ox, oc0);
+          if (w == 2 * L) conv_block<2>(g, in, panel, bias, clamp, o, oc0, oy0, oy1, ox0, ox1);
+          else if (w == L) conv_block<1>(g, in, panel, bias, clamp, o, oc0, oy0, oy1, ox0, ox1);
+          else conv_remainder(g, in, panel, bias, clamp, o, oc0, w, oy0, oy1, ox0, ox1);
         }
       }
     }
@@ -172,7 +199,7 @@ void conv2d_forward(const ConvGeometry& g, const float* padded, const float* pac
 }
 
 void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
-                              bool relu, float* out) {
+                              Clamp clamp, float* out) {
   for (int oy = 0; oy < g.oh; ++oy)
     for (int ox = 0; ox < g.ow; ++ox)
       for (int oc = 0; oc < g.oc; ++oc) {
@@ -185,8 +212,7 @@ void conv2d_forward_reference(const ConvGeometry& g, const float* in, const floa
               acc += double(in[(size_t(iy) * g.iw + ix) * g.ic + c]) *
                      kernel[((size_t(ky) * g.kw + kx) * g.ic + c) * g.oc + oc];
           }
-        float v = float(acc);
-        out[(size_t(oy) * g.ow + ox) * g.oc + oc] = relu ? std::max(v, 0.f) : v;
+        out[(size_t(oy) * g.ow + ox) * g.oc + oc] = clamp(float(acc));
       }
 }
 

@@ -1,12 +1,25 @@
 // Compute kernels on one image in HWC layout. Each kernel has a plain scalar reference
 // (`*_reference`) that the tests compare the fast (xsimd) version against.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "gradcam/conv_geometry.h"
 
 namespace gradcam::kernels {
+
+// The activation a convolution applies to each output as it stores it: min(max(y, lo), hi). ReLU is
+// [0, +inf), ReLU6 [0, 6]; the default changes nothing. A Relu or Clip fused into the convolution
+// that feeds it (graph/activation_fusion.h) then costs no pass of its own over the output.
+struct Clamp {
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+  static Clamp relu(bool on = true) { return on ? Clamp{0.f, std::numeric_limits<float>::infinity()} : Clamp{}; }
+  bool active() const { return lo > -std::numeric_limits<float>::infinity() || hi < std::numeric_limits<float>::infinity(); }
+  float operator()(float v) const { return std::min(std::max(v, lo), hi); }
+};
 
 // Copies in (ih x iw x ic) into padded (ph x pw x ic), borders zero.
 void pad_input(const ConvGeometry& g, const float* in, float* padded);
@@ -14,15 +27,15 @@ void pad_input(const ConvGeometry& g, const float* in, float* padded);
 // The kernel (Keras [kh][kw][ic][oc]) rearranged for conv2d_forward: blocks of output channels,
 // each [kh][kw][ic][block width] contiguous. Same size as the kernel; computed once per model.
 void pack_conv_kernel(const ConvGeometry& g, const float* kernel, float* packed);
-// out = act(conv(padded, kernel) + bias), the kernel packed by pack_conv_kernel. One block of
+// out = clamp(conv(padded, kernel) + bias), the kernel packed by pack_conv_kernel. One block of
 // output channels at a time over the whole output, so the block's kernel stays in cache. With a
 // batch, padded and out hold that many images one after another (ph x pw x ic, oh x ow x oc), and
 // each block of the kernel fills its part of every image's output before the next block: the
 // kernel is read once per batch, and every output is computed as for one image.
 void conv2d_forward(const ConvGeometry& g, const float* padded, const float* packed,
-                    const float* bias, bool relu, float* out, int batch = 1);
+                    const float* bias, Clamp clamp, float* out, int batch = 1);
 void conv2d_forward_reference(const ConvGeometry& g, const float* in, const float* kernel,
-                              const float* bias, bool relu, float* out);
+                              const float* bias, Clamp clamp, float* out);
 
 // d(input) of a convolution from d(pre-activation output) `gpre`. gin_padded (ph x pw x ic) is
 // overwritten; the caller crops it. kernel_t is the kernel transposed to [kh][kw][oc][ic].
@@ -35,14 +48,14 @@ void crop_padded(const ConvGeometry& g, const float* padded, float* out);
 
 // Depthwise convolution: groups == ic == oc (g.ic channels, g.oc must equal it), one kh x kw filter
 // per channel, kernel [kh][kw][c]; any stride and dilation. Vectorised over channels, which are
-// contiguous in HWC. bias may be null; no activation.
+// contiguous in HWC. bias may be null; clamp is applied as each output is stored.
 void depthwise_conv_forward(const ConvGeometry& g, const float* padded, const float* kernel, const float* bias,
-                            float* out);
+                            float* out, Clamp clamp = {});
 // gin_padded (ph x pw x c) is overwritten; the caller crops it with crop_padded.
 void depthwise_conv_backward_input(const ConvGeometry& g, const float* gout, const float* kernel, float* gin_padded);
 // References read/write the unpadded input (ih x iw x c) with bounds checks.
 void depthwise_conv_forward_reference(const ConvGeometry& g, const float* in, const float* kernel, const float* bias,
-                                      float* out);
+                                      float* out, Clamp clamp = {});
 void depthwise_conv_backward_input_reference(const ConvGeometry& g, const float* gout, const float* kernel,
                                              float* gin);
 
@@ -108,12 +121,12 @@ constexpr int kWinogradPositions = (kWinogradTile + 2) * (kWinogradTile + 2);
 void winograd_transform_kernel(const float* kernel, int ic, int oc, float* U);
 // Floats of scratch that winograd_conv3x3 needs for an output of oh x ow.
 size_t winograd_scratch_floats(int oh, int ow, int ic, int oc);
-// out (oh x ow x oc) = act(valid 3x3 convolution of in + bias), where in is (oh+2) x (ow+2) x ic
+// out (oh x ow x oc) = clamp(valid 3x3 convolution of in + bias), where in is (oh+2) x (ow+2) x ic
 // (already padded). bias may be null. With a batch, in and out hold that many images one after
 // another and scratch is `batch` times winograd_scratch_floats: the tiles of all of them go through
 // one GEMM per position, which reads the transformed kernel once, and every output is computed as
 // for one image.
 void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias,
-                      bool relu, float* out, float* scratch, int batch = 1);
+                      Clamp clamp, float* out, float* scratch, int batch = 1);
 
 }  // namespace gradcam::kernels

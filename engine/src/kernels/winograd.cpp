@@ -26,8 +26,8 @@ V load(const float* p) {
 }
 inline void store(float* p, float v) { *p = v; }
 inline void store(float* p, const Batch& v) { v.store_unaligned(p); }
-inline float relu(float v) { return std::max(v, 0.f); }
-inline Batch relu(const Batch& v) { return xsimd::max(v, Batch(0.f)); }
+inline float clamped(float v, Clamp c) { return c(v); }
+inline Batch clamped(const Batch& v, Clamp c) { return xsimd::min(xsimd::max(v, Batch(c.lo)), Batch(c.hi)); }
 
 // F(2x2, 3x3): B^T d B on a 4x4 tile.
 template <class V>
@@ -139,10 +139,11 @@ void gemm(const float* A, const float* B, float* C, int rows, int K, int n) {
 // One image's outputs from its tiles (first_tile on of the `tiles` Mt holds), rows ty0..ty1.
 template <int M, class V>
 void untransform_tiles(const float* Mt, int oh, int ow, int oc, int tw, int c, int ty0, int ty1, size_t tiles,
-                       size_t first_tile, const float* bias, bool apply_relu, float* out) {
+                       size_t first_tile, const float* bias, Clamp clamp, float* out) {
   constexpr int T = M + 2;
   V m[T][T], y[M][M];
   const V b = bias ? load<V>(bias + c) : V(0.f);
+  const bool clamps = clamp.active();
   for (int ty = ty0; ty < ty1; ++ty)
     for (int tx = 0; tx < tw; ++tx) {
       const size_t t = first_tile + size_t(ty) * tw + tx;
@@ -151,7 +152,7 @@ void untransform_tiles(const float* Mt, int oh, int ow, int oc, int tw, int c, i
       for (int i = 0; i < M && ty * M + i < oh; ++i)
         for (int j = 0; j < M && tx * M + j < ow; ++j) {
           V v = y[i][j] + b;
-          if (apply_relu) v = relu(v);
+          if (clamps) v = clamped(v, clamp);
           store(out + (size_t(ty * M + i) * ow + tx * M + j) * oc + c, v);
         }
     }
@@ -189,7 +190,7 @@ size_t winograd_scratch_floats(int oh, int ow, int ic, int oc) {
   return T * T * tiles * size_t(ic) + T * T * tiles * size_t(oc);
 }
 
-void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias, bool relu,
+void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const float* U, const float* bias, Clamp clamp,
                       float* out, float* scratch, int batch) {
   constexpr int M = kWinogradTile, T = M + 2;
   const int th = (oh + M - 1) / M, tw = (ow + M - 1) / M;
@@ -227,8 +228,8 @@ void winograd_conv3x3(const float* in, int oh, int ow, int ic, int oc, const flo
       const size_t first = size_t(b) * image_tiles;
       int c = 0;
       for (; c + L <= oc; c += L)
-        untransform_tiles<M, Batch>(Mt, oh, ow, oc, tw, c, ty0, ty1, tiles, first, bias, relu, image);
-      for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, tw, c, ty0, ty1, tiles, first, bias, relu, image);
+        untransform_tiles<M, Batch>(Mt, oh, ow, oc, tw, c, ty0, ty1, tiles, first, bias, clamp, image);
+      for (; c < oc; ++c) untransform_tiles<M, float>(Mt, oh, ow, oc, tw, c, ty0, ty1, tiles, first, bias, clamp, image);
     });
   });
 }

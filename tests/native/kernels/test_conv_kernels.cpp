@@ -6,6 +6,7 @@
 // F.max_pool2d); see the commit that added this file.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -110,8 +111,8 @@ TEST_CASE("dense conv2d runs PyTorch geometry: asymmetric pads and strides") {
     std::vector<float> packed(k.size());
     pack_conv_kernel(g, k.data(), packed.data());
     pad_input(g, x.data(), padded.data());
-    conv2d_forward(g, padded.data(), packed.data(), zero_bias.data(), false, fast.data());
-    conv2d_forward_reference(g, x.data(), k.data(), zero_bias.data(), false, ref.data());
+    conv2d_forward(g, padded.data(), packed.data(), zero_bias.data(), Clamp{}, fast.data());
+    conv2d_forward_reference(g, x.data(), k.data(), zero_bias.data(), Clamp{}, ref.data());
     CHECK(max_abs_diff(fast, ref) < 1e-5f * float(c.kh * c.kw * c.ic));
     auto gout = random_vector(fast.size(), seed++, -1, 1);
     std::vector<float> kt(k.size()), gpad(padded.size()), gin(x.size()), gref(x.size());
@@ -134,6 +135,7 @@ TEST_CASE("depthwise conv matches its reference and its backward is its transpos
       {10, 10, 96, 96, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 96},  {5, 20, 33, 33, 3, 3, 1, 1, 1, 3, 1, 0, 1, 5, 33},
       {3, 3, 8, 8, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 8}};
   uint64_t seed = 200;
+  ptrdiff_t clamped_low = 0, clamped_high = 0;  // outputs the clamp case set to a bound
   for (const Case& c : cases) {
     CAPTURE_CASE(c);
     const ConvGeometry g = geometry(c);
@@ -146,6 +148,13 @@ TEST_CASE("depthwise conv matches its reference and its backward is its transpos
     depthwise_conv_forward(g, padded.data(), k.data(), b.data(), fast.data());
     depthwise_conv_forward_reference(g, x.data(), k.data(), b.data(), ref.data());
     CHECK(max_abs_diff(fast, ref) < 1e-5f * float(c.kh * c.kw));
+    // A ReLU6-like clamp in the epilogue (a fused Clip), both bounds reached.
+    const Clamp clamp{-0.5f, 0.75f};
+    depthwise_conv_forward(g, padded.data(), k.data(), b.data(), fast.data(), clamp);
+    depthwise_conv_forward_reference(g, x.data(), k.data(), b.data(), ref.data(), clamp);
+    CHECK(max_abs_diff(fast, ref) < 1e-5f * float(c.kh * c.kw));
+    clamped_low += std::count(fast.begin(), fast.end(), -0.5f);
+    clamped_high += std::count(fast.begin(), fast.end(), 0.75f);
 
     // Without bias the forward is linear.
     depthwise_conv_forward(g, padded.data(), k.data(), nullptr, fast.data());
@@ -166,6 +175,8 @@ TEST_CASE("depthwise conv matches its reference and its backward is its transpos
     grouped_conv_forward(g, padded.data(), k.data(), nullptr, grouped.data());
     CHECK(max_abs_diff(grouped, ref) < 1e-5f * float(c.kh * c.kw));
   }
+  CHECK(clamped_low > 0);
+  CHECK(clamped_high > 0);
 }
 
 TEST_CASE("depthwise backward falls back to scatter for very wide kernels") {
@@ -220,7 +231,7 @@ TEST_CASE("grouped and dilated conv match their reference and the backward is th
 
     if (c.groups == 1 && c.dh == 1 && c.dw == 1) {  // the dense reference agrees
       std::vector<float> zero_bias(size_t(c.oc), 0.f), dense(ref.size());
-      conv2d_forward_reference(g, x.data(), k.data(), zero_bias.data(), false, dense.data());
+      conv2d_forward_reference(g, x.data(), k.data(), zero_bias.data(), Clamp{}, dense.data());
       CHECK(max_abs_diff(dense, ref) < tol);
     }
   }

@@ -38,10 +38,11 @@ TEST_CASE("conv2d forward and input gradient match the scalar reference") {
     std::vector<float> padded(size_t(g.ph) * g.pw * g.ic), fast(size_t(oh) * ow * c.oc), ref(fast.size());
     std::vector<float> packed(k.size());
     pack_conv_kernel(g, k.data(), packed.data());
-    for (bool relu : {false, true}) {
+    // No activation, a ReLU, and both bounds (a Clip fused into the convolution).
+    for (Clamp clamp : {Clamp{}, Clamp::relu(), Clamp{-0.25f, 0.5f}}) {
       pad_input(g, in.data(), padded.data());
-      conv2d_forward(g, padded.data(), packed.data(), b.data(), relu, fast.data());
-      conv2d_forward_reference(g, in.data(), k.data(), b.data(), relu, ref.data());
+      conv2d_forward(g, padded.data(), packed.data(), b.data(), clamp, fast.data());
+      conv2d_forward_reference(g, in.data(), k.data(), b.data(), clamp, ref.data());
       CAPTURE(c.ih);
       CAPTURE(c.ic);
       CAPTURE(c.oc);
@@ -141,9 +142,9 @@ TEST_CASE("Winograd F(4x4,3x3) matches direct convolution, including ragged tile
     std::vector<float> U(size_t(kWinogradPositions) * c.ic * c.oc), scratch(winograd_scratch_floats(c.oh, c.ow, c.ic, c.oc));
     winograd_transform_kernel(k.data(), c.ic, c.oc, U.data());
     std::vector<float> fast(size_t(c.oh) * c.ow * c.oc, -7.f), ref(fast.size());
-    for (bool relu : {false, true}) {
-      winograd_conv3x3(in.data(), c.oh, c.ow, c.ic, c.oc, U.data(), b.data(), relu, fast.data(), scratch.data());
-      conv2d_forward_reference(g, in.data(), k.data(), b.data(), relu, ref.data());
+    for (Clamp clamp : {Clamp{}, Clamp::relu(), Clamp{-0.25f, 0.5f}}) {
+      winograd_conv3x3(in.data(), c.oh, c.ow, c.ic, c.oc, U.data(), b.data(), clamp, fast.data(), scratch.data());
+      conv2d_forward_reference(g, in.data(), k.data(), b.data(), clamp, ref.data());
       float scale = 0;
       for (float v : ref) scale = std::max(scale, std::abs(v));
       CAPTURE(c.oh);
@@ -153,4 +154,19 @@ TEST_CASE("Winograd F(4x4,3x3) matches direct convolution, including ragged tile
       CHECK(max_abs_diff(fast, ref) < 2e-5f * std::max(scale, 1.f) * std::sqrt(float(c.ic)));
     }
   }
+}
+
+TEST_CASE("pad_input writes every float of the padded copy: the input inside, zeros around it") {
+  // The buffer is the network's shared scratch, which holds whatever the last node left there.
+  const ConvGeometry g = conv_geometry_explicit(5, 7, 3, 3, 3, 3, 2, 1, 1, 1, 2, 1, 1, 3, 1, true);
+  const auto in = random_vector(size_t(g.ih) * g.iw * g.ic, 99, 1, 2);
+  std::vector<float> padded(size_t(g.ph) * g.pw * g.ic, 123.f);
+  pad_input(g, in.data(), padded.data());
+  for (int y = 0; y < g.ph; ++y)
+    for (int x = 0; x < g.pw; ++x)
+      for (int c = 0; c < g.ic; ++c) {
+        const int iy = y - g.pad_t, ix = x - g.pad_l;
+        const bool inside = iy >= 0 && iy < g.ih && ix >= 0 && ix < g.iw;
+        CHECK(padded[(size_t(y) * g.pw + x) * g.ic + c] == (inside ? in[(size_t(iy) * g.iw + ix) * g.ic + c] : 0.f));
+      }
 }

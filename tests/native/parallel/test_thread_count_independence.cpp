@@ -79,7 +79,7 @@ TEST_CASE("every threaded kernel gives the same bits with 1, 2 and 3 threads") {
       pad_input(g, in.data(), padded.data());
       pack_conv_kernel(g, kernel.data(), packed.data());
       transpose_kernel(g, kernel.data(), kernel_t.data());
-      conv2d_forward(g, padded.data(), packed.data(), bias.data(), true, out.data());
+      conv2d_forward(g, padded.data(), packed.data(), bias.data(), Clamp::relu(), out.data());
       conv2d_backward_input(g, out.data(), kernel_t.data(), gin.data());
       o.add(name + " forward", out);
       o.add(name + " backward", gin);
@@ -93,7 +93,7 @@ TEST_CASE("every threaded kernel gives the same bits with 1, 2 and 3 threads") {
       std::vector<float> U(size_t(kWinogradPositions) * ic * oc), out(size_t(oh) * ow * oc);
       std::vector<float> scratch(winograd_scratch_floats(oh, ow, ic, oc));
       winograd_transform_kernel(kernel.data(), ic, oc, U.data());
-      winograd_conv3x3(in.data(), oh, ow, ic, oc, U.data(), bias.data(), true, out.data(), scratch.data());
+      winograd_conv3x3(in.data(), oh, ow, ic, oc, U.data(), bias.data(), Clamp::relu(), out.data(), scratch.data());
       o.add("winograd", out);
     }
     // Depthwise (forward and gathered backward), grouped, and the pools.

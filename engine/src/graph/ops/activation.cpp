@@ -1,4 +1,4 @@
-// Element-wise activations. Each backward reads the forward input (and output) of the element, with
+// Element-wise activations. Each backward reads the forward input or output of the element, with
 // the derivative at kinks as PyTorch's autograd defines it (so the cross-check holds exactly where
 // inputs sit on a kink, e.g. ReLU6 at 6). Guided backprop (Springenberg et al., Eq. 6) also zeroes
 // negative incoming gradients at the ReLU-like ops: Relu, Clip (ReLU6), LeakyRelu and a KerasReLU
@@ -19,9 +19,11 @@ size_t count(const Graph& g, const Node& n) { return size_t(g.value(n.output).sh
 Status import_plain(const OnnxImport&, Node&) { return {}; }
 
 // y = f(x), dy/dx = d(x, y); `relu_like` ops take the guided rule, and ReLU itself the deconvnet's
-// (ReLU of the incoming gradient, the forward mask ignored: graph.h's ReluBackward).
+// (ReLU of the incoming gradient, the forward mask ignored: graph.h's ReluBackward). With
+// `from_output` the backward reads y alone (d is given x = 0): a Relu or Clip fused into the
+// convolution before it (graph/activation_fusion.h) has no input written.
 template <float (*f)(float, const OpAttributes&), float (*d)(float, float, const OpAttributes&), bool relu_like,
-          bool is_relu = false>
+          bool is_relu = false, bool from_output = false>
 struct Elementwise {
   static void forward(const Node& n, NodePlan&, const ForwardArgs& a) {
     const size_t m = count(a.graph, n);
@@ -36,19 +38,21 @@ struct Elementwise {
     const bool guided = relu_like && a.relu == ReluBackward::guided;
     for (size_t k = 0; k < m; ++k) {
       const float g = guided && a.gout[k] < 0.f ? 0.f : a.gout[k];
-      a.gin[0][k] = g * d(a.in[0][k], a.out[k], n.attrs);
+      a.gin[0][k] = g * d(from_output ? 0.f : a.in[0][k], a.out[k], n.attrs);
     }
   }
 };
 
 float relu(float x, const OpAttributes&) { return x > 0.f ? x : 0.f; }
-float relu_d(float x, float, const OpAttributes&) { return x > 0.f ? 1.f : 0.f; }
+// y > 0 exactly where x > 0.
+float relu_d(float, float y, const OpAttributes&) { return y > 0.f ? 1.f : 0.f; }
 
 float leaky(float x, const OpAttributes& a) { return x > 0.f ? x : a.alpha * x; }
 float leaky_d(float x, float, const OpAttributes& a) { return x > 0.f ? 1.f : a.alpha; }
 
 float clip(float x, const OpAttributes& a) { return x < a.lo ? a.lo : (x > a.hi ? a.hi : x); }
-float clip_d(float x, float, const OpAttributes& a) { return x > a.lo && x < a.hi ? 1.f : 0.f; }
+// lo < y < hi exactly where lo < x < hi (whatever lo and hi: a y outside them is one of them).
+float clip_d(float, float y, const OpAttributes& a) { return y > a.lo && y < a.hi ? 1.f : 0.f; }
 
 float sigmoid(float x, const OpAttributes&) { return 1.f / (1.f + std::exp(-x)); }
 float sigmoid_d(float, float y, const OpAttributes&) { return y * (1.f - y); }
@@ -267,9 +271,9 @@ struct KerasRelu {
   }
 };
 
-using Relu = Elementwise<relu, relu_d, true, true>;
+using Relu = Elementwise<relu, relu_d, true, true, true>;
 using Leaky = Elementwise<leaky, leaky_d, true>;
-using Clip = Elementwise<clip, clip_d, true>;
+using Clip = Elementwise<clip, clip_d, true, false, true>;
 using Sigmoid = Elementwise<sigmoid, sigmoid_d, false>;
 using HardSigmoid = Elementwise<hard_sigmoid, hard_sigmoid_d, false>;
 using HardSwish = Elementwise<hard_swish, hard_swish_d, false>;

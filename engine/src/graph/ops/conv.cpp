@@ -1,6 +1,8 @@
 // Conv: 2-D convolution with groups (depthwise included), strides, dilations, explicit or automatic
-// padding, and an optional fused ReLU (Keras's conv2d activation). The kernel is kept as
-// [kh][kw][ic/groups][oc] (Keras's layout; ONNX's [oc][ic/groups][kh][kw] is transposed on import).
+// padding, and an optional fused ReLU (Keras's conv2d activation) or a clamp that the network fuses
+// into it (a Relu or Clip after it: graph/activation_fusion.h), applied as each output is stored.
+// The kernel is kept as [kh][kw][ic/groups][oc] (Keras's layout; ONNX's [oc][ic/groups][kh][kw] is
+// transposed on import).
 // Planning picks the kernel: Winograd F(2x2,3x3) for dense 3x3 stride-1 convolutions, the direct
 // register-tiled kernel for other dense ones, a channel-vectorised depthwise kernel, and a general
 // grouped/dilated one. The kernel's backward form is made when a backward first needs it.
@@ -149,27 +151,30 @@ void forward_conv(const Node& n, NodePlan& p, const ForwardArgs& a) {
     for (int b = 0; b < a.batch; ++b) kernels::pad_input(g, a.in[0] + b * in_size, a.scratch.padded.data() + b * padded_size);
     padded = a.scratch.padded.data();
   }
+  const kernels::Clamp clamp = n.attrs.relu ? kernels::Clamp::relu() : kernels::Clamp{a.clamp_lo, a.clamp_hi};
   switch (p.variant) {
     case winograd:
-      kernels::winograd_conv3x3(padded, g.oh, g.ow, g.ic, g.oc, p.a.data(), bias, n.attrs.relu, a.out,
+      kernels::winograd_conv3x3(padded, g.oh, g.ow, g.ic, g.oc, p.a.data(), bias, clamp, a.out,
                                 a.scratch.winograd.data(), a.batch);
       return;
     case direct:
-      kernels::conv2d_forward(g, padded, p.a.data(), bias, n.attrs.relu, a.out, a.batch);
+      kernels::conv2d_forward(g, padded, p.a.data(), bias, clamp, a.out, a.batch);
       return;
     case depthwise:
       for (int b = 0; b < a.batch; ++b)
-        kernels::depthwise_conv_forward(g, padded + b * padded_size, kernel, bias, a.out + b * out_size);
-      break;
+        kernels::depthwise_conv_forward(g, padded + b * padded_size, kernel, bias, a.out + b * out_size, clamp);
+      return;
     case grouped:
       for (int b = 0; b < a.batch; ++b)
         kernels::grouped_conv_forward(g, padded + b * padded_size, kernel, bias, a.out + b * out_size);
       break;
   }
-  if (n.attrs.relu)
-    for (size_t k = 0; k < out_size * size_t(a.batch); ++k) a.out[k] = std::max(a.out[k], 0.f);
+  if (clamp.active())
+    for (size_t k = 0; k < out_size * size_t(a.batch); ++k) a.out[k] = clamp(a.out[k]);
 }
 
+// Reads its output only for its own ReLU: a clamp fused into it belongs to the activation node,
+// whose backward runs before this one.
 void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
   const kernels::ConvGeometry& g = p.geometry;
   if (p.b.empty()) plan_conv_backward(n, p);
@@ -183,7 +188,7 @@ void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
       for (int y = 0; y < g.oh; ++y)
         std::copy(gpre + size_t(y) * g.ow * g.oc, gpre + size_t(y + 1) * g.ow * g.oc,
                   padded + (size_t(y + top) * gw + left) * g.oc);
-      kernels::winograd_conv3x3(padded, g.ih, g.iw, g.oc, g.ic, p.b.data(), nullptr, false, a.gin[0],
+      kernels::winograd_conv3x3(padded, g.ih, g.iw, g.oc, g.ic, p.b.data(), nullptr, kernels::Clamp{}, a.gin[0],
                                 a.scratch.winograd.data());
       return;
     }
@@ -202,6 +207,6 @@ void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
 
 }  // namespace
 
-const OpDescriptor conv_op = {"Conv", import_conv, infer_conv, plan_conv, forward_conv, backward_conv, /*batched_forward=*/true};
+const OpDescriptor conv_op = {"Conv", import_conv, infer_conv, plan_conv, forward_conv, backward_conv, /*any_rank=*/false, /*batched_forward=*/true};
 
 }  // namespace gradcam::ops

@@ -89,8 +89,8 @@ void backward_dense(const Node& n, NodePlan&, const BackwardArgs& a) {
 
 }  // namespace
 
-const OpDescriptor gemm_op = {"Gemm", import_gemm, infer_dense, plan_dense, forward_dense, backward_dense, /*batched_forward=*/true};
+const OpDescriptor gemm_op = {"Gemm", import_gemm, infer_dense, plan_dense, forward_dense, backward_dense, /*any_rank=*/false, /*batched_forward=*/true};
 const OpDescriptor matmul_op = {"MatMul", import_matmul, infer_dense, plan_dense, forward_dense, backward_dense,
-                                /*batched_forward=*/true};
+                                /*any_rank=*/false, /*batched_forward=*/true};
 
 }  // namespace gradcam::ops
