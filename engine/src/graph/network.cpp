@@ -99,10 +99,10 @@ Network::Network(const Model& model, NetworkMemory memory)
     for (const auto& w : n.weights) weights += w.size();
     // Only images and [1, n] vectors: the batched kernels know no other layout (a MatMul over the
     // rows of [1, 197, 768] runs image by image).
-    bool plain = g.values[size_t(n.output)].layout == Layout::image || g.values[size_t(n.output)].is_vector();
+    bool plain = g.values[size_t(n.output)].layout == gradcam::Layout::image || g.values[size_t(n.output)].is_vector();
     for (int v : n.inputs) {
       values += size_t(g.values[size_t(v)].shape.size());
-      plain = plain && (g.values[size_t(v)].layout == Layout::image || g.values[size_t(v)].is_vector());
+      plain = plain && (g.values[size_t(v)].layout == gradcam::Layout::image || g.values[size_t(v)].is_vector());
     }
     batch_.whole[i] = n.op->batched_forward && plain && weights > values;
   }
