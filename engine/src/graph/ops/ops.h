@@ -16,7 +16,9 @@ extern const OpDescriptor batch_norm_op;                  // batch_norm.cpp
 extern const OpDescriptor add_op, sub_op, mul_op;         // binary.cpp
 extern const OpDescriptor max_op, mean_op, sum_op;        // variadic.cpp
 extern const OpDescriptor concat_op;                      // concat.cpp
-extern const OpDescriptor flatten_op, reshape_op, keras_reshape_op, pad_op, identity_op, dropout_op;  // shape.cpp
+extern const OpDescriptor flatten_op, reshape_op, keras_reshape_op, pad_op, identity_op, dropout_op,  // shape.cpp
+    squeeze_op, unsqueeze_op;
+extern const OpDescriptor to_image_op, transpose_op, slice_op, gather_op, expand_op;  // layout.cpp
 
 // Every op the engine runs, in the order supported_ops_text() does not care about (it sorts). The
 // ops without an ONNX import carry a Keras layer's own semantics:
@@ -26,6 +28,8 @@ extern const OpDescriptor flatten_op, reshape_op, keras_reshape_op, pad_op, iden
 //                    not "Softmax", which the ONNX importer reads itself (a final one only)
 //   KerasReshape     Reshape/Flatten on channels-last memory: the data unchanged, the shape from
 //                    reshape_h/w/c ([h,w,c] rank 4; h == 0: rank 2 [c]; one of them may be -1)
+//   ToImage          a rows [1,C,H,W] value copied into the image layout; the ONNX importer puts
+//                    one where an op that reads only images reads such a value
 // and of the ONNX ops, these serve Keras layers too: Tanh, Elu (alpha), Gelu (approximate_tanh),
 // PRelu (slope in weights[0]: one, one per channel, one per element in h,w,c order, or of shape
 // slope_h/w/c, each 1 or the input's),
@@ -41,6 +45,8 @@ inline constexpr const OpDescriptor* kOpTable[] = {
     &tanh_op,       &elu_op,          &gelu_op,       &swish_op,     &keras_relu_op,  &prelu_op,
     &softmax_op,    &global_max_pool_op,              &keras_reshape_op,              &sub_op,
     &max_op,        &mean_op,         &sum_op,
+    &to_image_op,   &transpose_op,    &slice_op,      &gather_op,    &expand_op,      &squeeze_op,
+    &unsqueeze_op,
 };
 
 }  // namespace gradcam::ops
