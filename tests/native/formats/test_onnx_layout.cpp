@@ -205,12 +205,18 @@ TEST_CASE("token layers are explainable as their grid; a rows [1,C,H,W] is not, 
       CHECK(layer["class_token"] == false);
     }
   CHECK(listed);
-  // Grad-CAM at the token layer: a 4x4 map.
-  ExplainOptions options;
-  options.layer = find_node((*engine)->model(), "n1");
+  // Every method with a map at the layer gives a 4x4 map at the token layer.
   const Input in;
-  auto e = (*engine)->explain(in.hwc, options);
-  REQUIRE_MESSAGE(e.ok(), e.error());
-  CHECK(e->cam.width == 4);
-  CHECK(e->cam.height == 4);
+  for (const MethodDescriptor& d : method_table()) {
+    if (method_is_input_resolution(d.id)) continue;
+    CAPTURE(d.name);
+    ExplainOptions options;
+    options.layer = find_node((*engine)->model(), "n1");
+    options.method = d.id;
+    auto e = (*engine)->explain(in.hwc, options);
+    REQUIRE_MESSAGE(e.ok(), e.error());
+    CHECK(e->cam.width == 4);
+    CHECK(e->cam.height == 4);
+    CHECK(e->layer_shape == Shape{4, 4, 3});
+  }
 }
