@@ -94,6 +94,11 @@ struct OpAttributes {
   // PRelu (Keras shared_axes): the slope's [h, w, c] extents, each 1 (shared) or the input's own;
   // all 0: one slope, one per channel or one per element, told by its size (ONNX).
   int slope_h = 0, slope_w = 0, slope_c = 0;
+  // Add/Sub/Mul/Div: an ONNX constant operand's dims (numpy broadcasting against the activation's).
+  std::vector<int64_t> constant_dims{};
+  // ReduceMean/ReduceSum: the axes reduced (ONNX order, non-negative once inferred; empty: all);
+  // LayerNormalization normalises over the axes from `axis` on, Softmax along `axis`.
+  std::vector<int64_t> reduce_axes{};
 };
 
 struct OpDescriptor;
