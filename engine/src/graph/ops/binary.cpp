@@ -134,9 +134,9 @@ void plan_binary(const Graph& g, const Node& n, NodePlan& p, ScratchSizes&) {
 // The general form's walk: the output (in its memory order), the first operand, the second.
 Walk<3> general_walk(const Graph& g, const Node& n) {
   const Value& out = g.value(n.output);
-  const std::vector<int64_t> second =
-      n.inputs.size() == 1 ? broadcast_strides(n.attrs.constant_dims) : value_strides(input_value(g, n, 1));
-  return make_walk<3>(tensor_view(out).dims, {value_strides(out), value_strides(input_value(g, n, 0)), second});
+  const Extents second =
+      n.inputs.size() == 1 ? broadcast_strides(Extents(n.attrs.constant_dims)) : value_strides(input_value(g, n, 1));
+  return make_walk<3>(logical_dims(out), {value_strides(out), value_strides(input_value(g, n, 0)), second});
 }
 
 // Element k of an operand of `m` values broadcast over an output of `c` channels.

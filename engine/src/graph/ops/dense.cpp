@@ -81,6 +81,8 @@ Status infer_product(const Graph& g, Node& n, Value& out) {
       return make_error(where(n) + "multiplies two activations of rank 2 or more held as rows; '" + v->name + "' is " +
                         (v->layout == Layout::image ? "a [1,C,H,W] image" : "1-D"));
   const int64_t m = a.dims[a.dims.size() - 2], k = a.dims.back(), k2 = b.dims[b.dims.size() - 2], cols = b.dims.back();
+  if (a.rank > kMaxWalkRank || b.rank > kMaxWalkRank)
+    return make_error(where(n) + "multiplies values of rank above " + std::to_string(kMaxWalkRank) + ": not supported");
   std::vector<int64_t> batch = broadcast_dims(batch_of(a.dims), batch_of(b.dims));
   if (k != k2 || (batch.empty() && (a.rank > 2 || b.rank > 2)))
     return make_error(where(n) + "cannot multiply '" + a.name + "' " + dims_text(a.dims) + " by '" + b.name + "' " + dims_text(b.dims) +
@@ -96,13 +98,19 @@ Walk<3> batch_walk(const Graph& g, const Node& n) {
   const std::vector<int64_t>& ad = input_value(g, n, 0).dims;
   const std::vector<int64_t>& bd = input_value(g, n, 1).dims;
   const std::vector<int64_t>& od = g.value(n.output).dims;
-  auto scaled = [](std::vector<int64_t> s, int64_t by) {
-    for (int64_t& x : s) x *= by;
+  // (On the stack: a pass allocates nothing here.)
+  auto batch = [](const std::vector<int64_t>& d) {
+    Extents e;
+    e.rank = int(d.size()) - 2;
+    std::copy(d.begin(), d.end() - 2, e.v.begin());
+    return e;
+  };
+  auto matrices = [&](const std::vector<int64_t>& d) {  // batch strides in floats
+    Extents s = broadcast_strides(batch(d));
+    for (int k = 0; k < s.rank; ++k) s[k] *= d[d.size() - 2] * d.back();
     return s;
   };
-  return make_walk<3>(batch_of(od), {scaled(broadcast_strides(batch_of(od)), od[od.size() - 2] * od.back()),
-                                     scaled(broadcast_strides(batch_of(ad)), ad[ad.size() - 2] * ad.back()),
-                                     scaled(broadcast_strides(batch_of(bd)), bd[bd.size() - 2] * bd.back())});
+  return make_walk<3>(batch(od), {matrices(od), matrices(ad), matrices(bd)});
 }
 
 void forward_product(const Node& n, NodePlan&, const ForwardArgs& a) {

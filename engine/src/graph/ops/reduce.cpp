@@ -37,6 +37,7 @@ Status infer_reduce(const Graph& g, Node& n, Value& out) {
   const Value& x = input_value(g, n);
   const std::vector<int64_t> dims = tensor_view(x).dims;
   const int64_t rank = int64_t(dims.size());
+  if (rank > kMaxWalkRank) return make_error(where(n) + "reads a value of rank " + std::to_string(rank) + " (at most 6 is supported)");
   std::vector<int64_t>& axes = n.attrs.reduce_axes;
   if (axes.empty())
     for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
@@ -66,8 +67,10 @@ Walk<2> reduce_walk(const Graph& g, const Node& n) {
   const Value& y = g.value(n.output);
   // An image output is the 1x1xC of the spatial mean; a rows output (or the [1, C] vector) holds
   // its floats in the kept dims' row-major order.
-  const std::vector<int64_t> out = y.layout == Layout::image ? value_strides(y) : broadcast_strides(kept_dims(g, n));
-  return make_walk<2>(tensor_view(x).dims, {value_strides(x), out});
+  Extents kept = logical_dims(x);
+  for (int64_t a : n.attrs.reduce_axes) kept[int(a)] = 1;
+  const Extents out = y.layout == Layout::image ? value_strides(y) : broadcast_strides(kept);
+  return make_walk<2>(logical_dims(x), {value_strides(x), out});
 }
 
 float reduced_count(const Graph& g, const Node& n) {

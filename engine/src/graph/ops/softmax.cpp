@@ -50,6 +50,7 @@ Status import_softmax_axis(const OnnxImport& in, Node& n) {
 
 Status infer_softmax_axis(const Graph& g, Node& n, Value& out) {
   const int rank = int(tensor_view(input_value(g, n)).dims.size());
+  if (rank > kMaxWalkRank) return make_error(where(n) + "reads a value of rank " + std::to_string(rank) + " (at most 6 is supported)");
   if (n.attrs.axis < -rank || n.attrs.axis >= rank)
     return make_error(where(n) + "axis " + std::to_string(n.attrs.axis) + " is outside the input's " + std::to_string(rank) + " axes");
   if (n.attrs.axis < 0) n.attrs.axis += rank;
@@ -63,11 +64,13 @@ struct Lines {
   int64_t length = 0, stride = 0;
 };
 Lines lines(const Graph& g, const Node& n) {
-  const TensorView t = tensor_view(input_value(g, n));
-  std::vector<int64_t> others = t.dims;
-  const size_t axis = size_t(n.attrs.axis);
+  const Value& x = input_value(g, n);
+  Extents others = logical_dims(x);
+  const Extents strides = value_strides(x);  // 0 along an extent of 1: a line of one float
+  const int axis = n.attrs.axis;
+  const int64_t length = others[axis];
   others[axis] = 1;
-  return {make_walk<1>(others, {t.strides}), t.dims[axis], t.strides[axis]};
+  return {make_walk<1>(others, {strides}), length, strides[axis]};
 }
 
 void forward_softmax_axis(const Node& n, NodePlan&, const ForwardArgs& a) {
