@@ -185,6 +185,42 @@ class Shapes(nn.Module):
         return logits + bias.unsqueeze(0).expand(logits.size(0), -1)
 
 
+class MathOps(nn.Module):
+    """Arithmetic on values of any rank (issue 26), on a [1,3,32,32] input, 10 classes (exported as
+    math_14 and math_17): ConvNeXt's LayerNorm2d written out over the channels (ReduceMean, Sub,
+    Pow, Add, Sqrt, Div, then a per-channel Mul and Add), exact GELU (Div, Erf, Add, Mul), a Softmax
+    along the width inside the graph, a LayerNorm over the last axis of a [1,16,16] rows value (one
+    LayerNormalization node at opset 17, the decomposed form at 14), a layer scale, ReduceSum over
+    height and width and over one axis of rows.
+    """
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)   # 32x32 -> 16x16
+        self.ln_weight = nn.Parameter(1 + 0.2 * torch.randn(8))
+        self.ln_bias = nn.Parameter(0.1 * torch.randn(8))
+        self.gelu = nn.GELU()
+        self.body = nn.Conv2d(8, 8, 3, padding=1)
+        self.row_norm = nn.LayerNorm(16)
+        with torch.no_grad():
+            self.row_norm.weight.copy_(1 + 0.2 * torch.randn(16))
+            self.row_norm.bias.copy_(0.1 * torch.randn(16))
+        self.layer_scale = nn.Parameter(0.5 + torch.rand(16))
+        self.fc = nn.Linear(8, classes)
+        self.fc_rows = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        u = x.mean(1, keepdim=True)
+        s = (x - u).pow(2).mean(1, keepdim=True)
+        x = (x - u) / torch.sqrt(s + 1e-6)
+        x = self.ln_weight[:, None, None] * x + self.ln_bias[:, None, None]
+        x = self.body(self.gelu(x))
+        y = x * torch.softmax(x, dim=3)
+        r = self.row_norm(y.mean(1)) * self.layer_scale
+        return self.fc(y.sum(dim=(2, 3))) + self.fc_rows(torch.sigmoid(r).sum(2))
+
+
 # name -> how to build it, its input and normalisation, the opset, and the nodes to check, each
 # (ONNX node name, torch module path whose forward output equals that node's output).
 MODELS = {
@@ -283,6 +319,16 @@ MODELS = {
             ("/pool/AveragePool", "pool"),
         ],
     } for opset in (13, 17)},
+    **{f"math_{opset}": {
+        "build": lambda: MathOps(),
+        "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": opset,
+        "output": "logits",
+        "nodes": [
+            ("/stem/Conv", "stem"),
+            ("/gelu/Mul_1", "gelu"),
+            ("/body/Conv", "body"),
+        ],
+    } for opset in (14, 17)},
 }
 
 

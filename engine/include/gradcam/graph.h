@@ -103,6 +103,11 @@ struct OpAttributes {
   std::vector<int64_t> perm, slice_starts, slice_ends, slice_steps, slice_axes, gather_indices, squeeze_axes,
       target_dims, concat_parts;
   bool gather_scalar = false;
+  // Add/Sub/Mul/Div: an ONNX constant operand's dims (numpy broadcasting against the activation's).
+  std::vector<int64_t> constant_dims{};
+  // ReduceMean/ReduceSum: the axes reduced (ONNX order, non-negative once inferred; empty: all);
+  // LayerNormalization normalises over the axes from `axis` on, Softmax along `axis`.
+  std::vector<int64_t> reduce_axes{};
 };
 
 struct OpDescriptor;

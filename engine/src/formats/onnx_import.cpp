@@ -94,7 +94,7 @@ std::vector<std::string> unsupported_op_types(const onnx::Model& m) {
       continue;
     }
     const OpDescriptor* op = find_op(n.op_type);
-    if ((op && op->import) || n.op_type == "Softmax" || n.op_type == "Split") continue;
+    if ((op && op->import) || n.op_type == "Split") continue;
     const std::string t = onnx::printable(n.op_type);
     if (std::find(seen.begin(), seen.end(), t) == seen.end()) seen.push_back(t);
   }
@@ -173,8 +173,10 @@ void mark_explainable_4d_outputs(Graph& g) {
   // squeeze-and-excitation gates, later ones flatten a map that is already 1x1.
   g.default_layer = -1;
   for (const Node& n : g.nodes) {
-    const bool collapses = n.op == &ops::global_average_pool_op || n.op == &ops::reduce_mean_op ||
-                           n.op == &ops::flatten_op || n.op == &ops::reshape_op;
+    // (A ReduceMean collapses only as the spatial mean: over the channels, LayerNorm2d's, it does not.)
+    const Value& out = g.values[size_t(n.output)];
+    const bool spatial_mean = n.op == &ops::reduce_mean_op && (out.is_vector() || (out.layout == Layout::image && out.shape.h * out.shape.w == 1));
+    const bool collapses = n.op == &ops::global_average_pool_op || spatial_mean || n.op == &ops::flatten_op || n.op == &ops::reshape_op;
     const Value& in = g.values[size_t(n.inputs[0])];
     if (!collapses || in.layout != Layout::image || in.shape.h * in.shape.w <= 1) continue;
     if (in.producer >= 0 && g.nodes[size_t(in.producer)].explainable) g.default_layer = in.producer;
@@ -310,9 +312,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       }
     }
     // A final Softmax: the engine differentiates the logits, its input.
-    if (fn.op_type == "Softmax") {
-      if (fn.outputs[0] != output_name || fn.inputs.size() != 1 || !value_id.count(fn.inputs[0]))
-        return make_error(at + "Softmax is supported only as the model's last op (its input is used as the logits)");
+    if (fn.op_type == "Softmax" && fn.outputs[0] == output_name && fn.inputs.size() == 1 && value_id.count(fn.inputs[0])) {
       output_name = fn.inputs[0];
       continue;
     }

@@ -28,6 +28,8 @@ namespace {
 
 // ---- the reference: straight from the definitions, in double ----
 
+bool nd_math_reference(const Graph& g, const Node& n, const std::vector<std::vector<double>>& values, std::vector<double>& y);
+
 struct Reference {
   std::vector<std::vector<double>> values;  // per value id
   std::vector<int> branches;                // every discrete choice the forward made
@@ -181,6 +183,8 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
     const std::string& t = n.op_type;
     auto at = [](const Shape& s, int yy, int xx, int c) { return (size_t(yy) * s.w + xx) * s.c + c; };
     if (layout_reference(n, g, r.values, y)) {
+    } else if (nd_math_reference(g, n, r.values, y)) {
+      // the any-rank arithmetic ops (nd_math_cases.h)
     } else if (t == "Conv") {
       const int icg = is.c / a.groups, ocg = os.c / a.groups;
       const std::vector<float>& K = n.weights[0];
@@ -602,6 +606,8 @@ struct OpCase {
   std::function<Model()> build;
 };
 
+#include "nd_math_cases.h"
+
 const std::vector<OpCase>& op_cases() {
   static const std::vector<OpCase> cases = [] {
     std::vector<OpCase> c;
@@ -739,11 +745,11 @@ const std::vector<OpCase>& op_cases() {
                  }});
     c.push_back({"ReduceMean", "keepdims=1", [] {
                    GraphBuilder b(5, 6, 3);
-                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 410)}), 411);
+                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 410)}, reduce_attrs({2, 3}, true)), 411);
                  }});
     c.push_back({"ReduceMean", "keepdims=0 (2-D)", [] {
                    GraphBuilder b(5, 6, 3);
-                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 420)}, keepdims_0()), 421);
+                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 420)}, reduce_attrs({2, 3}, false)), 421);
                  }});
     c.push_back({"Relu", "", [] { return activation_graph("Relu", {}, 500); }});
     c.push_back({"LeakyRelu", "alpha 0.1", [] {
@@ -1049,6 +1055,7 @@ const std::vector<OpCase>& op_cases() {
                    const int tokens = transpose(b, reshape(b, conv1x1(b, 0, 4, 2200), {1, 4, 30}), {0, 2, 1});
                    return with_head(b, concat(b, {tokens}, {random_vector(4, 2201, -1.f, 1.f), random_vector(8, 2202, -1.f, 1.f)}, {-1, 0, -2}, -2), 2203);
                  }});
+    add_nd_math_cases(c);
     return c;
   }();
   return cases;
