@@ -185,6 +185,42 @@ class Shapes(nn.Module):
         return logits + bias.unsqueeze(0).expand(logits.size(0), -1)
 
 
+class MathOps(nn.Module):
+    """Arithmetic on values of any rank (issue 26), on a [1,3,32,32] input, 10 classes (exported as
+    math_14 and math_17): ConvNeXt's LayerNorm2d written out over the channels (ReduceMean, Sub,
+    Pow, Add, Sqrt, Div, then a per-channel Mul and Add), exact GELU (Div, Erf, Add, Mul), a Softmax
+    along the width inside the graph, a LayerNorm over the last axis of a [1,16,16] rows value (one
+    LayerNormalization node at opset 17, the decomposed form at 14), a layer scale, ReduceSum over
+    height and width and over one axis of rows.
+    """
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)   # 32x32 -> 16x16
+        self.ln_weight = nn.Parameter(1 + 0.2 * torch.randn(8))
+        self.ln_bias = nn.Parameter(0.1 * torch.randn(8))
+        self.gelu = nn.GELU()
+        self.body = nn.Conv2d(8, 8, 3, padding=1)
+        self.row_norm = nn.LayerNorm(16)
+        with torch.no_grad():
+            self.row_norm.weight.copy_(1 + 0.2 * torch.randn(16))
+            self.row_norm.bias.copy_(0.1 * torch.randn(16))
+        self.layer_scale = nn.Parameter(0.5 + torch.rand(16))
+        self.fc = nn.Linear(8, classes)
+        self.fc_rows = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        u = x.mean(1, keepdim=True)
+        s = (x - u).pow(2).mean(1, keepdim=True)
+        x = (x - u) / torch.sqrt(s + 1e-6)
+        x = self.ln_weight[:, None, None] * x + self.ln_bias[:, None, None]
+        x = self.body(self.gelu(x))
+        y = x * torch.softmax(x, dim=3)
+        r = self.row_norm(y.mean(1)) * self.layer_scale
+        return self.fc(y.sum(dim=(2, 3))) + self.fc_rows(torch.sigmoid(r).sum(2))
+
+
 # name -> how to build it, its input and normalisation, the opset, and the nodes to check, each
 # (ONNX node name, torch module path whose forward output equals that node's output).
 MODELS = {
@@ -231,6 +267,22 @@ MODELS = {
             ("/classifier/classifier.2/Relu", "classifier.2"),
         ],
     },
+    # Channel shuffle: a 5-D Reshape and a Transpose; chunk(2, dim=1): Slices whose bounds fold
+    # from Shape/Gather/Div. The nodes: stage 4's branches before their Concat (every gradient
+    # there has passed through shuffles and chunks), the last conv. Not earlier stages: with these
+    # weights their maps are ill-conditioned (a 1e-6 relative change of the input moves stage 2's
+    # HiResCAM by 9e-3 of its maximum), so they cannot be held to CAM_TOL.
+    "shufflenet_v2_x0_5": {
+        "build": lambda: torchvision.models.shufflenet_v2_x0_5(),
+        "input_shape": [1, 3, 224, 224], "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "opset": 14,
+        "output": "logits",
+        "nodes": [
+            ("/stage4/stage4.0/branch1/branch1.4/Relu", "stage4.0.branch1"),
+            ("/stage4/stage4.1/branch2/branch2.7/Relu", "stage4.1.branch2"),
+            ("/stage4/stage4.3/branch2/branch2.7/Relu", "stage4.3.branch2"),
+            ("/conv5/conv5.2/Relu", "conv5"),
+        ],
+    },
     "allops": {
         "build": lambda: AllOps(),
         "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": 14,
@@ -267,6 +319,16 @@ MODELS = {
             ("/pool/AveragePool", "pool"),
         ],
     } for opset in (13, 17)},
+    **{f"math_{opset}": {
+        "build": lambda: MathOps(),
+        "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": opset,
+        "output": "logits",
+        "nodes": [
+            ("/stem/Conv", "stem"),
+            ("/gelu/Mul_1", "gelu"),
+            ("/body/Conv", "body"),
+        ],
+    } for opset in (14, 17)},
 }
 
 
@@ -436,7 +498,20 @@ def with_probe_outputs(model, names):
     return probe
 
 
-def check(model, name, spec):
+def torch_shapes(model, spec):
+    """Each checked node's shape, from its torch module's output: ONNX shape inference stops at a
+    Slice whose bounds are computed from Shape (ShuffleNet's chunk)."""
+    shapes = {}
+    hooks = [model.get_submodule(m).register_forward_hook(
+        lambda _m, _i, out, n=n: shapes.__setitem__(n, list(out.shape))) for n, m in spec["nodes"]]
+    with torch.no_grad():
+        model(torch.zeros(spec["input_shape"]))
+    for h in hooks:
+        h.remove()
+    return shapes
+
+
+def check(model, name, spec, fallback_shapes=None):
     onnx.checker.check_model(model, full_check=True)
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     # A symbolic dimension is the dynamic batch (shapes_*), which the engine and the checks run at 1.
@@ -450,6 +525,8 @@ def check(model, name, spec):
             problems.append(f"{name}: no node {onnx_node}")
             continue
         shape = shapes.get(n.output[0])
+        if not shape and fallback_shapes:  # unknown, or of unknown rank
+            shape = shapes[n.output[0]] = fallback_shapes.get(onnx_node)
         if shape is None or len(shape) != 4 or min(shape) < 1:
             problems.append(f"{name}: {onnx_node} output shape {shape}, not 4-D")
     ops = sorted({n.op_type for n in model.graph.node})
@@ -499,7 +576,7 @@ def main():
         proto = export(model, spec)
         if name == "allops":
             edit_allops(proto)
-        ops, shapes = check(proto, name, spec)
+        ops, shapes = check(proto, name, spec, torch_shapes(model, spec))
         data = proto.SerializeToString()
         write_if_changed(os.path.join(args.outdir, f"{name}.onnx"), data)
         probe = with_probe_outputs(proto, [n for n, _ in spec["nodes"]])

@@ -29,6 +29,13 @@ int run_info(const Args& a) {
       else std::snprintf(text, sizeof text, "[1,%d,%d,%d]", s.h, s.w, s.c);
       return std::string(text);
     };
+    // A token grid (ViT, Swin) as its own dims and the map a CAM reads of it.
+    auto output = [&](const Value& v) {
+      if (v.layout == Layout::image) return shape(v.shape);
+      const Shape& m = v.map.grid;
+      return dims_text(v.dims) + " as " + std::to_string(m.h) + "x" + std::to_string(m.w) + "x" + std::to_string(m.c) +
+             (v.map.offset > 0 ? " after the class token" : "");
+    };
     char scale[32];
     if (arch.scale == 1.f) std::snprintf(scale, sizeof scale, "pixel");
     else if (arch.scale == 1.f / 255.f) std::snprintf(scale, sizeof scale, "pixel/255");
@@ -40,7 +47,7 @@ int run_info(const Args& a) {
     std::printf("%-52s %-18s %s\n", "node", "op", "output");
     for (int i : explainable_nodes(g)) {
       const Node& n = g.nodes[size_t(i)];
-      std::printf("%-52s %-18s %s%s\n", n.name.c_str(), n.op_type.c_str(), shape(g.output_of(i).shape).c_str(),
+      std::printf("%-52s %-18s %s%s\n", n.name.c_str(), n.op_type.c_str(), output(g.output_of(i)).c_str(),
                   i == g.default_layer ? "  (default)" : "");
     }
     return 0;

@@ -1,4 +1,4 @@
-// The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1 (torchvision
+// The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2 x0.5 (torchvision
 // 0.14, seeded random weights) and allops (a small net holding every op the ONNX importer reads),
 // written by tools/onnx_fixtures.py into build/onnx-fixtures with a manifest that pairs ONNX nodes
 // with the torch modules computing the same tensor. For every model, manifest node and method

@@ -64,7 +64,8 @@ const Architecture& arch() { return g.engine->arch(); }
 const std::string& class_name(int index) { return arch().classes[size_t(index)]; }
 
 std::string layer_label(int layer) {
-  const Shape& s = g.engine->graph().output_of(layer).shape;
+  const Value& v = g.engine->graph().output_of(layer);
+  const Shape& s = v.map.is_map() ? v.map.grid : v.shape;  // a token grid's h x w x c (ViT: after the class token)
   return layer_name(g.engine->model(), layer) + "  (" + std::to_string(s.h) + "\xC3\x97" + std::to_string(s.w) + "\xC3\x97" +
          std::to_string(s.c) + ")";
 }

@@ -43,7 +43,8 @@ void draw_predictions(float width) {
 // What this explanation is: its time, the map's size and layer, the score.
 void draw_facts() {
   const std::string layer = layer_name(g.engine->model(), g.result.layer);
-  const int channels = g.engine->graph().output_of(g.result.layer).shape.c;
+  const Value& out = g.engine->graph().output_of(g.result.layer);
+  const int channels = out.map.is_map() ? out.map.grid.c : out.shape.c;  // a token grid's channels
   ImGui::TextDisabled("This explanation");
   ImGui::Text("took %s", ms(g.total_ms).c_str());
   ImGui::TextDisabled("input %.1f \xC2\xB7 forward %.1f \xC2\xB7 backward %.1f \xC2\xB7 map %.1f ms", g.prepare_ms,

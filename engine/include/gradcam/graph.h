@@ -95,6 +95,20 @@ struct OpAttributes {
   // PRelu (Keras shared_axes): the slope's [h, w, c] extents, each 1 (shared) or the input's own;
   // all 0: one slope, one per channel or one per element, told by its size (ONNX).
   int slope_h = 0, slope_w = 0, slope_c = 0;
+  // The layout ops, as the ONNX file writes them (negative axes and indices are resolved against
+  // the input's rank when the op runs): Transpose's perm; Slice's starts/ends/steps, one per axis
+  // of slice_axes; Gather's constant indices on `axis` (gather_scalar: a 0-D index, which drops
+  // the axis); Squeeze's and Unsqueeze's axes; Reshape's and Expand's target dims (Reshape: 0
+  // keeps the input's extent, one -1 is inferred); Concat's operands in order (k >= 0: input k;
+  // -1 - w: the constant weights[w]).
+  std::vector<int64_t> perm, slice_starts, slice_ends, slice_steps, slice_axes, gather_indices, squeeze_axes,
+      target_dims, concat_parts;
+  bool gather_scalar = false;
+  // Add/Sub/Mul/Div: an ONNX constant operand's dims (numpy broadcasting against the activation's).
+  std::vector<int64_t> constant_dims{};
+  // ReduceMean/ReduceSum: the axes reduced (ONNX order, non-negative once inferred; empty: all);
+  // LayerNormalization normalises over the axes from `axis` on, Softmax along `axis`.
+  std::vector<int64_t> reduce_axes{};
 };
 
 struct OpDescriptor;

@@ -204,11 +204,17 @@ std::string Engine::info_json() const {
       layers.push_back(lj);
     }
   } else {
-    // Every node that can be explained: its name, op type, output tensor name and NCHW shape.
+    // Every node that can be explained: its name, op type, output tensor name and NCHW shape (a token
+    // grid: its own dims, and the grid).
     for (int i : explainable_nodes(g)) {
       const Node& n = g.nodes[size_t(i)];
       const Value& v = g.value(n.output);
-      layers.push_back({{"name", n.name}, {"type", n.op_type}, {"output_name", v.name}, {"output", {1, v.shape.c, v.shape.h, v.shape.w}}});
+      json node = {{"name", n.name}, {"type", n.op_type}, {"output_name", v.name}, {"output", tensor_view(v).dims}};
+      if (v.layout == Layout::rows) {  // a token grid: the h x w x c map a CAM reads, after the class token or not
+        node["grid"] = {v.map.grid.h, v.map.grid.w, v.map.grid.c};
+        node["class_token"] = v.map.offset > 0;
+      }
+      layers.push_back(node);
     }
   }
   // The method table as front ends need it: names to send back, labels to show, whether the map

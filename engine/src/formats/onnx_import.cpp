@@ -94,33 +94,120 @@ std::vector<std::string> unsupported_op_types(const onnx::Model& m) {
       continue;
     }
     const OpDescriptor* op = find_op(n.op_type);
-    if ((op && op->import) || n.op_type == "Softmax") continue;
+    if ((op && op->import) || n.op_type == "Split") continue;
     const std::string t = onnx::printable(n.op_type);
     if (std::find(seen.begin(), seen.end(), t) == seen.end()) seen.push_back(t);
   }
   return seen;
 }
 
+// ONNX Split as one Slice node per output along `axis`: the sizes from the `split` input (opset
+// 13 on) or attribute, or equal parts of the axis (its extent from the shapes inferred so far).
+template <class InferSoFar>
+Status import_split(const onnx::Node& fn, const std::string& name, const std::string& at, Graph& g, const Constants& constants,
+                    std::map<std::string, int>& value_id, InferSoFar& infer_so_far) {
+  if (fn.inputs.empty() || !value_id.count(fn.inputs[0])) return make_error(at + "the split input must be an activation");
+  const int x = value_id[fn.inputs[0]];
+  std::vector<int64_t> sizes = [&] {
+    for (const onnx::Attribute& a : fn.attributes)
+      if (a.name == "split") return a.ints;
+    return std::vector<int64_t>{};
+  }();
+  if (fn.inputs.size() > 1 && !fn.inputs[1].empty()) {
+    auto c = constants.find(fn.inputs[1]);
+    if (c == constants.end()) return make_error(at + "the split sizes must be a constant");
+    sizes = c->second->ints;
+  }
+  int64_t axis = 0;
+  for (const onnx::Attribute& a : fn.attributes)
+    if (a.name == "axis") axis = a.i;
+  if (Status s = infer_so_far(); !s) return s;
+  const std::vector<int64_t> dims = tensor_view(g.values[size_t(x)]).dims;
+  const int rank = int(dims.size());
+  if (axis < -rank || axis >= rank) return make_error(at + "axis " + std::to_string(axis) + " does not fit an input of rank " + std::to_string(rank));
+  if (axis < 0) axis += rank;
+  const int64_t extent = dims[size_t(axis)], parts = int64_t(fn.outputs.size());
+  if (sizes.empty()) {
+    if (extent % parts != 0) return make_error(at + "cannot split an extent of " + std::to_string(extent) + " into " + std::to_string(parts) + " equal parts");
+    sizes.assign(size_t(parts), extent / parts);
+  }
+  int64_t total = 0;
+  for (int64_t k : sizes) total += k;
+  if (int64_t(sizes.size()) != parts || total != extent)
+    return make_error(at + "split sizes " + dims_text(sizes) + " do not cut an extent of " + std::to_string(extent) + " into " + std::to_string(parts) + " outputs");
+  int64_t start = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const int64_t begin = start;
+    start += sizes[k];
+    if (fn.outputs[k].empty()) continue;
+    Node n;
+    n.name = name + ":" + std::to_string(k);
+    n.op_type = "Slice";
+    n.op = &ops::slice_op;
+    n.inputs = {x};
+    n.attrs.slice_starts = {begin};
+    n.attrs.slice_ends = {start};
+    n.attrs.slice_axes = {axis};
+    n.attrs.slice_steps = {1};
+    n.output = int(g.values.size());
+    g.values.push_back({onnx::printable(fn.outputs[k]), {}, 4, int(g.nodes.size())});
+    value_id[fn.outputs[k]] = n.output;
+    g.nodes.push_back(std::move(n));
+  }
+  return {};
+}
+
 }  // namespace
 
 void mark_explainable_4d_outputs(Graph& g) {
-  for (Node& n : g.nodes) n.explainable = g.values[size_t(n.output)].layout == Layout::image;
+  // Images, and token grids (Value::map): ViT's [1,1+h*w,C] and [1,h*w,C]. A rows [1,a,b,c] is
+  // [1,h,w,C] or a [1,C,H,W] that a Reshape or Transpose left in row-major order (ShuffleNet's
+  // channel shuffle), which its dims do not tell apart: it counts as a grid where a Transpose moved
+  // the channels last (perm [0,2,3,1]: Swin's and ConvNeXt's NHWC).
+  for (Node& n : g.nodes) {
+    const Value& v = g.values[size_t(n.output)];
+    const bool channels_last = v.dims.size() != 4 || (n.op == &ops::transpose_op && n.attrs.perm == std::vector<int64_t>{0, 2, 3, 1});
+    n.explainable = v.map.is_map() && (v.layout == Layout::image || channels_last);
+  }
   // The last collapse of a spatial map (height or width above 1): earlier ones are
   // squeeze-and-excitation gates, later ones flatten a map that is already 1x1.
   g.default_layer = -1;
   for (const Node& n : g.nodes) {
-    const bool collapses = n.op == &ops::global_average_pool_op || n.op == &ops::reduce_mean_op ||
-                           n.op == &ops::flatten_op || n.op == &ops::reshape_op;
+    // (A ReduceMean collapses only as the spatial mean: over the channels, LayerNorm2d's, it does not.)
+    const Value& out = g.values[size_t(n.output)];
+    const bool spatial_mean = n.op == &ops::reduce_mean_op && (out.is_vector() || (out.layout == Layout::image && out.shape.h * out.shape.w == 1));
+    const bool collapses = n.op == &ops::global_average_pool_op || spatial_mean || n.op == &ops::flatten_op || n.op == &ops::reshape_op;
     const Value& in = g.values[size_t(n.inputs[0])];
-    if (!collapses || in.shape.h * in.shape.w <= 1) continue;
+    if (!collapses || in.layout != Layout::image || in.shape.h * in.shape.w <= 1) continue;
     if (in.producer >= 0 && g.nodes[size_t(in.producer)].explainable) g.default_layer = in.producer;
+  }
+  // A transformer: pytorch-grad-cam's choice, the last block's first normalization (ViT's ln_1,
+  // Swin's norm1), is the token grid the last attention reads: the nearest one among the ancestors
+  // of the last Softmax. (The last block's output will not do: after it only the class token reaches
+  // the head, so every other token's gradient is 0.)
+  int attention = -1;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (g.nodes[i].op_type == "Softmax") attention = int(i);
+  if (attention >= 0) {
+    std::vector<bool> ancestor(g.nodes.size(), false);
+    ancestor[size_t(attention)] = true;
+    for (int i = attention; i >= 0; --i) {
+      if (!ancestor[size_t(i)]) continue;
+      const Node& n = g.nodes[size_t(i)];
+      if (i != attention && n.explainable && g.values[size_t(n.output)].layout == Layout::rows) {
+        g.default_layer = i;
+        break;
+      }
+      for (int v : n.inputs)
+        if (g.values[size_t(v)].producer >= 0) ancestor[size_t(g.values[size_t(v)].producer)] = true;
+    }
   }
   if (g.default_layer < 0)
     for (size_t i = 0; i < g.nodes.size(); ++i)
       if (g.nodes[i].explainable) g.default_layer = int(i);
-  g.words = {"explainable node", "nodes with a 4-D output", "does not have a 4-D output",
-             "the model has no node with a 4-D output to explain",
-             "has a 2-D output: only nodes with a 4-D output [1,C,H,W] can be explained", 12};
+  g.words = {"explainable node", "nodes with a 4-D output or a token grid", "does not have a 4-D output or a token grid",
+             "the model has no node with a 4-D output or a token grid to explain",
+             "has no map to explain: only nodes with a 4-D output [1,C,H,W] or a token grid ([1,1+h*w,C], [1,h*w,C], [1,h,w,C]) can be explained", 12};
 }
 
 Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::string& source, const OnnxOptions& options) {
@@ -164,6 +251,7 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   for (const onnx::ValueInfo& v : m.inputs)
     if (onnx::printable(v.name) == g.input.name && !constants.count(v.name)) value_id[v.name] = 0;
   std::string output_name = m.outputs[0].name;
+  std::map<int, int> as_image;  // a rows [1,C,H,W] value -> its ToImage copy
   // Shapes are inferred as far as a Shape node needs them (on copies of the nodes: the final
   // infer_shapes after pruning is the one that counts).
   size_t inferred = 0;
@@ -224,10 +312,13 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
       }
     }
     // A final Softmax: the engine differentiates the logits, its input.
-    if (fn.op_type == "Softmax") {
-      if (fn.outputs[0] != output_name || fn.inputs.size() != 1 || !value_id.count(fn.inputs[0]))
-        return make_error(at + "Softmax is supported only as the model's last op (its input is used as the logits)");
+    if (fn.op_type == "Softmax" && fn.outputs[0] == output_name && fn.inputs.size() == 1 && value_id.count(fn.inputs[0])) {
       output_name = fn.inputs[0];
+      continue;
+    }
+    // Split: one Slice node per output (the engine's nodes have one output each).
+    if (fn.op_type == "Split") {
+      if (Status s = import_split(fn, name, at, g, constants, value_id, infer_so_far); !s) return make_error(s.error());
       continue;
     }
     const OpDescriptor* op = find_op(fn.op_type);
@@ -258,6 +349,30 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
     }
     if (n.inputs.empty()) return make_error(at + "does not read the image (all its inputs are constants, and " + op_type + " is not an op the importer folds)");
     if (Status s = op->import(in, n); !s) return make_error(source + ": " + s.error() + others());
+    // An op written for images reads a [1,C,H,W] that a Reshape or Transpose left in row-major
+    // order through a copy into the image layout (one per value, shared by its readers). Only an
+    // any-rank op makes such a value, so only then are the shapes so far inferred to look.
+    if (!op->any_rank)
+      for (int& v : n.inputs) {
+        const int producer = g.values[size_t(v)].producer;
+        if (producer < 0 || !g.nodes[size_t(producer)].op->any_rank) continue;
+        if (auto c = as_image.find(v); c != as_image.end()) {
+          v = c->second;
+          continue;
+        }
+        if (Status s = infer_so_far(); !s) return make_error(s.error());
+        const Value& x = g.values[size_t(v)];
+        if (x.layout != Layout::rows || x.dims.size() != 4 || x.dims[0] != 1) continue;
+        Node t;
+        t.name = g.nodes[size_t(producer)].name + "/ToImage";
+        t.op_type = "ToImage";
+        t.op = &ops::to_image_op;
+        t.inputs = {v};
+        t.output = int(g.values.size());
+        g.values.push_back({x.name + "/image", {}, 4, int(g.nodes.size())});
+        g.nodes.push_back(std::move(t));
+        v = as_image[v] = int(g.values.size()) - 1;
+      }
     n.output = int(g.values.size());
     g.values.push_back({onnx::printable(fn.outputs[0]), {}, 4, int(g.nodes.size())});
     value_id[fn.outputs[0]] = n.output;

@@ -1,7 +1,8 @@
 // The table of ops, served to the importer, the executor and `info` (its rows are in ops/ops.h,
-// beside the descriptors' declarations). Softmax and Constant are read by the ONNX importer itself
-// (a final Softmax marks its input as the logits; a Constant is a constant), so they are not rows
-// but are named in supported_ops_text().
+// beside the descriptors' declarations). Constant and Split are read by the ONNX importer itself (a
+// Constant is a constant; a Split becomes one Slice node per output), so they are not rows but are
+// named in supported_ops_text(); so is a final Softmax, which the importer drops (its input is the
+// logits), while one inside the graph is a row.
 #include <algorithm>
 #include <iterator>
 
@@ -22,7 +23,7 @@ const OpDescriptor* find_op(const std::string& type) {
 }
 
 std::string supported_ops_text() {
-  std::vector<std::string> names = {"Constant", "Softmax (last)"};
+  std::vector<std::string> names = {"Constant", "Split"};
   for (const OpDescriptor* d : op_table())
     if (d->import) names.push_back(d->type);  // the Keras-only ops are not ONNX's to offer
   std::sort(names.begin(), names.end());

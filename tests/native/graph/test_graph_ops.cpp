@@ -28,10 +28,142 @@ namespace {
 
 // ---- the reference: straight from the definitions, in double ----
 
+bool nd_math_reference(const Graph& g, const Node& n, const std::vector<std::vector<double>>& values, std::vector<double>& y);
+
 struct Reference {
   std::vector<std::vector<double>> values;  // per value id
   std::vector<int> branches;                // every discrete choice the forward made
 };
+
+// ---- the layout ops' reference: ONNX's logical (row-major) order, whatever the storage ----
+
+std::vector<int64_t> logical_dims(const Value& v) {
+  if (v.layout == Layout::image) return {1, v.shape.c, v.shape.h, v.shape.w};
+  return v.dims;
+}
+
+// An image is stored channels-last (h, w, c); its logical order is (c, h, w). Rows are stored in
+// logical order.
+std::vector<double> to_logical(const Value& v, const std::vector<double>& x) {
+  if (v.layout != Layout::image) return x;
+  const Shape& s = v.shape;
+  std::vector<double> y(x.size());
+  for (int yy = 0; yy < s.h; ++yy)
+    for (int xx = 0; xx < s.w; ++xx)
+      for (int c = 0; c < s.c; ++c) y[(size_t(c) * s.h + yy) * s.w + xx] = x[(size_t(yy) * s.w + xx) * s.c + c];
+  return y;
+}
+
+std::vector<double> from_logical(const Value& v, const std::vector<double>& y) {
+  if (v.layout != Layout::image) return y;
+  const Shape& s = v.shape;
+  std::vector<double> x(y.size());
+  for (int yy = 0; yy < s.h; ++yy)
+    for (int xx = 0; xx < s.w; ++xx)
+      for (int c = 0; c < s.c; ++c) x[(size_t(yy) * s.w + xx) * s.c + c] = y[(size_t(c) * s.h + yy) * s.w + xx];
+  return x;
+}
+
+std::vector<int64_t> unravel(size_t i, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> idx(dims.size());
+  for (size_t k = dims.size(); k-- > 0;) {
+    idx[k] = int64_t(i % size_t(dims[k]));
+    i /= size_t(dims[k]);
+  }
+  return idx;
+}
+
+size_t ravel(const std::vector<int64_t>& idx, const std::vector<int64_t>& dims) {
+  size_t i = 0;
+  for (size_t k = 0; k < dims.size(); ++k) i = i * size_t(dims[k]) + size_t(idx[k]);
+  return i;
+}
+
+int64_t axis_of(int64_t a, size_t rank) { return a < 0 ? a + int64_t(rank) : a; }
+
+// Output element at logical index `o` of a layout op reads input element `i` (or, for Concat,
+// `part`'s); false: the op is not one of these.
+bool layout_reference(const Node& n, const Graph& g, const std::vector<std::vector<double>>& values, std::vector<double>& y) {
+  const std::string& t = n.op_type;
+  const OpAttributes& a = n.attrs;
+  const Value& in = g.value(n.inputs[0]);
+  const Value& out = g.value(n.output);
+  const std::vector<int64_t> id = logical_dims(in), od = logical_dims(out);
+  const std::vector<double> x = to_logical(in, values[size_t(n.inputs[0])]);
+  std::vector<double> z(size_t(out.shape.size()));
+  if (t == "ToImage" || t == "Squeeze" || t == "Unsqueeze" || (t == "Reshape" && in.layout == Layout::rows)) {
+    z = x;  // the dims change, the logical order does not
+  } else if (t == "Transpose") {
+    for (size_t j = 0; j < z.size(); ++j) {
+      const auto o = unravel(j, od);
+      std::vector<int64_t> i(id.size());
+      for (size_t k = 0; k < od.size(); ++k) i[size_t(a.perm.empty() ? od.size() - 1 - k : axis_of(a.perm[k], id.size()))] = o[k];
+      z[j] = x[ravel(i, id)];
+    }
+  } else if (t == "Slice") {
+    std::vector<int64_t> first(id.size(), 0), step(id.size(), 1);
+    for (size_t k = 0; k < a.slice_axes.size(); ++k) {
+      const size_t ax = size_t(axis_of(a.slice_axes[k], id.size()));
+      int64_t s0 = a.slice_starts[k];
+      if (s0 < 0) s0 += id[ax];
+      first[ax] = a.slice_steps[k] > 0 ? std::clamp<int64_t>(s0, 0, id[ax]) : std::clamp<int64_t>(s0, 0, id[ax] - 1);
+      step[ax] = a.slice_steps[k];
+    }
+    for (size_t j = 0; j < z.size(); ++j) {
+      auto o = unravel(j, od);
+      for (size_t k = 0; k < o.size(); ++k) o[k] = first[k] + o[k] * step[k];
+      z[j] = x[ravel(o, id)];
+    }
+  } else if (t == "Gather") {
+    const size_t ax = size_t(axis_of(a.axis, id.size()));
+    for (size_t j = 0; j < z.size(); ++j) {
+      auto o = unravel(j, od);
+      if (a.gather_scalar) o.insert(o.begin() + ptrdiff_t(ax), 0), o[ax] = a.gather_indices[0];
+      else o[ax] = a.gather_indices[size_t(o[ax])];
+      if (o[ax] < 0) o[ax] += id[ax];
+      z[j] = x[ravel(o, id)];
+    }
+  } else if (t == "Expand") {
+    for (size_t j = 0; j < z.size(); ++j) {
+      const auto o = unravel(j, od);
+      std::vector<int64_t> i(id.size());
+      for (size_t k = 0; k < id.size(); ++k) i[k] = id[k] == 1 ? 0 : o[k + od.size() - id.size()];
+      z[j] = x[ravel(i, id)];
+    }
+  } else if (t == "Concat" && (!n.weights.empty() || std::any_of(n.inputs.begin(), n.inputs.end(), [&](int v) {
+                                 return g.value(v).layout != out.layout || !(out.layout == Layout::image || out.is_vector());
+                               }))) {
+    const size_t ax = size_t(axis_of(a.axis, od.size()));
+    // Each operand's logical floats and its extent on the axis.
+    std::vector<std::vector<double>> parts;
+    std::vector<int64_t> extents;
+    const size_t count = a.concat_parts.empty() ? n.inputs.size() : a.concat_parts.size();
+    for (size_t k = 0; k < count; ++k) {
+      const int64_t code = a.concat_parts.empty() ? int64_t(k) : a.concat_parts[k];
+      if (code >= 0) {
+        const Value& v = g.value(n.inputs[size_t(code)]);
+        parts.push_back(to_logical(v, values[size_t(n.inputs[size_t(code)])]));
+        extents.push_back(logical_dims(v)[ax]);
+      } else {
+        const std::vector<float>& w = n.weights[size_t(-1 - code)];
+        parts.emplace_back(w.begin(), w.end());
+        extents.push_back(int64_t(w.size()) * od[ax] / int64_t(z.size()));
+      }
+    }
+    for (size_t j = 0; j < z.size(); ++j) {
+      auto o = unravel(j, od);
+      size_t k = 0;
+      while (o[ax] >= extents[k]) o[ax] -= extents[k++];
+      std::vector<int64_t> pd = od;
+      pd[ax] = extents[k];
+      z[j] = parts[k][ravel(o, pd)];
+    }
+  } else {
+    return false;
+  }
+  y = from_logical(out, z);
+  return true;
+}
 
 // Evaluates the graph on `input`; when `replaced` >= 0, that value is taken from `replacement`
 // instead of computed (the derivative with respect to it then covers all of its consumers).
@@ -50,7 +182,10 @@ Reference reference_forward(const Graph& g, const std::vector<double>& input, in
     const OpAttributes& a = n.attrs;
     const std::string& t = n.op_type;
     auto at = [](const Shape& s, int yy, int xx, int c) { return (size_t(yy) * s.w + xx) * s.c + c; };
-    if (t == "Conv") {
+    if (layout_reference(n, g, r.values, y)) {
+    } else if (nd_math_reference(g, n, r.values, y)) {
+      // the any-rank arithmetic ops (nd_math_cases.h)
+    } else if (t == "Conv") {
       const int icg = is.c / a.groups, ocg = os.c / a.groups;
       const std::vector<float>& K = n.weights[0];
       for (int oy = 0; oy < os.h; ++oy)
@@ -262,13 +397,15 @@ void check_gradients(const Model& model, uint64_t seed, int samples = 96) {
     if (int(v) == g.output) continue;
     const std::vector<float>& analytic = v == 0 ? net.input_grad() : net.output_grad(g.value(int(v)).producer);
     const std::vector<double>& x = base.values[v];
-    REQUIRE(analytic.size() == x.size());
+    // A token grid's gradient is its map (ViT's tokens after the class token).
+    const size_t offset = g.value(int(v)).map.is_map() ? size_t(g.value(int(v)).map.offset) : 0;
+    REQUIRE(offset + analytic.size() <= x.size());
     double scale = 0;
     for (float d : analytic) scale = std::max(scale, double(std::abs(d)));
     const double eps = 1e-5;
     int checked = 0, kinks = 0, mismatched = 0;
     const size_t stride = std::max<size_t>(1, x.size() / size_t(samples));
-    for (size_t i = 0; i < x.size(); i += stride) {
+    for (size_t i = offset; i < offset + analytic.size(); i += stride) {
       std::vector<double> plus = x, minus = x;
       plus[i] += eps, minus[i] -= eps;
       const Reference p = reference_forward(g, input_d, int(v), &plus), m = reference_forward(g, input_d, int(v), &minus);
@@ -279,8 +416,8 @@ void check_gradients(const Model& model, uint64_t seed, int samples = 96) {
       const double fd = (score(p, g, direction_d) - score(m, g, direction_d)) / (2 * eps);
       // Float forward and backward against a double reference: errors of a few ulps of the largest
       // gradient; a wrong rule is off by the size of a gradient.
-      if (std::abs(fd - analytic[i]) > 1e-4 * scale + 1e-4 * std::abs(fd) + 1e-9) {
-        if (mismatched < 3) MESSAGE("value ", g.value(int(v)).name, "[", i, "]: backward ", analytic[i], ", finite difference ", fd);
+      if (std::abs(fd - analytic[i - offset]) > 1e-4 * scale + 1e-4 * std::abs(fd) + 1e-9) {
+        if (mismatched < 3) MESSAGE("value ", g.value(int(v)).name, "[", i, "]: backward ", analytic[i - offset], ", finite difference ", fd);
         ++mismatched;
       }
       ++checked;
@@ -344,8 +481,51 @@ OpAttributes flatten_attrs(bool channels_first) {
 
 // ONNX Flatten and a Gemm of 4 classes: the logits.
 Model with_head(GraphBuilder& b, int x, uint64_t seed) {
-  if (b.value(x).rank == 4) x = b.add("Flatten", {x}, flatten_attrs(true));
+  if (!b.value(x).is_vector()) {
+    OpAttributes a = flatten_attrs(true);
+    a.axis = 0;  // [1, n] of any rank
+    x = b.add("Flatten", {x}, a);
+  }
   return b.model(dense(b, "Gemm", x, 4, seed));
+}
+
+// The layout ops as the ONNX importer makes them.
+int reshape(GraphBuilder& b, int x, std::vector<int64_t> dims) {
+  OpAttributes a = flatten_attrs(true);
+  a.target_dims = std::move(dims);
+  return b.add("Reshape", {x}, a);
+}
+
+int transpose(GraphBuilder& b, int x, std::vector<int64_t> perm) {
+  OpAttributes a;
+  a.perm = std::move(perm);
+  return b.add("Transpose", {x}, a);
+}
+
+int slice(GraphBuilder& b, int x, std::vector<int64_t> axes, std::vector<int64_t> starts, std::vector<int64_t> ends,
+          std::vector<int64_t> steps) {
+  OpAttributes a;
+  a.slice_axes = std::move(axes), a.slice_starts = std::move(starts), a.slice_ends = std::move(ends), a.slice_steps = std::move(steps);
+  return b.add("Slice", {x}, a);
+}
+
+int gather(GraphBuilder& b, int x, int axis, std::vector<int64_t> indices, bool scalar) {
+  OpAttributes a;
+  a.axis = axis, a.gather_indices = std::move(indices), a.gather_scalar = scalar;
+  return b.add("Gather", {x}, a);
+}
+
+int unsqueeze(GraphBuilder& b, int x, std::vector<int64_t> axes) {
+  OpAttributes a = flatten_attrs(true);
+  a.squeeze_axes = std::move(axes);
+  return b.add("Unsqueeze", {x}, a);
+}
+
+// Concat of `inputs` and `constants` in the order `parts` gives (k >= 0: inputs[k]; -1 - w: constants[w]).
+int concat(GraphBuilder& b, std::vector<int> inputs, std::vector<std::vector<float>> constants, std::vector<int64_t> parts, int axis) {
+  OpAttributes a;
+  a.axis = axis, a.concat_parts = std::move(parts);
+  return b.add("Concat", std::move(inputs), a, std::move(constants));
 }
 
 // An activation after a 1x1 conv that spreads its input over about [-5, 5], across every kink.
@@ -425,6 +605,8 @@ struct OpCase {
   std::string op, variant;
   std::function<Model()> build;
 };
+
+#include "nd_math_cases.h"
 
 const std::vector<OpCase>& op_cases() {
   static const std::vector<OpCase> cases = [] {
@@ -563,11 +745,11 @@ const std::vector<OpCase>& op_cases() {
                  }});
     c.push_back({"ReduceMean", "keepdims=1", [] {
                    GraphBuilder b(5, 6, 3);
-                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 410)}), 411);
+                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 410)}, reduce_attrs({2, 3}, true)), 411);
                  }});
     c.push_back({"ReduceMean", "keepdims=0 (2-D)", [] {
                    GraphBuilder b(5, 6, 3);
-                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 420)}, keepdims_0()), 421);
+                   return with_head(b, b.add("ReduceMean", {conv1x1(b, 0, 4, 420)}, reduce_attrs({2, 3}, false)), 421);
                  }});
     c.push_back({"Relu", "", [] { return activation_graph("Relu", {}, 500); }});
     c.push_back({"LeakyRelu", "alpha 0.1", [] {
@@ -752,11 +934,128 @@ const std::vector<OpCase>& op_cases() {
                    const int p = b.add("Pad", {conv1x1(b, 0, 4, 1000)}, a);
                    return with_head(b, conv(b, p, 3, window(3, 1, 0, 0, 0, 0), 1001), 1002);
                  }});
-    for (const char* type : {"Identity", "Dropout"})
+    for (const char* type : {"Identity", "Dropout"}) {
       c.push_back({type, "", [type] {
                      GraphBuilder b(5, 6, 3);
                      return with_head(b, b.add(type, {conv1x1(b, 0, 4, 1100)}), 1101);
                    }});
+      c.push_back({type, "rows [1,4,30]", [type] {
+                     GraphBuilder b(5, 6, 3);
+                     return with_head(b, b.add(type, {reshape(b, conv1x1(b, 0, 4, 1110), {1, 4, 30})}), 1111);
+                   }});
+    }
+    // ---- the layout ops, each with an image input and a rows input ----
+    c.push_back({"Reshape", "an image to rows [0, -1, 5] (0 keeps the batch)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, reshape(b, conv1x1(b, 0, 4, 2000), {0, -1, 5}), 2001);
+                 }});
+    c.push_back({"Reshape", "rows [1,4,30] to [1,2,60], then to [1,120]", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int r = reshape(b, reshape(b, conv1x1(b, 0, 4, 2010), {1, 4, 30}), {1, 2, 60});
+                   return with_head(b, reshape(b, r, {1, -1}), 2011);
+                 }});
+    c.push_back({"Flatten", "an image on axis 2 ([C, H*W])", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a = flatten_attrs(true);
+                   a.axis = 2;
+                   return with_head(b, b.add("Flatten", {conv1x1(b, 0, 4, 2020)}, a), 2021);
+                 }});
+    c.push_back({"Flatten", "rows [1,4,30] on axis 1", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return b.model(dense(b, "Gemm", b.add("Flatten", {reshape(b, conv1x1(b, 0, 4, 2030), {1, 4, 30})}, flatten_attrs(true)), 4, 2031));
+                 }});
+    c.push_back({"ToImage", "rows [1,4,5,6] from a Reshape, then a 3x3 conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int r = reshape(b, reshape(b, conv1x1(b, 0, 4, 2040), {1, 4, 30}), {1, 4, 5, 6});
+                   return with_head(b, conv(b, b.add("ToImage", {r}), 3, window(3, 1, 1, 1, 1, 1), 2041), 2042);
+                 }});
+    c.push_back({"ToImage", "an image (a plain copy)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, conv1x1(b, b.add("ToImage", {conv1x1(b, 0, 4, 2050)}), 3, 2051), 2052);
+                 }});
+    c.push_back({"Transpose", "an image NCHW to NHWC (Swin's patch grid)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, transpose(b, conv1x1(b, 0, 4, 2060), {0, 2, 3, 1}), 2061);
+                 }});
+    c.push_back({"Transpose", "ShuffleNet's channel shuffle: [1,2,3,5,6] swapping 2 and 3, then a conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int r = reshape(b, conv1x1(b, 0, 6, 2070), {1, 2, 3, 5, 6});
+                   const int s = reshape(b, transpose(b, r, {0, 2, 1, 3, 4}), {1, -1, 5, 6});
+                   return with_head(b, conv1x1(b, b.add("ToImage", {s}), 3, 2071), 2072);
+                 }});
+    c.push_back({"Transpose", "rows, the default perm (dims reversed)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, transpose(b, reshape(b, conv1x1(b, 0, 4, 2080), {1, 4, 30}), {}), 2081);
+                 }});
+    c.push_back({"Slice", "channels 1..3 of an image", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, slice(b, conv1x1(b, 0, 4, 2090), {1}, {1}, {3}, {1}), 2091);
+                 }});
+    c.push_back({"Slice", "rows: a negative step and negative indices on two axes", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int r = reshape(b, conv1x1(b, 0, 4, 2100), {1, 4, 30});
+                   return with_head(b, slice(b, r, {-1, 1}, {-1, 1}, {-100, 1000}, {-3, 2}), 2101);
+                 }});
+    c.push_back({"Gather", "a token of rows [1,31,4] by a negative scalar index (as ViT's class token x[:, 0])", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int tokens = transpose(b, reshape(b, conv1x1(b, 0, 4, 2110), {1, 4, 30}), {0, 2, 1});
+                   const int with_class = concat(b, {tokens}, {random_vector(4, 2111, -1.f, 1.f)}, {-1, 0}, 1);
+                   return with_head(b, gather(b, with_class, 1, {-30}, true), 2112);
+                 }});
+    c.push_back({"Gather", "an image's channels [2, -1, 2] (a repeat adds gradients)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, gather(b, conv1x1(b, 0, 4, 2120), 1, {2, -1, 2}, false), 2121);
+                 }});
+    c.push_back({"Expand", "rows [1,1,4] to [1,3,4] (a token repeated)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int pooled = b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 2130)}, keepdims_0());
+                   OpAttributes a;
+                   a.target_dims = {1, 3, 1};
+                   return with_head(b, b.add("Expand", {unsqueeze(b, pooled, {1})}, a), 2131);
+                 }});
+    c.push_back({"Expand", "an image [1,4,1,1] to [2,1,4,5,6] (a new leading dim)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a;
+                   a.target_dims = {2, 1, 1, 5, 6};
+                   return with_head(b, b.add("Expand", {b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 2140)})}, a), 2141);
+                 }});
+    c.push_back({"Squeeze", "an image [1,4,1,1] on axes 2, 3 (a [1,4] vector)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   OpAttributes a = flatten_attrs(true);
+                   a.squeeze_axes = {2, -1};
+                   return with_head(b, b.add("Squeeze", {b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 2150)})}, a), 2151);
+                 }});
+    c.push_back({"Squeeze", "rows [1,4,1,30], every dim of 1", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, b.add("Squeeze", {reshape(b, conv1x1(b, 0, 4, 2160), {1, 4, 1, 30})}, flatten_attrs(true)), 2161);
+                 }});
+    c.push_back({"Unsqueeze", "an image to [1,4,5,6,1]", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, unsqueeze(b, conv1x1(b, 0, 4, 2170), {-1}), 2171);
+                 }});
+    c.push_back({"Unsqueeze", "a [1,4] vector to [1,4,1,1], then a conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int pooled = b.add("GlobalAveragePool", {conv1x1(b, 0, 4, 2180)}, keepdims_0());
+                   const int u = b.add("ToImage", {unsqueeze(b, pooled, {2, 3})});
+                   return with_head(b, conv1x1(b, u, 3, 2181), 2182);
+                 }});
+    c.push_back({"Concat", "two images on the height axis (rows)", [] {
+                   GraphBuilder b(5, 6, 3);
+                   return with_head(b, concat(b, {conv1x1(b, 0, 4, 2190), conv1x1(b, 0, 4, 2191)}, {}, {0, 1}, 2), 2192);
+                 }});
+    c.push_back({"Concat", "a rows [1,2,5,6] and an image on channels: an image, then a conv", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int half = slice(b, conv1x1(b, 0, 4, 2195), {1}, {0}, {2}, {1});
+                   const int x = concat(b, {half, conv1x1(b, 0, 3, 2196)}, {}, {0, 1}, 1);
+                   REQUIRE(b.value(x).layout == Layout::image);
+                   return with_head(b, conv1x1(b, x, 3, 2197), 2198);
+                 }});
+    c.push_back({"Concat", "rows tokens between two constant rows, on axis -2", [] {
+                   GraphBuilder b(5, 6, 3);
+                   const int tokens = transpose(b, reshape(b, conv1x1(b, 0, 4, 2200), {1, 4, 30}), {0, 2, 1});
+                   return with_head(b, concat(b, {tokens}, {random_vector(4, 2201, -1.f, 1.f), random_vector(8, 2202, -1.f, 1.f)}, {-1, 0, -2}, -2), 2203);
+                 }});
+    add_nd_math_cases(c);
     return c;
   }();
   return cases;

@@ -174,3 +174,49 @@ TEST_CASE("a planned graph of the ops Keras layers add (squeeze-and-excitation, 
   d[1] = 1.f;
   CHECK(allocations_in_passes(net, input, d, 1) == 0);
 }
+
+// (MatMul's products are this small, so Eigen keeps its blocks on the stack; a ViT-sized GEMM may
+// allocate them, beyond EIGEN_STACK_ALLOCATION_LIMIT.)
+TEST_CASE("a planned graph of the any-rank ops (broadcasts, reductions, Softmax, LayerNorm, MatMul) allocates nothing") {
+  using namespace gradcam;
+  testing::GraphBuilder b(6, 6, 3);
+  auto constant_of = [](std::vector<int64_t> dims) {
+    OpAttributes a;
+    a.constant_rank = int(dims.size());
+    a.constant_dims = std::move(dims);
+    return a;
+  };
+  auto axes = [](std::vector<int64_t> reduce_axes, bool keep_dims) {
+    OpAttributes a;
+    a.reduce_axes = std::move(reduce_axes);
+    a.keep_dims = keep_dims;
+    return a;
+  };
+  // rows [1,3,6,6] from the image, its channel mean subtracted from the image (an image again)
+  const int rows = b.add("ReduceSum", {b.add("Mul", {0}, constant_of({1, 1, 1, 1, 1}), {{1.5f}})}, axes({0}, false));
+  const int centred = b.add("Sub", {0, b.add("ReduceMean", {rows}, axes({1}, true))});
+  OpAttributes square;
+  square.alpha = 2.f;
+  const int spread = b.add("Sqrt", {b.add("Add", {b.add("Pow", {rows}, square)}, constant_of({1}), {{1.f}})});
+  const int scaled = b.add("Div", {b.add("Erf", {centred}), spread});
+  OpAttributes last;
+  last.axis = -1, last.alpha = 1e-5f;
+  const int mixed = b.add("Mul", {rows}, constant_of({6}), {testing::random_vector(6, 89)});  // rows still
+  const int normed = b.add("LayerNormalization", {b.add("Softmax", {mixed}, last)}, last,
+                           {testing::random_vector(6, 90), testing::random_vector(6, 91)});
+  OpAttributes linear;
+  linear.out_channels = 6;
+  const int projected = b.add("MatMul", {normed}, linear, {testing::random_vector(36, 92, -0.5f, 0.5f), std::vector<float>(6, 0.f)});
+  const int attended = b.add("MatMul", {projected, normed});
+  OpAttributes dense;
+  dense.out_channels = 4;
+  const int pooled = b.add("Add", {b.add("ReduceMean", {attended}, axes({2, 3}, false)), b.add("ReduceMean", {scaled}, axes({2, 3}, false))});
+  const int logits = b.add("Gemm", {pooled}, dense,
+                           {testing::random_vector(3 * 4, 93, -0.5f, 0.5f), testing::random_vector(4, 94)});
+  const Model model = b.model(logits);
+  Network net(model);
+  auto input = testing::random_vector(6 * 6 * 3, 95);
+  std::vector<float> d(4, 0.f);
+  d[1] = 1.f;
+  CHECK(allocations_in_passes(net, input, d, 1) == 0);
+}

@@ -271,6 +271,28 @@ struct KerasRelu {
   }
 };
 
+// erf (ONNX Erf; PyTorch's exact GELU exports as x * 0.5 * (1 + erf(x / sqrt 2))): d/dx = 2/sqrt(pi) e^(-x^2).
+float erf_(float x, const OpAttributes&) { return std::erf(x); }
+float erf_d(float x, float, const OpAttributes&) { return 1.1283791670955126f * std::exp(-x * x); }
+
+// sqrt: d/dx = 1 / (2 sqrt x), infinite at 0 as PyTorch's autograd gives it.
+float sqrt_(float x, const OpAttributes&) { return std::sqrt(x); }
+float sqrt_d(float, float y, const OpAttributes&) { return 0.5f / y; }
+
+// x^e for a constant exponent e (attrs.alpha): LayerNorm's variance, (x - mean)^2, as torch exports
+// it. d/dx = e x^(e-1); at e == 2 written as 2x so that x == 0 gives 0 exactly.
+float pow_(float x, const OpAttributes& a) { return a.alpha == 2.f ? x * x : std::pow(x, a.alpha); }
+float pow_d(float x, float, const OpAttributes& a) { return a.alpha == 2.f ? 2.f * x : a.alpha * std::pow(x, a.alpha - 1.f); }
+
+// Pow with a constant scalar exponent: the exponent is the node's attribute, the base its input.
+Status import_pow(const OnnxImport& in, Node& n) {
+  const onnx::Tensor* e = in.constant(1);
+  if (in.constant(0) || !e || e->element_count() != 1 || (e->floats.empty() && e->ints.empty()))
+    return make_error(where(in.node) + "only an activation raised to a constant scalar exponent is supported");
+  n.attrs.alpha = e->floats.empty() ? float(e->ints[0]) : e->floats[0];
+  return {};
+}
+
 using Relu = Elementwise<relu, relu_d, true, true, true>;
 using Leaky = Elementwise<leaky, leaky_d, true>;
 using Clip = Elementwise<clip, clip_d, true, false, true>;
@@ -281,23 +303,29 @@ using Tanh = Elementwise<tanh_, tanh_d, false>;
 using Elu = Elementwise<elu, elu_d, false>;
 using Gelu = Elementwise<gelu, gelu_d, false>;
 using Swish = Elementwise<swish, swish_d, false>;
+using Erf = Elementwise<erf_, erf_d, false>;
+using Sqrt = Elementwise<sqrt_, sqrt_d, false>;
+using Pow = Elementwise<pow_, pow_d, false>;
 
 }  // namespace
 
-const OpDescriptor relu_op = {"Relu", import_plain, same_shape, plan_nothing, Relu::forward, Relu::backward};
-const OpDescriptor leaky_relu_op = {"LeakyRelu", import_leaky, same_shape, plan_nothing, Leaky::forward, Leaky::backward};
-const OpDescriptor clip_op = {"Clip", import_clip, same_shape, plan_nothing, Clip::forward, Clip::backward};
-const OpDescriptor sigmoid_op = {"Sigmoid", import_plain, same_shape, plan_nothing, Sigmoid::forward, Sigmoid::backward};
+const OpDescriptor relu_op = {"Relu", import_plain, same_shape, plan_nothing, Relu::forward, Relu::backward, true};
+const OpDescriptor leaky_relu_op = {"LeakyRelu", import_leaky, same_shape, plan_nothing, Leaky::forward, Leaky::backward, true};
+const OpDescriptor clip_op = {"Clip", import_clip, same_shape, plan_nothing, Clip::forward, Clip::backward, true};
+const OpDescriptor sigmoid_op = {"Sigmoid", import_plain, same_shape, plan_nothing, Sigmoid::forward, Sigmoid::backward, true};
 const OpDescriptor hard_sigmoid_op = {"HardSigmoid", import_hard_sigmoid, same_shape, plan_nothing, HardSigmoid::forward,
-                                      HardSigmoid::backward};
+                                      HardSigmoid::backward, true};
 const OpDescriptor hard_swish_op = {"HardSwish", import_plain, same_shape, plan_nothing, HardSwish::forward,
-                                    HardSwish::backward};
-const OpDescriptor tanh_op = {"Tanh", import_plain, same_shape, plan_nothing, Tanh::forward, Tanh::backward};
-const OpDescriptor elu_op = {"Elu", import_elu, same_shape, plan_nothing, Elu::forward, Elu::backward};
-const OpDescriptor gelu_op = {"Gelu", import_gelu, same_shape, plan_nothing, Gelu::forward, Gelu::backward};
+                                    HardSwish::backward, true};
+const OpDescriptor tanh_op = {"Tanh", import_plain, same_shape, plan_nothing, Tanh::forward, Tanh::backward, true};
+const OpDescriptor elu_op = {"Elu", import_elu, same_shape, plan_nothing, Elu::forward, Elu::backward, true};
+const OpDescriptor gelu_op = {"Gelu", import_gelu, same_shape, plan_nothing, Gelu::forward, Gelu::backward, true};
+const OpDescriptor erf_op = {"Erf", import_plain, same_shape, plan_nothing, Erf::forward, Erf::backward, true};
+const OpDescriptor sqrt_op = {"Sqrt", import_plain, same_shape, plan_nothing, Sqrt::forward, Sqrt::backward, true};
+const OpDescriptor pow_op = {"Pow", import_pow, same_shape, plan_nothing, Pow::forward, Pow::backward, true};
 const OpDescriptor prelu_op = {"PRelu", import_prelu, infer_prelu, plan_nothing, forward_prelu, backward_prelu};
 // Not ONNX ops (no import): Keras's swish/silu and its ReLU layer.
-const OpDescriptor swish_op = {"Swish", nullptr, same_shape, plan_nothing, Swish::forward, Swish::backward};
-const OpDescriptor keras_relu_op = {"KerasReLU", nullptr, same_shape, plan_nothing, KerasRelu::forward, KerasRelu::backward};
+const OpDescriptor swish_op = {"Swish", nullptr, same_shape, plan_nothing, Swish::forward, Swish::backward, true};
+const OpDescriptor keras_relu_op = {"KerasReLU", nullptr, same_shape, plan_nothing, KerasRelu::forward, KerasRelu::backward, true};
 
 }  // namespace gradcam::ops

@@ -1,8 +1,17 @@
 // Gemm and MatMul with a constant weight: y = x W + b on a 2-D activation, with an optional fused
 // ReLU (Keras's dense activation). W is kept as [in][out] (Keras's layout), alpha and beta folded in.
+// On rows of any rank [..., M, K] (ViT's and ConvNeXt's Linear on [1,197,768] or [1,H,W,C]; the
+// [197,768] Gemm of torch's MultiheadAttention) every row is multiplied: one GEMM through Eigen. A
+// [1, K] vector keeps the threaded GEMV kernel. MatMul of two activations (attention's
+// [1,12,197,64] x [1,12,64,197]) multiplies the last two axes, the batch axes broadcast as numpy
+// does, each operand's gradient summed over the batches it was broadcast to.
 #include <algorithm>
+#include <string>
+
+#include <Eigen/Dense>
 
 #include "../op_support.h"
+#include "nd_walk.h"
 #include "ops.h"
 
 namespace gradcam::ops {
@@ -49,12 +58,93 @@ Status import_gemm(const OnnxImport& in, Node& n) {
 
 Status import_matmul(const OnnxImport& in, Node& n) {
   if (in.constant(0)) return make_error(where(in.node) + "the first operand must be the activation");
-  return read_weight(in, in.constant(1), false, 1.f, n);
+  if (!in.constant(1)) return {};  // two activations
+  const onnx::Tensor* b = in.constant(1);
+  if (b->dims.size() != 2)
+    return make_error(where(in.node) + "a constant second operand must be 2-D [K, N], not " + dims_text(b->dims));
+  return read_weight(in, b, false, 1.f, n);
 }
 
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixMap = Eigen::Map<RowMajor>;
+using ConstMatrixMap = Eigen::Map<const RowMajor>;
+
+// ---- two activations ----
+
+std::vector<int64_t> batch_of(const std::vector<int64_t>& dims) { return {dims.begin(), dims.end() - 2}; }
+
+Status infer_product(const Graph& g, Node& n, Value& out) {
+  const Value& a = input_value(g, n, 0);
+  const Value& b = input_value(g, n, 1);
+  for (const Value* v : {&a, &b})
+    if (v->layout != Layout::rows || v->rank < 2)
+      return make_error(where(n) + "multiplies two activations of rank 2 or more held as rows; '" + v->name + "' is " +
+                        (v->layout == Layout::image ? "a [1,C,H,W] image" : "1-D"));
+  const int64_t m = a.dims[a.dims.size() - 2], k = a.dims.back(), k2 = b.dims[b.dims.size() - 2], cols = b.dims.back();
+  if (a.rank > kMaxWalkRank || b.rank > kMaxWalkRank)
+    return make_error(where(n) + "multiplies values of rank above " + std::to_string(kMaxWalkRank) + ": not supported");
+  std::vector<int64_t> batch = broadcast_dims(batch_of(a.dims), batch_of(b.dims));
+  if (k != k2 || (batch.empty() && (a.rank > 2 || b.rank > 2)))
+    return make_error(where(n) + "cannot multiply '" + a.name + "' " + dims_text(a.dims) + " by '" + b.name + "' " + dims_text(b.dims) +
+                      " (the first's last extent must be the second's next to last; the leading axes broadcast)");
+  batch.push_back(m);
+  batch.push_back(cols);
+  set_rows(out, std::move(batch));
+  return {};
+}
+
+// The batches: the output's, and each operand's matrix at its own (broadcast) batch offset.
+Walk<3> batch_walk(const Graph& g, const Node& n) {
+  const std::vector<int64_t>& ad = input_value(g, n, 0).dims;
+  const std::vector<int64_t>& bd = input_value(g, n, 1).dims;
+  const std::vector<int64_t>& od = g.value(n.output).dims;
+  // (On the stack: a pass allocates nothing here.)
+  auto batch = [](const std::vector<int64_t>& d) {
+    Extents e;
+    e.rank = int(d.size()) - 2;
+    std::copy(d.begin(), d.end() - 2, e.v.begin());
+    return e;
+  };
+  auto matrices = [&](const std::vector<int64_t>& d) {  // batch strides in floats
+    Extents s = broadcast_strides(batch(d));
+    for (int k = 0; k < s.rank; ++k) s[k] *= d[d.size() - 2] * d.back();
+    return s;
+  };
+  return make_walk<3>(batch(od), {matrices(od), matrices(ad), matrices(bd)});
+}
+
+void forward_product(const Node& n, NodePlan&, const ForwardArgs& a) {
+  const std::vector<int64_t>& ad = input_value(a.graph, n, 0).dims;
+  const std::vector<int64_t>& bd = input_value(a.graph, n, 1).dims;
+  const Eigen::Index m = ad[ad.size() - 2], k = ad.back(), cols = bd.back();
+  walk(batch_walk(a.graph, n), [&](int64_t o, int64_t i, int64_t j) {
+    MatrixMap(a.out + o, m, cols).noalias() = ConstMatrixMap(a.in[0] + i, m, k) * ConstMatrixMap(a.in[1] + j, k, cols);
+  });
+}
+
+// dA = dY B^T, dB = A^T dY, summed over broadcast batches.
+void backward_product(const Node& n, NodePlan&, const BackwardArgs& a) {
+  const std::vector<int64_t>& ad = input_value(a.graph, n, 0).dims;
+  const std::vector<int64_t>& bd = input_value(a.graph, n, 1).dims;
+  const Eigen::Index m = ad[ad.size() - 2], k = ad.back(), cols = bd.back();
+  std::fill(a.gin[0], a.gin[0] + input_value(a.graph, n, 0).shape.size(), 0.f);
+  std::fill(a.gin[1], a.gin[1] + input_value(a.graph, n, 1).shape.size(), 0.f);
+  walk(batch_walk(a.graph, n), [&](int64_t o, int64_t i, int64_t j) {
+    const ConstMatrixMap gy(a.gout + o, m, cols);
+    MatrixMap(a.gin[0] + i, m, k).noalias() += gy * ConstMatrixMap(a.in[1] + j, k, cols).transpose();
+    MatrixMap(a.gin[1] + j, k, cols).noalias() += ConstMatrixMap(a.in[0] + i, m, k).transpose() * gy;
+  });
+}
+
+// ---- an activation times a constant ----
+
 Status infer_dense(const Graph& g, Node& n, Value& out) {
+  if (n.inputs.size() == 2) return infer_product(g, n, out);
   const Value& x = input_value(g, n);
-  if (x.rank != 2) return make_error(where(n) + "needs a 2-D input [1, n]: flatten the 4-D '" + x.name + "' first");
+  if (x.layout == Layout::image && x.rank != 2)
+    return make_error(where(n) + "needs a 2-D input [1, n]: flatten the 4-D '" + x.name + "' first");
+  // A [1, n] vector (or a legacy op's rank-2 output not yet settled into one): one row.
+  const bool one_row = x.layout == Layout::image || x.is_vector();
   const int units = n.attrs.out_channels;
   if (units < 1 || n.weights.empty() || n.weights.size() > 2)
     return make_error(where(n) + "needs a weight (and a bias) and at least one unit");
@@ -63,9 +153,16 @@ Status infer_dense(const Graph& g, Node& n, Value& out) {
   if (n.weights[1].size() != size_t(units))
     return make_error(where(n) + "the bias has " + std::to_string(n.weights[1].size()) + " values for " +
                       std::to_string(units) + " units");
-  if (int64_t(n.weights[0].size()) != x.shape.size() * units)
+  const int64_t k = one_row ? x.shape.size() : x.dims.back();
+  if (int64_t(n.weights[0].size()) != k * units)
     return make_error(where(n) + "its weight expects " + std::to_string(n.weights[0].size() / size_t(units)) +
-                      " inputs, '" + x.name + "' has " + std::to_string(x.shape.size()));
+                      " inputs, '" + x.name + "' has " + std::to_string(k) + (one_row ? "" : " in its last axis " + dims_text(x.dims)));
+  if (!one_row) {  // every row of [..., M, K]
+    std::vector<int64_t> dims = x.dims;
+    dims.back() = units;
+    set_rows(out, std::move(dims));
+    return {};
+  }
   out.shape = {1, 1, units};
   out.rank = 2;
   return {};
@@ -75,22 +172,46 @@ void plan_dense(const Graph& g, const Node& n, NodePlan&, ScratchSizes& s) {
   s.at_least(s.grad, size_t(g.value(n.output).shape.size()));
 }
 
-void forward_dense(const Node& n, NodePlan&, const ForwardArgs& a) {
+// How many rows of K the input holds (1 for a [1, K] vector).
+Eigen::Index rows_of(const Graph& g, const Node& n) {
+  return Eigen::Index(g.value(n.output).shape.size() / n.attrs.out_channels);
+}
+
+void forward_dense(const Node& n, NodePlan& p, const ForwardArgs& a) {
+  if (n.inputs.size() == 2) return forward_product(n, p, a);
   const int units = n.attrs.out_channels;
+  if (const Eigen::Index rows = rows_of(a.graph, n); rows > 1) {
+    const Eigen::Index k = Eigen::Index(n.weights[0].size()) / units;
+    MatrixMap y(a.out, rows, units);
+    y.noalias() = ConstMatrixMap(a.in[0], rows, k) * ConstMatrixMap(n.weights[0].data(), k, units);
+    y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(n.weights[1].data(), units);
+    if (n.attrs.relu) y = y.cwiseMax(0.f);
+    return;
+  }
   kernels::dense_forward(int(n.weights[0].size() / size_t(units)), units, a.in[0], n.weights[0].data(),
                          n.weights[1].data(), n.attrs.relu, a.out, a.batch);
 }
 
-void backward_dense(const Node& n, NodePlan&, const BackwardArgs& a) {
+void backward_dense(const Node& n, NodePlan& p, const BackwardArgs& a) {
+  if (n.inputs.size() == 2) return backward_product(n, p, a);
   const int units = n.attrs.out_channels;
-  const float* gpre = n.attrs.relu ? relu_mask(a.out, a.gout, size_t(units), a.relu, a.scratch.grad.data()) : a.gout;
+  const Eigen::Index rows = rows_of(a.graph, n);
+  const float* gpre =
+      n.attrs.relu ? relu_mask(a.out, a.gout, size_t(rows) * size_t(units), a.relu, a.scratch.grad.data()) : a.gout;
+  if (rows > 1) {
+    const Eigen::Index k = Eigen::Index(n.weights[0].size()) / units;
+    MatrixMap(a.gin[0], rows, k).noalias() =
+        ConstMatrixMap(gpre, rows, units) * ConstMatrixMap(n.weights[0].data(), k, units).transpose();
+    return;
+  }
   kernels::dense_backward_input(int(n.weights[0].size() / size_t(units)), units, gpre, n.weights[0].data(), a.gin[0]);
 }
 
 }  // namespace
 
-const OpDescriptor gemm_op = {"Gemm", import_gemm, infer_dense, plan_dense, forward_dense, backward_dense, /*any_rank=*/false, /*batched_forward=*/true};
+const OpDescriptor gemm_op = {"Gemm", import_gemm, infer_dense, plan_dense, forward_dense, backward_dense,
+                              /*any_rank=*/true, /*batched_forward=*/true};
 const OpDescriptor matmul_op = {"MatMul", import_matmul, infer_dense, plan_dense, forward_dense, backward_dense,
-                                /*any_rank=*/false, /*batched_forward=*/true};
+                                /*any_rank=*/true, /*batched_forward=*/true};
 
 }  // namespace gradcam::ops

@@ -1,5 +1,5 @@
 // Pooling: MaxPool and AveragePool over windows (explicit padding, ceil_mode), the global average
-// over height and width (GlobalAveragePool, ReduceMean over axes 2 and 3) and the global maximum
+// over height and width (GlobalAveragePool; ReduceMean is reduce.cpp's) and the global maximum
 // (GlobalMaxPool). The global ones keep 1x1xC (4-D) or give [C] (2-D) by keep_dims: ONNX's are 4-D
 // (the default), Keras's GlobalAveragePooling2D/GlobalMaxPooling2D are 2-D unless keepdims=True.
 #include <algorithm>
@@ -49,23 +49,6 @@ void backward_average(const Node& n, NodePlan& p, const BackwardArgs& a) {
 // ---- the mean over height and width ----
 
 Status import_global(const OnnxImport&, Node&) { return {}; }
-
-Status import_reduce_mean(const OnnxImport& in, Node& n) {
-  auto axes = attr_ints(in.node, "axes");
-  if (in.node.inputs.size() > 1 && !in.node.inputs[1].empty()) {  // opset 18: axes as an input
-    const onnx::Tensor* t = in.constant(1);
-    if (!t) return make_error(where(in.node) + "axes must be a constant");
-    axes = t->ints;
-  }
-  for (int64_t& a : axes)
-    if (a < 0) a += 4;
-  std::sort(axes.begin(), axes.end());
-  if (axes != std::vector<int64_t>{2, 3})
-    return make_error(where(in.node) + "only the mean over height and width (axes 2 and 3) is supported");
-  // keepdims=0 gives [1, C]: a 2-D value.
-  n.attrs.keep_dims = attr_int(in.node, "keepdims", 1) != 0;
-  return {};
-}
 
 Status infer_global(const Graph& g, Node& n, Value& out) {
   if (Status s = require_rank4(g, n); !s) return s;
@@ -121,6 +104,5 @@ const OpDescriptor average_pool_op = {"AveragePool", import_window, infer_window
 const OpDescriptor global_average_pool_op = {"GlobalAveragePool", import_global, infer_global, plan_nothing, forward_global, backward_global};
 const OpDescriptor global_max_pool_op = {"GlobalMaxPool", import_global, infer_global, plan_nothing, forward_global_max,
                                          backward_global_max};
-const OpDescriptor reduce_mean_op = {"ReduceMean", import_reduce_mean, infer_global, plan_nothing, forward_global, backward_global};
 
 }  // namespace gradcam::ops

@@ -1,46 +1,136 @@
-// Ops that move values without arithmetic: Flatten and Reshape to 2-D, Keras's Reshape, constant
-// Pad, and the inference no-ops Identity and Dropout.
+// Ops that move values without arithmetic: Flatten, Reshape, Squeeze and Unsqueeze of any rank,
+// Keras's Reshape, constant Pad, and the inference no-ops Identity and Dropout.
 //
-// An ONNX Flatten of [1,C,H,W] reads channels-first order, while values here are stored channels-
-// last: the op permutes (and its backward permutes back). A Keras flatten reads channels-last order
-// and copies.
+// ONNX's Flatten, Reshape, Squeeze and Unsqueeze keep the elements in their logical (row-major,
+// [C,H,W]) order and change only the dims. A rows value is stored in that order, so they copy it; an
+// image is stored channels-last, so they permute it (and their backward permutes back). A Keras
+// flatten reads channels-last order and copies.
 #include <algorithm>
 #include <cstring>
 
 #include "../op_support.h"
 #include "ops.h"
+#include "strided.h"
 
 namespace gradcam::ops {
 namespace {
 
 Status import_flatten(const OnnxImport& in, Node& n) {
-  if (attr_int(in.node, "axis", 1) != 1) return make_error(where(in.node) + "only axis=1 (keep the batch) is supported");
+  n.attrs.axis = int(attr_int(in.node, "axis", 1));
   n.attrs.channels_first_flatten = true;
   return {};
 }
 
-// Reshape to [1, n] (or [-1, n], [1, -1], [0, -1]): what `x.view(x.size(0), -1)` exports to.
+// Reshape to any constant shape: `x.view(x.size(0), -1)`'s [1, n], ShuffleNet's channel shuffle
+// [1, 2, C/2, H, W], ViT's patch tokens [1, 768, 196].
 Status import_reshape(const OnnxImport& in, Node& n) {
   const onnx::Tensor* shape = in.constant(1);
   if (!shape || shape->ints.empty()) return make_error(where(in.node) + "the target shape must be a constant");
   const auto& d = shape->ints;
-  const bool two_d = d.size() == 2 && (d[0] == 1 || d[0] == 0 || d[0] == -1);
-  if (!two_d) return make_error(where(in.node) + "only a reshape to 2-D [1, n] is supported");
+  if (int(d.size()) > kMaxRank) return make_error(where(in.node) + "a target of rank " + std::to_string(d.size()) + "; the engine holds ranks 1.." + std::to_string(kMaxRank));
+  if (std::count(d.begin(), d.end(), -1) > 1) return make_error(where(in.node) + "two -1 dimensions");
+  if (attr_int(in.node, "allowzero", 0) != 0 && std::count(d.begin(), d.end(), 0) > 0)
+    return make_error(where(in.node) + "allowzero=1 with a 0 in the shape (an empty tensor) is not supported");
+  for (int64_t x : d)
+    if (x < -1) return make_error(where(in.node) + "the target shape " + dims_text(d) + " has a negative dimension");
   n.attrs.channels_first_flatten = true;
-  n.attrs.out_channels = int(std::max<int64_t>(d[1], -1));  // -1: inferred
-  if (d[0] == -1 && d[1] == -1) return make_error(where(in.node) + "two -1 dimensions");
+  n.attrs.target_dims = d;
+  return {};
+}
+
+// The output of a reshape as its dims, from the input's logical dims; a [1, n] result is left as
+// the 1 x 1 x n vector the older ops read.
+Status reshape_output(std::vector<int64_t> dims, Value& out) {
+  if (dims.size() == 2 && dims[0] == 1) {
+    out.shape = {1, 1, int(dims[1])};
+    out.rank = 2;
+    return {};
+  }
+  set_rows(out, std::move(dims));
   return {};
 }
 
 Status infer_flatten(const Graph& g, Node& n, Value& out) {
   const Value& x = input_value(g, n);
+  const std::vector<int64_t> in = tensor_view(x).dims;
   const int64_t size = x.shape.size();
-  if (n.op_type == "Reshape" && n.attrs.out_channels > 0 && n.attrs.out_channels != size)
-    return make_error(where(n) + "cannot reshape " + std::to_string(size) + " values to [1, " +
-                      std::to_string(n.attrs.out_channels) + "]");
-  out.shape = {1, 1, int(size)};
-  out.rank = 2;
+  const int rank = int(in.size());
+  if (n.op_type == "Reshape") {
+    std::vector<int64_t> d = n.attrs.target_dims;
+    if (d.empty()) d = {1, n.attrs.out_channels > 0 ? n.attrs.out_channels : -1};  // built by hand: [1, n] or [1, -1]
+    int64_t known = 1;
+    int unknown = -1;
+    for (size_t k = 0; k < d.size(); ++k) {
+      if (d[k] == 0) {
+        if (int(k) >= rank) return make_error(where(n) + "a 0 in the target shape " + dims_text(n.attrs.target_dims) + " past the input's rank " + std::to_string(rank));
+        d[k] = in[k];
+      }
+      if (d[k] == -1) unknown = int(k);
+      else known *= d[k];
+    }
+    if (unknown >= 0 && known > 0 && size % known == 0) d[size_t(unknown)] = size / known;
+    int64_t product = 1;
+    for (int64_t e : d) product *= e;
+    if (product != size) {
+      if (d.size() == 2 && d[0] == 1)  // the message the [1, n] reshape always gave
+        return make_error(where(n) + "cannot reshape " + std::to_string(size) + " values to [1, " + std::to_string(d[1]) + "]");
+      return make_error(where(n) + "cannot reshape " + dims_text(in) + " (" + std::to_string(size) + " values) to " +
+                        dims_text(n.attrs.target_dims.empty() ? d : n.attrs.target_dims));
+    }
+    return reshape_output(d, out);
+  }
+  // Flatten: [product of the dims before axis, product of the rest] (ONNX allows axis = rank).
+  const int axis = n.attrs.axis < 0 ? n.attrs.axis + rank : n.attrs.axis;
+  if (axis < 0 || axis > rank) return make_error(where(n) + "axis " + std::to_string(n.attrs.axis) + " does not fit an input of rank " + std::to_string(rank));
+  int64_t outer = 1;
+  for (int k = 0; k < axis; ++k) outer *= in[size_t(k)];
+  return reshape_output({outer, size / outer}, out);
+}
+
+// Squeeze (axes from the input since opset 13, the attribute before; none: every dim of 1) and
+// Unsqueeze (axes of the output that are new dims of 1).
+Status import_squeeze(const OnnxImport& in, Node& n) {
+  n.attrs.channels_first_flatten = true;
+  if (in.node.inputs.size() > 1 && !in.node.inputs[1].empty()) {
+    const onnx::Tensor* t = in.constant(1);
+    if (!t) return make_error(where(in.node) + "axes must be a constant");
+    n.attrs.squeeze_axes = t->ints;
+  } else {
+    n.attrs.squeeze_axes = attr_ints(in.node, "axes");
+  }
+  if (n.attrs.squeeze_axes.empty() && in.node.op_type == "Unsqueeze") return make_error(where(in.node) + "no axes");
   return {};
+}
+
+Status infer_squeeze(const Graph& g, Node& n, Value& out) {
+  const std::vector<int64_t> in = tensor_view(input_value(g, n)).dims;
+  const int rank = int(in.size());
+  const std::vector<int64_t>& axes = n.attrs.squeeze_axes;
+  std::vector<int64_t> d;
+  if (n.op_type == "Squeeze") {
+    std::vector<bool> drop(in.size(), axes.empty());
+    for (int64_t a : axes) {
+      const int k = normalized_axis(a, rank);
+      if (k < 0 || in[size_t(k)] != 1)
+        return make_error(where(n) + "axis " + std::to_string(a) + " of " + dims_text(in) + " is not a dim of extent 1");
+      drop[size_t(k)] = true;
+    }
+    for (size_t k = 0; k < in.size(); ++k)
+      if (!drop[k] || in[k] != 1) d.push_back(in[k]);
+    if (d.empty()) return make_error(where(n) + "squeezing " + dims_text(in) + " leaves a scalar, which the engine does not hold");
+  } else {
+    const int rank_out = rank + int(axes.size());
+    if (rank_out > kMaxRank) return make_error(where(n) + "its output would have rank " + std::to_string(rank_out) + "; the engine holds ranks 1.." + std::to_string(kMaxRank));
+    std::vector<bool> added(size_t(rank_out), false);
+    for (int64_t a : axes) {
+      const int k = normalized_axis(a, rank_out);
+      if (k < 0 || added[size_t(k)]) return make_error(where(n) + "axes " + dims_text(axes) + " do not fit an output of rank " + std::to_string(rank_out));
+      added[size_t(k)] = true;
+    }
+    size_t next = 0;
+    for (int k = 0; k < rank_out; ++k) d.push_back(added[size_t(k)] ? 1 : in[next++]);
+  }
+  return reshape_output(d, out);
 }
 
 // Channels-last (h, w, c) to channels-first (c, h, w) order, and back.
@@ -157,11 +247,13 @@ Status infer_keras_reshape(const Graph& g, Node& n, Value& out) {
 
 }  // namespace
 
-const OpDescriptor flatten_op = {"Flatten", import_flatten, infer_flatten, plan_nothing, forward_flatten, backward_flatten};
-const OpDescriptor reshape_op = {"Reshape", import_reshape, infer_flatten, plan_nothing, forward_flatten, backward_flatten};
+const OpDescriptor flatten_op = {"Flatten", import_flatten, infer_flatten, plan_nothing, forward_flatten, backward_flatten, true};
+const OpDescriptor reshape_op = {"Reshape", import_reshape, infer_flatten, plan_nothing, forward_flatten, backward_flatten, true};
+const OpDescriptor squeeze_op = {"Squeeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, true};
+const OpDescriptor unsqueeze_op = {"Unsqueeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, true};
 const OpDescriptor keras_reshape_op = {"KerasReshape", nullptr, infer_keras_reshape, plan_nothing, copy_forward, copy_backward};
 const OpDescriptor pad_op = {"Pad", import_pad, infer_pad, plan_nothing, forward_pad, backward_pad};
-const OpDescriptor identity_op = {"Identity", import_plain, same_shape, plan_nothing, copy_forward, copy_backward};
-const OpDescriptor dropout_op = {"Dropout", import_plain, same_shape, plan_nothing, copy_forward, copy_backward};
+const OpDescriptor identity_op = {"Identity", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, true};
+const OpDescriptor dropout_op = {"Dropout", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, true};
 
 }  // namespace gradcam::ops

@@ -1,0 +1,35 @@
+// Ops that move floats without arithmetic (Transpose, Slice, Gather, Expand, Concat on any axis,
+// a reshape of an image) all read one tensor through a strided view: dims, and per dim the step in
+// floats through the storage. Fixed-size arrays: a forward pass does not allocate.
+#pragma once
+#include <cstdint>
+
+#include "gradcam/graph.h"
+
+namespace gradcam::ops {
+
+inline constexpr int kMaxRank = 6;  // the ranks a value may have (Swin's window partition is 6-D)
+
+struct StridedView {
+  int rank = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t strides[kMaxRank] = {};
+  int64_t offset = 0;  // floats before element [0, ..., 0]
+  int64_t size() const;
+};
+
+// A value's logical (ONNX-order) dims and the strides of its storage: image [1,C,H,W] channels-last
+// with strides [h*w*c, 1, w*c, c]; rows row-major.
+StridedView storage_view(const Value& v);
+// Row-major strides of `dims` (a destination written in order).
+StridedView row_major(int rank, const int64_t* dims);
+
+// Visits every index of `dims` in row-major order: dst[dst view] = src[src view] (or +=). The two
+// views share the dims; each adds its own offset and strides.
+void strided_copy(const StridedView& src, const float* from, const StridedView& dst, float* to);
+void strided_add(const StridedView& src, const float* from, const StridedView& dst, float* to);
+
+// An axis attribute against a rank: -rank..rank-1 to 0..rank-1; -1 when out of range.
+int normalized_axis(int64_t axis, int rank);
+
+}  // namespace gradcam::ops
