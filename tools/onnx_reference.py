@@ -5,16 +5,19 @@
 
 request: {"model_dir": OUTDIR, "cases": [{"model": "resnet18", "input": [flat NCHW floats],
           "input_shape": [1,3,224,224], "node": "<ONNX node name>", "target": <class index>,
-          "methods": ["gradcam", "hirescam", "layercam"], "activations": false}]}
+          "methods": ["gradcam", "hirescam", "layercam"], "activations": false, "conditioning": 1e-6}]}
 answer:  {"cases": [{"logits": [...], "probabilities": [...], "shape": [H, W],
           "maps": {"gradcam": [H*W, row-major], ...}, "magnitudes": {"gradcam": m, ...},
           "activations": [C*H*W, NCHW] (if asked),
+          "movement": {"gradcam": d, ...} (if "conditioning" is given, see movement()),
           "module": "<torch module>"}]}
 
-Each model is rebuilt from tools/onnx_fixtures.py (same code, same seeds) in float32; the ONNX node
-is found in OUTDIR/manifest.json, which names the torch module whose forward output is that node's
-output. A forward hook keeps that output A (C x H x W); the score is the target's logit (for a
-model whose output is probabilities, the final Softmax's input: AllOps.logits), and autograd gives
+Each model is rebuilt from the script that wrote OUTDIR (tools/onnx_fixtures.py, or
+tools/onnx_zoo.py for the zoo: same code, same seeds) in float32; the ONNX node is found in
+OUTDIR/manifest.json, which names the torch module whose forward output is that node's output
+(and its layout: a transformer's tokens are read as the grid they came from, see as_grid). A
+forward hook keeps that output A (C x H x W); the score is the target's logit (for a model whose
+output is probabilities, the final Softmax's input: AllOps.logits), and autograd gives
 G = dscore/dA. The maps, as engine/src/methods/cam_weights.cpp defines them (after ReLU, before any
 normalisation), summed in float64:
     gradcam  ReLU(sum_k mean_hw(G_k) A_k)
@@ -31,6 +34,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import onnx_fixtures  # noqa: E402
+import onnx_zoo  # noqa: E402
 
 
 def cam_terms(method, A, G):
@@ -47,7 +51,15 @@ def cam_terms(method, A, G):
 class Models:
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "manifest.json")) as f:
-            self.manifest = json.load(f)["models"]
+            manifest = json.load(f)
+        self.manifest = manifest["models"]
+        # The zoo's models (tools/onnx_zoo.py) read back the batch-norm statistics their export used;
+        # they are big and asked for one after another, so only the last one asked for is kept.
+        self.zoo = manifest.get("generator") == "tools/onnx_zoo.py"
+        if self.zoo:
+            self.build = lambda name: onnx_zoo.build_model(name, model_dir)
+        else:
+            self.build = onnx_fixtures.build_model
         self.built = {}
 
     def get(self, name, dtype=torch.float32):
@@ -55,11 +67,60 @@ class Models:
         if (name, dtype) not in self.built:
             if name not in self.manifest:
                 raise ValueError(f"{name}: not in the manifest")
-            model = onnx_fixtures.build_model(name).to(dtype)
+            if self.zoo:
+                self.built = {k: v for k, v in self.built.items() if k[0] == name}
+            model = self.build(name).to(dtype)
             for p in model.parameters():
                 p.requires_grad_(False)  # only the activations' gradients are needed
             self.built[(name, dtype)] = model
         return self.built[(name, dtype)], self.manifest[name]
+
+
+def as_grid(t, layout):
+    """A layer's output (batch dropped) as C x H x W: a transformer's tokens become the h x w grid
+    they came from, as pytorch-grad-cam's reshape_transform does (ViT: [1+h*w, C], the class
+    token first, dropped; Swin: [h, w, C])."""
+    if layout == "nchw":
+        return t
+    if layout == "nhwc":
+        return t.permute(2, 0, 1)
+    if layout == "tokens":
+        side = int(round((t.shape[0] - 1) ** 0.5))
+        if side * side != t.shape[0] - 1:
+            raise ValueError(f"{t.shape[0]} tokens are not a class token and a square grid")
+        return t[1:].reshape(side, side, t.shape[1]).permute(2, 0, 1)
+    raise ValueError(f"unknown layout {layout}")
+
+
+def layer_maps(model, entry, node, x, target, methods):
+    """The logits, A and G (C x H x W, float64) and the maps at `node` for input x (the model's dtype)."""
+    module = model.get_submodule(node["torch_module"])
+    kept = []
+
+    def hook(_module, _inputs, output):
+        kept.append(output)
+        # Downstream sees a copy: torchvision's `out += identity` would otherwise overwrite A.
+        return output.clone()
+
+    x = x.detach().requires_grad_(True)  # the graph must reach A even though the weights take no gradient
+    handle = module.register_forward_hook(hook)
+    try:
+        logits = model.logits(x) if entry["output"] == "probabilities" else model(x)
+    finally:
+        handle.remove()
+    if len(kept) != 1:
+        raise ValueError(f"{node['torch_module']} ran {len(kept)} times, expected once")
+    A = kept[0]
+    logits = logits.reshape(-1)
+    (G,) = torch.autograd.grad(logits[target], A)
+    layout = node.get("layout", "nchw")
+    A64, G64 = as_grid(A[0].detach().double(), layout), as_grid(G[0].double(), layout)
+    maps, magnitudes = {}, {}
+    for method in methods:
+        terms = cam_terms(method, A64, G64)
+        maps[method] = torch.relu(terms.sum(0))
+        magnitudes[method] = terms.abs().sum(0).max().item()
+    return logits.detach(), A64, maps, magnitudes
 
 
 def answer(models, case):
@@ -74,43 +135,43 @@ def answer(models, case):
     node = next((n for n in entry["nodes"] if n["onnx_node"] == case["node"]), None)
     if node is None:
         raise ValueError(f"{case['model']}: {case['node']} is not a manifest node")
-    module = model.get_submodule(node["torch_module"])
-
-    kept = []
-
-    def hook(_module, _inputs, output):
-        kept.append(output)
-        # Downstream sees a copy: torchvision's `out += identity` would otherwise overwrite A.
-        return output.clone()
-
-    x.requires_grad_(True)  # the graph must reach A even though the weights take no gradient
-    handle = module.register_forward_hook(hook)
-    try:
-        logits = model.logits(x) if entry["output"] == "probabilities" else model(x)
-    finally:
-        handle.remove()
-    if len(kept) != 1:
-        raise ValueError(f"{case['model']}: {node['torch_module']} ran {len(kept)} times, expected once")
-    A = kept[0]
-    logits = logits.reshape(-1)
     target = int(case["target"])
-    (G,) = torch.autograd.grad(logits[target], A)
-    A64, G64 = A[0].detach().double(), G[0].double()
+    methods = case.get("methods", ["gradcam"])
+    try:
+        logits, A64, maps, magnitudes = layer_maps(model, entry, node, x, target, methods)
+    except ValueError as e:
+        raise ValueError(f"{case['model']}: {e}") from e
     out = {
         "module": node["torch_module"],
-        "logits": logits.detach().tolist(),
-        "probabilities": torch.softmax(logits.detach().double(), 0).tolist(),
+        "logits": logits.tolist(),
+        "probabilities": torch.softmax(logits.double(), 0).tolist(),
         "shape": list(A64.shape[1:]),
-        "maps": {},
-        "magnitudes": {},
+        "maps": {m: v.reshape(-1).tolist() for m, v in maps.items()},
+        "magnitudes": magnitudes,
     }
-    for method in case.get("methods", ["gradcam"]):
-        terms = cam_terms(method, A64, G64)
-        out["maps"][method] = torch.relu(terms.sum(0)).reshape(-1).tolist()
-        out["magnitudes"][method] = terms.abs().sum(0).max().item()
     if case.get("activations"):
-        out["activations"] = A[0].detach().reshape(-1).tolist()
+        out["activations"] = A64.float().reshape(-1).tolist()
+    if case.get("conditioning"):
+        out["movement"] = movement(models, case["model"], entry, node, x, target, methods, case["conditioning"])
     return out
+
+
+def movement(models, name, entry, node, x, target, methods, relative):
+    """How far the exact (float64) map moves when each input value changes by `relative` of itself,
+    the largest over two seeded draws of the change: a map that moves further than a tolerance
+    under a change far below float32's own rounding of the input is ill-conditioned there (max-pool
+    ties in flat image regions), and no float32 implementation can be held closer than that."""
+    model64, _ = models.get(name, torch.float64)
+    x64 = x.double()
+    _, _, base, _ = layer_maps(model64, entry, node, x64, target, methods)
+    g = torch.Generator().manual_seed(1)
+    moved = {m: 0.0 for m in methods}
+    for _ in range(2):
+        u = torch.rand(x64.shape, generator=g, dtype=torch.float64) * 2 - 1
+        _, _, maps, _ = layer_maps(model64, entry, node, x64 * (1 + relative * u), target, methods)
+        for m in methods:
+            moved[m] = max(moved[m], (maps[m] - base[m]).abs().max().item())
+    return moved
 
 
 def serve(answer_case):

@@ -99,8 +99,9 @@ export function onnxFixtures() {
 
 // A PyTorch reference script (tools/onnx_reference.py, reference_cams.py, ...) asked once for every
 // case: one process, since importing torch is the slow part. It reads {model_dir, cases} on stdin
-// and answers {cases: [...]} on stdout; a failure to run or to answer is an Error naming the script.
-export function pythonReference(script, cases) {
+// (model_dir: the ONNX fixtures unless given, e.g. the zoo's) and answers {cases: [...]} on stdout;
+// a failure to run or to answer is an Error naming the script.
+export function pythonReference(script, cases, modelDir = ONNX_FIXTURES) {
   const name = path.basename(script);
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -121,7 +122,7 @@ export function pythonReference(script, cases) {
         reject(new Error(`${name}: stdout is not JSON (${e.message}); stderr: ${stderr.slice(-500)}`));
       }
     });
-    child.stdin.end(JSON.stringify({ model_dir: ONNX_FIXTURES, cases }));
+    child.stdin.end(JSON.stringify({ model_dir: modelDir, cases }));
   });
 }
 
