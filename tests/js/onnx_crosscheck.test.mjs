@@ -1,4 +1,4 @@
-// The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2 x0.5 (torchvision
+// The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2 x0.5, a tiny ViT (torchvision
 // 0.14, seeded random weights) and allops (a small net holding every op the ONNX importer reads),
 // written by tools/onnx_fixtures.py into build/onnx-fixtures with a manifest that pairs ONNX nodes
 // with the torch modules computing the same tensor. For every model, manifest node and method
@@ -84,6 +84,22 @@ function sampleTensor(entry) {
   return out;
 }
 
+// A manifest node's map size [h, w] and its ONNX output as the C x H x W the reference reports:
+// an image layer as it is; a ViT token layer [1, 1+h*w, C] as its grid after the class token
+// (pytorch-grad-cam's reshape_transform), so the class token is not compared.
+function mapSize(node) {
+  if (node.layout !== 'tokens') return node.shape.slice(2);
+  const side = Math.round(Math.sqrt(node.shape[1] - 1));
+  return [side, side];
+}
+function asGrid(values, node) {
+  if (node.layout !== 'tokens') return values;
+  const [h, w] = mapSize(node), c = node.shape[2];
+  const out = new Float32Array(c * h * w);
+  for (let t = 0; t < h * w; t++) for (let k = 0; k < c; k++) out[k * h * w + t] = values[(1 + t) * c + k];
+  return out;
+}
+
 // The model's answer as the engine reports it: logits, except allops, whose ONNX output is the
 // final Softmax (onnxruntime gives probabilities there).
 function ortScores(entry, outputs) {
@@ -104,10 +120,10 @@ test('fixtures: onnxruntime-node and PyTorch agree on every model, at the output
     const target = argmax(ortScores(entry, outputs));
     for (const node of entry.nodes) {
       cases.push({ model: name, input: Array.from(input), input_shape: entry.input_shape, node: node.onnx_node,
-        target, methods: METHODS, activations: true, entry, outputs, tensor: node.tensor, shape: node.shape });
+        target, methods: METHODS, activations: true, entry, outputs, manifestNode: node });
     }
   }
-  const answers = await pythonReference(REFERENCE_SCRIPT, cases.map(({ entry, outputs, tensor, shape, ...c }) => c));
+  const answers = await pythonReference(REFERENCE_SCRIPT, cases.map(({ entry, outputs, manifestNode, ...c }) => c));
 
   let maps = 0, nonzero = 0;
   const worst = [];
@@ -126,8 +142,9 @@ test('fixtures: onnxruntime-node and PyTorch agree on every model, at the output
   cases.forEach((c, i) => {
     const r = answers[i];
     const label = `${c.model} ${c.node}`;
-    const ortA = c.outputs[c.tensor];
-    if (!ortA) { problems.push(`${label}: the probe model has no output ${c.tensor}`); return; }
+    const raw = c.outputs[c.manifestNode.tensor];
+    if (!raw) { problems.push(`${label}: the probe model has no output ${c.manifestNode.tensor}`); return; }
+    const ortA = asGrid(raw, c.manifestNode);
     const scale = maxAbs(r.activations);
     const { d, at } = worstDiff(ortA, r.activations);
     if (ortA.length !== r.activations.length) problems.push(`${label}: ${ortA.length} values from onnxruntime, ${r.activations.length} from ${r.module}`);
@@ -137,8 +154,8 @@ test('fixtures: onnxruntime-node and PyTorch agree on every model, at the output
     }
     worst.push(`${label.padEnd(58)} ${r.module.padEnd(22)} |A diff|/max ${(d / scale).toExponential(2)}`);
     if (scale === 0) problems.push(`${label}: all activations are zero`);
-    const [, , h, w] = c.shape;
-    if (r.shape[0] !== h || r.shape[1] !== w) problems.push(`${label}: reference map ${r.shape}, manifest shape ${c.shape}`);
+    const [h, w] = mapSize(c.manifestNode);
+    if (r.shape[0] !== h || r.shape[1] !== w) problems.push(`${label}: reference map ${r.shape}, manifest shape ${c.manifestNode.shape}`);
     for (const m of METHODS) {
       const v = r.maps[m];
       maps++;
