@@ -350,6 +350,7 @@ MODELS = {
         "build": lambda: tiny_vit(),
         "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": 14,
         "output": "logits", "layout": "tokens", "export_with_grad": True,
+        "default_layer": "/encoder/layers/encoder_layer_1/ln_1/Add_1",
         "nodes": [
             ("/encoder/layers/encoder_layer_0/ln_1/Add_1", "encoder.layers.encoder_layer_0.ln_1"),
             ("/encoder/layers/encoder_layer_0/Add_1", "encoder.layers.encoder_layer_0"),
@@ -636,6 +637,8 @@ def main():
             "classes": classes,
             "output": spec["output"],
             "ops": ops,
+            # The layer the engine must choose by default, where the choice is the point (ViT's ln_1).
+            **({"default_layer": spec["default_layer"]} if "default_layer" in spec else {}),
             # tensor: the node's output, which the probe file also outputs under that name.
             # layout: how tools/onnx_reference.py reads the node's output as a C x H x W map
             # ("tokens": [1, 1+h*w, C], the class token first, dropped).

@@ -197,6 +197,15 @@ for (const [which, plan] of Object.entries(PLANS)) {
     const results = await pool(runs.map((r) => () => runCliAsync(cli, r.args)));
 
     const problems = [];
+    // Where the manifest names the default layer (vit_tiny: the last block's ln_1, not its output,
+    // whose tokens other than the class token get no gradient), info must choose it.
+    for (const [name, entry] of Object.entries(manifest.models)) {
+      if (!entry.default_layer) continue;
+      const res = await runCliAsync(cli, ['info', '--model', path.join(FIXTURES, entry.file), '--json']);
+      let got;
+      try { got = JSON.parse(res.stdout).default_layer; } catch (e) { got = `no JSON (exit ${res.status}: ${res.stderr.trim()})`; }
+      if (got !== entry.default_layer) problems.push(`${name}: default layer ${got}, expected ${entry.default_layer}`);
+    }
     const byModel = new Map();
     runs.forEach((r, i) => {
       const res = results[i];
