@@ -3,9 +3,9 @@
 
     /usr/bin/python3 tools/onnx_fixtures.py OUTDIR [--if-stale]
 
-writes OUTDIR/{resnet18,mobilenet_v2,squeezenet1_1,allops}.onnx, OUTDIR/probe/<model>.onnx (the
-same graph with every checked node's output added as a graph output, so onnxruntime can show the
-activations the manifest pairs with torch modules) and OUTDIR/manifest.json (input shape,
+writes OUTDIR/{resnet18,mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5,vit_tiny,allops,shapes_13,shapes_17,math_14,math_17}.onnx,
+OUTDIR/probe/<model>.onnx (the same graph with every checked node's output added as a graph
+output, so onnxruntime can show the activations the manifest pairs with torch modules) and OUTDIR/manifest.json (input shape,
 normalisation, opset, and the nodes to check, each paired with the torch module whose forward
 output equals that node's output).
 

@@ -1,5 +1,7 @@
-// The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2 x0.5, a tiny ViT (torchvision
-// 0.14, seeded random weights) and allops (a small net holding every op the ONNX importer reads),
+// The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2
+// x0.5, vit_tiny (a small VisionTransformer: token layers) (torchvision 0.14, seeded random
+// weights), allops (a small net holding every op the ONNX importer reads), shapes_13/17 (shape
+// arithmetic folded at load) and math_14/17 (arithmetic on values of any rank),
 // written by tools/onnx_fixtures.py into build/onnx-fixtures with a manifest that pairs ONNX nodes
 // with the torch modules computing the same tensor. For every model, manifest node and method
 // (Grad-CAM, HiResCAM, LayerCAM) the CLI's --json --dump-input output is compared with

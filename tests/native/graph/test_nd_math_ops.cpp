@@ -91,6 +91,10 @@ TEST_CASE("shapes that do not broadcast, and inputs an op does not take, are ref
         "node 'MatMul_2' (MatMul): cannot multiply 'ReduceSum_1_out' [1,3,5,6] by 'ReduceSum_1_out' [1,3,5,6] (the first's last "
         "extent must be the second's next to last; the leading axes broadcast)");
   CHECK(error_of(b, "MatMul", {0, rows}).find("'input' is a [1,C,H,W] image") != std::string::npos);
+  OpAttributes units;
+  units.out_channels = 2;
+  CHECK(error_of(b, "Gemm", {rows}, units, {std::vector<float>(12, 0.5f), {0.f, 0.f}}) ==
+        "node 'Gemm_2' (Gemm): Gemm multiplies a 2-D [M, K]; 'ReduceSum_1_out' is [1,3,5,6] (MatMul takes any rank)");
   OpAttributes beyond;
   beyond.axis = 4;
   CHECK(error_of(b, "Softmax", {rows}, beyond) == "node 'Softmax_2' (Softmax): axis 4 is outside the input's 4 axes");

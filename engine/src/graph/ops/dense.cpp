@@ -157,6 +157,8 @@ Status infer_dense(const Graph& g, Node& n, Value& out) {
   if (int64_t(n.weights[0].size()) != k * units)
     return make_error(where(n) + "its weight expects " + std::to_string(n.weights[0].size() / size_t(units)) +
                       " inputs, '" + x.name + "' has " + std::to_string(k) + (one_row ? "" : " in its last axis " + dims_text(x.dims)));
+  if (!one_row && n.op == &gemm_op && x.rank != 2)
+    return make_error(where(n) + "Gemm multiplies a 2-D [M, K]; '" + x.name + "' is " + dims_text(x.dims) + " (MatMul takes any rank)");
   if (!one_row) {  // every row of [..., M, K]
     std::vector<int64_t> dims = x.dims;
     dims.back() = units;
