@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tools/onnx_fixtures.py OUTDIR [--if-stale]
 
-writes OUTDIR/{resnet18,mobilenet_v2,squeezenet1_1,allops,shapes_13,shapes_17,math_14,math_17}.onnx,
+writes OUTDIR/{resnet18,mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5,vit_tiny,allops,shapes_13,shapes_17,math_14,math_17}.onnx,
 OUTDIR/probe/<model>.onnx (the same graph with every checked node's output added as a graph
 output, so onnxruntime can show the activations the manifest pairs with torch modules) and OUTDIR/manifest.json (input shape,
 normalisation, opset, and the nodes to check, each paired with the torch module whose forward
@@ -23,6 +23,10 @@ onnx-simplifier would; and an eval-mode export drops
 nn.Dropout and nn.Identity, which we put back as Dropout and Identity nodes where the modules sit
 (older PyTorch and tf2onnx do write them). The torchvision nets are exported at opset 13 as they
 come from PyTorch, untouched.
+
+vit_tiny.onnx is torchvision's VisionTransformer made small (tiny_vit), exported at opset 14 with
+autograd on (see MODELS); its checked nodes are token layers, which the manifest marks with
+"layout": "tokens" so that the reference reads them as the grid after the class token.
 """
 import argparse
 import hashlib
@@ -221,6 +225,24 @@ class MathOps(nn.Module):
         return self.fc(y.sum(dim=(2, 3))) + self.fc_rows(torch.sigmoid(r).sum(2))
 
 
+def tiny_vit(classes=10):
+    """torchvision's VisionTransformer, small: a 32x32 input in 8x8 patches (a 4x4 grid and the
+    class token: [1,17,32] tokens), 2 blocks, 2 heads, hidden 32, MLP 64. Its head starts at zero
+    and its LayerNorms as the identity (torchvision's init), which would make every gradient 0 and
+    hide a wrong affine: both are drawn here from the fixed seed, and so is the class token."""
+    from torchvision.models.vision_transformer import VisionTransformer
+    m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
+                          num_classes=classes)
+    with torch.no_grad():
+        nn.init.normal_(m.heads.head.weight, std=0.2)
+        nn.init.normal_(m.heads.head.bias, std=0.1)
+        nn.init.normal_(m.class_token, std=0.5)
+        for ln in (x for x in m.modules() if isinstance(x, nn.LayerNorm)):
+            ln.weight.copy_(1 + 0.2 * torch.randn_like(ln.weight))
+            ln.bias.copy_(0.1 * torch.randn_like(ln.bias))
+    return m
+
+
 # name -> how to build it, its input and normalisation, the opset, and the nodes to check, each
 # (ONNX node name, torch module path whose forward output equals that node's output).
 MODELS = {
@@ -319,6 +341,22 @@ MODELS = {
             ("/pool/AveragePool", "pool"),
         ],
     } for opset in (13, 17)},
+    # ViT's tokens ([1,17,32]: the class token, then a 4x4 grid), read as pytorch-grad-cam's
+    # reshape_transform reads them (layout "tokens"). The default layer, the last block's ln_1
+    # (LayerNorm written out at opset 14: its last node is Add_1), the first block's ln_1 and its
+    # output. Exported with autograd on: under torch.no_grad() torch 1.13's attention takes a fused
+    # path that has no ONNX export.
+    "vit_tiny": {
+        "build": lambda: tiny_vit(),
+        "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": 14,
+        "output": "logits", "layout": "tokens", "export_with_grad": True,
+        "default_layer": "/encoder/layers/encoder_layer_1/ln_1/Add_1",
+        "nodes": [
+            ("/encoder/layers/encoder_layer_0/ln_1/Add_1", "encoder.layers.encoder_layer_0.ln_1"),
+            ("/encoder/layers/encoder_layer_0/Add_1", "encoder.layers.encoder_layer_0"),
+            ("/encoder/layers/encoder_layer_1/ln_1/Add_1", "encoder.layers.encoder_layer_1.ln_1"),
+        ],
+    },
     **{f"math_{opset}": {
         "build": lambda: MathOps(),
         "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": opset,
@@ -389,7 +427,7 @@ def build_model(name):
 def export(model, spec):
     x = torch.zeros(spec["input_shape"])
     buf = io.BytesIO()
-    with torch.no_grad():
+    with torch.enable_grad() if spec.get("export_with_grad") else torch.no_grad():
         output = "probabilities" if spec["output"] == "probabilities" else "logits"
         dynamic = {"input": {0: "batch"}, output: {0: "batch"}} if spec.get("dynamic_batch") else None
         torch.onnx.export(model, x, buf, opset_version=spec["opset"], input_names=["input"], output_names=[output],
@@ -527,7 +565,11 @@ def check(model, name, spec, fallback_shapes=None):
         shape = shapes.get(n.output[0])
         if not shape and fallback_shapes:  # unknown, or of unknown rank
             shape = shapes[n.output[0]] = fallback_shapes.get(onnx_node)
-        if shape is None or len(shape) != 4 or min(shape) < 1:
+        if spec.get("layout") == "tokens":
+            side = round((shape[1] - 1) ** 0.5) if shape and len(shape) == 3 else 0
+            if shape is None or len(shape) != 3 or side < 1 or side * side != shape[1] - 1:
+                problems.append(f"{name}: {onnx_node} output shape {shape}, not [1, 1+s*s, C] tokens")
+        elif shape is None or len(shape) != 4 or min(shape) < 1:
             problems.append(f"{name}: {onnx_node} output shape {shape}, not 4-D")
     ops = sorted({n.op_type for n in model.graph.node})
     if name == "allops" and set(ops) != ALLOPS_OPS:
@@ -595,9 +637,13 @@ def main():
             "classes": classes,
             "output": spec["output"],
             "ops": ops,
+            # The layer the engine must choose by default, where the choice is the point (ViT's ln_1).
+            **({"default_layer": spec["default_layer"]} if "default_layer" in spec else {}),
             # tensor: the node's output, which the probe file also outputs under that name.
-            "nodes": [{"onnx_node": n, "torch_module": m, "tensor": shapes[n][0], "shape": shapes[n][1]}
-                      for n, m in spec["nodes"]],
+            # layout: how tools/onnx_reference.py reads the node's output as a C x H x W map
+            # ("tokens": [1, 1+h*w, C], the class token first, dropped).
+            "nodes": [{"onnx_node": n, "torch_module": m, "tensor": shapes[n][0], "shape": shapes[n][1],
+                       "layout": spec.get("layout", "nchw")} for n, m in spec["nodes"]],
         }
         print(f"onnx_fixtures: {name}.onnx {len(data) / 1e6:.1f} MB, opset {spec['opset']}, "
               f"{len(proto.graph.node)} nodes, ops {' '.join(ops)} ({time.perf_counter() - t0:.1f} s)")

@@ -1,7 +1,7 @@
 // The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2
-// x0.5 (torchvision 0.14, seeded random weights), allops (a small net holding every op the ONNX
-// importer reads), shapes_13/17 (shape arithmetic folded at load) and math_14/17 (arithmetic on
-// values of any rank),
+// x0.5, vit_tiny (a small VisionTransformer: token layers) (torchvision 0.14, seeded random
+// weights), allops (a small net holding every op the ONNX importer reads), shapes_13/17 (shape
+// arithmetic folded at load) and math_14/17 (arithmetic on values of any rank),
 // written by tools/onnx_fixtures.py into build/onnx-fixtures with a manifest that pairs ONNX nodes
 // with the torch modules computing the same tensor. For every model, manifest node and method
 // (Grad-CAM, HiResCAM, LayerCAM) the CLI's --json --dump-input output is compared with
@@ -86,6 +86,22 @@ function sampleTensor(entry) {
   return out;
 }
 
+// A manifest node's map size [h, w] and its ONNX output as the C x H x W the reference reports:
+// an image layer as it is; a ViT token layer [1, 1+h*w, C] as its grid after the class token
+// (pytorch-grad-cam's reshape_transform), so the class token is not compared.
+function mapSize(node) {
+  if (node.layout !== 'tokens') return node.shape.slice(2);
+  const side = Math.round(Math.sqrt(node.shape[1] - 1));
+  return [side, side];
+}
+function asGrid(values, node) {
+  if (node.layout !== 'tokens') return values;
+  const [h, w] = mapSize(node), c = node.shape[2];
+  const out = new Float32Array(c * h * w);
+  for (let t = 0; t < h * w; t++) for (let k = 0; k < c; k++) out[k * h * w + t] = values[(1 + t) * c + k];
+  return out;
+}
+
 // The model's answer as the engine reports it: logits, except allops, whose ONNX output is the
 // final Softmax (onnxruntime gives probabilities there).
 function ortScores(entry, outputs) {
@@ -106,10 +122,10 @@ test('fixtures: onnxruntime-node and PyTorch agree on every model, at the output
     const target = argmax(ortScores(entry, outputs));
     for (const node of entry.nodes) {
       cases.push({ model: name, input: Array.from(input), input_shape: entry.input_shape, node: node.onnx_node,
-        target, methods: METHODS, activations: true, entry, outputs, tensor: node.tensor, shape: node.shape });
+        target, methods: METHODS, activations: true, entry, outputs, manifestNode: node });
     }
   }
-  const answers = await pythonReference(REFERENCE_SCRIPT, cases.map(({ entry, outputs, tensor, shape, ...c }) => c));
+  const answers = await pythonReference(REFERENCE_SCRIPT, cases.map(({ entry, outputs, manifestNode, ...c }) => c));
 
   let maps = 0, nonzero = 0;
   const worst = [];
@@ -128,8 +144,9 @@ test('fixtures: onnxruntime-node and PyTorch agree on every model, at the output
   cases.forEach((c, i) => {
     const r = answers[i];
     const label = `${c.model} ${c.node}`;
-    const ortA = c.outputs[c.tensor];
-    if (!ortA) { problems.push(`${label}: the probe model has no output ${c.tensor}`); return; }
+    const raw = c.outputs[c.manifestNode.tensor];
+    if (!raw) { problems.push(`${label}: the probe model has no output ${c.manifestNode.tensor}`); return; }
+    const ortA = asGrid(raw, c.manifestNode);
     const scale = maxAbs(r.activations);
     const { d, at } = worstDiff(ortA, r.activations);
     if (ortA.length !== r.activations.length) problems.push(`${label}: ${ortA.length} values from onnxruntime, ${r.activations.length} from ${r.module}`);
@@ -139,8 +156,8 @@ test('fixtures: onnxruntime-node and PyTorch agree on every model, at the output
     }
     worst.push(`${label.padEnd(58)} ${r.module.padEnd(22)} |A diff|/max ${(d / scale).toExponential(2)}`);
     if (scale === 0) problems.push(`${label}: all activations are zero`);
-    const [, , h, w] = c.shape;
-    if (r.shape[0] !== h || r.shape[1] !== w) problems.push(`${label}: reference map ${r.shape}, manifest shape ${c.shape}`);
+    const [h, w] = mapSize(c.manifestNode);
+    if (r.shape[0] !== h || r.shape[1] !== w) problems.push(`${label}: reference map ${r.shape}, manifest shape ${c.manifestNode.shape}`);
     for (const m of METHODS) {
       const v = r.maps[m];
       maps++;
@@ -182,6 +199,15 @@ for (const [which, plan] of Object.entries(PLANS)) {
     const results = await pool(runs.map((r) => () => runCliAsync(cli, r.args)));
 
     const problems = [];
+    // Where the manifest names the default layer (vit_tiny: the last block's ln_1, not its output,
+    // whose tokens other than the class token get no gradient), info must choose it.
+    for (const [name, entry] of Object.entries(manifest.models)) {
+      if (!entry.default_layer) continue;
+      const res = await runCliAsync(cli, ['info', '--model', path.join(FIXTURES, entry.file), '--json']);
+      let got;
+      try { got = JSON.parse(res.stdout).default_layer; } catch (e) { got = `no JSON (exit ${res.status}: ${res.stderr.trim()})`; }
+      if (got !== entry.default_layer) problems.push(`${name}: default layer ${got}, expected ${entry.default_layer}`);
+    }
     const byModel = new Map();
     runs.forEach((r, i) => {
       const res = results[i];

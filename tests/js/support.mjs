@@ -68,7 +68,7 @@ export function makeRandomModel(dir, seed = 7) {
   return file;
 }
 
-// The ONNX fixtures (tools/onnx_fixtures.py: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2 x0.5 and allops,
+// The ONNX fixtures (tools/onnx_fixtures.py: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2 x0.5, a tiny ViT, allops,
 // exported by PyTorch from fixed seeds) in build/onnx-fixtures, written on demand when missing or
 // older than the script; returns the manifest. Needs Debian's python3-torch, python3-torchvision
 // and python3-onnx (GRADCAM_PYTHON overrides /usr/bin/python3): a failure, never a skip.

@@ -163,11 +163,19 @@ void mark_explainable_4d_outputs(Graph& g) {
   // Images, and token grids (Value::map): ViT's [1,1+h*w,C] and [1,h*w,C]. A rows [1,a,b,c] is
   // [1,h,w,C] or a [1,C,H,W] that a Reshape or Transpose left in row-major order (ShuffleNet's
   // channel shuffle), which its dims do not tell apart: it counts as a grid where a Transpose moved
-  // the channels last (perm [0,2,3,1]: Swin's and ConvNeXt's NHWC).
+  // the channels last (perm [0,2,3,1]: Swin's and ConvNeXt's NHWC), and downstream of such a grid
+  // wherever a node reads one and writes a 4-D value other than by a Transpose: Swin's residual
+  // stream, its LayerNorms (norm1, pytorch-grad-cam's layer) and its patch merging. The patch
+  // merging's F.pad is an image op, so the grid passes through a ToImage copy whose [1,C,H,W] is
+  // really [1,h,w,C]: such an image is no map.
+  std::vector<bool> nhwc(g.values.size(), false);
   for (Node& n : g.nodes) {
     const Value& v = g.values[size_t(n.output)];
-    const bool channels_last = v.dims.size() != 4 || (n.op == &ops::transpose_op && n.attrs.perm == std::vector<int64_t>{0, 2, 3, 1});
-    n.explainable = v.map.is_map() && (v.layout == Layout::image || channels_last);
+    const bool four_d = v.layout == Layout::image || v.dims.size() == 4;
+    bool grid_in = false;
+    for (int i : n.inputs) grid_in = grid_in || nhwc[size_t(i)];
+    nhwc[size_t(n.output)] = four_d && (n.op == &ops::transpose_op ? n.attrs.perm == std::vector<int64_t>{0, 2, 3, 1} : grid_in);
+    n.explainable = v.map.is_map() && (v.layout == Layout::image ? !nhwc[size_t(n.output)] : v.dims.size() != 4 || nhwc[size_t(n.output)]);
   }
   // The last collapse of a spatial map (height or width above 1): earlier ones are
   // squeeze-and-excitation gates, later ones flatten a map that is already 1x1.
@@ -188,19 +196,24 @@ void mark_explainable_4d_outputs(Graph& g) {
   int attention = -1;
   for (size_t i = 0; i < g.nodes.size(); ++i)
     if (g.nodes[i].op_type == "Softmax") attention = int(i);
+  // A channels-last grid [1,h,w,C] is preferred to a token list: Swin's windows ([1,49,C] when the
+  // grid is one 7x7 window, and its qkv projection [1,49,3C]) lie between norm1 and the Softmax.
   if (attention >= 0) {
     std::vector<bool> ancestor(g.nodes.size(), false);
     ancestor[size_t(attention)] = true;
-    for (int i = attention; i >= 0; --i) {
+    int tokens = -1, grid = -1;
+    for (int i = attention; i >= 0 && grid < 0; --i) {
       if (!ancestor[size_t(i)]) continue;
       const Node& n = g.nodes[size_t(i)];
-      if (i != attention && n.explainable && g.values[size_t(n.output)].layout == Layout::rows) {
-        g.default_layer = i;
-        break;
+      const Value& out = g.values[size_t(n.output)];
+      if (i != attention && n.explainable && out.layout == Layout::rows) {
+        if (out.dims.size() == 4) grid = i;
+        else if (tokens < 0) tokens = i;
       }
       for (int v : n.inputs)
         if (g.values[size_t(v)].producer >= 0) ancestor[size_t(g.values[size_t(v)].producer)] = true;
     }
+    if (grid >= 0 || tokens >= 0) g.default_layer = grid >= 0 ? grid : tokens;
   }
   if (g.default_layer < 0)
     for (size_t i = 0; i < g.nodes.size(); ++i)

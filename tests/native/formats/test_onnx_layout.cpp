@@ -220,3 +220,31 @@ TEST_CASE("token layers are explainable as their grid; a rows [1,C,H,W] is not, 
     CHECK(e->layer_shape == Shape{4, 4, 3});
   }
 }
+
+TEST_CASE("a channels-last grid stays one downstream (Swin's norm1) and is the default before the last attention") {
+  // x -> channels last [1,4,4,3] -> a LayerNorm's scale (n1) -> windows [1,16,3] -> qkv (n3) ->
+  // Softmax -> back to [1,4,4,3], the residual Add (n6) -> NCHW for the pooling.
+  auto r = import({{"Transpose", {"x"}, {"nhwc"}, {ints_attribute("perm", {0, 2, 3, 1})}},
+                   {"Mul", {"nhwc", "scale"}, {"norm"}, {}},
+                   {"Reshape", {"norm", "windows"}, {"win"}, {}},
+                   {"MatMul", {"win", "w"}, {"qkv"}, {}},
+                   {"Softmax", {"qkv"}, {"attn"}, {int_attribute("axis", -1)}},
+                   {"Reshape", {"attn", "grid"}, {"a4"}, {}},
+                   {"Add", {"nhwc", "a4"}, {"res"}, {}},
+                   {"Transpose", {"res"}, {"body"}, {ints_attribute("perm", {0, 3, 1, 2})}}},
+                  {{"windows", {3}, {1, 16, 3}}, {"grid", {4}, {1, 4, 4, 3}}},
+                  {{"scale", {3}, {0.5f, 1.5f, -1.f}}, {"w", {3, 3}, {1, 0, 2, 0, 1, -1, 3, 1, 0}}});
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  const Graph& g = *r->graph;
+  auto explainable = [&](const std::string& name) { return g.nodes[size_t(find_node(*r, name))].explainable; };
+  CHECK(explainable("n1"));   // [1,4,4,3] made by a Mul of a channels-last grid
+  CHECK(explainable("n3"));   // [1,16,3] tokens
+  CHECK(!explainable("n5"));  // [1,4,4,3] reshaped from tokens: nothing says where its channels are
+  CHECK(explainable("n6"));   // the residual stream: one input is the grid
+  CHECK(!explainable("n7"));  // back in NCHW order (the pooling reads its image copy)
+  CHECK(g.output_of(find_node(*r, "n1")).map.grid == Shape{4, 4, 3});
+  // pytorch-grad-cam's layer for Swin, the last block's norm1, not the window tokens or their qkv,
+  // which lie nearer the Softmax.
+  REQUIRE(g.default_layer >= 0);
+  CHECK(g.nodes[size_t(g.default_layer)].name == "n1");
+}
