@@ -26,9 +26,11 @@ constexpr int64_t kMinBatches = 8;
 
 // The largest batch worth running: 1 where the weights read once per batch stay in cache, else
 // what fits kBatchBytes, at most kMaxBatch.
+// Bytes in 64 bits: wasm32's size_t would wrap at 4 GiB (2^30 floats an image gave batches of 16).
 inline int64_t largest_batch(size_t floats_per_image, size_t batch_weight_floats) {
-  if (batch_weight_floats * sizeof(float) < kCachedWeightBytes) return 1;
-  const int64_t by_memory = int64_t(kBatchBytes / std::max<size_t>(floats_per_image * sizeof(float), 1));
+  if (uint64_t(batch_weight_floats) * sizeof(float) < kCachedWeightBytes) return 1;
+  const uint64_t image_bytes = std::max<uint64_t>(uint64_t(floats_per_image) * sizeof(float), 1);
+  const int64_t by_memory = int64_t(uint64_t(kBatchBytes) / image_bytes);
   return std::clamp<int64_t>(by_memory, 1, kMaxBatch);
 }
 
