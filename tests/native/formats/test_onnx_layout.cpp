@@ -172,7 +172,7 @@ TEST_CASE("ToImage is the engine's own op: a file naming it is refused as unknow
   }
 }
 
-TEST_CASE("token layers are explainable as their grid; a rows [1,C,H,W] is not, its image copy is") {
+TEST_CASE("token layers are explainable as their grid; a rows [1,C,H,W] is not, an image copy of one is") {
   // x -> tokens [1,16,3] (a 4x4 grid); x -> channels last [1,4,4,3] -> back [1,3,4,4]; their sum.
   auto r = import({{"Reshape", {"x", "flat"}, {"f"}, {}},
                    {"Transpose", {"f"}, {"tokens"}, {ints_attribute("perm", {0, 2, 1})}},
@@ -183,13 +183,18 @@ TEST_CASE("token layers are explainable as their grid; a rows [1,C,H,W] is not, 
                   {{"flat", {3}, {1, 3, 16}}, {"image", {4}, {1, 3, 4, 4}}});
   REQUIRE_MESSAGE(r.ok(), r.error());
   const Graph& g = *r->graph;
-  auto explainable = [&](const std::string& name) { return g.nodes[size_t(find_node(*r, name))].explainable; };
+  auto explainable = [&](const std::string& name) {
+    const int i = find_node(*r, name);
+    REQUIRE_MESSAGE(i >= 0, "no node " << name);
+    return g.nodes[size_t(i)].explainable;
+  };
   CHECK(!explainable("n0"));  // [1,3,16]: no grid
   CHECK(explainable("n1"));   // [1,16,3]: 4x4x3
   CHECK(explainable("n2"));   // [1,4,4,3], channels moved last: 4x4x3
   CHECK(!explainable("n3"));  // [1,3,4,4] in row-major order
   CHECK(!explainable("n4"));
-  CHECK(explainable("n3/ToImage"));
+  // Add takes values of any rank, so the image copy comes where the pooling reads the sum.
+  CHECK(explainable("n5/ToImage"));
   CHECK(g.output_of(find_node(*r, "n1")).map.grid == Shape{4, 4, 3});
   CHECK(g.output_of(find_node(*r, "n2")).map.grid == Shape{4, 4, 3});
 
@@ -236,7 +241,11 @@ TEST_CASE("a channels-last grid stays one downstream (Swin's norm1) and is the d
                   {{"scale", {3}, {0.5f, 1.5f, -1.f}}, {"w", {3, 3}, {1, 0, 2, 0, 1, -1, 3, 1, 0}}});
   REQUIRE_MESSAGE(r.ok(), r.error());
   const Graph& g = *r->graph;
-  auto explainable = [&](const std::string& name) { return g.nodes[size_t(find_node(*r, name))].explainable; };
+  auto explainable = [&](const std::string& name) {
+    const int i = find_node(*r, name);
+    REQUIRE_MESSAGE(i >= 0, "no node " << name);
+    return g.nodes[size_t(i)].explainable;
+  };
   CHECK(explainable("n1"));   // [1,4,4,3] made by a Mul of a channels-last grid
   CHECK(explainable("n3"));   // [1,16,3] tokens
   CHECK(!explainable("n5"));  // [1,4,4,3] reshaped from tokens: nothing says where its channels are
