@@ -92,6 +92,13 @@ int find_node(const Model& m, const std::string& name) {
   return -1;
 }
 
+// Whether the node named `name` can be explained; the node must exist.
+bool explainable_node(const Model& m, const std::string& name) {
+  const int i = find_node(m, name);
+  REQUIRE_MESSAGE(i >= 0, "no node " << name);
+  return m.graph->nodes[size_t(i)].explainable;
+}
+
 }  // namespace
 
 TEST_CASE("an op written for images reads a rows [1,C,H,W] (a Transpose's) through a ToImage the importer inserts") {
@@ -183,11 +190,7 @@ TEST_CASE("token layers are explainable as their grid; a rows [1,C,H,W] is not, 
                   {{"flat", {3}, {1, 3, 16}}, {"image", {4}, {1, 3, 4, 4}}});
   REQUIRE_MESSAGE(r.ok(), r.error());
   const Graph& g = *r->graph;
-  auto explainable = [&](const std::string& name) {
-    const int i = find_node(*r, name);
-    REQUIRE_MESSAGE(i >= 0, "no node " << name);
-    return g.nodes[size_t(i)].explainable;
-  };
+  auto explainable = [&](const std::string& name) { return explainable_node(*r, name); };
   CHECK(!explainable("n0"));  // [1,3,16]: no grid
   CHECK(explainable("n1"));   // [1,16,3]: 4x4x3
   CHECK(explainable("n2"));   // [1,4,4,3], channels moved last: 4x4x3
@@ -241,11 +244,7 @@ TEST_CASE("a channels-last grid stays one downstream (Swin's norm1) and is the d
                   {{"scale", {3}, {0.5f, 1.5f, -1.f}}, {"w", {3, 3}, {1, 0, 2, 0, 1, -1, 3, 1, 0}}});
   REQUIRE_MESSAGE(r.ok(), r.error());
   const Graph& g = *r->graph;
-  auto explainable = [&](const std::string& name) {
-    const int i = find_node(*r, name);
-    REQUIRE_MESSAGE(i >= 0, "no node " << name);
-    return g.nodes[size_t(i)].explainable;
-  };
+  auto explainable = [&](const std::string& name) { return explainable_node(*r, name); };
   CHECK(explainable("n1"));   // [1,4,4,3] made by a Mul of a channels-last grid
   CHECK(explainable("n3"));   // [1,16,3] tokens
   CHECK(!explainable("n5"));  // [1,4,4,3] reshaped from tokens: nothing says where its channels are
