@@ -25,7 +25,7 @@ set_property(TARGET gradcam APPEND PROPERTY LINK_DEPENDS ${CMAKE_SOURCE_DIR}/eng
 set(GRADCAM_CORE_LINK_OPTIONS -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createGradcamCore
   -sEXPORTED_FUNCTIONS=_malloc,_free
   -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8)
-add_executable(gradcam_core engine/js/core.cpp engine/js/load.cpp)
+add_executable(gradcam_core engine/js/core.cpp engine/js/load.cpp engine/js/threads.cpp)
 target_link_libraries(gradcam_core PRIVATE gradcam_engine gradcam_warnings)
 target_include_directories(gradcam_core PRIVATE engine/src)  # parallel/thread_pool.h
 set_target_properties(gradcam_core PROPERTIES SUFFIX ".mjs")
@@ -53,7 +53,7 @@ gradcam_quiet_inlined_intrinsics(gradcam_engine_threads)
 # started and loaded before the module resolves, because a thread created later on the browser's
 # main thread would wait for a Worker that cannot start until the call returns. The loader
 # (gradcam_core_threads.worker.js) is served beside the module.
-add_executable(gradcam_core_threads engine/js/core.cpp engine/js/load.cpp)
+add_executable(gradcam_core_threads engine/js/core.cpp engine/js/load.cpp engine/js/threads.cpp)
 target_link_libraries(gradcam_core_threads PRIVATE gradcam_engine_threads gradcam_warnings)
 target_include_directories(gradcam_core_threads PRIVATE engine/src)
 set_target_properties(gradcam_core_threads PROPERTIES SUFFIX ".mjs")

@@ -17,6 +17,7 @@
 //   - runs the live camera (getUserMedia and a <video>): each new frame's pixels go to the app,
 //     which explains it and draws the map over it; pause, resume and stop;
 //   - writes each explanation's top five and facts as text for screen readers;
+//   - starts the app threaded where the page is cross-origin isolated (createApp);
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
 import createGradcamApp from './gradcam_app.mjs';
 import { withBytes as copyBytes, withString as copyString } from './abi.mjs';
@@ -45,6 +46,7 @@ const resultSummary = document.getElementById('result-summary');
 const resultTop = document.getElementById('result-top');
 
 let app = null;
+let appThreads = 1;  // the threads the app's passes run on (createApp)
 let lastResult = null;
 // The number of the latest image request. Every load, file choice, drop, paste and sample (in the
 // page or in the app) takes the next one, and a read that ends after a later request began is
@@ -800,6 +802,29 @@ function onResult(json) {
   window.dispatchEvent(new CustomEvent('gradcam-result', { detail: lastResult }));
 }
 
+// The app on the cores the page is given: on a cross-origin isolated page (served with COOP
+// same-origin and COEP require-corp, as tools/serve.mjs does) the threaded build
+// (gradcam_app_threads: Emscripten pthreads over a SharedArrayBuffer, the engine's passes split
+// over navigator.hardwareConcurrency threads, at most MAX_APP_THREADS), else the plain one. Both
+// come from the same sources and give the same answers, bit for bit; a threaded build that cannot
+// start (no Workers, no memory) leaves the plain one, with a console warning.
+const MAX_APP_THREADS = 8;  // as the JS API's default cap (engine/js/gradcam.mjs)
+async function createApp(options) {
+  const cores = Math.min(navigator.hardwareConcurrency || 1, MAX_APP_THREADS);
+  if (cores > 1 && globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function') {
+    try {
+      const { default: createThreadedApp } = await import('./gradcam_app_threads.mjs');
+      const threaded = await createThreadedApp({ ...options, gcWorkers: cores });
+      appThreads = threaded._gc_set_threads(cores);
+      return threaded;
+    } catch (e) {
+      console.warn(`The threaded app could not start (${e.message}); the page runs on one thread.`);
+    }
+  }
+  appThreads = 1;
+  return createGradcamApp(options);
+}
+
 async function start() {
   setStatus('Loading the Grad-CAM explorer...', false);
   resize();
@@ -808,7 +833,7 @@ async function start() {
   const samples = loadSamples();
   modelBytes.catch(() => {});
   try {
-    app = await createGradcamApp({
+    app = await createApp({
       canvas,
       onStatus: setStatus,
       onResult,
@@ -894,8 +919,9 @@ const api = {
   get status() { return statusEl.textContent; },
   get info() { return app ? appState().model : null; },
   get samples() { return app ? appState().samples : []; },
-  // Everything at once (options, image, result, status, explain_count, frames drawn).
-  state() { return app ? appState() : null; },
+  // Everything at once (options, image, result, status, explain_count, frames drawn), and the
+  // threads the engine's passes run on (1 unless the page is cross-origin isolated).
+  state() { return app ? { ...appState(), threads: appThreads } : null; },
   // The overlay at the image's own size as a PNG Blob.
   exportPng,
   // "Can I trust this?": show(true|false) the window; occlude(x, y) puts the grey patch at the model

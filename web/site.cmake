@@ -4,7 +4,8 @@
 #   abi.mjs, load.mjs                      its C ABI helpers and loading path, which the page shares
 #   keras.mjs, keras_worker.mjs, h5wasm.mjs, h5wasm/
 #                                          its Keras reader (HDF5 in a worker) and npm's h5wasm
-#   index.html, page.js, style.css         the explorer (app: gradcam_app.mjs + .wasm)
+#   index.html, page.js, style.css         the explorer (app: gradcam_app.mjs + .wasm; threaded on a
+#                                          cross-origin isolated page: gradcam_app_threads.*)
 #   embed.html, embed.css, widget*.js      the <gradcam-view> widget (shaders/ inlined) and its page
 #   samples/ and samples/index.json        the gallery: every sample image, in name order
 #   models/cifar10.safetensors             the shipped model
@@ -36,17 +37,19 @@ endfunction()
 # The wasm programs: the .wasm is written beside each module by the same link.
 set(outputs)
 set(files)
-foreach(program gradcam_core gradcam_core_threads gradcam_app)
+foreach(program gradcam_core gradcam_core_threads gradcam_app gradcam_app_threads)
   list(APPEND outputs ${site}/${program}.mjs ${site}/${program}.wasm)
   list(APPEND files $<TARGET_FILE:${program}> $<TARGET_FILE_DIR:${program}>/${program}.wasm)
 endforeach()
-# The threaded core's pthreads start from its worker loader, fetched beside the module.
-list(APPEND outputs ${site}/gradcam_core_threads.worker.js)
-list(APPEND files $<TARGET_FILE_DIR:gradcam_core_threads>/gradcam_core_threads.worker.js)
+# The threaded programs' pthreads start from their worker loaders, fetched beside the modules.
+foreach(program gradcam_core_threads gradcam_app_threads)
+  list(APPEND outputs ${site}/${program}.worker.js)
+  list(APPEND files $<TARGET_FILE_DIR:${program}>/${program}.worker.js)
+endforeach()
 add_custom_command(OUTPUT ${outputs}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${site}
   COMMAND ${CMAKE_COMMAND} -E copy ${files} ${site}/
-  DEPENDS gradcam_core gradcam_core_threads gradcam_app
+  DEPENDS gradcam_core gradcam_core_threads gradcam_app gradcam_app_threads
   VERBATIM)
 list(APPEND site_outputs ${outputs})
 

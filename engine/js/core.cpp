@@ -16,7 +16,6 @@
 #include "gradcam/metrics.h"
 #include "gradcam/request.h"
 #include "load.h"
-#include "parallel/thread_pool.h"
 
 using namespace gradcam;
 
@@ -86,27 +85,6 @@ const char* image_call(int handle, const uint8_t* rgba, size_t size, int width, 
 
 extern "C" {
 
-// Sets the engine's thread pool to n threads (the caller and n - 1 pthreads), starts them, and
-// returns the count now in use. The single-threaded core (built without -pthread) cannot start a
-// thread: it stays at 1. The threaded core starts its pthreads from Workers loaded with the module
-// (PTHREAD_POOL_SIZE, cmake/wasm.cmake), so n must not exceed the Workers the JS side asked for;
-// they are started here, so that the count returned is the one the passes will use (the pool runs
-// with fewer if fewer start).
-EMSCRIPTEN_KEEPALIVE int gc_set_threads(int n) {
-#ifdef __EMSCRIPTEN_PTHREADS__
-  try {
-    set_thread_count(n);
-    parallel_for(n, 1, [](int64_t, int64_t) {});
-  } catch (const std::exception& ex) {
-    set_thread_count(1);
-    fail(std::string("cannot start ") + std::to_string(n) + " threads: " + ex.what());
-  }
-#else
-  (void)n;
-  set_thread_count(1);
-#endif
-  return thread_count();
-}
 
 // Explain options parsed by the one request parser without running anything (the widget checks its
 // attributes with it): the request as JSON (request_json), or null and gc_error() naming the key.

@@ -85,6 +85,42 @@ describe('threads', { skip: missing || false }, () => {
     await context.close();
   });
 
+  test('the explorer served isolated runs the threaded app on the cores, with the maps of the page served without the headers', T, async () => {
+    // The explorer at `file`: its maps for a few methods, each as plain numbers, and its threads.
+    // `body`: the test serves that page itself, without Cross-Origin-Opener-Policy / -Embedder-Policy.
+    const run = async (file, body) => {
+      const { context, page, log } = await openPage(site.browser, site.origin);
+      if (body) await context.route(`${site.origin}/${file}`, (route) => route.fulfill({ contentType: 'text/html', body }));
+      await page.goto(`${site.origin}/${file}`);
+      const r = await page.evaluate(async () => {
+        await gradcamApp.ready;
+        const out = [];
+        for (const options of [{ method: 'gradcam', layer: 'conv2d_6' }, { method: 'scorecam', layer: 'conv2d_6' },
+          { method: 'smoothgrad' }]) {
+          const result = gradcamApp.set(options);
+          out.push({ method: result.method, top: result.top, map: [...gradcamApp.map().values] });
+        }
+        return { isolated: globalThis.crossOriginIsolated, cores: navigator.hardwareConcurrency, threads: gradcamApp.state().threads, out };
+      });
+      await context.close();
+      return { ...r, requests: log.requests, errors: log.errors };
+    };
+    const isolated = await run('index.html');
+    assert.equal(isolated.isolated, true);
+    assert.equal(isolated.threads, Math.min(isolated.cores, 8), 'the app runs on the browser\'s cores, at most 8');
+    if (isolated.cores > 1) assert.ok(isolated.requests.some((u) => u.endsWith('/gradcam_app_threads.wasm')), 'the threaded app was loaded');
+    assert.deepEqual(isolated.errors, []);
+    const plain = await run('plain-index.html', fs.readFileSync(path.join(SITE, 'index.html'), 'utf8'));
+    assert.deepEqual([plain.isolated, plain.threads], [false, 1]);
+    assert.ok(!plain.requests.some((u) => u.includes('gradcam_app_threads')), 'the threaded app is not downloaded');
+    assert.deepEqual(plain.errors, []);
+    for (let i = 0; i < plain.out.length; ++i) {
+      assert.equal(isolated.out[i].method, plain.out[i].method);
+      assert.deepEqual(isolated.out[i].top, plain.out[i].top, `${plain.out[i].method}: the same top classes`);
+      assert.deepEqual(isolated.out[i].map, plain.out[i].map, `${plain.out[i].method}: the same map, bit for bit`);
+    }
+  });
+
   test('an isolated page whose threaded core lacks its Worker script: loadEngine rejects naming the file, and does not hang', T, async () => {
     // The site as built, less gradcam_core_threads.worker.js, served with the isolation headers.
     const dir = tmpdir();
