@@ -88,7 +88,7 @@ void update_occlusion() {
     return;
   }
   t.occluded = std::move(e.value());
-  g.engine->predict(g.input);  // the network holds the image on screen again
+  (void)g.engine->predict(g.input);  // the network holds the image on screen again (it ran before)
   const size_t target = size_t(g.result.target);
   t.drop = double(g.result.probabilities[target]) - double(t.occluded.probabilities[target]);
   // The map's prediction: its share (normalised, at the input's resolution) under the patch.
