@@ -4,12 +4,14 @@
 // threaded core, gradcam_core_threads), side by side: each round times one call on each, in turn.
 //   - the seed model (models/cifar10.safetensors): forward (predict), Grad-CAM at its default layer,
 //     Score-CAM at conv2d_6 and at its default layer (conv2d_8);
-//   - ResNet-18 (build/onnx-fixtures/resnet18.onnx, tools/onnx_fixtures.py; left out when missing):
-//     forward, Grad-CAM and Score-CAM (512 masked passes; --scorecam-iterations rounds, 3 by default,
-//     after one untimed) at its default layer, on a 224x224 image.
+//   - ResNet-18 and MobileNetV2 (build/onnx-fixtures/{resnet18,mobilenet_v2}.onnx,
+//     tools/onnx_fixtures.py; each left out when missing): forward, Grad-CAM, SmoothGrad (25
+//     samples) and Score-CAM (512 and 1,280 masked passes) at the default layer, on a 224x224 image;
+//     SmoothGrad and Score-CAM take --scorecam-iterations rounds (3 by default) after one untimed.
 // Medians of the wall time of each call; `ratio` is 1 thread / N threads (above 1: threads help).
 // For Score-CAM at the default layer, a row more: its time over (the layer's channels x one forward),
-// each engine against its own forward (below 1: a masked pass costs less than a forward).
+// each engine against its own forward (below 1: a masked pass costs less than a forward), and the
+// N-thread Score-CAM against the 1-thread forward (in brackets).
 // Chromium here runs the page with navigator.hardwareConcurrency of the machine.
 // Usage: node bench/wasm_threads.mjs [--threads 2] [--iterations 15] [--scorecam-iterations 3] [--json]
 //        (after tools/build.sh)
@@ -26,11 +28,11 @@ const { threads, iterations, scorecamIterations, json: asJson } = parseOptions(p
   'scorecam-iterations': option.count(3),
   json: option.flag(),
 }, import.meta.url);
-const resnet = path.join(root, 'build/onnx-fixtures/resnet18.onnx');
+const onnxModels = ['resnet18', 'mobilenet_v2'].filter((m) => fs.existsSync(path.join(root, `build/onnx-fixtures/${m}.onnx`)));
 
 // In the page: both engines for each model, then `iterations` rounds of every row, one call on
 // each engine in turn (the order alternates), after two untimed rounds.
-async function measure({ threads, iterations, scorecamIterations, withResnet }) {
+async function measure({ threads, iterations, scorecamIterations, onnxModels }) {
   const { loadEngine } = await import('./gradcam.mjs');
   const median = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -47,11 +49,13 @@ async function measure({ threads, iterations, scorecamIterations, withResnet }) 
     rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)],
       ['scorecam conv2d_6', (e, img) => e.explain(img, { method: 'scorecam', layer: 'conv2d_6' })],
       ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' })]] }];
-  if (withResnet) {
-    models.push({ name: 'resnet18', size: 224,
-      options: { model: 'bench-models/resnet18.onnx', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  for (const name of onnxModels) {
+    const long = { rounds: scorecamIterations, warm: 1 };
+    models.push({ name, size: 224,
+      options: { model: `bench-models/${name}.onnx`, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
       rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)],
-        ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' }), { rounds: scorecamIterations, warm: 1 }]] });
+        ['smoothgrad', (e, img) => e.explain(img, { method: 'smoothgrad' }), long],
+        ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' }), long]] });
   }
   const out = [];
   for (const m of models) {
@@ -90,12 +94,12 @@ async function measure({ threads, iterations, scorecamIterations, withResnet }) 
 
 const result = await withSiteInChromium(import.meta.url, [], async ({ browser, server }) => {
   const { page, log } = await openPage(browser, server.origin);
-  if (fs.existsSync(resnet)) {
-    await page.route(`${server.origin}/bench-models/resnet18.onnx`, (route) => route.fulfill({
-      body: fs.readFileSync(resnet), contentType: 'application/octet-stream' }));
+  for (const name of onnxModels) {
+    await page.route(`${server.origin}/bench-models/${name}.onnx`, (route) => route.fulfill({
+      body: fs.readFileSync(path.join(root, `build/onnx-fixtures/${name}.onnx`)), contentType: 'application/octet-stream' }));
   }
   await page.goto(`${server.origin}/embed.html`);
-  const measured = await page.evaluate(measure, { threads, iterations, scorecamIterations, withResnet: fs.existsSync(resnet) });
+  const measured = await page.evaluate(measure, { threads, iterations, scorecamIterations, onnxModels });
   if (log.errors.length) console.error(`bench/wasm_threads.mjs: the page logged errors: ${log.errors.join('; ')}`);
   return { ...measured, chromium: browser.version() };
 });
@@ -110,7 +114,8 @@ if (asJson) {
   console.log('| --- | --- | ---: | ---: | ---: |');
   for (const r of result.rows) {
     const cell = (v) => (r.ratio ? v.toFixed(2) : fmt(v));
-    const label = r.threads[1] === threads ? `${cell(r.many_ms)}` : `${cell(r.many_ms)} (ran on ${r.threads[1]})`;
+    let label = r.threads[1] === threads ? `${cell(r.many_ms)}` : `${cell(r.many_ms)} (ran on ${r.threads[1]})`;
+    if (r.ratio) label += ` (${cell(r.many_against_one_thread_forward)})`;
     console.log(`| ${r.model} | ${r.row} | ${cell(r.one_ms)} | ${label} | ${r.ratio ? '-' : `${(r.one_ms / r.many_ms).toFixed(2)}x`} |`);
   }
 }

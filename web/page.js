@@ -19,7 +19,6 @@
 //   - writes each explanation's top five and facts as text for screen readers;
 //   - starts the app threaded where the page is cross-origin isolated (createApp);
 //   - offers window.gradcamApp, a small scripting hook (documented in web/README.md).
-import createGradcamApp from './gradcam_app.mjs';
 import { withBytes as copyBytes, withString as copyString } from './abi.mjs';
 import { FrameGrabber } from './camera_frame.js';
 import { loadModel as loadModelHandle, modelOptionsJson, readFileBytes, readModelInput, setModelOptions as setEngineOptions } from './load.mjs';
@@ -822,6 +821,7 @@ async function createApp(options) {
     }
   }
   appThreads = 1;
+  const { default: createGradcamApp } = await import('./gradcam_app.mjs');  // only the build this page runs is downloaded
   return createGradcamApp(options);
 }
 

@@ -108,7 +108,10 @@ describe('threads', { skip: missing || false }, () => {
     const isolated = await run('index.html');
     assert.equal(isolated.isolated, true);
     assert.equal(isolated.threads, Math.min(isolated.cores, 8), 'the app runs on the browser\'s cores, at most 8');
-    if (isolated.cores > 1) assert.ok(isolated.requests.some((u) => u.endsWith('/gradcam_app_threads.wasm')), 'the threaded app was loaded');
+    if (isolated.cores > 1) {
+      assert.ok(isolated.requests.some((u) => u.endsWith('/gradcam_app_threads.wasm')), 'the threaded app was loaded');
+      assert.ok(!isolated.requests.some((u) => /\/gradcam_app\.(mjs|wasm)$/.test(u)), 'and the plain one was not');
+    }
     assert.deepEqual(isolated.errors, []);
     const plain = await run('plain-index.html', fs.readFileSync(path.join(SITE, 'index.html'), 'utf8'));
     assert.deepEqual([plain.isolated, plain.threads], [false, 1]);
