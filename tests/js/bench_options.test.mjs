@@ -13,7 +13,7 @@ const run = (script, ...args) => spawnSync(process.execPath, [path.join(root, 'b
 
 // Every benchmark, with an option each of them takes.
 const benchmarks = [['bench.mjs', '--iterations'], ['onnx.mjs', '--iterations'], ['threads.mjs', '--iterations'],
-  ['memory.mjs', '--models'], ['page.mjs', '--loads'], ['wasm_threads.mjs', '--iterations'], ['sanity.mjs', '--layer']];
+  ['memory.mjs', '--models'], ['page.mjs', '--loads'], ['wasm_threads.mjs', '--iterations'], ['onnx_threads.mjs', '--threads'], ['sanity.mjs', '--layer']];
 
 test('every benchmark refuses a mistyped option, naming it and the options it has', () => {
   for (const [script, known] of benchmarks) {
