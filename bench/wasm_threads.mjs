@@ -3,11 +3,13 @@
 // thread (loadEngine({threads: 1}): the single-threaded core, gradcam_core) and on N threads (the
 // threaded core, gradcam_core_threads), side by side: each round times one call on each, in turn.
 //   - the seed model (models/cifar10.safetensors): forward (predict), Grad-CAM at its default layer,
-//     Score-CAM at conv2d_6 and at its default layer (conv2d_8);
+//     Score-CAM at conv2d_6 and at its default layer (conv2d_8), the sanity check (sanityCheck:
+//     Grad-CAM after each layer's weights are re-initialised, top down);
 //   - ResNet-18 and MobileNetV2 (build/onnx-fixtures/{resnet18,mobilenet_v2}.onnx,
 //     tools/onnx_fixtures.py; each left out when missing): forward, Grad-CAM, SmoothGrad (25
-//     samples) and Score-CAM (512 and 1,280 masked passes) at the default layer, on a 224x224 image;
-//     SmoothGrad and Score-CAM take --scorecam-iterations rounds (3 by default) after one untimed.
+//     samples), Score-CAM (512 and 1,280 masked passes) and the sanity check at the default layer,
+//     on a 224x224 image; the last three take --scorecam-iterations rounds (3 by default) after one
+//     untimed.
 // Medians of the wall time of each call; `ratio` is 1 thread / N threads (above 1: threads help).
 // For Score-CAM at the default layer, a row more: its time over (the layer's channels x one forward),
 // each engine against its own forward (below 1: a masked pass costs less than a forward), and the
@@ -48,14 +50,16 @@ async function measure({ threads, iterations, scorecamIterations, onnxModels }) 
   const models = [{ name: 'seed', options: {}, size: 32,
     rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)],
       ['scorecam conv2d_6', (e, img) => e.explain(img, { method: 'scorecam', layer: 'conv2d_6' })],
-      ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' })]] }];
+      ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' })],
+      ['sanity check', (e, img) => e.sanityCheck(img)]] }];
   for (const name of onnxModels) {
     const long = { rounds: scorecamIterations, warm: 1 };
     models.push({ name, size: 224,
       options: { model: `bench-models/${name}.onnx`, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
       rows: [['forward', (e, img) => e.predict(img)], ['gradcam', (e, img) => e.explain(img)],
         ['smoothgrad', (e, img) => e.explain(img, { method: 'smoothgrad' }), long],
-        ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' }), long]] });
+        ['scorecam', (e, img) => e.explain(img, { method: 'scorecam' }), long],
+        ['sanity check', (e, img) => e.sanityCheck(img), long]] });
   }
   const out = [];
   for (const m of models) {

@@ -1,10 +1,13 @@
 // The model-randomisation sanity check (Adebayo et al., NeurIPS 2018, Sec. 3, cascading
 // randomisation from the top): see metrics.h.
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "gradcam/graph.h"
 #include "gradcam/metrics.h"
+#include "gradcam/threads.h"
+#include "parallel/thread_pool.h"
 
 namespace gradcam {
 
@@ -23,6 +26,47 @@ Result<SanityStep> step_with(const Model& randomised, const float* input, const 
   step.map = std::move(e->cam);
   return step;
 }
+
+// The cascade's steps, explained a group at a time over the thread pool: the randomised models are
+// made in order (each step adds a layer's fresh weights to the last, and the random draws follow
+// that order), and a group of up to thread_count() of them is explained at once, each step's
+// passes on one thread (its kernels then run alone there: the same bits as a pass split over the
+// pool). A group holds a copy of the weights per step, so it is no larger than the threads.
+class StepRunner {
+ public:
+  StepRunner(const float* input, const ExplainOptions& fixed, const Map& original, SanityCheck& out)
+      : input_(input), fixed_(fixed), original_(original), out_(out), group_(size_t(std::max(thread_count(), 1))) {}
+
+  // Whether a step's model must be a copy: with one thread each step runs before the next is made.
+  bool copies() const { return group_ > 1; }
+
+  Status add(Model randomised, std::string layer) {
+    pending_.emplace_back(std::move(randomised), std::move(layer));
+    return pending_.size() >= group_ ? flush() : Status{};
+  }
+
+  Status flush() {
+    std::vector<std::optional<Result<SanityStep>>> done(pending_.size());
+    parallel_for(int64_t(pending_.size()), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        done[size_t(i)] = step_with(pending_[size_t(i)].first, input_, fixed_, original_, pending_[size_t(i)].second);
+    });
+    pending_.clear();
+    for (auto& step : done) {
+      if (!*step) return make_error(step->error());
+      out_.steps.push_back(std::move(**step));
+    }
+    return {};
+  }
+
+ private:
+  const float* input_;
+  const ExplainOptions& fixed_;
+  const Map& original_;
+  SanityCheck& out_;
+  size_t group_;
+  std::vector<std::pair<Model, std::string>> pending_;
+};
 
 // An ONNX model has no initialisation recipe in its file: convolutions and dense layers get
 // He-uniform weights (fan-in from the kernel) and zero biases, batch norms become the identity.
@@ -57,17 +101,17 @@ Result<SanityCheck> sanity_check(const Model& model, const float* input, const E
   }
   // An imported graph keeps its weights in its nodes: they are re-initialised there, node by node.
   // A model with a layer list keeps them as named parameters, re-initialised as the trainer does.
+  StepRunner runner(input, fixed, out.original, out);
   if (model.graph && model.arch.layers.empty()) {
     Model randomised = model;
     auto graph = std::make_shared<Graph>(*model.graph);
     std::mt19937_64 rng(seed);
     for (int i = int(graph->nodes.size()) - 1; i >= 0; --i) {
       if (!reinitialise(graph->nodes[size_t(i)], rng)) continue;
-      randomised.graph = graph;
-      auto step = step_with(randomised, input, fixed, out.original, graph->nodes[size_t(i)].name);
-      if (!step) return make_error(step.error());
-      out.steps.push_back(std::move(*step));
+      randomised.graph = runner.copies() ? std::make_shared<Graph>(*graph) : graph;
+      if (auto s = runner.add(randomised, graph->nodes[size_t(i)].name); !s) return make_error(s.error());
     }
+    if (auto s = runner.flush(); !s) return make_error(s.error());
     return out;
   }
   // Fresh weights from the same initialisation the trainer starts from.
@@ -83,10 +127,9 @@ Result<SanityCheck> sanity_check(const Model& model, const float* input, const E
         has_weights = true;
       }
     if (!has_weights) continue;
-    auto step = step_with(randomised, input, fixed, out.original, l.name);
-    if (!step) return make_error(step.error());
-    out.steps.push_back(std::move(*step));
+    if (auto s = runner.add(randomised, l.name); !s) return make_error(s.error());
   }
+  if (auto s = runner.flush(); !s) return make_error(s.error());
   return out;
 }
 
