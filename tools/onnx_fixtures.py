@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tools/onnx_fixtures.py OUTDIR [--if-stale]
 
-writes OUTDIR/{resnet18,mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5,vit_tiny,allops,shapes_13,shapes_17,math_14,math_17}.onnx,
+writes OUTDIR/{resnet18,mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5,vit_tiny,swin_tiny,allops,shapes_13,shapes_17,math_14,math_17}.onnx,
 OUTDIR/probe/<model>.onnx (the same graph with every checked node's output added as a graph
 output, so onnxruntime can show the activations the manifest pairs with torch modules) and OUTDIR/manifest.json (input shape,
 normalisation, opset, and the nodes to check, each paired with the torch module whose forward
@@ -27,6 +27,8 @@ come from PyTorch, untouched.
 vit_tiny.onnx is torchvision's VisionTransformer made small (tiny_vit), exported at opset 14 with
 autograd on (see MODELS); its checked nodes are token layers, which the manifest marks with
 "layout": "tokens" so that the reference reads them as the grid after the class token.
+swin_tiny.onnx is torchvision's SwinTransformer made small (tiny_swin), at opset 14; its nodes are
+[1,h,w,C] grids ("layout": "nhwc").
 """
 import argparse
 import hashlib
@@ -243,6 +245,24 @@ def tiny_vit(classes=10):
     return m
 
 
+def tiny_swin(classes=10):
+    """torchvision's SwinTransformer, small: a 32x32 input in 4x4 patches, two stages of two blocks
+    (an 8x8 grid of 16 channels, then 4x4 of 32), 2x2 windows. The windows are smaller than each
+    stage's grid, so every second block shifts (torch.roll) and masks its attention across the
+    wrapped edges: the paths Swin adds to a ViT. LayerNorms and the head are drawn from the fixed
+    seed, as in tiny_vit, so that a wrong affine shows."""
+    from torchvision.models.swin_transformer import SwinTransformer
+    m = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=[2, 2],
+                        num_classes=classes)
+    with torch.no_grad():
+        nn.init.normal_(m.head.weight, std=0.2)
+        nn.init.normal_(m.head.bias, std=0.1)
+        for ln in (x for x in m.modules() if isinstance(x, nn.LayerNorm)):
+            ln.weight.copy_(1 + 0.2 * torch.randn_like(ln.weight))
+            ln.bias.copy_(0.1 * torch.randn_like(ln.bias))
+    return m
+
+
 # name -> how to build it, its input and normalisation, the opset, and the nodes to check, each
 # (ONNX node name, torch module path whose forward output equals that node's output).
 MODELS = {
@@ -355,6 +375,20 @@ MODELS = {
             ("/encoder/layers/encoder_layer_0/ln_1/Add_1", "encoder.layers.encoder_layer_0.ln_1"),
             ("/encoder/layers/encoder_layer_0/Add_1", "encoder.layers.encoder_layer_0"),
             ("/encoder/layers/encoder_layer_1/ln_1/Add_1", "encoder.layers.encoder_layer_1.ln_1"),
+        ],
+    },
+    # Swin's blocks keep the grid, [1, h, w, C] (layout "nhwc"). The default layer, the last
+    # block's norm1 (pytorch-grad-cam's choice for Swin, as in tools/onnx_zoo.py), the first
+    # block's norm1 and the first stage's output (after its shifted block).
+    "swin_tiny": {
+        "build": lambda: tiny_swin(),
+        "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": 14,
+        "output": "logits", "layout": "nhwc",
+        "default_layer": "/features/features.3/features.3.1/norm1/Add_1",
+        "nodes": [
+            ("/features/features.1/features.1.0/norm1/Add_1", "features.1.0.norm1"),
+            ("/features/features.1/features.1.1/Add_1", "features.1.1"),
+            ("/features/features.3/features.3.1/norm1/Add_1", "features.3.1.norm1"),
         ],
     },
     **{f"math_{opset}": {
@@ -569,6 +603,9 @@ def check(model, name, spec, fallback_shapes=None):
             side = round((shape[1] - 1) ** 0.5) if shape and len(shape) == 3 else 0
             if shape is None or len(shape) != 3 or side < 1 or side * side != shape[1] - 1:
                 problems.append(f"{name}: {onnx_node} output shape {shape}, not [1, 1+s*s, C] tokens")
+        elif spec.get("layout") == "nhwc":
+            if shape is None or len(shape) != 4 or min(shape) < 1:
+                problems.append(f"{name}: {onnx_node} output shape {shape}, not a [1, h, w, C] grid")
         elif shape is None or len(shape) != 4 or min(shape) < 1:
             problems.append(f"{name}: {onnx_node} output shape {shape}, not 4-D")
     ops = sorted({n.op_type for n in model.graph.node})

@@ -28,10 +28,13 @@ const SAMPLES_URL = 'samples/index.json';
 const FONT_URL = 'fonts/DejaVuSans.ttf';
 const FIRST_SAMPLE = 'cat.jpg';
 // The engine's limit on an image file (ImageLimits::kMaxFileBytes), applied before reading to every
-// file the page reads. Models get the same limit here (the engine takes model files up to 1 GiB):
-// the app's 2 GB of wasm memory must hold the file's bytes, the weights read from them and the
-// previous model (kept until the new one has loaded) together; past that the load fails with a message.
+// file the page reads but a model.
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
+// A model file's limit (the engine takes model files up to 1 GiB): the app's 2 GB of wasm memory
+// must hold the file's bytes, the weights read from them and the previous model (kept until the new
+// one has loaded) together; past that the load fails with a message. 384 MB takes ViT-B/16 (346 MB
+// as torchvision exports it), which loads after itself in one page.
+const MAX_MODEL_BYTES = 384 * 1024 * 1024;
 const NARROW_BELOW_PX = 700;  // CSS px of window width under which the panels stack
 
 const canvas = document.getElementById('canvas');
@@ -151,7 +154,7 @@ async function loadModel(source, name, options = {}) {
     const unknown = Object.keys(options || {}).filter((key) => key !== 'hdf5Timeout');
     if (unknown.length) throw new Error(`loadModel: unknown option "${unknown[0]}" (valid: hdf5Timeout)`);
     const isBlob = source instanceof Blob;
-    const input = await readModelInput(source, { name: isBlob ? fileLabel(name || source.name) : undefined, maxBytes: MAX_FILE_BYTES });
+    const input = await readModelInput(source, { name: isBlob ? fileLabel(name || source.name) : undefined, maxBytes: MAX_MODEL_BYTES });
     const label = fileLabel(name || input.source);
     setStatus(`Reading ${label}...`, false);
     useModel(await loadModelHandle(app, input.bytes, label, { tfjs: input.tfjs, hdf5Timeout: options.hdf5Timeout }), label);

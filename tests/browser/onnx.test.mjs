@@ -1,7 +1,9 @@
 // A person's ONNX model in the browser: dropped on the explorer it becomes the model, the panel's
 // ImageNet preset normalises its input, a dropped labels file names its classes; a corrupt file, an
 // unsupported op and a file over the page's limit each give one clear error and the previous model
-// stays. The widget takes model="....onnx" with mean, std and labels attributes. Real files (the
+// stays. The widget takes model="....onnx" with mean, std and labels attributes. Vision
+// transformers (vit_tiny's token layers, swin_tiny's [1,h,w,C] grids) explain in the page and the
+// widget at the layer the CLI's info names, with the native CLI's top class and map. Real files (the
 // PyTorch-exported fixtures, written on demand as the Node tests do), the real engine.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { ONNX_FIXTURES, PYTHON, onnxFixtures } from '../js/support.mjs';
+import { ONNX_FIXTURES, PYTHON, encodePng, nativeCli, onnxFixtures, requireBuilt, run, testPixels } from '../js/support.mjs';
 import { canvasStats } from './widget_pixels.mjs';
 import { ROOT, openPage, siteInChromium, siteMissing, tmpdir } from './support.mjs';
 
@@ -18,6 +20,7 @@ const T = { timeout: 120000 };
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'";
 const PHOTO = path.join(ROOT, 'assets/samples/airplane.jpg');
 const LABELS = Array.from({ length: 10 }, (_, i) => `kind ${i}`);
+const TRANSFORMERS = ['vit_tiny', 'swin_tiny'];
 
 // An ONNX model with an op the engine does not read (Sin), written with the onnx module.
 function unsupportedOpModel(file) {
@@ -57,13 +60,18 @@ const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 6000
 
 describe('ONNX models in the browser', { skip: missing || false }, () => {
   const site = siteInChromium();
-  let files;
+  let files, manifest, pngFile;
 
   before(async () => {
-    const manifest = onnxFixtures();
+    manifest = onnxFixtures();
     const dir = tmpdir();
     const allops = fs.readFileSync(path.join(ONNX_FIXTURES, manifest.models.allops.file));
+    // A PNG, so the browser's decoder and the CLI's read the same pixels.
+    pngFile = path.join(dir, 'pattern.png');
+    fs.writeFileSync(pngFile, encodePng(testPixels(96, 80, 3)));
     files = {
+      ...Object.fromEntries(TRANSFORMERS.map((m) => [`${m}.onnx`, fs.readFileSync(path.join(ONNX_FIXTURES, manifest.models[m].file))])),
+      'pattern.png': fs.readFileSync(pngFile),
       'allops.onnx': allops,
       'corrupt.onnx': allops.subarray(0, Math.floor(allops.length / 2)),
       'sin.onnx': unsupportedOpModel(path.join(dir, 'sin.onnx')),
@@ -160,9 +168,9 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
     await expectError('sin.onnx', () => drop(page, 'mine/sin.onnx', 'sin.onnx'), /^sin\.onnx: .*Sin/);
     await expectError('huge.onnx', () => page.evaluate(() => {
       const dt = new DataTransfer();
-      dt.items.add(new File([new Uint8Array(257 * 1024 * 1024)], 'huge.onnx'));
+      dt.items.add(new File([new Uint8Array(385 * 1024 * 1024)], 'huge.onnx'));
       document.getElementById('canvas').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }), /^huge\.onnx is 257 MB; files over 256 MB are not read$/);
+    }), /^huge\.onnx is 385 MB; files over 384 MB are not read$/);
     assert.deepEqual(log.foreign, []);
     assert.deepEqual(log.errors, []);
   });
@@ -192,6 +200,91 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
     });
     assert.equal(bad.result, null);
     assert.equal(bad.caption, "gradcam-view: mean and std need 3 values each (R,G,B: every model's input is RGB), got 2 and 3");
+    assert.deepEqual(log.foreign, []);
+    assert.deepEqual(log.errors, []);
+  });
+  // The native CLI's explanation of the PNG at the model's default layer, with the fixture's
+  // normalisation: what the page and the widget must show.
+  const nativeExplain = (name) => {
+    requireBuilt(nativeCli);
+    const entry = manifest.models[name];
+    const out = run(nativeCli, ['explain', '--model', path.join(ONNX_FIXTURES, entry.file), '--image', pngFile,
+      '--mean', entry.mean.join(','), '--std', entry.std.join(','), '--json']);
+    assert.equal(out.status, 0, out.stderr);
+    return JSON.parse(out.stdout);
+  };
+
+  for (const name of TRANSFORMERS) {
+    test(`${name}: dropped on the page, its token layers are listed and the map at the default layer is the CLI's`, T, async () => {
+      const entry = manifest.models[name];
+      const cli = nativeExplain(name);
+      assert.equal(cli.layer.name, entry.default_layer);
+      const { page, log } = await openPage(site.browser, site.origin);
+      await serveMine(page);
+      await page.goto(`${site.origin}/index.html`);
+      await waitFor(page, () => window.gradcamApp && window.gradcamApp.lastResult());
+      await drop(page, `mine/${name}.onnx`, `${name}.onnx`);
+      await waitFor(page, (n) => window.gradcamApp.state().model_name === n, `${name}.onnx`);
+      await page.evaluate((o) => window.gradcamApp.setModelOptions(o), { mean: entry.mean, std: entry.std });
+      await drop(page, 'mine/pattern.png', 'pattern.png');
+      await waitFor(page, () => (window.gradcamApp.lastResult() || {}).image?.name === 'pattern.png');
+      await waitFor(page, () => window.gradcamApp.state().idle);
+      const s = await state(page);
+
+      // The layer list: every manifest node with the grid its map is read on; the default is info's.
+      for (const node of entry.nodes) {
+        const layer = s.model.layers.find((l) => l.name === node.onnx_node);
+        assert.ok(layer, `${node.onnx_node} is listed`);
+        const side = Math.round(Math.sqrt(node.shape[1] - 1));  // tokens: [1,1+h*w,C]; nhwc: [1,h,w,C]
+        const grid = node.layout === 'tokens' ? [side, side, node.shape[2]] : node.shape.slice(1);
+        assert.deepEqual(layer.grid, grid, node.onnx_node);
+      }
+      assert.equal(s.model.default_layer, entry.default_layer);
+      assert.equal(s.options.layer, entry.default_layer);
+      assert.equal(s.result.layer.name, entry.default_layer);
+      const grid = s.model.layers.find((l) => l.name === entry.default_layer).grid;
+      assert.ok(s.layout.controls.some((c) => c.label.startsWith(`Layer: ${entry.default_layer}  (${grid.join('\u00d7')})`)),
+        `the layer control shows the grid: ${s.layout.controls.map((c) => c.label).join(' | ')}`);
+
+      // The answer and the map: the native CLI's, up to float rounding.
+      assert.equal(s.result.top[0].index, cli.top[0].index);
+      assert.ok(s.status.includes(cli.top[0].name), `status "${s.status}" names ${cli.top[0].name}`);
+      const map = await page.evaluate(() => { const m = window.gradcamApp.map(); return { ...m, values: Array.from(m.values) }; });
+      assert.deepEqual([map.height, map.width], [cli.cam.height, cli.cam.width]);
+      const max = Math.max(...cli.cam.values.map(Math.abs));
+      assert.ok(max > 0, 'the CLI\'s map is not zero everywhere');
+      cli.cam.values.forEach((v, i) => assert.ok(Math.abs(v - map.values[i]) <= 1e-3 * max, `cam[${i}]: page ${map.values[i]}, CLI ${v}`));
+      const pixels = await page.evaluate(() => Array.from(window.gradcamApp.overlayPixels(32, 32)));
+      assert.ok(pixels.some((v, i) => i % 4 !== 3 && v > 0), 'the heat map is drawn');
+      assert.deepEqual(log.foreign, []);
+      assert.deepEqual(log.errors, []);
+    });
+  }
+
+  test('the widget draws vit_tiny\'s and swin_tiny\'s maps at their default layers, with the CLI\'s top class', T, async () => {
+    const { page, log } = await openPage(site.browser, site.origin);
+    await serveMine(page);
+    const views = TRANSFORMERS.map((m) => {
+      const e = manifest.models[m];
+      return `<gradcam-view id="${m}" src="mine/pattern.png" model="mine/${m}.onnx" mean="${e.mean}" std="${e.std}" style="width:240px"></gradcam-view>`;
+    });
+    await page.route(`${site.origin}/transformers.html`, (route) => route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
+<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body style="margin:0">
+${views.join('\n')}
+</body></html>`,
+    }));
+    await page.goto(`${site.origin}/transformers.html`);
+    await waitFor(page, (ids) => ids.every((id) => document.getElementById(id).result), TRANSFORMERS);
+    for (const name of TRANSFORMERS) {
+      const cli = nativeExplain(name);
+      const result = await page.evaluate((id) => document.getElementById(id).result, name);
+      assert.equal(result.layer, manifest.models[name].default_layer, name);
+      assert.equal(result.top[0].name, cli.top[0].name, name);
+      const stats = await canvasStats(page, `#${name}`);
+      assert.ok(stats.heat > 0.05, `${name}: the heat map shows (${stats.heat})`);
+    }
     assert.deepEqual(log.foreign, []);
     assert.deepEqual(log.errors, []);
   });

@@ -1,6 +1,6 @@
 // The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2
-// x0.5, vit_tiny (a small VisionTransformer: token layers) (torchvision 0.14, seeded random
-// weights), allops (a small net holding every op the ONNX importer reads), shapes_13/17 (shape
+// x0.5, vit_tiny (a small VisionTransformer: token layers), swin_tiny (a small SwinTransformer with
+// shifted windows: [1,h,w,C] grids) (torchvision 0.14, seeded random weights), allops (a small net holding every op the ONNX importer reads), shapes_13/17 (shape
 // arithmetic folded at load) and math_14/17 (arithmetic on values of any rank),
 // written by tools/onnx_fixtures.py into build/onnx-fixtures with a manifest that pairs ONNX nodes
 // with the torch modules computing the same tensor. For every model, manifest node and method
@@ -88,17 +88,20 @@ function sampleTensor(entry) {
 
 // A manifest node's map size [h, w] and its ONNX output as the C x H x W the reference reports:
 // an image layer as it is; a ViT token layer [1, 1+h*w, C] as its grid after the class token
-// (pytorch-grad-cam's reshape_transform), so the class token is not compared.
+// (pytorch-grad-cam's reshape_transform), so the class token is not compared; a Swin grid
+// [1, h, w, C] with its channels moved first.
 function mapSize(node) {
+  if (node.layout === 'nhwc') return node.shape.slice(1, 3);
   if (node.layout !== 'tokens') return node.shape.slice(2);
   const side = Math.round(Math.sqrt(node.shape[1] - 1));
   return [side, side];
 }
 function asGrid(values, node) {
-  if (node.layout !== 'tokens') return values;
-  const [h, w] = mapSize(node), c = node.shape[2];
+  if (node.layout !== 'tokens' && node.layout !== 'nhwc') return values;
+  const [h, w] = mapSize(node), c = node.shape[node.shape.length - 1];
+  const first = node.layout === 'tokens' ? 1 : 0;
   const out = new Float32Array(c * h * w);
-  for (let t = 0; t < h * w; t++) for (let k = 0; k < c; k++) out[k * h * w + t] = values[(1 + t) * c + k];
+  for (let t = 0; t < h * w; t++) for (let k = 0; k < c; k++) out[k * h * w + t] = values[(first + t) * c + k];
   return out;
 }
 
@@ -200,7 +203,8 @@ for (const [which, plan] of Object.entries(PLANS)) {
 
     const problems = [];
     // Where the manifest names the default layer (vit_tiny: the last block's ln_1, not its output,
-    // whose tokens other than the class token get no gradient), info must choose it.
+    // whose tokens other than the class token get no gradient; swin_tiny: the last block's norm1,
+    // not the shifted copy of it that its windows read), info must choose it.
     for (const [name, entry] of Object.entries(manifest.models)) {
       if (!entry.default_layer) continue;
       const res = await runCliAsync(cli, ['info', '--model', path.join(FIXTURES, entry.file), '--json']);

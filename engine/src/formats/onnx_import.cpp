@@ -198,6 +198,13 @@ void mark_explainable_4d_outputs(Graph& g) {
     if (g.nodes[i].op_type == "Softmax") attention = int(i);
   // A channels-last grid [1,h,w,C] is preferred to a token list: Swin's windows ([1,49,C] when the
   // grid is one 7x7 window, and its qkv projection [1,49,3C]) lie between norm1 and the Softmax.
+  // A grid that only moves positions is not the layer: a shifted block rolls norm1's grid
+  // (torch.roll, exported as Slice and Concat) and pads it to whole windows before the Softmax, so
+  // the nearest grid would be norm1's map shifted by half a window.
+  auto moves_positions = [](const Node& n) {
+    return n.op_type == "Concat" || n.op_type == "Slice" || n.op_type == "Pad" || n.op_type == "Transpose" ||
+           n.op_type == "Reshape" || n.op_type == "Gather";
+  };
   if (attention >= 0) {
     std::vector<bool> ancestor(g.nodes.size(), false);
     ancestor[size_t(attention)] = true;
@@ -206,7 +213,7 @@ void mark_explainable_4d_outputs(Graph& g) {
       if (!ancestor[size_t(i)]) continue;
       const Node& n = g.nodes[size_t(i)];
       const Value& out = g.values[size_t(n.output)];
-      if (i != attention && n.explainable && out.layout == Layout::rows) {
+      if (i != attention && n.explainable && out.layout == Layout::rows && !moves_positions(n)) {
         if (out.dims.size() == 4) grid = i;
         else if (tokens < 0) tokens = i;
       }
