@@ -87,8 +87,8 @@ class Network {
 
   // `batch` images through the network in one forward pass (Score-CAM's masked inputs): `inputs`
   // holds them one after another, each as forward() takes it. Every value is laid out [batch, ...],
-  // image b's block holding what a single forward would, and an op whose descriptor says
-  // batched_forward runs all the images at once (a convolution or a dense layer reads each weight
+  // image b's block holding what a single forward would, and an op with
+  // OpFlags::batched_forward runs all the images at once (a convolution or a dense layer reads each weight
   // once per batch) where its weights outweigh one image's input and output (the late layers of a
   // CNN: below that, reading the weights costs less than the batch's values leaving the cache);
   // every other node runs its single-image forward on each image. Image b's logits and

@@ -109,7 +109,7 @@ Status check_output_limits(const Node& n, const Value& out) {
 }
 
 Status infer_node(Graph& g, Node& n, Value& out) {
-  if (!n.op->any_rank)
+  if (!n.op->any_rank())
     for (int v : n.inputs) {
       const Value& in = g.value(v);
       if (in.layout == Layout::rows && !in.is_vector())

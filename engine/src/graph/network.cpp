@@ -104,7 +104,7 @@ Network::Network(const Model& model, NetworkMemory memory)
       values += size_t(g.values[size_t(v)].shape.size());
       plain = plain && (g.values[size_t(v)].layout == gradcam::Layout::image || g.values[size_t(v)].is_vector());
     }
-    batch_.whole[i] = n.op->batched_forward && plain && weights > values;
+    batch_.whole[i] = n.op->batched_forward() && plain && weights > values;
   }
   scratch_.padded.assign(sizes.padded, 0.f);
   scratch_.winograd.assign(sizes.winograd, 0.f);

@@ -308,10 +308,10 @@ void backward_expand(const Node& n, NodePlan&, const BackwardArgs& a) {
 
 }  // namespace
 
-const OpDescriptor to_image_op = {"ToImage", nullptr, infer_to_image, plan_nothing, forward_to_image, backward_to_image, true};
-const OpDescriptor transpose_op = {"Transpose", import_transpose, infer_transpose, plan_nothing, forward_transpose, backward_transpose, true};
-const OpDescriptor slice_op = {"Slice", import_slice, infer_slice, plan_nothing, forward_slice, backward_slice, true};
-const OpDescriptor gather_op = {"Gather", import_gather, infer_gather, plan_nothing, forward_gather, backward_gather, true};
-const OpDescriptor expand_op = {"Expand", import_expand, infer_expand, plan_nothing, forward_expand, backward_expand, true};
+const OpDescriptor to_image_op = {"ToImage", nullptr, infer_to_image, plan_nothing, forward_to_image, backward_to_image, OpFlags::any_rank};
+const OpDescriptor transpose_op = {"Transpose", import_transpose, infer_transpose, plan_nothing, forward_transpose, backward_transpose, OpFlags::any_rank};
+const OpDescriptor slice_op = {"Slice", import_slice, infer_slice, plan_nothing, forward_slice, backward_slice, OpFlags::any_rank};
+const OpDescriptor gather_op = {"Gather", import_gather, infer_gather, plan_nothing, forward_gather, backward_gather, OpFlags::any_rank};
+const OpDescriptor expand_op = {"Expand", import_expand, infer_expand, plan_nothing, forward_expand, backward_expand, OpFlags::any_rank};
 
 }  // namespace gradcam::ops

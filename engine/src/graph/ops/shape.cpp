@@ -247,13 +247,13 @@ Status infer_keras_reshape(const Graph& g, Node& n, Value& out) {
 
 }  // namespace
 
-const OpDescriptor flatten_op = {"Flatten", import_flatten, infer_flatten, plan_nothing, forward_flatten, backward_flatten, true};
-const OpDescriptor reshape_op = {"Reshape", import_reshape, infer_flatten, plan_nothing, forward_flatten, backward_flatten, true};
-const OpDescriptor squeeze_op = {"Squeeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, true};
-const OpDescriptor unsqueeze_op = {"Unsqueeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, true};
+const OpDescriptor flatten_op = {"Flatten", import_flatten, infer_flatten, plan_nothing, forward_flatten, backward_flatten, OpFlags::any_rank};
+const OpDescriptor reshape_op = {"Reshape", import_reshape, infer_flatten, plan_nothing, forward_flatten, backward_flatten, OpFlags::any_rank};
+const OpDescriptor squeeze_op = {"Squeeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, OpFlags::any_rank};
+const OpDescriptor unsqueeze_op = {"Unsqueeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, OpFlags::any_rank};
 const OpDescriptor keras_reshape_op = {"KerasReshape", nullptr, infer_keras_reshape, plan_nothing, copy_forward, copy_backward};
 const OpDescriptor pad_op = {"Pad", import_pad, infer_pad, plan_nothing, forward_pad, backward_pad};
-const OpDescriptor identity_op = {"Identity", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, true};
-const OpDescriptor dropout_op = {"Dropout", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, true};
+const OpDescriptor identity_op = {"Identity", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, OpFlags::any_rank};
+const OpDescriptor dropout_op = {"Dropout", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, OpFlags::any_rank};
 
 }  // namespace gradcam::ops
