@@ -146,14 +146,16 @@ class Network {
   void run_from(int first);
   // Where each value and gradient lives for these needs (nullopt needs: every one kept), as offsets
   // into one arena, and the arena's size.
-  struct Layout {
+  // (Not gradcam::Layout, which says how one value's floats are ordered: this is where the pass's
+  // values sit in memory.)
+  struct ArenaLayout {
     std::vector<size_t> value, grad;  // per value id; kNone: not held
     size_t floats = 0;
     std::vector<int> fused;  // per node: the activation fused into it, or -1
   };
   static constexpr size_t kNone = size_t(-1);
-  Layout layout_for(const PassNeeds* needs) const;
-  Status apply(const Layout& layout);
+  ArenaLayout arena_layout(const PassNeeds* needs) const;
+  Status apply(const ArenaLayout& arena);
   void lay_out() {  // before a pass: every value kept unless a plan says otherwise
     if (values_.empty()) (void)plan_all();  // within the limit: a forward needs no more than explain checked
   }
