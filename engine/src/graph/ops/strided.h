@@ -19,7 +19,9 @@ struct StridedView {
 };
 
 // A value's logical (ONNX-order) dims and the strides of its storage: image [1,C,H,W] channels-last
-// with strides [h*w*c, 1, w*c, c]; rows row-major.
+// with strides [h*w*c, 1, w*c, c]; rows row-major. The one place they are computed: tensor_view
+// (graph.h) and the walks of nd_walk.h read them from here. (A rows value's rank is at most
+// kMaxRank: every op that makes one refuses more.)
 StridedView storage_view(const Value& v);
 // Row-major strides of `dims` (a destination written in order).
 StridedView row_major(int rank, const int64_t* dims);
