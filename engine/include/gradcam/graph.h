@@ -130,6 +130,9 @@ struct NodePlan {
   kernels::ConvGeometry geometry{};
   std::vector<float> a, b, c, d;  // the op's own derived constants
   int variant = 0;                // the op's choice of kernel
+  // The op's own planned state, of a type only its file knows (the layout ops' index mapping, read
+  // by every pass); set by plan, read-only after it.
+  std::shared_ptr<const void> state;
 };
 
 // Scratch memory shared by all nodes, sized by planning.
