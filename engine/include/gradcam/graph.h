@@ -84,6 +84,9 @@ struct OpAttributes {
   float alpha = 0.f, beta = 0.f;        // LeakyRelu, KerasReLU slope; Elu alpha; HardSigmoid alpha, beta
   float lo = 0.f, hi = 0.f;             // Clip bounds; KerasReLU threshold and max_value (+inf: none)
   float pad_value = 0.f;                // Pad constant
+  // Pad of any other value than an image padded on height and width (a rows [1,h,w,C], Swin's
+  // F.pad): ONNX's pads, every axis's begin then every axis's end.
+  std::vector<int64_t> pads{};
   int constant_rank = 0;                // Add/Mul/Sub/PRelu: the rank of an ONNX constant operand (0: Keras, channels-last)
   bool constant_first = false;          // Sub: the constant is the first operand (c - x)
   // Add/Mul/Sub/Max/Mean/Sum: a 2-D [C] operand broadcasts over the channels of a 4-D one, as
