@@ -11,7 +11,7 @@
 //          included) in Value::dims: [1, n] (a vector, 1 x 1 x n as before), ViT's tokens
 //          [1, 197, 768], attention [1, 12, 197, 197], a channels-last grid [1, 7, 7, 768].
 // Ops written before values had any rank see only image values and [1, n] vectors: shape inference
-// refuses anything else for an op that does not say `any_rank` (OpDescriptor). tensor_view() gives
+// refuses anything else for an op without OpFlags::any_rank (OpDescriptor). tensor_view() gives
 // any value's logical dims and strides, so an any-rank op reads both layouts alike.
 // A value a CAM can read (Value::map): image values whole; a rows value whose tokens form a grid
 // (ViT's [1, 1+h*w, C] after its class token, Swin's [1, h, w, C]) as that h x w x C map.
@@ -84,6 +84,9 @@ struct OpAttributes {
   float alpha = 0.f, beta = 0.f;        // LeakyRelu, KerasReLU slope; Elu alpha; HardSigmoid alpha, beta
   float lo = 0.f, hi = 0.f;             // Clip bounds; KerasReLU threshold and max_value (+inf: none)
   float pad_value = 0.f;                // Pad constant
+  // Pad of any other value than an image padded on height and width (a rows [1,h,w,C], Swin's
+  // F.pad): ONNX's pads, every axis's begin then every axis's end.
+  std::vector<int64_t> pads{};
   int constant_rank = 0;                // Add/Mul/Sub/PRelu: the rank of an ONNX constant operand (0: Keras, channels-last)
   bool constant_first = false;          // Sub: the constant is the first operand (c - x)
   // Add/Mul/Sub/Max/Mean/Sum: a 2-D [C] operand broadcasts over the channels of a 4-D one, as
@@ -130,6 +133,9 @@ struct NodePlan {
   kernels::ConvGeometry geometry{};
   std::vector<float> a, b, c, d;  // the op's own derived constants
   int variant = 0;                // the op's choice of kernel
+  // The op's own planned state, of a type only its file knows (the layout ops' index mapping, read
+  // by every pass); set by plan, read-only after it.
+  std::shared_ptr<const void> state;
 };
 
 // Scratch memory shared by all nodes, sized by planning.
@@ -148,7 +154,7 @@ struct ForwardArgs {
   float* out;
   Scratch& scratch;
   // Images one after another, each value [batch, ...] with every image's block as a single pass
-  // holds it. Above 1 only for an op whose descriptor says batched_forward (Network::forward_batch).
+  // holds it. Above 1 only for an op with OpFlags::batched_forward (Network::forward_batch).
   int batch = 1;
   // A Relu or Clip fused into this node by the network (engine/src/graph/activation_fusion.h):
   // `out` is then that activation's output, min(max(y, clamp_lo), clamp_hi). Only the ops that
@@ -185,6 +191,22 @@ struct OnnxImport {
   const onnx::Tensor* constant(size_t slot) const { return slot < constants.size() ? constants[slot] : nullptr; }
 };
 
+// An op's capabilities beyond the legacy contract, named where the descriptor is written so that
+// two of them cannot be given in each other's place (they were once two positional bools, which a
+// merge swapped). An enum class, so a stray `true` in a descriptor does not compile.
+enum class OpFlags : unsigned {
+  none = 0,
+  // The op reads inputs of any rank and layout (through tensor_view). Without it only image values
+  // and [1, n] vectors reach it; shape inference refuses other inputs with a message naming the node.
+  any_rank = 1u << 0,
+  // forward runs ForwardArgs::batch images at once (a convolution or a dense layer then reads each
+  // weight once per batch). Without it a batched pass runs forward on one image at a time, which is
+  // right for every op.
+  batched_forward = 1u << 1,
+};
+constexpr OpFlags operator|(OpFlags a, OpFlags b) { return OpFlags(unsigned(a) | unsigned(b)); }
+constexpr bool has(OpFlags set, OpFlags flag) { return (unsigned(set) & unsigned(flag)) != 0; }
+
 struct OpDescriptor {
   const char* type;  // ONNX op type, or the engine's own name for an op ONNX does not have
   // Reads ONNX attributes and constant inputs into `out` (inputs already hold the activation
@@ -199,13 +221,11 @@ struct OpDescriptor {
   void (*forward)(const Node& n, NodePlan& p, const ForwardArgs& a);
   // Writes d(score)/d(input) for every input. ReLU-like ops honour BackwardArgs::relu.
   void (*backward)(const Node& n, NodePlan& p, const BackwardArgs& a);
-  // The op reads inputs of any rank and layout (through tensor_view). false: only image values and
-  // [1, n] vectors reach it; shape inference refuses other inputs with a message naming the node.
-  bool any_rank = false;
-  // forward runs ForwardArgs::batch images at once (a convolution or a dense layer then reads each
-  // weight once per batch). false: a batched pass runs forward on one image at a time, which is
-  // right for every op.
-  bool batched_forward = false;
+  // What else the op can do (OpFlags), by name: `OpFlags::any_rank | OpFlags::batched_forward`.
+  OpFlags flags = OpFlags::none;
+
+  bool any_rank() const { return has(flags, OpFlags::any_rank); }
+  bool batched_forward() const { return has(flags, OpFlags::batched_forward); }
 };
 
 // The op table (engine/src/graph/op_table.cpp).

@@ -87,8 +87,8 @@ class Network {
 
   // `batch` images through the network in one forward pass (Score-CAM's masked inputs): `inputs`
   // holds them one after another, each as forward() takes it. Every value is laid out [batch, ...],
-  // image b's block holding what a single forward would, and an op whose descriptor says
-  // batched_forward runs all the images at once (a convolution or a dense layer reads each weight
+  // image b's block holding what a single forward would, and an op with
+  // OpFlags::batched_forward runs all the images at once (a convolution or a dense layer reads each weight
   // once per batch) where its weights outweigh one image's input and output (the late layers of a
   // CNN: below that, reading the weights costs less than the batch's values leaving the cache);
   // every other node runs its single-image forward on each image. Image b's logits and
@@ -146,14 +146,16 @@ class Network {
   void run_from(int first);
   // Where each value and gradient lives for these needs (nullopt needs: every one kept), as offsets
   // into one arena, and the arena's size.
-  struct Layout {
+  // (Not gradcam::Layout, which says how one value's floats are ordered: this is where the pass's
+  // values sit in memory.)
+  struct ArenaLayout {
     std::vector<size_t> value, grad;  // per value id; kNone: not held
     size_t floats = 0;
     std::vector<int> fused;  // per node: the activation fused into it, or -1
   };
   static constexpr size_t kNone = size_t(-1);
-  Layout layout_for(const PassNeeds* needs) const;
-  Status apply(const Layout& layout);
+  ArenaLayout arena_layout(const PassNeeds* needs) const;
+  Status apply(const ArenaLayout& arena);
   void lay_out() {  // before a pass: every value kept unless a plan says otherwise
     if (values_.empty()) (void)plan_all();  // within the limit: a forward needs no more than explain checked
   }

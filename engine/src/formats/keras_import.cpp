@@ -28,7 +28,9 @@ Result<int> GraphBuilder::add(Node n) {
     if (v < 0 || v >= int(g.values.size())) return make_error("reads a value that does not exist");
   n.output = int(g.values.size());
   g.values.push_back({n.name, {}, 4, int(g.nodes.size())});
-  if (Status s = n.op->infer(g, n, g.values.back()); !s) {
+  // As the ONNX importer does: the op's inference, then the value settled (a [1, n] result made a
+  // rows vector, its map view set), so the next layer's handler reads what the network will hold.
+  if (Status s = infer_node(g, n, g.values.back()); !s) {
     g.values.pop_back();
     return make_error(s.error());
   }

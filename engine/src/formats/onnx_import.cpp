@@ -372,10 +372,10 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
     // An op written for images reads a [1,C,H,W] that a Reshape or Transpose left in row-major
     // order through a copy into the image layout (one per value, shared by its readers). Only an
     // any-rank op makes such a value, so only then are the shapes so far inferred to look.
-    if (!op->any_rank)
+    if (!op->any_rank())
       for (int& v : n.inputs) {
         const int producer = g.values[size_t(v)].producer;
-        if (producer < 0 || !g.nodes[size_t(producer)].op->any_rank) continue;
+        if (producer < 0 || !g.nodes[size_t(producer)].op->any_rank()) continue;
         if (auto c = as_image.find(v); c != as_image.end()) {
           v = c->second;
           continue;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "graph/ops/strided.h"
+
 namespace gradcam {
 
 int64_t TensorView::size() const {
@@ -13,18 +15,10 @@ int64_t TensorView::size() const {
   return n;
 }
 
+// The layout ops' storage view, as vectors: one place computes a value's dims and strides.
 TensorView tensor_view(const Value& v) {
-  TensorView t;
-  if (v.layout == Layout::image) {
-    const int64_t h = v.shape.h, w = v.shape.w, c = v.shape.c;
-    t.dims = {1, c, h, w};
-    t.strides = {h * w * c, 1, w * c, c};
-    return t;
-  }
-  t.dims = v.dims;
-  t.strides.assign(v.dims.size(), 1);
-  for (size_t k = v.dims.size(); k-- > 1;) t.strides[k - 1] = t.strides[k] * v.dims[k];
-  return t;
+  const ops::StridedView s = ops::storage_view(v);
+  return {std::vector<int64_t>(s.dims, s.dims + s.rank), std::vector<int64_t>(s.strides, s.strides + s.rank)};
 }
 
 std::string dims_text(const std::vector<int64_t>& dims) {
@@ -109,7 +103,7 @@ Status check_output_limits(const Node& n, const Value& out) {
 }
 
 Status infer_node(Graph& g, Node& n, Value& out) {
-  if (!n.op->any_rank)
+  if (!n.op->any_rank())
     for (int v : n.inputs) {
       const Value& in = g.value(v);
       if (in.layout == Layout::rows && !in.is_vector())

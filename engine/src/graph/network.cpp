@@ -99,12 +99,12 @@ Network::Network(const Model& model, NetworkMemory memory)
     for (const auto& w : n.weights) weights += w.size();
     // Only images and [1, n] vectors: the batched kernels know no other layout (a MatMul over the
     // rows of [1, 197, 768] runs image by image).
-    bool plain = g.values[size_t(n.output)].layout == gradcam::Layout::image || g.values[size_t(n.output)].is_vector();
+    bool plain = g.values[size_t(n.output)].layout == Layout::image || g.values[size_t(n.output)].is_vector();
     for (int v : n.inputs) {
       values += size_t(g.values[size_t(v)].shape.size());
-      plain = plain && (g.values[size_t(v)].layout == gradcam::Layout::image || g.values[size_t(v)].is_vector());
+      plain = plain && (g.values[size_t(v)].layout == Layout::image || g.values[size_t(v)].is_vector());
     }
-    batch_.whole[i] = n.op->batched_forward && plain && weights > values;
+    batch_.whole[i] = n.op->batched_forward() && plain && weights > values;
   }
   scratch_.padded.assign(sizes.padded, 0.f);
   scratch_.winograd.assign(sizes.winograd, 0.f);
@@ -115,7 +115,7 @@ Network::Network(const Model& model, NetworkMemory memory)
 
 // Steps of a pass: the input is written at 0, node i runs forward at i + 1, the logits' gradient is
 // seeded at n + 1, node i runs backward at 2n + 1 - i, and what a pass keeps lives to 2n + 2.
-Network::Layout Network::layout_for(const PassNeeds* needs) const {
+Network::ArenaLayout Network::arena_layout(const PassNeeds* needs) const {
   const Graph& g = *graph_;
   const int n = int(g.nodes.size()), end = 2 * n + 2;
   const size_t values = g.values.size();
@@ -126,7 +126,7 @@ Network::Layout Network::layout_for(const PassNeeds* needs) const {
   if (needs)
     for (int layer : needs->layers) kept[size_t(g.nodes[size_t(layer)].output)] = 1;
   kept[0] = kept[size_t(g.output)] = 1;  // input() and the logits are always there
-  Layout out;
+  ArenaLayout out;
   // A network that keeps every value fuses nothing; a fused convolution's own output is never written.
   out.fused = needs ? fuse_activations(g, kept) : std::vector<int>(g.nodes.size(), -1);
   std::vector<char> unwritten(values, 0);
@@ -189,30 +189,30 @@ Network::Layout Network::layout_for(const PassNeeds* needs) const {
   return out;
 }
 
-Status Network::apply(const Layout& layout) {
+Status Network::apply(const ArenaLayout& arena) {
   const Graph& g = *graph_;
-  if (layout.floats > ModelLimits::kMaxPassBytes / sizeof(float))
-    return make_error("this pass would hold " + std::to_string((layout.floats * sizeof(float)) >> 20) +
+  if (arena.floats > ModelLimits::kMaxPassBytes / sizeof(float))
+    return make_error("this pass would hold " + std::to_string((arena.floats * sizeof(float)) >> 20) +
                       " MiB of activations and gradients, more than the " +
                       std::to_string(ModelLimits::kMaxPassBytes >> 20) + " MiB this platform allows: explain a later layer, " +
                       "use a Grad-CAM-like method (they keep only what they read), or a smaller input size");
-  if (layout.floats > arena_floats_) {
+  if (arena.floats > arena_floats_) {
     arena_.reset();  // the old arena goes before the new one is taken
-    arena_.reset(new float[layout.floats + kAlignFloats]);
-    arena_floats_ = layout.floats;
+    arena_.reset(new float[arena.floats + kAlignFloats]);
+    arena_floats_ = arena.floats;
   }
-  planned_floats_ = layout.floats;
+  planned_floats_ = arena.floats;
   float* base = arena_.get();
   base += (kAlignFloats - (reinterpret_cast<uintptr_t>(base) / sizeof(float)) % kAlignFloats) % kAlignFloats;
-  fused_ = layout.fused;
+  fused_ = arena.fused;
   done_by_producer_.assign(g.nodes.size(), 0);
   for (int act : fused_)
     if (act >= 0) done_by_producer_[size_t(act)] = 1;
   values_.assign(g.values.size(), nullptr);
   grads_.assign(g.values.size(), nullptr);
   for (size_t v = 0; v < g.values.size(); ++v) {
-    values_[v] = base + layout.value[v];
-    if (layout.grad[v] != kNone) grads_[v] = base + layout.grad[v];
+    values_[v] = base + arena.value[v];
+    if (arena.grad[v] != kNone) grads_[v] = base + arena.grad[v];
   }
   in_.assign(g.nodes.size(), {});
   gin_.assign(g.nodes.size(), {});
@@ -236,7 +236,7 @@ Status Network::apply(const Layout& layout) {
 Status Network::plan_pass(const PassNeeds& needs) {
   if (!plans_by_pass_) return plan_all();
   if (!values_.empty() && !planned_all_ && needs == planned_) return {};
-  if (Status s = apply(layout_for(&needs)); !s) return s;
+  if (Status s = apply(arena_layout(&needs)); !s) return s;
   planned_ = needs;
   planned_all_ = false;
   return {};
@@ -244,12 +244,12 @@ Status Network::plan_pass(const PassNeeds& needs) {
 
 Status Network::plan_all() {
   if (planned_all_ && !values_.empty()) return {};
-  if (Status s = apply(layout_for(nullptr)); !s) return s;
+  if (Status s = apply(arena_layout(nullptr)); !s) return s;
   planned_all_ = true;
   return {};
 }
 
-size_t Network::floats_for(const PassNeeds& needs) const { return layout_for(plans_by_pass_ ? &needs : nullptr).floats; }
+size_t Network::floats_for(const PassNeeds& needs) const { return arena_layout(plans_by_pass_ ? &needs : nullptr).floats; }
 
 void Network::run_node(int i) {
   lay_out();
@@ -296,7 +296,7 @@ void Network::run_from(int first) {
 // still do not), and scratch for `batch` images.
 size_t Network::batch_floats_per_image() const {
   const PassNeeds forward_only;
-  return layout_for(&forward_only).floats + scratch_sizes_.padded + scratch_sizes_.winograd;
+  return arena_layout(&forward_only).floats + scratch_sizes_.padded + scratch_sizes_.winograd;
 }
 
 size_t Network::batch_weight_floats() const {
@@ -311,13 +311,13 @@ void Network::plan_batch(int batch) {
   if (batch_.batch == batch) return;
   const Graph& g = *graph_;
   const PassNeeds forward_only;
-  const Layout layout = layout_for(&forward_only);
+  const ArenaLayout arena = arena_layout(&forward_only);
   const size_t images = size_t(batch);
   // The memory only grows: batches of 3 and 4 in turn (Score-CAM's sizes differ by one) lay out
   // the smaller in the larger's arena instead of taking and touching fresh pages each time.
   if (batch_.logits.size() < logits_.size() * images) {
     batch_.arena.reset();  // the old arena goes before the new one is taken
-    batch_.arena.reset(new float[layout.floats * images + kAlignFloats]);
+    batch_.arena.reset(new float[arena.floats * images + kAlignFloats]);
     batch_.scratch.padded.assign(scratch_sizes_.padded * images, 0.f);
     batch_.scratch.winograd.assign(scratch_sizes_.winograd * images, 0.f);
     batch_.logits.assign(logits_.size() * images, 0.f);
@@ -326,7 +326,7 @@ void Network::plan_batch(int batch) {
   float* base = batch_.arena.get();
   base += (kAlignFloats - (reinterpret_cast<uintptr_t>(base) / sizeof(float)) % kAlignFloats) % kAlignFloats;
   batch_.values.assign(g.values.size(), nullptr);
-  for (size_t v = 0; v < g.values.size(); ++v) batch_.values[v] = base + layout.value[v] * images;
+  for (size_t v = 0; v < g.values.size(); ++v) batch_.values[v] = base + arena.value[v] * images;
   batch_.in.assign(g.nodes.size(), {});
   size_t most_inputs = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -336,7 +336,7 @@ void Network::plan_batch(int batch) {
   batch_.image_in.assign(most_inputs, nullptr);
   // The forward-only layout fuses activations into their convolutions (activation_fusion.h), and
   // gives a fused convolution's own output no memory: the batch runs them fused as well.
-  batch_.fused = layout.fused;
+  batch_.fused = arena.fused;
   batch_.done_by_producer.assign(g.nodes.size(), 0);
   for (int act : batch_.fused)
     if (act >= 0) batch_.done_by_producer[size_t(act)] = 1;

@@ -10,6 +10,8 @@
 #include "gradcam/graph.h"
 #include "gradcam/keras.h"
 #include "gradcam/network.h"
+#include "formats/keras_graph.h"
+#include "graph/ops/ops.h"
 
 using namespace gradcam;
 using json = nlohmann::json;
@@ -517,4 +519,40 @@ TEST_CASE("PReLU shares alpha over any of its axes: height only, width only or c
           CHECK(net.logits()[k] == doctest::Approx(x[k] > 0 ? x[k] : alpha[a] * x[k]));
         }
   }
+}
+
+TEST_CASE("the Keras importer settles each value as it adds its node, as the ONNX importer does: a Dense's output is a rows [1, n] vector") {
+  // The next layer's handler reads these values before infer_shapes runs over the whole graph, so
+  // they must already be what the network will hold.
+  keras::GraphBuilder b;
+  Value image;
+  image.name = "image";
+  image.shape = {4, 4, 2};
+  settle_value(image);
+  b.g.values.push_back(image);
+  Node flat;
+  flat.name = flat.op_type = "flatten";
+  flat.op = &ops::flatten_op;
+  flat.inputs = {0};
+  auto f = b.add(flat);
+  REQUIRE_MESSAGE(f.ok(), f.error());
+  Node dense;
+  dense.name = dense.op_type = "dense";
+  dense.op = &ops::gemm_op;
+  dense.inputs = {*f};
+  dense.attrs.out_channels = 3;
+  dense.weights = {std::vector<float>(32 * 3, 0.1f), std::vector<float>(3, 0.f)};
+  auto d = b.add(dense);
+  REQUIRE_MESSAGE(d.ok(), d.error());
+  for (int v : {*f, *d}) {
+    const Value& out = b.g.value(v);
+    CAPTURE(out.name);
+    CHECK(out.layout == Layout::rows);
+    CHECK(out.is_vector());
+    CHECK(out.rank == 2);
+    CHECK(!out.map.is_map());  // a vector is no grid a CAM could read
+  }
+  CHECK(b.g.value(*f).dims == std::vector<int64_t>{1, 32});
+  CHECK(b.g.value(*d).dims == std::vector<int64_t>{1, 3});
+  CHECK(b.g.value(*d).shape.size() == 3);
 }

@@ -167,6 +167,30 @@ TEST_CASE("Slice, Gather, Unsqueeze, Expand and a Concat with a constant import 
   }
 }
 
+TEST_CASE("Pad of a channels-last grid on h and w (Swin's F.pad off 224) makes a rows grid; an image's channels are not padded") {
+  // x [1,3,4,4] -> the grid [1,4,4,3] -> 2 rows below and 1 column right, 0.5 [1,6,5,3] -> back to
+  // [1,3,6,5]: the pooled means take the padding in.
+  auto r = import({{"Transpose", {"x"}, {"grid"}, {ints_attribute("perm", {0, 2, 3, 1})}},
+                   {"Pad", {"grid", "pads", "value"}, {"padded"}, {}},
+                   {"Transpose", {"padded"}, {"body"}, {ints_attribute("perm", {0, 3, 1, 2})}}},
+                  {{"pads", {8}, {0, 0, 0, 0, 0, 2, 1, 0}}}, {{"value", {}, {0.5f}}});
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  const Value& padded = r->graph->output_of(find_node(*r, "n1"));
+  CHECK(padded.dims == std::vector<int64_t>{1, 6, 5, 3});
+  CHECK(padded.map.grid == Shape{6, 5, 3});
+  const Input in;
+  const std::vector<float> z = logits(*r, in);
+  for (int c = 0; c < 3; ++c) {
+    double sum = 0.5 * (30 - 16);
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) sum += in.at(c, y, x);
+    CHECK(z[size_t(c)] == doctest::Approx(sum / 30).epsilon(1e-5));
+  }
+  auto channels = import({{"Pad", {"x", "pads"}, {"body"}, {}}}, {{"pads", {8}, {0, 1, 0, 0, 0, 0, 0, 0}}});
+  REQUIRE(!channels.ok());
+  CHECK(channels.error().find("node 'n0' (Pad): only padding of height and width of a 4-D image is supported") != std::string::npos);
+}
+
 TEST_CASE("ToImage is the engine's own op: a file naming it is refused as unknown; Split is listed as supported") {
   auto r = import({{"ToImage", {"x"}, {"body"}, {}}});
   REQUIRE(!r.ok());

@@ -123,6 +123,17 @@ bool layout_reference(const Node& n, const Graph& g, const std::vector<std::vect
       if (o[ax] < 0) o[ax] += id[ax];
       z[j] = x[ravel(o, id)];
     }
+  } else if (t == "Pad" && !a.pads.empty()) {  // ONNX's pads, on any axes (an image's H and W, or a rows value's)
+    const size_t rank = id.size();
+    for (size_t j = 0; j < z.size(); ++j) {
+      auto o = unravel(j, od);
+      bool inside = true;
+      for (size_t k = 0; k < rank; ++k) {
+        o[k] -= a.pads[k];
+        inside = inside && o[k] >= 0 && o[k] < id[k];
+      }
+      z[j] = inside ? x[ravel(o, id)] : double(a.pad_value);
+    }
   } else if (t == "Expand") {
     for (size_t j = 0; j < z.size(); ++j) {
       const auto o = unravel(j, od);
@@ -933,6 +944,35 @@ const std::vector<OpCase>& op_cases() {
                    a.pad_t = 1, a.pad_l = 2, a.pad_b = 0, a.pad_r = 1, a.pad_value = 0.5f;
                    const int p = b.add("Pad", {conv1x1(b, 0, 4, 1000)}, a);
                    return with_head(b, conv(b, p, 3, window(3, 1, 0, 0, 0, 0), 1001), 1002);
+                 }});
+    // ONNX's pads: on an image's H and W (an image, as Keras's), on a rows [1,C,H,W] that a Reshape
+    // made (an image too), and on a rows value's other axes (rows): Swin pads its channels-last
+    // [1,h,w,C] grid at the end of h and w when they are not a multiple of the window (off 224).
+    auto onnx_pad = [](GraphBuilder& b, int x, std::vector<int64_t> pads, float value) {
+      OpAttributes a;
+      a.pads = std::move(pads), a.pad_value = value;
+      return b.add("Pad", {x}, a);
+    };
+    c.push_back({"Pad", "ONNX pads on an image's H and W, then a conv", [onnx_pad] {
+                   GraphBuilder b(5, 6, 3);
+                   const int p = onnx_pad(b, conv1x1(b, 0, 4, 1010), {0, 0, 1, 2, 0, 0, 0, 1}, 0.25f);
+                   return with_head(b, conv(b, p, 3, window(3, 1, 0, 0, 0, 0), 1011), 1012);
+                 }});
+    c.push_back({"Pad", "a rows [1,4,5,6] from a Reshape on H and W: an image, then a conv", [onnx_pad] {
+                   GraphBuilder b(5, 6, 3);
+                   const int r = reshape(b, reshape(b, conv1x1(b, 0, 4, 1020), {1, 4, 30}), {1, 4, 5, 6});
+                   const int p = onnx_pad(b, r, {0, 0, 2, 0, 0, 0, 1, 3}, 0.f);
+                   return with_head(b, conv(b, p, 3, window(3, 1, 0, 0, 0, 0), 1021), 1022);
+                 }});
+    c.push_back({"Pad", "Swin's F.pad off 224: a channels-last [1,5,6,4] grid to [1,7,7,4] (rows)", [onnx_pad] {
+                   GraphBuilder b(5, 6, 3);
+                   const int grid = transpose(b, conv1x1(b, 0, 4, 1030), {0, 2, 3, 1});
+                   return with_head(b, onnx_pad(b, grid, {0, 0, 0, 0, 0, 2, 1, 0}, 0.f), 1031);
+                 }});
+    c.push_back({"Pad", "rows [1,4,30] on both ends of both axes, constant -0.5", [onnx_pad] {
+                   GraphBuilder b(5, 6, 3);
+                   const int r = reshape(b, conv1x1(b, 0, 4, 1040), {1, 4, 30});
+                   return with_head(b, onnx_pad(b, r, {0, 1, 2, 0, 2, 3}, -0.5f), 1041);
                  }});
     for (const char* type : {"Identity", "Dropout"}) {
       c.push_back({type, "", [type] {

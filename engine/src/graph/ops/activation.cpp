@@ -309,23 +309,23 @@ using Pow = Elementwise<pow_, pow_d, false>;
 
 }  // namespace
 
-const OpDescriptor relu_op = {"Relu", import_plain, same_shape, plan_nothing, Relu::forward, Relu::backward, true};
-const OpDescriptor leaky_relu_op = {"LeakyRelu", import_leaky, same_shape, plan_nothing, Leaky::forward, Leaky::backward, true};
-const OpDescriptor clip_op = {"Clip", import_clip, same_shape, plan_nothing, Clip::forward, Clip::backward, true};
-const OpDescriptor sigmoid_op = {"Sigmoid", import_plain, same_shape, plan_nothing, Sigmoid::forward, Sigmoid::backward, true};
+const OpDescriptor relu_op = {"Relu", import_plain, same_shape, plan_nothing, Relu::forward, Relu::backward, OpFlags::any_rank};
+const OpDescriptor leaky_relu_op = {"LeakyRelu", import_leaky, same_shape, plan_nothing, Leaky::forward, Leaky::backward, OpFlags::any_rank};
+const OpDescriptor clip_op = {"Clip", import_clip, same_shape, plan_nothing, Clip::forward, Clip::backward, OpFlags::any_rank};
+const OpDescriptor sigmoid_op = {"Sigmoid", import_plain, same_shape, plan_nothing, Sigmoid::forward, Sigmoid::backward, OpFlags::any_rank};
 const OpDescriptor hard_sigmoid_op = {"HardSigmoid", import_hard_sigmoid, same_shape, plan_nothing, HardSigmoid::forward,
-                                      HardSigmoid::backward, true};
+                                      HardSigmoid::backward, OpFlags::any_rank};
 const OpDescriptor hard_swish_op = {"HardSwish", import_plain, same_shape, plan_nothing, HardSwish::forward,
-                                    HardSwish::backward, true};
-const OpDescriptor tanh_op = {"Tanh", import_plain, same_shape, plan_nothing, Tanh::forward, Tanh::backward, true};
-const OpDescriptor elu_op = {"Elu", import_elu, same_shape, plan_nothing, Elu::forward, Elu::backward, true};
-const OpDescriptor gelu_op = {"Gelu", import_gelu, same_shape, plan_nothing, Gelu::forward, Gelu::backward, true};
-const OpDescriptor erf_op = {"Erf", import_plain, same_shape, plan_nothing, Erf::forward, Erf::backward, true};
-const OpDescriptor sqrt_op = {"Sqrt", import_plain, same_shape, plan_nothing, Sqrt::forward, Sqrt::backward, true};
-const OpDescriptor pow_op = {"Pow", import_pow, same_shape, plan_nothing, Pow::forward, Pow::backward, true};
+                                    HardSwish::backward, OpFlags::any_rank};
+const OpDescriptor tanh_op = {"Tanh", import_plain, same_shape, plan_nothing, Tanh::forward, Tanh::backward, OpFlags::any_rank};
+const OpDescriptor elu_op = {"Elu", import_elu, same_shape, plan_nothing, Elu::forward, Elu::backward, OpFlags::any_rank};
+const OpDescriptor gelu_op = {"Gelu", import_gelu, same_shape, plan_nothing, Gelu::forward, Gelu::backward, OpFlags::any_rank};
+const OpDescriptor erf_op = {"Erf", import_plain, same_shape, plan_nothing, Erf::forward, Erf::backward, OpFlags::any_rank};
+const OpDescriptor sqrt_op = {"Sqrt", import_plain, same_shape, plan_nothing, Sqrt::forward, Sqrt::backward, OpFlags::any_rank};
+const OpDescriptor pow_op = {"Pow", import_pow, same_shape, plan_nothing, Pow::forward, Pow::backward, OpFlags::any_rank};
 const OpDescriptor prelu_op = {"PRelu", import_prelu, infer_prelu, plan_nothing, forward_prelu, backward_prelu};
 // Not ONNX ops (no import): Keras's swish/silu and its ReLU layer.
-const OpDescriptor swish_op = {"Swish", nullptr, same_shape, plan_nothing, Swish::forward, Swish::backward, true};
-const OpDescriptor keras_relu_op = {"KerasReLU", nullptr, same_shape, plan_nothing, KerasRelu::forward, KerasRelu::backward, true};
+const OpDescriptor swish_op = {"Swish", nullptr, same_shape, plan_nothing, Swish::forward, Swish::backward, OpFlags::any_rank};
+const OpDescriptor keras_relu_op = {"KerasReLU", nullptr, same_shape, plan_nothing, KerasRelu::forward, KerasRelu::backward, OpFlags::any_rank};
 
 }  // namespace gradcam::ops

@@ -259,12 +259,12 @@ void backward_binary(const Node& n, NodePlan& p, const BackwardArgs& a) {
 }  // namespace
 
 const OpDescriptor add_op = {"Add", import_binary, infer_binary, plan_binary, forward_binary<Arithmetic::add>,
-                             backward_binary<Arithmetic::add>, true};
+                             backward_binary<Arithmetic::add>, OpFlags::any_rank};
 const OpDescriptor sub_op = {"Sub", import_binary, infer_binary, plan_binary, forward_binary<Arithmetic::subtract>,
-                             backward_binary<Arithmetic::subtract>, true};
+                             backward_binary<Arithmetic::subtract>, OpFlags::any_rank};
 const OpDescriptor mul_op = {"Mul", import_binary, infer_binary, plan_binary, forward_binary<Arithmetic::multiply>,
-                             backward_binary<Arithmetic::multiply>, true};
+                             backward_binary<Arithmetic::multiply>, OpFlags::any_rank};
 const OpDescriptor div_op = {"Div", import_binary, infer_binary, plan_binary, forward_binary<Arithmetic::divide>,
-                             backward_binary<Arithmetic::divide>, true};
+                             backward_binary<Arithmetic::divide>, OpFlags::any_rank};
 
 }  // namespace gradcam::ops

@@ -161,6 +161,6 @@ void backward_concat(const Node& n, NodePlan&, const BackwardArgs& a) {
 
 }  // namespace
 
-const OpDescriptor concat_op = {"Concat", import_concat, infer_concat, plan_nothing, forward_concat, backward_concat, true};
+const OpDescriptor concat_op = {"Concat", import_concat, infer_concat, plan_nothing, forward_concat, backward_concat, OpFlags::any_rank};
 
 }  // namespace gradcam::ops

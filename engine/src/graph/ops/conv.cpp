@@ -207,6 +207,6 @@ void backward_conv(const Node& n, NodePlan& p, const BackwardArgs& a) {
 
 }  // namespace
 
-const OpDescriptor conv_op = {"Conv", import_conv, infer_conv, plan_conv, forward_conv, backward_conv, /*any_rank=*/false, /*batched_forward=*/true};
+const OpDescriptor conv_op = {"Conv", import_conv, infer_conv, plan_conv, forward_conv, backward_conv, OpFlags::batched_forward};
 
 }  // namespace gradcam::ops

@@ -212,8 +212,8 @@ void backward_dense(const Node& n, NodePlan& p, const BackwardArgs& a) {
 }  // namespace
 
 const OpDescriptor gemm_op = {"Gemm", import_gemm, infer_dense, plan_dense, forward_dense, backward_dense,
-                              /*any_rank=*/true, /*batched_forward=*/true};
+                              OpFlags::any_rank | OpFlags::batched_forward};
 const OpDescriptor matmul_op = {"MatMul", import_matmul, infer_dense, plan_dense, forward_dense, backward_dense,
-                                /*any_rank=*/true, /*batched_forward=*/true};
+                                OpFlags::any_rank | OpFlags::batched_forward};
 
 }  // namespace gradcam::ops

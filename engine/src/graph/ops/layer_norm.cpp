@@ -96,6 +96,6 @@ void backward_layer_norm(const Node& n, NodePlan&, const BackwardArgs& a) {
 }  // namespace
 
 const OpDescriptor layer_norm_op = {"LayerNormalization", import_layer_norm, infer_layer_norm, plan_nothing, forward_layer_norm,
-                                    backward_layer_norm, true};
+                                    backward_layer_norm, OpFlags::any_rank};
 
 }  // namespace gradcam::ops

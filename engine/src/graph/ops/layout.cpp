@@ -4,11 +4,13 @@
 // op reads a value that a Reshape or Transpose made). Each reads its input through a strided view
 // (strided.h), so image and rows inputs alike; each writes a rows output, except ToImage.
 //
-// The input gradient of a view is the output gradient written back through the same view: copied
-// where every input element is read at most once (Transpose, ToImage), added onto zeros where some
-// are read twice or never (Slice, Gather, Expand).
+// Planning works the views out once (a StridedCopy in NodePlan::state); every pass runs the same
+// forward_strided / backward_strided on them. The input gradient of a view is the output gradient
+// written back through the same view: copied where every input element is read once (Transpose,
+// ToImage), added onto zeros where some are read twice or never (Slice, Gather, Expand).
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "../op_support.h"
 #include "ops.h"
@@ -34,6 +36,27 @@ Status rank_error(const Node& n, int rank) {
 
 std::vector<int64_t> dims_of(const StridedView& v) { return std::vector<int64_t>(v.dims, v.dims + v.rank); }
 
+// Every layout op's passes: the plan's index mapping, both ways.
+const StridedCopy& planned_copy(const NodePlan& p) { return *static_cast<const StridedCopy*>(p.state.get()); }
+
+void forward_planned(const Node&, NodePlan& p, const ForwardArgs& a) { forward_strided(planned_copy(p), a.in[0], a.out); }
+
+void backward_planned(const Node&, NodePlan& p, const BackwardArgs& a) { backward_strided(planned_copy(p), a.gout, a.gin[0]); }
+
+// The plan of an op that reads its input through one view (`view` of the input's storage view,
+// checked by infer) and writes it row-major; `covers`: every input element is read once.
+template <Status (*view)(const Node&, const StridedView&, StridedView&), bool covers>
+void plan_view(const Graph& g, const Node& n, NodePlan& p, ScratchSizes&) {
+  const Value& x = input_value(g, n);
+  StridedView v;
+  (void)view(n, storage_view(x), v);
+  auto c = std::make_shared<StridedCopy>();
+  c->segments.push_back({v, row_major(v.rank, v.dims)});
+  c->covers_input = covers;
+  c->input_size = int64_t(x.shape.size());
+  p.state = std::move(c);
+}
+
 // ---- ToImage ----
 
 Status infer_to_image(const Graph& g, Node& n, Value& out) {
@@ -47,12 +70,13 @@ Status infer_to_image(const Graph& g, Node& n, Value& out) {
   return {};
 }
 
-void forward_to_image(const Node& n, NodePlan&, const ForwardArgs& a) {
-  strided_copy(storage_view(a.graph.value(n.inputs[0])), a.in[0], storage_view(a.graph.value(n.output)), a.out);
-}
-
-void backward_to_image(const Node& n, NodePlan&, const BackwardArgs& a) {
-  strided_copy(storage_view(a.graph.value(n.output)), a.gout, storage_view(a.graph.value(n.inputs[0])), a.gin[0]);
+void plan_to_image(const Graph& g, const Node& n, NodePlan& p, ScratchSizes&) {
+  const Value& x = input_value(g, n);
+  auto c = std::make_shared<StridedCopy>();
+  c->segments.push_back({storage_view(x), storage_view(g.value(n.output))});
+  c->covers_input = true;
+  c->input_size = int64_t(x.shape.size());
+  p.state = std::move(c);
 }
 
 // ---- Transpose ----
@@ -86,17 +110,6 @@ Status infer_transpose(const Graph& g, Node& n, Value& out) {
   return {};
 }
 
-void forward_transpose(const Node& n, NodePlan&, const ForwardArgs& a) {
-  StridedView v;
-  (void)transpose_view(n, storage_view(a.graph.value(n.inputs[0])), v);  // checked by infer
-  strided_copy(v, a.in[0], row_major(v.rank, v.dims), a.out);
-}
-
-void backward_transpose(const Node& n, NodePlan&, const BackwardArgs& a) {
-  StridedView v;
-  (void)transpose_view(n, storage_view(a.graph.value(n.inputs[0])), v);
-  strided_copy(row_major(v.rank, v.dims), a.gout, v, a.gin[0]);
-}
 
 // ---- Slice ----
 
@@ -163,19 +176,6 @@ Status infer_slice(const Graph& g, Node& n, Value& out) {
   return {};
 }
 
-void forward_slice(const Node& n, NodePlan&, const ForwardArgs& a) {
-  StridedView v;
-  (void)slice_view(n, storage_view(a.graph.value(n.inputs[0])), v);
-  strided_copy(v, a.in[0], row_major(v.rank, v.dims), a.out);
-}
-
-void backward_slice(const Node& n, NodePlan&, const BackwardArgs& a) {
-  const Value& x = a.graph.value(n.inputs[0]);
-  StridedView v;
-  (void)slice_view(n, storage_view(x), v);
-  std::fill(a.gin[0], a.gin[0] + x.shape.size(), 0.f);
-  strided_copy(row_major(v.rank, v.dims), a.gout, v, a.gin[0]);
-}
 
 // ---- Gather (constant indices) ----
 
@@ -234,32 +234,22 @@ Status infer_gather(const Graph& g, Node& n, Value& out) {
   return {};
 }
 
-void forward_gather(const Node& n, NodePlan&, const ForwardArgs& a) {
-  const StridedView in = storage_view(a.graph.value(n.inputs[0]));
-  const int axis = normalized_axis(n.attrs.axis, in.rank);
-  GatherSlabs s = gather_slabs(n, in, axis);
-  StridedView from = s.in_slab, to = s.out_slab;
-  for (size_t j = 0; j < n.attrs.gather_indices.size(); ++j) {
-    const int64_t i = n.attrs.gather_indices[j];
-    from.offset = in.offset + s.in_step * (i < 0 ? i + s.extent : i);
-    to.offset = s.out_step * int64_t(j);
-    strided_copy(from, a.in[0], to, a.out);
-  }
-}
-
-void backward_gather(const Node& n, NodePlan&, const BackwardArgs& a) {
-  const Value& x = a.graph.value(n.inputs[0]);
+// One segment per index: the input's slab at that index into the output's slab j.
+void plan_gather(const Graph& g, const Node& n, NodePlan& p, ScratchSizes&) {
+  const Value& x = input_value(g, n);
   const StridedView in = storage_view(x);
-  const int axis = normalized_axis(n.attrs.axis, in.rank);
-  GatherSlabs s = gather_slabs(n, in, axis);
-  std::fill(a.gin[0], a.gin[0] + x.shape.size(), 0.f);
-  StridedView from = s.out_slab, to = s.in_slab;
+  const int axis = normalized_axis(n.attrs.axis, in.rank);  // checked by infer
+  const GatherSlabs s = gather_slabs(n, in, axis);
+  auto c = std::make_shared<StridedCopy>();
   for (size_t j = 0; j < n.attrs.gather_indices.size(); ++j) {
     const int64_t i = n.attrs.gather_indices[j];
-    from.offset = s.out_step * int64_t(j);
-    to.offset = in.offset + s.in_step * (i < 0 ? i + s.extent : i);
-    strided_add(from, a.gout, to, a.gin[0]);  // an index given twice gets both gradients
+    StridedCopy::Segment segment{s.in_slab, s.out_slab};
+    segment.from.offset = in.offset + s.in_step * (i < 0 ? i + s.extent : i);
+    segment.to.offset = s.out_step * int64_t(j);
+    c->segments.push_back(segment);
   }
+  c->input_size = int64_t(x.shape.size());
+  p.state = std::move(c);
 }
 
 // ---- Expand ----
@@ -292,26 +282,17 @@ Status infer_expand(const Graph& g, Node& n, Value& out) {
   return {};
 }
 
-void forward_expand(const Node& n, NodePlan&, const ForwardArgs& a) {
-  StridedView v;
-  (void)expand_view(n, storage_view(a.graph.value(n.inputs[0])), v);
-  strided_copy(v, a.in[0], row_major(v.rank, v.dims), a.out);
-}
-
-void backward_expand(const Node& n, NodePlan&, const BackwardArgs& a) {
-  const Value& x = a.graph.value(n.inputs[0]);
-  StridedView v;
-  (void)expand_view(n, storage_view(x), v);
-  std::fill(a.gin[0], a.gin[0] + x.shape.size(), 0.f);
-  strided_add(row_major(v.rank, v.dims), a.gout, v, a.gin[0]);  // stride 0: every copy's gradient adds up
-}
 
 }  // namespace
 
-const OpDescriptor to_image_op = {"ToImage", nullptr, infer_to_image, plan_nothing, forward_to_image, backward_to_image, true};
-const OpDescriptor transpose_op = {"Transpose", import_transpose, infer_transpose, plan_nothing, forward_transpose, backward_transpose, true};
-const OpDescriptor slice_op = {"Slice", import_slice, infer_slice, plan_nothing, forward_slice, backward_slice, true};
-const OpDescriptor gather_op = {"Gather", import_gather, infer_gather, plan_nothing, forward_gather, backward_gather, true};
-const OpDescriptor expand_op = {"Expand", import_expand, infer_expand, plan_nothing, forward_expand, backward_expand, true};
+const OpDescriptor to_image_op = {"ToImage", nullptr, infer_to_image, plan_to_image, forward_planned, backward_planned, OpFlags::any_rank};
+const OpDescriptor transpose_op = {"Transpose", import_transpose, infer_transpose, plan_view<transpose_view, true>, forward_planned,
+                                   backward_planned, OpFlags::any_rank};
+const OpDescriptor slice_op = {"Slice", import_slice, infer_slice, plan_view<slice_view, false>, forward_planned, backward_planned,
+                               OpFlags::any_rank};
+const OpDescriptor gather_op = {"Gather", import_gather, infer_gather, plan_gather, forward_planned, backward_planned, OpFlags::any_rank};
+// Stride 0 along a broadcast dim: every copy's gradient adds up.
+const OpDescriptor expand_op = {"Expand", import_expand, infer_expand, plan_view<expand_view, false>, forward_planned, backward_planned,
+                                OpFlags::any_rank};
 
 }  // namespace gradcam::ops

@@ -13,10 +13,11 @@
 #include <vector>
 
 #include "gradcam/graph.h"
+#include "strided.h"
 
 namespace gradcam::ops {
 
-inline constexpr int kMaxWalkRank = 6;
+inline constexpr int kMaxWalkRank = kMaxRank;
 
 // Up to kMaxWalkRank extents or strides, on the stack: a pass builds its walks without allocating.
 struct Extents {
@@ -47,23 +48,22 @@ inline Extents broadcast_strides(const Extents& dims) {
   return s;
 }
 
-// A value's logical (ONNX-order) dims, as tensor_view gives them.
+// A value's logical (ONNX-order) dims, as storage_view (strided.h) gives them.
 inline Extents logical_dims(const Value& v) {
-  if (v.layout == Layout::rows) return Extents(v.dims);
+  const StridedView s = storage_view(v);
   Extents d;
-  d.rank = 4;
-  d[0] = 1, d[1] = v.shape.c, d[2] = v.shape.h, d[3] = v.shape.w;
+  d.rank = s.rank;
+  for (int k = 0; k < s.rank; ++k) d[k] = s.dims[k];
   return d;
 }
 
-// An activation's strides as `walk` reads them: tensor_view's, 0 along an extent of 1.
+// An activation's strides as `walk` reads them: storage_view's, 0 along an extent of 1.
 inline Extents value_strides(const Value& v) {
-  if (v.layout == Layout::rows) return broadcast_strides(Extents(v.dims));
-  const int64_t h = v.shape.h, w = v.shape.w, c = v.shape.c;
-  Extents s;
-  s.rank = 4;
-  s[0] = 0, s[1] = c == 1 ? 0 : 1, s[2] = h == 1 ? 0 : w * c, s[3] = w == 1 ? 0 : c;
-  return s;
+  const StridedView s = storage_view(v);
+  Extents e;
+  e.rank = s.rank;
+  for (int k = 0; k < s.rank; ++k) e[k] = s.dims[k] == 1 ? 0 : s.strides[k];
+  return e;
 }
 
 // The walk over `dims` (rank <= kMaxWalkRank) with each operand's strides, right-aligned to dims as

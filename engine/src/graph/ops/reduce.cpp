@@ -100,8 +100,8 @@ void backward_reduce(const Node& n, NodePlan&, const BackwardArgs& a) {
 }  // namespace
 
 const OpDescriptor reduce_mean_op = {"ReduceMean", import_reduce, infer_reduce, plan_nothing, forward_reduce<true>,
-                                     backward_reduce<true>, true};
+                                     backward_reduce<true>, OpFlags::any_rank};
 const OpDescriptor reduce_sum_op = {"ReduceSum", import_reduce, infer_reduce, plan_nothing, forward_reduce<false>,
-                                    backward_reduce<false>, true};
+                                    backward_reduce<false>, OpFlags::any_rank};
 
 }  // namespace gradcam::ops

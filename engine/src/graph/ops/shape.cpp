@@ -7,6 +7,7 @@
 // flatten reads channels-last order and copies.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "../op_support.h"
 #include "ops.h"
@@ -150,7 +151,11 @@ void backward_flatten(const Node& n, NodePlan& p, const BackwardArgs& a) {
     for (size_t k = 0; k < c; ++k) a.gin[0][i * c + k] = a.gout[k * hw + i];
 }
 
-// Pad: constant mode, height and width only. pads = [n0, c0, h0, w0, n1, c1, h1, w1].
+// Pad, constant mode. A [1,C,H,W] padded on height and width (ONNX pads [0, 0, t, l, 0, 0, b, r], or
+// Keras's ZeroPadding2D) is an image: the attrs' pad_t..pad_r, rows copied into place. A rows
+// value padded on other axes (Swin's F.pad of its channels-last [1, h, w, C] grid off 224, pads
+// [0, 0, 0, 0, 0, b, r, 0]) stays rows: the input copied through a strided view of the output's
+// interior, planned once.
 Status import_pad(const OnnxImport& in, Node& n) {
   if (attr_string(in.node, "mode", "constant") != "constant") return make_error(where(in.node) + "only mode=constant is supported");
   std::vector<int64_t> pads = attr_ints(in.node, "pads");  // before opset 11
@@ -166,32 +171,79 @@ Status import_pad(const OnnxImport& in, Node& n) {
     n.attrs.pad_value = v->floats[0];
   }
   if (in.node.inputs.size() > 3 && !in.node.inputs[3].empty()) return make_error(where(in.node) + "the axes input is not supported");
-  if (pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5])
-    return make_error(where(in.node) + "only padding of height and width of a 4-D tensor is supported");
+  if (pads.empty() || pads.size() % 2 || pads.size() > size_t(2 * kMaxRank))
+    return make_error(where(in.node) + "pads has " + std::to_string(pads.size()) + " entries: a begin and an end for each axis, ranks 1.." +
+                      std::to_string(kMaxRank));
   for (int64_t p : pads)
     if (p < 0 || p > 4096) return make_error(where(in.node) + "pads must be 0..4096 (cropping is not supported)");
-  n.attrs.pad_t = int(pads[2]), n.attrs.pad_l = int(pads[3]), n.attrs.pad_b = int(pads[6]), n.attrs.pad_r = int(pads[7]);
+  n.attrs.pads = std::move(pads);
   return {};
 }
+
+// ONNX's pads on an image's [1,C,H,W] touch only H and W.
+bool image_pads(const std::vector<int64_t>& p) { return p.size() == 8 && !p[0] && !p[1] && !p[4] && !p[5]; }
 
 Status infer_pad(const Graph& g, Node& n, Value& out) {
-  if (Status s = require_rank4(g, n); !s) return s;
-  const Shape& in = input_value(g, n).shape;
-  out.shape = {in.h + n.attrs.pad_t + n.attrs.pad_b, in.w + n.attrs.pad_l + n.attrs.pad_r, in.c};
-  out.rank = 4;
+  const Value& x = input_value(g, n);
+  OpAttributes& a = n.attrs;
+  if (a.pads.empty()) {  // Keras's ZeroPadding2D: pad_t..pad_r of an image
+    if (Status s = require_rank4(g, n); !s) return s;
+    if (x.layout != Layout::image) return make_error(where(n) + "pads an image; '" + x.name + "' is " + dims_text(x.dims));
+    out.shape = {x.shape.h + a.pad_t + a.pad_b, x.shape.w + a.pad_l + a.pad_r, x.shape.c};
+    out.rank = 4;
+    return {};
+  }
+  std::vector<int64_t> dims = tensor_view(x).dims;
+  const size_t rank = dims.size();
+  if (a.pads.size() != 2 * rank)
+    return make_error(where(n) + "pads has " + std::to_string(a.pads.size()) + " entries for '" + x.name + "' " + dims_text(dims) +
+                      " (a begin and an end for each axis)");
+  if (a.pads[0] || a.pads[rank]) return make_error(where(n) + "padding the batch axis is not supported");
+  // An image's channels are its map's: padding them is not something a CAM model does.
+  if (x.layout == Layout::image && !image_pads(a.pads))
+    return make_error(where(n) + "only padding of height and width of a 4-D image is supported");
+  if (rank == 4 && dims[0] == 1 && image_pads(a.pads)) {  // [1,C,H,W] padded on H and W: an image, as it always was
+    a.pad_t = int(a.pads[2]), a.pad_l = int(a.pads[3]), a.pad_b = int(a.pads[6]), a.pad_r = int(a.pads[7]);
+    out.shape = {int(dims[2] + a.pad_t + a.pad_b), int(dims[3] + a.pad_l + a.pad_r), int(dims[1])};
+    out.rank = 4;
+    return {};
+  }
+  for (size_t k = 0; k < rank; ++k) dims[k] += a.pads[k] + a.pads[k + rank];
+  set_rows(out, std::move(dims));
   return {};
 }
 
-void forward_pad(const Node& n, NodePlan&, const ForwardArgs& a) {
+// Unless an image is padded into an image (rows copied into place): the input read once, through
+// the output's interior (the begins in, the input's dims), whatever either's layout.
+void plan_pad(const Graph& g, const Node& n, NodePlan& p, ScratchSizes&) {
+  const Value& x = input_value(g, n);
+  const Value& y = g.value(n.output);
+  if (x.layout == Layout::image && y.layout == Layout::image) return;
+  StridedView interior = storage_view(y);
+  const StridedView in = storage_view(x);
+  for (int k = 0; k < in.rank; ++k) {
+    interior.offset += n.attrs.pads[size_t(k)] * interior.strides[k];
+    interior.dims[k] = in.dims[k];
+  }
+  auto c = std::make_shared<StridedCopy>();
+  c->segments.push_back({in, interior});
+  c->covers_input = true;
+  c->input_size = int64_t(x.shape.size());
+  p.state = std::move(c);
+}
+
+void forward_pad(const Node& n, NodePlan& p, const ForwardArgs& a) {
   const Shape& in = a.graph.value(n.inputs[0]).shape;
   const Shape& out = a.graph.value(n.output).shape;
   std::fill(a.out, a.out + out.size(), n.attrs.pad_value);
+  if (p.state) return forward_strided(*static_cast<const StridedCopy*>(p.state.get()), a.in[0], a.out);
   for (int y = 0; y < in.h; ++y)
     std::memcpy(a.out + (size_t(y + n.attrs.pad_t) * out.w + n.attrs.pad_l) * out.c, a.in[0] + size_t(y) * in.w * in.c,
                 sizeof(float) * size_t(in.w) * in.c);
 }
 
-void backward_pad(const Node& n, NodePlan&, const BackwardArgs& a) {
+void backward_pad(const Node& n, NodePlan& p, const BackwardArgs& a) {
+  if (p.state) return backward_strided(*static_cast<const StridedCopy*>(p.state.get()), a.gout, a.gin[0]);
   const Shape& in = a.graph.value(n.inputs[0]).shape;
   const Shape& out = a.graph.value(n.output).shape;
   for (int y = 0; y < in.h; ++y)
@@ -247,13 +299,13 @@ Status infer_keras_reshape(const Graph& g, Node& n, Value& out) {
 
 }  // namespace
 
-const OpDescriptor flatten_op = {"Flatten", import_flatten, infer_flatten, plan_nothing, forward_flatten, backward_flatten, true};
-const OpDescriptor reshape_op = {"Reshape", import_reshape, infer_flatten, plan_nothing, forward_flatten, backward_flatten, true};
-const OpDescriptor squeeze_op = {"Squeeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, true};
-const OpDescriptor unsqueeze_op = {"Unsqueeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, true};
+const OpDescriptor flatten_op = {"Flatten", import_flatten, infer_flatten, plan_nothing, forward_flatten, backward_flatten, OpFlags::any_rank};
+const OpDescriptor reshape_op = {"Reshape", import_reshape, infer_flatten, plan_nothing, forward_flatten, backward_flatten, OpFlags::any_rank};
+const OpDescriptor squeeze_op = {"Squeeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, OpFlags::any_rank};
+const OpDescriptor unsqueeze_op = {"Unsqueeze", import_squeeze, infer_squeeze, plan_nothing, forward_flatten, backward_flatten, OpFlags::any_rank};
 const OpDescriptor keras_reshape_op = {"KerasReshape", nullptr, infer_keras_reshape, plan_nothing, copy_forward, copy_backward};
-const OpDescriptor pad_op = {"Pad", import_pad, infer_pad, plan_nothing, forward_pad, backward_pad};
-const OpDescriptor identity_op = {"Identity", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, true};
-const OpDescriptor dropout_op = {"Dropout", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, true};
+const OpDescriptor pad_op = {"Pad", import_pad, infer_pad, plan_pad, forward_pad, backward_pad, OpFlags::any_rank};
+const OpDescriptor identity_op = {"Identity", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, OpFlags::any_rank};
+const OpDescriptor dropout_op = {"Dropout", import_plain, same_shape, plan_nothing, copy_forward, copy_backward, OpFlags::any_rank};
 
 }  // namespace gradcam::ops

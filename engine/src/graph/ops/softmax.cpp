@@ -102,7 +102,7 @@ void backward_softmax_axis(const Node& n, NodePlan&, const BackwardArgs& a) {
 }  // namespace
 
 const OpDescriptor softmax_axis_op = {"Softmax", import_softmax_axis, infer_softmax_axis, plan_nothing, forward_softmax_axis,
-                                      backward_softmax_axis, true};
+                                      backward_softmax_axis, OpFlags::any_rank};
 const OpDescriptor softmax_op = {"SoftmaxChannels", nullptr, same_shape, plan_nothing, forward_softmax, backward_softmax};
 
 }  // namespace gradcam::ops

@@ -1,6 +1,8 @@
 // The strided walk under the layout ops (strided.h).
 #include "strided.h"
 
+#include <algorithm>
+
 namespace gradcam::ops {
 
 int64_t StridedView::size() const {
@@ -64,6 +66,19 @@ void walk(const StridedView& src, const float* from, const StridedView& dst, flo
 
 void strided_copy(const StridedView& src, const float* from, const StridedView& dst, float* to) { walk<false>(src, from, dst, to); }
 void strided_add(const StridedView& src, const float* from, const StridedView& dst, float* to) { walk<true>(src, from, dst, to); }
+
+void forward_strided(const StridedCopy& c, const float* in, float* out) {
+  for (const StridedCopy::Segment& s : c.segments) strided_copy(s.from, in, s.to, out);
+}
+
+void backward_strided(const StridedCopy& c, const float* gout, float* gin) {
+  if (c.covers_input) {
+    for (const StridedCopy::Segment& s : c.segments) strided_copy(s.to, gout, s.from, gin);
+    return;
+  }
+  std::fill(gin, gin + c.input_size, 0.f);
+  for (const StridedCopy::Segment& s : c.segments) strided_add(s.to, gout, s.from, gin);  // an element read twice gets both gradients
+}
 
 int normalized_axis(int64_t axis, int rank) {
   if (axis < -rank || axis >= rank) return -1;
