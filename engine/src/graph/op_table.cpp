@@ -11,8 +11,19 @@
 
 namespace gradcam {
 
+namespace ops {
+// (Declared here rather than in ops.h for now: an edit there rebuilds every op's file.)
+extern const OpDescriptor einsum_op;  // einsum.cpp
+extern const OpDescriptor where_op;   // where.cpp
+}  // namespace ops
+
 const std::vector<const OpDescriptor*>& op_table() {
-  static const std::vector<const OpDescriptor*> table(std::begin(ops::kOpTable), std::end(ops::kOpTable));
+  static const std::vector<const OpDescriptor*> table = [] {
+    std::vector<const OpDescriptor*> t(std::begin(ops::kOpTable), std::end(ops::kOpTable));
+    t.push_back(&ops::einsum_op);
+    t.push_back(&ops::where_op);
+    return t;
+  }();
   return table;
 }
 
