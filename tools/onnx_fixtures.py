@@ -3,7 +3,8 @@
 
     /usr/bin/python3 tools/onnx_fixtures.py OUTDIR [--if-stale]
 
-writes OUTDIR/{resnet18,mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5,vit_tiny,swin_tiny,allops,shapes_13,shapes_17,math_14,math_17}.onnx,
+writes OUTDIR/{resnet18,mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5,vit_tiny,swin_tiny,allops,shapes_13,shapes_17,math_14,math_17,
+attention_14}.onnx,
 OUTDIR/probe/<model>.onnx (the same graph with every checked node's output added as a graph
 output, so onnxruntime can show the activations the manifest pairs with torch modules) and OUTDIR/manifest.json (input shape,
 normalisation, opset, and the nodes to check, each paired with the torch module whose forward
@@ -227,6 +228,43 @@ class MathOps(nn.Module):
         return self.fc(y.sum(dim=(2, 3))) + self.fc_rows(torch.sigmoid(r).sum(2))
 
 
+class WindowAttention(nn.Module):
+    """MaxViT's attention made small (exported as attention_14), on a [1,3,32,32] input, 10 classes:
+    q, k and v from one 1x1 conv over a [1,16,16,16] map, split into 2 heads of 8 channels and 4
+    windows of 64 positions ([1,4,2,64,8]), multiplied with torch.einsum in MaxViT's own spaced
+    capitals (two Einsum nodes), a constant banded mask applied with masked_fill (a Where with a
+    constant condition and a constant fill), a Softmax, the windows put back, a torch.where with a
+    constant per-channel condition choosing between the attention and its input (a Where of two
+    activations), a 1x1 projection, and MaxViT's classifier Tanh.
+    """
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, stride=2, padding=1)   # 32x32 -> 16x16
+        self.qkv = nn.Conv2d(16, 48, 1)
+        self.proj = nn.Conv2d(16, 16, 1)
+        i = torch.arange(64)
+        self.register_buffer("far", (i[:, None] - i[None, :]).abs() > 40)       # [64, 64]
+        self.register_buffer("keep", (torch.arange(16) % 3 != 0).view(1, 16, 1, 1))
+        self.fc = nn.Linear(16, 32)
+        self.head = nn.Linear(32, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        q, k, v = self.qkv(x).chunk(3, dim=1)
+
+        def windows(t):  # [1,16,16,16] -> [1, G=4, heads=2, 64, 8]
+            return t.reshape(1, 2, 8, 4, 64).permute(0, 3, 1, 4, 2)
+
+        q, k, v = windows(q), windows(k), windows(v)
+        attn = torch.einsum("B G H I D, B G H J D -> B G H I J", q, k) * 8 ** -0.5
+        attn = torch.softmax(attn.masked_fill(self.far, -1e4), dim=-1)
+        out = torch.einsum("B G H I J, B G H J D -> B G H I D", attn, v)
+        out = out.permute(0, 2, 4, 1, 3).reshape(1, 16, 16, 16)
+        y = self.proj(torch.where(self.keep, out, x))
+        return self.head(torch.tanh(self.fc(y.mean(dim=(2, 3)))))
+
+
 def tiny_vit(classes=10):
     """torchvision's VisionTransformer, small: a 32x32 input in 8x8 patches (a 4x4 grid and the
     class token: [1,17,32] tokens), 2 blocks, 2 heads, hidden 32, MLP 64. Its head starts at zero
@@ -401,6 +439,16 @@ MODELS = {
             ("/body/Conv", "body"),
         ],
     } for opset in (14, 17)},
+    # Einsum, Where and Tanh (MaxViT's ops) at MaxViT's opset.
+    "attention_14": {
+        "build": lambda: WindowAttention(),
+        "input_shape": [1, 3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "opset": 14,
+        "output": "logits",
+        "nodes": [
+            ("/stem/Conv", "stem"),
+            ("/proj/Conv", "proj"),
+        ],
+    },
 }
 
 

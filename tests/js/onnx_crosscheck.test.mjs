@@ -1,7 +1,9 @@
 // The engine on ONNX models against PyTorch: ResNet-18, MobileNetV2, SqueezeNet 1.1, ShuffleNet v2
 // x0.5, vit_tiny (a small VisionTransformer: token layers), swin_tiny (a small SwinTransformer with
-// shifted windows: [1,h,w,C] grids) (torchvision 0.14, seeded random weights), allops (a small net holding every op the ONNX importer reads), shapes_13/17 (shape
-// arithmetic folded at load) and math_14/17 (arithmetic on values of any rank),
+// shifted windows: [1,h,w,C] grids) (torchvision 0.14, seeded random weights), allops (a small net
+// holding every op the ONNX importer reads), shapes_13/17 (shape arithmetic folded at load),
+// math_14/17 (arithmetic on values of any rank) and attention_14 (MaxViT's window attention made
+// small: Einsum, Where with a constant condition, Tanh),
 // written by tools/onnx_fixtures.py into build/onnx-fixtures with a manifest that pairs ONNX nodes
 // with the torch modules computing the same tensor. For every model, manifest node and method
 // (Grad-CAM, HiResCAM, LayerCAM) the CLI's --json --dump-input output is compared with

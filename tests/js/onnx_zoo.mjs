@@ -131,7 +131,8 @@ async function crosscheckChunk(cli, plans, width) {
     result.loaded = true;
     if (r.node.role === 'default') {
       result.defaultLayer = out.layer?.name;
-      if (out.layer?.name !== r.node.onnx_node) {
+      // (or the engine's copy of it into the image layout, `<node>/ToImage`: the same tensor)
+      if (out.layer?.name !== r.node.onnx_node && out.layer?.name !== `${r.node.onnx_node}/ToImage`) {
         result.problems.push(`${r.plan.name}: the default layer is ${out.layer?.name}, but the tensor the classifier ` +
           `pools is ${r.node.onnx_node} (torch ${r.node.torch_module})`);
         return;

@@ -107,6 +107,8 @@ struct OpAttributes {
   std::vector<int64_t> perm, slice_starts, slice_ends, slice_steps, slice_axes, gather_indices, squeeze_axes,
       target_dims, concat_parts;
   bool gather_scalar = false;
+  std::string equation;                 // Einsum, as the file writes it
+  std::vector<int64_t> condition_dims;  // Where: its constant condition's dims (the condition is weights[0])
   // Add/Sub/Mul/Div: an ONNX constant operand's dims (numpy broadcasting against the activation's).
   std::vector<int64_t> constant_dims{};
   // ReduceMean/ReduceSum: the axes reduced (ONNX order, non-negative once inferred; empty: all);

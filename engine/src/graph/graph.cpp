@@ -183,6 +183,10 @@ Result<int> find_layer(const Graph& g, const std::string& name) {
     const Node& n = g.nodes[i];
     if (n.name != name && g.values[size_t(n.output)].name != name) continue;
     if (n.explainable) return int(i);
+    // A rows [1,C,H,W] that the ONNX importer copied into the image layout for an image op (MaxViT's
+    // window departition, a Reshape): the copy ("<node>/ToImage") is the same tensor, as a map.
+    for (size_t j = i + 1; j < g.nodes.size(); ++j)
+      if (g.nodes[j].op_type == "ToImage" && g.nodes[j].inputs[0] == n.output && g.nodes[j].explainable) return int(j);
     if (!words.named_but_refused.empty()) return make_error("node \"" + name + "\" " + words.named_but_refused);
   }
   std::string names;

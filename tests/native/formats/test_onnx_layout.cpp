@@ -109,6 +109,14 @@ TEST_CASE("an op written for images reads a rows [1,C,H,W] (a Transpose's) throu
   CHECK(r->graph->nodes[size_t(t)].op_type == "ToImage");
   CHECK(r->graph->output_of(t).layout == Layout::image);
   CHECK(r->graph->nodes[size_t(find_node(*r, "pool"))].inputs[0] == r->graph->nodes[size_t(t)].output);
+  // Named (or its output named), the node is explained through its image copy, the same tensor
+  // (MaxViT's departition Reshape, the last block's output).
+  CHECK(!r->graph->nodes[size_t(find_node(*r, "n0"))].explainable);
+  for (const char* name : {"n0", "body"}) {
+    auto named = find_layer(*r->graph, name);
+    REQUIRE_MESSAGE(named.ok(), named.error());
+    CHECK(*named == t);
+  }
   const Input in;
   Network net(*r);
   net.forward(in.hwc.data());

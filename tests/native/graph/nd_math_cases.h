@@ -128,6 +128,90 @@ bool nd_math_reference(const Graph& g, const Node& n, const std::vector<std::vec
     });
     return true;
   }
+  if (t == "Einsum") {
+    // Every output index times every value of the summed letters: the sum of the operands' product,
+    // each operand read at its letters' indices (index 0 on an extent of 1, as it broadcasts).
+    std::string eq;
+    for (char ch : a.equation)
+      if (ch != ' ') eq += ch;
+    const size_t arrow = eq.find("->");
+    std::vector<std::string> terms(1);
+    for (char ch : eq.substr(0, arrow)) {
+      if (ch == ',') terms.emplace_back();
+      else terms.back().push_back(ch);
+    }
+    std::string output;  // without "->": the letters that appear once, in alphabetical order
+    if (arrow != std::string::npos) {
+      output = eq.substr(arrow + 2);
+    } else {
+      std::string all;
+      for (const std::string& term : terms) all += term;
+      std::sort(all.begin(), all.end());
+      for (char l : all)
+        if (std::count(all.begin(), all.end(), l) == 1) output += l;
+    }
+    struct Operand {
+      std::vector<int64_t> dims, strides;
+      std::vector<double> data;
+    };
+    std::vector<Operand> operands;
+    size_t next = 0;
+    for (size_t k = 0; k < terms.size(); ++k) {
+      if (!n.weights.empty() && (k == 0) == a.constant_first) {
+        operands.push_back({a.constant_dims, row_major(a.constant_dims), {n.weights[0].begin(), n.weights[0].end()}});
+      } else {
+        const int v = n.inputs[next++];
+        const TensorView view = tensor_view(g.value(v));
+        operands.push_back({view.dims, view.strides, values[size_t(v)]});
+      }
+    }
+    std::string letters = output;  // the output's, then the summed ones
+    std::vector<int64_t> extents;
+    for (char l : output) {
+      int64_t e = 1;
+      for (size_t k = 0; k < terms.size(); ++k)
+        for (size_t j = 0; j < terms[k].size(); ++j)
+          if (terms[k][j] == l) e = std::max(e, operands[k].dims[j]);
+      extents.push_back(e);
+    }
+    for (size_t k = 0; k < terms.size(); ++k)
+      for (size_t j = 0; j < terms[k].size(); ++j)
+        if (letters.find(terms[k][j]) == std::string::npos) letters += terms[k][j], extents.push_back(operands[k].dims[j]);
+    each_index(extents, [&](const std::vector<int64_t>& i) {
+      double product = 1;
+      for (size_t k = 0; k < terms.size(); ++k) {
+        int64_t o = 0;
+        for (size_t j = 0; j < terms[k].size(); ++j)
+          if (operands[k].dims[j] != 1) o += i[letters.find(terms[k][j])] * operands[k].strides[j];
+        product *= operands[k].data[size_t(o)];
+      }
+      int64_t o = 0;
+      for (size_t j = 0; j < output.size(); ++j) o += i[j] * out.strides[j];
+      y[size_t(o)] += product;
+    });
+    return true;
+  }
+  if (t == "Where") {
+    // cond ? X : Y, a constant X (constant_first) or Y in weights[1].
+    struct Operand {
+      std::vector<int64_t> dims, strides;
+      std::vector<double> data;
+    };
+    auto operand = [&](bool constant, int slot) {
+      if (constant) return Operand{a.constant_dims, row_major(a.constant_dims), {n.weights[1].begin(), n.weights[1].end()}};
+      const TensorView view = tensor_view(g.value(n.inputs[size_t(slot)]));
+      return Operand{view.dims, view.strides, values[size_t(n.inputs[size_t(slot)])]};
+    };
+    const bool constant_x = n.weights.size() == 2 && a.constant_first, constant_y = n.weights.size() == 2 && !a.constant_first;
+    const Operand px = operand(constant_x, 0), py = operand(constant_y, constant_x ? 0 : 1);
+    const std::vector<int64_t> cstrides = row_major(a.condition_dims);
+    each_index(out.dims, [&](const std::vector<int64_t>& i) {
+      const bool c = n.weights[0][broadcast_offset(i, a.condition_dims, cstrides)] != 0.f;
+      y[broadcast_offset(i, out.dims, out.strides)] =
+          c ? px.data[broadcast_offset(i, px.dims, px.strides)] : py.data[broadcast_offset(i, py.dims, py.strides)];
+    });
+    return true;
+  }
   if (t == "LayerNormalization") {
     size_t m = 1;
     for (size_t k = size_t(a.axis); k < in.dims.size(); ++k) m *= size_t(in.dims[k]);
@@ -320,6 +404,74 @@ void add_nd_math_cases(std::vector<OpCase>& c) {
                  const int p = rows_of(b, conv1x1(b, 0, 4, 3530), 3531);
                  const int q = b.add("ReduceMean", {p}, reduce_attrs({1}, true));
                  return with_rows_head(b, b.add("MatMul", {b.add("MatMul", {p, q}), p}), 3534);
+               }});
+  // Einsum: MaxViT's attention pair, an image operand, broadcasting, one operand, a constant.
+  auto einsum = [](GraphBuilder& b, const std::string& equation, std::vector<int> inputs,
+                   std::vector<std::vector<float>> weights = {}, std::vector<int64_t> constant_dims = {}) {
+    OpAttributes a = with_constant_dims(std::move(constant_dims));
+    a.equation = equation;
+    a.constant_first = !weights.empty();  // (the constant case's is the first operand)
+    return b.add("Einsum", std::move(inputs), a, std::move(weights));
+  };
+  c.push_back({"Einsum", "MaxViT's q k^T then attn v: [1,2,2,5,6] (torch's spaced capitals)", [einsum] {
+                 GraphBuilder b(5, 6, 3);
+                 const int q = reshape(b, conv1x1(b, 0, 4, 3600), {1, 2, 2, 5, 6});
+                 const int k = reshape(b, conv1x1(b, 0, 4, 3601), {1, 2, 2, 5, 6});
+                 const int v = reshape(b, conv1x1(b, 0, 4, 3602), {1, 2, 2, 5, 6});
+                 const int attn = einsum(b, "B G H I D, B G H J D -> B G H I J", {q, k});
+                 REQUIRE(tensor_view(b.value(attn)).dims == std::vector<int64_t>{1, 2, 2, 5, 5});
+                 return with_rows_head(b, einsum(b, "B G H I J, B G H J D -> B G H I D", {attn, v}), 3603);
+               }});
+  c.push_back({"Einsum", "an image and rows [1,4,5,6]: batch b,w; rows h; columns g; summed c", [einsum] {
+                 GraphBuilder b(5, 6, 3);
+                 const int r = rows_of(b, conv1x1(b, 0, 4, 3610), 3611);
+                 return with_rows_head(b, einsum(b, "bchw,bcgw->bhgw", {conv1x1(b, 0, 4, 3612), r}), 3613);
+               }});
+  c.push_back({"Einsum", "a batch letter broadcast (extent 1 in the second) and a letter summed in one operand only", [einsum] {
+                 GraphBuilder b(5, 6, 3);
+                 const int r = rows_of(b, conv1x1(b, 0, 4, 3620), 3621);
+                 const int m = b.add("ReduceMean", {rows_of(b, conv1x1(b, 0, 4, 3622), 3623)}, reduce_attrs({1}, true));
+                 return with_rows_head(b, einsum(b, "abcd,abce->abce", {r, m}), 3624);
+               }});
+  c.push_back({"Einsum", "one operand: a transpose with a sum (abcd->adc), then the implicit output of acb (abc)", [einsum] {
+                 GraphBuilder b(5, 6, 3);
+                 const int x = einsum(b, "abcd->adc", {conv1x1(b, 0, 4, 3630)});
+                 return with_rows_head(b, einsum(b, "acb", {x}), 3631);
+               }});
+  c.push_back({"Einsum", "a constant [3,6] first, rows [1,4,5,6] second", [einsum] {
+                 GraphBuilder b(5, 6, 3);
+                 const int r = rows_of(b, conv1x1(b, 0, 4, 3640), 3641);
+                 return with_rows_head(b, einsum(b, "ij,abcj->abci", {r}, {random_vector(18, 3642, -1.f, 1.f)}, {3, 6}), 3643);
+               }});
+  // Where with a constant condition: two activations, or one and a constant, all three broadcast.
+  auto mask = [](std::vector<int64_t> dims, uint64_t seed) {
+    std::vector<float> m = random_vector(count_of(dims), seed, -1.f, 1.f);
+    for (float& v : m) v = v > 0.f ? 1.f : 0.f;
+    return m;
+  };
+  auto where_attrs = [](std::vector<int64_t> condition, std::vector<int64_t> constant, bool constant_x) {
+    OpAttributes a = with_constant_dims(std::move(constant));
+    a.condition_dims = std::move(condition);
+    a.constant_first = constant_x;
+    return a;
+  };
+  c.push_back({"Where", "an image X and rows Y [1,4,5,6], a condition [5,6] (an image result)", [mask, where_attrs] {
+                 GraphBuilder b(5, 6, 3);
+                 const int r = rows_of(b, conv1x1(b, 0, 4, 3700), 3701);
+                 const int y = b.add("Where", {conv1x1(b, 0, 4, 3702), r}, where_attrs({5, 6}, {}, false), {mask({5, 6}, 3703)});
+                 REQUIRE(b.value(y).layout == Layout::image);
+                 return with_head(b, y, 3704);
+               }});
+  c.push_back({"Where", "rows X [1,4,5,6] and a constant scalar Y (masked_fill), a condition [1,1,5,1]", [mask, where_attrs] {
+                 GraphBuilder b(5, 6, 3);
+                 const int r = rows_of(b, conv1x1(b, 0, 4, 3710), 3711);
+                 return with_rows_head(b, b.add("Where", {r}, where_attrs({1, 1, 5, 1}, {}, false), {mask({1, 1, 5, 1}, 3712), {-2.f}}), 3713);
+               }});
+  c.push_back({"Where", "a constant X [6] and rows Y [1,4,1,6] broadcast over a condition [1,1,5,6]", [mask, where_attrs] {
+                 GraphBuilder b(5, 6, 3);
+                 const int r = b.add("ReduceMean", {rows_of(b, conv1x1(b, 0, 4, 3720), 3721)}, reduce_attrs({2}, true));
+                 return with_rows_head(b, b.add("Where", {r}, where_attrs({1, 1, 5, 6}, {6}, true),
+                                                {mask({1, 1, 5, 6}, 3722), random_vector(6, 3723, -1.f, 1.f)}), 3724);
                }});
   // LayerNormalization over the last axis and the last two.
   for (int axis : {-1, 2}) {

@@ -99,3 +99,42 @@ TEST_CASE("shapes that do not broadcast, and inputs an op does not take, are ref
   beyond.axis = 4;
   CHECK(error_of(b, "Softmax", {rows}, beyond) == "node 'Softmax_2' (Softmax): axis 4 is outside the input's 4 axes");
 }
+
+TEST_CASE("Einsum: its output's dims, and the equations it does not take, refused naming the node") {
+  GraphBuilder b(5, 6, 3);
+  const int rows = b.add("ReduceSum", {b.add("Mul", {0}, constant_of({1, 1, 1, 1, 1}), {{1.f}})}, axes({0}, false));
+  auto einsum = [](const std::string& equation) {
+    OpAttributes a;
+    a.equation = equation;
+    return a;
+  };
+  CHECK(dims_of(b, b.add("Einsum", {0, rows}, einsum("bchw,bcgw->bhgw"))) == std::vector<int64_t>{1, 5, 5, 6});
+  CHECK(dims_of(b, b.add("Einsum", {rows}, einsum("abcd"))) == std::vector<int64_t>{1, 3, 5, 6});  // implicit: abcd
+  CHECK(dims_of(b, b.add("Einsum", {rows}, einsum("a b c d -> d a"))) == std::vector<int64_t>{6, 1});
+  CHECK(error_of(b, "Einsum", {rows, rows}, einsum("...ij,...jk->...ik")) ==
+        "node 'Einsum_5' (Einsum): equation \"...ij,...jk->...ik\": an ellipsis (...) is not supported: name every axis with a letter");
+  CHECK(error_of(b, "Einsum", {rows}, einsum("aacd->c")).find("a letter repeats within an operand (a diagonal)") != std::string::npos);
+  CHECK(error_of(b, "Einsum", {rows, rows}, einsum("abcd,abdc->abc")) ==
+        "node 'Einsum_5' (Einsum): equation \"abcd,abdc->abc\": letter 'd' has extents 6 and 5 (they must be equal, or one of them 1)");
+  CHECK(error_of(b, "Einsum", {rows}, einsum("abc->a")).find("operand 1 has 3 letters but rank 4 [1,3,5,6]") != std::string::npos);
+  CHECK(error_of(b, "Einsum", {rows}, einsum("abcd,abcd->a")).find("names 2 operands, the node has 1") != std::string::npos);
+  CHECK(error_of(b, "Einsum", {rows}, einsum("abcd->e")).find("an output letter is in no operand") != std::string::npos);
+}
+
+TEST_CASE("Where: the result broadcasts all three; an image operand of the result's dims keeps it an image") {
+  GraphBuilder b(5, 6, 3);
+  const int rows = b.add("ReduceSum", {b.add("Mul", {0}, constant_of({1, 1, 1, 1, 1}), {{1.f}})}, axes({0}, false));
+  auto condition = [](std::vector<int64_t> dims) {
+    OpAttributes a;
+    a.condition_dims = std::move(dims);
+    return a;
+  };
+  CHECK(b.value(b.add("Where", {0, rows}, condition({6}), {std::vector<float>(6, 1.f)})).layout == Layout::image);
+  OpAttributes scalar_y = condition({1, 1, 5, 1});
+  CHECK(dims_of(b, b.add("Where", {rows}, scalar_y, {std::vector<float>(5, 0.f), {-1.f}})) == std::vector<int64_t>{1, 3, 5, 6});
+  CHECK(error_of(b, "Where", {0, rows}, condition({4}), {std::vector<float>(4, 1.f)}) ==
+        "node 'Where_4' (Where): cannot broadcast the condition [4], X [1,3,5,6] and Y [1,3,5,6] (numpy broadcasting, rank up to 6)");
+  CHECK(error_of(b, "Where", {0, rows}, condition({2}), {std::vector<float>(3, 1.f)}).find("the condition's 3 values do not fit its shape [2]") !=
+        std::string::npos);
+  CHECK(error_of(b, "Where", {0}, condition({}), {{1.f}}).find("needs a constant condition and X and Y") != std::string::npos);
+}

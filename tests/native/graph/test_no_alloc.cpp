@@ -177,7 +177,7 @@ TEST_CASE("a planned graph of the ops Keras layers add (squeeze-and-excitation, 
 
 // (MatMul's products are this small, so Eigen keeps its blocks on the stack; a ViT-sized GEMM may
 // allocate them, beyond EIGEN_STACK_ALLOCATION_LIMIT.)
-TEST_CASE("a planned graph of the any-rank ops (broadcasts, reductions, Softmax, LayerNorm, MatMul) allocates nothing") {
+TEST_CASE("a planned graph of the any-rank ops (broadcasts, reductions, Softmax, LayerNorm, MatMul, Einsum, Where) allocates nothing") {
   using namespace gradcam;
   testing::GraphBuilder b(6, 6, 3);
   auto constant_of = [](std::vector<int64_t> dims) {
@@ -207,7 +207,11 @@ TEST_CASE("a planned graph of the any-rank ops (broadcasts, reductions, Softmax,
   OpAttributes linear;
   linear.out_channels = 6;
   const int projected = b.add("MatMul", {normed}, linear, {testing::random_vector(36, 92, -0.5f, 0.5f), std::vector<float>(6, 0.f)});
-  const int attended = b.add("MatMul", {projected, normed});
+  OpAttributes pair, mask;
+  pair.equation = "abcd,abed->abce";
+  mask.condition_dims = {6};
+  const int attended = b.add("Where", {b.add("Einsum", {b.add("MatMul", {projected, normed}), normed}, pair)}, mask,
+                             {{1.f, 0.f, 1.f, 1.f, 0.f, 1.f}, {-1.f}});
   OpAttributes dense;
   dense.out_channels = 4;
   const int pooled = b.add("Add", {b.add("ReduceMean", {attended}, axes({2, 3}, false)), b.add("ReduceMean", {scaled}, axes({2, 3}, false))});

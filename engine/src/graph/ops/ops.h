@@ -21,6 +21,8 @@ extern const OpDescriptor concat_op;                      // concat.cpp
 extern const OpDescriptor flatten_op, reshape_op, keras_reshape_op, pad_op, identity_op, dropout_op,  // shape.cpp
     squeeze_op, unsqueeze_op;
 extern const OpDescriptor to_image_op, transpose_op, slice_op, gather_op, expand_op;  // layout.cpp
+extern const OpDescriptor einsum_op;                      // einsum.cpp
+extern const OpDescriptor where_op;                       // where.cpp
 
 // Every op the engine runs, in the order supported_ops_text() does not care about (it sorts). The
 // ops without an ONNX import carry a Keras layer's own semantics:
@@ -51,7 +53,7 @@ inline constexpr const OpDescriptor* kOpTable[] = {
     &unsqueeze_op,
     // Any rank (issue 26): element-wise, reductions, normalisation.
     &erf_op,        &sqrt_op,         &pow_op,        &div_op,       &reduce_sum_op,  &softmax_axis_op,
-    &layer_norm_op,
+    &layer_norm_op,  &einsum_op,       &where_op,
 };
 
 }  // namespace gradcam::ops
