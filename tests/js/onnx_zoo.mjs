@@ -16,7 +16,9 @@
 // engine is held to ILL_FACTOR times the movement instead: the engine and the float32 reference
 // each carry their own rounding, each acting like such a change of the input, so their maps can
 // differ by about twice what one change moves the exact map. Such maps are counted and named in
-// the results.
+// the results. A map that misses is also compared with the exact map (the same measurement
+// computes it), and the closer of the two references counts: PyTorch's float32 rounding inside a
+// deep network can move its own map further than the 1e-6 change of the input does.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -196,6 +198,11 @@ async function crosscheckChunk(cli, plans, width) {
     const measured = await pythonReference(REFERENCE, again, ZOO_DIR);
     doubtful.forEach((check, k) => {
       const moved = measured[k].movement[check.method];
+      // PyTorch's float32 map carries its own rounding, which a deep network amplifies as it does a
+      // change of the input (MNASNet 0.75's float32 map was 1e-3 of its maximum from the exact one,
+      // the engine's 8e-7): the engine may match either, and the closer one is reported.
+      const exact = worstDiff(check.values, measured[k].exact[check.method]);
+      if (exact.d < check.d) Object.assign(check, { d: exact.d, at: exact.at, ref: measured[k].exact[check.method], exact: true });
       if (moved > CAM_TOL * check.refMax) settle(check, Math.max(CAM_TOL * check.scale, ILL_FACTOR * moved), moved);
       else settle(check, CAM_TOL * check.scale, null);
     });
@@ -205,17 +212,18 @@ async function crosscheckChunk(cli, plans, width) {
 
 // Records a compared map against its tolerance: moved is the exact map's movement under a
 // CONDITIONING change of the input where the map is ill-conditioned (null elsewhere).
-function settle({ label, d, at, scale, refMax, values, ref, w, result }, tol, moved) {
+function settle({ label, d, at, scale, refMax, values, ref, w, result, exact = false }, tol, moved) {
   const ratio = d / scale;
   result.worst = Math.max(result.worst, ratio);
   if (moved !== null) result.ill.push(`${label}: a ${CONDITIONING} relative change of the input moves the exact map by ` +
     `${(moved / refMax).toExponential(2)} of its maximum; the engine is held to ${ILL_FACTOR}x that`);
   if (!(d <= tol)) {
     result.problems.push(`${label}: cam differs by ${d.toExponential(3)} at (${Math.floor(at / w)},${at % w}): engine ` +
-      `${values[at]}, PyTorch ${ref[at]}, PyTorch max ${refMax.toExponential(3)}` +
+      `${values[at]}, PyTorch${exact ? ' (exact, float64)' : ''} ${ref[at]}, PyTorch max ${refMax.toExponential(3)}` +
       (moved !== null ? ` (ill-conditioned: allowed ${tol.toExponential(3)})` : ''));
   }
-  result.lines.push(`${label.padEnd(72)} |diff|/max ${ratio.toExponential(2)}${moved !== null ? ' (ill-conditioned)' : ''}`);
+  result.lines.push(`${label.padEnd(72)} |diff|/max ${ratio.toExponential(2)}${exact ? ' (to the exact map)' : ''}` +
+    `${moved !== null ? ' (ill-conditioned)' : ''}`);
 }
 
 // Merges these results into ZOO_DIR/results-<which>.json (per model, the last run's), with the
