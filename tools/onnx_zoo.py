@@ -90,6 +90,13 @@ def swin_taps(m):
     return f"features.{last}.{len(m.features[last]) - 1}.norm1", f"features.{last - 2}.0.norm1"
 
 
+def shufflenet_taps(m):
+    # conv5, and the third stage's last block's branch (14x14): the stage's own output is the
+    # channel shuffle's Reshape, a 4-D tensor whose layout (NCHW or a channels-last grid) a reshape
+    # does not tell the engine, so it cannot be explained.
+    return "conv5", f"stage3.{len(m.stage3) - 1}.branch2"
+
+
 def vit_taps(m):
     # The last block's first LayerNorm (pytorch-grad-cam's choice for ViT), and the middle block's.
     n = len(m.encoder.layers)
@@ -146,7 +153,7 @@ FAMILIES = {
     "RegNet": {"models": [f"regnet_{k}_{s}" for k in "xy" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")]
                + ["regnet_y_128gf"], "taps": lambda m: ("trunk_output", "trunk_output.block3")},
     "ShuffleNet": {"models": ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"],
-                   "taps": lambda m: ("conv5", "stage3")},
+                   "taps": shufflenet_taps},
     "ConvNeXt": {"models": ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"],
                  "taps": features_taps("features.5")},
     "ViT": {"models": ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"], "taps": vit_taps,
