@@ -9,7 +9,8 @@ request: {"model_dir": OUTDIR, "cases": [{"model": "resnet18", "input": [flat NC
 answer:  {"cases": [{"logits": [...], "probabilities": [...], "shape": [H, W],
           "maps": {"gradcam": [H*W, row-major], ...}, "magnitudes": {"gradcam": m, ...},
           "activations": [C*H*W, NCHW] (if asked),
-          "movement": {"gradcam": d, ...} (if "conditioning" is given, see movement()),
+          "movement": {"gradcam": d, ...}, "exact": {"gradcam": [H*W], ...} (if "conditioning"
+          is given, see movement()),
           "module": "<torch module>"}]}
 
 Each model is rebuilt from the script that wrote OUTDIR (tools/onnx_fixtures.py, or
@@ -152,7 +153,8 @@ def answer(models, case):
     if case.get("activations"):
         out["activations"] = A64.float().reshape(-1).tolist()
     if case.get("conditioning"):
-        out["movement"] = movement(models, case["model"], entry, node, x, target, methods, case["conditioning"])
+        out["movement"], exact = movement(models, case["model"], entry, node, x, target, methods, case["conditioning"])
+        out["exact"] = {m: v.reshape(-1).tolist() for m, v in exact.items()}
     return out
 
 
@@ -160,7 +162,10 @@ def movement(models, name, entry, node, x, target, methods, relative):
     """How far the exact (float64) map moves when each input value changes by `relative` of itself,
     the largest over two seeded draws of the change: a map that moves further than a tolerance
     under a change far below float32's own rounding of the input is ill-conditioned there (max-pool
-    ties in flat image regions), and no float32 implementation can be held closer than that."""
+    ties in flat image regions), and no float32 implementation can be held closer than that.
+    Returns the movements and the exact maps themselves: where the float32 reference's own rounding
+    is what moves its map (a deep network amplifies it as it does a change of the input), the
+    exact map is the one to compare with."""
     model64, _ = models.get(name, torch.float64)
     x64 = x.double()
     _, _, base, _ = layer_maps(model64, entry, node, x64, target, methods)
@@ -171,7 +176,7 @@ def movement(models, name, entry, node, x, target, methods, relative):
         _, _, maps, _ = layer_maps(model64, entry, node, x64 * (1 + relative * u), target, methods)
         for m in methods:
             moved[m] = max(moved[m], (maps[m] - base[m]).abs().max().item())
-    return moved
+    return moved, base
 
 
 def serve(answer_case):

@@ -22,9 +22,11 @@ initialisation). A fresh BatchNorm is the identity (mean 0, variance 1), so a de
 activations would grow or shrink by a factor per layer until they overflow or vanish, and a map
 would be all zeros or all rounding. So every BatchNorm first gets a seeded affine part (weight
 0.6..1.4, bias 0.2 N(0,1), so it is not the identity and a wrong folding shows), then its running
-statistics are measured on seeded noise in train mode with momentum=None (a cumulative average,
-not an exponential one, over every calibration batch): each BN then normalises what it really sees
-in eval mode, so activations keep a sane scale at every depth. The measured statistics depend on
+statistics are measured on seeded image-like inputs (smooth random fields, see
+calibration_images) in train mode with momentum=None (a cumulative average, not an exponential one,
+over every calibration batch): each BN then normalises what it sees on a photo in eval mode, so
+activations keep a sane scale at every depth. ViT's head, zero in torchvision, is drawn from a
+fixed seed (seed_vit_head). The measured statistics depend on
 the last bits of this CPU's kernels, so they are saved (<model>.bn.pt) rather than measured again
 by the reference.
 
@@ -88,6 +90,13 @@ def swin_taps(m):
     return f"features.{last}.{len(m.features[last]) - 1}.norm1", f"features.{last - 2}.0.norm1"
 
 
+def shufflenet_taps(m):
+    # conv5, and the third stage's last block's branch (14x14): the stage's own output is the
+    # channel shuffle's Reshape, a 4-D tensor whose layout (NCHW or a channels-last grid) a reshape
+    # does not tell the engine, so it cannot be explained.
+    return "conv5", f"stage3.{len(m.stage3) - 1}.branch2"
+
+
 def vit_taps(m):
     # The last block's first LayerNorm (pytorch-grad-cam's choice for ViT), and the middle block's.
     n = len(m.encoder.layers)
@@ -104,6 +113,19 @@ def densenet_module_relu(m):
 
     m.forward = types.MethodType(forward, m)
     return m
+
+
+def seed_vit_head(model):
+    """torchvision's ViT starts its head at zero (weight and bias), so every logit is the bias 0,
+    every gradient is 0 and every map compares zeros: the head is drawn from its own fixed seed
+    (scaled so that the logits are of order 1), as tools/onnx_fixtures.py's tiny ViT does. Its own
+    generator: the batch norms' draws (build_model's g) stay as they were."""
+    head = model.heads.head
+    g = torch.Generator().manual_seed(SEED + 2)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(head.weight.shape, generator=g) / head.in_features ** 0.5)
+        head.bias.copy_(0.1 * torch.randn(head.bias.shape, generator=g))
+    return model
 
 
 # family -> models, the two tapped modules (the default layer's, an earlier one) and the layout of
@@ -131,11 +153,11 @@ FAMILIES = {
     "RegNet": {"models": [f"regnet_{k}_{s}" for k in "xy" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")]
                + ["regnet_y_128gf"], "taps": lambda m: ("trunk_output", "trunk_output.block3")},
     "ShuffleNet": {"models": ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"],
-                   "taps": lambda m: ("conv5", "stage3")},
+                   "taps": shufflenet_taps},
     "ConvNeXt": {"models": ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"],
                  "taps": features_taps("features.5")},
     "ViT": {"models": ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"], "taps": vit_taps,
-            "layout": "tokens", "export_with_grad": True},
+            "layout": "tokens", "export_with_grad": True, "edit": seed_vit_head},
     "Swin": {"models": ["swin_t", "swin_s", "swin_b"], "taps": swin_taps, "layout": "nhwc"},
     "Swin V2": {"models": ["swin_v2_t", "swin_v2_s", "swin_v2_b"], "taps": swin_taps, "layout": "nhwc"},
     # blocks is a ModuleList (never called itself): its last block's output is what the classifier pools.
@@ -167,6 +189,29 @@ def input_shape(name):
     return [1, 3, size, size]
 
 
+def calibration_images(n, shape, g):
+    """n seeded image-like inputs, normalised as the test's photo is: smooth random fields, not
+    white noise. White noise puts its energy at the highest frequencies, where a photo has little,
+    so batch norms calibrated on it scale a photo's activations wrongly at every depth, and a deep
+    network multiplies that up (EfficientNet-B4's logits reached 7e4 on the photo). Here a
+    luminance field that is mostly coarse (the sum of bicubically upsampled noise at 2x2 up to
+    full resolution, each finer scale weaker, as a photo's spectrum falls) plus weaker colour of
+    the same kind, clamped to [0, 1] around a photo's grey level."""
+    size = shape[-1]
+
+    def field(channels):
+        x = torch.zeros([n, channels, size, size])
+        for cells, weight in ((2, 1.0), (8, 0.5), (32, 0.25), (size, 0.06)):
+            noise = torch.randn([n, channels, cells, cells], generator=g)
+            x += weight * F.interpolate(noise, size=(size, size), mode="bicubic", align_corners=False)
+        return x
+
+    pixels = (0.45 + 0.2 * field(1) + 0.06 * field(3)).clamp(0, 1)
+    mean = torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1)
+    return (pixels - mean) / std
+
+
 def calibrate_batchnorm(model, shape, g):
     """A seeded affine part for every BatchNorm, then running statistics measured in train mode
     (see the docstring); returns the statistics."""
@@ -185,8 +230,8 @@ def calibrate_batchnorm(model, shape, g):
         for m in bns:
             m.train()
         with torch.no_grad():
-            for _ in range(2):
-                model(torch.randn([2] + shape[1:], generator=g))  # 2 images: a BN on a 1x1 map needs 2 values
+            for _ in range(3):
+                model(calibration_images(2, shape, g))  # 2 images: a BN on a 1x1 map needs 2 values
     model.eval()
     for m in bns:
         m.momentum = 0.1

@@ -9,14 +9,17 @@
 // probabilities within PROB_TOL, and each map within CAM_TOL of the reference map's maximum (or of
 // 1e-3 of its magnitude where the channel terms cancel). A map that misses that is measured once
 // more: the reference moves each input value by CONDITIONING of itself (two seeded draws) and
-// computes the map exactly (float64); if that tiny change moves the exact map further than CAM_TOL
-// of its maximum, the map is ill-conditioned there (max-pool ties in flat image regions: the
+// computes the map exactly (float64); if twice what that tiny change moves the exact map is more
+// than the tolerance, the map is ill-conditioned there (max-pool ties in flat image regions: the
 // gradient takes one of two equal inputs, and float32 rounding picks which; deep random networks
 // whose gradients amplify small changes), no float32 engine can be held closer than that, and the
 // engine is held to ILL_FACTOR times the movement instead: the engine and the float32 reference
 // each carry their own rounding, each acting like such a change of the input, so their maps can
 // differ by about twice what one change moves the exact map. Such maps are counted and named in
-// the results.
+// the results. The same measurement computes the exact map: PyTorch's float32 rounding inside a
+// deep network can move its own map further than the 1e-6 change of the input does, so the float32
+// map's distance from the exact one counts as a movement too, and the engine may match either
+// reference (the closer one counts).
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -196,8 +199,19 @@ async function crosscheckChunk(cli, plans, width) {
       node: c.node.onnx_node, target: c.target, methods: [method], conditioning: CONDITIONING }));
     const measured = await pythonReference(REFERENCE, again, ZOO_DIR);
     doubtful.forEach((check, k) => {
-      const moved = measured[k].movement[check.method];
-      if (moved > CAM_TOL * check.refMax) settle(check, Math.max(CAM_TOL * check.scale, ILL_FACTOR * moved), moved);
+      // PyTorch's float32 map carries its own rounding, which a deep network amplifies as it does a
+      // change of the input, and can move further than the 1e-6 change does (RegNet-Y-3.2GF: 4.8e-3
+      // of the maximum from the exact map, the change 1.9e-4): that distance counts as a movement
+      // too. And the engine may match either reference (MNASNet 0.75's float32 map was 1e-3 from
+      // the exact one, the engine's 8e-7): the closer one is reported.
+      const exactMap = measured[k].exact[check.method];
+      const moved = Math.max(measured[k].movement[check.method], worstDiff(check.ref, exactMap).d);
+      const exact = worstDiff(check.values, exactMap);
+      if (exact.d < check.d) Object.assign(check, { d: exact.d, at: exact.at, ref: exactMap, exact: true });
+      // Ill-conditioned wherever twice the movement is more than the tolerance: the engine's and the
+      // float32 reference's rounding each move the map (RegNet-Y-3.2GF's LayerCAM: PyTorch's float32
+      // map 6.9e-4 of the maximum from the exact one, the engine's 1.2e-3).
+      if (ILL_FACTOR * moved > CAM_TOL * check.scale) settle(check, ILL_FACTOR * moved, moved);
       else settle(check, CAM_TOL * check.scale, null);
     });
   }
@@ -206,17 +220,18 @@ async function crosscheckChunk(cli, plans, width) {
 
 // Records a compared map against its tolerance: moved is the exact map's movement under a
 // CONDITIONING change of the input where the map is ill-conditioned (null elsewhere).
-function settle({ label, d, at, scale, refMax, values, ref, w, result }, tol, moved) {
+function settle({ label, d, at, scale, refMax, values, ref, w, result, exact = false }, tol, moved) {
   const ratio = d / scale;
   result.worst = Math.max(result.worst, ratio);
-  if (moved !== null) result.ill.push(`${label}: a ${CONDITIONING} relative change of the input moves the exact map by ` +
-    `${(moved / refMax).toExponential(2)} of its maximum; the engine is held to ${ILL_FACTOR}x that`);
+  if (moved !== null) result.ill.push(`${label}: a ${CONDITIONING} relative change of the input, or PyTorch's float32 ` +
+    `rounding, moves the exact map by ${(moved / refMax).toExponential(2)} of its maximum; the engine is held to ${ILL_FACTOR}x that`);
   if (!(d <= tol)) {
     result.problems.push(`${label}: cam differs by ${d.toExponential(3)} at (${Math.floor(at / w)},${at % w}): engine ` +
-      `${values[at]}, PyTorch ${ref[at]}, PyTorch max ${refMax.toExponential(3)}` +
+      `${values[at]}, PyTorch${exact ? ' (exact, float64)' : ''} ${ref[at]}, PyTorch max ${refMax.toExponential(3)}` +
       (moved !== null ? ` (ill-conditioned: allowed ${tol.toExponential(3)})` : ''));
   }
-  result.lines.push(`${label.padEnd(72)} |diff|/max ${ratio.toExponential(2)}${moved !== null ? ' (ill-conditioned)' : ''}`);
+  result.lines.push(`${label.padEnd(72)} |diff|/max ${ratio.toExponential(2)}${exact ? ' (to the exact map)' : ''}` +
+    `${moved !== null ? ' (ill-conditioned)' : ''}`);
 }
 
 // Merges these results into ZOO_DIR/results-<which>.json (per model, the last run's), with the

@@ -3,9 +3,12 @@
 // explained by the native CLI with Grad-CAM, HiResCAM and LayerCAM at the engine's default layer
 // and one earlier layer, and each map is compared with PyTorch's autograd (tools/onnx_reference.py)
 // by the rules in onnx_zoo.mjs: 1e-3 of the map's maximum, except where a map is ill-conditioned (a
-// 1e-6 relative change of the input moves the exact map further than that, as max-pool ties in flat
-// image regions do), where the engine is held to twice the movement the reference itself measures
-// (the engine's and the float32 reference's rounding each move the map that much). The
+// 1e-6 relative change of the input moves the exact map further than half that, as max-pool ties in
+// flat image regions do), where the engine is held to twice the movement the reference itself measures
+// (the engine's and the float32 reference's rounding each move the map that much). The float32
+// reference's own rounding in a deep network can move its map further than that change does
+// (MNASNet 0.75, RegNet-Y-3.2GF): its distance from the exact (float64) map counts as a movement
+// too, and the engine may match either map. The
 // wasm CLI explains one model per family (the smallest selected), Grad-CAM at both layers.
 //
 //   node --test tests/js/onnx_zoo.test.mjs                   # DEFAULT_SELECTION (the default suite)
@@ -25,13 +28,15 @@ import path from 'node:path';
 import { crosscheck, exportZoo, METHODS, recordResults, zooList } from './onnx_zoo.mjs';
 import { nativeCli, requireBuilt, wasmCli } from './support.mjs';
 
-// The default suite's selection: one small model of each family the engine runs today. ShuffleNet,
-// ConvNeXt, ViT, Swin and MaxViT are refused today (ops the engine lacks): add one model of each
-// here once the engine runs it (shufflenet_v2_x0_5, convnext_tiny, vit_b_32, swin_t, maxvit_t).
+// The default suite's selection: one small model of each family, where that stays cheap. The other
+// families are covered thus: ViT by onnx_crosscheck.test.mjs's tiny torchvision ViT (ViT-B/32 is
+// 350 MB); Swin (Swin-T: its first export alone takes 19 s of CPU; ShuffleNet v2 x0.5, Swin-T and
+// ConvNeXt-Tiny together added 28 s of CPU to the native test, cached, under load) and MaxViT only
+// by the whole zoo (GRADCAM_ZOO=all); Swin V2 not at all (CANNOT_EXPORT).
 export const DEFAULT_SELECTION = [
   'alexnet', 'vgg11', 'resnet18', 'resnext50_32x4d', 'wide_resnet50_2', 'densenet121', 'squeezenet1_1',
   'googlenet', 'inception_v3', 'mobilenet_v2', 'mobilenet_v3_small', 'mnasnet0_5', 'efficientnet_b0',
-  'efficientnet_v2_s', 'regnet_x_400mf',
+  'efficientnet_v2_s', 'regnet_x_400mf', 'shufflenet_v2_x0_5', 'convnext_tiny',
 ];
 
 // torch 1.13's exporter fails on these (Swin V2: no ONNX export of aten::zero at opset 14; the
