@@ -30,9 +30,11 @@ import { nativeCli, requireBuilt, wasmCli } from './support.mjs';
 
 // The default suite's selection: one small model of each family, where that stays cheap. The other
 // families are covered thus: ViT by onnx_crosscheck.test.mjs's tiny torchvision ViT (ViT-B/32 is
-// 350 MB); Swin (Swin-T: its first export alone takes 19 s of CPU; ShuffleNet v2 x0.5, Swin-T and
-// ConvNeXt-Tiny together added 28 s of CPU to the native test, cached, under load) and MaxViT only
-// by the whole zoo (GRADCAM_ZOO=all); Swin V2 not at all (CANNOT_EXPORT).
+// 350 MB); Swin by its tiny torchvision Swin (swin_tiny: shifted windows, [1,h,w,C] grids) and
+// MaxViT by its attention_14 (MaxViT's window attention made small: Einsum, Where), while Swin-T
+// (its first export alone takes 19 s of CPU; ShuffleNet v2 x0.5, Swin-T and ConvNeXt-Tiny together
+// added 28 s of CPU to the native test, cached, under load) and MaxViT-T run in the whole zoo
+// (GRADCAM_ZOO=all); Swin V2 not at all (CANNOT_EXPORT).
 export const DEFAULT_SELECTION = [
   'alexnet', 'vgg11', 'resnet18', 'resnext50_32x4d', 'wide_resnet50_2', 'densenet121', 'squeezenet1_1',
   'googlenet', 'inception_v3', 'mobilenet_v2', 'mobilenet_v3_small', 'mnasnet0_5', 'efficientnet_b0',
