@@ -886,7 +886,7 @@ Result<Model> decode_model(pb_istream_t& stream, const std::string& source) {
   Reader r(source);
   Model m;
   ModelSinks model_sinks{&r, &m};
-  GraphSinks graph_sinks{&r, &m};
+  GraphSinks graph_sinks{&r, &m, {}, 0};
   StringSink producer_name{&r, nullptr, "producer_name", &m.producer_name};
   StringSink producer_version{&r, nullptr, "producer_version", &m.producer_version};
   StringSink graph_name{&r, nullptr, "graph name", &m.graph_name};
