@@ -15,12 +15,13 @@
 //   (tests/js/onnx_zoo.mjs; "ill-conditioned" where a map moves that far under a 1e-6 relative
 //   change of the input). --agreement FILE takes them from a zoo test run's record
 //   (build/onnx-zoo/results-native.json) instead of comparing again; --no-check leaves them out;
-// - load: the wall time of `gradcam info` (read and check the file, no pass);
+// - load: the wall time of `gradcam info` (read and check the file, no pass), and its peak memory
+//   (max RSS by /usr/bin/time -v): what loading the model costs;
 // - forward and Grad-CAM: medians of `gradcam bench --iterations N` (default 3) at the default
 //   layer, natively (the machine's cores), and in wasm with --wasm (one thread, under Node);
 //   --iterations 0 takes the one `explain` run's own timings instead (forward; forward + backward
 //   + map), for a first look at the whole zoo;
-// - peak memory: max RSS of `gradcam explain` (Grad-CAM at the default layer) by /usr/bin/time -v.
+// - explain peak: max RSS of `gradcam explain` (Grad-CAM at the default layer) by /usr/bin/time -v.
 // The load average before and after is printed under the table: timings from a loaded machine
 // are marked as such.
 import fs from 'node:fs';
@@ -114,7 +115,8 @@ async function main() {
     return `${a.worst.toExponential(1)}${a.ill.length ? ` (${a.ill.length} ill-conditioned)` : ''}`;
   };
   const head = ['model', 'family', 'file MB', 'loads', 'default layer', 'worst map diff / max vs PyTorch',
-    'load s', 'forward ms', 'Grad-CAM ms', ...(o.wasm ? ['wasm forward ms', 'wasm Grad-CAM ms'] : []), 'peak RSS MiB'];
+    'load s', 'load peak MiB', 'forward ms', 'Grad-CAM ms', ...(o.wasm ? ['wasm forward ms', 'wasm Grad-CAM ms'] : []),
+    'explain peak MiB'];
   // Row by row as measured (the whole zoo takes hours), the load average at the end.
   console.log(`| ${head.join(' | ')} |\n| ${head.map(() => '---').join(' | ')} |`);
   for (const name of names) {
@@ -137,7 +139,7 @@ async function main() {
     const loaded = r.loads === 'yes';
     const cells = [r.name, r.family, Number.isNaN(r.mb) ? '-' : r.mb.toFixed(0), r.loads.replaceAll('|', '\\|'),
       loaded ? `\`${r.defaultLayer}\`` : '-', loaded ? agreement(r.agreement) : '-', loaded ? r.loadS.toFixed(1) : '-',
-      loaded ? ms(r.forward) : '-', loaded ? ms(r.gradcam) : '-',
+      loaded ? r.loadRssMiB.toFixed(0) : '-', loaded ? ms(r.forward) : '-', loaded ? ms(r.gradcam) : '-',
       ...(o.wasm ? [loaded ? (r.wasmError ? `refused: ${r.wasmError}` : ms(r.wasmForward)) : '-', loaded ? ms(r.wasmGradcam) : '-'] : []),
       loaded ? r.rssMiB.toFixed(0) : '-'];
     console.log(`| ${cells.join(' | ')} |`);
@@ -159,6 +161,7 @@ function measure(o, r, entry) {
   if (info.status !== 0) { r.loads = shortError(info.stderr); return; }
   r.loads = 'yes';
   r.loadS = info.wallS;
+  r.loadRssMiB = info.rssMiB;
   r.defaultLayer = JSON.parse(info.stdout).default_layer;
   const explain = timed(o.native, ['explain', ...model, '--image', IMAGE, '--json']);
   r.rssMiB = explain.status === 0 ? explain.rssMiB : NaN;

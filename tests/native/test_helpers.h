@@ -172,5 +172,9 @@ inline Model resnet_shaped_model() {
 // The largest single operator new since the reset (test_no_alloc.cpp replaces operator new).
 void reset_largest_allocation();
 std::size_t largest_allocation();
+// The most bytes from operator new alive at once since reset_peak_live_bytes (ditto).
+void reset_peak_live_bytes();
+std::size_t peak_live_bytes_since_reset();
+std::size_t live_bytes();
 
 }  // namespace gradcam::testing

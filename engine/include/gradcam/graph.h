@@ -190,7 +190,11 @@ struct OnnxImport {
   const onnx::Node& node;
   const Graph& graph;
   std::vector<const onnx::Tensor*> constants;
+  // Per slot, the constant again where this node is the last to read it: its data is the importer's
+  // to move into the node's weights (not copy), since the file's copy is freed after this node.
+  std::vector<onnx::Tensor*> last_reads;
   const onnx::Tensor* constant(size_t slot) const { return slot < constants.size() ? constants[slot] : nullptr; }
+  onnx::Tensor* movable(size_t slot) const { return slot < last_reads.size() ? last_reads[slot] : nullptr; }
 };
 
 // An op's capabilities beyond the legacy contract, named where the descriptor is written so that

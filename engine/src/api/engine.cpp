@@ -4,6 +4,9 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <cstdio>
+#include <memory>
+#include <optional>
 
 #include "gradcam/keras.h"
 #include "gradcam/tfjs.h"
@@ -133,7 +136,29 @@ Result<std::unique_ptr<Engine>> Engine::from_model(Result<Model> loaded, const s
   return std::make_unique<Engine>(std::move(m));
 }
 
+namespace {
+
+// An ONNX file read as it is decoded (onnx::read_model_file), never held whole: its tensors are
+// most of it, and the file's bytes beside them would double the load's memory. Null when the file
+// is not ONNX (or a Keras architecture is given, which load() refuses with its own message).
+std::optional<Result<Model>> load_onnx_file(const std::string& path, const LoadOptions& options) {
+  if (!options.arch.empty()) return std::nullopt;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f || std::fseek(f.get(), 0, SEEK_END) != 0) return std::nullopt;
+  const long size = std::ftell(f.get());
+  if (size <= 0 || uint64_t(size) > ModelLimits::kMaxFileBytes) return std::nullopt;  // read_model_bytes says why
+  uint8_t prefix[4096];
+  std::rewind(f.get());
+  const size_t n = std::fread(prefix, 1, sizeof prefix, f.get());
+  if (is_hdf5(prefix, n) || is_zip(prefix, n) || !onnx::looks_like_onnx(prefix, n)) return std::nullopt;
+  std::rewind(f.get());
+  return load_onnx_model_file(f.get(), size_t(size), path, OnnxOptions{options.size});
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Engine>> Engine::load_file(const std::string& path, const LoadOptions& options) {
+  if (auto onnx = load_onnx_file(path, options)) return from_model(std::move(*onnx), path, options);
   auto bytes = read_model_bytes(path);  // raw: load() tells the formats apart by the bytes
   if (!bytes) return make_error(bytes.error());
   // A TF.js model.json names weight files beside it, which only a path can find.

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <utility>
@@ -24,6 +25,10 @@ struct Tensor {
   std::vector<int64_t> dims;
   std::vector<float> floats;        // FLOAT, FLOAT16, BFLOAT16, DOUBLE converted to float (raw_data little-endian or float_data/int32_data/double_data)
   std::vector<int64_t> ints;        // INT64, INT32, INT16, INT8, UINT32, UINT16, UINT8, BOOL converted to int64
+  // A 2-D FLOAT initializer whose one reader is a Gemm with transB=1 (PyTorch's Linear) is read
+  // transposed, [dims[1]][dims[0]], the engine's [in][out]: the importer then moves it into the
+  // node instead of transposing a copy (VGG's 392 MiB classifier weight would be held twice).
+  bool transposed = false;
   int64_t element_count() const;    // product of dims (1 for a scalar)
 };
 
@@ -95,5 +100,9 @@ bool looks_like_onnx(const uint8_t* bytes, size_t size);
 // Errors are one line and name the file (`source`) and what is wrong, e.g.
 // "resnet18.onnx: initializer 'fc.weight' has 513000000 elements, more than the limit of 134217728".
 Result<Model> read_model(const uint8_t* bytes, size_t size, const std::string& source = "model");
+// The same from an open file of `size` bytes, read as it is decoded: the file's bytes are never
+// held whole beside the tensors read from them (each FLOAT tensor's data goes from the file into
+// its floats), so loading needs about the weights' memory, not the file's plus the weights'.
+Result<Model> read_model_file(std::FILE* file, size_t size, const std::string& source);
 
 }  // namespace gradcam::onnx

@@ -230,10 +230,70 @@ void mark_explainable_4d_outputs(Graph& g) {
              "has no map to explain: only nodes with a 4-D output [1,C,H,W] or a token grid ([1,1+h*w,C], [1,h*w,C], [1,h,w,C]) can be explained", 12};
 }
 
+namespace {
+
+// Each initializer's data is freed once the last node that reads it is imported: an op keeps its
+// constants in its own layout (a Conv's kernel transposed, a Gemm's weight scaled), so the file's
+// copy is dead from then on, and holding every one to the end would double the load's peak.
+class InitializerRelease {
+ public:
+  explicit InitializerRelease(onnx::Model& m) {
+    for (onnx::Tensor& t : m.initializers) by_name_[t.name] = &t;
+    // PyTorch's exporter passes shared initializers through Identity nodes (read as aliases below).
+    for (const onnx::Node& n : m.nodes) {
+      if (n.op_type == "Identity" && n.inputs.size() == 1 && n.outputs.size() == 1) {
+        if (auto t = by_name_.find(root(n.inputs[0])); t != by_name_.end()) {
+          alias_[n.outputs[0]] = t->first;
+          continue;
+        }
+      }
+      for (const std::string& x : n.inputs)
+        if (by_name_.count(root(x))) ++uses_[root(x)];
+    }
+  }
+  // The initializer `x` names when the node being imported is the last to read it (and reads it once).
+  onnx::Tensor* last_read(const std::string& x) {
+    auto u = uses_.find(root(x));
+    return u != uses_.end() && u->second == 1 ? by_name_[u->first] : nullptr;
+  }
+  // `n` is imported (or folded): its inputs have one reader fewer.
+  void read_by(const onnx::Node& n) {
+    for (const std::string& x : n.inputs) {
+      auto u = uses_.find(root(x));
+      if (u == uses_.end() || --u->second > 0) continue;
+      onnx::Tensor& t = *by_name_[u->first];
+      std::vector<float>().swap(t.floats);
+      std::vector<int64_t>().swap(t.ints);
+    }
+  }
+
+ private:
+  const std::string& root(const std::string& name) const {
+    auto a = alias_.find(name);
+    return a == alias_.end() ? name : a->second;
+  }
+  std::map<std::string, onnx::Tensor*> by_name_;
+  std::map<std::string, std::string> alias_;
+  std::map<std::string, int> uses_;
+};
+
+}  // namespace
+
 Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::string& source, const OnnxOptions& options) {
   auto file = onnx::read_model(bytes, size, source);
   if (!file) return make_error(file.error());
-  const onnx::Model& m = *file;
+  return import_onnx_model(std::move(*file), source, options);
+}
+
+Result<Model> load_onnx_model_file(std::FILE* file, size_t size, const std::string& source, const OnnxOptions& options) {
+  auto read = onnx::read_model_file(file, size, source);
+  if (!read) return make_error(read.error());
+  return import_onnx_model(std::move(*read), source, options);
+}
+
+Result<Model> import_onnx_model(onnx::Model file, const std::string& source, const OnnxOptions& options) {
+  InitializerRelease release(file);
+  const onnx::Model& m = file;
   const int64_t opset = m.default_opset();
   if (opset < 7 || opset > 21)
     return make_error(source + ": ONNX opset " + std::to_string(opset) + " is not supported (7..21; PyTorch exports 11..17)");
@@ -277,8 +337,15 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
   size_t inferred = 0;
   auto infer_so_far = [&]() -> Status {
     for (; inferred < g.nodes.size(); ++inferred) {
-      Node copy = g.nodes[inferred];
-      if (Status s = infer_node(g, copy, g.values[size_t(copy.output)]); !s) return make_error(source + ": " + s.error());
+      // The copy borrows the node's weights rather than copying them (a classifier's are most of
+      // the model), and hands them back.
+      Node& original = g.nodes[inferred];
+      std::vector<std::vector<float>> weights = std::move(original.weights);
+      Node copy = original;
+      copy.weights = std::move(weights);
+      Status s = infer_node(g, copy, g.values[size_t(copy.output)]);
+      original.weights = std::move(copy.weights);
+      if (!s) return make_error(source + ": " + s.error());
     }
     return {};
   };
@@ -295,6 +362,12 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
     const std::string name = onnx::printable(fn.name.empty() ? (fn.outputs.empty() ? std::string("?") : fn.outputs[0]) : fn.name);
     const std::string op_type = onnx::printable(fn.op_type);
     const std::string at = source + ": node '" + name + "' (" + op_type + "): ";
+    // However this node is taken (folded, dropped, split or imported), its constants are read by then.
+    struct ReadBy {
+      InitializerRelease& release;
+      const onnx::Node& node;
+      ~ReadBy() { release.read_by(node); }
+    } read_by{release, fn};
     if (!fn.domain.empty() && fn.domain != "ai.onnx")
       return make_error(at + "ops of domain '" + onnx::printable(fn.domain) + "' are not supported");
     if (fn.outputs.empty() || fn.outputs[0].empty()) return make_error(at + "has no output");
@@ -358,10 +431,12 @@ Result<Model> load_onnx_model(const uint8_t* bytes, size_t size, const std::stri
     n.name = name;
     n.op_type = op_type;
     n.op = op;
-    OnnxImport in{fn, g, {}};
+    OnnxImport in{fn, g, {}, {}};
     for (const std::string& x : fn.inputs) {
       auto c = constants.find(x);
       in.constants.push_back(c == constants.end() ? nullptr : c->second);
+      onnx::Tensor* last = c == constants.end() ? nullptr : release.last_read(x);
+      in.last_reads.push_back(last && last == c->second ? last : nullptr);
       if (x.empty() || c != constants.end()) continue;
       auto v = value_id.find(x);
       if (v == value_id.end()) return make_error(at + "reads '" + onnx::printable(x) + "', which no earlier node computes");

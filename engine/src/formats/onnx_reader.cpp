@@ -7,9 +7,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <limits>
+#include <map>
+#include <set>
 #include <new>
 
 #include "formats/onnx.h"
@@ -248,6 +251,14 @@ struct TensorSinks {
   std::unique_ptr<unsigned char[]> raw;
   size_t raw_size = 0;
   bool has_raw = false;
+  // FLOAT raw_data on a little-endian machine, read straight into out->floats: the bytes are the
+  // values, and a second buffer as large as the tensor (VGG's 392 MiB classifier) would be the
+  // load's peak. Writers put data_type (field 2) before raw_data (field 9), so it is known by then.
+  bool raw_in_floats = false;
+  const onnx_TensorProto* pb = nullptr;  // the fields decoded so far
+  // Initializers to read transposed (Tensor::transposed), and the dims they were read with.
+  const std::set<std::string>* transpose = nullptr;
+  std::vector<int64_t> transposed_dims;
   bool has_external = false;
   StringSink name;
   ListSink<int64_t> dims;
@@ -267,6 +278,23 @@ struct TensorSinks {
   TensorSinks& operator=(const TensorSinks&) = delete;
 };
 
+// A transposed read buffers this many floats of a row at most (4 MiB); longer rows are read as they are.
+constexpr int64_t kMaxTransposedRow = int64_t(1) << 20;
+
+// A [rows][cols] FLOAT matrix from the stream into `out` as [cols][rows], a band of rows at a time:
+// each band's column lands in one contiguous run of `out`.
+bool read_transposed(pb_istream_t* s, size_t rows, size_t cols, float* out) {
+  const size_t band = std::max<size_t>(1, std::min<size_t>(64, size_t(kMaxTransposedRow) / cols));
+  std::vector<float> buffer(band * cols);
+  for (size_t r0 = 0; r0 < rows; r0 += band) {
+    const size_t n = std::min(band, rows - r0);
+    if (!pb_read(s, reinterpret_cast<pb_byte_t*>(buffer.data()), n * cols * sizeof(float))) return false;
+    for (size_t c = 0; c < cols; ++c)
+      for (size_t r = 0; r < n; ++r) out[c * rows + r0 + r] = buffer[r * cols + c];
+  }
+  return true;
+}
+
 bool read_raw_data(pb_istream_t* s, const pb_field_t*, void** arg) {
   TensorSinks& k = sink_from<TensorSinks>(arg);
   Reader& r = *k.name.r;
@@ -277,6 +305,24 @@ bool read_raw_data(pb_istream_t* s, const pb_field_t*, void** arg) {
                                    " bytes, more than the limit of " +
                                    std::to_string(Limits::kMaxTensorElements) + " elements");
     k.has_raw = true;
+    k.out->floats.clear();
+    k.raw_in_floats = false;
+    if (std::endian::native == std::endian::little && k.pb && k.pb->has_data_type && k.pb->data_type == 1 &&
+        s->bytes_left % sizeof(float) == 0 && s->bytes_left <= uint64_t(Limits::kMaxTensorElements) * sizeof(float)) {
+      k.raw_in_floats = true;
+      k.raw.reset();
+      k.raw_size = s->bytes_left;
+      k.out->floats.resize(k.raw_size / sizeof(float));
+      k.out->transposed = false;
+      const std::vector<int64_t>& d = k.out->dims;
+      if (k.transpose && k.transpose->count(k.out->name) && d.size() == 2 && d[0] > 0 && d[1] > 0 &&
+          d[1] <= kMaxTransposedRow && uint64_t(d[0]) * uint64_t(d[1]) == k.out->floats.size()) {
+        k.out->transposed = true;
+        k.transposed_dims = d;
+        return read_transposed(s, size_t(d[0]), size_t(d[1]), k.out->floats.data());
+      }
+      return pb_read(s, reinterpret_cast<pb_byte_t*>(k.out->floats.data()), k.raw_size);
+    }
     k.raw.reset(new unsigned char[s->bytes_left]);
     k.raw_size = s->bytes_left;
     return pb_read(s, k.raw.get(), k.raw_size);
@@ -461,6 +507,12 @@ bool finish_tensor(Reader& r, const Place* at, const onnx_TensorProto& pb, Tenso
       return r.fail(at, "raw_data is " + std::to_string(k.raw_size) + " bytes, expected " +
                             std::to_string(n * layout->bytes) + " for dims " + dims_text(t.dims) + " of " +
                             layout->name);
+    if (k.raw_in_floats) {
+      // A data_type given again after the data (protobuf keeps the last) must still be FLOAT.
+      if (t.data_type != 1) return r.fail_that(at, "changes its data type after its raw_data: the file is corrupt");
+      if (t.transposed && t.dims != k.transposed_dims) return r.fail_that(at, "changes its dims after its raw_data: the file is corrupt");
+      return true;
+    }
     const unsigned char* p = k.raw.get();
     if (t.data_type == 1 && std::endian::native == std::endian::little) {
       // FLOAT as this machine stores it: the bytes are the values (the element loop took a
@@ -512,10 +564,12 @@ bool finish_tensor(Reader& r, const Place* at, const onnx_TensorProto& pb, Tenso
 
 // Decodes one TensorProto message (an initializer, or a node attribute's tensor is bound by its
 // attribute) into `t`.
-bool decode_tensor(Reader& r, const Place* at, pb_istream_t* s, Tensor& t) {
+bool decode_tensor(Reader& r, const Place* at, pb_istream_t* s, Tensor& t, const std::set<std::string>* transpose = nullptr) {
   TensorSinks k(r, at, &t);
   onnx_TensorProto pb{};
   bind(pb, k);
+  k.pb = &pb;
+  k.transpose = transpose;
   if (!pb_decode(s, onnx_TensorProto_fields, &pb)) return false;
   return finish_tensor(r, at, pb, k);
 }
@@ -588,7 +642,28 @@ bool read_attribute(pb_istream_t* s, const pb_field_t*, void** arg) {
 struct GraphSinks {
   Reader* r;
   Model* model;
+  // Initializers read transposed (Tensor::transposed), from the nodes read before them (writers put
+  // a graph's nodes, field 1, before its initializers, field 5; a node read after an initializer
+  // sees that initializer as it is in the file).
+  std::set<std::string> transpose;
+  size_t transpose_nodes = 0;  // the nodes `transpose` was found from
 };
+
+// The initializers whose only reader is a Gemm's B with transB=1 and no transA.
+std::set<std::string> gemm_weights_to_transpose(const std::vector<Node>& nodes) {
+  std::map<std::string, int> reads;
+  for (const Node& n : nodes)
+    for (const std::string& x : n.inputs) ++reads[x];
+  std::set<std::string> out;
+  for (const Node& n : nodes) {
+    if (n.op_type != "Gemm" || !(n.domain.empty() || n.domain == "ai.onnx") || n.inputs.size() < 2 || reads[n.inputs[1]] != 1) continue;
+    const Attribute* trans_a = n.attribute("transA");
+    const Attribute* trans_b = n.attribute("transB");
+    if ((trans_a && trans_a->i != 0) || !trans_b || trans_b->kind != Attribute::Kind::i || trans_b->i != 1) continue;
+    out.insert(n.inputs[1]);
+  }
+  return out;
+}
 
 bool read_node(pb_istream_t* s, const pb_field_t*, void** arg) {
   GraphSinks& g = sink_from<GraphSinks>(arg);
@@ -626,9 +701,13 @@ bool read_initializer(pb_istream_t* s, const pb_field_t*, void** arg) {
     if (int(g.model->initializers.size()) >= Limits::kMaxInitializers)
       return r.fail(nullptr, "the graph has more than the limit of " + std::to_string(Limits::kMaxInitializers) +
                                  " initializers");
+    if (g.transpose_nodes != g.model->nodes.size()) {
+      g.transpose = gemm_weights_to_transpose(g.model->nodes);
+      g.transpose_nodes = g.model->nodes.size();
+    }
     Tensor t;
     Place at{"initializer", g.model->initializers.size(), &t.name, nullptr};
-    if (!decode_tensor(r, &at, s, t)) return false;
+    if (!decode_tensor(r, &at, s, t, &g.transpose)) return false;
     g.model->initializers.push_back(std::move(t));
     return true;
   });
@@ -792,15 +871,22 @@ bool looks_like_onnx(const uint8_t* bytes, size_t size) {
   return fields > 0;
 }
 
-Result<Model> read_model(const uint8_t* bytes, size_t size, const std::string& source) {
+namespace {
+
+Status check_file_size(size_t size, const std::string& source) {
   if (size == 0) return make_error(source + ": the file is empty");
   if (size > Limits::kMaxFileBytes)
     return make_error(source + ": the file is " + std::to_string(size) + " bytes, more than the limit of " +
                       std::to_string(Limits::kMaxFileBytes));
+  return {};
+}
+
+// The ModelProto from a stream of `size` bytes (a buffer, or a file read as it is decoded).
+Result<Model> decode_model(pb_istream_t& stream, const std::string& source) {
   Reader r(source);
   Model m;
   ModelSinks model_sinks{&r, &m};
-  GraphSinks graph_sinks{&r, &m};
+  GraphSinks graph_sinks{&r, &m, {}, 0};
   StringSink producer_name{&r, nullptr, "producer_name", &m.producer_name};
   StringSink producer_version{&r, nullptr, "producer_version", &m.producer_version};
   StringSink graph_name{&r, nullptr, "graph name", &m.graph_name};
@@ -830,7 +916,6 @@ Result<Model> read_model(const uint8_t* bytes, size_t size, const std::string& s
   graph.value_info.funcs.decode = &read_value_info;
   graph.value_info.arg = &value_infos;
 
-  pb_istream_t stream = pb_istream_from_buffer(bytes, size);
   const bool decoded = pb_decode(&stream, onnx_ModelProto_fields, &pb);
   if (r.failed) return make_error(r.error.empty() ? source + ": out of memory" : r.error);
   if (!decoded)
@@ -838,6 +923,63 @@ Result<Model> read_model(const uint8_t* bytes, size_t size, const std::string& s
                       PB_GET_ERROR(&stream) + ")");
   if (!pb.has_graph) return make_error(source + ": no graph in the file: not an ONNX model");
   m.ir_version = pb.ir_version;
+  // A file that lists nodes after its initializers may add readers of one read transposed: that
+  // one is put back as the file has it (a rare copy; writers list the nodes first).
+  if (graph_sinks.transpose_nodes != m.nodes.size()) {
+    const std::set<std::string> transpose = gemm_weights_to_transpose(m.nodes);
+    for (Tensor& t : m.initializers)
+      if (t.transposed && !transpose.count(t.name)) {
+        const size_t rows = size_t(t.dims[0]), cols = size_t(t.dims[1]);
+        std::vector<float> as_file(t.floats.size());
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t c = 0; c < cols; ++c) as_file[r * cols + c] = t.floats[c * rows + r];
+        t.floats = std::move(as_file);
+        t.transposed = false;
+      }
+  }
+  return m;
+}
+
+// A file read through a buffer as nanopb asks for its bytes: small fields come out of the buffer,
+// a tensor's raw_data goes from the file straight into its floats.
+struct FileStream {
+  std::FILE* file;
+  std::unique_ptr<pb_byte_t[]> buffer{new pb_byte_t[kBufferBytes]};
+  size_t at = 0, end = 0;
+  static constexpr size_t kBufferBytes = 64 << 10;
+};
+
+bool read_file_bytes(pb_istream_t* s, pb_byte_t* out, size_t count) {
+  FileStream& f = *static_cast<FileStream*>(s->state);
+  const size_t buffered = std::min(count, f.end - f.at);
+  std::memcpy(out, f.buffer.get() + f.at, buffered);
+  f.at += buffered;
+  out += buffered;
+  count -= buffered;
+  if (count == 0) return true;
+  if (count >= FileStream::kBufferBytes) return std::fread(out, 1, count, f.file) == count;
+  f.at = 0;
+  f.end = std::fread(f.buffer.get(), 1, FileStream::kBufferBytes, f.file);
+  if (f.end < count) return false;
+  std::memcpy(out, f.buffer.get(), count);
+  f.at = count;
+  return true;
+}
+
+}  // namespace
+
+Result<Model> read_model(const uint8_t* bytes, size_t size, const std::string& source) {
+  if (Status s = check_file_size(size, source); !s) return make_error(s.error());
+  pb_istream_t stream = pb_istream_from_buffer(bytes, size);
+  return decode_model(stream, source);
+}
+
+Result<Model> read_model_file(std::FILE* file, size_t size, const std::string& source) {
+  if (Status s = check_file_size(size, source); !s) return make_error(s.error());
+  FileStream f{file};
+  pb_istream_t stream{&read_file_bytes, &f, size, nullptr};
+  auto m = decode_model(stream, source);
+  if (!m && std::ferror(file)) return make_error(source + ": cannot read model file");
   return m;
 }
 

@@ -1,9 +1,11 @@
 // A planned network runs forward and backward without allocating: this file replaces the global
-// operator new for the test binary to count allocations.
+// operator new for the test binary to count allocations (and the bytes alive, for the loaders'
+// memory tests).
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <malloc.h>
 #include <new>
 
 #include "gradcam/methods.h"
@@ -14,10 +16,25 @@
 namespace {
 std::atomic<long> g_allocations{0};
 std::atomic<std::size_t> g_largest{0};
+// Bytes alive from operator new, as malloc counts them (malloc_usable_size, so that a delete without
+// a size takes off what its new added), and their high-water mark.
+std::atomic<std::size_t> g_live{0}, g_peak_live{0};
 void note_size(std::size_t n) {
   std::size_t seen = g_largest.load(std::memory_order_relaxed);
   while (n > seen && !g_largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
   }
+}
+void* note_alive(void* p) {
+  if (!p) return p;
+  const std::size_t live = g_live.fetch_add(malloc_usable_size(p), std::memory_order_relaxed) + malloc_usable_size(p);
+  std::size_t peak = g_peak_live.load(std::memory_order_relaxed);
+  while (live > peak && !g_peak_live.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+  return p;
+}
+void free_alive(void* p) {
+  if (p) g_live.fetch_sub(malloc_usable_size(p), std::memory_order_relaxed);
+  std::free(p);
 }
 // Allocations during three warm passes of each kind: a forward, the backward from the output `d`
 // down to the input, and a guided backward to the node `to_node` (after one forward and one
@@ -38,6 +55,10 @@ long allocations_in_passes(gradcam::Network& net, const std::vector<float>& inpu
 // For the readers' limit tests: a size read from a file must be refused before it is allocated.
 void gradcam::testing::reset_largest_allocation() { g_largest.store(0); }
 std::size_t gradcam::testing::largest_allocation() { return g_largest.load(); }
+// For the loaders' memory tests: the most bytes from operator new alive at once since the reset.
+void gradcam::testing::reset_peak_live_bytes() { g_peak_live.store(g_live.load()); }
+std::size_t gradcam::testing::peak_live_bytes_since_reset() { return g_peak_live.load(); }
+std::size_t gradcam::testing::live_bytes() { return g_live.load(); }
 
 // g++ 12 inlines these deletes where the tests' own objects die and, seeing free() on memory from a
 // new-expression, warns -Wmismatched-new-delete (asan tree); every new here is malloc, so it is not.
@@ -47,7 +68,7 @@ std::size_t gradcam::testing::largest_allocation() { return g_largest.load(); }
 void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   note_size(n);
-  if (void* p = std::malloc(n ? n : 1)) return p;
+  if (void* p = std::malloc(n ? n : 1)) return note_alive(p);
   throw std::bad_alloc();
 }
 // Every form that pairs with these deletes goes through malloc too: std::stable_sort's buffer comes
@@ -56,11 +77,11 @@ void* operator new(std::size_t n) {
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   note_size(n);
-  return std::malloc(n ? n : 1);
+  return note_alive(std::malloc(n ? n : 1));
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { free_alive(p); }
+void operator delete(void* p, std::size_t) noexcept { free_alive(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { free_alive(p); }
 
 TEST_CASE("forward and backward allocate nothing once the network is planned") {
   using namespace gradcam;

@@ -45,7 +45,10 @@ Status import_conv(const OnnxImport& in, Node& n) {
   } else if (in.node.inputs.size() > 2 && !in.node.inputs[2].empty()) {
     return make_error(where(in.node) + "the bias B must be a constant");
   }
-  n.weights = {std::move(kernel), std::move(bias)};
+  // Not `= {kernel, bias}`: an initializer list's elements are const, so it would copy the kernel.
+  n.weights.clear();
+  n.weights.push_back(std::move(kernel));
+  n.weights.push_back(std::move(bias));
   return {};
 }
 

@@ -17,23 +17,40 @@
 namespace gradcam::ops {
 namespace {
 
-// W from a constant [in][out] (or [out][in] when transposed), scaled.
-Status read_weight(const OnnxImport& in, const onnx::Tensor* b, bool trans_b, float alpha, Node& n) {
+// W from a constant [in][out] (or [out][in] when transposed), scaled. The file's data is moved
+// into the node where it is already [in][out] and this node is its last reader.
+Status read_weight(const OnnxImport& in, size_t slot, bool trans_b, float alpha, Node& n) {
+  const onnx::Tensor* b = in.constant(slot);
   if (!b || b->dims.size() != 2 || b->floats.empty())
     return make_error(where(in.node) + "the weight must be a constant 2-D float tensor (a product of two activations is not supported)");
   const int rows = int(b->dims[0]), cols = int(b->dims[1]);
   const int units = trans_b ? rows : cols, inputs = trans_b ? cols : rows;
-  std::vector<float> w(size_t(units) * inputs);
-  // In tiles, so that a transposed read (PyTorch's Linear: [out][in]) stays in cache: row by row,
-  // VGG's 25088 x 4096 classifier missed the cache on every read and took seconds to load.
-  constexpr int tile = 64;
-  for (int i0 = 0; i0 < inputs; i0 += tile)
-    for (int o0 = 0; o0 < units; o0 += tile)
-      for (int i = i0; i < std::min(i0 + tile, inputs); ++i)
-        for (int o = o0; o < std::min(o0 + tile, units); ++o)
-          w[size_t(i) * units + o] = alpha * (trans_b ? b->floats[size_t(o) * cols + i] : b->floats[size_t(i) * cols + o]);
+  // The data as stored: read transposed (onnx::Tensor::transposed), a [out][in] is already [in][out].
+  const bool out_in = trans_b != b->transposed;
+  std::vector<float> w;
+  if (onnx::Tensor* movable = in.movable(slot); movable && !out_in) {
+    w = std::move(movable->floats);
+    if (alpha != 1.f)
+      for (float& v : w) v *= alpha;
+  } else if (!out_in) {
+    w.resize(b->floats.size());
+    for (size_t k = 0; k < w.size(); ++k) w[k] = alpha * b->floats[k];
+  } else {
+    w.resize(size_t(units) * inputs);
+    // In tiles, so that a transposed read (PyTorch's Linear: [out][in]) stays in cache: row by row,
+    // VGG's 25088 x 4096 classifier missed the cache on every read and took seconds to load.
+    constexpr int tile = 64;
+    for (int i0 = 0; i0 < inputs; i0 += tile)
+      for (int o0 = 0; o0 < units; o0 += tile)
+        for (int i = i0; i < std::min(i0 + tile, inputs); ++i)
+          for (int o = o0; o < std::min(o0 + tile, units); ++o)
+            w[size_t(i) * units + o] = alpha * b->floats[size_t(o) * inputs + i];
+  }
   n.attrs.out_channels = units;
-  n.weights = {std::move(w), std::vector<float>(size_t(units), 0.f)};
+  // Not `= {w, ...}`: an initializer list's elements are const, so it would copy the weight.
+  n.weights.clear();
+  n.weights.push_back(std::move(w));
+  n.weights.emplace_back(size_t(units), 0.f);
   return {};
 }
 
@@ -41,7 +58,7 @@ Status import_gemm(const OnnxImport& in, Node& n) {
   if (attr_int(in.node, "transA", 0) != 0) return make_error(where(in.node) + "transA=1 is not supported");
   if (in.constant(0)) return make_error(where(in.node) + "A must be the activation");
   const float alpha = attr_float(in.node, "alpha", 1.f), beta = attr_float(in.node, "beta", 1.f);
-  if (Status s = read_weight(in, in.constant(1), attr_int(in.node, "transB", 0) != 0, alpha, n); !s) return s;
+  if (Status s = read_weight(in, 1, attr_int(in.node, "transB", 0) != 0, alpha, n); !s) return s;
   if (const onnx::Tensor* c = in.constant(2)) {
     std::vector<float>& bias = n.weights[1];
     if (c->floats.size() == 1)
@@ -62,7 +79,7 @@ Status import_matmul(const OnnxImport& in, Node& n) {
   const onnx::Tensor* b = in.constant(1);
   if (b->dims.size() != 2)
     return make_error(where(in.node) + "a constant second operand must be 2-D [K, N], not " + dims_text(b->dims));
-  return read_weight(in, b, false, 1.f, n);
+  return read_weight(in, 1, false, 1.f, n);
 }
 
 using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
