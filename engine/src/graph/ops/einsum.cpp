@@ -155,13 +155,17 @@ bool contraction(const Equation& e, const Operands& ops, const StridedView* out,
       c.batch *= extent[int(l)];
     }
   }
-  for (int j = 0; j < e.out.rank; ++j) {
-    const char l = e.out.letters[j];
-    if (e.in[0].has(l) && !e.in[1].has(l)) {
-      fits = fits && append(c.a, 0, l) && append(c.out, 2, l);
-      c.m *= extent[int(l)];
+  // The output letters only operand k has: A's rows (k 0, into m), B's columns (k 1, into n).
+  auto own = [&](int k, StridedView& operand, int64_t& count) {
+    for (int j = 0; j < e.out.rank; ++j) {
+      const char l = e.out.letters[j];
+      if (e.in[k].has(l) && !e.in[1 - k].has(l)) {
+        fits = fits && append(operand, k, l) && append(c.out, 2, l);
+        count *= extent[int(l)];
+      }
     }
-  }
+  };
+  own(0, c.a, c.m);
   // Summed letters: in either operand and not in the output (stride 0 in the one that lacks it).
   for (int k = 0; k < 2; ++k)
     for (int j = 0; j < e.in[k].rank; ++j) {
@@ -170,13 +174,7 @@ bool contraction(const Equation& e, const Operands& ops, const StridedView* out,
       fits = fits && append(c.a, 0, l) && append(c.b, 1, l);
       c.k *= extent[int(l)];
     }
-  for (int j = 0; j < e.out.rank; ++j) {
-    const char l = e.out.letters[j];
-    if (e.in[1].has(l) && !e.in[0].has(l)) {
-      fits = fits && append(c.b, 1, l) && append(c.out, 2, l);
-      c.n *= extent[int(l)];
-    }
-  }
+  own(1, c.b, c.n);
   return fits;
 }
 
