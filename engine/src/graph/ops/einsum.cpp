@@ -308,12 +308,22 @@ using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Row
 using MatrixMap = Eigen::Map<RowMajor>;
 using ConstMatrixMap = Eigen::Map<const RowMajor>;
 
-void forward_einsum(const Node& n, NodePlan&, const ForwardArgs& a) {
+// This pass's contraction, with both operands packed into the workspace as matrices.
+struct Packed {
+  Contraction c;
+  Workspace w;
+};
+Packed packed(const Graph& g, const Node& n, const float* const* in, Scratch& scratch) {
   Operands ops;
-  const Contraction c = planned(a.graph, n, a.in, ops);
-  const Workspace w = workspace(c, a.scratch);
+  const Contraction c = planned(g, n, in, ops);
+  const Workspace w = workspace(c, scratch);
   pack(c.a, ops.data[0], w.a);
   pack(c.b, ops.data[1], w.b);
+  return {c, w};
+}
+
+void forward_einsum(const Node& n, NodePlan&, const ForwardArgs& a) {
+  const auto [c, w] = packed(a.graph, n, a.in, a.scratch);
   for (int64_t t = 0; t < c.batch; ++t)
     MatrixMap(w.c + t * c.m * c.n, c.m, c.n).noalias() =
         ConstMatrixMap(w.a + t * c.m * c.k, c.m, c.k) * ConstMatrixMap(w.b + t * c.k * c.n, c.k, c.n);
@@ -321,11 +331,7 @@ void forward_einsum(const Node& n, NodePlan&, const ForwardArgs& a) {
 }
 
 void backward_einsum(const Node& n, NodePlan&, const BackwardArgs& a) {
-  Operands ops;
-  const Contraction c = planned(a.graph, n, a.in, ops);
-  const Workspace w = workspace(c, a.scratch);
-  pack(c.a, ops.data[0], w.a);
-  pack(c.b, ops.data[1], w.b);
+  const auto [c, w] = packed(a.graph, n, a.in, a.scratch);
   pack(c.out, a.gout, w.c);  // dC
   // Which node input (if any) each operand is: a constant or the scalar 1 gets no gradient.
   const bool constant = !n.weights.empty();
