@@ -93,3 +93,20 @@ export async function withSiteInChromium(moduleUrl, launchArgs, measure) {
     await server.close();
   }
 }
+
+// A smooth generated RGBA image at a model's input size (bench/onnx.mjs, bench/onnx_threads.mjs),
+// so that preprocessing is a copy and a normalisation, not a resampling.
+export function generatedImage(width, height) {
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = 4 * (y * width + x);
+      const inDisk = (x - width * 0.6) ** 2 + (y - height * 0.45) ** 2 < (width * 0.22) ** 2;
+      data[o] = inDisk ? 200 : 40 + (y >> 1);
+      data[o + 1] = inDisk ? 70 + (x >> 1) : 120 + 40 * Math.sin(x / 9);
+      data[o + 2] = inDisk ? 50 : 200 - (y >> 1);
+      data[o + 3] = 255;
+    }
+  }
+  return { data, width, height };
+}

@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { option, parseOptions, stats } from './common.mjs';
+import { generatedImage, option, parseOptions, stats } from './common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -104,25 +104,6 @@ function toNchw(hwc, h, w, c) {
     for (let x = 0; x < w; x++)
       for (let k = 0; k < c; k++) out[(k * h + y) * w + x] = hwc[(y * w + x) * c + k];
   return out;
-}
-
-// ------------------------------------------------------------------------------------------
-// A smooth generated RGBA image at the model's input size, so preprocessing is a copy and a
-// normalisation, not a resampling.
-
-function generatedImage(width, height) {
-  const data = new Uint8ClampedArray(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const o = 4 * (y * width + x);
-      const inDisk = (x - width * 0.6) ** 2 + (y - height * 0.45) ** 2 < (width * 0.22) ** 2;
-      data[o] = inDisk ? 200 : 40 + (y >> 1);
-      data[o + 1] = inDisk ? 70 + (x >> 1) : 120 + 40 * Math.sin(x / 9);
-      data[o + 2] = inDisk ? 50 : 200 - (y >> 1);
-      data[o + 3] = 255;
-    }
-  }
-  return { data, width, height };
 }
 
 // ------------------------------------------------------------------------------------------

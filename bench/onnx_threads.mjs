@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 import { openPage } from '../tests/browser/support.mjs';
-import { option, parseOptions, stats, withSiteInChromium } from './common.mjs';
+import { generatedImage, option, parseOptions, stats, withSiteInChromium } from './common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const o = parseOptions(process.argv.slice(2), {
@@ -55,21 +55,15 @@ async function benchPage(browser, origin) {
   return opened;
 }
 
-// In the page: both engines on `threads` threads for each model, kept on globalThis for the rounds.
-async function setUp({ threads, models }) {
+// In the page: both engines on `threads` threads for each model, kept on globalThis for the rounds;
+// `pixels`: the image (common.mjs's generatedImage, as plain numbers).
+async function setUp({ threads, models, pixels }) {
   const ort = await import('./ort/ort.wasm.min.mjs');
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
   ort.env.wasm.proxy = false;
   const { loadEngine } = await import('./gradcam.mjs');
-  const image = { width: 224, height: 224, data: new Uint8ClampedArray(224 * 224 * 4) };
-  for (let y = 0; y < 224; y++) {  // a smooth generated image, as bench/onnx.mjs's
-    for (let x = 0; x < 224; x++) {
-      const p = 4 * (y * 224 + x);
-      const inDisk = (x - 134) ** 2 + (y - 101) ** 2 < 49 ** 2;
-      image.data.set(inDisk ? [200, 70 + (x >> 1), 50, 255] : [40 + (y >> 1), 120 + 40 * Math.sin(x / 9), 200 - (y >> 1), 255], p);
-    }
-  }
+  const image = { width: pixels.width, height: pixels.height, data: Uint8ClampedArray.from(pixels.data) };
   const out = {};
   globalThis.bench = {};
   for (const name of models) {
@@ -111,7 +105,9 @@ const result = await withSiteInChromium(import.meta.url, [], async ({ browser, s
   const pages = [];
   for (const threads of counts) {
     const opened = await benchPage(browser, server.origin);
-    const setup = await opened.page.evaluate(setUp, { threads, models: o.models });
+    const image = generatedImage(224, 224);
+    const pixels = { width: image.width, height: image.height, data: Array.from(image.data) };
+    const setup = await opened.page.evaluate(setUp, { threads, models: o.models, pixels });
     if (!setup.isolated) throw new Error('the bench page is not cross-origin isolated');
     pages.push({ threads, ...opened, setup });
   }
