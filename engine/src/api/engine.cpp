@@ -146,7 +146,7 @@ std::optional<Result<Model>> load_onnx_file(const std::string& path, const LoadO
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f || std::fseek(f.get(), 0, SEEK_END) != 0) return std::nullopt;
   const long size = std::ftell(f.get());
-  if (size <= 0 || uint64_t(size) > ModelLimits::kMaxFileBytes) return std::nullopt;  // read_model_bytes says why
+  if (size <= 0 || uint64_t(size) > onnx::Limits::kMaxFileBytes) return std::nullopt;  // read_model_bytes says why
   uint8_t prefix[4096];
   std::rewind(f.get());
   const size_t n = std::fread(prefix, 1, sizeof prefix, f.get());

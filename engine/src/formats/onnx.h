@@ -72,11 +72,18 @@ struct Model {
 };
 
 struct Limits {
-  static constexpr size_t kMaxFileBytes = ModelLimits::kMaxFileBytes;
+  // What the platform can hold. An ONNX file is one protobuf message, which protobuf caps at 2 GiB
+  // (a larger model keeps its weights as external data, which the engine refuses): a 64-bit build
+  // takes that, since a file is read as it is decoded and its weights are about its size. wasm32's
+  // 4 GiB must also hold the JS API's copy of the file's bytes and the pass: the model limit. What is
+  // left of the memory when a file comes is checked before it is read (check_fits_in_memory).
+  static constexpr bool kWide = sizeof(void*) >= 8;
+  static constexpr size_t kMaxFileBytes = kWide ? (size_t(1) << 31) - 1 : ModelLimits::kMaxFileBytes;
   static constexpr int kMaxNodes = 20000;
   static constexpr int kMaxInitializers = 20000;
   static constexpr int64_t kMaxTensorElements = int64_t(1) << 27;  // one tensor
-  static constexpr int64_t kMaxTotalElements = int64_t(1) << 28;   // all initializers together (and constant attributes)
+  // All initializers together (and constant attributes): a file's worth of floats.
+  static constexpr int64_t kMaxTotalElements = int64_t(kMaxFileBytes / sizeof(float));
   static constexpr int kMaxDims = 8;
   static constexpr size_t kMaxStringBytes = 4096;                  // names, op types, attribute strings
   static constexpr int kMaxAttributes = 64;                        // per node

@@ -15,6 +15,7 @@
 #include <set>
 #include <new>
 
+#include "formats/memory_left.h"
 #include "formats/onnx.h"
 #include "half_float.h"
 #include "onnx.pb.h"
@@ -878,7 +879,8 @@ Status check_file_size(size_t size, const std::string& source) {
   if (size > Limits::kMaxFileBytes)
     return make_error(source + ": the file is " + std::to_string(size) + " bytes, more than the limit of " +
                       std::to_string(Limits::kMaxFileBytes));
-  return {};
+  // The weights are most of the file, and are what loading keeps.
+  return check_fits_in_memory(size, source);
 }
 
 // The ModelProto from a stream of `size` bytes (a buffer, or a file read as it is decoded).

@@ -9,9 +9,12 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "formats/memory_left.h"
 #include "formats/onnx.h"
 #include "onnx_writer.h"
 #include "../test_helpers.h"
@@ -298,8 +301,32 @@ TEST_CASE("every ONNX limit gives its error before allocating what the file asks
     uint8_t one = 0;
     auto r = read_model(&one, Limits::kMaxFileBytes + 1, "huge.onnx");
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == "huge.onnx: the file is 1073741825 bytes, more than the limit of 1073741824");
+    CHECK(r.error() == "huge.onnx: the file is " + std::to_string(Limits::kMaxFileBytes + 1) +
+                         " bytes, more than the limit of " + std::to_string(Limits::kMaxFileBytes));
   }
+}
+
+TEST_CASE("a file whose weights cannot fit in what is left of the memory is refused before it is read") {
+#ifdef __EMSCRIPTEN__
+  constexpr size_t kMiB = size_t(1) << 20;
+  // wasm32: take the memory in untouched 256 MiB blocks until no more comes (less than 256 MiB is
+  // left of the 4 GiB); a 300 MiB file is then refused by its size alone: the one byte behind it is
+  // never read past.
+  std::vector<std::unique_ptr<char[]>> taken;
+  while (char* block = new (std::nothrow) char[256 * kMiB]) taken.emplace_back(block);
+  CHECK(taken.size() >= 8);  // the memory grew past 2 GiB
+  uint8_t one = 0;
+  auto r = read_model(&one, 300 * kMiB, "big.onnx");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().rfind("big.onnx: the model's weights (300 MiB) do not fit in this WebAssembly memory: ", 0) == 0);
+  CHECK(r.error().find(" of its 4096 MiB are left (the native CLI has no such limit)") != std::string::npos);
+  taken.clear();
+  CHECK(gradcam::check_fits_in_memory(300 * kMiB, "big.onnx").ok());
+#else
+  // A 64-bit build leaves the limit to the operating system: any size below the file limit passes.
+  CHECK(gradcam::check_fits_in_memory(Limits::kMaxFileBytes, "big.onnx").ok());
+  CHECK(Limits::kMaxFileBytes == (size_t(1) << 31) - 1);  // protobuf's limit on one message: ViT-L/16 (1.2 GB) loads
+#endif
 }
 
 TEST_CASE("corrupt and unsupported ONNX files give one-line errors that name the file") {
