@@ -82,7 +82,8 @@ export function shortError(stderr) {
 }
 
 // Runs `plan` ({name, entry, methods(node) -> [method]}) on a CLI and compares every map with the
-// reference; returns per model {name, loaded, refusal, defaultLayer, runs, worst, ill, problems}.
+// reference; returns per model {name, loaded, refusal, defaultLayer, runs, worst, ill, problems,
+// maps: the CLI's [{node, method, layer, target, values}]}.
 // Models are compared a few at a time: a reference process keeps one model, and a dumped input is
 // 0.6 MB of JSON per run.
 export async function crosscheck(cli, plans, { chunk = 6, width } = {}) {
@@ -115,7 +116,7 @@ async function crosscheckChunk(cli, plans, width) {
   }), width);
 
   const results = new Map(plans.map((p) => [p.name, { name: p.name, family: p.entry.family, loaded: false, refusal: null,
-    defaultLayer: null, runs: 0, compared: 0, worst: 0, ill: [], problems: [], lines: [] }]));
+    defaultLayer: null, runs: 0, compared: 0, worst: 0, ill: [], problems: [], lines: [], maps: [] }]));
   // Per (model, node): one reference case for every method run there, on the tensor the CLI fed.
   const cases = new Map();
   runs.forEach((r, i) => {
@@ -151,6 +152,7 @@ async function crosscheckChunk(cli, plans, width) {
       result.problems.push(`${label}: the dumped input differs from another run's`);
     } else {
       c.checks.push({ method: r.method, out, label });
+      result.maps.push({ node: r.node, method: r.method, layer: out.layer?.name, target: out.target?.index, values: out.cam?.values });
     }
   });
   // The runs' inputs are one tensor per model: keep one, drop the rest.
@@ -240,6 +242,6 @@ export function recordResults(which, results) {
   const file = path.join(ZOO_DIR, `results-${which}.json`);
   const old = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
   const at = new Date().toISOString();
-  for (const { lines, ...r } of results) old[r.name] = { ...r, at };
+  for (const { lines, maps, ...r } of results) old[r.name] = { ...r, at };
   fs.writeFileSync(file, JSON.stringify(old, null, 1) + '\n');
 }

@@ -9,7 +9,12 @@
 // reference's own rounding in a deep network can move its map further than that change does
 // (MNASNet 0.75, RegNet-Y-3.2GF): its distance from the exact (float64) map counts as a movement
 // too, and the engine may match either map. The
-// wasm CLI explains one model per family (the smallest selected), Grad-CAM at both layers.
+// wasm CLI explains Grad-CAM at both layers: in the default suite for one model per family (the
+// smallest selected), with any GRADCAM_ZOO (the whole zoo's command included) for every selected
+// model the wasm build holds (a file under 1 GiB: Limits in the README). There the JS API
+// (build/site's gradcam.mjs under plain Node) then explains each model the wasm CLI explained, at
+// both layers, and its maps must equal the wasm CLI's bit for bit (one engine, one build); the
+// default suite leaves that to onnx_tokens.test.mjs and the JS API's ONNX tests, for time.
 //
 //   node --test tests/js/onnx_zoo.test.mjs                   # DEFAULT_SELECTION (the default suite)
 //   GRADCAM_ZOO=all node --test tests/js/onnx_zoo.test.mjs   # the whole zoo (ctest -L zoo)
@@ -25,8 +30,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 
-import { crosscheck, exportZoo, METHODS, recordResults, zooList } from './onnx_zoo.mjs';
-import { nativeCli, requireBuilt, wasmCli } from './support.mjs';
+import { crosscheck, exportZoo, IMAGE, METHODS, recordResults, ZOO_DIR, zooList } from './onnx_zoo.mjs';
+import { nativeCli, requireBuilt, siteModule, wasmCli } from './support.mjs';
+import fs from 'node:fs';
 
 // The default suite's selection: one small model of each family, where that stays cheap. The other
 // families are covered thus: ViT by onnx_crosscheck.test.mjs's tiny torchvision ViT (ViT-B/32 is
@@ -83,10 +89,49 @@ function onePerFamily(models) {
   return [...best.values()];
 }
 
+// The models the wasm build explains: one per family in the default suite; with GRADCAM_ZOO, every
+// selected one whose file is under wasm32's 1 GiB limit (ViT-L's 1.2 GB are native only).
+const WASM_MAX_BYTES = 2 ** 30;
+const wasmModels = (models) => (process.env.GRADCAM_ZOO ? models.filter((m) => m.entry.bytes < WASM_MAX_BYTES) : onePerFamily(models));
+
+// The JS API's maps for the models the wasm CLI explained, against the CLI's: the same layer, top
+// class and map, bit for bit. Each problem is added to its model's result.
+async function checkJsApi(results, entries) {
+  requireBuilt(siteModule);
+  const { loadEngine } = await import(siteModule);
+  for (const r of results.filter((x) => x.loaded)) {
+    const entry = entries.get(r.name);
+    let engine;
+    try {
+      engine = await loadEngine({ model: path.join(ZOO_DIR, entry.file), mean: entry.mean, std: entry.std });
+      const image = engine.decode(fs.readFileSync(IMAGE));
+      for (const m of r.maps) {
+        const label = `${r.name} ${m.node.onnx_node} ${m.method} (JS API)`;
+        const out = engine.explain(image, { method: m.method, ...(m.node.role === 'default' ? {} : { layer: m.node.onnx_node }) });
+        if (out.layer.name !== m.layer) r.problems.push(`${label}: layer ${out.layer.name}, the wasm CLI's ${m.layer}`);
+        else if (out.target.index !== m.target) r.problems.push(`${label}: target ${out.target.index}, the wasm CLI's ${m.target}`);
+        else {
+          const cli = m.values.map(Math.fround);
+          const at = cli.findIndex((v, k) => v !== out.cam.data[k]);
+          if (out.cam.data.length !== cli.length || at >= 0) {
+            r.problems.push(`${label}: the map differs from the wasm CLI's` + (at >= 0 ? ` at ${at}: ${out.cam.data[at]} against ${cli[at]}` : ''));
+          }
+        }
+        r.jsMaps = (r.jsMaps ?? 0) + 1;
+      }
+    } catch (e) {
+      r.problems.push(`${r.name} (JS API): ${e.message.split('\n')[0]}`);
+    } finally {
+      engine?.dispose();
+    }
+  }
+}
+
 function report(t, results) {
   for (const r of results) {
     const status = r.loaded ? `${r.compared} maps, worst |diff|/max ${r.worst.toExponential(2)}` +
-      (r.ill.length ? `, ${r.ill.length} ill-conditioned` : '') : `refused: ${r.refusal}`;
+      (r.ill.length ? `, ${r.ill.length} ill-conditioned` : '') + (r.jsMaps ? `, ${r.jsMaps} equal through the JS API` : '') :
+      `refused: ${r.refusal}`;
     t.diagnostic(`${r.name.padEnd(20)} ${r.family.padEnd(16)} ${r.problems.length ? 'FAIL' : 'ok  '} ${status}`);
   }
   for (const r of results) for (const line of [...r.ill, ...r.lines]) t.diagnostic(`  ${line}`);
@@ -101,7 +146,7 @@ const PLANS = {
     groups: (names) => Array.from({ length: Math.ceil(names.length / CHUNK) }, (_, i) => names.slice(i * CHUNK, (i + 1) * CHUNK)),
     models: (m) => m },
   wasm: { cli: () => process.env.GRADCAM_WASM_CLI ?? wasmCli, methods: () => ['gradcam'], groups: (names) => [names],
-    models: onePerFamily },
+    models: wasmModels, after: process.env.GRADCAM_ZOO ? checkJsApi : null },
 };
 
 for (const [which, plan] of Object.entries(PLANS)) {
@@ -118,6 +163,7 @@ for (const [which, plan] of Object.entries(PLANS)) {
       for (const line of notExported) t.diagnostic(`not tested: ${line}`);
       const chosen = plan.models(models);
       const done = await crosscheck(cli, chosen.map(({ name, entry }) => ({ name, entry, methods: plan.methods })));
+      await plan.after?.(done, new Map(chosen.map(({ name, entry }) => [name, entry])));
       recordResults(which, done);
       results.push(...done);
     }
@@ -127,5 +173,6 @@ for (const [which, plan] of Object.entries(PLANS)) {
     const all = [...problems, ...results.flatMap((r) => r.problems)];
     assert.ok(all.length === 0, `${all.length} problems (first 40 shown):\n  ${all.slice(0, 40).join('\n  ')}`);
     for (const r of results) assert.equal(r.compared, r.runs, `${r.name}: ${r.runs} runs, ${r.compared} maps compared`);
+    if (plan.after) for (const r of results) assert.equal(r.jsMaps ?? 0, r.maps.length, `${r.name}: the JS API explained every map the CLI did`);
   });
 }
