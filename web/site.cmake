@@ -123,3 +123,8 @@ find_program(NODE_EXECUTABLE NAMES node nodejs REQUIRED)
 add_test(NAME browser COMMAND ${NODE_EXECUTABLE} --test --test-concurrency=1 tests/browser/
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(browser PROPERTIES TIMEOUT 900)
+# Big torchvision models (DenseNet-201, EfficientNet-B7, ViT-B/16, Swin-T) in the page and the
+# widget: part of the whole zoo's command (label "zoo", `ctest --preset zoo`), not the default run.
+add_test(NAME onnx_zoo_page COMMAND ${NODE_EXECUTABLE} --test tests/browser/zoo_page.mjs
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(onnx_zoo_page PROPERTIES LABELS zoo TIMEOUT 7200 ENVIRONMENT GRADCAM_PYTHON=/usr/bin/python3)
