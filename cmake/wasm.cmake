@@ -24,7 +24,7 @@ set_property(TARGET gradcam APPEND PROPERTY LINK_DEPENDS ${CMAKE_SOURCE_DIR}/eng
 # two builds from the same sources. gradcam_core is single-threaded and runs anywhere.
 set(GRADCAM_CORE_LINK_OPTIONS -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createGradcamCore
   -sEXPORTED_FUNCTIONS=_malloc,_free
-  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8)
+  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8,FS)
 add_executable(gradcam_core engine/js/core.cpp engine/js/load.cpp engine/js/threads.cpp)
 target_link_libraries(gradcam_core PRIVATE gradcam_engine gradcam_warnings)
 target_include_directories(gradcam_core PRIVATE engine/src)  # parallel/thread_pool.h

@@ -57,7 +57,7 @@ set(GRADCAM_APP_LINK_OPTIONS ${GRADCAM_WEB_GL_FLAGS}
   -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createGradcamApp
   -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2GB
   -sEXPORTED_FUNCTIONS=_main,_malloc,_free
-  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8)
+  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8,FS)
 function(gradcam_app_program name engine imgui)
   add_executable(${name} ${GRADCAM_APP_SOURCES} ${CMAKE_SOURCE_DIR}/engine/js/load.cpp
                  ${CMAKE_SOURCE_DIR}/engine/js/threads.cpp ${GRADCAM_SHADER_HEADER})

@@ -1,6 +1,6 @@
 // The one loading path of the two WebAssembly programs: the JS API's core (engine/js/core.cpp) and
 // the page's app (web/app) both link load.cpp, so a model file, a Keras file, a TF.js model and the
-// model options reach an Engine through the same exported functions (gc_load, gc_load_keras,
+// model options reach an Engine through the same exported functions (gc_load, gc_load_onnx_file, gc_load_keras,
 // gc_load_tfjs, gc_set_model_options) and the same JS (engine/js/load.mjs). Loaded engines live in
 // a table of handles; the JS API keeps one per Engine object, the app uses the one the page hands it.
 #pragma once
@@ -23,6 +23,7 @@ const char* fail(const std::string& message);
 extern "C" {
 const char* gc_error();
 int gc_load(const uint8_t* bytes, size_t size, const char* source, const char* options_json);
+int gc_load_onnx_file(const char* path, const char* source, const char* options_json);
 int gc_load_keras(const char* manifest, const float* data, size_t count, const char* arch_json, const char* source,
                   const char* options_json);
 int gc_load_tfjs(const char* model_json, const char* metadata_json, const char* files_json, const uint8_t* data,

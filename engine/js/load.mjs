@@ -144,11 +144,30 @@ export async function loadModel(module, bytes, source, { optionsJson = '{}', arc
     source);
   } else {
     if (arch !== undefined && arch !== null) throw new Error(`${source}: arch applies to Keras weights files only`);
-    handle = withBytes(module, bytes, (ptr) => withString(module, source, (src) => withString(module, optionsJson, (opt) =>
-      module._gc_load(ptr, bytes.length, src, opt))), source);
+    handle = loadOnnxFile(module, bytes, source, optionsJson);
+    if (handle === -1) {
+      handle = withBytes(module, bytes, (ptr) => withString(module, source, (src) => withString(module, optionsJson, (opt) =>
+        module._gc_load(ptr, bytes.length, src, opt))), source);
+    }
   }
   if (!handle) throw new Error(lastError(module));
   return handle;
+}
+
+// An ONNX file through the module's in-memory file system (gc_load_onnx_file): the file system
+// keeps the caller's bytes (canOwn: no copy) in JS, outside the wasm memory, and the engine reads
+// them as it decodes them, so the wasm memory holds the weights and never the file too. The handle,
+// 0 on failure, or -1 when the bytes are not ONNX (the caller hands them to gc_load).
+let onnxFiles = 0;
+function loadOnnxFile(module, bytes, source, optionsJson) {
+  const file = `/gradcam-model-${++onnxFiles}`;
+  module.FS.writeFile(file, bytes, { canOwn: true });
+  try {
+    return withString(module, file, (p) => withString(module, source, (src) => withString(module, optionsJson, (opt) =>
+      module._gc_load_onnx_file(p, src, opt))));
+  } finally {
+    module.FS.unlink(file);
+  }
 }
 
 // A TF.js model.json and the files it names, as far as they are found (the engine says which is

@@ -7,9 +7,11 @@
 //
 // The fixtures are written on demand (support.mjs onnxFixtures; Debian's python3-torch).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
+import { pathToFileURL } from 'node:url';
 
 import { ONNX_FIXTURES, nativeCli, onnxFixtures, requireBuilt, root, run, siteModule, tempDir, wasmCli } from './support.mjs';
 
@@ -153,4 +155,25 @@ test('bad options and labels are errors that say what to fix, and the engine sta
   assert.throws(() => allops.explain(image, { layer: '/no/such/Node' }), /no explainable node named "\/no\/such\/Node"/);
   assert.throws(() => allops.explain(image, { layre: 'x' }), /layre/);
   assert.ok(allops.explain(image).cam.data.length > 0);
+});
+
+test('an ONNX file loaded from bytes grows the wasm memory by about its weights, not by its bytes and its weights', () => {
+  // In a fresh process (the memory only grows): the memory after the small allops fixture, then
+  // after ResNet-18 (45 MiB) from bytes. The file stays in JS and is read as it is decoded
+  // (load.mjs, gc_load_onnx_file): 62 MiB of growth, with Emscripten's growth steps; handing the
+  // bytes over whole grew it by 107 MiB (2.4x the file).
+  const script = `
+    const fs = await import('node:fs');
+    const { loadEngine } = await import(${JSON.stringify(pathToFileURL(siteModule).href)});
+    const small = await loadEngine({ model: fs.readFileSync(process.argv[1]) });
+    const before = small._core.HEAPU8.length;
+    const bytes = fs.readFileSync(process.argv[2]);
+    const big = await loadEngine({ model: bytes });
+    console.log(JSON.stringify({ before, after: big._core.HEAPU8.length, file: bytes.length }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, fixture('allops'), fixture('resnet18')],
+    { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const { before, after, file } = JSON.parse(r.stdout);
+  assert.ok(after - before < 1.6 * file, `the wasm memory grew by ${((after - before) / 2 ** 20).toFixed(1)} MiB ` +
+    `for a ${(file / 2 ** 20).toFixed(1)} MiB file`);
 });
