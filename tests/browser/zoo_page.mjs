@@ -20,9 +20,9 @@ import { exportZoo, ZOO_DIR } from '../js/onnx_zoo.mjs';
 import { canvasStats } from './widget_pixels.mjs';
 import { launchBrowser, openPage, SITE, siteMissing, startServer, tmpdir } from './support.mjs';
 
-// The models: the deepest DenseNet and the largest EfficientNet the page holds (its model
-// limit is 384 MB: page.js), and the transformers.
-const PAGE_MODELS = (process.env.GRADCAM_ZOO_PAGE ?? 'densenet201,efficientnet_b7,vit_b_16,swin_t').split(',');
+// The deepest DenseNet, the largest EfficientNet, the transformers, and VGG-16, which most
+// Grad-CAM tutorials use (the page's model limit is 640 MB: page.js).
+const PAGE_MODELS = (process.env.GRADCAM_ZOO_PAGE ?? 'densenet201,efficientnet_b7,vit_b_16,swin_t,vgg16').split(',');
 const WIDGET_MODELS = ['vit_b_16', 'swin_t'].filter((m) => PAGE_MODELS.includes(m));
 const T = { timeout: 600000 };
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'";
