@@ -9,8 +9,9 @@ request: {"model_dir": OUTDIR, "cases": [{"model": "resnet18", "input": [flat NC
 answer:  {"cases": [{"logits": [...], "probabilities": [...], "shape": [H, W],
           "maps": {"gradcam": [H*W, row-major], ...}, "magnitudes": {"gradcam": m, ...},
           "activations": [C*H*W, NCHW] (if asked),
-          "movement": {"gradcam": d, ...}, "exact": {"gradcam": [H*W], ...} (if "conditioning"
-          is given, see movement()),
+          "movement": {"gradcam": d, ...}, "exact": {"gradcam": [H*W], ...},
+          "exact_probabilities": [...], "probability_movement": d (if "conditioning" is given,
+          see movement()),
           "module": "<torch module>"}]}
 
 Each model is rebuilt from the script that wrote OUTDIR (tools/onnx_fixtures.py, or
@@ -153,8 +154,10 @@ def answer(models, case):
     if case.get("activations"):
         out["activations"] = A64.float().reshape(-1).tolist()
     if case.get("conditioning"):
-        out["movement"], exact = movement(models, case["model"], entry, node, x, target, methods, case["conditioning"])
+        out["movement"], exact, answer_moved = movement(models, case["model"], entry, node, x, target, methods,
+                                                        case["conditioning"])
         out["exact"] = {m: v.reshape(-1).tolist() for m, v in exact.items()}
+        out.update(answer_moved)
     return out
 
 
@@ -165,18 +168,23 @@ def movement(models, name, entry, node, x, target, methods, relative):
     ties in flat image regions), and no float32 implementation can be held closer than that.
     Returns the movements and the exact maps themselves: where the float32 reference's own rounding
     is what moves its map (a deep network amplifies it as it does a change of the input), the
-    exact map is the one to compare with."""
+    exact map is the one to compare with. The same for the answer: the exact probabilities and
+    how far the change moves them ("exact_probabilities", "probability_movement"), since a
+    network that chaotic can change its top class under float32 rounding alone."""
     model64, _ = models.get(name, torch.float64)
     x64 = x.double()
-    _, _, base, _ = layer_maps(model64, entry, node, x64, target, methods)
+    logits64, _, base, _ = layer_maps(model64, entry, node, x64, target, methods)
+    probabilities = torch.softmax(logits64, 0)
     g = torch.Generator().manual_seed(1)
     moved = {m: 0.0 for m in methods}
+    probability_moved = 0.0
     for _ in range(2):
         u = torch.rand(x64.shape, generator=g, dtype=torch.float64) * 2 - 1
-        _, _, maps, _ = layer_maps(model64, entry, node, x64 * (1 + relative * u), target, methods)
+        logits, _, maps, _ = layer_maps(model64, entry, node, x64 * (1 + relative * u), target, methods)
         for m in methods:
             moved[m] = max(moved[m], (maps[m] - base[m]).abs().max().item())
-    return moved, base
+        probability_moved = max(probability_moved, (torch.softmax(logits, 0) - probabilities).abs().max().item())
+    return moved, base, {"exact_probabilities": probabilities.tolist(), "probability_movement": probability_moved}
 
 
 def serve(answer_case):

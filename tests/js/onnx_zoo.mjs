@@ -174,12 +174,15 @@ async function crosscheckChunk(cli, plans, width) {
       const bad = (msg) => result.problems.push(`${label}: ${msg}`);
       const top = argmax(ref.logits);
       // A tie at the top may break either way in float32.
-      if (out.target?.index !== top && !(ref.logits[out.target?.index] >= ref.logits[top] - 1e-5 * maxAbs(ref.logits))) {
-        bad(`target ${out.target?.index}, PyTorch's top class ${top}`);
-      }
+      const tie = out.target?.index === top || ref.logits[out.target?.index] >= ref.logits[top] - 1e-5 * maxAbs(ref.logits);
       const { d: dp } = worstDiff(out.probabilities ?? [], ref.probabilities);
-      if (out.probabilities?.length !== ref.probabilities.length) bad(`${out.probabilities?.length} probabilities, PyTorch ${ref.probabilities.length}`);
-      else if (!(dp <= PROB_TOL)) bad(`probabilities differ from PyTorch's by ${dp.toExponential(3)}`);
+      if (out.probabilities?.length !== ref.probabilities.length) {
+        bad(`${out.probabilities?.length} probabilities, PyTorch ${ref.probabilities.length}`);
+        continue;
+      }
+      // A miss is measured for conditioning below (settleAnswer), as a map's is.
+      const answer = { tie, dp, target: out.target?.index, probabilities: out.probabilities, ref: ref.probabilities,
+        ok: tie && dp <= PROB_TOL };
       const v = ref.maps[method];
       const cam = out.cam ?? {};
       if (cam.height !== h || cam.width !== w || cam.values?.length !== v.length) {
@@ -191,8 +194,8 @@ async function crosscheckChunk(cli, plans, width) {
       const scale = Math.max(refMax, 1e-3 * ref.magnitudes[method], 1e-30);
       const { d, at } = worstDiff(cam.values, v);
       result.compared++;
-      const check = { c, i, method, label, d, at, scale, refMax, values: cam.values, ref: v, w, result };
-      if (d <= CAM_TOL * scale) settle(check, CAM_TOL * scale, null);
+      const check = { c, i, method, label, d, at, scale, refMax, values: cam.values, ref: v, w, result, answer };
+      if (d <= CAM_TOL * scale && answer.ok) settle(check, CAM_TOL * scale, null);
       else doubtful.push(check);
     }
   });
@@ -201,6 +204,11 @@ async function crosscheckChunk(cli, plans, width) {
       node: c.node.onnx_node, target: c.target, methods: [method], conditioning: CONDITIONING }));
     const measured = await pythonReference(REFERENCE, again, ZOO_DIR);
     doubtful.forEach((check, k) => {
+      if (!check.answer.ok) settleAnswer(check, measured[k]);
+      if (check.d <= CAM_TOL * check.scale) {
+        settle(check, CAM_TOL * check.scale, null);
+        return;
+      }
       // PyTorch's float32 map carries its own rounding, which a deep network amplifies as it does a
       // change of the input, and can move further than the 1e-6 change does (RegNet-Y-3.2GF: 4.8e-3
       // of the maximum from the exact map, the change 1.9e-4): that distance counts as a movement
@@ -218,6 +226,31 @@ async function crosscheckChunk(cli, plans, width) {
     });
   }
   return [...results.values()];
+}
+
+// The top class and probabilities where they missed PyTorch's float32 ones: a network chaotic
+// enough (EfficientNet-B5 to B7 with these seeded weights) changes its answer under float32
+// rounding alone. The exact (float64) probabilities and how far a CONDITIONING change of the input,
+// or PyTorch's float32 rounding, moves them (m: the reference's conditioning answer) decide: the
+// engine's probabilities are held to ILL_FACTOR times that movement (at least PROB_TOL), and its
+// class must be within that of the exact top class's probability.
+function settleAnswer({ label, answer, result }, m) {
+  const exact = m.exact_probabilities;
+  const moved = Math.max(m.probability_movement, worstDiff(answer.ref, exact).d);
+  const ill = ILL_FACTOR * moved > PROB_TOL;
+  const tol = ill ? ILL_FACTOR * moved : PROB_TOL;
+  const dp = Math.min(answer.dp, worstDiff(answer.probabilities, exact).d);
+  const exactTop = argmax(exact);
+  if (!(dp <= tol)) {
+    result.problems.push(`${label}: probabilities differ from PyTorch's by ${dp.toExponential(3)}` +
+      (ill ? ` (ill-conditioned: allowed ${tol.toExponential(3)})` : ''));
+  }
+  if (!answer.tie && !(exact[answer.target] >= exact[exactTop] - tol)) {
+    result.problems.push(`${label}: target ${answer.target}, PyTorch's top class ${argmax(answer.ref)} (exact, float64: ` +
+      `${exactTop}, probability ${exact[exactTop].toExponential(3)}; the engine's class ${exact[answer.target].toExponential(3)})`);
+  }
+  if (ill) result.ill.push(`${label}: a ${CONDITIONING} relative change of the input, or PyTorch's float32 rounding, moves ` +
+    `the probabilities by ${moved.toExponential(2)}; the engine's answer is held to ${ILL_FACTOR}x that`);
 }
 
 // Records a compared map against its tolerance: moved is the exact map's movement under a
