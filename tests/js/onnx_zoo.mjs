@@ -8,7 +8,7 @@
 // are onnx_crosscheck.test.mjs's: the target must be PyTorch's top class (or tie with it), the
 // probabilities within PROB_TOL, and each map within CAM_TOL of the reference map's maximum (or of
 // 1e-3 of its magnitude where the channel terms cancel). A map that misses that is measured once
-// more: the reference moves each input value by CONDITIONING of itself (two seeded draws) and
+// more: the reference moves each input value by CONDITIONING of itself (four seeded draws) and
 // computes the map exactly (float64); if twice what that tiny change moves the exact map is more
 // than the tolerance, the map is ill-conditioned there (max-pool ties in flat image regions: the
 // gradient takes one of two equal inputs, and float32 rounding picks which; deep random networks
