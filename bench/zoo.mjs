@@ -3,7 +3,8 @@
 // markdown on stdout (progress on stderr). See bench/README.md.
 //
 //   node bench/zoo.mjs [--models all|a,b,...] [--max-mb N] [--iterations N] [--wasm]
-//                      [--agreement FILE | --no-check] [--no-export] [--native F] [--wasm-cli F]
+//                      [--agreement FILE | --no-check] [--wasm-agreement FILE] [--no-export]
+//                      [--native F] [--wasm-cli F]
 //
 // Models come from tools/onnx_zoo.py (exported into build/onnx-zoo when missing; --models all, the
 // default, is the whole zoo; --max-mb N leaves out files over N MB, listed as such; --no-export
@@ -21,7 +22,10 @@
 //   layer, natively (the machine's cores), and in wasm with --wasm (one thread, under Node);
 //   --iterations 0 takes the one `explain` run's own timings instead (forward; forward + backward
 //   + map), for a first look at the whole zoo;
-// - explain peak: max RSS of `gradcam explain` (Grad-CAM at the default layer) by /usr/bin/time -v.
+// - explain peak: max RSS of `gradcam explain` (Grad-CAM at the default layer) by /usr/bin/time -v;
+// - with --wasm-agreement FILE (a zoo test run's wasm record, build/onnx-zoo/results-wasm.json):
+//   the wasm CLI's worst Grad-CAM difference from PyTorch at both layers, whether the JS API's maps
+//   equalled the wasm CLI's, and that run's own wasm forward and Grad-CAM times (one thread).
 // The load average before and after is printed under the table: timings from a loaded machine
 // are marked as such.
 import fs from 'node:fs';
@@ -37,7 +41,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 function parseArgs(argv) {
   const o = {
-    models: 'all', maxMb: Infinity, iterations: 3, wasm: false, agreement: null, check: true, export: true,
+    models: 'all', maxMb: Infinity, iterations: 3, wasm: false, agreement: null, wasmAgreement: null, check: true, export: true,
     native: path.join(ROOT, 'build/native/gradcam'), wasmCli: path.join(ROOT, 'build/wasm/gradcam.js'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -55,6 +59,7 @@ function parseArgs(argv) {
     else if (a === '--iterations') o.iterations = number(value());
     else if (a === '--wasm') o.wasm = true;
     else if (a === '--agreement') { o.agreement = path.resolve(value()); o.check = false; }
+    else if (a === '--wasm-agreement') o.wasmAgreement = path.resolve(value());
     else if (a === '--no-check') o.check = false;
     else if (a === '--no-export') o.export = false;
     else if (a === '--native') o.native = path.resolve(value());
@@ -108,7 +113,8 @@ async function main() {
   const load0 = os.loadavg()[0];
   const started = new Date();
   // Read again for every row: a zoo test running meanwhile records its results as it goes.
-  const recorded = () => (o.agreement && fs.existsSync(o.agreement) ? JSON.parse(fs.readFileSync(o.agreement, 'utf8')) : {});
+  const read = (file) => (file && fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {});
+  const recorded = () => read(o.agreement);
   const agreement = (a) => {
     if (!a) return '-';
     if (a.problems.length) return `**fails** (${a.problems.length}: ${a.problems[0].slice(0, 80)})`;
@@ -116,7 +122,13 @@ async function main() {
   };
   const head = ['model', 'family', 'file MB', 'loads', 'default layer', 'worst map diff / max vs PyTorch',
     'load s', 'load peak MiB', 'forward ms', 'Grad-CAM ms', ...(o.wasm ? ['wasm forward ms', 'wasm Grad-CAM ms'] : []),
-    'explain peak MiB'];
+    'explain peak MiB', ...(o.wasmAgreement ? ['wasm Grad-CAM diff / max (JS API)', 'wasm forward ms (test run)', 'wasm Grad-CAM ms (test run)'] : [])];
+  const wasmCells = (name) => {
+    const w = read(o.wasmAgreement)[name];
+    if (!w) return ['-', '-', '-'];
+    const js = w.jsMaps ? `; JS API equal (${w.jsMaps} maps)` : '';
+    return [agreement(w) + js, ms(w.timings?.forward), ms(w.timings?.gradcam)];
+  };
   // Row by row as measured (the whole zoo takes hours), the load average at the end.
   console.log(`| ${head.join(' | ')} |\n| ${head.map(() => '---').join(' | ')} |`);
   for (const name of names) {
@@ -141,7 +153,7 @@ async function main() {
       loaded ? `\`${r.defaultLayer}\`` : '-', loaded ? agreement(r.agreement) : '-', loaded ? r.loadS.toFixed(1) : '-',
       loaded ? r.loadRssMiB.toFixed(0) : '-', loaded ? ms(r.forward) : '-', loaded ? ms(r.gradcam) : '-',
       ...(o.wasm ? [loaded ? (r.wasmError ? `refused: ${r.wasmError}` : ms(r.wasmForward)) : '-', loaded ? ms(r.wasmGradcam) : '-'] : []),
-      loaded ? r.rssMiB.toFixed(0) : '-'];
+      loaded ? r.rssMiB.toFixed(0) : '-', ...(o.wasmAgreement ? (loaded ? wasmCells(name) : ['-', '-', '-']) : [])];
     console.log(`| ${cells.join(' | ')} |`);
   }
   const load1 = os.loadavg()[0];

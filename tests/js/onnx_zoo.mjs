@@ -135,6 +135,10 @@ async function crosscheckChunk(cli, plans, width) {
     result.loaded = true;
     if (r.node.role === 'default') {
       result.defaultLayer = out.layer?.name;
+      // That run's own timings (ms), which bench/zoo.mjs --wasm-agreement shows: forward, and
+      // forward + backward + map for a Grad-CAM.
+      const t = out.timings_ms;
+      if (r.method === 'gradcam' && t) result.timings = { forward: t.forward, gradcam: t.forward + t.backward + t.cam };
       // (or the engine's copy of it into the image layout, `<node>/ToImage`: the same tensor)
       if (out.layer?.name !== r.node.onnx_node && out.layer?.name !== `${r.node.onnx_node}/ToImage`) {
         result.problems.push(`${r.plan.name}: the default layer is ${out.layer?.name}, but the tensor the classifier ` +
