@@ -13,11 +13,10 @@ import { before, describe, test } from 'node:test';
 
 import { ONNX_FIXTURES, PYTHON, encodePng, nativeCli, onnxFixtures, requireBuilt, run, testPixels } from '../js/support.mjs';
 import { canvasStats } from './widget_pixels.mjs';
-import { ROOT, openPage, siteInChromium, siteMissing, tmpdir } from './support.mjs';
+import { ROOT, dropFile, explainDroppedOnnx, openPage, routeWidgetPage, siteInChromium, siteMissing, tmpdir } from './support.mjs';
 
 const missing = siteMissing();
 const T = { timeout: 120000 };
-const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'";
 const PHOTO = path.join(ROOT, 'assets/samples/airplane.jpg');
 const LABELS = Array.from({ length: 10 }, (_, i) => `kind ${i}`);
 const TRANSFORMERS = ['vit_tiny', 'swin_tiny'];
@@ -39,19 +38,6 @@ onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys
   const r = spawnSync(PYTHON, ['-c', script, file], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`writing ${file} needs ${PYTHON} with onnx (python3-onnx): ${r.stderr}`);
   return fs.readFileSync(file);
-}
-
-// Drops the file served at `url` on the page as `name` (as a person drops a file from disk).
-function drop(page, url, name) {
-  return page.evaluate(async ([u, n]) => {
-    const blob = await (await fetch(u)).blob();
-    const dt = new DataTransfer();
-    dt.items.add(new File([blob], n));
-    const target = document.getElementById('canvas');
-    for (const t of ['dragenter', 'dragover', 'drop']) {
-      target.dispatchEvent(new DragEvent(t, { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }
-  }, [url, name]);
 }
 
 const state = (page) => page.evaluate(() => window.gradcamApp.state());
@@ -93,9 +79,9 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
     await waitFor(page, () => window.gradcamApp && window.gradcamApp.lastResult());
     assert.equal(await page.locator('#labels-choice').isHidden(), true, 'no labels input for the model file');
 
-    await drop(page, 'mine/allops.onnx', 'allops.onnx');
+    await dropFile(page, 'mine/allops.onnx', 'allops.onnx');
     await waitFor(page, () => window.gradcamApp.state().model_name === 'allops.onnx');
-    await drop(page, 'mine/photo.jpg', 'photo.jpg');
+    await dropFile(page, 'mine/photo.jpg', 'photo.jpg');
     await waitFor(page, () => (window.gradcamApp.lastResult() || {}).image?.name === 'photo.jpg');
     await waitFor(page, () => window.gradcamApp.state().idle);  // drawn: the controls are where the state says
     let s = await state(page);
@@ -122,7 +108,7 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
     assert.equal(s.result.top[0].name, String(s.result.top[0].index));  // numbered until labels come
 
     // A dropped labels file names the classes.
-    await drop(page, 'mine/labels.txt', 'labels.txt');
+    await dropFile(page, 'mine/labels.txt', 'labels.txt');
     await waitFor(page, () => window.gradcamApp.state().labels === 'labels.txt');
     s = await state(page);
     assert.deepEqual(s.model.classes, LABELS);
@@ -164,8 +150,8 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
       assert.ok(after.explain_count > count && !after.error, `${name}: the model still explains`);
       assert.equal(after.result.layer.name, before.result.layer.name);
     };
-    await expectError('corrupt.onnx', () => drop(page, 'mine/corrupt.onnx', 'corrupt.onnx'), /^corrupt\.onnx: /);
-    await expectError('sin.onnx', () => drop(page, 'mine/sin.onnx', 'sin.onnx'), /^sin\.onnx: .*Sin/);
+    await expectError('corrupt.onnx', () => dropFile(page, 'mine/corrupt.onnx', 'corrupt.onnx'), /^corrupt\.onnx: /);
+    await expectError('sin.onnx', () => dropFile(page, 'mine/sin.onnx', 'sin.onnx'), /^sin\.onnx: .*Sin/);
     await expectError('huge.onnx', () => page.evaluate(() => {
       const dt = new DataTransfer();
       dt.items.add(new File([new Uint8Array(641 * 1024 * 1024)], 'huge.onnx'));
@@ -178,14 +164,10 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
   test('the widget takes model="....onnx" with mean, std and labels; a bad mean is an error in the widget', T, async () => {
     const { page, log } = await openPage(site.browser, site.origin);
     await serveMine(page);
-    await page.route(`${site.origin}/onnx.html`, (route) => route.fulfill({
-      contentType: 'text/html',
-      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
-<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body style="margin:0">
-<gradcam-view id="good" src="mine/photo.jpg" model="mine/allops.onnx" mean="0.5,0.5,0.5" std="0.5, 0.5, 0.5" labels="mine/labels.txt" style="width:240px"></gradcam-view>
-<gradcam-view id="bad" src="mine/photo.jpg" model="mine/allops.onnx" mean="0.5,0.5" std="0.5,0.5,0.5" style="width:240px"></gradcam-view>
-</body></html>`,
-    }));
+    await routeWidgetPage(page, site.origin, 'onnx.html', [
+      '<gradcam-view id="good" src="mine/photo.jpg" model="mine/allops.onnx" mean="0.5,0.5,0.5" std="0.5, 0.5, 0.5" labels="mine/labels.txt" style="width:240px"></gradcam-view>',
+      '<gradcam-view id="bad" src="mine/photo.jpg" model="mine/allops.onnx" mean="0.5,0.5" std="0.5,0.5,0.5" style="width:240px"></gradcam-view>',
+    ]);
     await page.goto(`${site.origin}/onnx.html`);
     await waitFor(page, () => document.getElementById('good').result &&
       document.getElementById('bad').shadowRoot.querySelector('.caption.error'));
@@ -221,14 +203,7 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
       assert.equal(cli.layer.name, entry.default_layer);
       const { page, log } = await openPage(site.browser, site.origin);
       await serveMine(page);
-      await page.goto(`${site.origin}/index.html`);
-      await waitFor(page, () => window.gradcamApp && window.gradcamApp.lastResult());
-      await drop(page, `mine/${name}.onnx`, `${name}.onnx`);
-      await waitFor(page, (n) => window.gradcamApp.state().model_name === n, `${name}.onnx`);
-      await page.evaluate((o) => window.gradcamApp.setModelOptions(o), { mean: entry.mean, std: entry.std });
-      await drop(page, 'mine/pattern.png', 'pattern.png');
-      await waitFor(page, () => (window.gradcamApp.lastResult() || {}).image?.name === 'pattern.png');
-      await waitFor(page, () => window.gradcamApp.state().idle);
+      await explainDroppedOnnx(page, site.origin, name, { mean: entry.mean, std: entry.std });
       const s = await state(page);
 
       // The layer list: every manifest node with the grid its map is read on; the default is info's.
@@ -268,13 +243,7 @@ describe('ONNX models in the browser', { skip: missing || false }, () => {
       const e = manifest.models[m];
       return `<gradcam-view id="${m}" src="mine/pattern.png" model="mine/${m}.onnx" mean="${e.mean}" std="${e.std}" style="width:240px"></gradcam-view>`;
     });
-    await page.route(`${site.origin}/transformers.html`, (route) => route.fulfill({
-      contentType: 'text/html',
-      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
-<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body style="margin:0">
-${views.join('\n')}
-</body></html>`,
-    }));
+    await routeWidgetPage(page, site.origin, 'transformers.html', views);
     await page.goto(`${site.origin}/transformers.html`);
     await waitFor(page, (ids) => ids.every((id) => document.getElementById(id).result), TRANSFORMERS);
     for (const name of TRANSFORMERS) {

@@ -130,3 +130,46 @@ export async function screenshot(page, name) {
 }
 
 export const tmpdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gradcam-browser-'));
+
+// Drops the file served at `url` on the page's canvas as `name` (as a person drops a file from disk).
+export function dropFile(page, url, name) {
+  return page.evaluate(async ([u, n]) => {
+    const blob = await (await fetch(u)).blob();
+    const dt = new DataTransfer();
+    dt.items.add(new File([blob], n));
+    const target = document.getElementById('canvas');
+    for (const t of ['dragenter', 'dragover', 'drop']) {
+      target.dispatchEvent(new DragEvent(t, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  }, [url, name]);
+}
+
+// A docs page embedding the widget, served at origin/file: `views` (<gradcam-view> elements) under
+// a Content-Security-Policy as strict as a docs site's that allows the widget (its script, wasm and
+// blob: images).
+export const WIDGET_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
+  "img-src 'self' blob: data:; connect-src 'self'";
+export function routeWidgetPage(page, origin, file, views) {
+  return page.route(`${origin}/${file}`, (route) => route.fulfill({
+    contentType: 'text/html',
+    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${WIDGET_CSP}">
+<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body style="margin:0">
+${views.join('\n')}
+</body></html>`,
+  }));
+}
+
+// On the explorer at origin (already routed as the test needs), drops the ONNX model served at
+// mine/<name>.onnx, gives it `options` (mean, std) and drops mine/pattern.png; resolves once that
+// image's map is drawn. `timeout` in ms for each wait.
+export async function explainDroppedOnnx(page, origin, name, options, timeout = 60000) {
+  const waitFor = (fn, arg) => page.waitForFunction(fn, arg, { timeout });
+  await page.goto(`${origin}/index.html`);
+  await waitFor(() => window.gradcamApp && window.gradcamApp.lastResult());
+  await dropFile(page, `mine/${name}.onnx`, `${name}.onnx`);
+  await waitFor((n) => window.gradcamApp.state().model_name === n, `${name}.onnx`);
+  await page.evaluate((o) => window.gradcamApp.setModelOptions(o), options);
+  await dropFile(page, 'mine/pattern.png', 'pattern.png');
+  await waitFor(() => (window.gradcamApp.lastResult() || {}).image?.name === 'pattern.png');
+  await waitFor(() => window.gradcamApp.state().idle);
+}

@@ -18,30 +18,16 @@ import { after, before, describe, test } from 'node:test';
 import { encodePng, requireBuilt, run, testPixels, wasmCli } from '../js/support.mjs';
 import { exportZoo, ZOO_DIR } from '../js/onnx_zoo.mjs';
 import { canvasStats } from './widget_pixels.mjs';
-import { launchBrowser, openPage, SITE, siteMissing, startServer, tmpdir } from './support.mjs';
+import { explainDroppedOnnx, launchBrowser, openPage, routeWidgetPage, SITE, siteMissing, startServer, tmpdir } from './support.mjs';
 
 // The deepest DenseNet, the largest EfficientNet, the transformers, and VGG-16, which most
 // Grad-CAM tutorials use (the page's model limit is 640 MB: page.js).
 const PAGE_MODELS = (process.env.GRADCAM_ZOO_PAGE ?? 'densenet201,efficientnet_b7,vit_b_16,swin_t,vgg16').split(',');
 const WIDGET_MODELS = ['vit_b_16', 'swin_t'].filter((m) => PAGE_MODELS.includes(m));
 const T = { timeout: 600000 };
-const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'";
 
 const missing = siteMissing();
 const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 300000 });
-
-// Drops the file served at `url` on the page as `name` (as a person drops a file from disk).
-function drop(page, url, name) {
-  return page.evaluate(async ([u, n]) => {
-    const blob = await (await fetch(u)).blob();
-    const dt = new DataTransfer();
-    dt.items.add(new File([blob], n));
-    const target = document.getElementById('canvas');
-    for (const t of ['dragenter', 'dragover', 'drop']) {
-      target.dispatchEvent(new DragEvent(t, { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }
-  }, [url, name]);
-}
 
 describe('big torchvision models in the page and the widget', { skip: missing || false }, () => {
   // The site and the models served by tools/serve.mjs from one folder of links (build/site's
@@ -86,14 +72,7 @@ describe('big torchvision models in the page and the widget', { skip: missing ||
       const e = entry(name);
       const cli = wasmExplain(name);
       const { context, page, log } = await openPage(site.browser, site.origin);
-      await page.goto(`${site.origin}/index.html`);
-      await waitFor(page, () => window.gradcamApp && window.gradcamApp.lastResult());
-      await drop(page, `mine/${name}.onnx`, `${name}.onnx`);
-      await waitFor(page, (n) => window.gradcamApp.state().model_name === n, `${name}.onnx`);
-      await page.evaluate((o) => window.gradcamApp.setModelOptions(o), { mean: e.mean, std: e.std });
-      await drop(page, 'mine/pattern.png', 'pattern.png');
-      await waitFor(page, () => (window.gradcamApp.lastResult() || {}).image?.name === 'pattern.png');
-      await waitFor(page, () => window.gradcamApp.state().idle);
+      await explainDroppedOnnx(page, site.origin, name, { mean: e.mean, std: e.std }, 300000);
       const s = await page.evaluate(() => window.gradcamApp.state());
       assert.equal(s.model.default_layer, cli.layer.name);
       assert.equal(s.result.layer.name, cli.layer.name);
@@ -117,13 +96,7 @@ describe('big torchvision models in the page and the widget', { skip: missing ||
         const e = entry(m);
         return `<gradcam-view id="${m}" src="mine/pattern.png" model="mine/${m}.onnx" mean="${e.mean}" std="${e.std}" style="width:240px"></gradcam-view>`;
       });
-      await page.route(`${site.origin}/zoo.html`, (route) => route.fulfill({
-        contentType: 'text/html',
-        body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CSP}">
-<link rel="icon" href="data:,"><script type="module" src="widget.js"></script></head><body style="margin:0">
-${views.join('\n')}
-</body></html>`,
-      }));
+      await routeWidgetPage(page, site.origin, 'zoo.html', views);
       await page.goto(`${site.origin}/zoo.html`);
       await waitFor(page, (ids) => ids.every((id) => document.getElementById(id).result), WIDGET_MODELS);
       for (const name of WIDGET_MODELS) {
