@@ -159,6 +159,41 @@ Status import_split(const onnx::Node& fn, const std::string& name, const std::st
 
 }  // namespace
 
+namespace {
+
+// A rows [1,C,H,W] value that has an image copy (ToImage) is read through the copy alone: every
+// reader, the any-rank ones too (they read either layout), reads the copy, which runs right after
+// the value's producer. The copy is what a CAM explains when the value is named (find_layer:
+// MaxViT's window departition), so its gradient must be all of the value's: a reader left on the
+// rows value (MaxViT's downsampling shortcut, a Pad imported before the image op that made the
+// copy, or a residual Add) would send its share of the gradient around the map, which then misses it.
+void read_through_image_copies(Graph& g, const std::map<int, int>& as_image) {
+  if (as_image.empty()) return;
+  std::vector<char> is_copy(g.nodes.size(), 0);
+  std::vector<std::vector<int>> copies_after(g.nodes.size());  // per node: the copies of its output
+  for (const auto& [value, copy] : as_image) {
+    const int t = g.values[size_t(copy)].producer;
+    is_copy[size_t(t)] = 1;
+    copies_after[size_t(g.values[size_t(value)].producer)].push_back(t);
+  }
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (is_copy[i]) continue;
+    for (int& v : g.nodes[i].inputs)
+      if (auto c = as_image.find(v); c != as_image.end()) v = c->second;
+  }
+  std::vector<Node> order;
+  order.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (is_copy[i]) continue;
+    order.push_back(std::move(g.nodes[i]));
+    for (int t : copies_after[i]) order.push_back(std::move(g.nodes[size_t(t)]));
+  }
+  g.nodes = std::move(order);
+  for (size_t k = 0; k < g.nodes.size(); ++k) g.values[size_t(g.nodes[k].output)].producer = int(k);
+}
+
+}  // namespace
+
 void mark_explainable_4d_outputs(Graph& g) {
   // Images, and token grids (Value::map): ViT's [1,1+h*w,C] and [1,h*w,C]. A rows [1,a,b,c] is
   // [1,h,w,C] or a [1,C,H,W] that a Reshape or Transpose left in row-major order (ShuffleNet's
@@ -477,6 +512,7 @@ Result<Model> import_onnx_model(onnx::Model file, const std::string& source, con
   if (out == value_id.end() || out->second == 0)
     return make_error(source + ": no node computes the output '" + onnx::printable(output_name) + "'");
   g.output = out->second;
+  read_through_image_copies(g, as_image);
   prune_to_output(g);
   if (Status s = infer_shapes(g); !s) return make_error(source + ": " + s.error());
   mark_explainable_4d_outputs(g);

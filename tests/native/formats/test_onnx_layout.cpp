@@ -127,6 +127,38 @@ TEST_CASE("an op written for images reads a rows [1,C,H,W] (a Transpose's) throu
       for (int c = 0; c < 3; ++c) CHECK(image[size_t((y * 4 + x) * 3 + c)] == in.at(c, x, y));
 }
 
+TEST_CASE("a rows [1,C,H,W] explained through its image copy gets its whole gradient, from readers before the copy too") {
+  // r = x transposed, a rows [1,3,4,4]; a Mul (any rank) reads it before an AveragePool (an image
+  // op) makes its image copy: body = avgpool1x1(r) + r * r. MaxViT's departition is read so by the
+  // next block's downsampling shortcut (Pad) before its pre-norm. The map at r reads the copy's
+  // gradient, which must hold the Mul's share: d logit_c / d r[c][y][x] = (1 + 2 r) / 16.
+  auto r = import({{"Transpose", {"x"}, {"r"}, {ints_attribute("perm", {0, 1, 3, 2})}},
+                   {"Mul", {"r", "r"}, {"sq"}, {}},
+                   {"AveragePool", {"r"}, {"avg"}, {ints_attribute("kernel_shape", {1, 1})}},
+                   {"Add", {"avg", "sq"}, {"body"}, {}}});
+  REQUIRE_MESSAGE(r.ok(), r.error());
+  auto layer = find_layer(*r->graph, "n0");
+  REQUIRE_MESSAGE(layer.ok(), layer.error());
+  REQUIRE(*layer == find_node(*r, "n0/ToImage"));
+  const Input in;
+  Network net(*r);
+  net.forward(in.hwc.data());
+  for (int target = 0; target < 3; ++target) {
+    CAPTURE(target);
+    std::vector<float> dscore(3, 0.f);
+    dscore[size_t(target)] = 1.f;
+    net.backward(dscore.data(), *layer);
+    const Floats g = net.output_grad(*layer);  // h x w x c of r: element (y, x) is x's (x, y)
+    REQUIRE(g.size() == 48);
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x)
+        for (int c = 0; c < 3; ++c) {
+          const float want = c == target ? (1.f + 2.f * in.at(c, x, y)) / 16.f : 0.f;
+          CHECK(g[size_t((y * 4 + x) * 3 + c)] == doctest::Approx(want).epsilon(1e-6));
+        }
+  }
+}
+
 TEST_CASE("an op written for images refuses any other rows value, naming the node and the shape") {
   auto r = import({{"Reshape", {"x", "shape"}, {"body"}, {}}}, {{"shape", {3}, {1, 3, 16}}});
   REQUIRE(!r.ok());
