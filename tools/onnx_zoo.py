@@ -167,9 +167,9 @@ FAMILIES = {
 # Models not exported at all, and why (issue 26 allows leaving these two out).
 LEFT_OUT = {
     "vit_h_14": "2.5 GB of weights: over protobuf's 2 GB limit for one ONNX file (torch would write external "
-                "data, which the engine refuses) and the engine's 1 GiB file limit; too slow for this machine",
+                "data, which the engine refuses, as over its 2 GiB ONNX file limit); too slow for this machine",
     "regnet_y_128gf": "2.6 GB of weights: over protobuf's 2 GB limit for one ONNX file (torch would write external "
-                      "data, which the engine refuses) and the engine's 1 GiB file limit; too slow for this machine",
+                      "data, which the engine refuses, as over its 2 GiB ONNX file limit); too slow for this machine",
 }
 
 FAMILY_OF = {model: family for family, spec in FAMILIES.items() for model in spec["models"]}
