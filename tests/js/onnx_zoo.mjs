@@ -8,7 +8,7 @@
 // are onnx_crosscheck.test.mjs's: the target must be PyTorch's top class (or tie with it), the
 // probabilities within PROB_TOL, and each map within CAM_TOL of the reference map's maximum (or of
 // 1e-3 of its magnitude where the channel terms cancel). A map that misses that is measured once
-// more: the reference moves each input value by CONDITIONING of itself (four seeded draws) and
+// more: the reference moves each input value by CONDITIONING of itself (seeded draws) and
 // computes the map exactly (float64); if twice what that tiny change moves the exact map is more
 // than the tolerance, the map is ill-conditioned there (max-pool ties in flat image regions: the
 // gradient takes one of two equal inputs, and float32 rounding picks which; deep random networks
@@ -38,6 +38,8 @@ export const PROB_TOL = 1e-4;       // absolute
 export const CAM_TOL = 1e-3;        // relative to the reference map's maximum
 export const CONDITIONING = 1e-6;   // the relative change of the input that measures a map's conditioning
 export const ILL_FACTOR = 2;        // an ill-conditioned map's tolerance, in movements (see above)
+const DRAWS = 2;                    // draws of the change that measure a movement, and where those miss:
+const MORE_DRAWS = 8;               // (crosscheckChunk)
 
 function python(args) {
   const r = spawnSync(PYTHON, [EXPORTER, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -204,32 +206,47 @@ async function crosscheckChunk(cli, plans, width) {
     }
   });
   if (doubtful.length > 0) {
-    const again = doubtful.map(({ c, method }) => ({ model: c.plan.name, input: c.input, input_shape: c.plan.entry.input_shape,
-      node: c.node.onnx_node, target: c.target, methods: [method], conditioning: CONDITIONING }));
-    const measured = await pythonReference(REFERENCE, again, ZOO_DIR);
+    const measure = (checks, draws) => pythonReference(REFERENCE, checks.map(({ c, method }) => ({ model: c.plan.name,
+      input: c.input, input_shape: c.plan.entry.input_shape, node: c.node.onnx_node, target: c.target, methods: [method],
+      conditioning: CONDITIONING, draws })), ZOO_DIR);
+    const measured = await measure(doubtful, DRAWS);
+    // The movement is the largest over the draws of the change, which few draws understate: a map or
+    // answer that misses by DRAWS draws is measured again with MORE_DRAWS (ResNet-101's LayerCAM at
+    // layer3.22 moved by 4.3e-3 and 3.0e-3 of its maximum in the first two, by up to 1.0e-2 in
+    // eight, and the engine's map is 9.3e-3 from the exact one).
+    const missed = doubtful.flatMap((check, k) => (judgeMap(check, measured[k]).ok && judgeAnswer(check, measured[k]).ok ? [] : [k]));
+    if (missed.length > 0) {
+      const again = await measure(missed.map((k) => doubtful[k]), MORE_DRAWS);
+      missed.forEach((k, j) => { measured[k] = again[j]; });
+    }
     doubtful.forEach((check, k) => {
-      if (!check.answer.ok) settleAnswer(check, measured[k]);
-      if (check.d <= CAM_TOL * check.scale) {
-        settle(check, CAM_TOL * check.scale, null);
-        return;
-      }
-      // PyTorch's float32 map carries its own rounding, which a deep network amplifies as it does a
-      // change of the input, and can move further than the 1e-6 change does (RegNet-Y-3.2GF: 4.8e-3
-      // of the maximum from the exact map, the change 1.9e-4): that distance counts as a movement
-      // too. And the engine may match either reference (MNASNet 0.75's float32 map was 1e-3 from
-      // the exact one, the engine's 8e-7): the closer one is reported.
-      const exactMap = measured[k].exact[check.method];
-      const moved = Math.max(measured[k].movement[check.method], worstDiff(check.ref, exactMap).d);
-      const exact = worstDiff(check.values, exactMap);
-      if (exact.d < check.d) Object.assign(check, { d: exact.d, at: exact.at, ref: exactMap, exact: true });
-      // Ill-conditioned wherever twice the movement is more than the tolerance: the engine's and the
-      // float32 reference's rounding each move the map (RegNet-Y-3.2GF's LayerCAM: PyTorch's float32
-      // map 6.9e-4 of the maximum from the exact one, the engine's 1.2e-3).
-      if (ILL_FACTOR * moved > CAM_TOL * check.scale) settle(check, ILL_FACTOR * moved, moved);
-      else settle(check, CAM_TOL * check.scale, null);
+      settleAnswer(check, measured[k]);
+      const j = judgeMap(check, measured[k]);
+      if (j.exact) Object.assign(check, { d: j.d, at: j.at, ref: j.ref, exact: true });
+      settle(check, j.tol, j.ill ? j.moved : null);
     });
   }
   return [...results.values()];
+}
+
+// A map that missed the tolerance, judged again with the reference's conditioning answer m. PyTorch's
+// float32 map carries its own rounding, which a deep network amplifies as it does a change of the
+// input, and can move further than the 1e-6 change does (RegNet-Y-3.2GF: 4.8e-3 of the maximum
+// from the exact map, the change 1.9e-4): that distance counts as a movement too. And the engine
+// may match either reference (MNASNet 0.75's float32 map was 1e-3 from the exact one, the
+// engine's 8e-7): the closer one is reported. Ill-conditioned wherever twice the movement is more
+// than the tolerance: the engine's and the float32 reference's rounding each move the map
+// (RegNet-Y-3.2GF's LayerCAM: PyTorch's float32 map 6.9e-4 of the maximum from the exact one, the
+// engine's 1.2e-3).
+function judgeMap(check, m) {
+  if (check.d <= CAM_TOL * check.scale) return { ok: true, d: check.d, tol: CAM_TOL * check.scale, ill: false };
+  const exactMap = m.exact[check.method];
+  const moved = Math.max(m.movement[check.method], worstDiff(check.ref, exactMap).d);
+  const exact = worstDiff(check.values, exactMap);
+  const closer = exact.d < check.d ? { d: exact.d, at: exact.at, ref: exactMap, exact: true } : { d: check.d };
+  const ill = ILL_FACTOR * moved > CAM_TOL * check.scale;
+  const tol = ill ? ILL_FACTOR * moved : CAM_TOL * check.scale;
+  return { ...closer, ok: closer.d <= tol, tol, ill, moved };
 }
 
 // The top class and probabilities where they missed PyTorch's float32 ones: a network chaotic
@@ -237,24 +254,32 @@ async function crosscheckChunk(cli, plans, width) {
 // rounding alone. The exact (float64) probabilities and how far a CONDITIONING change of the input,
 // or PyTorch's float32 rounding, moves them (m: the reference's conditioning answer) decide: the
 // engine's probabilities are held to ILL_FACTOR times that movement (at least PROB_TOL), and its
-// class must be within that of the exact top class's probability.
-function settleAnswer({ label, answer, result }, m) {
+// class must be within that of the exact top class's probability. Returns {ok, problems, ill}.
+function judgeAnswer({ label, answer }, m) {
+  if (answer.ok) return { ok: true, problems: [], ill: null };
   const exact = m.exact_probabilities;
   const moved = Math.max(m.probability_movement, worstDiff(answer.ref, exact).d);
   const ill = ILL_FACTOR * moved > PROB_TOL;
   const tol = ill ? ILL_FACTOR * moved : PROB_TOL;
   const dp = Math.min(answer.dp, worstDiff(answer.probabilities, exact).d);
   const exactTop = argmax(exact);
+  const problems = [];
   if (!(dp <= tol)) {
-    result.problems.push(`${label}: probabilities differ from PyTorch's by ${dp.toExponential(3)}` +
+    problems.push(`${label}: probabilities differ from PyTorch's by ${dp.toExponential(3)}` +
       (ill ? ` (ill-conditioned: allowed ${tol.toExponential(3)})` : ''));
   }
   if (!answer.tie && !(exact[answer.target] >= exact[exactTop] - tol)) {
-    result.problems.push(`${label}: target ${answer.target}, PyTorch's top class ${argmax(answer.ref)} (exact, float64: ` +
+    problems.push(`${label}: target ${answer.target}, PyTorch's top class ${argmax(answer.ref)} (exact, float64: ` +
       `${exactTop}, probability ${exact[exactTop].toExponential(3)}; the engine's class ${exact[answer.target].toExponential(3)})`);
   }
-  if (ill) result.ill.push(`${label}: a ${CONDITIONING} relative change of the input, or PyTorch's float32 rounding, moves ` +
-    `the probabilities by ${moved.toExponential(2)}; the engine's answer is held to ${ILL_FACTOR}x that`);
+  return { ok: problems.length === 0, problems, ill: ill ? `${label}: a ${CONDITIONING} relative change of the input, or ` +
+    `PyTorch's float32 rounding, moves the probabilities by ${moved.toExponential(2)}; the engine's answer is held to ${ILL_FACTOR}x that` : null };
+}
+
+function settleAnswer(check, m) {
+  const { problems, ill } = judgeAnswer(check, m);
+  check.result.problems.push(...problems);
+  if (ill) check.result.ill.push(ill);
 }
 
 // Records a compared map against its tolerance: moved is the exact map's movement under a
